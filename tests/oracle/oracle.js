@@ -1,0 +1,96 @@
+// Segment's own engine as a test oracle: JSON lines in, JSON lines out.
+// Request: {"op": "...", ...args}; reply: {"ok": result} or {"fail": message}.
+// Runs the pinned npm packages from the project's node_modules.
+'use strict'
+const readline = require('readline')
+const { parseFql, validate, generateFql } = require('@segment/destination-subscriptions')
+const { transform } = require('@segment/actions-core')
+
+function errorOf(e) {
+  return e && e.message !== undefined ? String(e.message) : String(e)
+}
+
+// Parse FQL the way Segment does: {ast} or {error}.
+function fqlParse(text) {
+  const r = parseFql(text)
+  if (r && r.error) return { error: errorOf(r.error) }
+  return { ast: r }
+}
+
+function fqlMatch(ast, event) {
+  try {
+    return validate(ast, event)
+  } catch (e) {
+    return { throws: errorOf(e) }
+  }
+}
+
+// transform() with failures classified as validation (ValidationError or its aggregate) or runtime.
+function mappingTransform(mapping, event) {
+  try {
+    return { output: transform(mapping, event) }
+  } catch (e) {
+    const isAggregate = e && e.name === 'AggregateError' && typeof e[Symbol.iterator] === 'function'
+    if (isAggregate) return { error: { kind: 'validation', messages: [...e].map(errorOf) } }
+    if (e && e.constructor && e.constructor.name === 'ValidationError')
+      return { error: { kind: 'validation', messages: [errorOf(e)] } }
+    return { error: { kind: 'runtime', messages: [errorOf(e)] } }
+  }
+}
+
+// Throughput of validate() on pre-parsed ASTs: every AST against every event, repeated for `seconds`.
+function fqlBench({ asts, events, seconds }) {
+  let n = 0
+  let hits = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const ast of asts) for (const ev of events) { if (validate(ast, ev)) hits++; n++ }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed, hits }
+}
+
+// Throughput of transform(): every mapping over every event, repeated for `seconds`.
+function mappingBench({ mappings, events, seconds }) {
+  let n = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const m of mappings) for (const ev of events) {
+      try { transform(m, ev) } catch (e) { /* counted: a failing transform is still work done */ }
+      n++
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed }
+}
+
+const ops = {
+  'fql.parse': (a) => fqlParse(a.text),
+  'fql.parseMany': (a) => a.texts.map(fqlParse),
+  'fql.match': (a) => a.events.map((ev) => fqlMatch(a.ast, ev)),
+  'fql.matchMany': (a) => a.cases.map((c) => c.events.map((ev) => fqlMatch(c.ast, ev))),
+  'fql.generate': (a) => generateFql(a.ast),
+  'fql.generateMany': (a) => a.asts.map((ast) => { try { return { text: generateFql(ast) } } catch (e) { return { error: errorOf(e) } } }),
+  'fql.bench': fqlBench,
+  'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
+  'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
+  'mapping.bench': mappingBench,
+  'ping': () => 'pong',
+}
+
+const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
+rl.on('line', (line) => {
+  let reply
+  try {
+    const req = JSON.parse(line)
+    const fn = ops[req.op]
+    if (!fn) throw new Error('unknown op ' + req.op)
+    reply = { ok: fn(req) }
+  } catch (e) {
+    reply = { fail: errorOf(e) }
+  }
+  // undefined (e.g. a MISSING result) is not JSON; send null in its place explicitly.
+  process.stdout.write(JSON.stringify(reply === undefined ? null : reply) + '\n')
+})
