@@ -4,7 +4,10 @@
 'use strict'
 const readline = require('readline')
 const { parseFql, validate, generateFql } = require('@segment/destination-subscriptions')
-const { transform } = require('@segment/actions-core')
+const path = require('path')
+const { transform, fieldsToJsonSchema, validateSchema } = require('@segment/actions-core')
+// removeEmptyValues is not exported; load it from the same build.
+const { removeEmptyValues } = require(path.join(path.dirname(require.resolve('@segment/actions-core')), 'remove-empty-values.js'))
 
 function errorOf(e) {
   return e && e.message !== undefined ? String(e.message) : String(e)
@@ -35,6 +38,18 @@ function mappingTransform(mapping, event) {
     if (e && e.constructor && e.constructor.name === 'ValidationError')
       return { error: { kind: 'validation', messages: [errorOf(e)] } }
     return { error: { kind: 'runtime', messages: [errorOf(e)] } }
+  }
+}
+
+// destination-kit payload handling for one action: removeEmptyValues (root unless batch), then ajv validation.
+function kitValidate({ fields, payload, batch }) {
+  const schema = fieldsToJsonSchema(fields)
+  const cleaned = removeEmptyValues(payload, schema, !batch)
+  try {
+    validateSchema(cleaned, schema)
+    return { payload: cleaned }
+  } catch (e) {
+    return { error: errorOf(e), name: e && e.name }
   }
 }
 
@@ -77,6 +92,9 @@ const ops = {
   'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
   'mapping.bench': mappingBench,
+  'kit.schema': (a) => fieldsToJsonSchema(a.fields),
+  'kit.validate': kitValidate,
+  'kit.validateMany': (a) => a.cases.map(kitValidate),
   'ping': () => 'pong',
 }
 
