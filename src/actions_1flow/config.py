@@ -312,11 +312,12 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     if config is not None:
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
+        unset = {p.path for p in problems}  # an unset variable already explains an empty value there
         for i, dest in enumerate(config.destinations):
             if dest.name in seen:
                 problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))
             seen.add(dest.name)
-            problems.extend(_check_destination(i, dest, source_names))
+            problems.extend(p for p in _check_destination(i, dest, source_names) if p.path not in unset)
     if problems:
         located = [ConfigProblem(p.path, p.reason, p.line or _line_for(lines, p.path)) for p in problems]
         raise ConfigError(file, located)

@@ -78,11 +78,13 @@ def cli_command() -> list[str]:
 class SandboxServer:
     """`actions-1flow sandbox` as a subprocess on a free port; its output goes to `log_path`."""
 
-    def __init__(self, log_path: Path, keys: list[str] | None = None, rate: float | None = None) -> None:
+    def __init__(
+        self, log_path: Path, keys: list[str] | None = None, rate: float | None = None, log_level: str = "info"
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        args = [*cli_command(), "sandbox", "--port", str(self.port)]
+        args = [*cli_command(), "sandbox", "--port", str(self.port), "--log-level", log_level]
         for key in SANDBOX_KEYS if keys is None else keys:
             args += ["--key", key]
         if rate is not None:
@@ -121,7 +123,8 @@ class SandboxServer:
         self._http.post("/_sandbox/faults", json={"count": count, **spec}).raise_for_status()
 
     def log_text(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def stop(self) -> None:

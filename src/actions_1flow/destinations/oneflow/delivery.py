@@ -48,8 +48,9 @@ class DeliveryResult:
             if outcome.delivered and outcome.exchange is not None:
                 return f"delivered ({outcome.reason}, POST {outcome.exchange.url})"
             return outcome.summary()
+        verdict = self.verdict.replace("_", " ")
         reason = self.result.reason
-        return f"{self.verdict}: {reason}" if reason else self.verdict
+        return f"{verdict}: {reason}" if reason else verdict
 
     def to_dict(self) -> dict[str, Any]:
         outcome = self.worst_outcome
