@@ -78,6 +78,23 @@ function mappingCheck(mapping) {
   return null
 }
 
+// Throughput of destination-kit payload handling (removeEmptyValues + cached ajv validation), as an action runs it.
+function kitBench({ fields, payloads, seconds }) {
+  const schema = fieldsToJsonSchema(fields)
+  let n = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const p of payloads) {
+      const copy = { ...p }
+      try { validateSchema(removeEmptyValues(copy, schema, true), schema, { schemaKey: 'bench' }) } catch (e) { /* work done */ }
+      n++
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed }
+}
+
 // Throughput of validate() on pre-parsed ASTs: every AST against every event, repeated for `seconds`.
 function fqlBench({ asts, events, seconds }) {
   let n = 0
@@ -122,6 +139,7 @@ const ops = {
   'kit.schema': (a) => fieldsToJsonSchema(a.fields),
   'kit.validate': kitValidate,
   'kit.validateMany': (a) => a.cases.map(kitValidate),
+  'kit.bench': kitBench,
   'ping': () => 'pong',
 }
 

@@ -100,10 +100,6 @@ class Destination:
     additions: Mapping[str, Any] = field(default_factory=dict)
     """Our own facts about the destination, shown next to Segment's metadata shape."""
 
-    @cached_property
-    def settings_schema(self) -> dict[str, Any]:
-        return fields_to_schema(self.settings)
-
     @property
     def secret_settings(self) -> list[str]:
         return [key for key, f in self.settings.items() if f.secret]

@@ -8,7 +8,7 @@ fields except in `enum`, nested objects replace their type with the sub-schema's
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 FieldType = Literal["string", "text", "number", "integer", "boolean", "datetime", "object", "password"]

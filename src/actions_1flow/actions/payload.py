@@ -42,46 +42,68 @@ def _schema_types(schema: dict[str, Any]) -> list[str]:
     return list(kind) if isinstance(kind, list) else [kind]
 
 
+Cleaner = Callable[[Any, bool], Any]
+
+
+def _keep(value: Any, is_root: bool = False) -> Any:
+    return value
+
+
+def compile_cleaner(schema: dict[str, Any] | None) -> Cleaner:
+    """Segment's `removeEmptyValues` for one schema, compiled: `(value, is_root) → value or MISSING`."""
+    schema = schema or {}
+    if not schema.get("type") and "enum" not in schema:
+        return _keep
+    items = schema.get("items")
+    clean_item = compile_cleaner(items) if items is not None else None
+    properties = schema.get("properties")
+    clean_property = {key: compile_cleaner(sub) for key, sub in properties.items()} if properties is not None else None
+    types = _schema_types(schema)
+    keep_null = "null" in types
+    keep_empty_string = "string" in types
+
+    def clean(value: Any, is_root: bool = False) -> Any:
+        if isinstance(value, list):
+            if clean_item is None:
+                return value
+            # Survivors are kept as they were (uncleaned), as in Segment.
+            return [item for item in value if clean_item(item, False) is not MISSING]
+        if isinstance(value, dict):
+            if clean_property is None:
+                return value
+            cleaned: dict[str, Any] = {}
+            for key, item in value.items():
+                clean_one = clean_property.get(key)
+                if clean_one is not None:
+                    item = clean_one(item, False)
+                if item is MISSING or (is_root and isinstance(item, str) and item == ""):
+                    continue
+                cleaned[key] = item
+            return cleaned
+        if value is None:
+            return value if keep_null else MISSING
+        if isinstance(value, str) and value == "" and not keep_empty_string:
+            return MISSING
+        return value
+
+    return clean
+
+
 def remove_empty_values(value: Any, schema: dict[str, Any] | None, is_root: bool = False) -> Any:
     """Drop what the schema says is empty: null where null is not allowed, '' where a string is not expected, list
     items that would be dropped, and (at the root of a single-event payload) every '' value. Returns MISSING for a
     value that disappears."""
-    schema = schema or {}
-    if "type" not in schema and "enum" not in schema:
-        return value
-    if isinstance(value, list):
-        items = schema.get("items")
-        if not items:
-            return value
-        return [item for item in value if remove_empty_values(item, items) is not MISSING]
-    if isinstance(value, dict):
-        properties = schema.get("properties")
-        if not properties:
-            return value
-        cleaned: dict[str, Any] = {}
-        for key, item in value.items():
-            item = remove_empty_values(item, properties.get(key))
-            if item is MISSING or (is_root and item == "" and isinstance(item, str)):
-                continue
-            cleaned[key] = item
-        return cleaned
-    types = _schema_types(schema)
-    if value is None and "null" not in types:
-        return MISSING
-    if isinstance(value, str) and value == "" and "string" not in types:
-        return MISSING
-    return value
+    return compile_cleaner(schema)(value, is_root)
 
 
-def arrify_fields(payload: Any, schema: dict[str, Any]) -> Any:
+def _arrify(payload: dict[str, Any], list_keys: list[str]) -> dict[str, Any]:
     """Before validation, a scalar in a list-typed field becomes a one-element list (null/MISSING stay)."""
-    properties = schema.get("properties")
-    if not isinstance(payload, dict) or not properties:
-        return payload
-    out = dict(payload)
-    for key, value in payload.items():
-        sub = properties.get(key)
-        if sub and sub.get("type") == "array" and value is not None and value is not MISSING and not isinstance(value, list):
+    out = payload
+    for key in list_keys:
+        value = payload.get(key, MISSING)
+        if value is not MISSING and value is not None and not isinstance(value, list):
+            if out is payload:
+                out = dict(payload)
             out[key] = [value]
     return out
 
@@ -142,32 +164,32 @@ Check = Callable[[Any, str, Errors], Any]
 """(value, JSON pointer, errors) → the value after coercion/removal; appends human messages to errors."""
 
 
-def _is_type(kind: str, value: Any) -> bool:
-    if kind == "null":
-        return value is None
-    if kind == "array":
-        return isinstance(value, list)
-    if kind == "object":
-        return isinstance(value, dict)
-    if kind == "number":
-        return js.is_finite(value)
-    if kind == "integer":
-        return js.is_finite(value) and value % 1 == 0
-    if kind == "string":
-        return isinstance(value, str)
-    if kind == "boolean":
-        return isinstance(value, bool)
-    raise ValueError(f"unsupported schema type {kind!r}")
+def _is_integer(value: Any) -> bool:
+    return js.is_finite(value) and value % 1 == 0
 
 
-def _wrong_type(types: list[str], value: Any) -> bool:
-    return not any(_is_type(t, value) for t in types)
+_TYPE_TESTS: dict[str, Callable[[Any], bool]] = {
+    "null": lambda value: value is None,
+    "array": lambda value: isinstance(value, list),
+    "object": lambda value: isinstance(value, dict),
+    "number": js.is_finite,
+    "integer": _is_integer,
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+}
 
 
-def _unwrapped_ok(types: list[str], value: Any) -> bool:
-    # ajv tests an unwrapped one-element list against *all* the types at once (its multi-type "correct" check is
-    # a conjunction), so with two types or more this never holds and the value goes through the coercions instead.
-    return all(_is_type(t, value) for t in types)
+def _type_tests(types: list[str]) -> list[Callable[[Any], bool]]:
+    unknown = [t for t in types if t not in _TYPE_TESTS]
+    if unknown:
+        raise ValueError(f"unsupported schema type {unknown[0]!r}")
+    return [_TYPE_TESTS[t] for t in types]
+
+
+def _any_of(tests: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
+    if len(tests) == 1:
+        return tests[0]
+    return lambda value: any(test(value) for test in tests)
 
 
 def _js_falsy_number(x: float) -> bool:
@@ -203,32 +225,32 @@ def _coerce_one(kind: str, value: Any) -> tuple[bool, Any]:
     return False, None
 
 
-def _type_stage(schema: dict[str, Any], types: list[str]) -> Callable[[Any, str, Errors], Any] | None:
+def _type_stage(schema: dict[str, Any], types: list[str]) -> Check | None:
     """ajv's coerceAndCheckDataType for this schema, or None when ajv leaves the type to a keyword group."""
     coerce_to = [t for t in types if t in COERCIBLE]
     if not types or (not coerce_to and len(types) == 1 and _has_rules_for(schema, types[0])):
         return None
-    expected = types if isinstance(schema.get("type"), list) else types[0]
-    expected_text = _humanize_list(expected if isinstance(expected, list) else expected.split(","), "or")
-
-    def type_error(value: Any, pointer: str, errors: Errors) -> None:
-        errors.append(_message(schema, pointer, f"must be {_article(expected_text)} {expected_text} but it was {_type_of(value)}"))
+    tests = _type_tests(types)
+    right_type = _any_of(tests)
+    expected = schema["type"] if isinstance(schema["type"], list) else schema["type"].split(",")
+    expected_text = _humanize_list(expected, "or")
+    wrong_type_text = f"must be {_article(expected_text)} {expected_text} but it was "
 
     def stage(value: Any, pointer: str, errors: Errors) -> Any:
-        if not _wrong_type(types, value):
+        if right_type(value):
             return value
-        if not coerce_to:
-            type_error(value, pointer, errors)
-            return value
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
-            if _unwrapped_ok(types, value):
-                return value
-        for kind in coerce_to:
-            matched, coerced = _coerce_one(kind, value)
-            if matched:
-                return coerced
-        type_error(value, pointer, errors)
+        if coerce_to:
+            if isinstance(value, list) and len(value) == 1:
+                value = value[0]
+                # ajv tests an unwrapped one-element list against *all* the types at once (its multi-type "right
+                # type" test is a conjunction), so with two types or more the element goes through the coercions.
+                if all(test(value) for test in tests):
+                    return value
+            for kind in coerce_to:
+                matched, coerced = _coerce_one(kind, value)
+                if matched:
+                    return coerced
+        errors.append(_message(schema, pointer, wrong_type_text + _type_of(value)))
         return value
 
     return stage
@@ -274,10 +296,12 @@ def compile_schema(schema: dict[str, Any]) -> Check:
         # With no type stage, ajv reports a wrong type inside the object group itself.
         checks.append(_typed_group_or_error(schema, object_check) if stage is None and types == ["object"] else object_check)
 
+    steps = ([stage] if stage is not None else []) + checks
+    if len(steps) == 1:
+        return steps[0]
+
     def check(value: Any, pointer: str, errors: Errors) -> Any:
-        if stage is not None:
-            value = stage(value, pointer, errors)
-        for step in checks:
+        for step in steps:
             value = step(value, pointer, errors)
         return value
 
@@ -384,7 +408,7 @@ def _object_check(schema: dict[str, Any]) -> Check:
     required = schema.get("required") or []
     properties = schema.get("properties") or {}
     remove_unknown = schema.get("additionalProperties") is False
-    compiled = {key: compile_schema(sub) for key, sub in properties.items()}
+    compiled = [(key, "/" + _escape(key), compile_schema(sub)) for key, sub in properties.items()]
 
     def check(value: Any, pointer: str, errors: Errors) -> Any:
         if not isinstance(value, dict):
@@ -393,9 +417,10 @@ def _object_check(schema: dict[str, Any]) -> Check:
             if value.get(key, MISSING) is MISSING:
                 errors.append(_message(schema, pointer, f"is missing the required field '{key}'"))
         out = {k: v for k, v in value.items() if k in properties} if remove_unknown else dict(value)
-        for key, sub in compiled.items():
-            if out.get(key, MISSING) is not MISSING:
-                out[key] = sub(out[key], f"{pointer}/{_escape(key)}", errors)
+        for key, suffix, sub in compiled:
+            item = out.get(key, MISSING)
+            if item is not MISSING:
+                out[key] = sub(item, pointer + suffix, errors)
         return out
 
     return check
@@ -406,16 +431,20 @@ class PayloadValidator:
 
     def __init__(self, schema: dict[str, Any]) -> None:
         self.schema = schema
+        self._clean = compile_cleaner(schema)
         self._check = compile_schema(schema)
+        self._list_keys = [k for k, sub in schema.get("properties", {}).items() if sub.get("type") == "array"]
 
     def __call__(self, payload: dict[str, Any], *, batch: bool = False) -> dict[str, Any]:
         """The payload the action receives; raises PayloadValidationError with every message, in ajv's order.
 
         `batch=True` is Segment's batch mode, where root-level '' values of string fields survive.
         """
-        cleaned = remove_empty_values(payload, self.schema, is_root=not batch)
+        cleaned = self._clean(payload, not batch)
+        if self._list_keys and isinstance(cleaned, dict):
+            cleaned = _arrify(cleaned, self._list_keys)
         errors: Errors = []
-        result = self._check(arrify_fields(cleaned, self.schema), "", errors)
+        result = self._check(cleaned, "", errors)
         if errors:
             raise PayloadValidationError(errors)
         return result

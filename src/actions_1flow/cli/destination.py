@@ -21,7 +21,6 @@ from ..config import Config, ConfigError, DestinationConfig, load_config
 from ..destinations.oneflow.client import DEFAULT_TIMEOUT, OneFlowClient
 from ..destinations.oneflow.definition import ONEFLOW
 from ..destinations.oneflow.delivery import DeliveryResult, client_for, deliver_event
-from ..secrets import mask_secret
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
