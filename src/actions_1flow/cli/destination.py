@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -82,7 +83,6 @@ def parse_events(text: str) -> list[InputEvent]:
     try:
         data = orjson.loads(stripped)
     except orjson.JSONDecodeError:
-        data = None
         events = []
         for number, line in enumerate((line for line in stripped.splitlines() if line.strip()), start=1):
             try:
@@ -99,19 +99,41 @@ def parse_events(text: str) -> list[InputEvent]:
 
 async def _deliver_all(
     items: list[InputEvent], destinations: list[DestinationConfig], timeout: float
-) -> list[tuple[InputEvent, list[DeliveryResult]]]:
+) -> AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]:
+    """Each event's results, as soon as it is done (one pooled client per destination)."""
     async with AsyncExitStack() as stack:
         clients: dict[str, OneFlowClient] = {}
         for dest in destinations:
             clients[dest.name] = await stack.enter_async_context(client_for(dest, timeout=timeout))
-        delivered = []
         for item in items:
             results: list[DeliveryResult] = []
             if item.problem is None:
                 for dest in destinations:
                     results.extend(await deliver_event(item.event, dest, clients[dest.name]))
-            delivered.append((item, results))
-        return delivered
+            yield item, results
+
+
+def _result_line(item: InputEvent, delivery: DeliveryResult | None, as_json: bool) -> str:
+    if delivery is None:
+        if as_json:
+            return orjson.dumps({"event": item.number, "status": "invalid", "reason": item.problem}).decode()
+        return f"{item.label()}: invalid: {item.problem}"
+    if as_json:
+        return dumps({"event": item.number, "messageId": item.event.get("messageId"), **delivery.to_dict()}).decode()
+    return f"{item.label()} · {delivery.destination} · {delivery.result.subscription.name} → {delivery.summary()}"
+
+
+async def _send(items: list[InputEvent], destinations: list[DestinationConfig], timeout: float, as_json: bool) -> bool:
+    """Deliver and print as we go; True when anything failed."""
+    failed = False
+    async for item, results in _deliver_all(items, destinations, timeout):
+        if item.problem is not None:
+            failed = True
+            click.echo(_result_line(item, None, as_json))
+        for delivery in results:
+            failed = failed or delivery.failed
+            click.echo(_result_line(item, delivery, as_json))
+    return failed
 
 
 @click.command("send")
@@ -127,21 +149,12 @@ def send_command(config_path: str, events: str, as_json: bool, timeout: float) -
     config = _load(config_path)
     destinations = _cloud_destinations(config, config_path)
     items = parse_events(_read(events))
-    failed = False
-    for item, results in asyncio.run(_deliver_all(items, destinations, timeout)):
-        if item.problem is not None:
-            failed = True
-            line = {"event": item.number, "status": "invalid", "reason": item.problem}
-            click.echo(orjson.dumps(line).decode() if as_json else f"{item.label()}: invalid: {item.problem}")
-            continue
-        for delivery in results:
-            failed = failed or delivery.failed
-            if as_json:
-                line = {"event": item.number, "messageId": item.event.get("messageId"), **delivery.to_dict()}
-                click.echo(dumps(line).decode())
-            else:
-                click.echo(f"{item.label()} · {delivery.destination} · {delivery.result.subscription.name} → {delivery.summary()}")
+    failed = asyncio.run(_send(items, destinations, timeout, as_json))
     sys.exit(EXIT_FAILED if failed else 0)
+
+
+async def _collect(results: AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]) -> list[tuple[InputEvent, list[DeliveryResult]]]:
+    return [entry async for entry in results]
 
 
 def _pretty(value: Any) -> str:
@@ -242,7 +255,7 @@ def test_event_command(config_path: str, event_file: str, as_json: bool, timeout
         _fail(f"{event_file}: test-event takes exactly one event, found {len(items)}")
     if items[0].problem:
         _fail(f"{event_file}: {items[0].problem}")
-    (item, results), = asyncio.run(_deliver_all(items, destinations, timeout))
+    (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout)))
     reports = [
         _test_report(item.event, dest, [r for r in results if r.destination == dest.name]) for dest in destinations
     ]
