@@ -43,6 +43,7 @@ system:
 
 bench: setup
 	$(BIN)/python benchmarks/fql_bench.py
+	$(BIN)/python benchmarks/kit_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis var
