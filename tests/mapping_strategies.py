@@ -86,7 +86,7 @@ TEMPLATES = ["{{a}}", "{{{a}}}", "{{ a }}", "x{{a}}y{{b}}z", "{{a.b}}", "{{$.a}}
              "{{{event}}}-{{x}}", "{", "}}{{", "{{\na\n}}"]
 LIQUID = [
     # Overlap with liquidjs (docs/mapping.md lists what differs: ordering comparisons between different types,
-    # `blank`/`empty` against nil, legacy date text, `sample`).
+    # `blank`/`empty` against nil, legacy date text, `sample`, counters written back into the event).
     "{{ a }}", "{{ event | upcase }}", "{{ a | nosuchfilter }}", "{% if a %}T{% else %}F{% endif %}",
     "{{ properties.total | plus: 1 }}", "{{ properties.total | times: 0.1 | round: 2 }}", "{{ a | size }}",
     "{{ userId | default: 'anon' }}", "{{ missing }}", "{{ a | join: '-' }}", "{{ event | append: '!' }}",
@@ -97,7 +97,7 @@ LIQUID = [
     "{{ properties.total | divided_by: 0 }}", "{{ properties.total | modulo: 3 }}", "{{ a | compact | size }}",
     "{{ event | truncate: 5 }}", "{{ event | slice: 1, 3 }}", "{{ event | replace: 'e', '3' | capitalize }}",
     "{{ timestamp | date: '%Y-%m-%d %H:%M' }}", "{{ properties.total | date: '%s' }}", "{{ a | url_encode }}",
-    "{{ event | escape }}", "{{ a | to_integer }}", "{% increment n %}{% increment n %}{{ n }}",
+    "{{ event | escape }}", "{{ a | to_integer }}",
     "{% if a contains 'x' %}c{% endif %}", "{% if not a %}falsy{% endif %}", "{{ a[0] }}{{ a.0 }}",
     # failures on both sides
     "{{ properties.products | sort }}", "{% for x in a %}{{x}}{% endfor %}", "{% if a %}x", "{% case a %}{% endcase %}",

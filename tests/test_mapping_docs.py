@@ -27,3 +27,24 @@ def test_documented_example(oracle, example):
     assert transform(example["mapping"], example["event"]) == example["result"]
     assert oracle.call("mapping.transform", mapping=example["mapping"], event=example["event"]) == {
         "output": example["result"]}
+
+
+# --- the differences listed under "Differences from Segment" ----------------------------------------------------
+
+
+@pytest.mark.oracle
+def test_difference_js_object_internals(oracle):
+    mapping = {"x": {"@path": "$.a"}, "__proto__": {"@path": "$.b"}, "c": {"@path": "$.constructor.name"}}
+    event = {"a": {"__proto__": 5, "k": 1}, "b": 2}
+    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {
+        "output": {"x": {"k": 1}, "c": "Object"}}
+    assert transform(mapping, event) == {"x": {"__proto__": 5, "k": 1}, "__proto__": 2}
+
+
+@pytest.mark.oracle
+def test_difference_large_integers_pass_through_exactly(oracle):
+    mapping = {"n": {"@path": "$.n"}, "text": {"@template": "{{n}}"}}
+    event = {"n": 2**53 + 1}
+    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {
+        "output": {"n": 2**53, "text": "9007199254740992"}}
+    assert transform(mapping, event) == {"n": 2**53 + 1, "text": "9007199254740992"}

@@ -15,7 +15,7 @@ PAYLOADS = [
     {"a": [1, 2, "x"], "b": "Hello World", "n": 5, "f": 1.5, "z": 0, "e": "", "t": True, "nul": None,
      "o": {"k": 1, "size": 9}, "big": 12345678901234567890, "fl": 2.0, "neg": -3.7, "s": "ß😀x",
      "ts": "2026-11-29T18:00:00.000Z", "arr": [{"p": 1, "q": "a"}, {"p": 2}, {"q": None}], "num_s": "42",
-     "list2": [[1, 2], [3]]},
+     "list2": [[1, 2], [3]], "tiny": -1.0468971704764994e-22},
     {"a": "abc", "b": None, "n": "7", "f": "x", "z": False, "o": [], "arr": "notalist"},
     {},
 ]
@@ -86,6 +86,7 @@ TEMPLATES = [
     '{{ ts | date: "%E %O %Q %%" }}', "{{ ts | date }}", '{{ 0 | date: "%Y" }}', '{{ "now" | date: "%Y" | size }}',
     '{{ "2026-02-30" | date: "%F %D" }}', '{{ "2026-11-29T18:00:00+05:30" | date: "%H:%M %z" }}',
     '{{ "2026-11-29 07:05" | date: "%H:%M" }}', '{{ "1700000000" | date: "%s" }}', '{{ "junk" | date: "%Y" }}',
+    "{{ tiny | date: '%s %L' }}", "{{ neg | date: '%s %L %Y' }}", "{{ f | date: '%s %L' }}",
     "{{ ts | date_to_xmlschema }}", "{{ ts | date_to_rfc822 }}", "{{ ts | date_to_string }}",
     "{{ ts | date_to_long_string }}", '{{ ts | date_to_string: "ordinal", "US" }}',
     '{{ ts | date_to_long_string: "ordinal" }}', "{{ '&lt;' | unescape }}",

@@ -81,7 +81,7 @@ def parse_date(v: Any) -> float | None:
         return None
     if ms is None or ms != ms or abs(ms) > MAX_TIME_MS:
         return None
-    return math.floor(ms) if math.isfinite(ms) else None
+    return float(math.trunc(ms)) if math.isfinite(ms) else None  # JS TimeClip truncates toward zero
 
 
 _UTC_ALIASES = {"Etc/UTC", "Etc/UCT", "Etc/Universal", "Etc/Zulu", "UCT", "Universal", "Zulu", "Etc/GMT", "GMT"}
