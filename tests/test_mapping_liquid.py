@@ -110,6 +110,20 @@ def test_templates_render_like_liquidjs(oracle):
     assert mismatches == []
 
 
+DATES = [-62135596801, -8.64e12, 8.64e12, 8.64e12 + 1, 253402300800, -1e11, 1700000000.5, -0.0005,
+         "+275760-09-13T00:00:00Z", "-000001-01-01T00:00:00Z", "+010000-01-01", "0000-03-01", "2026-11-29T18:00:00",
+         "2024-02-29T23:59:59.999Z", "1969-12-31T23:59:59.999Z", "-000400-12-31", "-000100-12-31", "1900-12-31",
+         "2026-13-01", "2026-11-29T24:00:00Z", "2026-11-29T24:01:00Z"]
+
+
+@pytest.mark.oracle
+def test_dates_across_the_whole_js_range(oracle):
+    mapping = {"x": {"@liquid": "{{ d | date: '%Y-%m-%d %H:%M:%S.%L %a %j %U %W %u %C %y %s %c %z' }}"}}
+    cases = [{"mapping": mapping, "event": {"d": d}} for d in DATES]
+    references = oracle.call("mapping.transformMany", cases=cases)
+    assert [as_text(outcome(mapping, case["event"])) for case in cases] == [as_text(r) for r in references]
+
+
 @pytest.mark.oracle
 @pytest.mark.parametrize("template", [f"{{% {tag} x %}}" for tag in liquid.DISABLED_TAGS]
                          + [f"{{{{ a | {name} }}}}" for name in liquid.DISABLED_FILTERS])
