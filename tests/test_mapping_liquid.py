@@ -194,8 +194,9 @@ def test_difference_ordering_across_types(oracle, template, event):
 @pytest.mark.parametrize("template, event", [
     ("{% if b == blank %}blank{% endif %}", {"b": None}),
     ("{% if e == blank %}blank{% endif %}", {}),
+    ("{% if b == blank %}blank{% endif %}", {"b": False}),
 ])
-def test_difference_blank_against_nil(oracle, template, event):
+def test_difference_blank_against_nil_and_false(oracle, template, event):
     mapping = {"x": {"@liquid": template}}
     assert oracle.call("mapping.transform", mapping=mapping, event=event) == {"output": {"x": "blank"}}
     assert transform(mapping, event) == {"x": ""}

@@ -6,7 +6,8 @@ the end-of-transform clean-up (`removeUndefined`, which in JS deep-copies the wh
 parts that can actually hold MISSING:
 
 - `maybe_missing`: the result itself may be MISSING;
-- `dirty`: the result may contain MISSING somewhere inside.
+- `dirty`: the result may contain MISSING somewhere inside that the clean-up still has to deal with (in a final
+  list, MISSING items that the context keeps, for `@transform`'s payload, do not count).
 
 Values in *final* position (their result is the transform's result or part of it) are compiled so that they
 come out already clean: plain objects skip MISSING values as they are built, lists replace MISSING items with
