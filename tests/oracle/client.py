@@ -26,16 +26,19 @@ class OracleError(RuntimeError):
 
 
 class NodeOracle:
-    """Talk to Segment's packages under node. Thread-safe; one request in flight at a time."""
+    """Talk to Segment's packages under node. Thread-safe; one request in flight at a time.
 
-    def __init__(self) -> None:
+    `script` picks another JSON-lines program with the same protocol (e.g. the web plugin's own runner).
+    """
+
+    def __init__(self, script: Path = SCRIPT) -> None:
         node = shutil.which("node")
         if node is None:
             raise OracleError("node is not on PATH; the reference oracle needs Node.js 20")
         if not (node_modules_dir() / "@segment" / "destination-subscriptions").is_dir():
             raise OracleError("node_modules is missing the reference packages; run `make test` (it runs npm ci)")
         self._proc = subprocess.Popen(
-            [node, "--stack-size=8000", str(SCRIPT)],
+            [node, "--stack-size=8000", str(script)],
             cwd=ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -56,6 +56,31 @@ function mappingTransform(mapping, event) {
   }
 }
 
+// Whether Segment's validation accepts a mapping *everywhere it can run*: the mapping itself (as transform()
+// validates it, root directive expanded) and the `apply` of every @transform inside it, which transform()
+// re-validates at run time even where the outer validation does not look (raw arrays, raw @literal objects).
+// Returns null when accepted, else the validation messages.
+function validationMessages(mapping, event) {
+  const r = mappingTransform(mapping, event)
+  return r.error && r.error.kind === 'validation' ? r.error.messages : null
+}
+function mappingCheck(mapping) {
+  const own = validationMessages(mapping, {})
+  if (own) return own
+  const stack = [mapping]
+  while (stack.length) {
+    const node = stack.pop()
+    if (!node || typeof node !== 'object') continue
+    const options = Array.isArray(node) ? undefined : node['@transform']
+    if (options && typeof options === 'object' && options.apply && typeof options.apply === 'object') {
+      const nested = validationMessages(options.apply, {})
+      if (nested) return nested
+    }
+    stack.push(...Object.values(node))
+  }
+  return null
+}
+
 // Throughput of validate() on pre-parsed ASTs: every AST against every event, repeated for `seconds`.
 function fqlBench({ asts, events, seconds }) {
   let n = 0
@@ -89,6 +114,7 @@ const ops = {
   'fql.parseMany': (a) => a.texts.map(fqlParse),
   'fql.match': (a) => a.events.map((ev) => fqlMatch(a.ast, ev)),
   'fql.matchMany': (a) => a.cases.map((c) => c.events.map((ev) => fqlMatch(c.ast, ev))),
+  'fql.matchGrid': (a) => a.asts.map((ast) => a.events.map((ev) => fqlMatch(ast, ev))),
   'fql.generate': (a) => generateFql(a.ast),
   'fql.generateMany': (a) => a.asts.map((ast) => { try { return { text: generateFql(ast) } } catch (e) { return { error: errorOf(e) } } }),
   'fql.roundtrip': fqlRoundtrip,
@@ -96,6 +122,7 @@ const ops = {
   'fql.bench': fqlBench,
   'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
+  'mapping.checkMany': (a) => a.mappings.map(mappingCheck),
   'mapping.bench': mappingBench,
   'ping': () => 'pong',
 }

@@ -1,0 +1,275 @@
+// The 1Flow Web (Actions) device-mode plugin for stock analytics-next (remote-plugin contract, spec §4).
+// `createPlugins(settings, window)` returns one destination plugin per 1Flow action that has an enabled
+// subscription; all of them share one client that injects the 1Flow SDK, waits for the real SDK (not a stub) with
+// a deadline, queues calls until then, and reports its failures once to the server. See docs/web.md.
+import { matches } from './fql.js'
+import { transform, typeOf } from './mapping.js'
+
+export const DESTINATION = '1Flow Web (Actions)'
+export const VERSION = '0.1.0'
+export const DEFAULT_LOAD_TIMEOUT_MS = 10000
+export const POLL_INTERVAL_MS = 50
+export const MAX_REPORTS_PER_PAGE = 20
+const EVENT_HOOKS = ['track', 'identify', 'page', 'screen', 'group', 'alias']
+
+// What each 1Flow action sends: a call on the SDK (methods when the SDK has them, else its callable form), or
+// a reason not to send (`skip`: filtered, reported at debug level; `invalid`: a payload error, reported).
+const ACTIONS = {
+  trackEvent(payload) {
+    const name = text(payload.event_name)
+    if (!name) return { invalid: `trackEvent needs an event_name, the mapping gave ${typeOf(payload.event_name)}` }
+    const properties = plainObject(payload.properties)
+    return {
+      call: (sdk) =>
+        typeof sdk.logEvent === 'function'
+          ? sdk.logEvent(name, properties)
+          : sdk('track', name, { userId: payload.userId, anonymousId: payload.anonymousId, properties }),
+    }
+  },
+  identifyUser(payload) {
+    const userId = text(payload.userId)
+    if (!userId) return { skip: 'identifyUser without a userId is not sent to 1Flow' }
+    const traits = plainObject(payload.traits)
+    return {
+      call: (sdk) =>
+        typeof sdk.logUser === 'function' ? sdk.logUser(userId, traits) : sdk('identify', userId, { ...traits }),
+    }
+  },
+}
+
+// Ids and names as 1Flow wants them: strings; numbers and booleans are written as text (as the cloud path coerces).
+function text(value) {
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return typeof value === 'string' ? value : ''
+}
+const plainObject = (value) => (typeOf(value) === 'object' ? value : {})
+
+/** Plugins for analytics-next from the settings our server publishes (docs/web.md, "Plugin contract"). */
+export function createPlugins(settings, win) {
+  const report = createReporter(settings, win)
+  const problem = settingsProblem(settings)
+  if (problem) {
+    report('config', problem)
+    return []
+  }
+  const byAction = new Map()
+  for (const subscription of settings.subscriptions) {
+    if (subscription.enabled !== true) continue
+    const issue = subscriptionProblem(subscription)
+    if (issue) {
+      const details = { subscription: describe(subscription) }
+      report('config', `subscription "${subscription.name}" is disabled: ${issue}`, details)
+      continue
+    }
+    if (!byAction.has(subscription.partnerAction)) byAction.set(subscription.partnerAction, [])
+    byAction.get(subscription.partnerAction).push(subscription)
+  }
+  if (byAction.size === 0) return []
+  const client = createClient(settings, win, report)
+  return [...byAction].map(([action, subscriptions]) => {
+    const plugin = {
+      name: `${DESTINATION} ${action}`,
+      version: VERSION,
+      type: 'destination',
+      load: () => client.load(),
+      isLoaded: () => client.isReady(),
+      ready: () => client.settled,
+    }
+    for (const hook of EVENT_HOOKS) plugin[hook] = (ctx) => client.handle(action, subscriptions, ctx)
+    return plugin
+  })
+}
+
+function settingsProblem(settings) {
+  if (!settings || typeof settings !== 'object') return 'settings are missing'
+  if (!settings.projectApiKey) return 'projectApiKey is missing; 1Flow is not loaded'
+  if (!settings.sdkUrl) return 'sdkUrl is missing; 1Flow is not loaded'
+  if (!Array.isArray(settings.subscriptions)) return 'subscriptions must be a list; 1Flow is not loaded'
+  return ''
+}
+
+function subscriptionProblem(subscription) {
+  if (!Object.prototype.hasOwnProperty.call(ACTIONS, subscription.partnerAction)) {
+    return `unknown partnerAction "${subscription.partnerAction}"`
+  }
+  if (typeOf(subscription.ast) !== 'object' || subscription.ast.error) {
+    return 'its trigger was not published as a parsed AST'
+  }
+  // A key named exactly "@liquid" can only appear in the JSON text as `"@liquid":`; string values escape their quotes.
+  if (JSON.stringify(subscription.mapping ?? {}).includes('"@liquid":')) return '@liquid cannot run in device mode'
+  return ''
+}
+
+const describe = ({ id, name, partnerAction }) => ({ id, name, partnerAction })
+
+// Errors go to the console and, when configured, to the server as JSON text (a CORS-simple request), at most
+// MAX_REPORTS_PER_PAGE times per page so a broken mapping on a busy page cannot flood the endpoint.
+function createReporter(settings, win) {
+  let sent = 0
+  return (kind, message, details) => {
+    win.console.error(`[${DESTINATION}] ${message}`)
+    const url = settings && settings.deviceEventsUrl
+    if (!url || sent >= MAX_REPORTS_PER_PAGE) return
+    sent += 1
+    const body = JSON.stringify({ writeKey: settings.writeKey, destination: DESTINATION, kind, message, ...details })
+    try {
+      if (win.navigator && win.navigator.sendBeacon && win.navigator.sendBeacon(url, body)) return
+      if (win.fetch) win.fetch(url, { method: 'POST', body, keepalive: true }).catch(() => {})
+    } catch (e) {
+      // Reporting must never break the page.
+    }
+  }
+}
+
+// The real SDK: `window.glob` is set and `window._1flow` is either an object with logEvent/logUser or a function,
+// and it is not whatever `_1flow` held before the SDK ran (a stub such as Segment's 5-ms retry function).
+function sdkIsReady(win, stub) {
+  const sdk = win._1flow
+  if (!win.glob || !sdk || sdk === stub) return false
+  return typeof sdk === 'function' || (typeof sdk.logEvent === 'function' && typeof sdk.logUser === 'function')
+}
+
+function notReadyReason(win, stub) {
+  if (!win._1flow) return 'window._1flow never appeared'
+  if (win._1flow === stub) return 'window._1flow is still the stub that was there before'
+  if (!win.glob) return 'window.glob was never set; check the project API key'
+  return 'window._1flow has neither logEvent/logUser nor a callable form'
+}
+
+function createClient(settings, win, report) {
+  const timeoutMs = settings.loadTimeoutMs > 0 ? settings.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS
+  let state = 'idle' // → loading → ready | failed
+  let pending = [] // SDK calls made before the SDK was ready, in arrival order
+  let settle
+  const settled = new Promise((resolve) => (settle = resolve))
+
+  function becomeReady() {
+    state = 'ready'
+    const calls = pending
+    pending = []
+    for (const entry of calls) send(entry)
+    settle(true)
+  }
+
+  function fail(reason) {
+    if (state !== 'loading') return
+    state = 'failed'
+    const dropped = pending.length ? `; ${pending.length} queued call(s) dropped` : ''
+    pending = []
+    report('sdk-load', `${reason}; 1Flow is disabled on this page${dropped}`, { sdkUrl: settings.sdkUrl })
+    settle(false)
+  }
+
+  function load() {
+    if (state !== 'idle') return Promise.resolve()
+    state = 'loading'
+    const stub = win.glob ? undefined : win._1flow
+    if (sdkIsReady(win, stub)) {
+      becomeReady()
+      return Promise.resolve()
+    }
+    let poll, deadline
+    const check = () => {
+      if (state === 'loading' && sdkIsReady(win, stub)) becomeReady()
+      if (state !== 'loading') {
+        win.clearInterval(poll)
+        win.clearTimeout(deadline)
+      }
+    }
+    const stop = (reason) => {
+      fail(reason)
+      check()
+    }
+    const doc = win.document
+    const existing = [...doc.getElementsByTagName('script')].find((s) => s.getAttribute('src') === settings.sdkUrl)
+    const script = existing || doc.createElement('script')
+    script.addEventListener('load', check)
+    script.addEventListener('error', () => {
+      stop(`the 1Flow SDK failed to load from ${settings.sdkUrl} (network error or blocked)`)
+    })
+    if (!existing) {
+      script.async = true
+      script.setAttribute('data-api-key', settings.projectApiKey)
+      script.src = settings.sdkUrl
+      doc.head.appendChild(script)
+    }
+    poll = win.setInterval(check, POLL_INTERVAL_MS)
+    deadline = win.setTimeout(() => {
+      const why = notReadyReason(win, stub)
+      stop(`the 1Flow SDK from ${settings.sdkUrl} was not ready after ${timeoutMs} ms (${why})`)
+    }, timeoutMs)
+    // Resolving now keeps analytics.track from waiting on a slow or blocked SDK; isLoaded() and ready() tell the truth.
+    return Promise.resolve()
+  }
+
+  // Runs one SDK call; returns the error it threw (already reported), if any.
+  function send({ call, subscription, event }) {
+    try {
+      call(win._1flow)
+    } catch (e) {
+      const message = `1Flow SDK call for subscription "${subscription.name}" failed: ${messageOf(e)}`
+      report('sdk-call', message, context(subscription, event))
+      return e
+    }
+    return undefined
+  }
+
+  // The subscription's outcome for this event (undefined when its trigger does not match); errors are reported.
+  function evaluate(action, subscription, event) {
+    let stage = 'trigger'
+    try {
+      if (!matches(subscription.ast, event)) return undefined
+      stage = 'mapping'
+      return ACTIONS[action](transform(subscription.mapping ?? {}, event))
+    } catch (e) {
+      const message = `${stage} of subscription "${subscription.name}" failed: ${messageOf(e)}`
+      report(stage, message, context(subscription, event))
+      throw e
+    }
+  }
+
+  async function handle(action, subscriptions, ctx) {
+    if (state === 'idle') load()
+    if (state === 'failed') return ctx
+    const event = ctx.event
+    let firstError
+    for (const subscription of subscriptions) {
+      let outcome
+      try {
+        outcome = evaluate(action, subscription, event)
+      } catch (e) {
+        firstError = firstError || e
+        continue
+      }
+      if (!outcome) continue
+      if (outcome.skip) {
+        debug(win, ctx, `${outcome.skip} (subscription "${subscription.name}")`)
+      } else if (outcome.invalid) {
+        report('payload', `subscription "${subscription.name}": ${outcome.invalid}`, context(subscription, event))
+      } else if (state === 'ready') {
+        const error = send({ call: outcome.call, subscription, event })
+        firstError = firstError || error
+      } else {
+        pending.push({ call: outcome.call, subscription, event })
+      }
+    }
+    // As in Segment's runtime, a failure surfaces to analytics-next (logged on the context, never retried).
+    if (firstError) throw firstError
+    return ctx
+  }
+
+  return { load, handle, settled, isReady: () => state === 'ready' }
+}
+
+const messageOf = (e) => (e && e.message !== undefined ? String(e.message) : String(e))
+
+const context = (subscription, event) => ({
+  subscription: describe(subscription),
+  type: event && event.type,
+  messageId: event && event.messageId,
+})
+
+function debug(win, ctx, message) {
+  if (ctx && typeof ctx.log === 'function') ctx.log('debug', `${DESTINATION}: ${message}`)
+  if (win.console.debug) win.console.debug(`[${DESTINATION}] ${message}`)
+}

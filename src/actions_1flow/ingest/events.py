@@ -1,0 +1,125 @@
+"""Event checks and enrichment, as Segment's tracking API does them on receipt.
+
+Checks: a known `type`, a `userId` or `anonymousId`, 32 KB per event. Enrichment: `messageId` when absent,
+`receivedAt`, `timestamp` corrected for client clock skew with `sentAt` (the client's original kept as
+`originalTimestamp`), `context.ip` from the connection when absent. The write key never stays in a stored event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from .errors import IngestError
+from .limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES
+
+EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
+
+SHORT_PATHS = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias", "b": "batch"}
+"""analytics.js's short endpoint names (`/v1/t` …, `/v1/b` for batches)."""
+
+_BATCH_DEFAULTS = ("context", "integrations")
+
+
+def events_from_body(kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The events a request carries: the body itself for `/v1/<type>`, the `batch` list for `/v1/batch`.
+
+    For a single-event path the path names the type, as in Segment. A batch's top-level `context` and
+    `integrations` apply to every event that lacks its own.
+    """
+    if kind != "batch":
+        return [{**body, "type": kind}]
+    batch = body.get("batch")
+    if not isinstance(batch, list):
+        raise IngestError(400, "invalid_batch", "a batch body needs a `batch` array of events")
+    if len(batch) > MAX_BATCH_EVENTS:
+        raise IngestError(400, "batch_too_many_events", f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch")
+    defaults = {k: body[k] for k in (*_BATCH_DEFAULTS, "sentAt") if k in body}
+    events = []
+    for index, item in enumerate(batch):
+        if not isinstance(item, dict):
+            raise IngestError(400, "invalid_event", f"batch[{index}] is not a JSON object")
+        events.append({**defaults, **item} if defaults else item)
+    return events
+
+
+def check_event(event: dict[str, Any], where: str) -> None:
+    """Refuse an event Segment would refuse: unknown type, no identity, over 32 KB."""
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise IngestError(400, "invalid_type", f"{where} has type {kind!r}; expected one of {', '.join(EVENT_TYPES)}")
+    if not _present(event.get("userId")) and not _present(event.get("anonymousId")):
+        raise IngestError(400, "no_user_anon_id", f"{where} has neither a userId nor an anonymousId")
+    try:
+        size = len(orjson.dumps(event))
+    except orjson.JSONEncodeError:
+        raise IngestError(400, "event_too_deep", f"{where} is nested too deeply to store (more than 254 levels)") from None
+    if size > MAX_EVENT_BYTES:
+        raise IngestError(400, "event_too_large", f"{where} is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,} bytes (32 KB) per event")
+
+
+def enrich(event: dict[str, Any], received_at: datetime, client_ip: str | None) -> dict[str, Any]:
+    """A new event with Segment's server-side fields added; the input is not modified."""
+    out = dict(event)
+    out.pop("writeKey", None)
+    message_id = out.get("messageId")
+    if not isinstance(message_id, str) or not message_id:
+        out["messageId"] = f"api-{uuid.uuid4()}"
+    out["receivedAt"] = iso(received_at)
+    _correct_timestamp(out, received_at)
+    if client_ip:
+        context = out.get("context")
+        if not isinstance(context, dict):
+            out["context"] = {"ip": client_ip}
+        elif "ip" not in context:
+            out["context"] = {**context, "ip": client_ip}
+    return out
+
+
+def iso(moment: datetime) -> str:
+    """ISO-8601 in UTC with milliseconds and `Z`, as Segment writes timestamps."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A client timestamp (ISO-8601, `Z` or offset) in UTC; None when absent, unreadable or out of range."""
+    if not isinstance(value, str) or not value:
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _correct_timestamp(event: dict[str, Any], received_at: datetime) -> None:
+    """timestamp = receivedAt − (sentAt − originalTimestamp); with no usable client time, timestamp = receivedAt."""
+    original = parse_time(event.get("timestamp"))
+    sent_at = parse_time(event.get("sentAt"))
+    if original is None:
+        if "timestamp" in event and event["timestamp"] is not None:
+            event["originalTimestamp"] = event["timestamp"]
+        event["timestamp"] = iso(received_at)
+        return
+    event["originalTimestamp"] = event["timestamp"]
+    if sent_at is None:
+        event["timestamp"] = iso(original)
+        return
+    try:
+        event["timestamp"] = iso(received_at - (sent_at - original))
+    except OverflowError:
+        event["timestamp"] = iso(original)
+
+
+def _present(value: Any) -> bool:
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return value != ""
+    return True

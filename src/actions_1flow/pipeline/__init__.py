@@ -1,0 +1,18 @@
+"""Durable delivery: the event log, per-destination cursors, retries, dead-letter and replay."""
+
+from .retry import RetryPolicy
+from .sqlite import SQLiteStore
+from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DueDelivery, LogEntry, Store, StoredEvent
+
+__all__ = [
+    "STATUSES",
+    "AppendResult",
+    "DeliveryRecord",
+    "DestinationCounts",
+    "DueDelivery",
+    "LogEntry",
+    "RetryPolicy",
+    "SQLiteStore",
+    "Store",
+    "StoredEvent",
+]

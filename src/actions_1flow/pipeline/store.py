@@ -1,0 +1,120 @@
+"""The pipeline's storage contract: what ingest, the delivery worker and the operator commands need.
+
+Backends (SQLite now, Redis later) implement `Store`. Writes return futures that complete only once the change is
+durable, so the tracking API can acknowledge an event only after it is safely stored.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Status = Literal["delivered", "filtered", "retrying", "dead"]
+STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append did: events newly stored, and repeats of a messageId already stored for that source."""
+
+    accepted: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as the worker reads it back: its position in the log, its source, and the event."""
+
+    seq: int
+    source: str
+    received_at: float
+    event: dict[str, Any]
+
+
+@dataclass
+class DeliveryRecord:
+    """The outcome of one event for one subscription of one destination (the delivery log's row)."""
+
+    event_seq: int
+    subscription: str
+    status: Status
+    attempts: int = 0
+    first_attempt_at: float | None = None
+    next_attempt_at: float | None = None
+    error: str | None = None
+    hint: str | None = None
+    request: str | None = None
+    response: str | None = None
+
+
+@dataclass(frozen=True)
+class DueDelivery:
+    """A delivery whose retry is due (or that was re-queued by replay), with its event."""
+
+    event: StoredEvent
+    subscription: str
+    attempts: int
+    first_attempt_at: float | None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One row of the delivery log, for `actions-1flow events`."""
+
+    destination: str
+    subscription: str
+    message_id: str
+    event_type: str | None
+    status: Status
+    attempts: int
+    updated_at: float
+    next_attempt_at: float | None
+    error: str | None
+    hint: str | None
+    request: str | None
+    response: str | None
+
+
+@dataclass
+class DestinationCounts:
+    """`actions-1flow status` numbers for one destination."""
+
+    destination: str
+    received: int = 0
+    pending: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    oldest_pending_at: float | None = None
+
+
+class Store(Protocol):
+    """Durable event log + per-destination cursors + delivery log. All methods are thread-safe."""
+
+    def append(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
+        """Store events (dedup by source + messageId); the future completes once they are durable."""
+
+    def read_after(self, seq: int, sources: list[str], limit: int) -> list[StoredEvent]:
+        """Events of these sources after position `seq`, oldest first."""
+
+    def cursor(self, destination: str) -> int:
+        """The last position this destination's worker has fully recorded."""
+
+    def record(self, destination: str, records: list[DeliveryRecord], cursor: int | None = None) -> Future[None]:
+        """Upsert delivery-log rows and (optionally) advance the destination's cursor, atomically."""
+
+    def due(self, destination: str, now: float, limit: int) -> list[DueDelivery]:
+        """Deliveries in `retrying` whose next attempt is due, earliest first."""
+
+    def requeue_dead(
+        self, since: float, until: float, destination: str | None, now: float, dry_run: bool = False
+    ) -> Future[int]:
+        """Move dead-lettered deliveries of events received in [since, until) back to `retrying`, due now."""
+
+    def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
+        """Per destination (name → its sources): received, pending and delivery-log counts by status."""
+
+    def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
+        """The most recent delivery-log rows, newest first."""
+
+    def close(self) -> None:
+        """Finish queued writes and release the backend."""

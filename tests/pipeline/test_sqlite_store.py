@@ -1,0 +1,153 @@
+"""The SQLite store: durable group-committed appends, dedup, cursors, delivery log, retries, replay, pruning."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from actions_1flow.pipeline import DeliveryRecord, SQLiteStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = SQLiteStore(tmp_path / "db" / "pipeline.db")
+    yield s
+    s.close()
+
+
+def ev(mid: str, **extra) -> dict:
+    return {"type": "track", "event": "E", "userId": "u", "messageId": mid, **extra}
+
+
+def test_append_is_durable_and_readable_from_a_new_process_view(store, tmp_path):
+    result = store.append("web", [ev("m1"), ev("m2")], 100.0).result()
+    assert (result.accepted, result.duplicates) == (2, 0)
+    other = SQLiteStore(store.path)  # a second opener (as a separate `worker` process would be) sees them
+    try:
+        events = other.read_after(0, ["web"], 10)
+        assert [e.event["messageId"] for e in events] == ["m1", "m2"]
+        assert [e.seq for e in events] == sorted(e.seq for e in events)
+        assert events[0].received_at == 100.0 and events[0].source == "web"
+    finally:
+        other.close()
+
+
+def test_duplicate_message_ids_are_acknowledged_but_stored_once_per_source(store):
+    store.append("web", [ev("m1")], 1.0).result()
+    again = store.append("web", [ev("m1"), ev("m2"), ev("m2")], 2.0).result()
+    assert (again.accepted, again.duplicates) == (1, 2)
+    other_source = store.append("server", [ev("m1")], 3.0).result()
+    assert other_source.accepted == 1
+    assert len(store.read_after(0, ["web"], 10)) == 2
+    assert len(store.read_after(0, ["web", "server"], 10)) == 3
+
+
+def test_many_concurrent_appends_are_group_committed_and_all_kept(store):
+    def client(n: int) -> None:
+        for i in range(50):
+            store.append("web", [ev(f"{n}-{i}")], 1.0).result()
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(store.read_after(0, ["web"], 1000)) == 400
+
+
+def test_a_failing_operation_does_not_undo_its_group(store):
+    def boom(conn):
+        conn.execute("INSERT INTO cursors VALUES ('x', 1)")
+        raise ValueError("bad op")
+
+    f_bad = store.submit(boom)
+    f_good = store.append("web", [ev("ok")], 1.0)
+    with pytest.raises(ValueError):
+        f_bad.result()
+    assert f_good.result().accepted == 1
+    assert store.cursor("x") == 0  # the bad op's write was rolled back to its savepoint
+
+
+def test_cursor_starts_at_the_end_of_the_log_for_a_new_destination(store):
+    store.append("web", [ev("old")], 1.0).result()
+    assert store.ensure_cursor("d1").result() == 1
+    store.append("web", [ev("new")], 2.0).result()
+    assert [e.event["messageId"] for e in store.read_after(store.cursor("d1"), ["web"], 10)] == ["new"]
+    assert store.ensure_cursor("d1").result() == 1  # idempotent
+
+
+def test_record_upserts_and_advances_cursor_atomically(store):
+    store.append("web", [ev("m1"), ev("m2")], 1.0).result()
+    store.ensure_cursor("d").result()  # at 2 now; rewind for the test
+    store.submit(lambda c: c.execute("UPDATE cursors SET seq = 0")).result()
+    store.record("d", [
+        DeliveryRecord(1, "Track Event", "delivered", attempts=1, first_attempt_at=5.0, request="POST /batch"),
+        DeliveryRecord(2, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=50.0, error="503"),
+    ], cursor=2).result()
+    assert store.cursor("d") == 2
+    store.record("d", [], cursor=1).result()
+    assert store.cursor("d") == 2  # never moves backwards
+    assert store.due("d", 49.0, 10) == []
+    [due] = store.due("d", 50.0, 10)
+    assert (due.event.event["messageId"], due.subscription, due.attempts, due.first_attempt_at) == ("m2", "Track Event", 1, 5.0)
+    store.record("d", [DeliveryRecord(2, "Track Event", "delivered", attempts=2, first_attempt_at=60.0)]).result()
+    assert store.due("d", 1e12, 10) == []
+    log = {e.message_id: e for e in store.log(10)}
+    assert log["m2"].status == "delivered" and log["m2"].attempts == 2
+    assert log["m1"].request == "POST /batch"
+
+
+def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
+    store.append("web", [ev("early")], 10.0).result()
+    store.append("web", [ev("late")], 20.0).result()
+    store.record("d", [
+        DeliveryRecord(1, "s", "dead", attempts=3, error="401"),
+        DeliveryRecord(2, "s", "dead", attempts=3, error="401"),
+    ]).result()
+    assert store.requeue_dead(15.0, 25.0, None, now=30.0, dry_run=True).result() == 1
+    assert [e.status for e in store.log(10)] == ["dead", "dead"]  # dry run changed nothing
+    assert store.requeue_dead(15.0, 25.0, "d", now=30.0).result() == 1
+    assert store.requeue_dead(15.0, 25.0, "d", now=30.0).result() == 0
+    [due] = store.due("d", 30.0, 10)
+    assert due.event.event["messageId"] == "late" and due.attempts == 0
+    assert store.requeue_dead(0.0, 100.0, "other", now=30.0).result() == 0
+
+
+def test_counts_per_destination(store):
+    store.append("web", [ev("a"), ev("b"), ev("c")], time.time() - 60).result()
+    store.append("srv", [ev("z")], time.time()).result()
+    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 1)")).result()
+    store.record("d", [
+        DeliveryRecord(1, "s", "delivered"),
+        DeliveryRecord(2, "s", "retrying", next_attempt_at=1e12),
+    ]).result()
+    [counts] = store.counts({"d": ["web"]})
+    assert counts.received == 3
+    assert counts.by_status == {"delivered": 1, "retrying": 1}
+    assert counts.pending == 3  # events 2 and 3 after the cursor, plus one retrying delivery
+    assert counts.oldest_pending_at is not None and counts.oldest_pending_at < time.time() - 30
+
+
+def test_log_filters_failed(store):
+    store.append("web", [ev("a"), ev("b")], 1.0).result()
+    store.record("d", [DeliveryRecord(1, "s", "delivered"), DeliveryRecord(2, "s", "dead", error="401", hint="check the Project API Key")]).result()
+    [failed] = store.log(10, failed_only=True)
+    assert (failed.message_id, failed.status, failed.hint, failed.event_type) == ("b", "dead", "check the Project API Key", "track")
+
+
+def test_prune_keeps_dedup_for_events_still_needed(store):
+    store.append("web", [ev("a"), ev("b"), ev("c")], 1.0).result()
+    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 2)")).result()
+    store.record("d", [DeliveryRecord(1, "s", "delivered"), DeliveryRecord(2, "s", "dead")]).result()
+    assert store.prune(before=10.0, destinations=["d"]).result() == 1  # only "a": b is dead, c not yet read
+    assert store.append("web", [ev("a")], 11.0).result().accepted == 1  # past the window, a repeat is new
+    assert store.append("web", [ev("b"), ev("c")], 11.0).result().duplicates == 2
+
+
+def test_closed_store_refuses_writes(tmp_path):
+    s = SQLiteStore(tmp_path / "x.db")
+    s.close()
+    with pytest.raises(RuntimeError):
+        s.append("web", [ev("a")], 1.0)
