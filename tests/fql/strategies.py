@@ -1,4 +1,5 @@
-"""Hypothesis strategies: ASTs in the well-formed FQL language, events built to hit (and nearly hit) them, token soup.
+"""Hypothesis strategies: ASTs in the well-formed FQL language, events built to hit (and nearly hit) them, and
+edited FQL text.
 
 Values stay JSON-safe (no NaN/Infinity, no unpaired surrogates) because every example also goes to node.
 """
@@ -181,10 +182,9 @@ SOUP = ["type", "event", "name", "userId", "properties.total", "traits.plan", "c
         '"*ed"', '"a\\"', "'x'", "5", "-3", "99.5", "1e5", "-", ".", "[", "]", "track", "\\", "*", "$"]  # fmt: skip
 
 
-
 @st.composite
 def mutated_text(draw: st.DrawFn, text: str) -> str:
-    """`text` with a few edits at token boundaries: tokens inserted, characters deleted, spaces removed or added."""
+    """`text` with a few edits anywhere: tokens inserted, characters deleted, spaces removed or added."""
     for _ in range(draw(st.integers(1, 3))):
         position = draw(st.integers(0, len(text)))
         edit = draw(st.integers(0, 3))

@@ -1,8 +1,8 @@
 """Property-based differential tests against Segment's own package under node.
 
 Random ASTs in the well-formed language → Segment's generateFql → both parsers must give the same AST and both
-evaluators the same answer on events aimed at the AST's fields. Token soup checks the other direction: whatever we
-accept, Segment must read exactly as we do.
+evaluators the same answer on events aimed at the AST's fields. Mutated text checks the other direction: whatever
+we accept, Segment must read exactly as we do.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+import hypothesis
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actions_1flow import fql
@@ -58,9 +59,9 @@ def test_whatever_we_accept_segment_reads_the_same_way(oracle, data) -> None:
     try:
         subscription = fql.parse(text)
     except fql.FQLSyntaxError:
-        event("mutant rejected")
+        hypothesis.event("mutant rejected")
         return
-    event("mutant accepted")
+    hypothesis.event("mutant accepted")
     events = data.draw(st.lists(events_for(subscription.ast), min_size=1, max_size=4), label="events")
     reply = oracle.call("fql.parseAndMatch", text=text, events=events)
     assert "ast" in reply["parsed"], f"we accept {text!r}, Segment fails: {reply['parsed']}"
@@ -79,8 +80,8 @@ def test_a_subscription_set_answers_as_each_subscription_does(data) -> None:
     union = {"type": "group", "operator": "or", "children": [s.ast for s in subscriptions]}
     events = data.draw(st.lists(events_for(union), min_size=1, max_size=4), label="events")
     together = fql.SubscriptionSet(subscriptions)
-    for event in events:
-        assert together.matches(event) == tuple(s.matches(event) for s in subscriptions)
+    for one in events:
+        assert together.matches(one) == tuple(s.matches(one) for s in subscriptions)
 
 
 def _parses(text: str) -> bool:

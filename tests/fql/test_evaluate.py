@@ -112,7 +112,12 @@ def test_compile_ast_takes_segments_verbatim_operators(oracle) -> None:
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a", "operator": "<",
                                                             "value": "Infinity"}]},  # fmt: skip
         {"type": "event", "operator": "=", "value": "x"},
-    ]
+        {"type": "group", "operator": "or", "children": [{"type": ["event"], "operator": "=", "value": "x"},
+                                                          {"type": "event", "operator": ["="], "value": "x"},
+                                                          {"type": "event", "operator": "=", "value": ["x"]}]},
+        {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a",
+                                                            "operator": "number_equals", "value": [17]}]},
+    ]  # fmt: skip
     events = [{}, {"event": "undefined"}, {"properties": {"a": 0}}, {"properties": {"a": 17}},
               {"properties": {"a": 16}}, {"traits": {}}, {"event": "x"}]  # fmt: skip
     for ast in asts:

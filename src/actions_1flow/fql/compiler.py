@@ -36,6 +36,7 @@ _TEXT = {
     "ends_with": "{x}.endswith({v})",
     "not_ends_with": "not {x}.endswith({v})",
 }
+_OPERATORS = frozenset({"=", "!=", "exists", "not_exists", "is_true", "is_false", *_ORDERING, *_TEXT})
 _EMPTY: Mapping[str, Any] = {}
 _RUNTIME = {"__builtins__": {}, "type": type, "str": str, "AttributeError": AttributeError,
             "_E": _EMPTY, "_NUM": NUMBER_TYPES, "_dbl": as_double}  # fmt: skip
@@ -140,8 +141,18 @@ def _lower_child(node: Mapping[str, Any], depth: int, conditions: list[int]) -> 
         return _Const(False)
     if field.throws:
         raise _Uncompilable
+    operator, expected = node.get("operator"), node.get("value", UNDEFINED)
+    if not isinstance(operator, str) or operator not in _OPERATORS:
+        return _Const(False)  # validate() answers false for an operator it does not know
+    # Keep only what the operator uses of the value (text or number), so equal conditions compare equal.
+    if operator in _ORDERING:
+        expected = to_number(expected)
+    elif operator in _TEXT or operator in ("=", "!="):
+        expected = to_string(expected)
+    else:
+        expected = None
     read = None if field.path == () else _Read((field.key, *(field.path or ())))
-    return _Cond(read, node.get("operator"), node.get("value", UNDEFINED))
+    return _Cond(read, operator, expected)
 
 
 def _conditions(tree: _Tree) -> list[_Cond]:
@@ -247,11 +258,11 @@ class _Emitter:
         take = x if x == access else f"x := {access}"
         operator, expected = condition.operator, condition.expected
         if operator == "=":
-            return f"{access} == {self.bind(to_string(expected))}"
+            return f"{access} == {self.bind(expected)}"
         if operator == "!=":
-            return f"{access} != {self.bind(to_string(expected))}"
+            return f"{access} != {self.bind(expected)}"
         if operator in _ORDERING:
-            number = to_number(expected)
+            number = expected
             if isinstance(number, float) and number.is_integer() and abs(number) < MAX_SAFE_INTEGER:
                 number = int(number)  # int == int is faster, and exact in this range
             symbol, bound = _ORDERING[operator], self.bind(number)
@@ -261,13 +272,11 @@ class _Emitter:
                 return f"(({take}) == {bound} and type({x}) in _NUM)"
             return f"(type({take}) in _NUM and {actual} {symbol} {bound})"
         if operator in _TEXT:
-            return f"(type({take}) is str and {_TEXT[operator].format(v=self.bind(to_string(expected)), x=x)})"
+            return f"(type({take}) is str and {_TEXT[operator].format(v=self.bind(expected), x=x)})"
         if operator == "exists":
             return f"{access} is not None"
         if operator == "not_exists":
             return f"{access} is None"
         if operator == "is_true":
             return f"{access} is True"
-        if operator == "is_false":
-            return f"{access} is False"
-        return "False"
+        return f"{access} is False"  # is_false

@@ -50,6 +50,8 @@ class Field:
 def field_of(condition: Mapping[str, Any]) -> Field | None:
     """The field a condition reads, or None for a type validate() does not know (such conditions are false)."""
     kind = condition.get("type")
+    if not isinstance(kind, str):
+        return None
     if kind in FIELD_KEYS:
         return Field(FIELD_KEYS[kind])
     if kind not in NESTED_KEYS:
@@ -135,6 +137,8 @@ def read(field: Field, event: Mapping[str, Any]) -> Any:
 
 def compare(actual: Any, operator: Any, expected: Any) -> bool:
     """validateValue(): one operator applied with Segment's types."""
+    if not isinstance(operator, str):
+        return False
     if operator == "=":
         return isinstance(actual, str) and actual == to_string(expected)
     if operator == "!=":

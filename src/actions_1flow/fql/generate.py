@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .jsvalues import NUMBER_TYPES, UNDEFINED, number_to_string, to_number, to_string, truthy
+from .jsvalues import NUMBER_TYPES, UNDEFINED, to_number, to_string, truthy
 
 _FIELD_ROOTS = {"event-property": "properties", "event-trait": "traits", "event-context": "context"}
 _NEEDS_ESCAPE = re.compile(r"[^a-zA-Z0-9._-]")
@@ -42,7 +42,7 @@ def _condition(node: Mapping[str, Any]) -> str:
         field = kind
     elif kind == "event-type":
         field = "type"
-    elif kind in _FIELD_ROOTS:
+    elif isinstance(kind, str) and kind in _FIELD_ROOTS:
         name = node.get("name", UNDEFINED)
         escaped = _escape(name) if isinstance(name, str) else to_string(name)
         field = f"{_FIELD_ROOTS[kind]}.{escaped}"

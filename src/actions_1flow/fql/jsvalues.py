@@ -75,10 +75,6 @@ class JSThrow(Exception):
     """Segment's code would throw a TypeError here (e.g. reading `caller` of a built-in function)."""
 
 
-def is_number(value: Any) -> bool:
-    return type(value) in NUMBER_TYPES
-
-
 def truthy(value: Any) -> bool:
     """JS truthiness: false, 0, NaN, "", null and undefined are falsy; [] and {} are truthy."""
     if value is None or value is False:
