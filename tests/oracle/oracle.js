@@ -25,6 +25,24 @@ function fqlMatch(ast, event) {
   }
 }
 
+// generateFql(ast) → parseFql(text) → validate on each event, in one round trip (the FQL differential tests).
+function fqlRoundtrip({ ast, events }) {
+  let text
+  try {
+    text = generateFql(ast)
+  } catch (e) {
+    return { generateError: errorOf(e) }
+  }
+  return { text, ...fqlParseAndMatch(text, events) }
+}
+
+// parseFql(text) and, when it parsed, validate() of that AST on each event.
+function fqlParseAndMatch(text, events) {
+  const parsed = fqlParse(text)
+  if (parsed.error) return { parsed }
+  return { parsed, matches: events.map((ev) => fqlMatch(parsed.ast, ev)) }
+}
+
 // transform() with failures classified as validation (ValidationError or its aggregate) or runtime.
 function mappingTransform(mapping, event) {
   try {
@@ -114,6 +132,8 @@ const ops = {
   'fql.matchGrid': (a) => a.asts.map((ast) => a.events.map((ev) => fqlMatch(ast, ev))),
   'fql.generate': (a) => generateFql(a.ast),
   'fql.generateMany': (a) => a.asts.map((ast) => { try { return { text: generateFql(ast) } } catch (e) { return { error: errorOf(e) } } }),
+  'fql.roundtrip': fqlRoundtrip,
+  'fql.parseAndMatch': (a) => fqlParseAndMatch(a.text, a.events),
   'fql.bench': fqlBench,
   'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
