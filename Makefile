@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup python node system bench clean
+.PHONY: run test setup python node system bench bench-mapping clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -44,6 +44,9 @@ system:
 bench: setup
 	$(BIN)/python benchmarks/fql_bench.py
 	$(BIN)/python benchmarks/kit_bench.py
+
+bench-mapping: setup
+	$(BIN)/python benchmarks/mapping_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis var

@@ -28,6 +28,24 @@ function fqlMatch(ast, event) {
   }
 }
 
+// generateFql(ast) → parseFql(text) → validate on each event, in one round trip (the FQL differential tests).
+function fqlRoundtrip({ ast, events }) {
+  let text
+  try {
+    text = generateFql(ast)
+  } catch (e) {
+    return { generateError: errorOf(e) }
+  }
+  return { text, ...fqlParseAndMatch(text, events) }
+}
+
+// parseFql(text) and, when it parsed, validate() of that AST on each event.
+function fqlParseAndMatch(text, events) {
+  const parsed = fqlParse(text)
+  if (parsed.error) return { parsed }
+  return { parsed, matches: events.map((ev) => fqlMatch(parsed.ast, ev)) }
+}
+
 // transform() with failures classified as validation (ValidationError or its aggregate) or runtime.
 function mappingTransform(mapping, event) {
   try {
@@ -144,6 +162,21 @@ function mappingBench({ mappings, events, seconds }) {
   return { ops: n, seconds: elapsed, per_second: n / elapsed }
 }
 
+// Throughput of transform() over (mapping, event) pairs, repeated for `seconds`.
+function mappingBenchPairs({ cases, seconds }) {
+  let n = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const c of cases) {
+      try { transform(c.mapping, c.event) } catch (e) { /* counted: a failing transform is still work done */ }
+      n++
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed }
+}
+
 const ops = {
   'fql.parse': (a) => fqlParse(a.text),
   'fql.parseMany': (a) => a.texts.map(fqlParse),
@@ -152,6 +185,8 @@ const ops = {
   'fql.matchGrid': (a) => a.asts.map((ast) => a.events.map((ev) => fqlMatch(ast, ev))),
   'fql.generate': (a) => generateFql(a.ast),
   'fql.generateMany': (a) => a.asts.map((ast) => { try { return { text: generateFql(ast) } } catch (e) { return { error: errorOf(e) } } }),
+  'fql.roundtrip': fqlRoundtrip,
+  'fql.parseAndMatch': (a) => fqlParseAndMatch(a.text, a.events),
   'fql.bench': fqlBench,
   'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
@@ -162,6 +197,7 @@ const ops = {
   'kit.validateMany': (a) => a.cases.map(kitValidate),
   'kit.bench': kitBench,
   'kit.eventBench': eventBench,
+  'mapping.benchPairs': mappingBenchPairs,
   'ping': () => 'pong',
 }
 

@@ -1,0 +1,42 @@
+"""Comparing our mapping results with the reference's, as JSON text written the way JS writes it.
+
+Both sides are printed with our `JSON.stringify` (JS number formatting, JS key order, `true` never `1`), so the
+comparison is strict about types, key order and number spelling, and blind only to what JSON cannot carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actions_1flow.mapping import MISSING, MappingError, MappingValidationError, transform
+from actions_1flow.mapping.jsvalues import json_stringify
+
+
+def outcome(mapping: Any, event: Any) -> dict:
+    """Our `transform` in the oracle's reply shape: {"output": X} / {} / {"error": {"kind", "messages"}}."""
+    try:
+        result = transform(mapping, event)
+    except MappingValidationError as e:
+        return {"error": {"kind": "validation", "messages": e.messages}}
+    except MappingError as e:
+        return {"error": {"kind": "runtime", "messages": [str(e)]}}
+    return {} if result is MISSING else {"output": result}
+
+
+def as_text(reply: dict) -> Any:
+    """A reply with its output printed as JS would print it."""
+    if "output" in reply:
+        return {"output": json_stringify(reply["output"])}
+    return reply
+
+
+def same(ours: dict, reference: dict, *, runtime_messages: bool = True) -> bool:
+    """Equal output text, or the same error kind (and messages: always for validation)."""
+    if "error" in ours or "error" in reference:
+        if "error" not in ours or "error" not in reference:
+            return False
+        a, b = ours["error"], reference["error"]
+        if a["kind"] != b["kind"]:
+            return False
+        return a["messages"] == b["messages"] if a["kind"] == "validation" or runtime_messages else True
+    return as_text(ours) == as_text(reference)
