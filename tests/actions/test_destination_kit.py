@@ -25,7 +25,6 @@ from actions_1flow.actions import (
     remove_empty_values,
     run_event,
 )
-from actions_1flow.actions import jsvalues as js
 from actions_1flow.actions.dates import is_date_like
 from actions_1flow.mapping import MISSING
 from tests.helpers.kit import segment_fields
@@ -222,13 +221,6 @@ def test_default_values_keep_null_and_skip_unset_in_field_order():
         "d": Field("D", default=0),
     }
     assert list(default_values(fields).items()) == [("a", {"@path": "$.a"}), ("c", None), ("d", 0)]
-
-
-def test_js_number_to_string_matches_js():
-    cases = {0.1: "0.1", 1e21: "1e+21", 1e-7: "1e-7", 123456789012345680000: "123456789012345680000",
-             -0.0: "0", 1.5e300: "1.5e+300", 0.000001: "0.000001", 2**53: "9007199254740992", -12.5: "-12.5"}
-    for value, text in cases.items():
-        assert js.number_to_string(value) == text
 
 
 @pytest.mark.parametrize(

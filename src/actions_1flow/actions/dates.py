@@ -22,8 +22,8 @@ _FALLBACK_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y
 
 
 def is_date_like(text: str) -> bool:
-    if js.number_to_string(js.to_number(text)) == text:
-        seconds = js.to_number(text)
+    seconds = js.js_to_number(text)
+    if js.number_to_string(seconds) == text:
         return math.isfinite(seconds) and abs(seconds * 1000) <= _MAX_DATE_MS
     if not text.lower().endswith("z") and _DAYJS.match(text):
         return True

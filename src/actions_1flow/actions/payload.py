@@ -201,14 +201,14 @@ def _coerce_one(kind: str, value: Any) -> tuple[bool, Any]:
     typ = js.typeof(value)
     if kind == "string":
         if typ in ("number", "boolean"):
-            return True, js.to_string(value)
+            return True, js.js_string(value)
         if value is None:
             return True, ""
     elif kind in ("number", "integer"):
         if typ == "boolean" or value is None:
             return True, 1 if value is True else 0
         if typ == "string" and value:
-            number = js.to_number(value)
+            number = js.js_to_number(value)
             if not math.isnan(number) and (kind == "number" or _js_falsy_number(number % 1 if math.isfinite(number) else math.nan)):
                 return True, js.tidy_number(number)
     elif kind == "boolean":
@@ -320,7 +320,7 @@ def _typed_group_or_error(schema: dict[str, Any], group: Check) -> Check:
 
 def _enum_check(schema: dict[str, Any]) -> Check:
     allowed = schema["enum"]
-    listed = _humanize_list([js.json_text(v) for v in allowed], "or")
+    listed = _humanize_list([js.json_stringify(v) for v in allowed], "or")
 
     def check(value: Any, pointer: str, errors: Errors) -> Any:
         if not any(js.strict_equal(value, a) for a in allowed):
