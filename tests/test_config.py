@@ -224,3 +224,23 @@ def test_explicit_subscriptions_keep_order_and_enabled_flag():
         """
     )
     assert [(c.name, c.spec.enabled) for c in config.destinations[0].compiled] == [("a", True), ("b", False)]
+
+
+def test_engine_problems_are_reported_even_when_the_structure_is_invalid():
+    found = problems(
+        """\
+        - name: d
+          mode: cloud
+          settings: {region: us}
+          subscriptions:
+            - name: bad
+              subscribe: 'type = "track" AND event = "x"'
+              partnerAction: trackEvent
+              mapping: {event_name: {"@path": 5}}
+        """
+    )
+    assert [(line, path) for line, path, _ in found] == [
+        (6, "destinations[0].settings.projectApiKey"),
+        (9, "destinations[0].subscriptions[0].subscribe"),
+        (11, "destinations[0].subscriptions[0].mapping"),
+    ]

@@ -244,6 +244,44 @@ def _liquid_paths(value: Any, path: Path_) -> Iterator[Path_]:
             yield from _liquid_paths(child, (*path, i))
 
 
+def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> list[ConfigProblem]:
+    """What the engines say about one subscription's trigger and mapping (and @liquid in device mode)."""
+    problems: list[ConfigProblem] = []
+    if isinstance(subscribe, str):
+        try:
+            fql.parse(subscribe)
+        except fql.FQLSyntaxError as exc:
+            problems.append(ConfigProblem((*where, "subscribe"), f"invalid FQL: {exc}"))
+    if isinstance(mapping_, dict):
+        try:
+            mapping.validate(mapping_)
+        except mapping.MappingValidationError as exc:
+            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
+        if mode == "device":
+            problems.extend(
+                ConfigProblem(
+                    liquid,
+                    "@liquid is not available in device mode: Segment's browser runtime does not run it; "
+                    "use @template, or mode: cloud",
+                )
+                for liquid in _liquid_paths(mapping_, (*where, "mapping"))
+            )
+    return problems
+
+
+def _raw_engine_problems(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Trigger and mapping problems of a configuration whose structure is invalid, so they are reported too."""
+    problems: list[ConfigProblem] = []
+    destinations = data.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        subscriptions = dest.get("subscriptions") if isinstance(dest, dict) else None
+        for j, sub in enumerate(subscriptions if isinstance(subscriptions, list) else []):
+            if isinstance(sub, dict):
+                where: Path_ = ("destinations", i, "subscriptions", j)
+                problems.extend(_engine_problems(where, sub.get("subscribe"), sub.get("mapping"), dest.get("mode", "device")))
+    return problems
+
+
 def _check_destination(index: int, dest: DestinationConfig, source_names: set[str]) -> list[ConfigProblem]:
     base: Path_ = ("destinations", index)
     problems: list[ConfigProblem] = []
@@ -260,29 +298,12 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
     compiled: list[CompiledSubscription] = []
     for j, spec in enumerate(dest.subscription_specs()):
         where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
-        ok = True
+        found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
         if spec.partner_action not in actions:
-            problems.append(ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
-            ok = False
-        try:
-            fql.parse(spec.subscribe)
-        except fql.FQLSyntaxError as exc:
-            problems.append(ConfigProblem((*where, "subscribe"), f"invalid FQL: {exc}"))
-            ok = False
-        try:
-            mapping.validate(dict(spec.mapping))
-        except mapping.MappingValidationError as exc:
-            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
-            ok = False
-        if dest.mode == "device":
-            for liquid in _liquid_paths(spec.mapping, (*where, "mapping")):
-                problems.append(ConfigProblem(
-                    liquid,
-                    "@liquid is not available in device mode: Segment's browser runtime does not run it; "
-                    "use @template, or mode: cloud",
-                ))
-                ok = False
-        if ok:
+            found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
+        if found:
+            problems.extend(found)
+        else:
             compiled.append(CompiledSubscription(spec))
     dest._compiled = compiled
     return problems
@@ -309,6 +330,7 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_structure_problems(exc))
+        problems.extend(_raw_engine_problems(data))
     if config is not None:
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
