@@ -3,7 +3,7 @@ message, in event order. Used by `send` and `test-event`; the durable pipeline b
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,9 +85,3 @@ async def deliver_event(
         results.append(delivery)
     return results
 
-
-async def deliver_events(
-    events: Iterable[Mapping[str, Any]], destination: DestinationConfig, client: OneFlowClient
-) -> list[list[DeliveryResult]]:
-    """`deliver_event` for each event, in order."""
-    return [await deliver_event(event, destination, client) for event in events]
