@@ -21,3 +21,29 @@ def oracle() -> NodeOracle:
     with NodeOracle() as node:
         assert node.call("ping") == "pong"
         yield node
+
+
+# --- the 1Flow sandbox ------------------------------------------------------------------------------------------
+
+from tests.helpers.sandbox import InProcessSandbox, SandboxServer  # noqa: E402
+
+
+@pytest.fixture
+def sandbox() -> InProcessSandbox:
+    """A fresh in-process 1Flow sandbox (keys from tests.helpers.sandbox); reach it with `sandbox.client(...)`."""
+    return InProcessSandbox()
+
+
+@pytest.fixture(scope="session")
+def sandbox_server(tmp_path_factory: pytest.TempPathFactory):
+    """`actions-1flow sandbox` running as a subprocess for the whole session (log in `sandbox_server.log_path`)."""
+    server = SandboxServer(tmp_path_factory.mktemp("sandbox") / "sandbox.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def live_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox subprocess, with calls and faults reset before the test."""
+    sandbox_server.reset()
+    return sandbox_server

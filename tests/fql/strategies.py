@@ -6,6 +6,8 @@ Values stay JSON-safe (no NaN/Infinity, no unpaired surrogates) because every ex
 
 from __future__ import annotations
 
+import copy
+
 from typing import Any
 
 from hypothesis import strategies as st
@@ -167,7 +169,8 @@ def events_for(draw: st.DrawFn, ast: dict[str, Any]) -> Any:
         key = EVENT_KEY[node["type"]]
         path = [key] + (node["name"].replace("[", ".").replace("]", ".").split(".") if "name" in node else [])
         path = [p for p in path if p]
-        value = draw(st.sampled_from(_leaf_values(node)) if choice < 7 else awkward_values)
+        # A copy: sampled values are shared objects, and _set_path may write into a dict placed earlier.
+        value = copy.deepcopy(draw(st.sampled_from(_leaf_values(node)) if choice < 7 else awkward_values))
         if choice == 9 and len(path) > 1:  # an awkward value part-way down the path
             path = path[: draw(st.integers(1, len(path) - 1))]
         _set_path(event, path, value)

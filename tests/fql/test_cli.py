@@ -1,4 +1,4 @@
-"""`actions-1flow fql` and `actions-1flow demo`."""
+"""`actions-1flow fql` (the demo that `make run` starts is tested in tests/test_demo.py)."""
 
 from __future__ import annotations
 
@@ -50,11 +50,3 @@ def test_fql_invalid_event_json_exits_2_before_printing() -> None:
     assert result.stdout == ""
     assert "the event is not valid JSON" in result.stderr
 
-
-def test_demo_parses_and_evaluates_the_example_event() -> None:
-    result = run("demo")
-    assert result.exit_code == 0
-    assert '"operator": ">"' in result.stdout
-    assert result.stdout.splitlines()[-1] == "matches:   true"
-    result = run("demo", "--trigger", "properties.total > 1000")
-    assert result.stdout.splitlines()[-1] == "matches:   false"

@@ -4,7 +4,10 @@
 'use strict'
 const readline = require('readline')
 const { parseFql, validate, generateFql } = require('@segment/destination-subscriptions')
-const { transform } = require('@segment/actions-core')
+const path = require('path')
+const { Destination, transform, fieldsToJsonSchema, validateSchema } = require('@segment/actions-core')
+// removeEmptyValues is not exported; load it from the same build.
+const { removeEmptyValues } = require(path.join(path.dirname(require.resolve('@segment/actions-core')), 'remove-empty-values.js'))
 
 function errorOf(e) {
   return e && e.message !== undefined ? String(e.message) : String(e)
@@ -56,6 +59,18 @@ function mappingTransform(mapping, event) {
   }
 }
 
+// destination-kit payload handling for one action: removeEmptyValues (root unless batch), then ajv validation.
+function kitValidate({ fields, payload, batch }) {
+  const schema = fieldsToJsonSchema(fields)
+  const cleaned = removeEmptyValues(payload, schema, !batch)
+  try {
+    validateSchema(cleaned, schema)
+    return { payload: cleaned }
+  } catch (e) {
+    return { error: errorOf(e), name: e && e.name }
+  }
+}
+
 // Whether Segment's validation accepts a mapping *everywhere it can run*: the mapping itself (as transform()
 // validates it, root directive expanded) and the `apply` of every @transform inside it, which transform()
 // re-validates at run time even where the outer validation does not look (raw arrays, raw @literal objects).
@@ -79,6 +94,44 @@ function mappingCheck(mapping) {
     stack.push(...Object.values(node))
   }
   return null
+}
+
+// Throughput of destination-kit payload handling (removeEmptyValues + cached ajv validation), as an action runs it.
+function kitBench({ fields, payloads, seconds }) {
+  const schema = fieldsToJsonSchema(fields)
+  let n = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const p of payloads) {
+      const copy = { ...p }
+      try { validateSchema(removeEmptyValues(copy, schema, true), schema, { schemaKey: 'bench' }) } catch (e) { /* work done */ }
+      n++
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed }
+}
+
+// Throughput of Segment's whole cloud event flow (Destination.onEvent: triggers, mappings, removeEmptyValues,
+// validation, perform) for a destination whose actions return their payload; one event at a time.
+async function eventBench({ settings, actions, subscriptions, events, seconds }) {
+  const definition = { name: 'bench', mode: 'cloud', authentication: { scheme: 'custom', fields: settings }, actions: {} }
+  for (const [slug, fields] of Object.entries(actions))
+    definition.actions[slug] = { title: slug, description: '', fields, perform: (request, { payload }) => payload }
+  const destination = new Destination(definition)
+  const config = { projectApiKey: 'k', subscriptions }
+  let n = 0
+  const end = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9))
+  const start = process.hrtime.bigint()
+  while (process.hrtime.bigint() < end) {
+    for (const event of events) {
+      try { await destination.onEvent(event, config) } catch (e) { /* counted */ }
+      n++
+    }
+  }
+  const elapsed = Number(process.hrtime.bigint() - start) / 1e9
+  return { ops: n, seconds: elapsed, per_second: n / elapsed }
 }
 
 // Throughput of validate() on pre-parsed ASTs: every AST against every event, repeated for `seconds`.
@@ -139,21 +192,31 @@ const ops = {
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
   'mapping.checkMany': (a) => a.mappings.map(mappingCheck),
   'mapping.bench': mappingBench,
+  'kit.schema': (a) => fieldsToJsonSchema(a.fields),
+  'kit.validate': kitValidate,
+  'kit.validateMany': (a) => a.cases.map(kitValidate),
+  'kit.bench': kitBench,
+  'kit.eventBench': eventBench,
   'mapping.benchPairs': mappingBenchPairs,
   'ping': () => 'pong',
 }
 
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
+function write(reply) {
+  // undefined (e.g. a MISSING result) is not JSON; send null in its place explicitly.
+  process.stdout.write(JSON.stringify(reply === undefined ? null : reply) + '\n')
+}
 rl.on('line', (line) => {
-  let reply
+  let result
   try {
     const req = JSON.parse(line)
     const fn = ops[req.op]
     if (!fn) throw new Error('unknown op ' + req.op)
-    reply = { ok: fn(req) }
+    result = fn(req)
   } catch (e) {
-    reply = { fail: errorOf(e) }
+    return write({ fail: errorOf(e) })
   }
-  // undefined (e.g. a MISSING result) is not JSON; send null in its place explicitly.
-  process.stdout.write(JSON.stringify(reply === undefined ? null : reply) + '\n')
+  // Async ops (Segment's Destination.onEvent) reply when they settle; the client sends one request at a time.
+  if (result && typeof result.then === 'function') result.then((ok) => write({ ok }), (e) => write({ fail: errorOf(e) }))
+  else write({ ok: result })
 })

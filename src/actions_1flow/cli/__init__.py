@@ -14,9 +14,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, engine
+    from . import demo, destination, engine, sandbox
 
-    for module in (engine, demo):
+    for module in (engine, destination, sandbox, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,143 @@
+"""Running one event through a destination's subscriptions: trigger → mapping → clean-up and validation → action.
+
+Each subscription gets its own result, in subscription order. Unlike Segment's `onEvent` (where one failing
+subscription rejects the whole call and the others' results are lost), a failure here stays in its own result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from .. import fql, mapping
+from .definition import Action, Destination, Filtered, PerformInput, Preset
+from .payload import PayloadValidationError
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """What the user configured: when (`subscribe`, FQL), which action, with which mapping."""
+
+    name: str
+    subscribe: str
+    partner_action: str
+    mapping: Mapping[str, Any] = field(default_factory=dict)
+    enabled: bool = True
+
+    @classmethod
+    def from_preset(cls, preset: Preset) -> Subscription:
+        return cls(preset.name, preset.subscribe, preset.partner_action, dict(preset.mapping))
+
+
+class CompiledSubscription:
+    """A subscription with its trigger parsed and its mapping compiled (raises `FQLSyntaxError` or
+    `MappingValidationError` for invalid ones, so they are refused when the configuration loads)."""
+
+    def __init__(self, spec: Subscription) -> None:
+        self.spec = spec
+        self.trigger = fql.parse(spec.subscribe)
+        self.mapping = mapping.compile(dict(spec.mapping))
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def __repr__(self) -> str:
+        return f"CompiledSubscription({self.spec.name!r}, {self.spec.subscribe!r} → {self.spec.partner_action})"
+
+
+class Status(StrEnum):
+    READY = "ready"
+    """Matched, valid, and the action produced messages to deliver."""
+    FILTERED = "filtered"
+    """The action chose not to send (with the reason)."""
+    NOT_SUBSCRIBED = "not_subscribed"
+    DISABLED = "disabled"
+    INVALID = "invalid"
+    """The mapping failed or the payload does not fit the action's fields (Segment: 400); permanent."""
+    FAILED = "failed"
+    """The action itself raised, or the subscription names an unknown action."""
+
+
+@dataclass
+class SubscriptionResult:
+    subscription: Subscription
+    status: Status
+    reason: str = ""
+    mapped: dict[str, Any] | None = None
+    """The mapping's output, before clean-up and validation."""
+    payload: dict[str, Any] | None = None
+    """What the action received (cleaned, coerced, validated)."""
+    messages: list[Any] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    """Segment's step outputs: `Mappings resolved`, `Payload validated`, `Action Executed`."""
+
+    @property
+    def matched(self) -> bool:
+        return self.status not in (Status.NOT_SUBSCRIBED, Status.DISABLED)
+
+    @property
+    def failed(self) -> bool:
+        return self.status in (Status.INVALID, Status.FAILED)
+
+
+def run_subscription(
+    destination: Destination,
+    compiled: CompiledSubscription,
+    event: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    batch: bool = False,
+) -> SubscriptionResult:
+    """One subscription's verdict on one event; never raises for a bad event, mapping or action."""
+    spec = compiled.spec
+    if not spec.enabled:
+        return SubscriptionResult(spec, Status.DISABLED, "the subscription is disabled")
+    try:
+        matched = compiled.trigger.matches(event)
+    except Exception as exc:  # noqa: BLE001 - a trigger that cannot judge this event fails only this subscription
+        return SubscriptionResult(spec, Status.INVALID, f"the trigger could not evaluate the event: {exc}")
+    if not matched:
+        return SubscriptionResult(spec, Status.NOT_SUBSCRIBED, f"the event does not match the trigger {spec.subscribe}")
+    action: Action | None = destination.actions.get(spec.partner_action)
+    if action is None:
+        known = ", ".join(destination.actions)
+        return SubscriptionResult(spec, Status.FAILED, f"unknown action {spec.partner_action!r} (known: {known})")
+    result = SubscriptionResult(spec, Status.INVALID)
+    try:
+        result.mapped = compiled.mapping.apply(event)
+    except mapping.MappingError as exc:
+        result.reason = f"mapping failed: {exc}"
+        return result
+    result.log.append("Mappings resolved")
+    try:
+        result.payload = action.validator(result.mapped, batch=batch)
+    except PayloadValidationError as exc:
+        result.reason = str(exc)
+        return result
+    result.log.append("Payload validated")
+    try:
+        output = action.perform(PerformInput(result.payload, settings, event, spec.mapping))
+    except Exception as exc:  # noqa: BLE001 - the action's failure belongs to this subscription alone
+        result.status, result.reason = Status.FAILED, f"{action.title} failed: {exc}"
+        return result
+    result.log.append("Action Executed")
+    if isinstance(output, Filtered):
+        result.status, result.reason = Status.FILTERED, output.reason
+    else:
+        result.status, result.messages = Status.READY, list(output)
+    return result
+
+
+def run_event(
+    destination: Destination,
+    subscriptions: Sequence[CompiledSubscription],
+    event: Mapping[str, Any],
+    settings: Mapping[str, Any],
+) -> list[SubscriptionResult]:
+    """Every subscription's result for `event`, in subscription order (one failure never hides the others)."""
+    if not isinstance(event, Mapping):
+        raise TypeError(f"an event must be a JSON object, not {type(event).__name__}")
+    return [run_subscription(destination, compiled, event, settings) for compiled in subscriptions]

@@ -1,0 +1,318 @@
+"""`actions-1flow definition`, `send` and `test-event`: the 1Flow destination from the command line.
+
+`send` and `test-event` deliver synchronously through the config's cloud-mode destinations (the durable pipeline
+comes with `serve`). Keys are only ever shown masked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import click
+import orjson
+
+from ..actions import Status
+from ..actions.jsvalues import dumps
+from ..config import Config, ConfigError, DestinationConfig, load_config
+from ..destinations.oneflow.client import DEFAULT_TIMEOUT, OneFlowClient
+from ..destinations.oneflow.definition import ONEFLOW
+from ..destinations.oneflow.delivery import DeliveryResult, client_for, deliver_event
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _load(path: str) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(f"invalid configuration:\n{exc}")
+
+
+def _cloud_destinations(config: Config, path: str) -> list[DestinationConfig]:
+    destinations = config.cloud_destinations()
+    if not destinations:
+        _fail(
+            f"{path}: no destination with mode: cloud; send and test-event deliver server-side through 1Flow's "
+            "HTTP API (device-mode destinations are delivered by the browser plugin)"
+        )
+    return destinations
+
+
+def _read(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return handle.read()
+    except OSError as exc:
+        _fail(f"cannot read {source}: {exc.strerror or exc}")
+
+
+@dataclass
+class InputEvent:
+    number: int
+    event: Any = None
+    problem: str | None = None
+
+    def label(self) -> str:
+        text = f"event {self.number}"
+        if isinstance(self.event, dict):
+            kind = self.event.get("type")
+            name = self.event.get("event")
+            if isinstance(kind, str):
+                text += f" ({kind}" + (f" {name!r}" if isinstance(name, str) else "") + ")"
+        return text
+
+
+def parse_events(text: str) -> list[InputEvent]:
+    """Events from a JSON object, a JSON array or JSON lines; unreadable lines become problems, not exceptions."""
+    stripped = text.strip()
+    if not stripped:
+        return []
+    try:
+        data = orjson.loads(stripped)
+    except orjson.JSONDecodeError:
+        events = []
+        for number, line in enumerate((line for line in stripped.splitlines() if line.strip()), start=1):
+            try:
+                events.append(InputEvent(number, orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                events.append(InputEvent(number, problem=f"invalid JSON: {exc}"))
+    else:
+        events = [InputEvent(i, e) for i, e in enumerate(data if isinstance(data, list) else [data], start=1)]
+    for item in events:
+        if item.problem is None and not isinstance(item.event, dict):
+            item.problem = f"an event must be a JSON object, not {type(item.event).__name__}"
+    return events
+
+
+async def _deliver_all(
+    items: list[InputEvent], destinations: list[DestinationConfig], timeout: float
+) -> AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]:
+    """Each event's results, as soon as it is done (one pooled client per destination)."""
+    async with AsyncExitStack() as stack:
+        clients: dict[str, OneFlowClient] = {}
+        for dest in destinations:
+            clients[dest.name] = await stack.enter_async_context(client_for(dest, timeout=timeout))
+        for item in items:
+            results: list[DeliveryResult] = []
+            if item.problem is None:
+                for dest in destinations:
+                    results.extend(await deliver_event(item.event, dest, clients[dest.name]))
+            yield item, results
+
+
+def _result_line(item: InputEvent, delivery: DeliveryResult | None, as_json: bool) -> str:
+    if delivery is None:
+        if as_json:
+            return orjson.dumps({"event": item.number, "status": "invalid", "reason": item.problem}).decode()
+        return f"{item.label()}: invalid: {item.problem}"
+    if as_json:
+        return dumps({"event": item.number, "messageId": item.event.get("messageId"), **delivery.to_dict()}).decode()
+    return f"{item.label()} · {delivery.destination} · {delivery.result.subscription.name} → {delivery.summary()}"
+
+
+async def _send(items: list[InputEvent], destinations: list[DestinationConfig], timeout: float, as_json: bool) -> bool:
+    """Deliver and print as we go; True when anything failed."""
+    failed = False
+    async for item, results in _deliver_all(items, destinations, timeout):
+        if item.problem is not None:
+            failed = True
+            click.echo(_result_line(item, None, as_json))
+        for delivery in results:
+            failed = failed or delivery.failed
+            click.echo(_result_line(item, delivery, as_json))
+    return failed
+
+
+@click.command("send")
+@click.option("--config", "config_path", required=True, metavar="FILE", help="The YAML configuration.")
+@click.argument("events", required=False, default="-", metavar="[EVENTS|-]")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per result line.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT.read, show_default=True, help="Seconds per request.")
+def send_command(config_path: str, events: str, as_json: bool, timeout: float) -> None:
+    """Deliver events (a JSON object, an array or JSON lines; - for stdin) through the cloud-mode destinations.
+
+    Prints one line per event and subscription; exits 1 if any failed.
+    """
+    config = _load(config_path)
+    destinations = _cloud_destinations(config, config_path)
+    items = parse_events(_read(events))
+    failed = asyncio.run(_send(items, destinations, timeout, as_json))
+    sys.exit(EXIT_FAILED if failed else 0)
+
+
+async def _collect(results: AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]) -> list[tuple[InputEvent, list[DeliveryResult]]]:
+    return [entry async for entry in results]
+
+
+def _pretty(value: Any) -> str:
+    return dumps(value, pretty=True).decode()
+
+
+def _why_not(result: DeliveryResult, event: dict[str, Any]) -> str:
+    facts = [f"{key} {event[key]!r}" for key in ("type", "event") if isinstance(event.get(key), str)]
+    return result.result.reason + (f" (the event has {', '.join(facts)})" if facts else "")
+
+
+def _test_report(event: dict[str, Any], dest: DestinationConfig, results: list[DeliveryResult]) -> dict[str, Any]:
+    subscriptions = []
+    for delivery in results:
+        r = delivery.result
+        outcome = delivery.worst_outcome
+        subscriptions.append(
+            {
+                "name": r.subscription.name,
+                "action": r.subscription.partner_action,
+                "trigger": r.subscription.subscribe,
+                "matched": r.matched,
+                "why_not": _why_not(delivery, event) if r.status is Status.NOT_SUBSCRIBED else None,
+                "mapped": r.mapped,
+                "payload": r.payload,
+                "steps": r.log,
+                "requests": [o.exchange.to_dict() if o.exchange else None for o in delivery.outcomes],
+                "verdict": delivery.verdict,
+                "reason": outcome.reason if outcome else r.reason,
+                "hint": outcome.hint if outcome else None,
+                "retry_after": outcome.retry_after if outcome else None,
+            }
+        )
+    return {
+        "destination": dest.name,
+        "mode": dest.mode,
+        "endpoint": dest.settings.api_base_url(),
+        "settings": dest.settings.masked(),
+        "subscriptions": subscriptions,
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    key = report["settings"]["projectApiKey"]
+    click.echo(f"Destination {report['destination']} ({report['mode']} mode, {report['endpoint']}, key {key})")
+    for sub in report["subscriptions"]:
+        click.echo("")
+        status = "matched" if sub["matched"] else "not matched"
+        click.echo(f"Subscription {sub['name']!r} → {sub['action']}: trigger {sub['trigger']} {status}")
+        if sub["why_not"]:
+            click.echo(f"  why not: {sub['why_not']}")
+            continue
+        if sub["mapped"] is not None:
+            click.echo("  Mapped payload:")
+            click.echo(_indent(_pretty(sub["mapped"]), 4))
+        if sub["payload"] is not None:
+            click.echo("  Validated payload:")
+            click.echo(_indent(_pretty(sub["payload"]), 4))
+        for exchange in sub["requests"]:
+            if exchange is None:
+                click.echo("  Request: none (refused before sending)")
+                continue
+            request = exchange["request"]
+            click.echo("  Request:")
+            click.echo(f"    {request['method']} {request['url']}")
+            for name, value in request["headers"].items():
+                click.echo(f"    {name}: {value}")
+            click.echo(_indent(request["body"], 4))
+            response = exchange["response"]
+            if response is None:
+                click.echo(f"  Response: none ({exchange['error']})")
+            else:
+                click.echo(f"  Response: {response['status']} ({exchange['elapsed_ms']} ms)")
+                click.echo(_indent(response["body"], 4))
+        verdict = sub["verdict"] + (f": {sub['reason']}" if sub["reason"] else "")
+        if sub["hint"]:
+            verdict += f" — {sub['hint']}"
+        if sub["retry_after"] is not None:
+            verdict += f" (retry after {sub['retry_after']:g}s)"
+        click.echo(f"  Verdict: {verdict}")
+
+
+def _indent(text: str, spaces: int) -> str:
+    return "\n".join(" " * spaces + line for line in text.splitlines())
+
+
+@click.command("test-event")
+@click.option("--config", "config_path", required=True, metavar="FILE", help="The YAML configuration.")
+@click.argument("event_file", metavar="EVENT")
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT.read, show_default=True, help="Seconds per request.")
+def test_event_command(config_path: str, event_file: str, as_json: bool, timeout: float) -> None:
+    """Event Tester: send one event (file or -) and show each subscription's match, payload, request and verdict."""
+    config = _load(config_path)
+    destinations = _cloud_destinations(config, config_path)
+    items = parse_events(_read(event_file))
+    if len(items) != 1:
+        _fail(f"{event_file}: test-event takes exactly one event, found {len(items)}")
+    if items[0].problem:
+        _fail(f"{event_file}: {items[0].problem}")
+    (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout)))
+    reports = [
+        _test_report(item.event, dest, [r for r in results if r.destination == dest.name]) for dest in destinations
+    ]
+    if as_json:
+        click.echo(_pretty({"event": item.event, "destinations": reports}))
+    else:
+        for i, report in enumerate(reports):
+            if i:
+                click.echo("")
+            _print_report(report)
+    sys.exit(EXIT_FAILED if any(r.failed for r in results) else 0)
+
+
+@click.command("definition")
+@click.option("--json", "as_json", is_flag=True, help="Segment's metadata.json shape, plus our additions.")
+def definition_command(as_json: bool) -> None:
+    """The 1Flow Web (Actions) destination: settings, actions and fields, presets, regions."""
+    meta = ONEFLOW.metadata()
+    if as_json:
+        click.echo(_pretty(meta))
+        return
+    additions = meta["additions"]
+    click.echo(f"{meta['name']} (slug {meta['slug']}; modes: {', '.join(additions['modes'])})")
+    click.echo(meta["description"])
+    click.echo("\nSettings:")
+    for key, f in meta["authentication"]["fields"].items():
+        notes = [f["type"]]
+        if f["required"]:
+            notes.append("required")
+        if key in additions["secretSettings"]:
+            notes.append("secret")
+        if key in additions["advancedSettings"]:
+            notes.append("advanced")
+        if f["default"] is not None:
+            notes.append(f"default {f['default']}")
+        if f["choices"]:
+            notes.append("choices " + ", ".join(c["value"] if isinstance(c, dict) else c for c in f["choices"]))
+        click.echo(f"  {key} ({'; '.join(notes)}): {f['description']}")
+    click.echo("\nActions:")
+    for slug, action in meta["actions"].items():
+        click.echo(f"  {slug} — {action['title']}: {action['description']} Default trigger: {action['defaultSubscription']}")
+        for key, f in action["fields"].items():
+            notes = [f["type"]] + (["required"] if f["required"] else [])
+            default = f" ← {dumps(f['default']).decode()}" if f["default"] is not None else ""
+            click.echo(f"    {key} ({', '.join(notes)}){default}: {f['description']}")
+    click.echo("\nPresets (automatic):")
+    for preset in meta["presets"]:
+        click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
+    click.echo("\nRegions:")
+    for name, region in additions["regions"].items():
+        if region["documented"]:
+            click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
+        else:
+            click.echo(f"  {name}: no endpoint documented by 1Flow — set apiBaseUrl (cloud) or sdkUrl (device)")
+    click.echo("\nRules:")
+    for rule in additions["rules"]:
+        click.echo(f"  - {rule}")
+
+
+COMMANDS: list[click.Command] = [definition_command, send_command, test_event_command]

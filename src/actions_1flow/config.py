@@ -1,0 +1,358 @@
+"""The YAML configuration: sources, destinations (1Flow settings and subscriptions), server and storage.
+
+`load_config(path)` interpolates `${ENV}` (and `${ENV:-default}`; `$${` is a literal `${`) in string values,
+validates the structure, then checks what only the engine can judge: each trigger parses (FQL, with a caret under
+the problem), each mapping validates (Segment's messages), the Project API Key is present, a region without a
+documented endpoint names its own, and device-mode mappings avoid `@liquid`. Every problem is reported with the
+file, the line and the key path; nothing half-valid is returned.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+
+from . import fql, mapping
+from .actions import CompiledSubscription, Destination, Subscription
+from .destinations.oneflow.definition import ONEFLOW
+from .destinations.oneflow.regions import RegionError, api_base_url, sdk_url
+from .secrets import mask_secret
+
+DEFAULT_STORAGE = "sqlite:///var/actions-1flow.db"
+_ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    path: Path_
+    reason: str
+    line: int | None = None
+
+    @property
+    def key_path(self) -> str:
+        return format_path(self.path)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used, with every problem found (file, line, key path, reason)."""
+
+    def __init__(self, file: str | Path, problems: list[ConfigProblem]) -> None:
+        self.file = str(file)
+        self.problems = problems
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        lines = []
+        for p in self.problems:
+            where = self.file + (f":{p.line}" if p.line else "")
+            subject = f"{where}: {p.key_path}" if p.path else where
+            first, *rest = p.reason.splitlines() or [""]
+            lines.append(f"{subject}: {first}")
+            lines.extend(f"    {line}" for line in rest)
+        return "\n".join(lines)
+
+
+def format_path(path: Path_) -> str:
+    """`destinations[0].settings.projectApiKey`."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str | None = None
+
+
+class SourceConfig(_Model):
+    name: str
+    write_key: str
+    cors_origins: list[str] = []
+
+
+class OneFlowSettings(_Model):
+    """The destination's settings (names as in Segment's definition)."""
+
+    projectApiKey: SecretStr
+    region: Literal["us", "eu"] = "us"
+    apiBaseUrl: str | None = None
+    sdkUrl: str | None = None
+
+    def api_base_url(self) -> str:
+        return api_base_url(self.region, self.apiBaseUrl)
+
+    def sdk_url(self) -> str:
+        return sdk_url(self.region, self.sdkUrl)
+
+    def masked(self) -> dict[str, Any]:
+        """The settings as shown to people: the Project API Key masked."""
+        shown = self.model_dump(exclude_none=True)
+        shown["projectApiKey"] = mask_secret(self.projectApiKey)
+        return shown
+
+
+class SubscriptionConfig(_Model):
+    name: str
+    subscribe: str
+    partnerAction: str
+    mapping: dict[str, Any] = {}
+    enabled: bool = True
+
+    def spec(self) -> Subscription:
+        return Subscription(self.name, self.subscribe, self.partnerAction, self.mapping, self.enabled)
+
+
+class DestinationConfig(_Model):
+    name: str
+    type: Literal["1flow"] = "1flow"
+    mode: Literal["device", "cloud"] = "device"
+    sources: list[str] = []
+    settings: OneFlowSettings
+    subscriptions: Literal["presets"] | list[SubscriptionConfig] = "presets"
+
+    _compiled: list[CompiledSubscription] = PrivateAttr(default_factory=list)
+
+    @property
+    def definition(self) -> Destination:
+        return ONEFLOW
+
+    def subscription_specs(self) -> list[Subscription]:
+        if self.subscriptions == "presets":
+            return [Subscription.from_preset(p) for p in self.definition.presets]
+        return [s.spec() for s in self.subscriptions]
+
+    @property
+    def compiled(self) -> list[CompiledSubscription]:
+        """The subscriptions with triggers parsed and mappings compiled (filled by `load_config`)."""
+        return self._compiled
+
+
+class Config(_Model):
+    server: ServerConfig = ServerConfig()
+    storage: str = DEFAULT_STORAGE
+    sources: list[SourceConfig] = []
+    destinations: list[DestinationConfig] = []
+
+    _file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def file(self) -> Path | None:
+        return self._file
+
+    def cloud_destinations(self) -> list[DestinationConfig]:
+        return [d for d in self.destinations if d.mode == "cloud"]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+
+
+def _interpolate(value: Any, path: Path_, env: dict[str, str], problems: list[ConfigProblem]) -> Any:
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            escaped, name, default = match.groups()
+            if escaped:
+                return match.group(0)[1:]
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            problems.append(ConfigProblem(path, f"environment variable {name} is not set"))
+            return ""
+
+        return _ENV.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, str(k)), env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), env, problems) for i, v in enumerate(value)]
+    return value
+
+
+def _lines(node: yaml.Node | None) -> dict[Path_, int]:
+    """1-based line of every key path in the YAML document (a mapping key's own line for its path)."""
+    found: dict[Path_, int] = {}
+
+    def walk(n: yaml.Node, path: Path_) -> None:
+        found.setdefault(path, n.start_mark.line + 1)
+        if isinstance(n, yaml.MappingNode):
+            for key, child in n.value:
+                child_path = (*path, str(key.value))
+                found[child_path] = key.start_mark.line + 1
+                walk(child, child_path)
+        elif isinstance(n, yaml.SequenceNode):
+            for i, child in enumerate(n.value):
+                walk(child, (*path, i))
+
+    if node is not None:
+        walk(node, ())
+    return found
+
+
+def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return None
+
+
+_PYDANTIC_REASONS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known key here",
+}
+
+
+def _structure_problems(error: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc: Path_ = tuple(item["loc"])
+        # A union (`presets` or a list) reports under its member names; show the key the user wrote.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
+        reason = _PYDANTIC_REASONS.get(item["type"], item["msg"])
+        if loc and loc[-1] == "projectApiKey" and item["type"] == "missing":
+            reason = "projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: \"${ONEFLOW_PROJECT_KEY}\")"
+        problems.append(ConfigProblem(loc, reason))
+    unique: dict[tuple[Path_, str], ConfigProblem] = {}
+    for p in problems:
+        unique.setdefault((p.path, p.reason), p)
+    return list(unique.values())
+
+
+def _liquid_paths(value: Any, path: Path_) -> Iterator[Path_]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key == "@liquid":
+                yield (*path, key)
+            yield from _liquid_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _liquid_paths(child, (*path, i))
+
+
+def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> list[ConfigProblem]:
+    """What the engines say about one subscription's trigger and mapping (and @liquid in device mode)."""
+    problems: list[ConfigProblem] = []
+    if isinstance(subscribe, str):
+        try:
+            fql.parse(subscribe)
+        except fql.FQLSyntaxError as exc:
+            problems.append(ConfigProblem((*where, "subscribe"), f"invalid FQL: {exc}"))
+    if isinstance(mapping_, dict):
+        try:
+            mapping.validate(mapping_)
+        except mapping.MappingValidationError as exc:
+            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
+        if mode == "device":
+            problems.extend(
+                ConfigProblem(
+                    liquid,
+                    "@liquid is not available in device mode: Segment's browser runtime does not run it; "
+                    "use @template, or mode: cloud",
+                )
+                for liquid in _liquid_paths(mapping_, (*where, "mapping"))
+            )
+    return problems
+
+
+def _raw_engine_problems(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Trigger and mapping problems of a configuration whose structure is invalid, so they are reported too."""
+    problems: list[ConfigProblem] = []
+    destinations = data.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        subscriptions = dest.get("subscriptions") if isinstance(dest, dict) else None
+        for j, sub in enumerate(subscriptions if isinstance(subscriptions, list) else []):
+            if isinstance(sub, dict):
+                where: Path_ = ("destinations", i, "subscriptions", j)
+                problems.extend(_engine_problems(where, sub.get("subscribe"), sub.get("mapping"), dest.get("mode", "device")))
+    return problems
+
+
+def _check_destination(index: int, dest: DestinationConfig, source_names: set[str]) -> list[ConfigProblem]:
+    base: Path_ = ("destinations", index)
+    problems: list[ConfigProblem] = []
+    if not dest.settings.projectApiKey.get_secret_value().strip():
+        problems.append(ConfigProblem((*base, "settings", "projectApiKey"), "projectApiKey is empty: the 1Flow Project API Key is required"))
+    try:
+        dest.settings.api_base_url() if dest.mode == "cloud" else dest.settings.sdk_url()
+    except RegionError as exc:
+        problems.append(ConfigProblem((*base, "settings", "region"), str(exc)))
+    for j, name in enumerate(dest.sources):
+        if name not in source_names:
+            problems.append(ConfigProblem((*base, "sources", j), f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
+    actions = dest.definition.actions
+    compiled: list[CompiledSubscription] = []
+    for j, spec in enumerate(dest.subscription_specs()):
+        where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
+        found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
+        if spec.partner_action not in actions:
+            found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
+        if found:
+            problems.extend(found)
+        else:
+            compiled.append(CompiledSubscription(spec))
+    dest._compiled = compiled
+    return problems
+
+
+def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] | None = None) -> Config:
+    """A validated Config from YAML text; raises ConfigError listing every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
+        raise ConfigError(file, [ConfigProblem((), reason, mark.line + 1 if mark else None)]) from None
+    lines = _lines(node)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(file, [ConfigProblem((), "the configuration must be a mapping of keys (server, sources, destinations, …)", 1)])
+    problems: list[ConfigProblem] = []
+    data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems)
+    config: Config | None = None
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(_structure_problems(exc))
+        problems.extend(_raw_engine_problems(data))
+    if config is not None:
+        source_names = {s.name for s in config.sources}
+        seen: set[str] = set()
+        unset = {p.path for p in problems}  # an unset variable already explains an empty value there
+        for i, dest in enumerate(config.destinations):
+            if dest.name in seen:
+                problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))
+            seen.add(dest.name)
+            problems.extend(p for p in _check_destination(i, dest, source_names) if p.path not in unset)
+    if problems:
+        located = [ConfigProblem(p.path, p.reason, p.line or _line_for(lines, p.path)) for p in problems]
+        raise ConfigError(file, located)
+    assert config is not None
+    config._file = Path(file)
+    return config
+
+
+def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
+    """Read and validate a configuration file (see `parse_config`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
+    return parse_config(text, path, env)

@@ -1,0 +1,152 @@
+"""1Flow's public HTTP API wire format: the one module that knows paths, field names, headers and size limits.
+
+Documented by 1Flow: `POST /identify {"user_id", "traits", "timestamp"}` with header `api_key`, 32 KB per request,
+500 KB per batch request, 413 when over. `/track` and `/batch` follow the same API (our reading: Segment-style
+`event`/`properties`/`anonymous_id`, and `{"batch": [{"type": ..., ...}]}`); nothing else in the product builds
+these bodies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any, Literal
+
+from ...actions.jsvalues import dumps
+
+API_KEY_HEADER = "api_key"
+CONTENT_TYPE = "application/json"
+MAX_REQUEST_BYTES = 32 * 1024
+"""1Flow's limit for one standard request (`/identify`, `/track`); also the limit for one event inside a batch."""
+MAX_BATCH_BYTES = 500 * 1024
+"""1Flow's limit for one `/batch` request."""
+
+MessageType = Literal["identify", "track"]
+PATHS: dict[str, str] = {"identify": "/identify", "track": "/track", "batch": "/batch"}
+
+_BATCH_OPEN = b'{"batch":['
+_BATCH_CLOSE = b"]}"
+
+
+def encode(value: Any) -> bytes:
+    """Compact JSON, as sent on the wire (a mapped list's MISSING items become null, as in JSON.stringify)."""
+    return dumps(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Message:
+    """One 1Flow call (identify or track) ready to send alone or inside a batch.
+
+    `ref` is opaque to the wire (e.g. the pipeline's event id), so outcomes can be mapped back to their events.
+    """
+
+    type: MessageType
+    body: dict[str, Any]
+    ref: Any = field(default=None, compare=False)
+
+    @property
+    def path(self) -> str:
+        return PATHS[self.type]
+
+    @cached_property
+    def encoded(self) -> bytes:
+        """The body of a standalone request."""
+        return encode(self.body)
+
+    @cached_property
+    def batch_item(self) -> bytes:
+        """The message as an element of a `/batch` request."""
+        return encode({"type": self.type, **self.body})
+
+    @property
+    def size(self) -> int:
+        """Bytes of the standalone request body (what the 32 KB limit applies to)."""
+        return len(self.encoded)
+
+
+def _put(body: dict[str, Any], key: str, value: Any) -> None:
+    if value is not None:
+        body[key] = value
+
+
+def track(
+    event: str,
+    *,
+    user_id: str | None = None,
+    anonymous_id: str | None = None,
+    properties: dict[str, Any] | None = None,
+    timestamp: Any = None,
+    ref: Any = None,
+) -> Message:
+    """`POST /track`: one event, attributed to a user id and/or an anonymous id."""
+    body: dict[str, Any] = {}
+    _put(body, "user_id", user_id)
+    _put(body, "anonymous_id", anonymous_id)
+    body["event"] = event
+    body["properties"] = properties if properties is not None else {}
+    _put(body, "timestamp", iso_timestamp(timestamp))
+    return Message("track", body, ref)
+
+
+def identify(
+    user_id: str,
+    *,
+    traits: dict[str, Any] | None = None,
+    anonymous_id: str | None = None,
+    timestamp: Any = None,
+    ref: Any = None,
+) -> Message:
+    """`POST /identify`: create or update a user and its traits (1Flow requires `user_id`)."""
+    body: dict[str, Any] = {"user_id": user_id}
+    _put(body, "anonymous_id", anonymous_id)
+    body["traits"] = traits if traits is not None else {}
+    _put(body, "timestamp", iso_timestamp(timestamp))
+    return Message("identify", body, ref)
+
+
+def batch_body(messages: list[Message]) -> bytes:
+    """The body of one `/batch` request carrying `messages` in order."""
+    return _BATCH_OPEN + b",".join(m.batch_item for m in messages) + _BATCH_CLOSE
+
+
+def pack_batches(messages: list[Message], limit: int = MAX_BATCH_BYTES) -> list[list[Message]]:
+    """Split `messages` in order into groups whose `/batch` body stays within `limit` bytes.
+
+    A message that alone exceeds the limit gets a group of its own (the caller refuses it before this point).
+    """
+    groups: list[list[Message]] = []
+    current: list[Message] = []
+    size = len(_BATCH_OPEN) + len(_BATCH_CLOSE)
+    for message in messages:
+        item = len(message.batch_item) + (1 if current else 0)
+        if current and size + item > limit:
+            groups.append(current)
+            current, size = [], len(_BATCH_OPEN) + len(_BATCH_CLOSE)
+            item = len(message.batch_item)
+        current.append(message)
+        size += item
+    if current:
+        groups.append(current)
+    return groups
+
+
+def iso_timestamp(value: Any) -> str | None:
+    """An event timestamp as the ISO-8601 UTC text 1Flow asks for (`2022-09-30T03:26:24.894Z`).
+
+    Accepts ISO-8601 text (with or without offset; naive means UTC) and datetimes. Anything else gives None, so the
+    field is left out and 1Flow uses the time of receipt rather than rejecting the whole event.
+    """
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str) and value:
+        try:
+            moment = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"

@@ -1,0 +1,147 @@
+"""The sandbox's memory: registered keys and their regions, the call log, queued faults and the rate window."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from ..destinations.oneflow.regions import DEFAULT_REGION
+from ..secrets import mask_secret
+
+CHANNEL_HTTP = "http"
+CHANNEL_SDK = "sdk"
+
+
+@dataclass(frozen=True)
+class SandboxKey:
+    """A Project API Key the sandbox knows, and the regions its (fake) 1Flow plan includes."""
+
+    key: str
+    regions: frozenset[str] = frozenset({DEFAULT_REGION})
+
+    @classmethod
+    def parse(cls, spec: str) -> SandboxKey:
+        """`KEY` (US only) or `KEY:us,eu`."""
+        key, sep, tail = spec.rpartition(":")
+        if sep and key and tail and all(part.strip().isalpha() for part in tail.split(",")):
+            return cls(key, frozenset(part.strip().lower() for part in tail.split(",")))
+        return cls(spec)
+
+    def __repr__(self) -> str:
+        return f"SandboxKey({mask_secret(self.key)!r}, regions={sorted(self.regions)})"
+
+
+@dataclass
+class Fault:
+    """What to do to the next matching API request instead of (or before) handling it."""
+
+    status: int | None = None
+    delay: float = 0.0
+    drop: bool = False
+    retry_after: str | None = None
+    body: Any = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> tuple[Fault, int]:
+        """A fault and how many requests it applies to, from `POST /_sandbox/faults`; raises ValueError."""
+        allowed = {"count", "status", "delay", "drop", "retry_after", "body"}
+        unknown = set(data) - allowed
+        if unknown:
+            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
+        count = data.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError("count must be a positive integer")
+        status = data.get("status")
+        if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
+            raise ValueError("status must be an HTTP status code")
+        delay = data.get("delay", 0)
+        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+            raise ValueError("delay must be a non-negative number of seconds")
+        drop = data.get("drop", False)
+        if not isinstance(drop, bool):
+            raise ValueError("drop must be true or false")
+        retry_after = data.get("retry_after")
+        if retry_after is not None:
+            retry_after = str(retry_after)
+        if status is None and not drop and not delay:
+            raise ValueError("a fault needs status, drop or delay")
+        return cls(status, float(delay), drop, retry_after, data.get("body")), count
+
+    def describe(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if v not in (None, False, 0.0)}
+
+
+@dataclass
+class RateWindow:
+    """At most `rate` API requests in any one-second window; answers how long to wait when over."""
+
+    rate: float
+    _times: deque[float] = field(default_factory=deque)
+
+    def admit(self, now: float | None = None) -> float | None:
+        """None when the request is admitted, else the seconds until it would be."""
+        now = time.monotonic() if now is None else now
+        while self._times and now - self._times[0] >= 1.0:
+            self._times.popleft()
+        if len(self._times) >= self.rate:
+            return max(0.0, 1.0 - (now - self._times[0]))
+        self._times.append(now)
+        return None
+
+
+def retry_after_header(seconds: float) -> str:
+    """Whole seconds, at least 1 (the delta-seconds form of `Retry-After`)."""
+    return str(max(1, math.ceil(seconds)))
+
+
+class SandboxState:
+    """Everything one sandbox instance remembers; reset by `POST /_sandbox/reset` (keys and rate stay)."""
+
+    def __init__(self, keys: list[SandboxKey] | None = None, rate: float | None = None) -> None:
+        self.keys: dict[str, SandboxKey] = {k.key: k for k in keys or []}
+        self.rate = rate
+        self.calls: list[dict[str, Any]] = []
+        self.faults: deque[Fault] = deque()
+        self.window = RateWindow(rate) if rate else None
+        self._seq = 0
+
+    def reset(self) -> None:
+        self.calls.clear()
+        self.faults.clear()
+        self.window = RateWindow(self.rate) if self.rate else None
+
+    def add_faults(self, fault: Fault, count: int) -> int:
+        self.faults.extend([fault] * count)
+        return len(self.faults)
+
+    def next_fault(self) -> Fault | None:
+        return self.faults.popleft() if self.faults else None
+
+    def key_status(self, key: str | None, region: str) -> tuple[int, str] | None:
+        """None when `key` may use `region`; else the 1Flow status and reason (401 unknown, 404 region)."""
+        if not key:
+            return 401, "missing api_key header"
+        known = self.keys.get(key)
+        if known is None:
+            return 401, "invalid api_key"
+        if region not in known.regions:
+            return 404, f"no project for this api_key in region {region!r}"
+        return None
+
+    def record(self, channel: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """Append a call to the log (the key masked), in arrival order, and return it."""
+        self._seq += 1
+        if "api_key" in entry:
+            entry["api_key"] = mask_secret(entry["api_key"]) if entry["api_key"] else None
+        call = {
+            "seq": self._seq,
+            "channel": channel,
+            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            **entry,
+        }
+        self.calls.append(call)
+        return call

@@ -1,0 +1,1 @@
+"""Reusable test helpers (sandbox fixtures, CLI runners) for every issue's tests."""

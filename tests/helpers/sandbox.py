@@ -1,0 +1,139 @@
+"""The 1Flow sandbox for tests: in-process (httpx ASGITransport) or as an `actions-1flow sandbox` subprocess.
+
+Keys are real-looking on purpose, so the no-leak test can grep every output for them.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from actions_1flow.destinations.oneflow.client import OneFlowClient
+from actions_1flow.sandbox import create_app
+
+US_KEY = "1f_live_7Kq2vX9mRtB4nLpW3sYdQe8u"
+"""Known to the sandbox for region us only."""
+EU_KEY = "1f_live_Hc8ZfJ2kQw5TnV6rXa1mPo4z"
+"""Known to the sandbox for regions us and eu."""
+UNKNOWN_KEY = "1f_live_Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2R"
+"""Not known to the sandbox (401)."""
+SANDBOX_KEYS = [US_KEY, f"{EU_KEY}:us,eu"]
+ALL_KEYS = (US_KEY, EU_KEY, UNKNOWN_KEY)
+
+IN_PROCESS_ORIGIN = "http://sandbox.test"
+
+
+def api_path(region: str = "us") -> str:
+    return "/v1" if region == "us" else f"/{region}/v1"
+
+
+class InProcessSandbox:
+    """A sandbox app in this process; clients reach it through `httpx.ASGITransport`."""
+
+    def __init__(self, keys: list[str] | None = None, rate: float | None = None) -> None:
+        self.app = create_app(SANDBOX_KEYS if keys is None else keys, rate=rate)
+        self.state = self.app.state.sandbox
+
+    def transport(self) -> httpx.ASGITransport:
+        return httpx.ASGITransport(app=self.app)
+
+    def api_url(self, region: str = "us") -> str:
+        return IN_PROCESS_ORIGIN + api_path(region)
+
+    def client(self, key: str = US_KEY, region: str = "us", **options: Any) -> OneFlowClient:
+        return OneFlowClient(key, self.api_url(region), transport=self.transport(), **options)
+
+    def http(self) -> httpx.AsyncClient:
+        """A raw client for talking to the sandbox directly."""
+        return httpx.AsyncClient(transport=self.transport(), base_url=IN_PROCESS_ORIGIN)
+
+    def calls(self, channel: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.state.calls if channel is None or c["channel"] == channel]
+
+    def fault(self, count: int = 1, **spec: Any) -> None:
+        from actions_1flow.sandbox import Fault
+
+        fault, n = Fault.from_json({"count": count, **spec})
+        self.state.add_faults(fault, n)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def cli_command() -> list[str]:
+    """How to run `actions-1flow` from tests (the installed module, with this interpreter)."""
+    return [sys.executable, "-m", "actions_1flow"]
+
+
+class SandboxServer:
+    """`actions-1flow sandbox` as a subprocess on a free port; its output goes to `log_path`."""
+
+    def __init__(
+        self, log_path: Path, keys: list[str] | None = None, rate: float | None = None, log_level: str = "info"
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        args = [*cli_command(), "sandbox", "--port", str(self.port), "--log-level", log_level]
+        for key in SANDBOX_KEYS if keys is None else keys:
+            args += ["--key", key]
+        if rate is not None:
+            args += ["--rate", str(rate)]
+        self._log = open(log_path, "ab")
+        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
+        self._http = httpx.Client(base_url=self.url, timeout=5)
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"sandbox exited with {self.process.returncode}: {self.log_text()}")
+            try:
+                if self._http.get("/_sandbox/calls").status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.05)
+        raise RuntimeError(f"sandbox did not answer within {timeout}s: {self.log_text()}")
+
+    def api_url(self, region: str = "us") -> str:
+        return self.url + api_path(region)
+
+    def sdk_url(self, form: str | None = None) -> str:
+        return f"{self.url}/js/1flow.js" + (f"?form={form}" if form else "")
+
+    def calls(self, channel: str | None = None) -> list[dict[str, Any]]:
+        params = {"channel": channel} if channel else None
+        return self._http.get("/_sandbox/calls", params=params).json()["calls"]
+
+    def reset(self) -> None:
+        self._http.post("/_sandbox/reset").raise_for_status()
+
+    def fault(self, count: int = 1, **spec: Any) -> None:
+        self._http.post("/_sandbox/faults", json={"count": count, **spec}).raise_for_status()
+
+    def log_text(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self) -> None:
+        self._http.close()
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()

@@ -1,0 +1,283 @@
+"""The 1Flow sandbox enforces 1Flow's documented rules, records calls in order and injects faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from actions_1flow.destinations.oneflow import wire
+from actions_1flow.sandbox import Fault, SandboxKey
+from actions_1flow.sandbox.state import RateWindow
+from actions_1flow.secrets import mask_secret
+from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox, cli_command, free_port
+
+
+def post(sandbox: InProcessSandbox, path: str, body: object = None, key: str | None = US_KEY, **kwargs) -> httpx.Response:
+    headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
+    if key is not None:
+        headers["api_key"] = key
+    content = kwargs.pop("content", None)
+    if content is None:
+        content = json.dumps(body).encode()
+
+    async def go() -> httpx.Response:
+        async with sandbox.http() as http:
+            return await http.post(path, content=content, headers=headers, **kwargs)
+
+    return asyncio.run(go())
+
+
+def get(sandbox: InProcessSandbox, path: str) -> httpx.Response:
+    async def go() -> httpx.Response:
+        async with sandbox.http() as http:
+            return await http.get(path)
+
+    return asyncio.run(go())
+
+
+IDENTIFY = {"user_id": "u-1", "traits": {"email": "a@example.com"}, "timestamp": "2022-09-30T03:26:24.894Z"}
+TRACK = {"user_id": "u-1", "event": "Signed Up", "properties": {"plan": "pro"}}
+
+
+class TestHttpApiRules:
+    def test_valid_identify_track_and_batch_succeed(self, sandbox):
+        assert post(sandbox, "/v1/identify", IDENTIFY).json() == {"success": True}
+        assert post(sandbox, "/v1/track", TRACK).status_code == 200
+        batch = {"batch": [{"type": "identify", **IDENTIFY}, {"type": "track", **TRACK}]}
+        assert post(sandbox, "/v1/batch", batch).status_code == 200
+
+    def test_api_key_header_is_required(self, sandbox):
+        response = post(sandbox, "/v1/identify", IDENTIFY, key=None)
+        assert response.status_code == 401
+        assert response.json()["error"] == "missing api_key header"
+
+    def test_unknown_key_is_401(self, sandbox):
+        response = post(sandbox, "/v1/track", TRACK, key=UNKNOWN_KEY)
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid api_key"
+
+    def test_key_without_the_region_is_404(self, sandbox):
+        response = post(sandbox, "/eu/v1/track", TRACK, key=US_KEY)
+        assert response.status_code == 404
+        assert "region 'eu'" in response.json()["error"]
+        assert post(sandbox, "/eu/v1/track", TRACK, key=EU_KEY).status_code == 200
+        assert post(sandbox, "/ap/v1/track", TRACK, key=EU_KEY).status_code == 404
+
+    @pytest.mark.parametrize(
+        ("path", "body", "reason"),
+        [
+            ("/v1/identify", {"traits": {}}, "user_id is required"),
+            ("/v1/identify", {"user_id": ""}, "user_id is required"),
+            ("/v1/identify", {"user_id": 5}, "user_id is required"),
+            ("/v1/identify", {"user_id": "u", "traits": []}, "traits must be an object"),
+            ("/v1/identify", {"user_id": "u", "timestamp": "yesterday"}, "timestamp must be an ISO-8601"),
+            ("/v1/track", {"user_id": "u"}, "event is required"),
+            ("/v1/track", {"event": "E"}, "user_id or anonymous_id is required"),
+            ("/v1/track", {"event": "E", "anonymous_id": "a", "properties": 1}, "properties must be an object"),
+            ("/v1/batch", {"batch": []}, "batch must not be empty"),
+            ("/v1/batch", [1], "body must be an object with a batch list"),
+            ("/v1/batch", {"batch": [{"type": "page"}]}, "batch[0].type must be identify or track"),
+            ("/v1/batch", {"batch": [{"type": "track", **TRACK}, {"type": "identify"}]}, "batch[1]: user_id is required"),
+        ],
+    )
+    def test_payload_rules_are_400_with_a_reason(self, sandbox, path, body, reason):
+        response = post(sandbox, path, body)
+        assert response.status_code == 400
+        assert reason in response.json()["error"]
+
+    def test_body_must_be_json_with_the_json_content_type(self, sandbox):
+        assert post(sandbox, "/v1/track", content=b"{nope").json()["error"] == "body is not valid JSON"
+        response = post(sandbox, "/v1/track", TRACK, headers={"content-type": "text/plain"})
+        assert response.status_code == 400
+        assert "Content-Type" in response.json()["error"]
+
+    def test_request_over_32_kb_is_413_and_batch_up_to_500_kb_passes(self, sandbox):
+        big = {"user_id": "u", "event": "E", "properties": {"blob": "x" * wire.MAX_REQUEST_BYTES}}
+        assert post(sandbox, "/v1/track", big).status_code == 413
+        items = [{"type": "track", "user_id": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(24)]
+        assert 400_000 < len(json.dumps({"batch": items})) < wire.MAX_BATCH_BYTES
+        assert post(sandbox, "/v1/batch", {"batch": items}).status_code == 200
+        too_many = items * 2
+        response = post(sandbox, "/v1/batch", {"batch": too_many})
+        assert response.status_code == 413
+        assert str(wire.MAX_BATCH_BYTES) in response.json()["error"]
+
+    def test_over_the_rate_is_429_with_retry_after(self):
+        limited = InProcessSandbox(rate=2)
+        statuses = [post(limited, "/v1/track", TRACK) for _ in range(3)]
+        assert [r.status_code for r in statuses] == [200, 200, 429]
+        assert statuses[2].headers["retry-after"] == "1"
+
+    def test_rate_window_admits_again_after_a_second(self):
+        window = RateWindow(2)
+        assert window.admit(now=10.0) is None
+        assert window.admit(now=10.2) is None
+        assert window.admit(now=10.5) == pytest.approx(0.5)
+        assert window.admit(now=11.0) is None
+
+    def test_unknown_routes_answer_json_not_5xx(self, sandbox):
+        response = post(sandbox, "/v1/page", TRACK)
+        assert response.status_code == 404 and response.json()["error"] == "unknown endpoint 'page'"
+        response = get(sandbox, "/nowhere")
+        assert response.status_code == 404 and response.json()["status"] == 404
+        response = get(sandbox, "/v1/track")
+        assert response.status_code == 405 and "error" in response.json()
+
+
+class TestCallLog:
+    def test_calls_are_recorded_in_order_with_the_key_masked(self, sandbox):
+        post(sandbox, "/v1/identify", IDENTIFY)
+        post(sandbox, "/v1/track", TRACK, key=UNKNOWN_KEY)
+        post(sandbox, "/eu/v1/track", TRACK, key=EU_KEY)
+        calls = get(sandbox, "/_sandbox/calls").json()["calls"]
+        assert [(c["seq"], c["endpoint"], c["region"], c["status"]) for c in calls] == [
+            (1, "identify", "us", 200),
+            (2, "track", "us", 401),
+            (3, "track", "eu", 200),
+        ]
+        assert all(c["channel"] == "http" for c in calls)
+        assert calls[0]["body"] == IDENTIFY
+        assert [c["api_key"] for c in calls] == [mask_secret(US_KEY), mask_secret(UNKNOWN_KEY), mask_secret(EU_KEY)]
+        text = json.dumps(calls)
+        assert US_KEY not in text and EU_KEY not in text and UNKNOWN_KEY not in text
+
+    def test_channel_filter_and_reset(self, sandbox):
+        post(sandbox, "/v1/track", TRACK)
+        sandbox.fault(status=500)
+        assert get(sandbox, "/_sandbox/calls?channel=sdk").json()["calls"] == []
+        assert len(get(sandbox, "/_sandbox/calls?channel=http").json()["calls"]) == 1
+        assert post(sandbox, "/_sandbox/reset", {}).json() == {"reset": True}
+        assert get(sandbox, "/_sandbox/calls").json()["calls"] == []
+        assert post(sandbox, "/v1/track", TRACK).status_code == 200  # the queued fault was forgotten too
+
+
+class TestFaults:
+    def test_status_fault_applies_to_the_next_n_requests(self, sandbox):
+        reply = post(sandbox, "/_sandbox/faults", {"count": 2, "status": 503, "retry_after": "7"})
+        assert reply.json() == {"queued": 2}
+        first, second, third = (post(sandbox, "/v1/track", TRACK) for _ in range(3))
+        assert (first.status_code, second.status_code, third.status_code) == (503, 503, 200)
+        assert first.headers["retry-after"] == "7"
+        calls = sandbox.calls()
+        assert calls[0]["fault"] == {"status": 503, "retry_after": "7"}
+        assert "fault" not in calls[2]
+
+    def test_fault_list_and_custom_body(self, sandbox):
+        post(sandbox, "/_sandbox/faults", [{"status": 429}, {"status": 400, "body": {"message": "bad"}}])
+        assert post(sandbox, "/v1/track", TRACK).status_code == 429
+        response = post(sandbox, "/v1/track", TRACK)
+        assert response.status_code == 400 and response.json() == {"message": "bad"}
+
+    def test_delay_fault_delays_then_answers_normally(self, sandbox):
+        sandbox.fault(delay=0.3)
+        started = time.monotonic()
+        assert post(sandbox, "/v1/track", TRACK).status_code == 200
+        assert time.monotonic() - started >= 0.3
+
+    @pytest.mark.parametrize(
+        ("spec", "message"),
+        [
+            ({"count": 0, "status": 500}, "count must be a positive integer"),
+            ({"status": 700}, "status must be an HTTP status code"),
+            ({"delay": -1, "status": 500}, "delay must be a non-negative"),
+            ({}, "a fault needs status, drop or delay"),
+            ({"status": 500, "colour": "red"}, "unknown fault keys: colour"),
+        ],
+    )
+    def test_bad_fault_specs_are_400(self, sandbox, spec, message):
+        response = post(sandbox, "/_sandbox/faults", spec)
+        assert response.status_code == 400
+        assert message in response.json()["error"]
+
+    def test_drop_in_process_surfaces_as_a_connection_reset(self, sandbox):
+        sandbox.fault(drop=True)
+        with pytest.raises(ConnectionResetError):
+            post(sandbox, "/v1/track", TRACK)
+        assert sandbox.calls()[0]["reason"] == "connection dropped"
+
+    def test_drop_over_tcp_closes_the_connection_without_an_answer(self, live_sandbox):
+        live_sandbox.fault(drop=True)
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(live_sandbox.api_url() + "/track", json=TRACK, headers={"api_key": US_KEY})
+        assert httpx.post(live_sandbox.api_url() + "/track", json=TRACK, headers={"api_key": US_KEY}).status_code == 200
+        assert [c["status"] for c in live_sandbox.calls()] == [None, 200]
+
+
+class TestFakeSdk:
+    @pytest.mark.parametrize("path", ["/js/1flow.js", "/js/1flow.js?form=methods", "/eu/js/1flow.js?form=callable"])
+    def test_sdk_is_served_as_javascript_with_cors(self, sandbox, path):
+        response = get(sandbox, path)
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("application/javascript")
+        assert response.headers["access-control-allow-origin"] == "*"
+        assert "data-api-key" in response.text and "window.glob" in response.text
+
+    def test_sdk_reports_are_recorded_with_validity(self, sandbox):
+        report = {"api_key": US_KEY, "method": "logEvent", "args": ["Signed Up", {"plan": "pro"}], "form": "methods"}
+        response = post(sandbox, "/_sandbox/sdk", report, key=None, headers={"content-type": "text/plain"})
+        assert response.status_code == 200
+        assert response.headers["access-control-allow-origin"] == "*"
+        refused = post(sandbox, "/eu/_sandbox/sdk", {**report, "method": "init", "args": []}, key=None)
+        assert refused.status_code == 404
+        calls = sandbox.calls("sdk")
+        assert [(c["method"], c["region"], c["status"]) for c in calls] == [("logEvent", "us", 200), ("init", "eu", 404)]
+        assert calls[0]["args"] == ["Signed Up", {"plan": "pro"}] and calls[0]["api_key"] == mask_secret(US_KEY)
+
+    def test_sdk_report_preflight_and_bad_bodies(self, sandbox):
+        async def options() -> httpx.Response:
+            async with sandbox.http() as http:
+                return await http.options("/_sandbox/sdk")
+
+        preflight = asyncio.run(options())
+        assert preflight.status_code == 204 and preflight.headers["access-control-allow-origin"] == "*"
+        assert post(sandbox, "/_sandbox/sdk", content=b"not json", key=None).status_code == 400
+        assert post(sandbox, "/_sandbox/sdk", {"args": []}, key=None).status_code == 400
+
+
+class TestKeysAndCommand:
+    def test_key_specs(self):
+        assert SandboxKey.parse("abc") == SandboxKey("abc", frozenset({"us"}))
+        assert SandboxKey.parse("abc:us,eu") == SandboxKey("abc", frozenset({"us", "eu"}))
+        assert SandboxKey.parse("abc:EU") == SandboxKey("abc", frozenset({"eu"}))
+        assert US_KEY not in repr(SandboxKey(US_KEY))
+
+    def test_fault_round_trip(self):
+        fault, count = Fault.from_json({"count": 3, "drop": True})
+        assert count == 3 and fault.describe() == {"drop": True}
+
+    def test_sandbox_command_serves_and_masks_keys_in_its_banner(self, tmp_path):
+        port = free_port()
+        process = subprocess.Popen(
+            [*cli_command(), "sandbox", "--port", str(port), "--key", f"{EU_KEY}:us,eu", "--rate", "100"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            banner = process.stdout.readline()
+            assert f"http://127.0.0.1:{port}" in banner
+            assert mask_secret(EU_KEY) in banner and "(eu, us)" in banner and "100 requests/s" in banner
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    response = httpx.post(
+                        f"http://127.0.0.1:{port}/eu/v1/identify", json={"user_id": "u"}, headers={"api_key": EU_KEY}
+                    )
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+            assert response.status_code == 200
+        finally:
+            process.terminate()
+            output = process.communicate(timeout=10)[0]
+        assert EU_KEY not in banner + output
+
+    def test_bad_rate_is_a_usage_error(self):
+        result = subprocess.run([*cli_command(), "sandbox", "--rate", "0"], capture_output=True, text=True)
+        assert result.returncode == 2 and "--rate" in result.stderr

@@ -1,0 +1,127 @@
+"""The fake 1Flow web SDK in a real browser: it reads its key from its script tag, exposes window._1flow in the
+selected form, sets window.glob when the key is accepted, and reports every call to the sandbox across origins."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from actions_1flow.secrets import mask_secret
+from tests.helpers.browser import launch_chromium
+from tests.helpers.sandbox import UNKNOWN_KEY, US_KEY
+
+pytestmark = pytest.mark.browser
+
+
+class _Pages(BaseHTTPRequestHandler):
+    """A customer site on its own origin (another port): serves the HTML registered for a path."""
+
+    pages: dict[str, str] = {}
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.pages.get(self.path, "").encode()
+        self.send_response(200 if body else 404)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+def open_page(browser, site: str, sdk_url: str, key: str, stub: bool = False):
+    """A page on another origin that loads the SDK the way 1Flow documents (optionally after Segment's stub)."""
+    stub_js = (
+        "<script>window._1flow = function (e, d, v) { setTimeout(function () { window._1flow(e, d, v ? v : {}) }, 5) }</script>"
+        if stub
+        else ""
+    )
+    html = f'<html><head>{stub_js}<script async data-api-key="{key}" src="{sdk_url}"></script></head><body>shop</body></html>'
+    path = f"/page-{len(_Pages.pages)}.html"
+    _Pages.pages[path] = html
+    page = browser.new_page()
+    page.goto(site + path)
+    return page
+
+
+def wait_for_calls(sandbox, count: int, timeout: float = 10.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        calls = sandbox.calls("sdk")
+        if len(calls) >= count or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.05)
+
+
+def test_callable_form_after_segments_stub(browser, site, live_sandbox):
+    page = open_page(browser, site, live_sandbox.sdk_url("callable"), US_KEY, stub=True)
+    # Segment's integration calls the stub before the SDK has loaded; the stub re-dispatches to the SDK later.
+    page.evaluate("window._1flow('track', 'Signed Up', {userId: 'u-1', anonymousId: 'a-1', properties: {plan: 'pro'}})")
+    page.wait_for_function("window.glob !== undefined")
+    assert page.evaluate("typeof window._1flow") == "function"
+    assert page.evaluate("window._1flow.logEvent === undefined")
+    page.evaluate("window._1flow('identify', 'u-1', {email: 'a@example.com'})")
+    calls = wait_for_calls(live_sandbox, 3)
+    assert [(c["method"], c["args"]) for c in calls if c["method"] != "init"] == [
+        ("track", ["Signed Up", {"userId": "u-1", "anonymousId": "a-1", "properties": {"plan": "pro"}}]),
+        ("identify", ["u-1", {"email": "a@example.com"}]),
+    ]
+    assert all(c["form"] == "callable" and c["api_key"] == mask_secret(US_KEY) and c["status"] == 200 for c in calls)
+    assert calls[0]["page"].startswith(site + "/page-")
+    page.close()
+
+
+def test_methods_form_with_logevent_loguser_and_on(browser, site, live_sandbox):
+    page = open_page(browser, site, live_sandbox.sdk_url("methods"), US_KEY)
+    page.wait_for_function("window.glob !== undefined")
+    assert page.evaluate("typeof window._1flow") == "object"
+    page.evaluate("window.readyFired = false; window._1flow.on('ready', function () { window.readyFired = true })")
+    assert page.evaluate("window.readyFired") is True
+    page.evaluate("window._1flow.logUser('u-2', {name: 'Ada'}); window._1flow.logEvent('Viewed', {page: 2})")
+    calls = wait_for_calls(live_sandbox, 4)
+    assert [(c["method"], c["args"]) for c in calls] == [
+        ("init", []),
+        ("on", ["ready"]),
+        ("logUser", ["u-2", {"name": "Ada"}]),
+        ("logEvent", ["Viewed", {"page": 2}]),
+    ]
+    page.close()
+
+
+def test_default_form_is_both_callable_and_methods(browser, site, live_sandbox):
+    page = open_page(browser, site, live_sandbox.sdk_url(), US_KEY)
+    page.wait_for_function("window.glob !== undefined")
+    assert page.evaluate("typeof window._1flow === 'function' && typeof window._1flow.logEvent === 'function'")
+    page.close()
+
+
+def test_refused_key_never_becomes_ready(browser, site, live_sandbox):
+    page = open_page(browser, site, live_sandbox.sdk_url(), UNKNOWN_KEY)
+    calls = wait_for_calls(live_sandbox, 1)
+    assert [(c["method"], c["status"]) for c in calls] == [("init", 401)]
+    page.wait_for_timeout(200)
+    assert page.evaluate("window.glob") is None
+    page.close()

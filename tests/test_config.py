@@ -1,0 +1,246 @@
+"""The YAML configuration: ${ENV} interpolation, the model, and precise errors (file, line, key path, reason)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from actions_1flow.config import ConfigError, load_config, parse_config
+from tests.helpers.sandbox import US_KEY
+
+ENV = {"ONEFLOW_PROJECT_KEY": US_KEY}
+
+DESIGN_SAMPLE = """\
+server: {host: 127.0.0.1, port: 8080, public_url: http://127.0.0.1:8080}
+storage: sqlite:///var/actions-1flow.db          # embedded default
+sources:
+  - {name: web, write_key: wk_web_demo, cors_origins: ["http://localhost:3000"]}
+destinations:
+  - name: 1flow-web
+    type: 1flow
+    mode: device              # device = analytics.js plugin (the seed); cloud = server-side HTTP API
+    sources: [web]
+    settings: {projectApiKey: "${ONEFLOW_PROJECT_KEY}", region: us}   # apiBaseUrl / sdkUrl: advanced overrides
+    subscriptions: presets    # or a list of {name, subscribe, partnerAction, mapping, enabled}
+"""
+
+
+def config_with(destination: str, env=ENV):
+    text = "sources:\n  - {name: web, write_key: wk}\ndestinations:\n" + textwrap.indent(textwrap.dedent(destination), "  ")
+    return parse_config(text, "app.yaml", env)
+
+
+def problems(destination: str, env=ENV) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(ConfigError) as err:
+        config_with(destination, env)
+    assert err.value.file == "app.yaml"
+    return [(p.line, p.key_path, p.reason) for p in err.value.problems]
+
+
+def test_the_design_sample_loads(tmp_path):
+    path = tmp_path / "actions-1flow.yaml"
+    path.write_text(DESIGN_SAMPLE)
+    config = load_config(path, ENV)
+    assert config.file == path
+    (dest,) = config.destinations
+    assert (dest.name, dest.mode, dest.sources, dest.settings.region) == ("1flow-web", "device", ["web"], "us")
+    assert dest.settings.projectApiKey.get_secret_value() == US_KEY
+    assert dest.settings.sdk_url() == "https://1flow.app/js/1flow.js"
+    assert [c.name for c in dest.compiled] == ["Track Event", "Identify User"]
+    assert config.server.port == 8080 and config.sources[0].cors_origins == ["http://localhost:3000"]
+    assert config.cloud_destinations() == []
+
+
+def test_the_key_is_masked_wherever_the_model_is_shown():
+    config = parse_config(DESIGN_SAMPLE, env=ENV)
+    settings = config.destinations[0].settings
+    assert US_KEY not in repr(config) and US_KEY not in str(settings) and US_KEY not in config.model_dump_json()
+    assert settings.masked()["projectApiKey"] == "****" + US_KEY[-4:]
+
+
+def test_env_interpolation_default_and_escape():
+    config = config_with(
+        """\
+        - name: d
+          mode: cloud
+          settings: {projectApiKey: "${ONEFLOW_PROJECT_KEY}", apiBaseUrl: "${API:-http://127.0.0.1:9/v1}"}
+          subscriptions:
+            - {name: "cost $${x}", subscribe: 'type = "track"', partnerAction: trackEvent, mapping: {event_name: "$${literal}"}}
+        """
+    )
+    dest = config.destinations[0]
+    assert dest.settings.api_base_url() == "http://127.0.0.1:9/v1"
+    assert dest.subscriptions[0].name == "cost ${x}" and dest.subscriptions[0].mapping == {"event_name": "${literal}"}
+
+
+def test_unset_env_variable_is_reported_where_it_is_used():
+    found = problems(
+        """\
+        - name: d
+          settings: {projectApiKey: "${NOPE_NOT_SET}"}
+        """
+    )
+    assert found == [(5, "destinations[0].settings.projectApiKey", "environment variable NOPE_NOT_SET is not set")]
+
+
+def test_missing_project_api_key():
+    assert problems("- {name: d, settings: {region: us}}") == [
+        (4, "destinations[0].settings.projectApiKey",
+         'projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: "${ONEFLOW_PROJECT_KEY}")'),
+    ]
+
+
+def test_empty_project_api_key():
+    ((line, path, reason),) = problems("- {name: d, settings: {projectApiKey: ''}}")
+    assert path == "destinations[0].settings.projectApiKey" and "projectApiKey is empty" in reason
+
+
+def test_eu_without_api_base_url_in_cloud_mode_says_no_endpoint_is_documented():
+    ((line, path, reason),) = problems("- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu}}")
+    assert path == "destinations[0].settings.region"
+    assert "needs apiBaseUrl" in reason and "1Flow documents no EU endpoint" in reason
+
+
+def test_eu_without_sdk_url_in_device_mode():
+    ((_, path, reason),) = problems("- {name: d, mode: device, settings: {projectApiKey: k, region: eu}}")
+    assert path == "destinations[0].settings.region" and "needs sdkUrl" in reason
+
+
+def test_eu_with_its_endpoint_is_accepted():
+    config = config_with("- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu, apiBaseUrl: 'http://x/eu/v1/'}}")
+    assert config.destinations[0].settings.api_base_url() == "http://x/eu/v1"
+
+
+def test_invalid_fql_is_reported_with_a_caret():
+    found = problems(
+        """\
+        - name: d
+          mode: cloud
+          settings: {projectApiKey: k}
+          subscriptions:
+            - name: bad trigger
+              subscribe: 'type = "track" AND event = "x"'
+              partnerAction: trackEvent
+        """
+    )
+    ((line, path, reason),) = found
+    assert (line, path) == (9, "destinations[0].subscriptions[0].subscribe")
+    assert reason.startswith("invalid FQL: ") and "^" in reason.splitlines()[-1]
+
+
+def test_invalid_mapping_is_reported_with_segments_message():
+    found = problems(
+        """\
+        - name: d
+          settings: {projectApiKey: k}
+          subscriptions:
+            - {name: m, subscribe: 'type = "track"', partnerAction: trackEvent, mapping: {event_name: {"@path": 5}}}
+        """
+    )
+    assert found == [
+        (7, "destinations[0].subscriptions[0].mapping",
+         "/event_name/@path should be a string or a mapping directive but it is a number."),
+    ]
+
+
+def test_liquid_is_refused_in_device_mode_only():
+    destination = """\
+        - name: d
+          mode: {mode}
+          settings: {{projectApiKey: k}}
+          subscriptions:
+            - name: l
+              subscribe: 'type = "track"'
+              partnerAction: trackEvent
+              mapping:
+                event_name: {{"@liquid": "{{{{ event | upcase }}}}"}}
+        """
+    ((line, path, reason),) = problems(destination.format(mode="device"))
+    assert (line, path) == (12, "destinations[0].subscriptions[0].mapping.event_name.@liquid")
+    assert reason.startswith("@liquid is not available in device mode")
+    assert config_with(destination.format(mode="cloud")).destinations[0].compiled[0].name == "l"
+
+
+def test_structure_errors_name_the_key():
+    found = problems(
+        """\
+        - name: d
+          mode: edge
+          sources: [web, mobile]
+          settings: {projectApiKey: k, regoin: eu}
+          subscriptions:
+            - {name: x, subscribe: 'type = "track"', partnerAction: sendEmail}
+        """
+    )
+    paths = {path: reason for _, path, reason in found}
+    assert paths["destinations[0].mode"] == "Input should be 'device' or 'cloud'"
+    assert paths["destinations[0].settings.regoin"] == "is not a known key here"
+
+
+def test_semantic_errors_are_all_reported_together():
+    found = problems(
+        """\
+        - name: d
+          sources: [web, mobile]
+          settings: {projectApiKey: k}
+          subscriptions:
+            - {name: x, subscribe: 'type = "track"', partnerAction: sendEmail}
+        - name: d
+          settings: {projectApiKey: k}
+        """
+    )
+    paths = {path: reason for _, path, reason in found}
+    assert paths["destinations[0].sources[1]"] == "unknown source 'mobile' (sources: web)"
+    assert paths["destinations[0].subscriptions[0].partnerAction"] == "unknown partnerAction 'sendEmail'; 1Flow has trackEvent, identifyUser"
+    assert paths["destinations[1].name"] == "duplicate destination name 'd'"
+
+
+def test_error_text_names_file_line_and_path():
+    with pytest.raises(ConfigError) as err:
+        config_with("- {name: d, settings: {region: us}}")
+    assert str(err.value).startswith("app.yaml:4: destinations[0].settings.projectApiKey: projectApiKey is missing")
+
+
+def test_yaml_syntax_and_shape_errors(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        parse_config("destinations: [\n  {name: d", "x.yaml")
+    assert err.value.problems[0].reason.startswith("invalid YAML") and err.value.problems[0].line is not None
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse_config("- a\n- b\n", "x.yaml")
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_config(tmp_path / "absent.yaml")
+    assert parse_config("", "empty.yaml").destinations == []
+
+
+def test_explicit_subscriptions_keep_order_and_enabled_flag():
+    config = config_with(
+        """\
+        - name: d
+          settings: {projectApiKey: k}
+          subscriptions:
+            - {name: a, subscribe: 'type = "track"', partnerAction: trackEvent, mapping: {event_name: {"@path": "$.event"}}}
+            - {name: b, subscribe: 'type = "identify"', partnerAction: identifyUser, enabled: false}
+        """
+    )
+    assert [(c.name, c.spec.enabled) for c in config.destinations[0].compiled] == [("a", True), ("b", False)]
+
+
+def test_engine_problems_are_reported_even_when_the_structure_is_invalid():
+    found = problems(
+        """\
+        - name: d
+          mode: cloud
+          settings: {region: us}
+          subscriptions:
+            - name: bad
+              subscribe: 'type = "track" AND event = "x"'
+              partnerAction: trackEvent
+              mapping: {event_name: {"@path": 5}}
+        """
+    )
+    assert [(line, path) for line, path, _ in found] == [
+        (6, "destinations[0].settings.projectApiKey"),
+        (9, "destinations[0].subscriptions[0].subscribe"),
+        (11, "destinations[0].subscriptions[0].mapping"),
+    ]
