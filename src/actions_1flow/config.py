@@ -14,10 +14,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from . import fql, mapping
 from .actions import CompiledSubscription, Destination, Subscription
@@ -25,7 +25,8 @@ from .destinations.oneflow.definition import ONEFLOW
 from .destinations.oneflow.regions import RegionError, api_base_url, sdk_url
 from .secrets import mask_secret
 
-DEFAULT_STORAGE = "sqlite:///var/actions-1flow.db"
+SQLITE_PREFIX = "sqlite:///"
+DEFAULT_STORAGE = SQLITE_PREFIX + "var/actions-1flow.db"
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 Path_ = tuple[str | int, ...]
@@ -142,9 +143,63 @@ class DestinationConfig(_Model):
         return self._compiled
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from a number of seconds or text such as `500ms`, `10s`, `5m`, `4h`, `1d`."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 10s, 5m or 4h")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration; write e.g. 10s, 5m, 4h or a number of seconds")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+class PipelineConfig(_Model):
+    """Delivery guarantees and pacing (cloud mode)."""
+
+    retry_window: Duration = 4 * 3600.0
+    """Give up (dead-letter) a retryable delivery this long after its first attempt (Segment: 4 h)."""
+    retry_base: Duration = 10.0
+    """First retry delay; later ones grow exponentially with jitter."""
+    retry_cap: Duration = 300.0
+    """Longest delay between two attempts."""
+    dedup_window: Duration = 24 * 3600.0
+    """A messageId seen from the same source within this window is acknowledged but delivered once."""
+    poll_interval: Duration = 0.2
+    """How often an idle worker looks for new events (also the longest a small batch waits)."""
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     storage: str = DEFAULT_STORAGE
+    pipeline: PipelineConfig = PipelineConfig()
+
+    @field_validator("storage")
+    @classmethod
+    def _known_storage(cls, value: str) -> str:
+        if not value.startswith(SQLITE_PREFIX) or len(value) == len(SQLITE_PREFIX):
+            raise ValueError(f"storage must be {SQLITE_PREFIX}PATH (relative) or {SQLITE_PREFIX}/PATH (absolute), not {value!r}")
+        return value
+
+    def storage_path(self) -> Path:
+        """The SQLite file (`sqlite:///var/x.db` is relative to the working directory, `sqlite:////abs` absolute)."""
+        return Path(self.storage[len(SQLITE_PREFIX):])
+
+    def sources_of(self, destination: DestinationConfig) -> list[str]:
+        """The source names a destination receives from (all sources when it names none)."""
+        return destination.sources or [s.name for s in self.sources]
     sources: list[SourceConfig] = []
     destinations: list[DestinationConfig] = []
 

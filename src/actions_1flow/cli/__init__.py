@@ -14,9 +14,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, destination, engine, sandbox
+    from . import demo, destination, engine, sandbox, server
 
-    for module in (engine, destination, sandbox, demo):
+    for module in (engine, destination, sandbox, server, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -1,0 +1,75 @@
+"""`serve` (tracking API + delivery worker) and `worker` (delivery alone, against the same store)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+import click
+
+from .destination import _load
+
+COMMANDS: list[click.Command] = []
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@click.command("serve")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML configuration.")
+@click.option("--host", default=None, help="Overrides server.host.")
+@click.option("--port", default=None, type=int, help="Overrides server.port.")
+@click.option("--no-worker", is_flag=True, help="Only accept events; deliver them with a separate `actions-1flow worker`.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve_command(config_path: str, host: str | None, port: int | None, no_worker: bool, log_level: str) -> None:
+    """Run the server: tracking API, settings CDN and plugin for device mode, and the delivery worker."""
+    import uvicorn
+
+    from ..server import create_app
+
+    config = _load(config_path)
+    _logging(log_level)
+    app = create_app(config, run_worker=not no_worker)
+    uvicorn.run(
+        app,
+        host=host or config.server.host,
+        port=config.server.port if port is None else port,
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
+
+
+@click.command("worker")
+@click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML configuration.")
+@click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
+def worker_command(config_path: str, log_level: str) -> None:
+    """Deliver stored events of the configuration's cloud-mode destinations (no HTTP server)."""
+    from ..server import build_worker, open_store
+
+    config = _load(config_path)
+    _logging(log_level)
+
+    async def run() -> None:
+        store = open_store(config)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, stop.set)
+        worker = build_worker(config, store)
+        await worker.start()
+        click.echo(f"delivering {len(worker.workers)} cloud destination(s) from {config.storage_path()}", err=True)
+        try:
+            await stop.wait()
+        finally:
+            await worker.stop()
+            store.close()
+
+    asyncio.run(run())
+
+
+COMMANDS.extend([serve_command, worker_command])

@@ -1,0 +1,97 @@
+"""The server: one ASGI app for the tracking API, and the delivery worker for cloud-mode destinations.
+
+`create_app(config)` wires the configuration's sources and destinations to a store. The worker runs in the same
+process by default (`run_worker=False` leaves delivery to a separate `actions-1flow worker`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ..config import Config, SourceConfig
+from ..pipeline import RetryPolicy, SQLiteStore, Store
+from ..pipeline.worker import Worker
+from . import tracking
+
+log = logging.getLogger("actions_1flow.server")
+
+
+@dataclass
+class ServerState:
+    """What request handlers share: the configuration, the store, and a way to nudge the worker."""
+
+    config: Config
+    store: Store
+    sources_by_key: dict[str, SourceConfig]
+    on_stored: list[Callable[[], None]] = field(default_factory=list)
+
+    def events_stored(self) -> None:
+        for notify in self.on_stored:
+            notify()
+
+
+def open_store(config: Config) -> SQLiteStore:
+    """The configuration's store (SQLite: `storage: sqlite:///PATH`)."""
+    return SQLiteStore(config.storage_path())
+
+
+def retry_policy(config: Config) -> RetryPolicy:
+    p = config.pipeline
+    return RetryPolicy(base=p.retry_base, cap=p.retry_cap, window=p.retry_window)
+
+
+def build_worker(config: Config, store: Store, **options: Any) -> Worker:
+    """A worker for every cloud-mode destination of the configuration."""
+    destinations = [(d, config.sources_of(d)) for d in config.cloud_destinations()]
+    options.setdefault("poll_interval", config.pipeline.poll_interval)
+    return Worker(store, destinations, retry_policy(config), **options)
+
+
+async def health(request: Request) -> Response:
+    return JSONResponse({"ok": True})
+
+
+def create_app(
+    config: Config,
+    *,
+    store: Store | None = None,
+    run_worker: bool = True,
+    worker_options: dict[str, Any] | None = None,
+) -> Starlette:
+    """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's."""
+    owned = store is None
+    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        worker = None
+        for dest in config.cloud_destinations():
+            state.store.ensure_cursor(dest.name).result()
+        if run_worker:
+            worker = build_worker(config, state.store, **(worker_options or {}))
+            state.on_stored.append(worker.wake)
+            await worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if owned:
+                state.store.close()
+
+    routes = [
+        Route("/health", health),
+        Route("/v1/{kind:str}", tracking.track, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.server = state
+    return app
