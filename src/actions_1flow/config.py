@@ -178,7 +178,15 @@ class PipelineConfig(_Model):
     dedup_window: Duration = 24 * 3600.0
     """A messageId seen from the same source within this window is acknowledged but delivered once."""
     poll_interval: Duration = 0.2
-    """How often an idle worker looks for new events (also the longest a small batch waits)."""
+    """How often an idle worker looks for new events and due retries (a separate `worker` process has no other
+    way to learn of new events)."""
+    batch_size: int = Field(500, ge=1, le=2_500)
+    """Events a destination takes per round: one 1Flow `/batch` request (or more, to stay within 500 KB). Also
+    the most a crash can re-send (the batch in flight)."""
+    batch_age: Duration = 0.5
+    """The longest new events wait for a fuller batch before they are sent anyway."""
+    log_retention: Duration = 7 * 86400.0
+    """How long dead-lettered deliveries (and their events) are kept for `events --failed` and `replay`."""
 
 
 class Config(_Model):
