@@ -359,9 +359,13 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
             problems.append(ConfigProblem((*base, "sources", j), f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
     actions = dest.definition.actions
     compiled: list[CompiledSubscription] = []
+    names: set[str] = set()
     for j, spec in enumerate(dest.subscription_specs()):
         where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
         found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
+        if spec.name in names:  # the delivery log and retries know a subscription by its name
+            found.insert(0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination"))
+        names.add(spec.name)
         if spec.partner_action not in actions:
             found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
         if found:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -224,3 +225,16 @@ def test_closed_store_refuses_writes(tmp_path):
     s.close()
     with pytest.raises(RuntimeError):
         s.append("web", [ev("a")], 1.0)
+
+
+def test_delivery_lock_is_exclusive_per_store_file_and_released_on_close(tmp_path):
+    first, second = SQLiteStore(tmp_path / "x.db"), SQLiteStore(tmp_path / "x.db")
+    try:
+        assert first.acquire_delivery_lock() is None
+        assert first.acquire_delivery_lock() is None  # already held: still ours
+        assert second.acquire_delivery_lock() == f"pid {os.getpid()}"
+        first.close()
+        assert second.acquire_delivery_lock() is None
+    finally:
+        first.close()
+        second.close()

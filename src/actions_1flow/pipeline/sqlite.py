@@ -8,6 +8,8 @@ alongside the writer).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -142,6 +144,7 @@ class SQLiteStore:
         writer.executescript(_SCHEMA)
         self._writer = threading.Thread(target=self._write_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._closed = False
+        self._lock_file: Any = None
         self._writer.start()
 
     # -- connections -----------------------------------------------------------------------------------------
@@ -221,10 +224,36 @@ class SQLiteStore:
             else:
                 op.future.set_exception(error)
 
+    def acquire_delivery_lock(self) -> str | None:
+        """Become the one process delivering from this store: None when acquired (or already held), else who
+        holds it. An advisory lock on `<db>.delivery.lock`; the kernel releases it when its process ends, however
+        it ends, so a restarted worker takes over at once."""
+        if self._lock_file is not None:
+            return None
+        handle = open(self.path.with_name(self.path.name + ".delivery.lock"), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            return holder
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        return None
+
+    def release_delivery_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the lock
+            self._lock_file = None
+
     def close(self) -> None:
         """Commit what is queued, then stop the writer and close every connection."""
         if self._closed:
             return
+        self.release_delivery_lock()
         self._closed = True
         self._queue.put(_STOP)
         self._writer.join()

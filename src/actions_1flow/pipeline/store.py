@@ -139,5 +139,12 @@ class Store(Protocol):
         delivered/filtered log rows and dead-lettered rows last updated before `dead_before`. Returns the rows
         removed and where the next chunk starts (None when done)."""
 
+    def acquire_delivery_lock(self) -> str | None:
+        """Become the only deliverer from this store (None), or learn who is (a description). Two workers
+        delivering the same destination would send every event twice."""
+
+    def release_delivery_lock(self) -> None:
+        """Let another worker take over."""
+
     def close(self) -> None:
-        """Finish queued writes and release the backend."""
+        """Finish queued writes and release the backend (and the delivery lock)."""

@@ -15,11 +15,13 @@ it passes, so a crash re-sends at most the batch in flight (at-least-once: 1Flow
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ..actions import Status, SubscriptionResult, run_subscription
 from ..config import DestinationConfig
@@ -29,6 +31,7 @@ from .retry import RetryPolicy
 from .store import DeliveryRecord, Status as RecordStatus, Store, StoredEvent
 
 log = logging.getLogger("actions_1flow.worker")
+T = TypeVar("T")
 
 BATCH_SIZE = 500
 """Events per round (see `PipelineConfig.batch_size`)."""
@@ -44,6 +47,9 @@ MAX_PAUSE_CHECK_S = 60.0
 
 PRUNE_INTERVAL_S = 60.0
 """How often the store's clean-up runs."""
+
+STANDBY_CHECK_S = 1.0
+"""How often a worker standing by (another process delivers from the store) checks whether it can take over."""
 
 DEDUP_WINDOW_S = 24 * 3600.0
 LOG_RETENTION_S = 7 * 86400.0
@@ -120,17 +126,28 @@ class DestinationWorker:
         self._settings = destination.settings.model_dump()
         self._by_name = {c.name: c for c in destination.compiled}
         self._wake = asyncio.Event()
+        self.executor: Executor | None = None
+        """Threads for store reads and the engine (the loop's default pool when None)."""
 
     @property
     def name(self) -> str:
         return self.destination.name
 
+    def _thread(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        return asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args))
+
     def wake(self) -> None:
         """New events were stored: look now instead of at the next poll."""
         self._wake.set()
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def load_cursor(self) -> int:
+        """Start from the destination's recorded cursor (created at the end of the log for a new destination)."""
         self._cursor = self._taken = await asyncio.wrap_future(self.store.ensure_cursor(self.name))
+        self._buffer = []
+        return self._cursor
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.load_cursor()
         try:
             while not stop.is_set():
                 try:
@@ -138,7 +155,7 @@ class DestinationWorker:
                 except Exception:  # a bug or a storage hiccup must not end delivery for good: log, try again later
                     log.exception("delivery round failed for destination %s", self.name)
                     await self._discard_ahead()
-                    self._cursor = await asyncio.to_thread(self.store.cursor, self.name)
+                    self._cursor = await self._thread(self.store.cursor, self.name)
                     self._rewind()
                     worked = False
                 if not worked:
@@ -171,12 +188,12 @@ class DestinationWorker:
             ahead, self._ahead = self._ahead, None
             current = await ahead
         else:
-            current = await asyncio.to_thread(self._prepare, True)
+            current = await self._thread(self._prepare, True)
             if current is not None and current.events is not None:
                 # Prepare the next batch of new events meanwhile. Not after another prepared-ahead round, so that
                 # due retries are looked at every other round at least; and never after a round of retries, whose
                 # rows would still look due.
-                self._ahead = asyncio.ensure_future(asyncio.to_thread(self._prepare, False))
+                self._ahead = self._thread(self._prepare, False)
         if current is None:
             return False
         try:
@@ -351,7 +368,11 @@ def _summaries(outcome: Outcome | None) -> tuple[str | None, str | None]:
 
 class Worker:
     """All cloud-mode destinations of a configuration, delivered concurrently and independently, plus the store's
-    periodic clean-up (events past the dedup window, dead letters past the log retention)."""
+    periodic clean-up (events past the dedup window, dead letters past the log retention).
+
+    Only one process delivers from a store: a worker that finds the store's delivery lock taken (a `serve` with its
+    worker and a separate `worker`, say) stands by and takes over when the other process ends.
+    """
 
     def __init__(
         self,
@@ -370,21 +391,52 @@ class Worker:
         self.log_retention = log_retention
         self.prune_interval = prune_interval
         self.clock: Callable[[], float] = options.get("clock", time.time)
+        self.delivering = asyncio.Event()
+        """Set once this worker holds the delivery lock and runs."""
         self._stop = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         for worker in self.workers:
             worker.wake()
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(w.run(self._stop), name=f"deliver:{w.name}") for w in self.workers]
-        self._tasks.append(asyncio.create_task(self._prune_loop(), name="prune"))
+        self._task = asyncio.create_task(self._supervise(), name="worker")
 
     async def stop(self) -> None:
         self._stop.set()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _supervise(self) -> None:
+        holder = await asyncio.to_thread(self.store.acquire_delivery_lock)
+        if holder is not None:
+            log.warning("another worker delivers from this store (%s); standing by to take over", holder)
+        while holder is not None:
+            if await self._stopped_within(STANDBY_CHECK_S):
+                return
+            holder = await asyncio.to_thread(self.store.acquire_delivery_lock)
+            if holder is None:
+                log.warning("the other worker is gone: taking over delivery")
+        # One thread per destination plus one: a destination busy reading or evaluating never waits for another's.
+        executor = ThreadPoolExecutor(max_workers=len(self.workers) + 1, thread_name_prefix="deliver")
+        for worker in self.workers:
+            worker.executor = executor
+        self.delivering.set()
+        try:
+            tasks = [asyncio.create_task(w.run(self._stop), name=f"deliver:{w.name}") for w in self.workers]
+            tasks.append(asyncio.create_task(self._prune_loop(), name="prune"))
+            await asyncio.gather(*tasks, return_exceptions=True)
+        finally:
+            executor.shutdown(wait=True)
+            self.store.release_delivery_lock()
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
 
     async def prune(self) -> int:
         """Run the clean-up now, one short transaction per chunk; returns the rows removed."""
@@ -406,7 +458,5 @@ class Worker:
                     log.info("pruned %d rows past the dedup window / log retention", removed)
             except Exception:
                 log.exception("pruning the store failed; trying again in %.0fs", self.prune_interval)
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.prune_interval)
-            except TimeoutError:
-                pass
+            if await self._stopped_within(self.prune_interval):
+                return
