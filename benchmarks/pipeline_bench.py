@@ -66,7 +66,7 @@ class Process:
             out = Path(PROFILE_DIR) / f"{args[0]}-{self.process.pid}.txt"
             self.profiler = subprocess.Popen(
                 [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(self.process.pid), "-f", "raw",
-                 "-r", "250", "--threads", "--nonblocking", "-o", str(out)],
+                 "-r", "250", "--threads", "--nonblocking", *os.environ.get("PIPELINE_BENCH_PYSPY_ARGS", "").split(), "-o", str(out)],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )
 

@@ -84,6 +84,7 @@ def test_events_lists_newest_first_with_filters(filled):
     assert len(limited) == 2
     table = invoke("events", "--config", str(filled), "--failed").stdout
     assert "check the Project API Key" in table and "next in" in table and "m4" in table
+    assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
     assert "no failed deliveries recorded for b" in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
 
 

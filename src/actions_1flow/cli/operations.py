@@ -13,6 +13,7 @@ import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..config import Config, parse_duration
 from ..pipeline import LogEntry, SQLiteStore
@@ -129,7 +130,7 @@ def status_command(config_path: str, as_json: bool) -> None:
         table.add_column(name, justify="left" if name == "destination" else "right")
     for row in rows:
         table.add_row(
-            row["destination"], f"{row['received']:,}", f"{row['filtered']:,}", f"{row['delivered']:,}",
+            Text(row["destination"]), f"{row['received']:,}", f"{row['filtered']:,}", f"{row['delivered']:,}",
             f"{row['retrying']:,}", f"{row['dead']:,}", f"{row['pending']:,}",
             format_age(row["oldest_pending_age_s"]), "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
         )
@@ -203,12 +204,12 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
             details.append(f"→ {e.request}")
         if e.response:
             details.append(f"← {e.response}")
-        table.add_row(
-            f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago",
-            f"{e.destination}\n{e.subscription or '(no subscription matched)'}",
-            f"{e.message_id}\n{e.event_type or ''}",
+        table.add_row(  # everything but the status is data: shown as is, never read as rich markup
+            Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
+            Text(f"{e.destination}\n{e.subscription or '(no subscription matched)'}"),
+            Text(f"{e.message_id}\n{e.event_type or ''}"),
             status,
-            "\n".join(details),
+            Text("\n".join(details)),
         )
     _console().print(table)
 

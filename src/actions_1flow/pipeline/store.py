@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 Status = Literal["delivered", "filtered", "retrying", "dead"]
 STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
@@ -22,9 +22,9 @@ class AppendResult:
     duplicates: int
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as the worker reads it back: its position in the log, its source, and the event."""
+class StoredEvent(NamedTuple):
+    """An event as the worker reads it back: its position in the log, its source, and the event. (A named tuple:
+    the worker reads thousands a second, and a tuple is the cheapest immutable record to build.)"""
 
     seq: int
     source: str

@@ -23,12 +23,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..actions import Status, SubscriptionResult, run_subscription
+from .. import fql
+from ..actions import CompiledSubscription, Status, SubscriptionResult, run_subscription
 from ..config import DestinationConfig
 from ..destinations.oneflow.client import OneFlowClient, Outcome, OutcomeKind
 from ..destinations.oneflow.delivery import client_for
 from .retry import RetryPolicy
-from .store import DeliveryRecord, Status as RecordStatus, Store, StoredEvent
+from .store import DeliveryRecord, DueDelivery, Status as RecordStatus, Store, StoredEvent
 
 log = logging.getLogger("actions_1flow.worker")
 T = TypeVar("T")
@@ -54,6 +55,8 @@ STANDBY_CHECK_S = 1.0
 DEDUP_WINDOW_S = 24 * 3600.0
 LOG_RETENTION_S = 7 * 86400.0
 
+_NOT_MATCHED = frozenset({Status.NOT_SUBSCRIBED, Status.DISABLED})
+
 NO_MATCH = ""
 """The subscription name of the single `filtered` row recorded for an event that matched none of them."""
 
@@ -68,8 +71,6 @@ class _Pending:
     subscription: str
     attempts: int
     first_attempt_at: float | None
-    retry: bool = False
-    """A retry or a replay (as opposed to a new event)."""
     result: SubscriptionResult | None = None
     outcomes: list[Outcome] | None = None
 
@@ -79,6 +80,7 @@ class _Round:
     """What one round sends and records: evaluated (event, subscription) pairs and the rows already settled."""
 
     pending: list[_Pending]
+    """Ready to send."""
     settled: list[DeliveryRecord]
     events: list[StoredEvent] | None = None
     """New events (recording the round moves the cursor past them); None for a round of due retries."""
@@ -125,6 +127,8 @@ class DestinationWorker:
         self._ahead: asyncio.Future[_Round | None] | None = None
         self._settings = destination.settings.model_dump()
         self._by_name = {c.name: c for c in destination.compiled}
+        self._enabled = [c for c in destination.compiled if c.spec.enabled]
+        self._triggers = fql.SubscriptionSet(c.trigger for c in self._enabled)
         self._wake = asyncio.Event()
         self.executor: Executor | None = None
         """Threads for store reads and the engine (the loop's default pool when None)."""
@@ -214,9 +218,7 @@ class DestinationWorker:
         if include_due:
             due = self.store.due(self.name, now, self.batch_size)
             if due:
-                return self._evaluate(
-                    [_Pending(d.event, d.subscription, d.attempts, d.first_attempt_at, retry=True) for d in due]
-                )
+                return self._evaluate_due(due)
         room = self.batch_size - len(self._buffer)
         if room > 0:
             after = self._buffer[-1].seq if self._buffer else self._taken
@@ -229,7 +231,7 @@ class DestinationWorker:
             return None
         events, self._buffer = self._buffer, []
         self._taken = events[-1].seq
-        return self._evaluate([_Pending(item, name, 0, None) for item in events for name in self._by_name], events)
+        return self._evaluate_new(events)
 
     async def _discard_ahead(self) -> None:
         """Drop the round prepared ahead (its events are read again later)."""
@@ -245,7 +247,7 @@ class DestinationWorker:
 
     async def _complete(self, current: _Round) -> None:
         """Send what is ready, decide every outcome, record them (and move the cursor) in one transaction."""
-        sendable = [p for p in current.pending if p.result is not None and p.result.status is Status.READY]
+        sendable = current.pending
         summaries: dict[int, tuple[str | None, str | None]] = {}
         if sendable:
             await self._send(sendable)
@@ -260,29 +262,51 @@ class DestinationWorker:
         cursor = current.events[-1].seq if current.events else None
         await asyncio.wrap_future(self.store.record(self.name, records, cursor))
 
-    def _evaluate(self, pending: list[_Pending], events: list[StoredEvent] | None = None) -> _Round:
-        """Run each (event, subscription); rows for the ones settled without sending (filtered, invalid), and one
-        `filtered` row for each new event that no subscription matched (so `status` can count it)."""
-        settled = []
-        matched: set[int] = set()
-        for p in pending:
-            compiled = self._by_name.get(p.subscription)
-            if compiled is None:  # the subscription was removed from the configuration since
-                settled.append(self._record(p, "dead", error=f"subscription {p.subscription!r} no longer exists"))
-                continue
-            p.result = result = run_subscription(self.destination.definition, compiled, p.item.event, self._settings)
-            if result.matched:
-                matched.add(p.item.seq)
-            if result.status is Status.FILTERED:
-                settled.append(self._record(p, "filtered", error=result.reason))
-            elif p.retry and not result.matched:  # the trigger changed or the subscription was disabled since
-                settled.append(self._record(p, "filtered", error=result.reason))
-            elif result.failed:
-                settled.append(self._record(p, "dead", error=result.reason, hint="fix the mapping or the trigger, then replay"))
-        for e in events or ():
-            if e.seq not in matched:
-                settled.append(DeliveryRecord(e.seq, NO_MATCH, "filtered", error="matched no subscription"))
+    def _evaluate_new(self, events: list[StoredEvent]) -> _Round:
+        """New events through every enabled subscription whose trigger matches (all triggers judged in one call
+        per event); one `filtered` row for each event that none matched, so `status` can count it."""
+        pending: list[_Pending] = []
+        settled: list[DeliveryRecord] = []
+        for item in events:
+            try:
+                hits = self._triggers.matches(item.event)
+            except Exception:  # noqa: BLE001 - let each subscription report its own trigger failure
+                hits = (True,) * len(self._enabled)
+            matched = False
+            for compiled, hit in zip(self._enabled, hits):
+                if hit:
+                    matched = True
+                    self._settle(_Pending(item, compiled.name, 0, None), compiled, pending, settled)
+            if not matched:
+                settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error="matched no subscription"))
         return _Round(pending, settled, events)
+
+    def _evaluate_due(self, due: list[DueDelivery]) -> _Round:
+        """Retries (and replays) through their subscription as it is configured now."""
+        pending: list[_Pending] = []
+        settled: list[DeliveryRecord] = []
+        for d in due:
+            p = _Pending(d.event, d.subscription, d.attempts, d.first_attempt_at)
+            compiled = self._by_name.get(d.subscription)
+            if compiled is None:  # the subscription was removed from the configuration since
+                settled.append(self._record(p, "dead", error=f"subscription {d.subscription!r} no longer exists"))
+            else:
+                self._settle(p, compiled, pending, settled)
+        return _Round(pending, settled)
+
+    def _settle(
+        self, p: _Pending, compiled: CompiledSubscription, pending: list[_Pending], settled: list[DeliveryRecord]
+    ) -> None:
+        """Run one (event, subscription): ready to send goes to `pending`; decided without sending (filtered,
+        no longer matching, invalid) goes to `settled`."""
+        p.result = result = run_subscription(self.destination.definition, compiled, p.item.event, self._settings)
+        status = result.status
+        if status is Status.READY:
+            pending.append(p)
+        elif status is Status.FILTERED or status in _NOT_MATCHED:  # not matching: the trigger changed since
+            settled.append(self._record(p, "filtered", error=result.reason))
+        else:
+            settled.append(self._record(p, "dead", error=result.reason, hint="fix the mapping or the trigger, then replay"))
 
     async def _send(self, sendable: list[_Pending]) -> None:
         owner: dict[int, _Pending] = {}
