@@ -238,3 +238,12 @@ def test_delivery_lock_is_exclusive_per_store_file_and_released_on_close(tmp_pat
     finally:
         first.close()
         second.close()
+
+
+def test_prune_drops_device_reports_past_the_log_retention(store):
+    from actions_1flow.pipeline import DeviceEvent
+
+    store.record_device_event(DeviceEvent(5.0, "web", "1flow", "sdk-load", "old")).result()
+    store.record_device_event(DeviceEvent(50.0, "web", "1flow", "sdk-load", "recent")).result()
+    assert prune_all(store, before=100.0, dead_before=10.0, destinations=[]) == 1
+    assert [e.message for e in store.device_events(10)] == ["recent"]

@@ -25,6 +25,7 @@ from .store import (
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
+    DeviceEvent,
     DueDelivery,
     LogEntry,
     StoredEvent,
@@ -91,6 +92,20 @@ CREATE TABLE IF NOT EXISTS deliveries (
 CREATE INDEX IF NOT EXISTS deliveries_retrying ON deliveries(destination, next_attempt_at) WHERE status = 'retrying';
 CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries(updated_at) WHERE status IN ('retrying', 'dead');
 CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries(updated_at);
+CREATE TABLE IF NOT EXISTS device_events (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    subscription TEXT,
+    event_type TEXT,
+    message_id TEXT,
+    sdk_url TEXT,
+    origin TEXT
+);
+CREATE INDEX IF NOT EXISTS device_events_recent ON device_events(received_at);
 """
 
 _FAILED = "d.status IN ('retrying', 'dead')"
@@ -448,7 +463,8 @@ class SQLiteStore:
         Events go once they are older than `before` (the dedup window: until then their messageId keeps being
         deduplicated) and every destination's cursor has passed them; their delivered and filtered rows go with
         them. Deliveries still retrying are kept, and dead-lettered ones until `dead_before` (so they can be
-        inspected and replayed), and with them their events. Exchanges older than both horizons go too.
+        inspected and replayed), and with them their events. Exchanges older than both horizons go too, and
+        device-mode reports older than `dead_before`.
         """
 
         def prune(conn: sqlite3.Connection) -> tuple[int, int | None]:
@@ -465,11 +481,16 @@ class SQLiteStore:
                 "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges WHERE at < ? ORDER BY id LIMIT ?)",
                 (min(before, dead_before), PRUNE_CHUNK),
             ).rowcount
+            removed += conn.execute(  # device-mode reports are a log too: kept as long as dead letters
+                "DELETE FROM device_events WHERE id IN "
+                "(SELECT id FROM device_events WHERE received_at < ? ORDER BY id LIMIT ?)",
+                (dead_before, PRUNE_CHUNK),
+            ).rowcount
             rows = conn.execute(
                 "SELECT seq, received_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (after, low or 0, PRUNE_CHUNK),
             ).fetchall()
-            more = removed == PRUNE_CHUNK
+            more = removed >= PRUNE_CHUNK
             end = None
             for seq, received_at in rows:  # receipt times follow the log order, so stop at the first young one
                 if received_at >= before:
@@ -492,6 +513,35 @@ class SQLiteStore:
             return removed, (end if more else None)
 
         return self.submit(prune)
+
+    # -- device mode -----------------------------------------------------------------------------------------
+
+    def record_device_event(self, event: DeviceEvent) -> Future[None]:
+        row = (
+            event.received_at, event.source, event.destination, event.kind, event.message,
+            None if event.subscription is None else orjson.dumps(event.subscription).decode(),
+            event.event_type, event.message_id, event.sdk_url, event.origin,
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, "
+                "event_type, message_id, sdk_url, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        return self.submit(insert)
+
+    def device_events(self, limit: int) -> list[DeviceEvent]:
+        rows = self._reader().execute(
+            "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
+            "origin FROM device_events ORDER BY received_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
+            for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
+        ]
 
 
 def _event_type(body: bytes) -> str | None:

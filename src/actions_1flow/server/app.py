@@ -1,4 +1,5 @@
-"""The server: one ASGI app for the tracking API, and the delivery worker for cloud-mode destinations.
+"""The server: one ASGI app for the tracking API and device mode (settings, loader, plugin, error reports), and the
+delivery worker for cloud-mode destinations.
 
 `create_app(config)` wires the configuration's sources and destinations to a store. The worker runs in the same
 process by default (`run_worker=False` leaves delivery to a separate `actions-1flow worker`).
@@ -21,6 +22,7 @@ from ..config import Config, SourceConfig
 from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
 from . import tracking
+from .device_mode import device_mode_routes
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -92,6 +94,7 @@ def create_app(
 
     routes = [
         Route("/health", health),
+        *device_mode_routes(state),  # before the tracking API's catch-all
         Route("/v1/{kind:str}", tracking.track, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
