@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from actions_1flow.pipeline import DeliveryRecord, SQLiteStore
+from actions_1flow.pipeline import DeliveryRecord, SQLiteStore, StoreError
 
 
 @pytest.fixture
@@ -247,3 +247,16 @@ def test_prune_drops_device_reports_past_the_log_retention(store):
     store.record_device_event(DeviceEvent(50.0, "web", "1flow", "sdk-load", "recent")).result()
     assert prune_all(store, before=100.0, dead_before=10.0, destinations=[]) == 1
     assert [e.message for e in store.device_events(10)] == ["recent"]
+
+
+def test_a_store_file_of_another_layout_is_refused_with_a_reason(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB)")
+    old.commit()
+    old.close()
+    with pytest.raises(StoreError, match="written by another version of actions-1flow"):
+        SQLiteStore(tmp_path / "old.db")
+    SQLiteStore(tmp_path / "new.db").close()
+    SQLiteStore(tmp_path / "new.db").close()  # its own files open again

@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import Config, parse_duration
-from ..pipeline import LogEntry, SQLiteStore
+from ..pipeline import LogEntry, SQLiteStore, StoreError
 from ..pipeline.sqlite import REQUEUE_CHUNK
 from .destination import EXIT_USAGE, _load
 
@@ -37,7 +37,10 @@ def _open(config: Config) -> SQLiteStore:
     path = config.storage_path()
     if not path.exists():
         _fail(f"no event store at {path}: nothing has been received with this configuration yet (storage: {config.storage})")
-    return SQLiteStore(path)
+    try:
+        return SQLiteStore(path)
+    except StoreError as exc:
+        _fail(str(exc))
 
 
 def _destination(config: Config, name: str | None) -> str | None:
@@ -146,6 +149,7 @@ def _entry_json(e: LogEntry) -> dict[str, Any]:
         "destination": e.destination,
         "subscription": e.subscription,
         "messageId": e.message_id,
+        "received_at": datetime.fromtimestamp(e.received_at, timezone.utc).isoformat(timespec="milliseconds"),
         "type": e.event_type,
         "status": e.status,
         "attempts": e.attempts,

@@ -9,7 +9,8 @@ import signal
 
 import click
 
-from .destination import _load
+from ..pipeline import StoreError
+from .destination import _fail, _load
 
 COMMANDS: list[click.Command] = []
 
@@ -32,7 +33,10 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
 
     config = _load(config_path)
     _logging(log_level)
-    app = create_app(config, run_worker=not no_worker)
+    try:
+        app = create_app(config, run_worker=not no_worker)
+    except StoreError as exc:
+        _fail(str(exc))
     uvicorn.run(
         app,
         host=host or config.server.host,
@@ -52,9 +56,12 @@ def worker_command(config_path: str, log_level: str) -> None:
 
     config = _load(config_path)
     _logging(log_level)
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        _fail(str(exc))
 
     async def run() -> None:
-        store = open_store(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

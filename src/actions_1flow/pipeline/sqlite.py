@@ -29,6 +29,7 @@ from .store import (
     DueDelivery,
     LogEntry,
     StoredEvent,
+    StoreError,
 )
 
 T = TypeVar("T")
@@ -53,6 +54,9 @@ PRUNE_CHUNK = 5_000
 
 REQUEUE_CHUNK = 1_000
 """Dead-lettered deliveries re-queued per replay step."""
+
+SCHEMA_VERSION = 2
+"""Recorded in the file (`PRAGMA user_version`); a file of another layout is refused rather than misread."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -156,11 +160,23 @@ class SQLiteStore:
         writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
         writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         writer.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
-        writer.executescript(_SCHEMA)
+        self._create_schema(writer)
         self._writer = threading.Thread(target=self._write_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._closed = False
         self._lock_file: Any = None
         self._writer.start()
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+        if has_tables and version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{self.path} was written by another version of actions-1flow (store schema {version}, this version "
+                f"reads {SCHEMA_VERSION}); deliver what it holds with that version, then move the file away"
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- connections -----------------------------------------------------------------------------------------
 

@@ -10,6 +10,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
+class StoreError(Exception):
+    """The store cannot be opened as it is (a file of another layout, …); the message says why and what to do."""
+
+
 Status = Literal["delivered", "filtered", "retrying", "dead"]
 STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
 
@@ -146,9 +150,7 @@ class Store(Protocol):
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         """Per destination (name → its sources): received, pending and delivery-log counts by status."""
 
-    def log(
-        self, limit: int, failed_only: bool = False, destination: str | None = None
-    ) -> list[LogEntry]:
+    def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
         """The most recent delivery-log rows, newest first."""
 
     def prune(

@@ -151,16 +151,18 @@ class DestinationWorker:
         return self._cursor
 
     async def run(self, stop: asyncio.Event) -> None:
-        await self.load_cursor()
+        loaded = False
         try:
             while not stop.is_set():
                 try:
+                    if not loaded:
+                        await self.load_cursor()
+                        loaded = True
                     worked = await self.step()
                 except Exception:  # a bug or a storage hiccup must not end delivery for good: log, try again later
                     log.exception("delivery round failed for destination %s", self.name)
                     await self._discard_ahead()
-                    self._cursor = await self._thread(self.store.cursor, self.name)
-                    self._rewind()
+                    loaded = False  # start again from what the store recorded
                     worked = False
                 if not worked:
                     await self._idle(stop)
@@ -433,6 +435,13 @@ class Worker:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _supervise(self) -> None:
+        try:
+            await self._deliver_when_allowed()
+        except Exception:
+            log.exception("the delivery worker stopped on an error: cloud-mode events are not being delivered")
+            raise
+
+    async def _deliver_when_allowed(self) -> None:
         holder = await asyncio.to_thread(self.store.acquire_delivery_lock)
         if holder is not None:
             log.warning("another worker delivers from this store (%s); standing by to take over", holder)
