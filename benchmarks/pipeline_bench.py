@@ -9,12 +9,15 @@
 3. **Backlog**: `actions-1flow serve` with its worker and the destination down (nothing listens at its address)
    takes 1,000,000 events; the server's peak RSS (VmHWM) afterwards, with every event still pending.
 
-Run: `.venv/bin/python benchmarks/pipeline_bench.py [--ingest N] [--delivery N] [--backlog N]` (after `make setup`).
+Run: `.venv/bin/python benchmarks/pipeline_bench.py [--ingest N] [--delivery N] [--backlog N]` (after `make setup`,
+or `make bench-pipeline`). With `PIPELINE_BENCH_PROFILE=DIR` each server and worker is sampled by py-spy (installed
+by hand) into a folded-stack file in DIR.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -23,13 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actions_1flow.pipeline import SQLiteStore  # noqa: E402
-from tests.helpers.sandbox import US_KEY, SandboxServer, cli_command, free_port  # noqa: E402
+from tests.helpers.pipeline import Process, ServerProcess, WorkerProcess  # noqa: E402
+from tests.helpers.sandbox import US_KEY, SandboxServer, free_port  # noqa: E402
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 PROFILE_DIR = os.environ.get("PIPELINE_BENCH_PROFILE")
@@ -55,56 +60,36 @@ def write_config(directory: Path, api_url: str, batch_size: int = 500) -> Path:
     return path
 
 
-class Process:
-    """An `actions-1flow` subprocess, stopped on exit."""
-
-    def __init__(self, *args: str, log: Path) -> None:
-        self.log = open(log, "ab")
-        self.process = subprocess.Popen([*cli_command(), *args], stdout=self.log, stderr=subprocess.STDOUT)
-        self.profiler = None
-        if PROFILE_DIR:  # sample the process with py-spy (installed by hand; not a dependency)
-            out = Path(PROFILE_DIR) / f"{args[0]}-{self.process.pid}.txt"
-            self.profiler = subprocess.Popen(
-                [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(self.process.pid), "-f", "raw",
-                 "-r", "250", "--threads", "--nonblocking", *os.environ.get("PIPELINE_BENCH_PYSPY_ARGS", "").split(), "-o", str(out)],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            )
-
-    def peak_rss_mib(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmHWM")
-
-    def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.profiler is not None:
-            self.profiler.send_signal(signal.SIGINT)
-            self.profiler.wait(timeout=30)
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM")
 
 
-def wait_http(url: str, timeout: float = 30.0) -> None:
-    import httpx
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not answer")
+
+@contextlib.contextmanager
+def running(process: Process) -> Iterator[Process]:
+    """Stop the process afterwards; with PIPELINE_BENCH_PROFILE set, sample it with py-spy meanwhile."""
+    profiler = None
+    if PROFILE_DIR:  # py-spy is installed by hand (`.venv/bin/pip install py-spy`), not a dependency
+        out = Path(PROFILE_DIR) / f"{process.args[0]}-{process.process.pid}.txt"
+        profiler = subprocess.Popen(
+            [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(process.process.pid), "-f", "raw",
+             "-r", "250", "--threads", "--nonblocking", "-o", str(out)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    try:
+        yield process
+    finally:
+        if profiler is not None:
+            profiler.send_signal(signal.SIGINT)
+            profiler.wait(timeout=30)
+        process.stop()
 
 
 def load(url: str, total: int, run: str, connections: int = 16) -> dict[str, float]:
@@ -115,22 +100,12 @@ def load(url: str, total: int, run: str, connections: int = 16) -> dict[str, flo
     return json.loads(out.stdout)
 
 
-def serve(config: Path, port: int, log: Path, *extra: str) -> Process:
-    server = Process("serve", "--config", str(config), "--port", str(port), "--log-level", "warning", *extra, log=log)
-    wait_http(f"http://127.0.0.1:{port}/health")
-    return server
-
-
 def bench_ingest(total: int, work: Path) -> dict[str, float]:
     config = write_config(work, "http://127.0.0.1:9/v1")
-    port = free_port()
-    server = serve(config, port, work / "serve.log", "--no-worker")
-    try:
-        cpu_before = server.cpu_seconds()
-        result = load(f"http://127.0.0.1:{port}", total, "ingest")
-        cpu = server.cpu_seconds() - cpu_before
-    finally:
-        server.stop()
+    with running(ServerProcess(config, free_port(), work / "serve.log", worker=False).wait_ready()) as server:
+        cpu_before = cpu_seconds(server.process.pid)
+        result = load(server.url, total, "ingest")
+        cpu = cpu_seconds(server.process.pid) - cpu_before
     if result["events"] != total or result["errors"]:
         raise RuntimeError(f"ingest lost requests: {result}")
     stored = sqlite3.connect(work / "bench.db").execute("SELECT count(*) FROM events").fetchone()[0]
@@ -166,8 +141,7 @@ def bench_delivery(total: int, work: Path, batch_size: int) -> dict[str, float]:
         config = write_config(work, sandbox.api_url(), batch_size)
         prefill(work / "bench.db", total)
         db = sqlite3.connect(work / "bench.db")
-        worker = Process("worker", "--config", str(config), "--log-level", "warning", log=work / "worker.log")
-        try:
+        with running(WorkerProcess(config, work / "worker.log")) as worker:
             started = None
             while True:
                 cursor = db.execute("SELECT seq FROM cursors WHERE destination = 'oneflow'").fetchone()[0]
@@ -175,13 +149,11 @@ def bench_delivery(total: int, work: Path, batch_size: int) -> dict[str, float]:
                     started, first = time.perf_counter(), cursor
                 if cursor >= total:
                     break
-                if worker.process.poll() is not None:
-                    raise RuntimeError("worker exited: " + (work / "worker.log").read_text())
+                if not worker.alive():
+                    raise RuntimeError("worker exited: " + worker.log_text())
                 time.sleep(0.02)
             seconds = time.perf_counter() - started
-            cpu = worker.cpu_seconds()
-        finally:
-            worker.stop()
+            cpu = cpu_seconds(worker.process.pid)
         delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
         assert delivered == total, (delivered, total)
         return {"events": total - first, "seconds": seconds, "events_per_s": (total - first) / seconds,
@@ -193,14 +165,10 @@ def bench_delivery(total: int, work: Path, batch_size: int) -> dict[str, float]:
 def bench_backlog(total: int, work: Path) -> dict[str, float]:
     down = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there: every attempt is a connection error
     config = write_config(work, down)
-    port = free_port()
-    server = serve(config, port, work / "serve.log")
-    try:
-        result = load(f"http://127.0.0.1:{port}", total, "backlog")
+    with running(ServerProcess(config, free_port(), work / "serve.log").wait_ready()) as server:
+        result = load(server.url, total, "backlog")
         time.sleep(2)
-        rss = server.peak_rss_mib()
-    finally:
-        server.stop()
+        rss = peak_rss_mib(server.process.pid)
     db = sqlite3.connect(work / "bench.db")
     stored = db.execute("SELECT count(*) FROM events").fetchone()[0]
     cursor = db.execute("SELECT seq FROM cursors WHERE destination = 'oneflow'").fetchone()[0]

@@ -39,8 +39,7 @@ def test_outage_with_retry_after_then_full_delivery_while_the_other_destination_
     try:
         down_calls = lambda: delivered_numbers(live_sandbox, mask_secret(DOWN))[1]  # noqa: E731
         wait_until(lambda: any(c["status"] == 503 for c in down_calls()), 20, "the first 503")
-        with load._lock:
-            during = load._next  # events numbered from here on are posted while the destination is down
+        during = load.next_number()  # events numbered from here on are posted while the destination is down
         wait_until(lambda: any(c["status"] == 200 for c in down_calls()), 30, "the destination to recover")
     finally:
         load.stop()

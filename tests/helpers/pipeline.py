@@ -148,8 +148,10 @@ class LoadGenerator:
             t.join(timeout)
         assert not any(t.is_alive() for t in self._threads), "a load thread could not get its batch acknowledged"
 
-    def acked_since(self, mark: int) -> set[int]:
-        return {n for n in self.acked if n >= mark}
+    def next_number(self) -> int:
+        """The number the next batch taken will start with (events from here on are posted after this call)."""
+        with self._lock:
+            return self._next
 
     def _take(self) -> list[int]:
         with self._lock:
