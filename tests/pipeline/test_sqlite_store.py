@@ -208,6 +208,15 @@ def test_prune_never_passes_a_destination_cursor_and_seqs_are_never_reused(store
     assert [e.seq for e in store.read_after(12, ["web"], 10)] == [13]  # not 1: cursors stay meaningful
 
 
+def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention(store):
+    store.append("web", [ev("a")], 1.0).result()
+    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("kept", 1), ("removed", 1)])).result()
+    store.record("removed", [DeliveryRecord(1, "s", "retrying", next_attempt_at=1e12)]).result()
+    assert prune_all(store, before=10.0, dead_before=0.0, destinations=["kept"]) == 0  # within the retention
+    assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["kept"]) == 1
+    assert store.log(10) == []
+
+
 def test_prune_goes_in_chunks(store, monkeypatch):
     from actions_1flow.pipeline import sqlite
 

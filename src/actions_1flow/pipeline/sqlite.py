@@ -479,8 +479,9 @@ class SQLiteStore:
         Events go once they are older than `before` (the dedup window: until then their messageId keeps being
         deduplicated) and every destination's cursor has passed them; their delivered and filtered rows go with
         them. Deliveries still retrying are kept, and dead-lettered ones until `dead_before` (so they can be
-        inspected and replayed), and with them their events. Exchanges older than both horizons go too, and
-        device-mode reports older than `dead_before`.
+        inspected and replayed), and with them their events; rows of destinations not in `destinations` (removed
+        from the configuration) go after `dead_before` whatever their status. Exchanges older than both horizons go
+        too, and device-mode reports older than `dead_before`.
         """
 
         def prune(conn: sqlite3.Connection) -> tuple[int, int | None]:
@@ -515,10 +516,11 @@ class SQLiteStore:
             if end is None:
                 return removed, (after if more else None)
             first = rows[0][0]
-            conn.execute(
+            conn.execute(  # a destination no longer configured keeps its rows as long as dead letters, then not
                 "DELETE FROM deliveries WHERE event_seq BETWEEN ? AND ? AND "
-                "(status IN ('delivered', 'filtered') OR (status = 'dead' AND updated_at < ?))",
-                (first, end, dead_before),
+                "(status IN ('delivered', 'filtered') OR (status = 'dead' AND updated_at < ?) "
+                f"OR (destination NOT IN ({marks}) AND updated_at < ?))",
+                (first, end, dead_before, *destinations, dead_before),
             )
             removed += conn.execute(
                 "DELETE FROM events WHERE seq BETWEEN ? AND ? AND NOT EXISTS "
