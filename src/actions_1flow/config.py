@@ -78,12 +78,24 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
+    body_timeout: float = Field(10.0, gt=0)
+    """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
 
 
 class SourceConfig(_Model):
     name: str
     write_key: str
     cors_origins: list[str] = []
+    """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
+        from .server.cors import check_origin  # the server's rules; imported only when there is something to check
+
+        return [check_origin(origin) for origin in value]
 
 
 class OneFlowSettings(_Model):

@@ -21,6 +21,8 @@ from ..config import Config, SourceConfig
 from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
 from . import tracking
+from .cors import OriginPolicy
+from .errors import EXCEPTION_HANDLERS
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -32,6 +34,7 @@ class ServerState:
     config: Config
     store: Store
     sources_by_key: dict[str, SourceConfig]
+    origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
 
     def events_stored(self) -> None:
@@ -69,7 +72,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's."""
     owned = store is None
-    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources})
+    origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
+    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources}, origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -90,8 +94,8 @@ def create_app(
 
     routes = [
         Route("/health", health),
-        Route("/v1/{kind:str}", tracking.track, methods=["POST"]),
+        *tracking.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
     return app
