@@ -69,6 +69,7 @@ bodies = weighted(
     (1, st.integers(1, 10_000).map(lambda d: deep(d, b"[", b"]"))),
     (1, st.integers(1, 10_000).map(lambda d: deep(d, b'{"a":', b"}"))),
     (1, st.integers(1, 10_000).map(lambda d: b'{"batch": ' + b"[" * d + b"]" * d + b', "writeKey": "wk_a"}')),
+    (1, st.integers(1, 1_000).map(lambda d: b'{"batch": [{"type": "track", "userId": "u"}], "writeKey": "wk_a", "context": ' + b'{"a":' * d + b"1" + b"}" * d + b"}")),
     (1, st.sampled_from([b"\xef\xbb\xbf{}", b"null", b"[]", b'"x"', b"1e999999", b'{"batch": null}', b"{" * 5000])),
 )
 

@@ -117,10 +117,10 @@ def test_auth_modes(client, headers, body_key, source):
 
 
 def test_enrichment_through_http(client):
-    event = {"userId": "u", "messageId": 42, "timestamp": "2026-01-01T10:00:00Z", "sentAt": "2026-01-01T10:00:05Z"}
+    event = {"userId": "u", "timestamp": "2026-01-01T10:00:00Z", "sentAt": "2026-01-01T10:00:05Z"}
     assert client.post("/v1/t", json=event, headers=basic("wk_backend")).status_code == 200
     [got] = stored(client)
-    assert got["messageId"] == "42"
+    assert got["messageId"].startswith("api-")
     assert got["context"] == {"ip": "testclient"}
     assert got["originalTimestamp"] == "2026-01-01T10:00:00Z" and got["receivedAt"].endswith("Z")
     # timestamp = receivedAt - (sentAt - originalTimestamp): 5 s before receipt
@@ -161,6 +161,17 @@ def test_event_size_is_measured_as_sent_not_after_batch_defaults(client):
     event["properties"]["blob"] = "x" * (MAX_EVENT_BYTES - len(json.dumps(event, separators=(",", ":"))))
     batch = {"batch": [event], "sentAt": "2026-01-01T00:00:00.000Z", "context": {"library": {"name": "x" * 100}}}
     assert client.post("/v1/batch", json=batch, headers=basic("wk_backend")).status_code == 200
+
+
+def test_shared_batch_context_is_measured_too(client):
+    deep: dict = {}
+    for _ in range(300):
+        deep = {"d": deep}
+    batch = {"batch": [{"type": "track", "userId": "u"}], "context": deep}
+    body = refused(client.post("/v1/batch", json=batch, headers=basic("wk_backend")), 400, "event_too_deep")
+    assert "shared context" in body["message"]
+    batch = {"batch": [{"type": "track", "userId": "u"}], "context": {"blob": "x" * MAX_EVENT_BYTES}}
+    refused(client.post("/v1/batch", json=batch, headers=basic("wk_backend")), 400, "event_too_large")
 
 
 def test_batch_over_500_kb(client):
@@ -268,13 +279,25 @@ class _BrokenStore:
         return getattr(self._store, name)
 
 
-def test_storage_failure_is_a_503_so_clients_retry(client):
-    state = client.app.state.server
-    state.store = _BrokenStore(state.store)
+class _FailingWrites(_BrokenStore):
+    def append(self, *args):
+        from concurrent.futures import Future
+
+        failed = Future()
+        failed.set_exception(OSError("disk I/O error"))
+        return failed
+
+
+@pytest.mark.parametrize("broken", [_BrokenStore, _FailingWrites])
+def test_storage_failure_is_a_503_so_clients_retry(client, broken):
+    appender = client.app.state.server.appender
+    appender.store = broken(appender.store)
     try:
-        refused(client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_backend")), 503, "storage_unavailable")
+        r = client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_backend"))
+        refused(r, 503, "storage_unavailable")
     finally:
-        state.store = state.store._store
+        appender.store = appender.store._store
+    assert client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_backend")).status_code == 200
 
 
 # --- CORS -------------------------------------------------------------------------------------------------------

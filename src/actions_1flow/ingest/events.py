@@ -1,9 +1,8 @@
 """Event checks and enrichment, as Segment's tracking API does them on receipt.
 
-Checks: a known `type`, a `userId` or `anonymousId`, 32 KB per event. Enrichment: `messageId` when absent (an
-integer one becomes its decimal text, so retries still deduplicate), `receivedAt`, `timestamp` corrected for client
-clock skew with `sentAt` (the client's original kept as `originalTimestamp`), `context.ip` from the connection when
-absent. The write key never stays in a stored event.
+Checks: a known `type`, a `userId` or `anonymousId`, 32 KB per event. Enrichment: `messageId` when absent,
+`receivedAt`, `timestamp` corrected for client clock skew with `sentAt` (the client's original kept as
+`originalTimestamp`), `context.ip` from the connection when absent. The write key never stays in a stored event.
 """
 
 from __future__ import annotations
@@ -30,7 +29,8 @@ def events_from_body(kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
 
     For a single-event path the path names the type, as in Segment. A batch's top-level `context`,
     `integrations` and `sentAt` apply to every event that lacks its own. Each event is measured against the
-    32 KB limit as the client sent it (before those are added), which is how the client libraries measure it.
+    32 KB limit as the client sent it (before those are added), which is how the client libraries measure it;
+    the shared part is measured on its own.
     """
     if kind != "batch":
         check_size(body, "the event")
@@ -44,6 +44,8 @@ def events_from_body(kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
             f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch", MAX_BATCH_EVENTS,
         )
     defaults = {k: body[k] for k in _BATCH_DEFAULTS if k in body}
+    if defaults:
+        check_size(defaults, "the batch's shared context, integrations and sentAt")
     events = []
     for index, item in enumerate(batch):
         if not isinstance(item, dict):
@@ -80,9 +82,7 @@ def enrich(event: dict[str, Any], received_at: datetime, client_ip: str | None) 
     out = dict(event)
     out.pop("writeKey", None)
     message_id = out.get("messageId")
-    if isinstance(message_id, int) and not isinstance(message_id, bool):
-        out["messageId"] = str(message_id)
-    elif not isinstance(message_id, str) or not message_id:
+    if not isinstance(message_id, str) or not message_id:
         out["messageId"] = f"api-{uuid.uuid4()}"
     out["receivedAt"] = iso(received_at)
     _correct_timestamp(out, received_at)

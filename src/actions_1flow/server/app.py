@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -20,9 +21,10 @@ from starlette.routing import Route
 from ..config import Config, SourceConfig
 from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
-from . import tracking
+from .appender import GroupAppender
 from .cors import OriginPolicy
 from .errors import EXCEPTION_HANDLERS
+from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -36,6 +38,10 @@ class ServerState:
     sources_by_key: dict[str, SourceConfig]
     origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
+    appender: GroupAppender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.appender = GroupAppender(self.store, self.events_stored)
 
     def events_stored(self) -> None:
         for notify in self.on_stored:
@@ -94,8 +100,8 @@ def create_app(
 
     routes = [
         Route("/health", health),
-        *tracking.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
+    middleware = [Middleware(TrackingAPI, state=state)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
     return app
