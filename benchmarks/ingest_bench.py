@@ -36,7 +36,6 @@ WRITE_KEY = "wk_bench"
 GOALS = {"batch_events_per_s": 40_000, "single_requests_per_s": 5_000, "p99_ms_at_1k": 25.0, "rss_mb": 200.0}
 
 CONFIG = """\
-server: {{host: 127.0.0.1, port: {port}}}
 storage: sqlite:///{db}
 sources:
   - {{name: bench, write_key: {key}, cors_origins: ["http://shop.example"]}}
@@ -189,12 +188,10 @@ def main() -> None:
     except ImportError:
         pass
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as tmp:
-        from tests.helpers.sandbox import free_port
-
-        port = free_port()
         config = Path(tmp, "bench.yaml")
-        config.write_text(CONFIG.format(port=port, db=Path(tmp, "events.db"), key=WRITE_KEY), encoding="utf-8")
-        server = ServeProcess(config, Path(tmp, "serve.log"), port)
+        config.write_text(CONFIG.format(db=Path(tmp, "events.db"), key=WRITE_KEY), encoding="utf-8")
+        server = ServeProcess(config, Path(tmp, "serve.log"), "--log-level", "warning")
+        port = server.port
         try:
             rss_idle, _ = memory_mb(server.process.pid)
             load_before = os.getloadavg()[0]

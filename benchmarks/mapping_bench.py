@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actions_1flow.mapping import MappingError, compile, transform  # noqa: E402
-from tests.mapping_compare import outcome, same  # noqa: E402
+from tests.mapping.compare import outcome, same  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
 
 PRESETS = [

@@ -3,8 +3,9 @@
 `load_config(path)` interpolates `${ENV}` (and `${ENV:-default}`; `$${` is a literal `${`) in string values,
 validates the structure, then checks what only the engine can judge: each trigger parses (FQL, with a caret under
 the problem), each mapping validates (Segment's messages), the Project API Key is present, a region without a
-documented endpoint names its own, and device-mode mappings avoid `@liquid`. Every problem is reported with the
-file, the line and the key path; nothing half-valid is returned.
+documented endpoint names its own, and device-mode mappings avoid `@liquid` and nested `@transform`s whose `apply`
+fails Segment's run-time validation (the browser plugin does not validate; see `mapping.nested`).
+Every problem is reported with the file, the line and the key path; nothing half-valid is returned.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import fql, mapping
 from .actions import CompiledSubscription, Destination, Subscription
 from .destinations.oneflow.definition import ONEFLOW
 from .destinations.oneflow.regions import RegionError, api_base_url, sdk_url
+from .mapping.nested import invalid_transform_applies
 from .secrets import mask_secret
 
 SQLITE_PREFIX = "sqlite:///"
@@ -78,8 +80,19 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
+    """How browsers reach this server (`https://cdn.example.com`); from each request's own URL when unset."""
+    analytics_next_dir: str | None = None
+    """Where `@segment/analytics-next` is installed (the package or its `dist/umd`); when unset, the env variable
+    `ACTIONS_1FLOW_ANALYTICS_NEXT_DIR`, else `node_modules` next to the project."""
     body_timeout: float = Field(10.0, gt=0)
     """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError(f"public_url must be an absolute http:// or https:// URL, not {value!r}")
+        return value.rstrip("/") if value else value
 
 
 class SourceConfig(_Model):
@@ -105,6 +118,8 @@ class OneFlowSettings(_Model):
     region: Literal["us", "eu"] = "us"
     apiBaseUrl: str | None = None
     sdkUrl: str | None = None
+    loadTimeoutMs: int | None = Field(None, gt=0, le=120_000)
+    """Device mode: how long the plugin waits for the 1Flow SDK (the plugin's default, 10 s, when unset)."""
 
     def api_base_url(self) -> str:
         return api_base_url(self.region, self.apiBaseUrl)
@@ -311,6 +326,19 @@ def _liquid_paths(value: Any, path: Path_) -> Iterator[Path_]:
             yield from _liquid_paths(child, (*path, i))
 
 
+def _nested_apply_problems(where: Path_, mapping_: dict[str, Any]) -> list[ConfigProblem]:
+    """Device mode: `@transform.apply` objects Segment would reject at run time (the plugin does not validate)."""
+    return [
+        ConfigProblem(
+            (*where, *path),
+            f"{message} (Segment validates a @transform's apply each time it runs, so every event reaching it "
+            "would fail; the browser plugin cannot reproduce that)",
+        )
+        for path, messages in invalid_transform_applies(mapping_)
+        for message in messages
+    ]
+
+
 def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> list[ConfigProblem]:
     """What the engines say about one subscription's trigger and mapping (and @liquid in device mode)."""
     problems: list[ConfigProblem] = []
@@ -324,6 +352,9 @@ def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> 
             mapping.validate(mapping_)
         except mapping.MappingValidationError as exc:
             problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
+        else:
+            if mode == "device":
+                problems.extend(_nested_apply_problems((*where, "mapping"), mapping_))
         if mode == "device":
             problems.extend(
                 ConfigProblem(
@@ -376,6 +407,30 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
     return problems
 
 
+def _device_conflicts(config: Config) -> list[ConfigProblem]:
+    """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): device-mode destinations sharing a
+    source must agree on the project and the SDK."""
+    problems: list[ConfigProblem] = []
+    first: dict[str, tuple[DestinationConfig, tuple[str, str | None]]] = {}
+    for i, dest in enumerate(config.destinations):
+        if dest.mode != "device":
+            continue
+        try:
+            sdk = dest.settings.sdk_url()
+        except RegionError:
+            continue  # already reported
+        project = (dest.settings.projectApiKey.get_secret_value(), sdk)
+        for source in config.sources_of(dest):
+            seen = first.setdefault(source, (dest, project))
+            if seen[1] != project:
+                problems.append(ConfigProblem(
+                    ("destinations", i),
+                    f"source {source!r} already loads 1Flow through device-mode destination {seen[0].name!r} with "
+                    "another projectApiKey or sdkUrl; a page can run only one 1Flow SDK",
+                ))
+    return problems
+
+
 def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] | None = None) -> Config:
     """A validated Config from YAML text; raises ConfigError listing every problem."""
     try:
@@ -407,6 +462,7 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
                 problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))
             seen.add(dest.name)
             problems.extend(p for p in _check_destination(i, dest, source_names) if p.path not in unset)
+        problems.extend(_device_conflicts(config))
     if problems:
         located = [ConfigProblem(p.path, p.reason, p.line or _line_for(lines, p.path)) for p in problems]
         raise ConfigError(file, located)

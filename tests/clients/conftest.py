@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers.sandbox import SandboxServer, free_port
+from tests.helpers.sandbox import SandboxServer
 from tests.helpers.server import ServeProcess, cloud_config
 
 SOURCES = [{"name": "python", "write_key": "wk_python"}, {"name": "node", "write_key": "wk_node"}]
@@ -24,11 +24,10 @@ SOURCES = [{"name": "python", "write_key": "wk_python"}, {"name": "node", "write
 def tracking_server(sandbox_server: SandboxServer, tmp_path_factory: pytest.TempPathFactory):
     """`serve` with sources python and node → one cloud-mode 1Flow destination → the session's sandbox."""
     directory = tmp_path_factory.mktemp("serve")
-    port = free_port()
-    config = cloud_config(directory, sandbox_server.api_url(), SOURCES, port=port, body_timeout=1)
-    server = ServeProcess(config, directory / "serve.log", port)
+    config = cloud_config(directory, sandbox_server.api_url(), SOURCES, body_timeout=1)
+    server = ServeProcess(config, directory / "serve.log", "--log-level", "warning")
     yield server
-    assert server.stop() in (0, -15), server.log_text()  # uvicorn re-raises SIGTERM after a graceful shutdown
+    assert server.stop() in (0, -15), server.log_text()
     assert "Traceback" not in server.log_text(), server.log_text()
 
 

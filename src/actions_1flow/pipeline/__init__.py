@@ -2,6 +2,7 @@
 
 from .retry import RetryPolicy
 from .sqlite import SQLiteStore
+from .store import DeviceEvent
 from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DueDelivery, LogEntry, Store, StoredEvent
 
 __all__ = [
@@ -9,6 +10,7 @@ __all__ = [
     "AppendResult",
     "DeliveryRecord",
     "DestinationCounts",
+    "DeviceEvent",
     "DueDelivery",
     "LogEntry",
     "RetryPolicy",

@@ -24,6 +24,7 @@ from .store import (
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
+    DeviceEvent,
     DueDelivery,
     LogEntry,
     StoredEvent,
@@ -70,6 +71,20 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(destination, status, next_attempt_at);
 CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries(updated_at);
+CREATE TABLE IF NOT EXISTS device_events (
+    id INTEGER PRIMARY KEY,
+    received_at REAL NOT NULL,
+    source TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    message TEXT NOT NULL,
+    subscription TEXT,
+    event_type TEXT,
+    message_id TEXT,
+    sdk_url TEXT,
+    origin TEXT
+);
+CREATE INDEX IF NOT EXISTS device_events_recent ON device_events(received_at);
 """
 
 _UPSERT_DELIVERY = """
@@ -391,3 +406,32 @@ class SQLiteStore:
             return cur.rowcount
 
         return self.submit(prune)
+
+    # -- device mode -----------------------------------------------------------------------------------------
+
+    def record_device_event(self, event: DeviceEvent) -> Future[None]:
+        row = (
+            event.received_at, event.source, event.destination, event.kind, event.message,
+            None if event.subscription is None else orjson.dumps(event.subscription).decode(),
+            event.event_type, event.message_id, event.sdk_url, event.origin,
+        )
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, "
+                "event_type, message_id, sdk_url, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                row,
+            )
+
+        return self.submit(insert)
+
+    def device_events(self, limit: int) -> list[DeviceEvent]:
+        rows = self._reader().execute(
+            "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
+            "origin FROM device_events ORDER BY received_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
+            for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
+        ]

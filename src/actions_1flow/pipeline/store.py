@@ -87,6 +87,25 @@ class DestinationCounts:
     oldest_pending_at: float | None = None
 
 
+@dataclass(frozen=True)
+class DeviceEvent:
+    """An error the device-mode plugin reported from a page (stored next to server-side deliveries)."""
+
+    received_at: float
+    source: str
+    destination: str
+    kind: str
+    """`sdk-load`, `config`, `trigger`, `mapping`, `payload` or `sdk-call` (docs/web.md, "Error reports")."""
+    message: str
+    subscription: dict[str, str] | None = None
+    """`{id, name, partnerAction}` of the subscription concerned, if any."""
+    event_type: str | None = None
+    message_id: str | None = None
+    sdk_url: str | None = None
+    origin: str | None = None
+    """The page's origin (the report's `Origin` header)."""
+
+
 class Store(Protocol):
     """Durable event log + per-destination cursors + delivery log. All methods are thread-safe."""
 
@@ -115,6 +134,12 @@ class Store(Protocol):
 
     def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
         """The most recent delivery-log rows, newest first."""
+
+    def record_device_event(self, event: DeviceEvent) -> Future[None]:
+        """Store one device-mode report; the future completes once it is durable."""
+
+    def device_events(self, limit: int) -> list[DeviceEvent]:
+        """The most recent device-mode reports, newest first."""
 
     def close(self) -> None:
         """Finish queued writes and release the backend."""

@@ -1,4 +1,5 @@
-"""The server: one ASGI app for the tracking API, and the delivery worker for cloud-mode destinations.
+"""The server: one ASGI app for the tracking API and device mode (settings, loader, plugin, error reports), and the
+delivery worker for cloud-mode destinations.
 
 `create_app(config)` wires the configuration's sources and destinations to a store. The worker runs in the same
 process by default (`run_worker=False` leaves delivery to a separate `actions-1flow worker`).
@@ -23,6 +24,7 @@ from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
 from .appender import GroupAppender
 from .cors import OriginPolicy
+from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .tracking import TrackingAPI
 
@@ -100,6 +102,7 @@ def create_app(
 
     routes = [
         Route("/health", health),
+        *device_mode_routes(state),
     ]
     middleware = [Middleware(TrackingAPI, state=state)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)

@@ -82,6 +82,7 @@ class OriginPolicy:
         }
 
 
-def _host_of(origin: str) -> str | None:
-    scheme, sep, host = origin.partition("://")
+def _host_of(url: str) -> str | None:
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
     return host if sep and scheme in ("http", "https") and host else None

@@ -37,8 +37,11 @@ _JSON = (b"content-type", b"application/json")
 _OK = b'{"success":true}'
 
 
-class ClientGone(Exception):
-    """The client closed the connection before its body arrived: nobody is left to answer."""
+class ClientGone(IngestError):
+    """The client closed the connection before its body arrived: nobody is left to answer (a 400 if asked)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "client_disconnected", "the client closed the connection before the body was read")
 
 
 class TrackingAPI:
@@ -132,7 +135,7 @@ async def read_body(receive: Receive, headers: dict[str, str], timeout: float, l
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
-                    raise ClientGone
+                    raise ClientGone()
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from actions_1flow.mapping import MappingError, liquid, transform
-from tests.mapping_compare import as_text, outcome, same
+from tests.mapping.compare import as_text, outcome, same
 
 PAYLOADS = [
     {"a": [1, 2, "x"], "b": "Hello World", "n": 5, "f": 1.5, "z": 0, "e": "", "t": True, "nul": None,

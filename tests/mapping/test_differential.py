@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from tests.mapping_compare import as_text, outcome, same
-from tests.mapping_strategies import events, mappings
+from tests.mapping.compare import as_text, outcome, same
+from tests.mapping.strategies import events, mappings
 
 EXAMPLES = 3000
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import FIXTURES
-from tests.mapping_compare import as_text, outcome, same
+from tests.mapping.compare import as_text, outcome, same
 
 CORPUS = json.loads((FIXTURES / "mapping-public.json").read_text(encoding="utf-8"))
 CASES = CORPUS["cases"]

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actions_1flow.mapping import MappingError, compile, transform, validate
-from tests.mapping_strategies import JSON_VALUES, events, mappings
+from tests.mapping.strategies import JSON_VALUES, events, mappings
 
 DIRECTIVE_KEYS = ["@path", "@template", "@if", "@case", "@replace", "@arrayPath", "@literal", "@flatten", "@json",
                   "@merge", "@transform", "@excludeWhenNull", "@liquid", "@oops", "_metadata",

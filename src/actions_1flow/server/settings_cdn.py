@@ -1,0 +1,128 @@
+"""`GET /v1/projects/{writeKey}/settings`: the document analytics-next loads before anything else (DESIGN §4).
+
+It points the `Segment.io` integration (the cloud copy of every event) at this server, turns analytics-next's
+metrics off, and lists one remote plugin per device-mode 1Flow destination of the source, with the settings of
+the plugin contract (docs/web.md): the triggers already parsed to Segment's AST and the mappings already validated
+by the Python engine, so the page never parses FQL or validates a mapping.
+
+Rules from analytics-next's remote loader (spec §4.2): `integrations` holds only `Segment.io` (any other key
+switches on the classic-destination loader, and an entry named like the plugin would be merged over its
+settings); `name` and `creationName` are the destination's name, so `integrations: {"1Flow Web (Actions)": false}`
+opts an event out; `libraryName` is the global the plugin defines.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..config import Config, DestinationConfig, SourceConfig
+from .assets import Asset, asset_response, error_response
+
+DESTINATION_NAME = "1Flow Web (Actions)"
+LIBRARY_NAME = "actions1flowDestination"
+"""The global `dist/actions-1flow.min.js` defines (its factory)."""
+PLUGIN_PATH = "/plugins/actions-1flow.js"
+DEVICE_EVENTS_PATH = "/v1/device-events"
+DEFAULT_LOAD_TIMEOUT_MS = 10_000
+"""The plugin's own default, published explicitly so the document says what the page will do."""
+SETTINGS_CACHE = "public, max-age=60"
+"""Short, as Segment's CDN: a configuration change reaches pages within a minute."""
+MAX_CACHED_ORIGINS = 64
+"""Documents kept per source when `server.public_url` is unset (one per origin the server was reached by)."""
+
+
+def subscription_entries(destination: DestinationConfig) -> list[dict[str, Any]]:
+    """The destination's enabled subscriptions as the plugin takes them (parsed trigger, validated mapping)."""
+    entries = []
+    for index, compiled in enumerate(destination.compiled):
+        spec = compiled.spec
+        if not spec.enabled:
+            continue
+        entries.append({
+            "id": f"{destination.name}:{index}",
+            "name": spec.name,
+            "enabled": True,
+            "partnerAction": spec.partner_action,
+            "subscribe": spec.subscribe,
+            "ast": compiled.trigger.ast,
+            "mapping": dict(spec.mapping),
+        })
+    return entries
+
+
+def remote_plugin(destination: DestinationConfig, source: SourceConfig, base_url: str) -> dict[str, Any]:
+    """One `remotePlugins` entry: where the plugin is and the settings its factory receives."""
+    settings = destination.settings
+    return {
+        "name": DESTINATION_NAME,
+        "creationName": DESTINATION_NAME,
+        "libraryName": LIBRARY_NAME,
+        "url": base_url + PLUGIN_PATH,
+        "settings": {
+            # Public by necessity: 1Flow's SDK reads it from its script tag in the page.
+            "projectApiKey": settings.projectApiKey.get_secret_value(),
+            "sdkUrl": settings.sdk_url(),
+            "loadTimeoutMs": settings.loadTimeoutMs or DEFAULT_LOAD_TIMEOUT_MS,
+            "deviceEventsUrl": base_url + DEVICE_EVENTS_PATH,
+            "writeKey": source.write_key,
+            "subscriptions": subscription_entries(destination),
+        },
+    }
+
+
+def settings_document(config: Config, source: SourceConfig, base_url: str) -> dict[str, Any]:
+    """analytics-next's CDN settings for `source`, served from `base_url` (`http://host:port`, no trailing slash)."""
+    url = urlsplit(base_url)
+    device = [d for d in config.destinations if d.mode == "device" and source.name in config.sources_of(d)]
+    return {
+        "integrations": {
+            "Segment.io": {
+                "apiKey": source.write_key,
+                "apiHost": f"{url.netloc}{url.path}/v1",
+                "protocol": url.scheme,
+            }
+        },
+        "plan": {},
+        "middlewareSettings": {},
+        "enabledMiddleware": {},
+        "metrics": {"sampleRate": 0},
+        "legacyVideoPluginsEnabled": False,
+        "remotePlugins": [remote_plugin(d, source, base_url) for d in device],
+    }
+
+
+class SettingsCDN:
+    """The settings endpoint; documents are built once per source (and origin, when no public URL is set)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.public_url = config.server.public_url
+        self._sources = {s.write_key: s for s in config.sources}
+        self._cache: dict[tuple[str, str], Asset] = {}
+
+    def _document(self, source: SourceConfig, base_url: str) -> Asset:
+        key = (source.write_key, base_url)
+        asset = self._cache.get(key)
+        if asset is None:
+            if len(self._cache) >= MAX_CACHED_ORIGINS * max(1, len(self._sources)):
+                self._cache.clear()
+            body = orjson.dumps(settings_document(self.config, source, base_url))
+            asset = self._cache[key] = Asset.of(body, "application/json", SETTINGS_CACHE)
+        return asset
+
+    async def endpoint(self, request: Request) -> Response:
+        """`GET /v1/projects/{writeKey}/settings`."""
+        write_key = request.path_params["writeKey"]
+        source = self._sources.get(write_key)
+        if source is None:
+            return error_response(
+                404, "unknown_write_key",
+                "no source of this server has this write key; check the key passed to analytics.load()",
+            )
+        base_url = self.public_url or str(request.base_url).rstrip("/")
+        return asset_response(request, self._document(source, base_url))

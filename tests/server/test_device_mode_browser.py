@@ -1,0 +1,259 @@
+"""Device mode end to end in real Chromium: a customer page on its own origin with the analytics.js snippet of
+docs/web.md, `actions-1flow serve` as the CDN (loader, chunks, settings, plugin) and error sink, and the 1Flow
+sandbox's fake SDK recording what reaches 1Flow.
+
+The browser reaches only 127.0.0.1 and nothing is routed by Playwright, so every cross-origin request (settings,
+chunks, plugin, SDK, reports) goes through real CORS.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from playwright.sync_api import sync_playwright
+
+from actions_1flow import mapping
+from actions_1flow.pipeline import SQLiteStore
+from actions_1flow.secrets import mask_secret
+from tests.helpers.browser import launch_chromium
+from tests.helpers.sandbox import US_KEY
+from tests.helpers.server import ServeProcess, Site
+
+pytestmark = pytest.mark.browser
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
+DOCS_SERVER = '"http://127.0.0.1:8080"'
+DOCS_WRITE_KEY = '"wk_web_demo"'
+DESTINATION = "1Flow Web (Actions)"
+
+TRACK = {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
+         "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
+                     "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}}
+IDENTIFY = {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
+            "mapping": {"userId": {"@path": "$.userId"}, "traits": {"@path": "$.traits"}}}
+BIG_ORDERS = {
+    "name": "Big orders",
+    "subscribe": 'event = "Order Completed" and properties.total > 100',
+    "partnerAction": "trackEvent",
+    "mapping": {
+        "event_name": {"@template": "Big order {{properties.order_id}}"},
+        "properties": {
+            "revenue": {"@path": "$.properties.total"},
+            "currency": {"@if": {"exists": {"@path": "$.properties.currency"}, "then": {"@path": "$.properties.currency"},
+                                 "else": "USD"}},
+            "page": {"@path": "$.context.page.path"},
+        },
+    },
+}
+ORDER = {"order_id": "o-1", "total": 120, "currency": "USD"}
+
+
+def docs_snippet() -> str:
+    """The snippet of docs/web.md ("Add the snippet to your page"), as a newcomer would paste it."""
+    text = DOCS.read_text(encoding="utf-8")
+    section = text[text.index("### 3. Add the snippet to your page"):]
+    return re.search(r"```html\n(.*?)```", section, re.S).group(1)
+
+
+@pytest.fixture(scope="module")
+def device_server(tmp_path_factory, sandbox_server):
+    """One server for the module: a source per scenario, each with its own device-mode 1Flow destination."""
+    tmp = tmp_path_factory.mktemp("device")
+
+    def destination(name: str, source: str, subscriptions, **settings):
+        return {"name": name, "type": "1flow", "mode": "device", "sources": [source],
+                "settings": {"projectApiKey": US_KEY, **settings}, "subscriptions": subscriptions}
+
+    config = {
+        "storage": f"sqlite:///{tmp}/device.db",
+        "sources": [{"name": s, "write_key": f"wk_{s}"} for s in ("shop", "callable", "offline")],
+        "destinations": [
+            destination("1flow-shop", "shop", [TRACK, IDENTIFY, BIG_ORDERS], sdkUrl=sandbox_server.sdk_url("methods")),
+            destination("1flow-callable", "callable", "presets", sdkUrl=sandbox_server.sdk_url("callable")),
+            # The real SDK URL: the browser cannot resolve 1flow.app, as if an ad blocker stopped it.
+            destination("1flow-offline", "offline", "presets"),
+        ],
+    }
+    path = tmp / "device.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    server = ServeProcess(path, tmp / "serve.log", "--no-worker", "--log-level", "info")
+    server.db = tmp / "device.db"
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def site():
+    site = Site()
+    yield site
+    site.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_shop(browser, site, device_server, live_sandbox):
+    """Opens a fresh page (own storage) with the docs snippet for a write key; closes it afterwards."""
+    contexts = []
+
+    def open_(write_key: str, query: str = ""):
+        snippet = docs_snippet()
+        assert snippet.count(DOCS_SERVER) == 1 and snippet.count(DOCS_WRITE_KEY) == 1
+        snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(DOCS_WRITE_KEY, json.dumps(write_key))
+        url = site.add(f"/{write_key}-{len(site.pages)}.html", f"<!doctype html><html><head>{snippet}</head><body>shop</body></html>")
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.errors, page.requests = [], []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.on("request", lambda request: page.requests.append(request.url))
+        page.goto(url + query)
+        page.wait_for_function("window.analytics && window.analytics.initialized === true", timeout=10_000)
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def plugins(page) -> list[list]:
+    return page.evaluate(
+        "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow')).map(p => [p.name, p.isLoaded()])"
+    )
+
+
+def wait_loaded(page) -> None:
+    page.wait_for_function(
+        "(() => { const ours = analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'));"
+        " return ours.length > 0 && ours.every(p => p.isLoaded()) })()",
+        timeout=10_000,
+    )
+
+
+def sdk_calls(sandbox, count: int, timeout: float = 10.0) -> list[tuple[str, list]]:
+    """The SDK calls (not the SDK's own init) once `count` arrived, or what there is at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        calls = [(c["method"], c["args"]) for c in sandbox.calls("sdk") if c["method"] != "init"]
+        if len(calls) >= count or time.monotonic() > deadline:
+            return calls
+        time.sleep(0.05)
+
+
+def test_track_and_identify_reach_the_sdk_methods_through_the_docs_snippet(open_shop, device_server, site, live_sandbox):
+    page = open_shop("wk_shop")
+    wait_loaded(page)
+    # Loader, settings and plugin from our server (another origin than the page), the SDK from the sandbox.
+    origins = {re.match(r"https?://[^/]+", url).group(0) for url in page.requests}
+    assert origins == {site.url, device_server.url, live_sandbox.url}
+    assert {url.removeprefix(device_server.url) for url in page.requests} >= {
+        "/analytics.js/v1/wk_shop/analytics.min.js", "/v1/projects/wk_shop/settings", "/plugins/actions-1flow.js"
+    }
+    assert plugins(page) == [[DESTINATION, True], [DESTINATION, True]]
+    assert page.evaluate("typeof window.actions1flowDestination") == "function"
+    # The plugin and SDK came from our server and the sandbox, the SDK with the project key on its tag.
+    assert page.evaluate(
+        "[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.getAttribute('data-api-key'))"
+    ) == [US_KEY]
+    anonymous = page.evaluate("async () => (await analytics.identify({plan: 'free'})).event.traits")
+    assert anonymous == {"plan": "free"}
+    traits = page.evaluate("async () => (await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})).event.traits")
+    event = page.evaluate(f"async () => (await analytics.track('Order Completed', {json.dumps(ORDER)})).event")
+    assert event["userId"] == "u1"
+    calls = sdk_calls(live_sandbox, 3)
+    # The custom subscription's mapping gives in the page what the Python engine gives for the same event.
+    big_order = mapping.transform(BIG_ORDERS["mapping"], event)
+    assert big_order["properties"] == {"revenue": 120, "currency": "USD", "page": event["context"]["page"]["path"]}
+    assert calls == [
+        ("logUser", ["u1", traits]),  # the identify without a userId sent nothing
+        ("logEvent", ["Order Completed", ORDER]),
+        ("logEvent", ["Big order o-1", big_order["properties"]]),  # the custom trigger and mapping
+    ]
+    assert traits["email"] == "ada@example.com" and traits["plan"] == "pro"
+    records = live_sandbox.calls("sdk")
+    assert {(r["form"], r["api_key"], r["status"]) for r in records} == {("methods", mask_secret(US_KEY), 200)}
+    # A small order matches the preset-like subscription only.
+    page.evaluate("analytics.track('Order Completed', {order_id: 'o-2', total: 5})")
+    assert sdk_calls(live_sandbox, 4)[3:] == [("logEvent", ["Order Completed", {"order_id": "o-2", "total": 5}])]
+    assert page.errors == []
+
+
+def test_per_event_opt_out_is_honoured(open_shop, live_sandbox):
+    page = open_shop("wk_shop")
+    wait_loaded(page)
+    page.evaluate(
+        "async () => {"
+        f"  await analytics.track('Skipped', {{n: 1}}, {{integrations: {{{json.dumps(DESTINATION)}: false}}}});"
+        f"  await analytics.track('Only identify skipped', {{n: 2}}, {{integrations: {{{json.dumps(DESTINATION + ' identifyUser')}: false}}}});"
+        "  await analytics.identify('u2', {a: 1}, {integrations: {'1Flow Web (Actions) identifyUser': false}});"
+        "  await analytics.track('Sent', {n: 3});"
+        "}"
+    )
+    assert sdk_calls(live_sandbox, 2) == [
+        ("logEvent", ["Only identify skipped", {"n": 2}]),
+        ("logEvent", ["Sent", {"n": 3}]),
+    ]
+
+
+def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox):
+    """analytics-next's query-string feature (`?ajs_uid=…&ajs_event=…`) lives in a lazy chunk."""
+    page = open_shop("wk_shop", "?ajs_uid=u9&ajs_event=Shared")
+    chunks = [url for url in page.requests if "/analytics-next/bundles/" in url]
+    assert len(chunks) == 1 and chunks[0].startswith(device_server.url + "/analytics-next/bundles/queryString.bundle.")
+    calls = sdk_calls(live_sandbox, 2)
+    assert sorted(calls) == [("logEvent", ["Shared", {}]), ("logUser", ["u9", {}])]
+
+
+def test_callable_sdk_form(open_shop, live_sandbox):
+    page = open_shop("wk_callable")
+    wait_loaded(page)
+    page.evaluate("async () => { await analytics.identify('u1', {name: 'Ada'}); await analytics.track('Order Completed', {total: 5}) }")
+    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    assert sdk_calls(live_sandbox, 2) == [
+        ("identify", ["u1", {"name": "Ada"}]),
+        ("track", ["Order Completed", {"userId": "u1", "anonymousId": anonymous_id, "properties": {"total": 5}}]),
+    ]
+    assert {c["form"] for c in live_sandbox.calls("sdk")} == {"callable"}
+
+
+def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, device_server, live_sandbox):
+    page = open_shop("wk_offline")
+    # analytics.track resolves although the SDK never loads, and the page keeps working.
+    first = page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
+    assert first == "Order Completed"
+    store = SQLiteStore(device_server.db)
+    try:
+        deadline = time.monotonic() + 10
+        while not store.device_events(10) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert page.evaluate("async () => (await analytics.track('Again', {total: 2})).event.event") == "Again"
+        assert page.evaluate("document.body.textContent") == "shop"
+        assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]
+        page.wait_for_timeout(500)  # room for a second report, which must not come
+        reports = store.device_events(10)
+    finally:
+        store.close()
+    assert len(reports) == 1, reports
+    (report,) = reports
+    assert (report.source, report.destination, report.kind, report.sdk_url) == (
+        "offline", "1flow-offline", "sdk-load", "https://1flow.app/js/1flow.js"
+    )
+    assert report.message.startswith("the 1Flow SDK failed to load from https://1flow.app/js/1flow.js")
+    assert report.origin is not None and report.origin.startswith("http://127.0.0.1:")
+    log = device_server.log_text()
+    assert log.count("device event sdk-load from source offline") == 1
+    assert US_KEY not in log
+    assert live_sandbox.calls("sdk") == []
+    assert page.errors == []
+
