@@ -6,6 +6,7 @@ exactly the events the client was told were accepted.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections import Counter
@@ -37,7 +38,7 @@ def run_id() -> str:
 
 
 def delivered(sandbox: SandboxServer, run: str) -> Counter[tuple[str, str, Any]]:
-    """(1Flow type, event name or user id, n) of every item the sandbox accepted that belongs to `run`."""
+    """(1Flow type, event name or user id, n) of every item the sandbox accepted that mentions `run`."""
     found: Counter[tuple[str, str, Any]] = Counter()
     for call in sandbox.calls("http"):
         if call.get("status") != 200 or not isinstance(call.get("body"), dict):
@@ -46,7 +47,7 @@ def delivered(sandbox: SandboxServer, run: str) -> Counter[tuple[str, str, Any]]
         items = body["batch"] if call["endpoint"] == "batch" else [{"type": call["endpoint"], **body}]
         for item in items:
             data = item.get("properties") if item["type"] == "track" else item.get("traits")
-            if isinstance(data, dict) and data.get("run") == run:
+            if isinstance(data, dict) and run in json.dumps(data):  # a field or, for a page view, its URL
                 name = item.get("event") if item["type"] == "track" else item.get("user_id")
                 found[(item["type"], name, data.get("n"))] += 1
     return found

@@ -29,6 +29,8 @@ ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATH
 
 ALLOW = "OPTIONS, POST"
 
+MAX_ORIGIN_WARNINGS = 1_000
+
 _HEADERS_USED = {
     b"authorization", b"content-encoding", b"content-length", b"origin", b"host",
     b"access-control-request-method", b"access-control-request-headers",
@@ -50,6 +52,7 @@ class TrackingAPI:
     def __init__(self, app: ASGIApp, state: ServerState) -> None:
         self.app = app
         self.state = state
+        self._warned: set[tuple[str, str | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = ENDPOINTS.get(scope["path"]) if scope["type"] == "http" else None
@@ -84,6 +87,7 @@ class TrackingAPI:
                 raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
             source_name = source.name
             if origin is not None and not state.origins.allows(origin, source_name, host):
+                self._warn_origin(origin, source_name)
                 raise IngestError(
                     403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
                 )
@@ -110,11 +114,21 @@ class TrackingAPI:
         if origin is None or "access-control-request-method" not in headers:
             await _respond(send, 204, b"", {"allow": ALLOW})
         elif not self.state.origins.allows(origin, None, headers.get("host")):
+            self._warn_origin(origin, None)
             message = f"no source of this server accepts events from pages at {origin}; list it in cors_origins"
             await _error(send, IngestError(403, "origin_not_allowed", message))
         else:
             requested = headers.get("access-control-request-headers")
             await _respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested))
+
+    def _warn_origin(self, origin: str, source: str | None) -> None:
+        """Say once per origin and source (for the first 1,000) that browsers there are refused: a missing
+        `cors_origins` entry otherwise shows only in the visitors' consoles."""
+        if (origin, source) in self._warned or len(self._warned) >= MAX_ORIGIN_WARNINGS:
+            return
+        self._warned.add((origin, source))
+        where = f"source {source!r}" if source else "any source (CORS preflight)"
+        log.warning("refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where)
 
     def _cors(self, origin: str | None, source: str | None, host: str | None) -> dict[str, str]:
         if origin is None or not self.state.origins.allows(origin, source, host):
