@@ -86,6 +86,8 @@ class ServerConfig(_Model):
     `ACTIONS_1FLOW_ANALYTICS_NEXT_DIR`, else `node_modules` next to the project."""
     body_timeout: float = Field(10.0, gt=0)
     """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
+    demo: str | None = None
+    """A source's name: serve a demo page at `/demo` sending to that source (what `actions-1flow demo` runs)."""
 
     @field_validator("public_url")
     @classmethod
@@ -457,6 +459,8 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
         unset = {p.path for p in problems}  # an unset variable already explains an empty value there
+        if config.server.demo is not None and config.server.demo not in source_names:
+            problems.append(ConfigProblem(("server", "demo"), f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
         for i, dest in enumerate(config.destinations):
             if dest.name in seen:
                 problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))

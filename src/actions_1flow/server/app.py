@@ -24,6 +24,7 @@ from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
 from .appender import GroupAppender
 from .cors import OriginPolicy
+from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .tracking import TrackingAPI
@@ -103,6 +104,7 @@ def create_app(
     routes = [
         Route("/health", health),
         *device_mode_routes(state),
+        *demo_routes(state),
     ]
     middleware = [Middleware(TrackingAPI, state=state)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
