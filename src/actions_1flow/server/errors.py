@@ -17,9 +17,9 @@ log = logging.getLogger("actions_1flow.server")
 _CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: object) -> Response:
+def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """A refusal as JSON."""
-    body = orjson.dumps({"success": False, "code": code, "message": message, **extra})
+    body = orjson.dumps({"success": False, "code": code, "message": message})
     return Response(body, status, headers=headers, media_type="application/json")
 
 
