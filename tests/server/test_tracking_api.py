@@ -374,3 +374,17 @@ def test_configured_origins_must_be_origins(tmp_path, origin):
     with pytest.raises(ConfigError) as info:
         parse_config(f'sources: [{{name: web, write_key: k, cors_origins: ["{origin}"]}}]', "c.yaml")
     assert "sources[0].cors_origins" in str(info.value) and "is not an origin" in str(info.value)
+
+
+def test_a_bug_is_a_json_500_so_clients_keep_the_events(tmp_path, monkeypatch, caplog):
+    import actions_1flow.server.tracking as tracking
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(tracking, "read_request", broken)
+    app = create_app(parse_config(config_text(tmp_path)), run_worker=False)
+    with TestClient(app, raise_server_exceptions=False) as http:
+        r = http.post("/v1/track", json={"userId": "u", "writeKey": "wk_backend"})
+    refused(r, 500, "internal_error")
+    assert "a bug" not in r.text and "unhandled error on POST /v1/track" in caplog.text
