@@ -388,3 +388,13 @@ def test_a_bug_is_a_json_500_so_clients_keep_the_events(tmp_path, monkeypatch, c
         r = http.post("/v1/track", json={"userId": "u", "writeKey": "wk_backend"})
     refused(r, 500, "internal_error")
     assert "a bug" not in r.text and "unhandled error on POST /v1/track" in caplog.text
+
+
+def test_nothing_malformed_is_echoed_into_cors_headers(client):
+    """Even for a source open to every origin, only well-formed origins and header lists are reflected."""
+    r = client.post("/v1/t", json={"userId": "u", "writeKey": "wk_open"}, headers={"origin": "http://a b.example"})
+    refused(r, 403, "origin_not_allowed")
+    r = preflight(client, WEB, headers="authorization, x-custom\x7f")
+    assert r.status_code == 204 and r.headers["access-control-allow-headers"] == "authorization, content-type, content-encoding, x-retry-count"
+    r = preflight(client, WEB, headers="authorization, x-custom-header")
+    assert r.headers["access-control-allow-headers"] == "authorization, x-custom-header"

@@ -30,7 +30,8 @@ DEFAULT_ALLOWED_HEADERS = "authorization, content-type, content-encoding, x-retr
 """Answered when a preflight names no headers; otherwise the named ones are allowed (analytics.js lets pages add
 their own headers, and none of them changes what the server does)."""
 
-_ORIGIN = re.compile(r"^(?:null|https?://[^/\s?#@]+)$")
+_ORIGIN = re.compile(r"^(?:null|https?://[a-z0-9._\-\[\]:]+)$")
+_HEADER_LIST = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+(?:\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$")
 
 
 def normalize_origin(origin: str) -> str:
@@ -55,8 +56,11 @@ class OriginPolicy:
         self._own = _host_of(normalize_origin(public_url)) if public_url else None
 
     def allows(self, origin: str, source: str | None, host: str | None) -> bool:
-        """Whether a request from `origin` to `host` (its Host header) may send to `source` (None: to any source)."""
+        """Whether a request from `origin` to `host` (its Host header) may send to `source` (None: to any source).
+        A malformed `Origin` is no browser's: never allowed (nor echoed back in a header)."""
         normal = normalize_origin(origin)
+        if not _ORIGIN.match(normal):
+            return False
         if self._same_origin(normal, host):
             return True
         allowed = self._any_source if source is None else self._by_source.get(source, frozenset())
@@ -77,9 +81,15 @@ class OriginPolicy:
         return {
             **cls.response_headers(origin),
             "access-control-allow-methods": ALLOWED_METHODS,
-            "access-control-allow-headers": (requested_headers or "").strip() or DEFAULT_ALLOWED_HEADERS,
+            "access-control-allow-headers": _header_list(requested_headers) or DEFAULT_ALLOWED_HEADERS,
             "access-control-max-age": str(PREFLIGHT_MAX_AGE_S),
         }
+
+
+def _header_list(requested: str | None) -> str | None:
+    """The header names a preflight asked for, when they are a well-formed list (anything else is not echoed)."""
+    value = (requested or "").strip()
+    return value if _HEADER_LIST.match(value) else None
 
 
 def _host_of(url: str) -> str | None:
