@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -33,6 +34,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     config = _load(config_path)
     _logging(log_level)
     app = create_app(config, run_worker=not no_worker)
+    gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
         host=host or config.server.host,

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import orjson
 
+from .checkpoint import Checkpointer
 from .store import (
     AppendResult,
     DeliveryRecord,
@@ -127,6 +128,7 @@ class SQLiteStore:
         self._writer = threading.Thread(target=self._write_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._closed = False
         self._writer.start()
+        self._checkpointer = Checkpointer(self.path)
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -210,6 +212,7 @@ class SQLiteStore:
         self._closed = True
         self._queue.put(_STOP)
         self._writer.join()
+        self._checkpointer.close()
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
