@@ -44,6 +44,7 @@ system:
 bench: setup
 	$(BIN)/python benchmarks/fql_bench.py
 	$(BIN)/python benchmarks/kit_bench.py
+	$(BIN)/python benchmarks/ingest_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py

@@ -1,16 +1,132 @@
-"""`make run`'s job: `actions-1flow demo` starts the sandbox, sends identify, track and an identify without userId
-through `send`, prints the verdicts and what 1Flow received, and stops the sandbox."""
+"""`make run`'s job, `actions-1flow demo`: the sandbox and the server with a demo page; a track pressed on the page
+reaches 1Flow both ways (the SDK in the page, the server's HTTP delivery) and the page shows both; Ctrl-C stops
+everything. And `demo --send`, the short scripted flow through `send`."""
 
 from __future__ import annotations
 
+import queue
 import re
+import signal
 import subprocess
+import threading
+import time
 
-from tests.helpers.sandbox import cli_command
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.helpers.browser import launch_chromium
+from tests.helpers.sandbox import cli_command, free_port
 
 
-def test_demo_prints_the_verdicts_and_what_the_sandbox_received():
-    result = subprocess.run([*cli_command(), "demo"], capture_output=True, text=True, timeout=120)
+class Demo:
+    """`actions-1flow demo` in `directory`, its output read line by line as it comes."""
+
+    def __init__(self, directory, *args: str) -> None:
+        self.process = subprocess.Popen(
+            [*cli_command(), "demo", *args], cwd=directory, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line)
+
+    def wait_for_line(self, pattern: str, timeout: float = 60.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                line = self.lines.get(timeout=0.2)
+            except queue.Empty:
+                if self.process.poll() is not None:
+                    break
+                continue
+            self.output.append(line)
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line matching {pattern!r}; output so far:\n{''.join(self.output)}")
+
+    def rest(self) -> str:
+        while not self.lines.empty():
+            self.output.append(self.lines.get())
+        return "".join(self.output)
+
+
+def calls(sandbox_url: str, channel: str) -> list[dict]:
+    return httpx.get(f"{sandbox_url}/_sandbox/calls", params={"channel": channel}, timeout=5).json()["calls"]
+
+
+def wait_until(predicate, page, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{what} not within {timeout:g}s")
+
+
+@pytest.mark.browser
+def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
+    demo = Demo(tmp_path, "--port", str(free_port()))
+    try:
+        sandbox_url = demo.wait_for_line(r"1Flow sandbox:\s+(http://127\.0\.0\.1:\d+)").group(1)
+        server_url = demo.wait_for_line(r"actions-1flow:\s+(http://127\.0\.0\.1:\d+)").group(1)
+        page_url = demo.wait_for_line(r"Demo page: (\S+)").group(1)
+        assert page_url == f"{server_url}/demo"
+        html = httpx.get(page_url, timeout=5)
+        assert html.status_code == 200 and "analytics.load(writeKey)" in html.text and '"wk_demo_web"' in html.text
+        assert (tmp_path / "var" / "demo" / "events.db").exists()
+
+        with sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(page_url)
+            page.wait_for_function("document.getElementById('sdk-state').textContent === '1Flow SDK ready.'", timeout=15_000)
+            page.fill("#event-name", "Demo Pressed")
+            page.click("#identify")
+            page.click("#track")
+            # Device mode: the plugin called the sandbox's SDK in the page, and the page lists the calls.
+            def sdk_calls():
+                found = [c for c in calls(sandbox_url, "sdk") if c["method"] in ("logUser", "logEvent")]
+                return found if len(found) >= 2 else None
+
+            sdk = wait_until(sdk_calls, page, "two SDK calls in the sandbox")
+            assert [(c["method"], c["args"][0]) for c in sdk] == [("logUser", "user-42"), ("logEvent", "Demo Pressed")]
+            listed = page.inner_text("#sdk-calls")
+            assert 'logEvent("Demo Pressed", {"total":49.9})' in listed and 'logUser("user-42"' in listed
+            # Cloud mode: the server delivered both to the sandbox's HTTP API, and the page shows the deliveries.
+            def http_items():
+                items = [i for c in calls(sandbox_url, "http") if c["status"] == 200 for i in c["body"].get("batch", [c["body"]])]
+                return items if len(items) >= 2 else None
+
+            items = wait_until(http_items, page, "two deliveries to the sandbox's HTTP API")
+            assert sorted((i.get("type"), i.get("event"), i["user_id"]) for i in items) == [
+                ("identify", None, "user-42"), ("track", "Demo Pressed", "user-42"),
+            ]
+            wait_until(lambda: page.inner_text("#deliveries").count("delivered") >= 2, page, "deliveries on the page")
+            deliveries = page.inner_text("#deliveries")
+            assert "Track Event · track" in deliveries and "Identify User · identify" in deliveries
+            assert errors == []
+            browser.close()
+    finally:
+        demo.process.send_signal(signal.SIGINT)  # Ctrl-C
+        status = demo.process.wait(timeout=30)
+    out = demo.rest()
+    assert status == 0, out
+    assert out.rstrip().endswith("Stopped the server and the sandbox."), out
+    assert "Traceback" not in out
+    for url in (server_url, sandbox_url):
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, timeout=2)
+    assert not re.search(r"1f_demo_[A-Za-z0-9_-]{8,}", out)  # the project key is shown masked only
+
+
+def test_send_prints_the_verdicts_and_what_the_sandbox_received():
+    result = subprocess.run([*cli_command(), "demo", "--send"], capture_output=True, text=True, timeout=120)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
     assert re.search(r"event 1 \(identify\) · 1flow-demo · Identify User → delivered \(200 OK, POST http://127\.0\.0\.1:\d+/v1/identify\)", out)

@@ -84,6 +84,10 @@ class ServerConfig(_Model):
     analytics_next_dir: str | None = None
     """Where `@segment/analytics-next` is installed (the package or its `dist/umd`); when unset, the env variable
     `ACTIONS_1FLOW_ANALYTICS_NEXT_DIR`, else `node_modules` next to the project."""
+    body_timeout: float = Field(10.0, gt=0)
+    """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
+    demo: str | None = None
+    """A source's name: serve a demo page at `/demo` sending to that source (what `actions-1flow demo` runs)."""
 
     @field_validator("public_url")
     @classmethod
@@ -97,6 +101,16 @@ class SourceConfig(_Model):
     name: str
     write_key: str
     cors_origins: list[str] = []
+    """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        if not value:
+            return value
+        from .server.cors import check_origin  # the server's rules; imported only when there is something to check
+
+        return [check_origin(origin) for origin in value]
 
 
 class OneFlowSettings(_Model):
@@ -457,6 +471,8 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
         unset = {p.path for p in problems}  # an unset variable already explains an empty value there
+        if config.server.demo is not None and config.server.demo not in source_names:
+            problems.append(ConfigProblem(("server", "demo"), f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
         for i, dest in enumerate(config.destinations):
             if dest.name in seen:
                 problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))

@@ -1,4 +1,5 @@
-"""`actions-1flow serve` as a subprocess on a free port, and a tiny customer site on another origin for browser tests."""
+"""`actions-1flow serve` as a subprocess on a free port, a tiny customer site on another origin for browser tests,
+and configurations feeding a cloud-mode 1Flow destination (the sandbox)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,58 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import httpx
+from typing import Any
 
-from tests.helpers.sandbox import cli_command, free_port
+import httpx
+import yaml
+
+from tests.helpers.sandbox import US_KEY, cli_command, free_port
+
+
+PAGE_SUBSCRIPTION = {
+    "name": "Page Viewed",
+    "subscribe": 'type = "page"',
+    "partnerAction": "trackEvent",
+    "mapping": {
+        "event_name": "Page Viewed",
+        "userId": {"@path": "$.userId"},
+        "anonymousId": {"@path": "$.anonymousId"},
+        "properties": {"@path": "$.properties"},
+    },
+}
+"""Pages reach 1Flow as a `Page Viewed` track, so every call a client makes has a 1Flow counterpart to count."""
+
+PRESETS_AND_PAGES = [
+    {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
+     "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
+                 "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}},
+    {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
+     "mapping": {"userId": {"@path": "$.userId"}, "anonymousId": {"@path": "$.anonymousId"},
+                 "traits": {"@path": "$.traits"}}},
+    PAGE_SUBSCRIPTION,
+]
+
+
+def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], **server: Any) -> Path:
+    """A configuration whose sources all feed one cloud-mode 1Flow destination at `api_url` (the sandbox)."""
+    config = {
+        "server": {"host": "127.0.0.1", **server},
+        "storage": f"sqlite:///{directory / 'events.db'}",
+        "pipeline": {"poll_interval": "50ms", "retry_base": "200ms", "retry_cap": "1s"},
+        "sources": sources,
+        "destinations": [
+            {
+                "name": "1flow-cloud",
+                "mode": "cloud",
+                "sources": [s["name"] for s in sources],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url},
+                "subscriptions": PRESETS_AND_PAGES,
+            }
+        ],
+    }
+    path = directory / "server.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
 
 
 class ServeProcess:
@@ -44,7 +94,8 @@ class ServeProcess:
             self._log.flush()
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def stop(self) -> None:
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (uvicorn re-raises SIGTERM after a graceful shutdown: -15 is clean)."""
         self.http.close()
         if self.process.poll() is None:
             self.process.terminate()
@@ -54,6 +105,7 @@ class ServeProcess:
                 self.process.kill()
                 self.process.wait()
         self._log.close()
+        return self.process.returncode
 
 
 class Site:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 
@@ -37,6 +38,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
         _fail(str(exc))
+    gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
         host=host or config.server.host,

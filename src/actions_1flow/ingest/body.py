@@ -7,7 +7,6 @@ optionally gzip-encoded; the write key comes in the body, in HTTP Basic (key as 
 from __future__ import annotations
 
 import base64
-import binascii
 import zlib
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,7 @@ from .errors import IngestError
 from .limits import MAX_BATCH_BYTES, MAX_COMPRESSED_BYTES
 
 _ACCEPTED_ENCODINGS = {"", "identity", "gzip", "x-gzip", "deflate"}
+_UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def decompress(body: bytes, content_encoding: str) -> bytes:
@@ -26,7 +26,7 @@ def decompress(body: bytes, content_encoding: str) -> bytes:
     if encoding not in _ACCEPTED_ENCODINGS:
         raise IngestError(415, "unsupported_encoding", f"Content-Encoding {content_encoding!r} is not supported; use gzip or none")
     if len(body) > MAX_COMPRESSED_BYTES and encoding not in ("", "identity"):
-        raise IngestError(400, "batch_too_large", f"the compressed body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request")
+        raise IngestError(400, "batch_too_large", f"the compressed body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
     if encoding in ("", "identity"):
         return body
     wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
@@ -36,16 +36,22 @@ def decompress(body: bytes, content_encoding: str) -> bytes:
     except zlib.error as exc:
         raise IngestError(400, "invalid_encoding", f"the body is not valid {encoding}: {exc}") from None
     if len(out) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
-        raise IngestError(400, "batch_too_large", f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request")
+        raise IngestError(400, "batch_too_large", f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
     if not inflater.eof:
         raise IngestError(400, "invalid_encoding", f"the {encoding} body is truncated")
     return out
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
-    """Parse a body that must be one JSON object (any content type: analytics.js uses text/plain)."""
+    """Parse a body that must be one JSON object, UTF-8 (a leading byte-order mark is skipped).
+
+    The content type is not checked: analytics.js sends `text/plain`, the server libraries `application/json`,
+    and `curl -d` sends form encoding; the body is JSON in every case.
+    """
     if len(raw) > MAX_BATCH_BYTES:
-        raise IngestError(400, "batch_too_large", f"the body is {len(raw):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request")
+        raise IngestError(400, "batch_too_large", f"the body is {len(raw):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
+    if raw.startswith(_UTF8_BOM):
+        raw = raw[len(_UTF8_BOM):]
     if not raw.strip():
         raise IngestError(400, "invalid_json", "the body is empty; expected a JSON object")
     try:
@@ -67,7 +73,7 @@ def write_key_from(headers: Mapping[str, str], body: Mapping[str, Any]) -> str |
     if scheme.lower() == "basic" and credentials:
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
             raise IngestError(401, "invalid_authorization", "the Basic Authorization header is not valid base64 of 'writeKey:'") from None
         user = decoded.partition(":")[0]
         if user:

@@ -22,44 +22,60 @@ EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 SHORT_PATHS = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias", "b": "batch"}
 """analytics.js's short endpoint names (`/v1/t` …, `/v1/b` for batches)."""
 
-_BATCH_DEFAULTS = ("context", "integrations")
+_BATCH_DEFAULTS = ("context", "integrations", "sentAt")
 
 
 def events_from_body(kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     """The events a request carries: the body itself for `/v1/<type>`, the `batch` list for `/v1/batch`.
 
-    For a single-event path the path names the type, as in Segment. A batch's top-level `context` and
-    `integrations` apply to every event that lacks its own.
+    For a single-event path the path names the type, as in Segment. A batch's top-level `context`,
+    `integrations` and `sentAt` apply to every event that lacks its own. Each event is measured against the
+    32 KB limit as the client sent it (before those are added), which is how the client libraries measure it;
+    the shared part is measured on its own.
     """
     if kind != "batch":
+        check_size(body, "the event")
         return [{**body, "type": kind}]
     batch = body.get("batch")
     if not isinstance(batch, list):
         raise IngestError(400, "invalid_batch", "a batch body needs a `batch` array of events")
     if len(batch) > MAX_BATCH_EVENTS:
-        raise IngestError(400, "batch_too_many_events", f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch")
-    defaults = {k: body[k] for k in (*_BATCH_DEFAULTS, "sentAt") if k in body}
+        raise IngestError(
+            400, "batch_too_many_events",
+            f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch", MAX_BATCH_EVENTS,
+        )
+    defaults = {k: body[k] for k in _BATCH_DEFAULTS if k in body}
+    if defaults:
+        check_size(defaults, "the batch's shared context, integrations and sentAt")
     events = []
     for index, item in enumerate(batch):
         if not isinstance(item, dict):
             raise IngestError(400, "invalid_event", f"batch[{index}] is not a JSON object")
+        check_size(item, f"batch[{index}]")
         events.append({**defaults, **item} if defaults else item)
     return events
 
 
-def check_event(event: dict[str, Any], where: str) -> None:
-    """Refuse an event Segment would refuse: unknown type, no identity, over 32 KB."""
-    kind = event.get("type")
-    if kind not in EVENT_TYPES:
-        raise IngestError(400, "invalid_type", f"{where} has type {kind!r}; expected one of {', '.join(EVENT_TYPES)}")
-    if not _present(event.get("userId")) and not _present(event.get("anonymousId")):
-        raise IngestError(400, "no_user_anon_id", f"{where} has neither a userId nor an anonymousId")
+def check_size(event: dict[str, Any], where: str) -> None:
+    """Refuse an event over 32 KB as compact JSON (or too deeply nested to serialise at all)."""
     try:
         size = len(orjson.dumps(event))
     except orjson.JSONEncodeError:
         raise IngestError(400, "event_too_deep", f"{where} is nested too deeply to store (more than 254 levels)") from None
     if size > MAX_EVENT_BYTES:
-        raise IngestError(400, "event_too_large", f"{where} is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,} bytes (32 KB) per event")
+        raise IngestError(
+            400, "event_too_large",
+            f"{where} is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,} bytes (32 KB) per event", MAX_EVENT_BYTES,
+        )
+
+
+def check_event(event: dict[str, Any], where: str) -> None:
+    """Refuse an event Segment would refuse: unknown type, no identity."""
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise IngestError(400, "invalid_type", f"{where} has type {kind!r}; expected one of {', '.join(EVENT_TYPES)}")
+    if not _present(event.get("userId")) and not _present(event.get("anonymousId")):
+        raise IngestError(400, "no_user_anon_id", f"{where} has neither a userId nor an anonymousId")
 
 
 def enrich(event: dict[str, Any], received_at: datetime, client_ip: str | None) -> dict[str, Any]:

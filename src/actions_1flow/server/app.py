@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,8 +22,12 @@ from starlette.routing import Route
 from ..config import Config, SourceConfig
 from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
-from . import tracking
+from .appender import GroupAppender
+from .cors import OriginPolicy
+from .demo import demo_routes
 from .device_mode import device_mode_routes
+from .errors import EXCEPTION_HANDLERS
+from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -34,7 +39,12 @@ class ServerState:
     config: Config
     store: Store
     sources_by_key: dict[str, SourceConfig]
+    origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
+    appender: GroupAppender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.appender = GroupAppender(self.store, self.events_stored)
 
     def events_stored(self) -> None:
         for notify in self.on_stored:
@@ -73,7 +83,8 @@ def create_app(
 ) -> Starlette:
     """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's."""
     owned = store is None
-    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources})
+    origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
+    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources}, origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,9 +105,10 @@ def create_app(
 
     routes = [
         Route("/health", health),
-        *device_mode_routes(state),  # before the tracking API's catch-all
-        Route("/v1/{kind:str}", tracking.track, methods=["POST"]),
+        *device_mode_routes(state),
+        *demo_routes(state),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(TrackingAPI, state=state)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
     return app

@@ -155,7 +155,7 @@ class DeviceEvents:
         """`POST /v1/device-events`."""
         try:
             try:
-                body = await read_body(request, MAX_REPORT_BYTES)
+                body = await read_body(request.receive, request.headers, self.state.config.server.body_timeout, MAX_REPORT_BYTES)
             except IngestError as err:
                 if err.code != "batch_too_large":
                     raise

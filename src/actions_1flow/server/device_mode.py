@@ -1,7 +1,4 @@
-"""The device-mode routes: settings CDN, analytics-next loader and chunks, the 1Flow plugin, and error reports.
-
-They go before the tracking API's catch-all `POST /v1/{kind}` (see `create_app`).
-"""
+"""The device-mode routes: settings CDN, analytics-next loader and chunks, the 1Flow plugin, and error reports."""
 
 from __future__ import annotations
 

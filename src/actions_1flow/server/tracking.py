@@ -1,68 +1,176 @@
 """The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}` and analytics.js's
-short paths `/v1/{i,t,p,s,g,a,b}`.
+short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
+
+This is the server's hot path, so it is plain ASGI in front of the Starlette app (no routing table, request
+objects or per-request middleware): the path is looked up in a dict, the few headers it needs are read once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import TYPE_CHECKING
 
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..ingest import MAX_BATCH_BYTES, IngestError, read_request
+from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
 
 if TYPE_CHECKING:
     from .app import ServerState
 
 log = logging.getLogger("actions_1flow.server")
 
-OK = JSONResponse({"success": True})
+ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
+"""Every tracking path and the endpoint name it stands for."""
+
+ALLOW = "OPTIONS, POST"
+
+MAX_ORIGIN_WARNINGS = 1_000
+
+_HEADERS_USED = {
+    b"authorization", b"content-encoding", b"content-length", b"origin", b"host",
+    b"access-control-request-method", b"access-control-request-headers",
+}
+_JSON = (b"content-type", b"application/json")
+_OK = b'{"success":true}'
 
 
-async def read_body(request: Request, limit: int = MAX_BATCH_BYTES) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more)."""
-    declared = request.headers.get("content-length")
+class ClientGone(IngestError):
+    """The client closed the connection before its body arrived: nobody is left to answer (a 400 if asked)."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "client_disconnected", "the client closed the connection before the body was read")
+
+
+class TrackingAPI:
+    """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+        self._warned: set[tuple[str, str | None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = ENDPOINTS.get(scope["path"]) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"] if name in _HEADERS_USED}
+        method = scope["method"]
+        if method == "POST":
+            await self.track(kind, scope, receive, send, headers)
+        elif method == "OPTIONS":
+            await self.options(send, headers)
+        else:
+            message = f"{scope['path']} does not accept {method}; allowed: {ALLOW}"
+            await _error(send, IngestError(405, "method_not_allowed", message), {"allow": ALLOW})
+
+    async def track(self, kind: str, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
+        """Accept one tracking-API request into the store."""
+        state = self.state
+        origin = headers.get("origin")
+        host = headers.get("host")
+        source_name: str | None = None
+        body: bytes | None = None
+        try:
+            body = await read_body(receive, headers, state.config.server.body_timeout)
+            client = scope.get("client")
+            parsed = read_request(kind, body, headers, client[0] if client else None)
+            if parsed.write_key is None:
+                raise IngestError(401, "missing_write_key", "no write key: send it as HTTP Basic user, or as writeKey in the body")
+            source = state.sources_by_key.get(parsed.write_key)
+            if source is None:
+                raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
+            source_name = source.name
+            if origin is not None and not state.origins.allows(origin, source_name, host):
+                self._warn_origin(origin, source_name)
+                raise IngestError(
+                    403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
+                )
+        except ClientGone:
+            return
+        except IngestError as err:
+            log.debug("refused %s: %s %s", scope["path"], err.status, err.code)
+            extra = self._cors(origin, source_name, host) if err.code != "origin_not_allowed" else {}
+            if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
+                extra["connection"] = "close"
+            await _error(send, err, extra)
+            return
+        cors = self._cors(origin, source_name, host)
+        try:
+            await state.appender.append(source_name, parsed.events)
+        except Exception:
+            await _error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
+            return
+        await _respond(send, 200, _OK, cors)
+
+    async def options(self, send: Send, headers: dict[str, str]) -> None:
+        """A CORS preflight (answered for the origins of all sources), or a plain OPTIONS (which methods exist)."""
+        origin = headers.get("origin")
+        if origin is None or "access-control-request-method" not in headers:
+            await _respond(send, 204, b"", {"allow": ALLOW})
+        elif not self.state.origins.allows(origin, None, headers.get("host")):
+            self._warn_origin(origin, None)
+            message = f"no source of this server accepts events from pages at {origin}; list it in cors_origins"
+            await _error(send, IngestError(403, "origin_not_allowed", message))
+        else:
+            requested = headers.get("access-control-request-headers")
+            await _respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested))
+
+    def _warn_origin(self, origin: str, source: str | None) -> None:
+        """Say once per origin and source (for the first 1,000) that browsers there are refused: a missing
+        `cors_origins` entry otherwise shows only in the visitors' consoles."""
+        if (origin, source) in self._warned or len(self._warned) >= MAX_ORIGIN_WARNINGS:
+            return
+        self._warned.add((origin, source))
+        where = f"source {source!r}" if source else "any source (CORS preflight)"
+        log.warning("refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where)
+
+    def _cors(self, origin: str | None, source: str | None, host: str | None) -> dict[str, str]:
+        if origin is None or not self.state.origins.allows(origin, source, host):
+            return {}
+        return self.state.origins.response_headers(origin)
+
+
+async def read_body(receive: Receive, headers: dict[str, str], timeout: float, limit: int = MAX_BATCH_BYTES) -> bytes:
+    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
+    stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestError(400, "batch_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request")
+        raise IngestError(400, "batch_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request", limit)
     chunks, size = [], 0
+    loop = asyncio.get_running_loop()
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise IngestError(400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request")
-            chunks.append(chunk)
-    except ClientDisconnect:
-        raise IngestError(400, "client_disconnected", "the client closed the connection before the body was read") from None
-    return b"".join(chunks)
+        async with asyncio.timeout(timeout) as deadline:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    raise ClientGone()
+                chunk = message.get("body", b"")
+                size += len(chunk)
+                if size > limit:
+                    raise IngestError(400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit)
+                chunks.append(chunk)
+                if not message.get("more_body", False):
+                    break
+                deadline.reschedule(loop.time() + timeout)
+    except TimeoutError:
+        raise IngestError(408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)") from None
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def track(request: Request) -> Response:
-    """Accept one tracking-API request (any endpoint kind) into the store."""
-    state: ServerState = request.app.state.server
-    try:
-        body = await read_body(request)
-        parsed = read_request(
-            request.path_params["kind"], body, request.headers, request.client.host if request.client else None
-        )
-        if parsed.write_key is None:
-            raise IngestError(401, "missing_write_key", "no write key: send it as HTTP Basic user, or as writeKey in the body")
-        source = state.sources_by_key.get(parsed.write_key)
-        if source is None:
-            raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
-    except IngestError as err:
-        return JSONResponse(err.to_json(), err.status)
-    try:
-        await asyncio.wrap_future(state.store.append(source.name, parsed.events, time.time()))
-    except Exception:
-        log.exception("could not store %d event(s) from source %s", len(parsed.events), source.name)
-        return JSONResponse(
-            {"success": False, "code": "storage_unavailable", "message": "events could not be stored; retry later"}, 503
-        )
-    state.events_stored()
-    return OK
+async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    if body:
+        raw += [_JSON, (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _error(send: Send, err: IngestError, headers: dict[str, str] | None = None) -> None:
+    """A refusal as JSON (`{"success": false, "code", "message"[, "limit"]}`, what Segment's libraries read)."""
+    await _respond(send, err.status, orjson.dumps(err.to_json()), headers or {})

@@ -1,0 +1,55 @@
+"""The demo page (`server.demo: <source>`): a page served by the server itself where buttons call analytics.js,
+showing live what 1Flow receives both ways.
+
+`GET /demo` is the page: the analytics.js snippet (loader and settings from this server, the source's write key) and
+a hook that records every call the 1Flow plugin makes into the 1Flow SDK (device mode). `GET /demo/activity.json` is
+what the page polls for the server side: the newest cloud-mode deliveries and device-mode error reports. Neither
+route exists unless the configuration names a demo source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from importlib.resources import files
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from .app import ServerState
+
+ACTIVITY_ROWS = 30
+"""Deliveries (and device reports) the page shows at most."""
+
+_PAGE = files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
+_NO_STORE = {"cache-control": "no-store"}
+
+
+def demo_routes(state: ServerState) -> list[Route]:
+    """`/demo` and `/demo/activity.json` when `server.demo` names a source; nothing otherwise."""
+    name = state.config.server.demo
+    source = next((s for s in state.config.sources if s.name == name), None)
+    if source is None:
+        return []
+    page = _PAGE.replace("__WRITE_KEY__", json.dumps(source.write_key)).replace("__SOURCE__", json.dumps(source.name))
+
+    async def demo_page(request: Request) -> Response:
+        return HTMLResponse(page, headers=_NO_STORE)
+
+    async def activity(request: Request) -> Response:
+        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS)
+        reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS)
+        return JSONResponse(
+            {
+                "source": source.name,
+                "deliveries": [dataclasses.asdict(d) for d in deliveries],
+                "device_events": [dataclasses.asdict(r) for r in reports],
+            },
+            headers=_NO_STORE,
+        )
+
+    return [Route("/demo", demo_page, methods=["GET"]), Route("/demo/activity.json", activity, methods=["GET"])]
