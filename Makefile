@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup python node system bench bench-mapping clean
+.PHONY: run test setup python node system bench bench-mapping bench-pipeline clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -48,6 +48,9 @@ bench: setup
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py
+
+bench-pipeline: setup
+	$(BIN)/python benchmarks/pipeline_bench.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis var

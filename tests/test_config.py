@@ -186,6 +186,7 @@ def test_semantic_errors_are_all_reported_together():
           settings: {projectApiKey: k}
           subscriptions:
             - {name: x, subscribe: 'type = "track"', partnerAction: sendEmail}
+            - {name: x, subscribe: 'type = "identify"', partnerAction: identifyUser}
         - name: d
           settings: {projectApiKey: k}
         """
@@ -194,6 +195,7 @@ def test_semantic_errors_are_all_reported_together():
     assert paths["destinations[0].sources[1]"] == "unknown source 'mobile' (sources: web)"
     assert paths["destinations[0].subscriptions[0].partnerAction"] == "unknown partnerAction 'sendEmail'; 1Flow has trackEvent, identifyUser"
     assert paths["destinations[1].name"] == "duplicate destination name 'd'"
+    assert paths["destinations[0].subscriptions[1].name"] == "duplicate subscription name 'x' in this destination"
 
 
 def test_error_text_names_file_line_and_path():

@@ -207,7 +207,15 @@ class PipelineConfig(_Model):
     dedup_window: Duration = 24 * 3600.0
     """A messageId seen from the same source within this window is acknowledged but delivered once."""
     poll_interval: Duration = 0.2
-    """How often an idle worker looks for new events (also the longest a small batch waits)."""
+    """How often an idle worker looks for new events and due retries (a separate `worker` process has no other
+    way to learn of new events)."""
+    batch_size: int = Field(500, ge=1, le=2_500)
+    """Events a destination takes per round: one 1Flow `/batch` request (or more, to stay within 500 KB). Also
+    the most a crash can re-send (the batch in flight)."""
+    batch_age: Duration = 0.5
+    """The longest new events wait for a fuller batch before they are sent anyway."""
+    log_retention: Duration = 7 * 86400.0
+    """How long dead-lettered deliveries (and their events) are kept for `events --failed` and `replay`."""
 
 
 class Config(_Model):
@@ -396,9 +404,13 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
             problems.append(ConfigProblem((*base, "sources", j), f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
     actions = dest.definition.actions
     compiled: list[CompiledSubscription] = []
+    names: set[str] = set()
     for j, spec in enumerate(dest.subscription_specs()):
         where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
         found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
+        if spec.name in names:  # the delivery log and retries know a subscription by its name
+            found.insert(0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination"))
+        names.add(spec.name)
         if spec.partner_action not in actions:
             found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
         if found:

@@ -57,10 +57,11 @@ class InProcessSandbox:
     def calls(self, channel: str | None = None) -> list[dict[str, Any]]:
         return [c for c in self.state.calls if channel is None or c["channel"] == channel]
 
-    def fault(self, count: int = 1, **spec: Any) -> None:
+    def fault(self, count: int | None = None, **spec: Any) -> None:
+        """Queue a fault (see `POST /_sandbox/faults`): for the next `count` requests (default 1), or `duration`."""
         from actions_1flow.sandbox import Fault
 
-        fault, n = Fault.from_json({"count": count, **spec})
+        fault, n = Fault.from_json(spec if count is None else {"count": count, **spec})
         self.state.add_faults(fault, n)
 
 
@@ -119,8 +120,9 @@ class SandboxServer:
     def reset(self) -> None:
         self._http.post("/_sandbox/reset").raise_for_status()
 
-    def fault(self, count: int = 1, **spec: Any) -> None:
-        self._http.post("/_sandbox/faults", json={"count": count, **spec}).raise_for_status()
+    def fault(self, count: int | None = None, **spec: Any) -> None:
+        """Queue a fault (see `POST /_sandbox/faults`): for the next `count` requests (default 1), or `duration`."""
+        self._http.post("/_sandbox/faults", json=spec if count is None else {"count": count, **spec}).raise_for_status()
 
     def log_text(self) -> str:
         if not self._log.closed:

@@ -31,9 +31,9 @@ async def send(client: OneFlowClient, message: wire.Message):
         return await client.send(message)
 
 
-async def send_batch(client: OneFlowClient, messages: list[wire.Message]):
+async def send_batch(client: OneFlowClient, messages: list[wire.Message], **options):
     async with client:
-        return await client.send_batch(messages)
+        return await client.send_batch(messages, **options)
 
 
 TRACK = wire.track("Order Completed", user_id="u-1", anonymous_id="a-1", properties={"total": 12.5})
@@ -176,6 +176,26 @@ class TestSizes:
             ("delivered", ["u2", "u3"]),
         ]
         assert [(c["status"], len(c["body"]["batch"])) for c in sandbox.calls()] == [(413, 4), (200, 2), (200, 2)]
+
+    def test_a_batch_refused_for_one_bad_message_is_split_until_only_that_one_fails(self, sandbox):
+        good = [wire.track("E", user_id=f"u{i}") for i in range(5)]
+        bad = wire.track("", user_id="u-bad")  # 1Flow refuses an empty event name
+        outcomes = run(send_batch(sandbox.client(), [*good[:3], bad, *good[3:]]))
+        refused = [o for o in outcomes if not o.delivered]
+        assert [(o.status, o.messages) for o in refused] == [(400, (bad,))]
+        assert "event is required" in refused[0].reason
+        assert sorted(m.body["user_id"] for o in outcomes if o.delivered for m in o.messages) == [f"u{i}" for i in range(5)]
+
+    def test_stop_on_retryable_holds_back_the_rest_of_the_call(self, sandbox):
+        messages = [wire.track("E", user_id=f"u{i}", properties={"blob": "x" * 20_000}) for i in range(60)]
+        sandbox.fault(status=429, retry_after="9")
+        outcomes = run(send_batch(sandbox.client(), messages, stop_on_retryable=True))
+        assert [c["status"] for c in sandbox.calls()] == [429]
+        assert [(o.kind.value, o.exchange is None, o.retry_after) for o in outcomes] == [
+            ("retryable", False, 9.0),
+            ("retryable", True, 9.0),
+        ]
+        assert sum(len(o.messages) for o in outcomes) == 60 and "not sent" in outcomes[1].reason
 
     def test_413_on_a_single_event_is_permanent(self, sandbox):
         sandbox.fault(count=4, status=413)

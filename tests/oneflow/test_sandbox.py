@@ -187,12 +187,41 @@ class TestFaults:
             ({"delay": -1, "status": 500}, "delay must be a non-negative"),
             ({}, "a fault needs status, drop or delay"),
             ({"status": 500, "colour": "red"}, "unknown fault keys: colour"),
+            ({"status": 500, "duration": 0}, "duration must be a positive number"),
+            ({"status": 500, "duration": 5, "count": 2}, "give count or duration, not both"),
+            ({"status": 500, "key": ""}, "key must be a non-empty string"),
+            ({"status": 500, "path": "v1/batch"}, "path must start with /"),
         ],
     )
     def test_bad_fault_specs_are_400(self, sandbox, spec, message):
         response = post(sandbox, "/_sandbox/faults", spec)
         assert response.status_code == 400
         assert message in response.json()["error"]
+
+    def test_a_fault_scoped_to_a_key_leaves_other_keys_healthy(self, sandbox):
+        reply = post(sandbox, "/_sandbox/faults", {"count": 2, "status": 503, "retry_after": "3", "key": US_KEY})
+        assert reply.json() == {"queued": 2}
+        assert post(sandbox, "/v1/track", TRACK, key=EU_KEY).status_code == 200  # another key: not affected
+        assert post(sandbox, "/v1/track", TRACK, key=US_KEY).status_code == 503
+        assert post(sandbox, "/v1/track", TRACK, key=EU_KEY).status_code == 200
+        assert post(sandbox, "/v1/track", TRACK, key=US_KEY).status_code == 503
+        assert post(sandbox, "/v1/track", TRACK, key=US_KEY).status_code == 200  # used up
+        fault = sandbox.calls()[1]["fault"]
+        assert fault == {"status": 503, "retry_after": "3", "key": mask_secret(US_KEY)}
+        assert US_KEY not in json.dumps(sandbox.calls())
+
+    def test_a_fault_scoped_to_a_path(self, sandbox):
+        post(sandbox, "/_sandbox/faults", {"status": 500, "path": "/v1/batch"})
+        assert post(sandbox, "/v1/track", TRACK).status_code == 200
+        assert post(sandbox, "/v1/batch", {"batch": [{"type": "track", **TRACK}]}).status_code == 500
+        assert post(sandbox, "/v1/batch", {"batch": [{"type": "track", **TRACK}]}).status_code == 200
+
+    def test_a_fault_for_a_duration_applies_to_every_matching_request_until_it_ends(self, sandbox):
+        sandbox.fault(duration=0.3, status=429, retry_after="1", key=US_KEY)
+        assert [post(sandbox, "/v1/track", TRACK).status_code for _ in range(5)] == [429] * 5
+        assert post(sandbox, "/v1/track", TRACK, key=EU_KEY).status_code == 200
+        time.sleep(0.35)
+        assert post(sandbox, "/v1/track", TRACK).status_code == 200
 
     def test_drop_in_process_surfaces_as_a_connection_reset(self, sandbox):
         sandbox.fault(drop=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from actions_1flow.pipeline import DeliveryRecord, SQLiteStore
+from actions_1flow.pipeline import DeliveryRecord, SQLiteStore, StoreError
 
 
 @pytest.fixture
@@ -106,13 +107,43 @@ def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
         DeliveryRecord(1, "s", "dead", attempts=3, error="401"),
         DeliveryRecord(2, "s", "dead", attempts=3, error="401"),
     ]).result()
-    assert store.requeue_dead(15.0, 25.0, None, now=30.0, dry_run=True).result() == 1
+    now = time.time() + 1
+    assert store.requeue_dead(15.0, 25.0, None, now=now, dry_run=True).result() == 1
     assert [e.status for e in store.log(10)] == ["dead", "dead"]  # dry run changed nothing
-    assert store.requeue_dead(15.0, 25.0, "d", now=30.0).result() == 1
-    assert store.requeue_dead(15.0, 25.0, "d", now=30.0).result() == 0
-    [due] = store.due("d", 30.0, 10)
-    assert due.event.event["messageId"] == "late" and due.attempts == 0
-    assert store.requeue_dead(0.0, 100.0, "other", now=30.0).result() == 0
+    assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 1
+    assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 0
+    [due] = store.due("d", now, 10)
+    assert due.event.event["messageId"] == "late" and due.attempts == 0 and due.first_attempt_at is None
+    assert store.requeue_dead(0.0, 100.0, "other", now=now).result() == 0
+    [late] = [e for e in store.log(10) if e.message_id == "late"]
+    assert (late.status, late.replays) == ("retrying", 1)
+
+
+def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_replay_began(store):
+    store.append("web", [ev(f"m{i}") for i in range(5)], 10.0).result()
+    store.record("d", [DeliveryRecord(i, "s", "dead") for i in range(1, 6)]).result()
+    started = time.time() + 1
+    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
+    # The worker tries one of them, it fails again and is dead-lettered anew (after the replay began).
+    time.sleep(0.01)
+    store.submit(lambda c: c.execute("UPDATE deliveries SET status = 'dead', updated_at = ? WHERE event_seq = 1", (started + 5,))).result()
+    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
+    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 1
+    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 0  # not event 1 again: no loop
+    assert [e.message_id for e in store.log(10, failed_only=True) if e.status == "dead"] == ["m0"]
+
+
+def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
+    store.append("web", [ev("a"), ev("b")], 1.0).result()
+    store.record("d", [
+        DeliveryRecord(1, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
+        DeliveryRecord(2, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
+    ]).result()
+    assert store.submit(lambda c: c.execute("SELECT count(*) FROM exchanges").fetchone()[0]).result() == 1
+    assert {(e.request, e.response) for e in store.log(10)} == {("POST /batch [api_key: ****abcd]", "200 ok")}
+    store.record("d", [DeliveryRecord(2, "s", "retrying", attempts=2, next_attempt_at=9.0, error="503")]).result()
+    [b] = [e for e in store.log(10) if e.message_id == "b"]
+    assert (b.status, b.request) == ("retrying", "POST /batch [api_key: ****abcd]")  # the last exchange stays shown
 
 
 def test_counts_per_destination(store):
@@ -137,13 +168,65 @@ def test_log_filters_failed(store):
     assert (failed.message_id, failed.status, failed.hint, failed.event_type) == ("b", "dead", "check the Project API Key", "track")
 
 
+def prune_all(store, before, dead_before, destinations):
+    removed, after = 0, 0
+    while after is not None:
+        n, after = store.prune(before, dead_before, destinations, after).result()
+        removed += n
+    return removed
+
+
 def test_prune_keeps_dedup_for_events_still_needed(store):
-    store.append("web", [ev("a"), ev("b"), ev("c")], 1.0).result()
-    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 2)")).result()
-    store.record("d", [DeliveryRecord(1, "s", "delivered"), DeliveryRecord(2, "s", "dead")]).result()
-    assert store.prune(before=10.0, destinations=["d"]).result() == 1  # only "a": b is dead, c not yet read
-    assert store.append("web", [ev("a")], 11.0).result().accepted == 1  # past the window, a repeat is new
-    assert store.append("web", [ev("b"), ev("c")], 11.0).result().duplicates == 2
+    store.append("web", [ev("a"), ev("b"), ev("c"), ev("d")], 1.0).result()
+    store.append("web", [ev("young")], 50.0).result()
+    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 4)")).result()
+    store.record("d", [
+        DeliveryRecord(1, "s", "delivered"),
+        DeliveryRecord(2, "s", "dead"),
+        DeliveryRecord(3, "s", "retrying", next_attempt_at=1e12),
+    ]).result()
+    # a: delivered and old → gone; b: dead, within the log retention → kept; c: retrying → kept;
+    # d: old, matched nothing recorded → gone; young: inside the dedup window → kept.
+    assert prune_all(store, before=10.0, dead_before=0.0, destinations=["d"]) == 2
+    assert store.append("web", [ev("a"), ev("d")], 60.0).result().accepted == 2  # past the window: new again
+    assert store.append("web", [ev("b"), ev("c"), ev("young")], 60.0).result().duplicates == 3
+    assert sorted(e.message_id for e in store.log(10, failed_only=True)) == ["b", "c"]
+    # Once the dead letter is older than the log retention it goes too, with its event.
+    assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["d"]) == 1
+    assert store.append("web", [ev("b")], 70.0).result().accepted == 1
+
+
+def test_prune_never_passes_a_destination_cursor_and_seqs_are_never_reused(store):
+    store.append("web", [ev(f"m{i}") for i in range(12)], 1.0).result()
+    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("fast", 12), ("slow", 3)])).result()
+    assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow"]) == 3
+    assert [e.seq for e in store.read_after(0, ["web"], 100)] == list(range(4, 13))
+    assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow", "new"]) == 0  # no cursor yet
+    store.submit(lambda c: c.execute("UPDATE cursors SET seq = 12")).result()
+    assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow"]) == 9
+    store.append("web", [ev("after")], 20.0).result()
+    assert [e.seq for e in store.read_after(12, ["web"], 10)] == [13]  # not 1: cursors stay meaningful
+
+
+def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention(store):
+    store.append("web", [ev("a")], 1.0).result()
+    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("kept", 1), ("removed", 1)])).result()
+    store.record("removed", [DeliveryRecord(1, "s", "retrying", next_attempt_at=1e12)]).result()
+    assert prune_all(store, before=10.0, dead_before=0.0, destinations=["kept"]) == 0  # within the retention
+    assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["kept"]) == 1
+    assert store.log(10) == []
+
+
+def test_prune_goes_in_chunks(store, monkeypatch):
+    from actions_1flow.pipeline import sqlite
+
+    monkeypatch.setattr(sqlite, "PRUNE_CHUNK", 4)
+    store.append("web", [ev(f"m{i}") for i in range(10)], 1.0).result()
+    store.ensure_cursor("d").result()
+    first = store.prune(10.0, 10.0, ["d"], 0).result()
+    assert first == (4, 4)
+    assert prune_all(store, before=10.0, dead_before=10.0, destinations=["d"]) == 6
+    assert store.read_after(0, ["web"], 100) == []
 
 
 def test_closed_store_refuses_writes(tmp_path):
@@ -151,3 +234,38 @@ def test_closed_store_refuses_writes(tmp_path):
     s.close()
     with pytest.raises(RuntimeError):
         s.append("web", [ev("a")], 1.0)
+
+
+def test_delivery_lock_is_exclusive_per_store_file_and_released_on_close(tmp_path):
+    first, second = SQLiteStore(tmp_path / "x.db"), SQLiteStore(tmp_path / "x.db")
+    try:
+        assert first.acquire_delivery_lock() is None
+        assert first.acquire_delivery_lock() is None  # already held: still ours
+        assert second.acquire_delivery_lock() == f"pid {os.getpid()}"
+        first.close()
+        assert second.acquire_delivery_lock() is None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_prune_drops_device_reports_past_the_log_retention(store):
+    from actions_1flow.pipeline import DeviceEvent
+
+    store.record_device_event(DeviceEvent(5.0, "web", "1flow", "sdk-load", "old")).result()
+    store.record_device_event(DeviceEvent(50.0, "web", "1flow", "sdk-load", "recent")).result()
+    assert prune_all(store, before=100.0, dead_before=10.0, destinations=[]) == 1
+    assert [e.message for e in store.device_events(10)] == ["recent"]
+
+
+def test_a_store_file_of_another_layout_is_refused_with_a_reason(tmp_path):
+    import sqlite3
+
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, body BLOB)")
+    old.commit()
+    old.close()
+    with pytest.raises(StoreError, match="written by another version of actions-1flow"):
+        SQLiteStore(tmp_path / "old.db")
+    SQLiteStore(tmp_path / "new.db").close()
+    SQLiteStore(tmp_path / "new.db").close()  # its own files open again

@@ -14,9 +14,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import demo, destination, engine, sandbox, server
+    from . import demo, destination, engine, operations, sandbox, server
 
-    for module in (engine, destination, sandbox, server, demo):
+    for module in (engine, destination, sandbox, server, operations, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -10,7 +10,8 @@ import signal
 
 import click
 
-from .destination import _load
+from ..pipeline import StoreError
+from .destination import _fail, _load
 
 COMMANDS: list[click.Command] = []
 
@@ -33,7 +34,10 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
 
     config = _load(config_path)
     _logging(log_level)
-    app = create_app(config, run_worker=not no_worker)
+    try:
+        app = create_app(config, run_worker=not no_worker)
+    except StoreError as exc:
+        _fail(str(exc))
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
@@ -54,9 +58,12 @@ def worker_command(config_path: str, log_level: str) -> None:
 
     config = _load(config_path)
     _logging(log_level)
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        _fail(str(exc))
 
     async def run() -> None:
-        store = open_store(config)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -64,7 +71,7 @@ def worker_command(config_path: str, log_level: str) -> None:
                 loop.add_signal_handler(sig, stop.set)
         worker = build_worker(config, store)
         await worker.start()
-        click.echo(f"delivering {len(worker.workers)} cloud destination(s) from {config.storage_path()}", err=True)
+        click.echo(f"worker for {len(worker.workers)} cloud destination(s) on {config.storage_path()}", err=True)
         try:
             await stop.wait()
         finally:

@@ -4,6 +4,7 @@ from .retry import RetryPolicy
 from .sqlite import SQLiteStore
 from .store import DeviceEvent
 from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DueDelivery, LogEntry, Store, StoredEvent
+from .store import StoreError
 
 __all__ = [
     "STATUSES",
@@ -16,5 +17,6 @@ __all__ = [
     "RetryPolicy",
     "SQLiteStore",
     "Store",
+    "StoreError",
     "StoredEvent",
 ]

@@ -8,6 +8,8 @@ alongside the writer).
 
 from __future__ import annotations
 
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -28,6 +30,7 @@ from .store import (
     DueDelivery,
     LogEntry,
     StoredEvent,
+    StoreError,
 )
 
 T = TypeVar("T")
@@ -38,24 +41,48 @@ MAX_GROUP_OPS = 512
 BUSY_TIMEOUT_MS = 30_000
 """How long a write waits for another process (a separate `worker`) holding the write lock."""
 
+WRITER_CACHE_KIB = 32 * 1024
+"""Page cache of the writing connection: keeps the messageId index's hot pages in memory as the log grows."""
+
+WAL_AUTOCHECKPOINT_PAGES = 4_000
+"""A commit checkpoints the WAL itself only past ~16 MB of log (SQLite's default is 4 MB); normally the background
+`Checkpointer` keeps the log far shorter, so commits never pay for a checkpoint."""
+
+JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+"""The WAL file is truncated back to this size after a checkpoint, so one burst does not keep disk forever."""
+
+PRUNE_CHUNK = 5_000
+"""Events examined per prune step; each step is one short transaction between ingest's commits."""
+
+REQUEUE_CHUNK = 1_000
+"""Dead-lettered deliveries re-queued per replay step."""
+
+SCHEMA_VERSION = 2
+"""Recorded in the file (`PRAGMA user_version`); a file of another layout is refused rather than misread."""
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused, even after pruning the newest: cursors stay valid
     source TEXT NOT NULL,
     message_id TEXT NOT NULL,
     received_at REAL NOT NULL,
     body BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_message ON events(source, message_id);
-CREATE INDEX IF NOT EXISTS events_by_time ON events(received_at);
 CREATE TABLE IF NOT EXISTS cursors (
     destination TEXT PRIMARY KEY,
     seq INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS exchanges (
+    id INTEGER PRIMARY KEY,  -- one HTTP request and its answer, shared by every delivery it carried
+    at REAL NOT NULL,
+    request TEXT,
+    response TEXT
+);
 CREATE TABLE IF NOT EXISTS deliveries (
     id INTEGER PRIMARY KEY,
-    destination TEXT NOT NULL,
     event_seq INTEGER NOT NULL,
+    destination TEXT NOT NULL,
     subscription TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('delivered', 'filtered', 'retrying', 'dead')),
     attempts INTEGER NOT NULL DEFAULT 0,
@@ -64,12 +91,12 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at REAL NOT NULL,
     error TEXT,
     hint TEXT,
-    request TEXT,
-    response TEXT,
+    exchange_id INTEGER,
     replays INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (destination, event_seq, subscription)
+    UNIQUE (event_seq, destination, subscription)
 );
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries(destination, status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_retrying ON deliveries(destination, next_attempt_at) WHERE status = 'retrying';
+CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries(updated_at) WHERE status IN ('retrying', 'dead');
 CREATE INDEX IF NOT EXISTS deliveries_recent ON deliveries(updated_at);
 CREATE TABLE IF NOT EXISTS device_events (
     id INTEGER PRIMARY KEY,
@@ -87,11 +114,17 @@ CREATE TABLE IF NOT EXISTS device_events (
 CREATE INDEX IF NOT EXISTS device_events_recent ON device_events(received_at);
 """
 
+_FAILED = "d.status IN ('retrying', 'dead')"
+"""Written exactly as in the `deliveries_failed` index, so SQLite can use that (small) index."""
+
+_DEAD_JOIN = "deliveries d INDEXED BY deliveries_failed JOIN events e ON e.seq = d.event_seq"
+"""Dead-lettered deliveries with their events: driven by the small failures index, events looked up by position."""
+
 _UPSERT_DELIVERY = """
-INSERT INTO deliveries (destination, event_seq, subscription, status, attempts, first_attempt_at,
-                        next_attempt_at, updated_at, error, hint, request, response)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (destination, event_seq, subscription) DO UPDATE SET
+INSERT INTO deliveries (event_seq, destination, subscription, status, attempts, first_attempt_at,
+                        next_attempt_at, updated_at, error, hint, exchange_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET
     status = excluded.status,
     attempts = excluded.attempts,
     first_attempt_at = coalesce(deliveries.first_attempt_at, excluded.first_attempt_at),
@@ -99,8 +132,7 @@ ON CONFLICT (destination, event_seq, subscription) DO UPDATE SET
     updated_at = excluded.updated_at,
     error = excluded.error,
     hint = excluded.hint,
-    request = coalesce(excluded.request, deliveries.request),
-    response = coalesce(excluded.response, deliveries.response)
+    exchange_id = coalesce(excluded.exchange_id, deliveries.exchange_id)
 """
 
 
@@ -116,33 +148,54 @@ _STOP = object()
 
 
 class SQLiteStore:
-    """`Store` on one SQLite file. Safe to share between threads; one instance per process."""
+    """`Store` on one SQLite file. Safe to share between threads; one instance per process (several processes may
+    open the same file: SQLite serialises their writes)."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         writer = self._connect()
-        writer.executescript(_SCHEMA)
+        writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        writer.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
+        self._create_schema(writer)
         self._writer = threading.Thread(target=self._write_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._closed = False
+        self._lock_file: Any = None
         self._writer.start()
         self._checkpointer = Checkpointer(self.path)
+
+    def _create_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        has_tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'events'").fetchone()[0]
+        if has_tables and version != SCHEMA_VERSION:
+            conn.close()
+            raise StoreError(
+                f"{self.path} was written by another version of actions-1flow (store schema {version}, this version "
+                f"reads {SCHEMA_VERSION}); deliver what it holds with that version, then move the file away"
+            )
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- connections -----------------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # WAL + FULL: every commit is fsync'd before its futures resolve
         return conn
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self._connect()
+            with self._readers_lock:
+                self._readers.append(conn)
         return conn
 
     # -- group commit ----------------------------------------------------------------------------------------
@@ -205,16 +258,43 @@ class SQLiteStore:
             else:
                 op.future.set_exception(error)
 
+    def acquire_delivery_lock(self) -> str | None:
+        """Become the one process delivering from this store: None when acquired (or already held), else who
+        holds it. An advisory lock on `<db>.delivery.lock`; the kernel releases it when its process ends, however
+        it ends, so a restarted worker takes over at once."""
+        if self._lock_file is not None:
+            return None
+        handle = open(self.path.with_name(self.path.name + ".delivery.lock"), "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            handle.close()
+            return holder
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        self._lock_file = handle
+        return None
+
+    def release_delivery_lock(self) -> None:
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the descriptor releases the lock
+            self._lock_file = None
+
     def close(self) -> None:
-        """Commit what is queued, then stop the writer."""
+        """Commit what is queued, then stop the writer and close every connection."""
         if self._closed:
             return
+        self.release_delivery_lock()
         self._closed = True
         self._queue.put(_STOP)
         self._writer.join()
         self._checkpointer.close()
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
             conn.close()
 
     # -- ingest ----------------------------------------------------------------------------------------------
@@ -250,9 +330,6 @@ class SQLiteStore:
         return int(row[0])
 
     def ensure_cursor(self, destination: str) -> Future[int]:
-        """Start a destination's cursor at the end of the log if it has none: a destination added later receives
-        events from then on, not the history."""
-
         def ensure(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "INSERT OR IGNORE INTO cursors (destination, seq) SELECT ?, coalesce(max(seq), 0) FROM events",
@@ -268,17 +345,27 @@ class SQLiteStore:
 
     def record(self, destination: str, records: list[DeliveryRecord], cursor: int | None = None) -> Future[None]:
         now = time.time()
-        rows = [
-            (
-                destination, r.event_seq, r.subscription, r.status, r.attempts, r.first_attempt_at,
-                r.next_attempt_at, now, r.error, r.hint, r.request, r.response,
-            )
-            for r in records
-        ]
+        exchanges: dict[tuple[str | None, str | None], int | None] = {}
+        for r in records:
+            if r.request is not None or r.response is not None:
+                exchanges[(r.request, r.response)] = None
 
         def write(conn: sqlite3.Connection) -> None:
-            if rows:
-                conn.executemany(_UPSERT_DELIVERY, rows)
+            for key in exchanges:  # one row per distinct request/answer (a batch's deliveries share it)
+                exchanges[key] = conn.execute(
+                    "INSERT INTO exchanges (at, request, response) VALUES (?, ?, ?)", (now, *key)
+                ).lastrowid
+            if records:
+                conn.executemany(
+                    _UPSERT_DELIVERY,
+                    [
+                        (
+                            r.event_seq, destination, r.subscription, r.status, r.attempts, r.first_attempt_at,
+                            r.next_attempt_at, now, r.error, r.hint, exchanges.get((r.request, r.response)),
+                        )
+                        for r in records
+                    ],
+                )
             if cursor is not None:
                 conn.execute(
                     "INSERT INTO cursors (destination, seq) VALUES (?, ?) "
@@ -302,7 +389,6 @@ class SQLiteStore:
         ]
 
     def next_due_at(self, destination: str) -> float | None:
-        """When this destination's earliest retry is due (None when nothing is retrying)."""
         row = self._reader().execute(
             "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ? AND status = 'retrying'",
             (destination,),
@@ -312,23 +398,26 @@ class SQLiteStore:
     # -- operations ------------------------------------------------------------------------------------------
 
     def requeue_dead(
-        self, since: float, until: float, destination: str | None, now: float, dry_run: bool = False
+        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        dry_run: bool = False,
     ) -> Future[int]:
+        # `updated_at < now`: a delivery that failed again after the replay began is not picked up a second time.
         where = (
-            "status = 'dead' AND event_seq IN (SELECT seq FROM events WHERE received_at >= ? AND received_at < ?)"
+            f"{_FAILED} AND d.status = 'dead' AND d.updated_at < ? AND e.received_at >= ? AND e.received_at < ?"
         )
-        args: tuple[Any, ...] = (since, until)
+        args: tuple[Any, ...] = (now, since, until)
         if destination is not None:
-            where += " AND destination = ?"
+            where += " AND d.destination = ?"
             args += (destination,)
 
         def requeue(conn: sqlite3.Connection) -> int:
             if dry_run:
-                return int(conn.execute(f"SELECT count(*) FROM deliveries WHERE {where}", args).fetchone()[0])
+                return int(conn.execute(f"SELECT count(*) FROM {_DEAD_JOIN} WHERE {where}", args).fetchone()[0])
             cur = conn.execute(
                 "UPDATE deliveries SET status = 'retrying', attempts = 0, first_attempt_at = NULL, "
-                f"next_attempt_at = ?, updated_at = ?, replays = replays + 1 WHERE {where}",
-                (now, now, *args),
+                "next_attempt_at = ?, updated_at = max(?, updated_at), replays = replays + 1 "
+                f"WHERE id IN (SELECT d.id FROM {_DEAD_JOIN} WHERE {where} LIMIT ?)",
+                (now, time.time(), *args, -1 if limit is None else limit),
             )
             return cur.rowcount
 
@@ -365,45 +454,85 @@ class SQLiteStore:
     def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
         where, args = [], []
         if failed_only:
-            where.append("d.status IN ('retrying', 'dead')")
+            where.append(_FAILED)
         if destination is not None:
             where.append("d.destination = ?")
             args.append(destination)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         rows = self._reader().execute(
             "SELECT d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, "
-            "d.next_attempt_at, d.error, d.hint, d.request, d.response "
-            f"FROM deliveries d JOIN events e ON e.seq = d.event_seq {clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
+            "d.next_attempt_at, d.error, d.hint, x.request, x.response, e.received_at, d.replays "
+            "FROM deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN exchanges x ON x.id = d.exchange_id "
+            f"{clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
             (*args, limit),
         )
-        out = []
-        for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp in rows:
-            event_type = orjson.loads(body).get("type")
-            out.append(LogEntry(dest, sub, mid, event_type, status, attempts, updated, next_at, error, hint, req, resp))
-        return out
+        return [
+            LogEntry(
+                dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
+                received, replays,
+            )
+            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
+            in rows
+        ]
 
-    def prune(self, before: float, destinations: list[str]) -> Future[int]:
-        """Forget events received before `before` that all these destinations have passed, and their log rows.
+    def prune(
+        self, before: float, dead_before: float, destinations: list[str], after: int = 0
+    ) -> Future[tuple[int, int | None]]:
+        """One chunk of clean-up, from log position `after` on.
 
-        Events still retrying or dead-lettered are kept (they may be replayed), so their messageIds stay deduplicated.
+        Events go once they are older than `before` (the dedup window: until then their messageId keeps being
+        deduplicated) and every destination's cursor has passed them; their delivered and filtered rows go with
+        them. Deliveries still retrying are kept, and dead-lettered ones until `dead_before` (so they can be
+        inspected and replayed), and with them their events; rows of destinations not in `destinations` (removed
+        from the configuration) go after `dead_before` whatever their status. Exchanges older than both horizons go
+        too, and device-mode reports older than `dead_before`.
         """
 
-        def prune(conn: sqlite3.Connection) -> int:
+        def prune(conn: sqlite3.Connection) -> tuple[int, int | None]:
             marks = ",".join("?" * len(destinations))
-            low = conn.execute(
-                f"SELECT coalesce(min(seq), 0) FROM cursors WHERE destination IN ({marks})", destinations
-            ).fetchone()[0] if destinations else conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
-            conn.execute(
-                "DELETE FROM deliveries WHERE status IN ('delivered', 'filtered') AND event_seq IN "
-                "(SELECT seq FROM events WHERE received_at < ? AND seq <= ?)",
-                (before, low),
+            if destinations:
+                low, known = conn.execute(
+                    f"SELECT min(seq), count(*) FROM cursors WHERE destination IN ({marks})", destinations
+                ).fetchone()
+                if known < len(destinations):
+                    low = 0  # a destination without a cursor yet has not passed anything
+            else:
+                low = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            removed = conn.execute(
+                "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges WHERE at < ? ORDER BY id LIMIT ?)",
+                (min(before, dead_before), PRUNE_CHUNK),
+            ).rowcount
+            removed += conn.execute(  # device-mode reports are a log too: kept as long as dead letters
+                "DELETE FROM device_events WHERE id IN "
+                "(SELECT id FROM device_events WHERE received_at < ? ORDER BY id LIMIT ?)",
+                (dead_before, PRUNE_CHUNK),
+            ).rowcount
+            rows = conn.execute(
+                "SELECT seq, received_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+                (after, low or 0, PRUNE_CHUNK),
+            ).fetchall()
+            more = removed >= PRUNE_CHUNK
+            end = None
+            for seq, received_at in rows:  # receipt times follow the log order, so stop at the first young one
+                if received_at >= before:
+                    break
+                end = seq
+            if end is None:
+                return removed, (after if more else None)
+            first = rows[0][0]
+            conn.execute(  # a destination no longer configured keeps its rows as long as dead letters, then not
+                "DELETE FROM deliveries WHERE event_seq BETWEEN ? AND ? AND "
+                "(status IN ('delivered', 'filtered') OR (status = 'dead' AND updated_at < ?) "
+                f"OR (destination NOT IN ({marks}) AND updated_at < ?))",
+                (first, end, dead_before, *destinations, dead_before),
             )
-            cur = conn.execute(
-                "DELETE FROM events WHERE received_at < ? AND seq <= ? AND NOT EXISTS "
+            removed += conn.execute(
+                "DELETE FROM events WHERE seq BETWEEN ? AND ? AND NOT EXISTS "
                 "(SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq)",
-                (before, low),
-            )
-            return cur.rowcount
+                (first, end),
+            ).rowcount
+            more = more or (len(rows) == PRUNE_CHUNK and end == rows[-1][0])
+            return removed, (end if more else None)
 
         return self.submit(prune)
 
@@ -435,3 +564,8 @@ class SQLiteStore:
             DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
             for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
         ]
+
+
+def _event_type(body: bytes) -> str | None:
+    kind = orjson.loads(body).get("type")
+    return kind if isinstance(kind, str) else None

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
+
+class StoreError(Exception):
+    """The store cannot be opened as it is (a file of another layout, …); the message says why and what to do."""
+
 
 Status = Literal["delivered", "filtered", "retrying", "dead"]
 STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
@@ -22,9 +26,9 @@ class AppendResult:
     duplicates: int
 
 
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as the worker reads it back: its position in the log, its source, and the event."""
+class StoredEvent(NamedTuple):
+    """An event as the worker reads it back: its position in the log, its source, and the event. (A named tuple:
+    the worker reads thousands a second, and a tuple is the cheapest immutable record to build.)"""
 
     seq: int
     source: str
@@ -32,7 +36,7 @@ class StoredEvent:
     event: dict[str, Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class DeliveryRecord:
     """The outcome of one event for one subscription of one destination (the delivery log's row)."""
 
@@ -74,6 +78,8 @@ class LogEntry:
     hint: str | None
     request: str | None
     response: str | None
+    received_at: float = 0.0
+    replays: int = 0
 
 
 @dataclass
@@ -107,13 +113,20 @@ class DeviceEvent:
 
 
 class Store(Protocol):
-    """Durable event log + per-destination cursors + delivery log. All methods are thread-safe."""
+    """Durable event log + per-destination cursors + delivery log. All methods are thread-safe.
+
+    Writes return futures that complete once the change is durable; reads see every completed write.
+    """
 
     def append(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
         """Store events (dedup by source + messageId); the future completes once they are durable."""
 
     def read_after(self, seq: int, sources: list[str], limit: int) -> list[StoredEvent]:
         """Events of these sources after position `seq`, oldest first."""
+
+    def ensure_cursor(self, destination: str) -> Future[int]:
+        """The destination's cursor, created at the end of the log if it has none (a new destination receives
+        events from then on, not the history)."""
 
     def cursor(self, destination: str) -> int:
         """The last position this destination's worker has fully recorded."""
@@ -124,16 +137,35 @@ class Store(Protocol):
     def due(self, destination: str, now: float, limit: int) -> list[DueDelivery]:
         """Deliveries in `retrying` whose next attempt is due, earliest first."""
 
+    def next_due_at(self, destination: str) -> float | None:
+        """When this destination's earliest retry is due (None when nothing is retrying)."""
+
     def requeue_dead(
-        self, since: float, until: float, destination: str | None, now: float, dry_run: bool = False
+        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        dry_run: bool = False,
     ) -> Future[int]:
-        """Move dead-lettered deliveries of events received in [since, until) back to `retrying`, due now."""
+        """Move dead-lettered deliveries of events received in [since, until), and last updated before `now`, back
+        to `retrying`, due now; at most `limit` of them (call again until it returns 0). `dry_run` only counts."""
 
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         """Per destination (name → its sources): received, pending and delivery-log counts by status."""
 
     def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
         """The most recent delivery-log rows, newest first."""
+
+    def prune(
+        self, before: float, dead_before: float, destinations: list[str], after: int = 0
+    ) -> Future[tuple[int, int | None]]:
+        """Forget one chunk of events received before `before` that every destination has passed, with their
+        delivered/filtered log rows and dead-lettered rows last updated before `dead_before`. Returns the rows
+        removed and where the next chunk starts (None when done)."""
+
+    def acquire_delivery_lock(self) -> str | None:
+        """Become the only deliverer from this store (None), or learn who is (a description). Two workers
+        delivering the same destination would send every event twice."""
+
+    def release_delivery_lock(self) -> None:
+        """Let another worker take over."""
 
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
         """Store one device-mode report; the future completes once it is durable."""
@@ -142,4 +174,4 @@ class Store(Protocol):
         """The most recent device-mode reports, newest first."""
 
     def close(self) -> None:
-        """Finish queued writes and release the backend."""
+        """Finish queued writes and release the backend (and the delivery lock)."""

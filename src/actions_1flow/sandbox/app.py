@@ -7,7 +7,7 @@
 | `POST /_sandbox/sdk` | where the fake SDK reports each call it receives |
 | `GET /_sandbox/calls[?channel=http\\|sdk]` | everything that arrived, in order (keys masked) |
 | `POST /_sandbox/reset` | forget calls and queued faults |
-| `POST /_sandbox/faults` | `{"count", "status", "delay", "drop", "retry_after", "body"}` for the next API requests |
+| `POST /_sandbox/faults` | `{"status", "delay", "drop", "retry_after", "body"}` for the next `count` API requests (or for `duration` seconds), only those with api_key `key` and/or path `path` if given |
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ async def api(request: Request) -> Response:
             return JSONResponse({"success": True})
         return _error(status, reason or HTTPStatus(status).phrase, headers)
 
-    fault = state.next_fault()
+    fault = state.next_fault(key, request.url.path)
     if fault is not None:
         entry["fault"] = fault.describe()
         if fault.delay:
@@ -193,7 +193,8 @@ async def reset(request: Request) -> Response:
 
 
 async def faults(request: Request) -> Response:
-    """Queue faults: one object or a list of them, each applying to the next `count` API requests."""
+    """Queue faults: one object or a list of them, each applying to the next `count` matching API requests (or to
+    all of them for `duration` seconds); `key` and `path` limit which requests match."""
     try:
         data = orjson.loads(await request.body())
     except orjson.JSONDecodeError:

@@ -35,31 +35,48 @@ class SandboxKey:
         return f"SandboxKey({mask_secret(self.key)!r}, regions={sorted(self.regions)})"
 
 
+FAULT_KEYS = frozenset({"count", "duration", "status", "delay", "drop", "retry_after", "body", "key", "path"})
+
+
 @dataclass
 class Fault:
-    """What to do to the next matching API request instead of (or before) handling it."""
+    """What to do to the next matching API request instead of (or before) handling it.
+
+    `key` and `path` narrow which requests it applies to (one Project API Key, one path such as `/v1/batch`), so
+    one destination can be down while another, with its own key, stays healthy. `duration` makes it apply to every
+    matching request for that many seconds instead of to the next `count`.
+    """
 
     status: int | None = None
     delay: float = 0.0
     drop: bool = False
     retry_after: str | None = None
     body: Any = None
+    key: str | None = None
+    path: str | None = None
+    duration: float | None = None
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> tuple[Fault, int]:
         """A fault and how many requests it applies to, from `POST /_sandbox/faults`; raises ValueError."""
-        allowed = {"count", "status", "delay", "drop", "retry_after", "body"}
-        unknown = set(data) - allowed
+        unknown = set(data) - FAULT_KEYS
         if unknown:
-            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(allowed))})")
+            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(FAULT_KEYS))})")
         count = data.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be a positive integer")
+        duration = data.get("duration")
+        if duration is not None:
+            if not _seconds(duration) or duration <= 0:
+                raise ValueError("duration must be a positive number of seconds")
+            if "count" in data:
+                raise ValueError("give count or duration, not both")
+            duration = float(duration)
         status = data.get("status")
         if status is not None and (not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599):
             raise ValueError("status must be an HTTP status code")
         delay = data.get("delay", 0)
-        if not isinstance(delay, (int, float)) or isinstance(delay, bool) or delay < 0:
+        if not _seconds(delay) or delay < 0:
             raise ValueError("delay must be a non-negative number of seconds")
         drop = data.get("drop", False)
         if not isinstance(drop, bool):
@@ -67,12 +84,41 @@ class Fault:
         retry_after = data.get("retry_after")
         if retry_after is not None:
             retry_after = str(retry_after)
+        for name in ("key", "path"):
+            if data.get(name) is not None and (not isinstance(data[name], str) or not data[name]):
+                raise ValueError(f"{name} must be a non-empty string")
+        path = data.get("path")
+        if path is not None and not path.startswith("/"):
+            raise ValueError("path must start with / (e.g. /v1/batch)")
         if status is None and not drop and not delay:
             raise ValueError("a fault needs status, drop or delay")
-        return cls(status, float(delay), drop, retry_after, data.get("body")), count
+        fault = cls(status, float(delay), drop, retry_after, data.get("body"), data.get("key"), path, duration)
+        return fault, count
+
+    def applies_to(self, key: str | None, path: str) -> bool:
+        return (self.key is None or self.key == key) and (self.path is None or self.path == path)
 
     def describe(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if v not in (None, False, 0.0)}
+        shown = {k: v for k, v in vars(self).items() if v not in (None, False, 0.0)}
+        if "key" in shown:
+            shown["key"] = mask_secret(shown["key"])
+        return shown
+
+
+@dataclass
+class _Armed:
+    """A queued fault and what is left of it: a number of requests, or a deadline."""
+
+    fault: Fault
+    remaining: int
+    until: float | None = None
+
+    def live(self, now: float) -> bool:
+        return self.remaining > 0 if self.until is None else now < self.until
+
+
+def _seconds(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass
@@ -105,7 +151,7 @@ class SandboxState:
         self.keys: dict[str, SandboxKey] = {k.key: k for k in keys or []}
         self.rate = rate
         self.calls: list[dict[str, Any]] = []
-        self.faults: deque[Fault] = deque()
+        self.faults: list[_Armed] = []
         self.window = RateWindow(rate) if rate else None
         self._seq = 0
 
@@ -115,11 +161,21 @@ class SandboxState:
         self.window = RateWindow(self.rate) if self.rate else None
 
     def add_faults(self, fault: Fault, count: int) -> int:
-        self.faults.extend([fault] * count)
-        return len(self.faults)
+        """Queue `fault` for the next `count` matching requests (or for its `duration`); returns faults queued."""
+        until = time.monotonic() + fault.duration if fault.duration is not None else None
+        self.faults.append(_Armed(fault, count, until))
+        return sum(a.remaining if a.until is None else 1 for a in self.faults)
 
-    def next_fault(self) -> Fault | None:
-        return self.faults.popleft() if self.faults else None
+    def next_fault(self, key: str | None = None, path: str = "") -> Fault | None:
+        """The first queued fault that applies to a request with this key and path (used up as it applies)."""
+        now = time.monotonic()
+        self.faults = [a for a in self.faults if a.live(now)]
+        for armed in self.faults:
+            if armed.fault.applies_to(key, path):
+                if armed.until is None:
+                    armed.remaining -= 1
+                return armed.fault
+        return None
 
     def key_status(self, key: str | None, region: str) -> tuple[int, str] | None:
         """None when `key` may use `region`; else the 1Flow status and reason (401 unknown, 404 region)."""

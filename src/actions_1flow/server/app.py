@@ -64,7 +64,9 @@ def retry_policy(config: Config) -> RetryPolicy:
 def build_worker(config: Config, store: Store, **options: Any) -> Worker:
     """A worker for every cloud-mode destination of the configuration."""
     destinations = [(d, config.sources_of(d)) for d in config.cloud_destinations()]
-    options.setdefault("poll_interval", config.pipeline.poll_interval)
+    p = config.pipeline
+    for name in ("poll_interval", "batch_size", "batch_age", "dedup_window", "log_retention"):
+        options.setdefault(name, getattr(p, name))
     return Worker(store, destinations, retry_policy(config), **options)
 
 

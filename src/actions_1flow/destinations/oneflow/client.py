@@ -34,6 +34,8 @@ MAX_SUMMARY_RESPONSE_CHARS = 4 * 1024
 USER_AGENT = f"actions-1flow/{__version__}"
 
 RETRYABLE_4XX = frozenset({408, 423, 429})
+SPLIT_STATUSES = frozenset({400, 413})
+"""Answers to a multi-message batch that split it in halves: too large, or one message's content refused."""
 NOT_RETRYABLE_5XX = frozenset({501})
 
 HINT_API_KEY = "check the Project API Key"
@@ -238,10 +240,13 @@ class OneFlowClient:
             return self._oversize(message, message.size)
         return await self._post(message.path, message.encoded, (message,))
 
-    async def send_batch(self, messages: list[Message]) -> list[Outcome]:
+    async def send_batch(self, messages: list[Message], *, stop_on_retryable: bool = False) -> list[Outcome]:
         """`POST /batch` in as few requests of at most 500 KB as fit, in order; oversize events are refused first.
 
-        A 413 answer splits that request in halves and sends each; a single event answered 413 is permanent.
+        A 413 or 400 answer splits that request in halves and sends each, so one bad message does not sink the
+        others; a single message answered so is permanent. With `stop_on_retryable`, the first retryable answer
+        ends the call: the messages not yet sent get a retryable outcome with no request (and its `Retry-After`),
+        so nothing reaches 1Flow before the delay it asked for.
         """
         outcomes: list[Outcome] = []
         sendable: list[Message] = []
@@ -251,16 +256,37 @@ class OneFlowClient:
                 outcomes.append(self._oversize(message, size))
             else:
                 sendable.append(message)
-        for group in wire.pack_batches(sendable):
-            outcomes.extend(await self._send_group(group))
+        groups = wire.pack_batches(sendable)
+        for index, group in enumerate(groups):
+            sent = await self._send_group(group, stop_on_retryable)
+            outcomes.extend(sent)
+            failed = next((o for o in sent if o.retryable), None)
+            if stop_on_retryable and failed is not None:
+                rest = tuple(m for g in groups[index + 1:] for m in g)
+                if rest:
+                    outcomes.append(self._not_sent(rest, failed))
+                break
         return outcomes
 
-    async def _send_group(self, group: list[Message]) -> list[Outcome]:
+    async def _send_group(self, group: list[Message], stop_on_retryable: bool = False) -> list[Outcome]:
         outcome = await self._post(wire.PATHS["batch"], wire.batch_body(group), tuple(group))
-        if outcome.status == 413 and len(group) > 1:
+        if outcome.status in SPLIT_STATUSES and len(group) > 1:
             middle = len(group) // 2
-            return [*await self._send_group(group[:middle]), *await self._send_group(group[middle:])]
+            first = await self._send_group(group[:middle], stop_on_retryable)
+            if stop_on_retryable and any(o.retryable for o in first):
+                return [*first, self._not_sent(tuple(group[middle:]), next(o for o in first if o.retryable))]
+            return [*first, *await self._send_group(group[middle:], stop_on_retryable)]
         return [outcome]
+
+    @staticmethod
+    def _not_sent(messages: tuple[Message, ...], cause: Outcome) -> Outcome:
+        return Outcome(
+            OutcomeKind.RETRYABLE,
+            messages,
+            reason=f"not sent: an earlier request failed ({cause.reason})",
+            hint=cause.hint,
+            retry_after=cause.retry_after,
+        )
 
     def _oversize(self, message: Message, size: int) -> Outcome:
         return Outcome(

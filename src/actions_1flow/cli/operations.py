@@ -1,0 +1,275 @@
+"""`status`, `events` and `replay`: what the delivery pipeline holds, what happened to recent events, and
+re-delivering dead letters. They read (and, for `replay`, update) the store of a running or stopped server."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+import click
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from ..config import Config, parse_duration
+from ..pipeline import LogEntry, SQLiteStore, StoreError
+from ..pipeline.sqlite import REQUEUE_CHUNK
+from .destination import EXIT_USAGE, _load
+
+COMMANDS: list[click.Command] = []
+
+config_option = click.option(
+    "--config", "config_path", required=True, metavar="FILE", type=click.Path(dir_okay=False), help="The YAML configuration."
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) instead of a table.")
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message, err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _open(config: Config) -> SQLiteStore:
+    path = config.storage_path()
+    if not path.exists():
+        _fail(f"no event store at {path}: nothing has been received with this configuration yet (storage: {config.storage})")
+    try:
+        return SQLiteStore(path)
+    except StoreError as exc:
+        _fail(str(exc))
+
+
+def _destination(config: Config, name: str | None) -> str | None:
+    known = [d.name for d in config.cloud_destinations()]
+    if name is not None and name not in known:
+        _fail(f"unknown destination {name!r}; the cloud-mode destinations are: {', '.join(known) or 'none'}")
+    return name
+
+
+def _console() -> Console:
+    return Console(highlight=False, soft_wrap=False, width=max(Console().width, 120))
+
+
+def format_age(seconds: float | None) -> str:
+    """`45s`, `12m 5s`, `3h 20m`, `2d 4h` (empty for None)."""
+    if seconds is None:
+        return ""
+    seconds = max(0, int(seconds))
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
+        if seconds >= size:
+            rest = (seconds % size) // sub_size
+            return f"{seconds // size}{unit}" + (f" {rest}{sub}" if rest else "")
+    return f"{seconds}s"
+
+
+def _when(moment: float) -> str:
+    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
+
+
+def parse_moment(text: str, now: float) -> float:
+    """A point in time from `2h`/`30m`/`1d` (that long ago) or ISO-8601 (`2024-05-01`, `2024-05-01T09:00:00Z`;
+    without an offset it is local time). Raises click.BadParameter."""
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{text!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time (2024-05-01T09:00:00Z)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()  # local time, as people type it
+    return moment.timestamp()
+
+
+# -- status ----------------------------------------------------------------------------------------------------
+
+
+@click.command("status")
+@config_option
+@json_option
+def status_command(config_path: str, as_json: bool) -> None:
+    """Counts per cloud-mode destination: received, filtered, delivered, retrying, dead-lettered, pending, and the
+    age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
+    config = _load(config_path)
+    store = _open(config)
+    try:
+        destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
+        counts = store.counts(destinations)
+        next_due = {name: store.next_due_at(name) for name in destinations}
+    finally:
+        store.close()
+    now = time.time()
+    rows = []
+    for c in counts:
+        due = next_due[c.destination]
+        rows.append({
+            "destination": c.destination,
+            "received": c.received,
+            "filtered": c.by_status.get("filtered", 0),
+            "delivered": c.by_status.get("delivered", 0),
+            "retrying": c.by_status.get("retrying", 0),
+            "dead": c.by_status.get("dead", 0),
+            "pending": c.pending,
+            "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
+            "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
+        })
+    if as_json:
+        for row in rows:
+            click.echo(orjson.dumps(row).decode())
+        return
+    if not rows:
+        click.echo(f"{config_path}: no cloud-mode destinations (device-mode delivery happens in the browser)")
+        return
+    table = Table(title=f"delivery pipeline — {config.storage_path()}", title_justify="left")
+    for name in ("destination", "received", "filtered", "delivered", "retrying", "dead-lettered", "pending",
+                 "oldest pending", "next retry"):
+        table.add_column(name, justify="left" if name == "destination" else "right")
+    for row in rows:
+        table.add_row(
+            Text(row["destination"]), f"{row['received']:,}", f"{row['filtered']:,}", f"{row['delivered']:,}",
+            f"{row['retrying']:,}", f"{row['dead']:,}", f"{row['pending']:,}",
+            format_age(row["oldest_pending_age_s"]), "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
+        )
+    _console().print(table)
+
+
+# -- events ----------------------------------------------------------------------------------------------------
+
+
+def _entry_json(e: LogEntry) -> dict[str, Any]:
+    return {
+        "updated_at": datetime.fromtimestamp(e.updated_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "destination": e.destination,
+        "subscription": e.subscription,
+        "messageId": e.message_id,
+        "received_at": datetime.fromtimestamp(e.received_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "type": e.event_type,
+        "status": e.status,
+        "attempts": e.attempts,
+        "replays": e.replays,
+        "next_attempt_at": None if e.next_attempt_at is None
+        else datetime.fromtimestamp(e.next_attempt_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "error": e.error,
+        "hint": e.hint,
+        "request": e.request,
+        "response": e.response,
+    }
+
+
+_STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", "dead": "bold red"}
+
+
+@click.command("events")
+@config_option
+@click.option("--failed", is_flag=True, help="Only deliveries that are retrying or dead-lettered.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="How many, newest first.")
+@click.option("--destination", default=None, help="Only this destination.")
+@json_option
+def events_command(config_path: str, failed: bool, limit: int, destination: str | None, as_json: bool) -> None:
+    """Recent delivery outcomes, newest first: status, attempts, error and hint, and the last request and response
+    (the Project API Key masked)."""
+    config = _load(config_path)
+    destination = _destination(config, destination)
+    store = _open(config)
+    try:
+        entries = store.log(limit, failed_only=failed, destination=destination)
+    finally:
+        store.close()
+    if as_json:
+        for e in entries:
+            click.echo(orjson.dumps(_entry_json(e)).decode())
+        return
+    if not entries:
+        click.echo("no " + ("failed " if failed else "") + "deliveries recorded" + (f" for {destination}" if destination else ""))
+        return
+    now = time.time()
+    table = Table(show_lines=True)
+    for name in ("when", "destination · subscription", "messageId", "status", "details"):
+        table.add_column(name, overflow="fold")
+    for e in entries:
+        status = f"[{_STATUS_STYLE[e.status]}]{e.status}[/]\n{e.attempts} attempt{'s' if e.attempts != 1 else ''}"
+        if e.replays:
+            status += f", {e.replays} replay{'s' if e.replays != 1 else ''}"
+        if e.status == "retrying" and e.next_attempt_at is not None:
+            status += f"\nnext in {format_age(e.next_attempt_at - now)}"
+        details = []
+        if e.error:
+            details.append(e.error)
+        if e.hint:
+            details.append(f"hint: {e.hint}")
+        if e.request:
+            details.append(f"→ {e.request}")
+        if e.response:
+            details.append(f"← {e.response}")
+        table.add_row(  # everything but the status is data: shown as is, never read as rich markup
+            Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
+            Text(f"{e.destination}\n{e.subscription or '(no subscription matched)'}"),
+            Text(f"{e.message_id}\n{e.event_type or ''}"),
+            status,
+            Text("\n".join(details)),
+        )
+    _console().print(table)
+
+
+# -- replay ----------------------------------------------------------------------------------------------------
+
+
+@click.command("replay")
+@config_option
+@click.option("--since", required=True, metavar="T", help="Events received from T on: 2h, 30m, 1d ago, or an ISO-8601 time.")
+@click.option("--until", default=None, metavar="T", help="…and before T (default: now).")
+@click.option("--destination", default=None, help="Only this destination's dead letters.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be re-queued.")
+def replay_command(config_path: str, since: str, until: str | None, destination: str | None, dry_run: bool) -> None:
+    """Re-queue dead-lettered deliveries of events received in [--since, --until) for delivery with the current
+    configuration (fix the key or the mapping, restart the server or worker, then replay). Safe to run twice:
+    what is re-queued is no longer dead-lettered, so a second run finds nothing more."""
+    config = _load(config_path)
+    destination = _destination(config, destination)
+    now = time.time()
+    start = parse_moment(since, now)
+    end = now if until is None else parse_moment(until, now)
+    if end <= start:
+        _fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
+    store = _open(config)
+    window = f"events received {_when(start)} – {_when(end)}"
+    try:
+        names = [destination] if destination else [d.name for d in config.cloud_destinations()]
+        per_destination = {n: store.requeue_dead(start, end, n, now, dry_run=True).result() for n in names}
+        total = sum(per_destination.values())
+        detail = ", ".join(f"{n}: {k:,}" for n, k in per_destination.items() if k)
+        if dry_run:
+            click.echo(f"would re-queue {total:,} dead-lettered deliveries ({window})" + (f" — {detail}" if detail else ""))
+            return
+        if not total:
+            click.echo(f"nothing to replay: no dead-lettered deliveries of {window}")
+            return
+        done = 0
+        with Progress(
+            TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=Console(stderr=True), transient=False,
+        ) as progress:
+            task = progress.add_task("replay", total=total)
+            for name in names:
+                while True:
+                    moved = store.requeue_dead(start, end, name, now, limit=REQUEUE_CHUNK).result()
+                    if not moved:
+                        break
+                    done += moved
+                    progress.update(task, completed=min(done, total))
+    finally:
+        store.close()
+    click.echo(
+        f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
+        "configuration it runs with"
+    )
+
+
+COMMANDS.extend([status_command, events_command, replay_command])

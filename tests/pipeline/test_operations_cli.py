@@ -1,0 +1,140 @@
+"""`actions-1flow status`, `events` and `replay` on a store filled directly (the fault tests drive them end to end)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import click
+import pytest
+
+from actions_1flow.cli.operations import format_age, parse_moment
+from actions_1flow.pipeline import DeliveryRecord, SQLiteStore
+from tests.helpers.cli import invoke
+
+def write_config(tmp_path, *names: str):
+    dests = "".join(
+        f"\n  - {{name: {n}, mode: cloud, sources: [web], settings: {{projectApiKey: k_{n}_0123456789, apiBaseUrl: 'http://127.0.0.1:9/v1'}}}}"
+        for n in names
+    )
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\n"
+        f"  - {{name: other, write_key: wk2}}\ndestinations:{dests}\n  - {{name: browser, mode: device, settings: {{projectApiKey: k}}}}\n"
+    )
+    return path
+
+
+def ev(mid: str, kind: str = "track") -> dict:
+    return {"type": kind, "event": "E", "userId": "u", "messageId": mid}
+
+
+@pytest.fixture
+def filled(tmp_path):
+    """Destinations a and b: a has delivered, filtered, retrying and dead rows and one event still unread.
+    Returns the configuration and the time the store was filled at."""
+    now = time.time()
+    config = write_config(tmp_path, "a", "b")
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.append("web", [ev("m1"), ev("m2"), ev("m3", "page")], now - 7200).result()
+    store.append("web", [ev("m4"), ev("m5")], now - 60).result()
+    store.append("other", [ev("x1")], now).result()
+    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("a", 5), ("b", 0)])).result()
+    store.record("a", [
+        DeliveryRecord(1, "Track Event", "delivered", attempts=1, request="POST http://h/v1/batch [api_key: ****6789]", response="200 {}"),
+        DeliveryRecord(2, "Track Event", "dead", attempts=1, error="401 Unauthorized: invalid api_key",
+                       hint="check the Project API Key", request="POST http://h/v1/batch [api_key: ****6789]",
+                       response='401 {"error":"invalid api_key"}'),
+        DeliveryRecord(3, "", "filtered", error="matched no subscription"),
+        DeliveryRecord(4, "Track Event", "retrying", attempts=2, first_attempt_at=now - 50, next_attempt_at=now + 30, error="503"),
+        DeliveryRecord(5, "Track Event", "dead", attempts=1, error="401 Unauthorized", hint="check the Project API Key"),
+    ]).result()
+    store.close()
+    return config, now
+
+
+def test_status_json_and_table(filled):
+    filled, _ = filled
+    result = invoke("status", "--config", str(filled), "--json")
+    assert result.exit_code == 0
+    rows = {r["destination"]: r for r in map(json.loads, result.stdout.splitlines())}
+    assert set(rows) == {"a", "b"}  # device-mode destinations are not in the pipeline
+    a = rows["a"]
+    assert (a["received"], a["delivered"], a["filtered"], a["retrying"], a["dead"], a["pending"]) == (5, 1, 1, 1, 2, 1)
+    assert 55 <= a["oldest_pending_age_s"] <= 600 and 0 < a["next_retry_in_s"] <= 30
+    b = rows["b"]
+    assert (b["delivered"], b["pending"]) == (0, 5) and b["oldest_pending_age_s"] >= 7200 - 5
+    table = invoke("status", "--config", str(filled)).stdout
+    for text in ("destination", "dead-lettered", "oldest pending", "next retry", "2h", "in "):
+        assert text in table
+
+
+def test_events_lists_newest_first_with_filters(filled):
+    filled, _ = filled
+    out = invoke("events", "--config", str(filled), "--json").stdout
+    entries = [json.loads(line) for line in out.splitlines()]
+    assert len(entries) == 5 and {e["destination"] for e in entries} == {"a"}
+    failed = [json.loads(line) for line in invoke("events", "--config", str(filled), "--failed", "--json").stdout.splitlines()]
+    assert sorted((e["messageId"], e["status"]) for e in failed) == [("m2", "dead"), ("m4", "retrying"), ("m5", "dead")]
+    [m2] = [e for e in failed if e["messageId"] == "m2"]
+    assert m2["hint"] == "check the Project API Key" and m2["request"].endswith("[api_key: ****6789]")
+    assert m2["response"].startswith("401") and m2["type"] == "track"
+    limited = invoke("events", "--config", str(filled), "--limit", "2", "--json").stdout.splitlines()
+    assert len(limited) == 2
+    table = invoke("events", "--config", str(filled), "--failed").stdout
+    assert "check the Project API Key" in table and "next in" in table and "m4" in table
+    assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
+    assert "no failed deliveries recorded for b" in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
+
+
+def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
+    filled, now = filled
+    iso = datetime.fromtimestamp(now - 3600, timezone.utc).isoformat()
+    dry = invoke("replay", "--config", str(filled), "--since", "3h", "--dry-run")
+    assert "would re-queue 2 dead-lettered deliveries" in dry.stdout and "a: 2" in dry.stdout
+    window = invoke("replay", "--config", str(filled), "--since", iso, "--dry-run")
+    assert "would re-queue 1 dead-lettered deliveries" in window.stdout  # m5 only: m2 was received 2 h ago
+    assert "would re-queue 0" in invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "b", "--dry-run").stdout
+    first = invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "a")
+    assert first.exit_code == 0 and "re-queued 2 dead-lettered deliveries" in first.stdout
+    assert "nothing to replay" in invoke("replay", "--config", str(filled), "--since", "3h").stdout
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    try:
+        due = store.due("a", time.time(), 10)  # m4 is retrying but not due for another 30 s
+        assert sorted((d.event.event["messageId"], d.attempts) for d in due) == [("m2", 0), ("m5", 0)]
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["events", "--destination", "nope"], "unknown destination 'nope'; the cloud-mode destinations are: a, b"),
+        (["replay", "--since", "1h", "--until", "2h"], "--until"),
+        (["replay", "--since", "yesterday"], "neither a duration ago"),
+    ],
+)
+def test_operator_mistakes_are_reported(filled, args, message):
+    filled, _ = filled
+    result = invoke(args[0], "--config", str(filled), *args[1:])
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_no_store_yet_is_a_clear_error(tmp_path):
+    config = write_config(tmp_path, "a")
+    result = invoke("status", "--config", str(config))
+    assert result.exit_code == 2 and "no event store at" in result.output
+    assert not (tmp_path / "db.sqlite").exists()  # looking does not create it
+
+
+def test_parse_moment_and_format_age():
+    now = 1_700_000_000.0
+    assert parse_moment("2h", now) == now - 7200 and parse_moment("90s", now) == now - 90
+    assert parse_moment("2024-05-01T09:00:00Z", now) == datetime(2024, 5, 1, 9, tzinfo=timezone.utc).timestamp()
+    assert parse_moment("2024-05-01", now) == datetime(2024, 5, 1).astimezone().timestamp()
+    with pytest.raises(click.BadParameter):
+        parse_moment("soon", now)
+    assert [format_age(s) for s in (None, 5, 65, 3600, 3 * 3600 + 1200, 2 * 86400 + 3600)] == [
+        "", "5s", "1m 5s", "1h", "3h 20m", "2d 1h"
+    ]
