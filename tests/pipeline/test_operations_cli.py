@@ -10,7 +10,7 @@ import click
 import pytest
 
 from actions_1flow.cli.operations import format_age, parse_moment
-from actions_1flow.pipeline import DeliveryRecord, SQLiteStore
+from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, SQLiteStore
 from tests.helpers.cli import invoke
 
 def write_config(tmp_path, *names: str):
@@ -88,6 +88,25 @@ def test_events_lists_newest_first_with_filters(filled):
     assert "no failed deliveries recorded for b" in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
 
 
+def test_events_shows_device_mode_reports_next_to_deliveries(filled, tmp_path):
+    filled, now = filled
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.record_device_event(DeviceEvent(
+        now - 5, "web", "browser", "sdk-load", "the 1Flow SDK did not load from http://127.0.0.1:9/js/1flow.js",
+        origin="http://shop.example",
+    )).result()
+    store.close()
+    lines = [json.loads(line) for line in invoke("events", "--config", str(filled), "--json").stdout.splitlines()]
+    [report] = [e for e in lines if e.get("channel") == "device"]
+    assert (report["destination"], report["kind"], report["origin"]) == ("browser", "sdk-load", "http://shop.example")
+    assert len(lines) == 6  # the five deliveries are still listed
+    table = invoke("events", "--config", str(filled), "--destination", "browser").stdout
+    assert "device mode: reports from pages" in table and "sdk-load" in table and "did not load" in table
+    assert "no deliveries recorded for browser" in table
+    only_cloud = invoke("events", "--config", str(filled), "--destination", "a", "--json").stdout
+    assert '"channel"' not in only_cloud
+
+
 def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
     filled, now = filled
     iso = datetime.fromtimestamp(now - 3600, timezone.utc).isoformat()
@@ -110,7 +129,8 @@ def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["events", "--destination", "nope"], "unknown destination 'nope'; the cloud-mode destinations are: a, b"),
+        (["events", "--destination", "nope"], "unknown destination 'nope'; the destinations are: a, b, browser"),
+        (["replay", "--since", "1h", "--destination", "browser"], "the cloud-mode destinations are: a, b"),
         (["replay", "--since", "1h", "--until", "2h"], "--until"),
         (["replay", "--since", "yesterday"], "neither a duration ago"),
     ],

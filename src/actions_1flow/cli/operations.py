@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import Config, parse_duration
-from ..pipeline import LogEntry, SQLiteStore, StoreError
+from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
 from ..pipeline.sqlite import REQUEUE_CHUNK
 from .destination import EXIT_USAGE, _load
 
@@ -43,10 +43,11 @@ def _open(config: Config) -> SQLiteStore:
         _fail(str(exc))
 
 
-def _destination(config: Config, name: str | None) -> str | None:
-    known = [d.name for d in config.cloud_destinations()]
+def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -> str | None:
+    known = [d.name for d in (config.cloud_destinations() if cloud_only else config.destinations)]
     if name is not None and name not in known:
-        _fail(f"unknown destination {name!r}; the cloud-mode destinations are: {', '.join(known) or 'none'}")
+        kind = "cloud-mode destinations" if cloud_only else "destinations"
+        _fail(f"unknown destination {name!r}; the {kind} are: {', '.join(known) or 'none'}")
     return name
 
 
@@ -163,6 +164,38 @@ def _entry_json(e: LogEntry) -> dict[str, Any]:
     }
 
 
+def _device_json(d: DeviceEvent) -> dict[str, Any]:
+    return {
+        "channel": "device",
+        "received_at": datetime.fromtimestamp(d.received_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "destination": d.destination,
+        "source": d.source,
+        "kind": d.kind,
+        "message": d.message,
+        "subscription": d.subscription,
+        "type": d.event_type,
+        "messageId": d.message_id,
+        "origin": d.origin,
+    }
+
+
+def _device_table(reports: list[DeviceEvent], now: float) -> Table:
+    """What device-mode plugins reported from pages (SDK load failures, mapping errors …)."""
+    table = Table(title="device mode: reports from pages", title_justify="left", show_lines=True)
+    for name in ("when", "destination · subscription", "messageId", "kind", "message"):
+        table.add_column(name, overflow="fold")
+    for d in reports:
+        subscription = (d.subscription or {}).get("name") or ""
+        table.add_row(
+            Text(f"{_when(d.received_at)}\n{format_age(now - d.received_at)} ago"),
+            Text(f"{d.destination}\n{subscription}"),
+            Text(f"{d.message_id or ''}\n{d.event_type or ''}"),
+            Text(d.kind, style="bold red"),
+            Text(d.message + (f"\npage: {d.origin}" if d.origin else "")),
+        )
+    return table
+
+
 _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", "dead": "bold red"}
 
 
@@ -174,22 +207,27 @@ _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", 
 @json_option
 def events_command(config_path: str, failed: bool, limit: int, destination: str | None, as_json: bool) -> None:
     """Recent delivery outcomes, newest first: status, attempts, error and hint, and the last request and response
-    (the Project API Key masked)."""
+    (the Project API Key masked); then what device-mode plugins reported from pages (all of those are failures)."""
     config = _load(config_path)
-    destination = _destination(config, destination)
+    destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
     try:
         entries = store.log(limit, failed_only=failed, destination=destination)
+        reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     finally:
         store.close()
     if as_json:
         for e in entries:
             click.echo(orjson.dumps(_entry_json(e)).decode())
+        for d in reports:
+            click.echo(orjson.dumps(_device_json(d)).decode())
         return
+    now = time.time()
+    if reports:
+        _console().print(_device_table(reports, now))
     if not entries:
         click.echo("no " + ("failed " if failed else "") + "deliveries recorded" + (f" for {destination}" if destination else ""))
         return
-    now = time.time()
     table = Table(show_lines=True)
     for name in ("when", "destination · subscription", "messageId", "status", "details"):
         table.add_column(name, overflow="fold")
