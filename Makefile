@@ -41,10 +41,13 @@ system:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
+# Every benchmark against its reference, each measured in one run (numbers recorded in docs/performance.md).
 bench: setup
 	$(BIN)/python benchmarks/fql_bench.py
+	$(BIN)/python benchmarks/mapping_bench.py
 	$(BIN)/python benchmarks/kit_bench.py
 	$(BIN)/python benchmarks/ingest_bench.py
+	$(BIN)/python benchmarks/pipeline_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py

@@ -1,0 +1,20 @@
+"""The shipped example configuration loads, and means what its comments say."""
+
+from pathlib import Path
+
+from actions_1flow.config import load_config
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "actions-1flow.yaml"
+
+
+def test_example_configuration_loads_and_routes_as_documented():
+    config = load_config(EXAMPLE, env={"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000"})
+    web, server = config.destinations
+    assert (web.mode, server.mode) == ("device", "cloud")
+    assert [c.name for c in web.compiled] == ["Track Event", "Identify User"]
+    big = server.compiled[1]
+    order = {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"total": 120, "currency": "EUR"}}
+    assert big.trigger.matches(order)
+    assert not big.trigger.matches({**order, "properties": {"total": 99}})
+    assert big.mapping.apply(order) == {"event_name": "Big order (EUR)", "userId": "u1", "properties": {"total": 120}}
+    assert config.pipeline.retry_window == 4 * 3600 and config.pipeline.dedup_window == 24 * 3600
