@@ -13,7 +13,9 @@ from typing import Any
 import orjson
 
 from ..mapping import MISSING
-from ..mapping.jsvalues import js_string, js_to_number, json_stringify, number_to_string
+from ..jsvalues import json_stringify, number_to_string
+from ..jsvalues import to_number as js_to_number
+from ..jsvalues import to_string as js_string
 
 __all__ = ["dumps", "is_finite", "is_number", "js_string", "js_to_number", "json_stringify", "number_to_string",
            "strict_equal", "tidy_number", "typeof"]
