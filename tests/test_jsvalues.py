@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -12,6 +13,7 @@ from actions_1flow.jsvalues import (
     MISSING, json_parse, json_stringify, loose_equals_empty_string, number_to_string, object_keys, to_number,
     to_string, trim, truthy, utf16_length, utf16_units,
 )
+from tests.mapping.compare import outcome
 
 NUMBERS = st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.integers(min_value=-(2**70), max_value=2**70),
                     st.sampled_from([0.0, -0.0, 1e21, 1e-7, 1e-6, 123e-20, 5e-324, 1.7976931348623157e308]))
@@ -64,6 +66,18 @@ def test_loose_equality_with_empty_string(value, equal):
 def test_js_key_order():
     assert object_keys({"b": 1, "10": 1, "a": 1, "2": 1, "01": 1, "4294967295": 1, "4294967294": 1, "-1": 1}) == [
         "2", "10", "4294967294", "b", "a", "01", "4294967295", "-1"]
+
+
+@pytest.mark.oracle
+def test_keys_of_many_digits_are_plain_keys_like_node(oracle):
+    """Past 10 digits a key is never an array index; past 4300 digits Python's int() would also refuse it."""
+    key = "1" * 5000
+    event = {"a": {"b": 1, key: 2, "2": 3}, "l": [1, 2]}
+    mapping = {"x": {"@path": f"$.a.{key}"}, "y": {"@json": {"mode": "encode", "value": {"@path": "$.a"}}},
+               "z": {"@path": f"$.l.{key}"}, "w": {"@path": "$.l.12345678901"}}
+    (reference,) = oracle.call("mapping.transformMany", cases=[{"mapping": mapping, "event": event}])
+    assert outcome(mapping, event) == reference == {"output": {"x": 2, "y": json.dumps({"2": 3, "b": 1, key: 2},
+                                                                                     separators=(",", ":"))}}
 
 
 def test_strings_are_utf16_for_length_and_indexing():
