@@ -152,10 +152,6 @@ def _plural(word: str, count: int) -> str:
     return word if count == 1 else word + "s"
 
 
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # compiled validation
 
@@ -359,8 +355,9 @@ def _string_checks(schema: dict[str, Any]) -> list[Check]:
             limit = schema[keyword]
 
             def length(value: Any, pointer: str, errors: Errors, limit: Any = limit, fails: Any = fails, word: str = word) -> Any:
-                if isinstance(value, str) and fails(len(value), limit):
-                    actual = _utf16_length(value)
+                # ajv counts code points (its ucs2length: a surrogate pair is one), the message JS's `.length`.
+                if isinstance(value, str) and fails(len(js.join_surrogates(value)), limit):
+                    actual = js.utf16_length(value)
                     errors.append(_message(
                         schema, pointer,
                         f"must be {js.number_to_string(limit)} {_plural('character', limit)} or {word} "
