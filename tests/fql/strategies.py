@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from actions_1flow.fql.jsvalues import OBJECT_PROTOTYPE_NAMES
+from actions_1flow.fql.paths import OBJECT_PROTOTYPE_NAMES
 
 TOP_FIELDS = ("event-type", "event", "name", "userId")
 NESTED_FIELDS = ("event-property", "event-trait", "event-context")

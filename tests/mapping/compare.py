@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions_1flow.mapping import MISSING, MappingError, MappingValidationError, transform
-from actions_1flow.mapping.jsvalues import json_stringify
+from actions_1flow.jsvalues import json_stringify
 
 
 def outcome(mapping: Any, event: Any) -> dict:

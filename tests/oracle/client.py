@@ -51,6 +51,8 @@ class NodeOracle:
     def call(self, op: str, **args: Any) -> Any:
         """Run one op; return its result. Raises OracleError when the oracle itself failed."""
         line = json.dumps({"op": op, **args}, ensure_ascii=False, allow_nan=False)
+        if not line.isascii() and _has_lone_surrogate(line):  # UTF-8 cannot carry them; JSON escapes can
+            line = json.dumps({"op": op, **args}, allow_nan=False)
         with self._lock:
             assert self._proc.stdin and self._proc.stdout
             self._proc.stdin.write(line + "\n")
@@ -73,3 +75,11 @@ class NodeOracle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False

@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from email.utils import parsedate_tz
 
-from . import jsvalues as js
+from .. import jsvalues as js
 
 _DAYJS = re.compile(r"^(\d{4})[-/]?(\d{1,2})?[-/]?(\d{0,2})[Tt\s]*(\d{1,2})?:?(\d{1,2})?:?(\d{1,2})?[.:]?(\d+)?$")
 _MAX_DATE_MS = 8.64e15
@@ -22,7 +22,7 @@ _FALLBACK_FORMATS = ("%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y", "%B %d %Y
 
 
 def is_date_like(text: str) -> bool:
-    seconds = js.js_to_number(text)
+    seconds = js.to_number(text)
     if js.number_to_string(seconds) == text:
         return math.isfinite(seconds) and abs(seconds * 1000) <= _MAX_DATE_MS
     if not text.lower().endswith("z") and _DAYJS.match(text):

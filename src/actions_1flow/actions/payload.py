@@ -11,8 +11,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..mapping import MISSING
-from . import jsvalues as js
+from .. import jsvalues as js
+from ..jsvalues import MISSING
 from .dates import is_date_like
 
 COERCIBLE = frozenset({"string", "number", "integer", "boolean", "null", "array"})
@@ -152,10 +152,6 @@ def _plural(word: str, count: int) -> str:
     return word if count == 1 else word + "s"
 
 
-def _utf16_length(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 # ---------------------------------------------------------------------------------------------------------------
 # compiled validation
 
@@ -192,24 +188,20 @@ def _any_of(tests: list[Callable[[Any], bool]]) -> Callable[[Any], bool]:
     return lambda value: any(test(value) for test in tests)
 
 
-def _js_falsy_number(x: float) -> bool:
-    return x == 0 or math.isnan(x)
-
-
 def _coerce_one(kind: str, value: Any) -> tuple[bool, Any]:
     """One link of ajv's `else if` coercion chain: (matched, coerced value)."""
     typ = js.typeof(value)
     if kind == "string":
         if typ in ("number", "boolean"):
-            return True, js.js_string(value)
+            return True, js.to_string(value)
         if value is None:
             return True, ""
     elif kind in ("number", "integer"):
         if typ == "boolean" or value is None:
             return True, 1 if value is True else 0
         if typ == "string" and value:
-            number = js.js_to_number(value)
-            if not math.isnan(number) and (kind == "number" or _js_falsy_number(number % 1 if math.isfinite(number) else math.nan)):
+            number = js.to_number(value)
+            if not math.isnan(number) and (kind == "number" or not js.truthy(number % 1 if math.isfinite(number) else math.nan)):
                 return True, js.tidy_number(number)
     elif kind == "boolean":
         if value == "false" or value is None or (js.is_number(value) and value == 0):
@@ -363,8 +355,9 @@ def _string_checks(schema: dict[str, Any]) -> list[Check]:
             limit = schema[keyword]
 
             def length(value: Any, pointer: str, errors: Errors, limit: Any = limit, fails: Any = fails, word: str = word) -> Any:
-                if isinstance(value, str) and fails(len(value), limit):
-                    actual = _utf16_length(value)
+                # ajv counts code points (its ucs2length: a surrogate pair is one), the message JS's `.length`.
+                if isinstance(value, str) and fails(len(js.join_surrogates(value)), limit):
+                    actual = js.utf16_length(value)
                     errors.append(_message(
                         schema, pointer,
                         f"must be {js.number_to_string(limit)} {_plural('character', limit)} or {word} "

@@ -17,11 +17,11 @@ import click
 import orjson
 
 from ..actions import Status
-from ..actions.jsvalues import dumps
 from ..config import Config, ConfigError, DestinationConfig, load_config
 from ..destinations.oneflow.client import DEFAULT_TIMEOUT, OneFlowClient
 from ..destinations.oneflow.definition import ONEFLOW
 from ..destinations.oneflow.delivery import DeliveryResult, client_for, deliver_event
+from ..jsvalues import dumps
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2

@@ -51,7 +51,7 @@ def fql_command(expr: str, event_file: BinaryIO | None) -> None:
 def map_command(mapping_file, event_file) -> None:
     """Print the payload MAPPING makes of EVENT, exactly as Segment's transform would (exit 2 on failure)."""
     from ..mapping import MISSING, MappingError, MappingValidationError, transform
-    from ..mapping.jsvalues import json_parse, json_stringify
+    from ..jsvalues import json_parse, json_stringify
 
     documents = []
     for name, handle in (("mapping", mapping_file), ("event", event_file)):

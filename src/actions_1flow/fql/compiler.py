@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Union
 
+from ..jsvalues import MAX_EXACT_INTEGER, MISSING, NUMBER_TYPES, as_double, to_number, to_string, truthy
 from .evaluate import MAX_DEPTH, check, evaluate, field_of
-from .jsvalues import MAX_SAFE_INTEGER, NUMBER_TYPES, UNDEFINED, as_double, to_number, to_string, truthy
 
 Predicate = Callable[[Any], bool]
 MultiPredicate = Callable[[Any], tuple[bool, ...]]
@@ -141,7 +141,7 @@ def _lower_child(node: Mapping[str, Any], depth: int, conditions: list[int]) -> 
         return _Const(False)
     if field.throws:
         raise _Uncompilable
-    operator, expected = node.get("operator"), node.get("value", UNDEFINED)
+    operator, expected = node.get("operator"), node.get("value", MISSING)
     if not isinstance(operator, str) or operator not in _OPERATORS:
         return _Const(False)  # validate() answers false for an operator it does not know
     # Keep only what the operator uses of the value (text or number), so equal conditions compare equal.
@@ -263,11 +263,11 @@ class _Emitter:
             return f"{access} != {self.bind(expected)}"
         if operator in _ORDERING:
             number = expected
-            if isinstance(number, float) and number.is_integer() and abs(number) < MAX_SAFE_INTEGER:
+            if isinstance(number, float) and number.is_integer() and abs(number) < MAX_EXACT_INTEGER:
                 number = int(number)  # int == int is faster, and exact in this range
             symbol, bound = _ORDERING[operator], self.bind(number)
             # From 2**53 on, JS rounds integers to doubles: an exact Python compare would differ only there.
-            actual = x if math.isnan(number) or abs(number) < MAX_SAFE_INTEGER else f"_dbl({x})"
+            actual = x if math.isnan(number) or abs(number) < MAX_EXACT_INTEGER else f"_dbl({x})"
             if operator == "number_equals" and actual == x:
                 return f"(({take}) == {bound} and type({x}) in _NUM)"
             return f"(type({take}) in _NUM and {actual} {symbol} {bound})"

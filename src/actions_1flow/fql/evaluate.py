@@ -11,18 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .jsvalues import (
-    NUMBER_TYPES,
-    OBJECT_PROTOTYPE_NAMES,
-    UNDEFINED,
-    JSThrow,
-    as_double,
-    get_path,
-    path_segments,
-    to_number,
-    to_string,
-    truthy,
-)
+from ..jsvalues import MISSING, NUMBER_TYPES, as_double, to_number, to_string, truthy
+from .paths import OBJECT_PROTOTYPE_NAMES, JSThrow, get_path, path_segments
 
 FIELD_KEYS = {"event-type": "type", "event": "event", "name": "name", "userId": "userId"}
 """Top-level fields: condition type → event key."""
@@ -121,7 +111,7 @@ def _condition(node: Mapping[str, Any], event: Mapping[str, Any]) -> bool:
     field = field_of(node)
     if field is None:
         return False
-    return compare(read(field, event), node.get("operator"), node.get("value", UNDEFINED))
+    return compare(read(field, event), node.get("operator"), node.get("value", MISSING))
 
 
 def read(field: Field, event: Mapping[str, Any]) -> Any:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .jsvalues import NUMBER_TYPES, UNDEFINED, to_number, to_string, truthy
+from ..jsvalues import MISSING, NUMBER_TYPES, to_number, to_string, truthy, utf16_units
 
 _FIELD_ROOTS = {"event-property": "properties", "event-trait": "traits", "event-context": "context"}
 _NEEDS_ESCAPE = re.compile(r"[^a-zA-Z0-9._-]")
@@ -33,7 +33,7 @@ def _group(node: Mapping[str, Any]) -> str:
     if not isinstance(children, list) or not all(isinstance(child, Mapping) for child in children):
         raise FQLGenerateError("a group needs a list of condition objects as its children")
     parts = [f"({_group(child)})" if child.get("type") == "group" else _condition(child) for child in children]
-    return f" {to_string(node.get('operator', UNDEFINED))} ".join(parts)
+    return f" {to_string(node.get('operator', MISSING))} ".join(parts)
 
 
 def _condition(node: Mapping[str, Any]) -> str:
@@ -43,24 +43,19 @@ def _condition(node: Mapping[str, Any]) -> str:
     elif kind == "event-type":
         field = "type"
     elif isinstance(kind, str) and kind in _FIELD_ROOTS:
-        name = node.get("name", UNDEFINED)
+        name = node.get("name", MISSING)
         escaped = _escape(name) if isinstance(name, str) else to_string(name)
         field = f"{_FIELD_ROOTS[kind]}.{escaped}"
     else:
         raise FQLGenerateError("Unknown condition type")
-    return _expression(field, node.get("operator", UNDEFINED), node.get("value", UNDEFINED))
+    return _expression(field, node.get("operator", MISSING), node.get("value", MISSING))
 
 
 def _escape(name: str) -> str:
     """A backslash before every UTF-16 unit outside [a-zA-Z0-9._-] (so an astral character gets two)."""
     if name.isascii():
         return _NEEDS_ESCAPE.sub(lambda m: "\\" + m.group(), name)
-    units = name.encode("utf-16-le", "surrogatepass")
-    out = []
-    for i in range(0, len(units), 2):
-        unit = units[i : i + 2].decode("utf-16-le", "surrogatepass")
-        out.append(unit if not _NEEDS_ESCAPE.match(unit) else "\\" + unit)
-    return "".join(out)
+    return "".join(unit if not _NEEDS_ESCAPE.match(unit) else "\\" + unit for unit in utf16_units(name))
 
 
 def _literal(value: Any) -> str:

@@ -8,8 +8,8 @@ import re
 from dataclasses import dataclass
 from decimal import Decimal
 
+from ..jsvalues import join_surrogates, number_to_string, utf16_length
 from .errors import FQLSyntaxError, clip
-from .jsvalues import number_to_string, utf16_length
 
 WORD = "word"
 STRING = "string"
@@ -137,7 +137,7 @@ class _Lexer:
                                     start + escaped.start())
             value = _ESCAPED_CHAR.sub(r"\1", raw)
             if any("\ud800" <= c <= "\udfff" for c in value):  # escaped UTF-16 halves form one character, as in JS
-                value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
+                value = join_surrogates(value)
         if len(raw) >= MAX_TOKEN_LENGTH // 2:  # Segment's limit applies to each dot-separated part
             for segment in _SEGMENT_RE.finditer(raw):
                 if utf16_length(_ESCAPED_CHAR.sub(r"\1", segment.group())) >= MAX_TOKEN_LENGTH:

@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Union
 
+from ..jsvalues import to_string
 from .errors import FQLSyntaxError, clip
-from .jsvalues import OBJECT_PROTOTYPE_NAMES, path_segments, to_string
 from .lexer import COMMA, CONN, EOS, LPAREN, NOT, NUMBER, OP, RPAREN, STRING, WORD, Token, describe_char, lex
+from .paths import OBJECT_PROTOTYPE_NAMES, path_segments
 
 FIELD_TYPES = {
     "type": "event-type",

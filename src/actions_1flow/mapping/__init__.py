@@ -10,9 +10,9 @@ mapping, `.messages` in Segment's wording and order). `MISSING` is the JS `undef
 when the whole result is undefined (a root directive that yields nothing).
 """
 
+from ..jsvalues import MISSING
 from .compiler import CompiledMapping, compile, transform, validate
 from .errors import MappingError, MappingValidationError
-from .jsvalues import MISSING
 
 __all__ = [
     "CompiledMapping",

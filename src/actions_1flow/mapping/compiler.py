@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
+from ..jsvalues import MISSING, real_type_of
 from . import directives as _directives  # noqa: F401  (registers the directive compilers)
 from .errors import MappingError, fresh
-from .jsvalues import MISSING, js_type
 from .nodes import PUBLIC, compile_value
 from .root import prepare
 
@@ -44,7 +44,7 @@ class CompiledMapping:
         """
         if type(event) is not dict and not isinstance(event, dict):
             if event is not MISSING:
-                raise MappingError(f"data must be an object, got {js_type(event)}")
+                raise MappingError(f"data must be an object, got {real_type_of(event)}")
             event = {}
         try:
             return self._fn(event)
@@ -92,7 +92,7 @@ def _compiled(key: bytes | str) -> CompiledMapping | MappingError:
 def transform(mapping: Any, event: Any = MISSING) -> Any:
     """Segment's `transform(mapping, event)`: the payload, MappingValidationError, or MappingError."""
     if type(event) is not dict and not isinstance(event, dict) and event is not MISSING:
-        raise MappingError(f"data must be an object, got {js_type(event)}")
+        raise MappingError(f"data must be an object, got {real_type_of(event)}")
     compiled = _compiled(_cache_key(mapping))
     if type(compiled) is not CompiledMapping:
         raise fresh(compiled)  # type: ignore[arg-type]

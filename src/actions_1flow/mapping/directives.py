@@ -10,24 +10,24 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import liquid
-from .errors import MappingError, fresh
-from .jsvalues import (
+from ..jsvalues import (
     MISSING,
+    in_key_order,
     is_array_index,
-    js_keys,
-    js_length,
-    js_lower,
-    js_ordered,
-    js_string,
-    js_truthy,
-    js_type,
-    js_upper,
     json_parse,
     json_stringify,
     loose_equals_empty_string,
+    object_keys,
+    real_type_of,
+    to_lower_case,
+    to_string,
+    to_upper_case,
+    truthy,
+    utf16_length,
     utf16_units,
 )
+from . import liquid
+from .errors import MappingError, fresh
 from .nodes import Ctx, Node, compile_value, constant, directive, failing
 from .paths import directive_path, lookup
 from .replace import replace_literal
@@ -57,7 +57,7 @@ def _expect_string(name: str, node: Node) -> Any:
     def resolved_string(payload: Any) -> str:
         value = fn(payload)
         if type(value) is not str:
-            raise MappingError(f"{name}: expected string, got {js_type(value)}")
+            raise MappingError(f"{name}: expected string, got {real_type_of(value)}")
         return value
 
     return resolved_string
@@ -102,13 +102,13 @@ def if_(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@if requires an object with an "exists" key')
     exists, blank = _option(opts, "exists"), _option(opts, "blank")
-    if not js_truthy(exists) and not js_truthy(blank):
+    if not truthy(exists) and not truthy(blank):
         return failing('@if requires an "exists" key or a "blank" key')
     by_exists = exists is not MISSING
     condition = compile_value(exists if by_exists else blank, ctx.intermediate()).fn
     then, otherwise = _option(opts, "then"), _option(opts, "else")
     then_node = compile_value(then, ctx) if then is not MISSING else constant(MISSING)
-    else_node = compile_value(otherwise, ctx) if js_truthy(otherwise) else constant(MISSING)
+    else_node = compile_value(otherwise, ctx) if truthy(otherwise) else constant(MISSING)
     then_fn, else_fn = then_node.fn, else_node.fn
 
     def choose(payload: Any) -> Any:
@@ -125,14 +125,14 @@ def case(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@case requires an object with a "operator" key')
     operator = _option(opts, "operator")
-    if not js_truthy(operator):
+    if not truthy(operator):
         return failing('@case requires a "operator" key')
     value = _option(opts, "value")
-    if not js_truthy(value):
+    if not truthy(value):
         return constant(MISSING)
     node = compile_value(value, ctx)
     fn = node.fn
-    convert = {"lower": js_lower, "upper": js_upper}.get(operator) if type(operator) is str else None
+    convert = {"lower": to_lower_case, "upper": to_upper_case}.get(operator) if type(operator) is str else None
 
     def change_case(payload: Any) -> Any:
         v = fn(payload)
@@ -153,7 +153,7 @@ def _replace_defaults(opts: dict) -> tuple[Any, Any, Any, Any, Any]:
     ignorecase, global_ = _option(opts, "ignorecase"), _option(opts, "global")
     if replacement is None or replacement is MISSING:
         replacement = ""
-    if js_truthy(pattern2) and (replacement2 is None or replacement2 is MISSING):
+    if truthy(pattern2) and (replacement2 is None or replacement2 is MISSING):
         replacement2 = ""
     if ignorecase is None or ignorecase is MISSING:
         ignorecase = False
@@ -163,9 +163,9 @@ def _replace_defaults(opts: dict) -> tuple[Any, Any, Any, Any, Any]:
 
 
 def _length_error(pattern: str, replacement: str) -> str | None:
-    if js_length(pattern) > MAX_PATTERN_LENGTH:
+    if utf16_length(pattern) > MAX_PATTERN_LENGTH:
         return f'@replace requires a "pattern" less than {MAX_PATTERN_LENGTH} characters'
-    if js_length(replacement) > MAX_REPLACEMENT_LENGTH:
+    if utf16_length(replacement) > MAX_REPLACEMENT_LENGTH:
         return f'@replace requires a "replacement" less than {MAX_REPLACEMENT_LENGTH} characters'
     return None
 
@@ -175,11 +175,11 @@ def replace(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@replace requires an object with a "pattern" key')
     pattern = _option(opts, "pattern")
-    if not js_truthy(pattern):
+    if not truthy(pattern):
         return failing('@replace requires a "pattern" key')
     replacement, pattern2, replacement2, ignorecase, global_ = _replace_defaults(opts)
     value = _option(opts, "value")
-    if not js_truthy(value):
+    if not truthy(value):
         return constant(MISSING)
     fn = compile_value(value, ctx.intermediate()).fn
     applies = (
@@ -195,7 +195,7 @@ def replace(opts: Any, ctx: Ctx) -> Node:
         v = fn(payload)
         t = type(v)
         if t is bool or t is int or t is float:
-            v = js_string(v)
+            v = to_string(v)
         elif t is not str:
             return ""
         if error1:
@@ -213,7 +213,7 @@ def replace(opts: Any, ctx: Ctx) -> Node:
 @directive("@arrayPath")
 def array_path(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not list:
-        return failing(f"@arrayPath expected array, got {js_type(opts)}")
+        return failing(f"@arrayPath expected array, got {real_type_of(opts)}")
     where = opts[0] if opts else MISSING
     shape = opts[1] if len(opts) > 1 else MISSING
     if type(where) is str:
@@ -256,9 +256,9 @@ def json_(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@json requires an object with a "value" key')
     mode, value = _option(opts, "mode"), _option(opts, "value")
-    if not js_truthy(mode):
+    if not truthy(mode):
         return failing('@json requires a "mode" key')
-    if not js_truthy(value):
+    if not truthy(value):
         return failing('@json requires a "value" key')
     if mode == "encode" and type(mode) is str:
         fn = compile_value(value, ctx.intermediate()).fn
@@ -285,13 +285,13 @@ def flatten_value(value: Any, separator: str, omit_arrays: bool) -> dict:
     """`flattenObject(value, "", separator, omitArrays)` with JS key order (array-index keys first)."""
     out: dict = {}
     _flatten_into(out, value, "", separator, omit_arrays)
-    return js_ordered(out)
+    return in_key_order(out)
 
 
 def _flatten_into(out: dict, value: Any, prefix: str, separator: str, omit_arrays: bool) -> None:
     t = type(value)
     if t is dict:
-        entries: Any = ((k, value[k]) for k in js_keys(value))
+        entries: Any = ((k, value[k]) for k in object_keys(value))
     elif t is list and not omit_arrays:
         entries = ((str(i), v) for i, v in enumerate(value))
     else:
@@ -306,11 +306,11 @@ def flatten(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@flatten requires an object with a "separator" key')
     separator = _option(opts, "separator")
-    if not js_truthy(separator):
+    if not truthy(separator):
         return failing('@flatten requires a "separator" key')
     sep = compile_value(separator, ctx.intermediate()).fn
     fn = compile_value(_option(opts, "value"), ctx.intermediate()).fn
-    omit_arrays = js_truthy(_option(opts, "omitArrays"))
+    omit_arrays = truthy(_option(opts, "omitArrays"))
 
     def flattened(payload: Any) -> dict:
         s = sep(payload)
@@ -333,7 +333,7 @@ def merge_values(values: list) -> dict:
         elif t is str:
             out.update((str(i), unit) for i, unit in enumerate(utf16_units(v)))
     if any(is_array_index(k) for k in out):
-        return js_ordered(out)
+        return in_key_order(out)
     return out
 
 
@@ -342,15 +342,15 @@ def merge(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@merge requires an object with an "objects" key and a "direction" key')
     direction = _option(opts, "direction")
-    if not js_truthy(direction):
+    if not truthy(direction):
         return failing('@merge requires a "direction" key')
     get_direction = compile_value(direction, ctx.intermediate()).fn
     objects = _option(opts, "objects")
-    if not js_truthy(objects) or type(objects) is not list:
+    if not truthy(objects) or type(objects) is not list:
         message = (
             '@merge requires a "objects" key'
-            if not js_truthy(objects)
-            else f"@merge: expected opts.array, got {js_type(objects)}"
+            if not truthy(objects)
+            else f"@merge: expected opts.array, got {real_type_of(objects)}"
         )
 
         def fail(payload: Any) -> Any:
@@ -375,9 +375,9 @@ def transform(opts: Any, ctx: Ctx) -> Node:
     if type(opts) is not dict:
         return failing('@transform requires an object with an "apply" key and a "mapping" key')
     mapping, apply = _option(opts, "mapping"), _option(opts, "apply")
-    if not js_truthy(mapping):
+    if not truthy(mapping):
         return failing('@transform requires a "mapping" key')
-    if not js_truthy(apply):
+    if not truthy(apply):
         return failing('@transform requires a "apply" key')
     if type(apply) is not dict:
         return failing('@transform "apply" key should be an object')
@@ -398,7 +398,7 @@ def transform(opts: Any, ctx: Ctx) -> Node:
     def transformed(payload: Any) -> Any:
         if type(payload) is not dict and not isinstance(payload, dict):
             if payload is not MISSING:
-                raise MappingError(f"data must be an object, got {js_type(payload)}")
+                raise MappingError(f"data must be an object, got {real_type_of(payload)}")
             payload = {}
         if pending is not None:
             raise fresh(pending)
@@ -442,7 +442,7 @@ def liquid_(opts: Any, ctx: Ctx) -> Node:
         return failing("liquid template value must be a string")
     if opts == "":
         return constant("")
-    if js_length(opts) > liquid.MAX_TEMPLATE_LENGTH:
+    if utf16_length(opts) > liquid.MAX_TEMPLATE_LENGTH:
         return failing(f"liquid template values are limited to {liquid.MAX_TEMPLATE_LENGTH} characters")
     try:
         parsed = liquid.parse(opts)

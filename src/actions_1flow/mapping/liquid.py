@@ -32,9 +32,9 @@ from liquid.template import BoundTemplate
 from liquid.token import TOKEN_TAG
 from liquid.undefined import UNDEFINED
 
+from ..jsvalues import MISSING, to_string
 from . import liquid_filters
 from .errors import MappingError
-from .jsvalues import MISSING, js_string
 
 MAX_TEMPLATE_LENGTH = 1000
 """Segment rejects longer templates before parsing them."""
@@ -147,7 +147,7 @@ class _IncrementNode(IncrementNode):
         variables = _counter(context, self.name)
         value = variables[self.name]
         variables[self.name] = value + 1
-        return buffer.write(js_string(value))
+        return buffer.write(to_string(value))
 
 
 class _DecrementNode(DecrementNode):
@@ -156,7 +156,7 @@ class _DecrementNode(DecrementNode):
     def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
         variables = _counter(context, self.name)
         variables[self.name] -= 1
-        return buffer.write(js_string(variables[self.name]))
+        return buffer.write(to_string(variables[self.name]))
 
 
 class _Increment(IncrementTag):

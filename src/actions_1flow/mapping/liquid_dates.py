@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from .jsvalues import MISSING, js_number, js_string
+from ..jsvalues import MISSING, as_double, to_string
 
 MAX_TIME_MS = 8.64e15
 """JS dates are valid up to ±8.64e15 ms from the epoch."""
@@ -97,7 +97,7 @@ def parse_date(v: Any) -> float | None:
     if t is str and v in ("now", "today"):
         ms: float | None = time.time() * 1000
     elif t in (int, float):
-        ms = js_number(v) * 1000
+        ms = as_double(v) * 1000
     elif t is bool:
         ms = 1.0 if v else 0.0
     elif t is str and v.isascii() and v.isdigit():
@@ -234,7 +234,7 @@ def _format_one(shown: _Shown, m: re.Match) -> str:
     convert = _CODES.get(code)
     if convert is None:
         return m.group(0)
-    out = js_string(convert(shown, {"flags": flags, "width": width}))
+    out = to_string(convert(shown, {"flags": flags, "width": width}))
     pad = " " if code in _PAD_SPACES else "0"
     pad_width = int(width) if width and int(width) else _PAD_WIDTHS.get(code, 0)
     if "^" in flags:

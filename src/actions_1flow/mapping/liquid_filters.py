@@ -20,23 +20,25 @@ from urllib.parse import quote
 from liquid.exceptions import FilterError
 from liquid.undefined import Undefined
 
-from . import liquid_dates
-from .jsvalues import (
+from ..jsvalues import (
     MISSING,
+    WHITESPACE,
+    as_double,
+    char_at,
     is_array_index,
-    js_char_at,
-    js_length,
-    js_lower,
-    js_number,
-    js_string,
-    js_to_number,
-    js_trim,
-    js_truthy,
-    js_upper,
+    join_surrogates,
     json_stringify,
     number_to_string,
+    to_lower_case,
+    to_number,
+    to_string,
+    to_upper_case,
+    trim,
+    truthy,
+    utf16_length,
     utf16_units,
 )
+from . import liquid_dates
 
 Filter = Callable[..., Any]
 FILTERS: dict[str, Filter] = {}
@@ -81,12 +83,12 @@ def text(x: Any) -> str:
         return ""
     if type(x) is list:
         return "".join(text(v) for v in x)
-    return js_string(x)
+    return to_string(x)
 
 
 def number(x: Any) -> float | int:
     """liquidjs `toNumber`: `+x || 0`."""
-    n = js_to_number(value(x))
+    n = to_number(value(x))
     return n if n == n and n != 0 else 0
 
 
@@ -104,7 +106,7 @@ def _nil(x: Any) -> bool:
 
 def _truthy(x: Any) -> bool:
     """JS truthiness (liquidjs filters test their arguments with `if (arg)`)."""
-    return js_truthy(value(x))
+    return truthy(value(x))
 
 
 def _given(x: Any, default: Any) -> Any:
@@ -132,18 +134,18 @@ def read_property(obj: Any, key: Any) -> Any:
             return obj[index] if index < len(obj) else MISSING
         return MISSING
     if t is dict or isinstance(obj, dict):
-        name = key if type(key) is str else js_string(key)
+        name = key if type(key) is str else to_string(key)
         found = obj.get(name, MISSING)
         if found is MISSING and name == "size":
             return len(obj)
         return found
     if t is str:
         if key in ("size", "length"):
-            return js_length(obj)
+            return utf16_length(obj)
         if type(key) is int and key >= 0:
-            return js_char_at(obj, key)
+            return char_at(obj, key)
         if type(key) is str and is_array_index(key):
-            return js_char_at(obj, int(key))
+            return char_at(obj, int(key))
     return MISSING
 
 
@@ -164,22 +166,15 @@ def _equals(a: Any, b: Any) -> bool:
     if type(a) is bool or type(b) is bool:
         return a is b
     if type(a) in (int, float) and type(b) in (int, float):
-        return js_number(a) == js_number(b)
+        return as_double(a) == as_double(b)
     if type(a) is str and type(b) is str:
         return a == b
     return a is b or (a is None and b is None)
 
 
-def _well_formed(s: str) -> str:
-    """Join surrogate halves that sit next to each other (JS would read them as one character)."""
-    if s.isascii():
-        return s
-    return s.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "surrogatepass")
-
-
 def _utf8(s: str) -> bytes:
     """UTF-8 as Node's Buffer writes it: lone surrogates become U+FFFD."""
-    return re.sub("[\ud800-\udfff]", "\ufffd", _well_formed(s)).encode("utf-8")
+    return re.sub("[\ud800-\udfff]", "\ufffd", join_surrogates(s)).encode("utf-8")
 
 
 # --- html --------------------------------------------------------------------------------------------------------
@@ -285,7 +280,7 @@ def _floor_if(integer: float, q: float) -> float:
 
 def _shift_decimal(n: float, exponent: float) -> float:
     mantissa, _, power = number_to_string(n).partition("e")
-    return js_to_number(f"{mantissa}e{number_to_string(js_to_number(power or '0') + exponent)}")
+    return to_number(f"{mantissa}e{number_to_string(to_number(power or '0') + exponent)}")
 
 
 @_filter("round")
@@ -302,7 +297,7 @@ def round_(v: Any, arg: Any = 0, *_: Any, **__: Any) -> float:
 
 
 def _encode_uri(s: str, safe: str) -> str:
-    s = _well_formed(s)
+    s = join_surrogates(s)
     if re.search("[\ud800-\udfff]", s):
         raise FilterError("URI malformed", token=None)
     return quote(s, safe=safe, encoding="utf-8")
@@ -374,7 +369,7 @@ def slugify(v: Any, mode: Any = "default", cased: Any = False, *_: Any, **__: An
         s = "".join(out)
     if mode in ("raw", "ascii", "default", "latin", "pretty"):
         s = re.sub("^-|-$", "", s)
-    return s if _truthy(cased) else js_lower(s)
+    return s if _truthy(cased) else to_lower_case(s)
 
 
 # --- arrays ------------------------------------------------------------------------------------------------------
@@ -383,7 +378,7 @@ def slugify(v: Any, mode: Any = "default", cased: Any = False, *_: Any, **__: An
 @_filter("join")
 def join(v: Any, sep: Any = MISSING, *_: Any, **__: Any) -> str:
     separator = " " if _nil(value(sep)) else text(sep)
-    return separator.join("" if _nil(x) else js_string(x) for x in _array(v))
+    return separator.join("" if _nil(x) else to_string(x) for x in _array(v))
 
 
 def _array_like(x: Any) -> bool:
@@ -411,19 +406,19 @@ def last(v: Any, *_: Any, **__: Any) -> Any:
         return v[-1] if v else MISSING
     if type(v) is str:
         return utf16_units(v)[-1]
-    return v.get(js_string(js_number(v["length"]) - 1), MISSING)
+    return v.get(to_string(as_double(v["length"]) - 1), MISSING)
 
 
 @_filter("size")
 def size(v: Any, *_: Any, **__: Any) -> Any:
     v = value(v)
     if type(v) is str:
-        return js_length(v)
+        return utf16_length(v)
     if type(v) is list:
         return len(v)
     if isinstance(v, dict):
         length = v.get("length", MISSING)
-        return length if js_truthy(length) else 0
+        return length if truthy(length) else 0
     return 0
 
 
@@ -431,7 +426,7 @@ def size(v: Any, *_: Any, **__: Any) -> Any:
 def sum_(v: Any, prop: Any = MISSING, *_: Any, **__: Any) -> float:
     total = 0.0
     for item in _array(v):
-        n = js_to_number(value(_path(item, prop) if _truthy(prop) else item))
+        n = to_number(value(_path(item, prop) if _truthy(prop) else item))
         total += 0 if n != n else n
     return total
 
@@ -467,7 +462,7 @@ def slice_(v: Any, begin: Any = 0, length: Any = 1, *_: Any, **__: Any) -> Any:
     if _nil(v):
         return []
     if type(v) is not list:
-        v = _well_formed(text(v))
+        v = join_surrogates(text(v))
     begin, length = int(number(_given(begin, 0))), int(number(_given(length, 1)))
     if begin < 0:
         begin += len(v)
@@ -511,46 +506,44 @@ def prepend(v: Any, arg: Any = _ABSENT, *_: Any, **__: Any) -> str:
     return text(arg) + text(v)
 
 
-_JS_SPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
-            "\u2028\u2029\u202f\u205f\u3000\ufeff"
-_JS_SPACES = re.compile(f"[{_JS_SPACE}]+")
+_JS_SPACES = re.compile(f"[{WHITESPACE}]+")
 
 
 @_filter("strip")
 def strip(v: Any, chars: Any = MISSING, *_: Any, **__: Any) -> str:
     s = text(v)
-    return s.strip(text(chars)) if _truthy(chars) else js_trim(s)
+    return s.strip(text(chars)) if _truthy(chars) else trim(s)
 
 
 @_filter("lstrip")
 def lstrip(v: Any, chars: Any = MISSING, *_: Any, **__: Any) -> str:
     s = text(v)
-    return s.lstrip(text(chars)) if _truthy(chars) else s.lstrip(_JS_SPACE)
+    return s.lstrip(text(chars)) if _truthy(chars) else s.lstrip(WHITESPACE)
 
 
 @_filter("rstrip")
 def rstrip(v: Any, chars: Any = MISSING, *_: Any, **__: Any) -> str:
     s = text(v)
-    return s.rstrip(text(chars)) if _truthy(chars) else s.rstrip(_JS_SPACE)
+    return s.rstrip(text(chars)) if _truthy(chars) else s.rstrip(WHITESPACE)
 
 
 @_filter("downcase")
 def downcase(v: Any, *_: Any, **__: Any) -> str:
-    return js_lower(text(v))
+    return to_lower_case(text(v))
 
 
 @_filter("upcase")
 def upcase(v: Any, *_: Any, **__: Any) -> str:
-    return js_upper(text(v))
+    return to_upper_case(text(v))
 
 
 @_filter("capitalize")
 def capitalize(v: Any, *_: Any, **__: Any) -> str:
-    s = _well_formed(text(v))
+    s = join_surrogates(text(v))
     if not s:
         return ""
-    head = s[0] if ord(s[0]) > 0xFFFF else js_upper(s[0])  # JS upper-cases a UTF-16 unit: astral stays
-    return head + js_lower(s[1:])
+    head = s[0] if ord(s[0]) > 0xFFFF else to_upper_case(s[0])  # JS upper-cases a UTF-16 unit: astral stays
+    return head + to_lower_case(s[1:])
 
 
 def _split(s: str, sep: str) -> list:
@@ -607,7 +600,7 @@ def strip_newlines(v: Any, *_: Any, **__: Any) -> str:
 
 @_filter("squish")
 def squish(v: Any, *_: Any, **__: Any) -> str:
-    return js_trim(_JS_SPACES.sub(" ", text(v)))
+    return trim(_JS_SPACES.sub(" ", text(v)))
 
 
 @_filter("normalize_whitespace")
@@ -620,19 +613,19 @@ _CJK = "\u4E00-\u9FFF\uF900-\uFAFF\u3400-\u4DBF\u3040-\u309F\u30A0-\u30FF\uAC00-
 
 @_filter("number_of_words")
 def number_of_words(v: Any, mode: Any = MISSING, *_: Any, **__: Any) -> int:
-    s = js_trim(text(v))
+    s = trim(text(v))
     if not s:
         return 0
     mode = value(mode)
     cjk = len(re.findall(f"[{_CJK}]", s))
     if mode == "cjk" or (mode == "auto" and cjk):
-        return cjk + len(re.findall(f"[^{_CJK}{_JS_SPACE}]+", s))
+        return cjk + len(re.findall(f"[^{_CJK}{WHITESPACE}]+", s))
     return len(_JS_SPACES.split(s))
 
 
 @_filter("truncate")
 def truncate(v: Any, length: Any = 50, ellipsis: Any = "...", *_: Any, **__: Any) -> Any:
-    s, tail = _well_formed(text(v)), _well_formed(text(_given(ellipsis, "...")))
+    s, tail = join_surrogates(text(v)), join_surrogates(text(_given(ellipsis, "...")))
     limit = number(_given(length, 50))
     if len(s) <= limit:
         return value(v)
@@ -642,7 +635,7 @@ def truncate(v: Any, length: Any = 50, ellipsis: Any = "...", *_: Any, **__: Any
 @_filter("truncatewords")
 def truncatewords(v: Any, words: Any = 15, ellipsis: Any = "...", *_: Any, **__: Any) -> str:
     tail = text(_given(ellipsis, "..."))
-    parts = _JS_SPACES.split(text(v).lstrip(_JS_SPACE))
+    parts = _JS_SPACES.split(text(v).lstrip(WHITESPACE))
     count = number(_given(words, 15))
     if count <= 0:
         count = 1
@@ -767,7 +760,7 @@ FILTERS.update({"json": _json, "jsonify": _json, "inspect": _json})
 
 @_filter("to_integer")
 def to_integer(v: Any, *_: Any, **__: Any) -> Any:
-    return js_to_number(value(v))
+    return to_number(value(v))
 
 
 @_filter("raw")

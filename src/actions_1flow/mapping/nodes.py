@@ -19,8 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
+from ..jsvalues import MISSING, object_keys
 from .errors import MappingError
-from .jsvalues import MISSING, js_keys
 from .validate import is_directive
 
 Fn = Callable[[Any], Any]
@@ -106,7 +106,7 @@ def compile_value(value: Any, ctx: Ctx) -> Node:
 
 
 def _object(mapping: dict, ctx: Ctx) -> Node:
-    items = [(key, compile_value(mapping[key], ctx)) for key in js_keys(mapping)]
+    items = [(key, compile_value(mapping[key], ctx)) for key in object_keys(mapping)]
     fns = [(key, node.fn) for key, node in items]
     if ctx.final:
 

@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from .jsvalues import MISSING, is_array_index, js_char_at, js_length, js_truthy
+from ..jsvalues import MISSING, char_at, is_array_index, truthy, utf16_length
 
 # Split points: a `.`; a `[` followed by a quote or digit; a run of `]` preceded by a quote or digit.
 # `[0-9]`, not `\d`: JS `\d` is ASCII-only.
@@ -45,7 +45,7 @@ def lookup(root: Any, segments: Segments | None) -> Any:
         t = type(cur)
         if t is dict:
             cur = cur.get(key, MISSING)
-        elif not js_truthy(cur):
+        elif not truthy(cur):
             return cur
         elif t is list:
             if index >= 0:
@@ -54,9 +54,9 @@ def lookup(root: Any, segments: Segments | None) -> Any:
                 cur = len(cur) if key == "length" else MISSING
         elif t is str:
             if index >= 0:
-                cur = js_char_at(cur, index)
+                cur = char_at(cur, index)
             else:
-                cur = js_length(cur) if key == "length" else MISSING
+                cur = utf16_length(cur) if key == "length" else MISSING
         elif isinstance(cur, dict):
             cur = cur.get(key, MISSING)
         else:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..jsvalues import MISSING, object_keys, utf16_length, utf16_units
 from .errors import MappingError
-from .jsvalues import MISSING, js_keys, utf16_units
 from .validate import check
 
 ROOT_DIRECTIVE_KEY = "__segment_internal_directive"
@@ -20,11 +20,11 @@ def _keys(value: Any) -> list:
     """JS `Object.keys(value)` (which throws for null and undefined)."""
     t = type(value)
     if t is dict:
-        return js_keys(value)
+        return object_keys(value)
     if t is list:
         return [str(i) for i in range(len(value))]
     if t is str:
-        return [str(i) for i in range(len(utf16_units(value)))]
+        return [str(i) for i in range(utf16_length(value))]
     if value is None or value is MISSING:
         raise MappingError("Cannot convert undefined or null to object")
     return []
@@ -34,7 +34,7 @@ def _spread(mapping: Any) -> dict:
     """JS `{...mapping}`."""
     t = type(mapping)
     if t is dict:
-        return {k: mapping[k] for k in js_keys(mapping)}
+        return {k: mapping[k] for k in object_keys(mapping)}
     if t is list:
         return {str(i): v for i, v in enumerate(mapping)}
     if t is str:

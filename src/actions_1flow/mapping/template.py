@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable
 
-from .jsvalues import MISSING, js_string, js_trim
+from ..jsvalues import MISSING, to_string, trim
 from .paths import Segments, lookup, parse_path
 
 _TRIPLE = re.compile(r"\{\{\{([^}]+)\}\}\}")
@@ -20,11 +20,11 @@ _DOUBLE = re.compile(r"\{\{([^}]+)\}\}")
 def _text(value: Any) -> str:
     if value is None or value is MISSING:
         return ""
-    return value if type(value) is str else js_string(value)
+    return value if type(value) is str else to_string(value)
 
 
 def _segments(inner: str) -> Segments | None:
-    return parse_path(js_trim(inner))
+    return parse_path(trim(inner))
 
 
 def render(template: str, data: Any) -> str:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..jsvalues import MISSING, json_stringify, object_keys, real_type_of, to_lower_case, utf16_length
 from .errors import MappingValidationError
-from .jsvalues import MISSING, js_keys, js_length, js_lower, js_type, json_stringify
 
 MAX_PATTERN_LENGTH = 10
 """`@replace` pattern limit (UTF-16 code units), checked by validation and again when replacing."""
@@ -42,7 +42,7 @@ def type_or_directive(value: Any) -> str:
     """JS real type, except that an object with any `@` key is a `directive`."""
     if type(value) is dict and any(k.startswith("@") for k in value):
         return "directive"
-    return js_type(value)
+    return real_type_of(value)
 
 
 def is_directive(value: Any) -> bool:
@@ -75,7 +75,7 @@ def validate_value(value: Any, stack: Stack = ()) -> None:
 
 
 def _validate_directive(obj: dict, stack: Stack) -> None:
-    keys = js_keys(obj)
+    keys = object_keys(obj)
     directive_keys = [k for k in keys if k.startswith("@")]
     if len(directive_keys) > 1:
         _fail(f"should only have one @-prefixed key but it has {len(directive_keys)} keys", stack)
@@ -93,7 +93,7 @@ def _validate_object(value: Any, stack: Stack) -> None:
     if kind != "object":
         _fail(f"should be an object but it is {_a(kind)}", stack)
     errors: list[str] = []
-    for key in js_keys(value):
+    for key in object_keys(value):
         try:
             validate_value(value[key], stack + (key,))
         except _Invalid as e:
@@ -136,9 +136,9 @@ def _string(value: Any, stack: Stack) -> None:
 
 def _string_length(low: int, high: int) -> Validator:
     def check(value: Any, stack: Stack) -> None:
-        if type(value) is str and js_length(value) < low:
+        if type(value) is str and utf16_length(value) < low:
             _fail(f"should be a string of length {low} or greater", stack)
-        if type(value) is str and js_length(value) > high:
+        if type(value) is str and utf16_length(value) > high:
             _fail(f"should be a string of length {high} or less", stack)
 
     return check
@@ -147,7 +147,7 @@ def _string_length(low: int, high: int) -> Validator:
 def _one_of(*allowed: str) -> Validator:
     def check(value: Any, stack: Stack) -> None:
         _string(value, stack)
-        if js_lower(value) not in allowed:
+        if to_lower_case(value) not in allowed:
             _fail(f"should be one of {', '.join(allowed)} but it is {json_stringify(value)}", stack)
 
     return check
@@ -160,7 +160,7 @@ def _boolean(value: Any, stack: Stack) -> None:
 
 
 def _array(value: Any, stack: Stack) -> None:
-    kind = js_type(value)
+    kind = real_type_of(value)
     if kind != "array":
         _fail(f"should be an array but it is {_a(kind)}", stack)
 

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any, Literal
 
-from ...actions.jsvalues import dumps
+from ...jsvalues import dumps
 
 API_KEY_HEADER = "api_key"
 CONTENT_TYPE = "application/json"
