@@ -85,8 +85,8 @@ TEMPLATES = ["{{a}}", "{{{a}}}", "{{ a }}", "x{{a}}y{{b}}z", "{{a.b}}", "{{$.a}}
              "{{event}} ({{userId}})", "{{properties.nested}}", "no placeholders", "{{a[0]}}", "{{ x.y }}",
              "{{{event}}}-{{x}}", "{", "}}{{", "{{\na\n}}"]
 LIQUID = [
-    # Overlap with liquidjs (docs/mapping.md lists what differs: ordering comparisons between different types,
-    # `blank`/`empty` against nil, legacy date text, `sample`, counters written back into the event).
+    # Overlap with liquidjs (docs/mapping.md lists what differs: `blank` against nil and false, legacy date text,
+    # `sample`, counters written back into the event).
     "{{ a }}", "{{ event | upcase }}", "{{ a | nosuchfilter }}", "{% if a %}T{% else %}F{% endif %}",
     "{{ properties.total | plus: 1 }}", "{{ properties.total | times: 0.1 | round: 2 }}", "{{ a | size }}",
     "{{ userId | default: 'anon' }}", "{{ missing }}", "{{ a | join: '-' }}", "{{ event | append: '!' }}",
@@ -99,6 +99,8 @@ LIQUID = [
     "{{ timestamp | date: '%Y-%m-%d %H:%M' }}", "{{ properties.total | date: '%s' }}", "{{ a | url_encode }}",
     "{{ event | escape }}", "{{ a | to_integer }}",
     "{% if a contains 'x' %}c{% endif %}", "{% if not a %}falsy{% endif %}", "{{ a[0] }}{{ a.0 }}",
+    "{% if properties.total > 5 %}big{% elsif a contains 1 %}one{% endif %}", "{% if userId == a %}same{% endif %}",
+    "{% if event >= 'O' and a <= b %}x{% endif %}", "{% unless properties contains 'total' %}no{% endunless %}",
     # failures on both sides
     "{{ properties.products | sort }}", "{% for x in a %}{{x}}{% endfor %}", "{% if a %}x", "{% case a %}{% endcase %}",
     "{% tablerow x in a %}{% endtablerow %}", "{{ a | map: 'x' }}", "{{ 'x' | append }}",

@@ -34,6 +34,7 @@ from liquid.undefined import UNDEFINED
 
 from ..jsvalues import MISSING, to_string
 from . import liquid_filters
+from .liquid_operators import use_js_operators
 from .errors import MappingError
 
 MAX_TEMPLATE_LENGTH = 1000
@@ -226,7 +227,7 @@ _ENV = _environment()
 def parse(source: str) -> BoundTemplate:
     """Parse a template (MappingError with the parser's message if it is not valid Liquid)."""
     try:
-        return _ENV.from_string(source)
+        return use_js_operators(_ENV.from_string(source))
     except LiquidError as error:
         raise MappingError(_message(error)) from None
     except RecursionError:
