@@ -33,8 +33,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actions_1flow.pipeline import SQLiteStore  # noqa: E402
-from tests.helpers.pipeline import Process, ServerProcess, WorkerProcess  # noqa: E402
-from tests.helpers.sandbox import US_KEY, SandboxServer, free_port  # noqa: E402
+from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
+from tests.helpers.process import CliProcess, free_port  # noqa: E402
+from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 PROFILE_DIR = os.environ.get("PIPELINE_BENCH_PROFILE")
@@ -73,7 +74,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextlib.contextmanager
-def running(process: Process) -> Iterator[Process]:
+def running(process: CliProcess) -> Iterator[CliProcess]:
     """Stop the process afterwards; with PIPELINE_BENCH_PROFILE set, sample it with py-spy meanwhile."""
     profiler = None
     if PROFILE_DIR:  # py-spy is installed by hand (`.venv/bin/pip install py-spy`), not a dependency

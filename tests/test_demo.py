@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.helpers.browser import launch_chromium
-from tests.helpers.sandbox import cli_command, free_port
+from tests.helpers.process import cli_command, free_port
 
 
 class Demo:

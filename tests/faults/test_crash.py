@@ -20,10 +20,10 @@ from tests.helpers.pipeline import (
     ServerProcess,
     WorkerProcess,
     delivered_numbers,
-    free_port,
     wait_until,
     write_pipeline_config,
 )
+from tests.helpers.process import free_port
 from tests.helpers.sandbox import US_KEY
 
 SERVER_KILLS = 20

@@ -10,7 +10,8 @@ import httpx
 
 from actions_1flow.secrets import mask_secret
 from tests.helpers.cli import invoke
-from tests.helpers.pipeline import ServerProcess, delivered_numbers, free_port, track, wait_until, write_pipeline_config
+from tests.helpers.pipeline import ServerProcess, delivered_numbers, track, wait_until, write_pipeline_config
+from tests.helpers.process import free_port
 from tests.helpers.sandbox import UNKNOWN_KEY, US_KEY
 
 EVENTS = 50

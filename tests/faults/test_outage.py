@@ -10,7 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from actions_1flow.secrets import mask_secret
-from tests.helpers.pipeline import LoadGenerator, ServerProcess, delivered_numbers, free_port, wait_until, write_pipeline_config
+from tests.helpers.pipeline import LoadGenerator, ServerProcess, delivered_numbers, wait_until, write_pipeline_config
+from tests.helpers.process import free_port
 from tests.helpers.sandbox import EU_KEY, US_KEY
 
 DOWN, HEALTHY = US_KEY, EU_KEY

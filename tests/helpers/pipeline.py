@@ -4,9 +4,6 @@ SIGKILLed, a configuration writer, and a load generator that retries like Segmen
 from __future__ import annotations
 
 import base64
-import os
-import signal
-import subprocess
 import threading
 import time
 from collections import Counter
@@ -16,7 +13,8 @@ from typing import Any
 import httpx
 import yaml
 
-from .sandbox import SandboxServer, cli_command, free_port
+from .process import CliProcess
+from .sandbox import SandboxServer
 
 
 def write_pipeline_config(
@@ -47,42 +45,7 @@ def write_pipeline_config(
     return path
 
 
-class Process:
-    """An `actions-1flow` subprocess; output appended to `log_path`."""
-
-    def __init__(self, args: list[str], log_path: Path) -> None:
-        self.args = args
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        self.process = subprocess.Popen([*cli_command(), *args], stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind, as in a crash or an OOM kill."""
-        if self.alive():
-            self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self._log.close()
-
-    def stop(self, timeout: float = 20.0) -> int:
-        """SIGTERM and wait (a clean shutdown)."""
-        if self.alive():
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-
-class ServerProcess(Process):
+class ServerProcess(CliProcess):
     """`actions-1flow serve` on a fixed port (so it can be restarted where clients expect it)."""
 
     def __init__(self, config: Path, port: int, log_path: Path, *, worker: bool = True) -> None:
@@ -91,19 +54,11 @@ class ServerProcess(Process):
         self.url = f"http://127.0.0.1:{port}"
 
     def wait_ready(self, timeout: float = 20.0) -> ServerProcess:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log_text()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                time.sleep(0.02)
-        raise RuntimeError(f"server did not answer within {timeout}s: {self.log_text()}")
+        self.wait_answering(self.url + "/health", timeout)
+        return self
 
 
-class WorkerProcess(Process):
+class WorkerProcess(CliProcess):
     """`actions-1flow worker` against the configuration's store."""
 
     def __init__(self, config: Path, log_path: Path) -> None:
@@ -202,11 +157,9 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1) -> N
 
 __all__ = [
     "LoadGenerator",
-    "Process",
     "ServerProcess",
     "WorkerProcess",
     "delivered_numbers",
-    "free_port",
     "track",
     "wait_until",
     "write_pipeline_config",

@@ -5,11 +5,6 @@ Keys are real-looking on purpose, so the no-leak test can grep every output for 
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +12,8 @@ import httpx
 
 from actions_1flow.destinations.oneflow.client import OneFlowClient
 from actions_1flow.sandbox import create_app
+
+from .process import CliProcess, free_port
 
 US_KEY = "1f_live_7Kq2vX9mRtB4nLpW3sYdQe8u"
 """Known to the sandbox for region us only."""
@@ -65,18 +62,7 @@ class InProcessSandbox:
         self.state.add_faults(fault, n)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def cli_command() -> list[str]:
-    """How to run `actions-1flow` from tests (the installed module, with this interpreter)."""
-    return [sys.executable, "-m", "actions_1flow"]
-
-
-class SandboxServer:
+class SandboxServer(CliProcess):
     """`actions-1flow sandbox` as a subprocess on a free port; its output goes to `log_path`."""
 
     def __init__(
@@ -84,28 +70,14 @@ class SandboxServer:
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        args = [*cli_command(), "sandbox", "--port", str(self.port), "--log-level", log_level]
+        args = ["sandbox", "--port", str(self.port), "--log-level", log_level]
         for key in SANDBOX_KEYS if keys is None else keys:
             args += ["--key", key]
         if rate is not None:
             args += ["--rate", str(rate)]
-        self._log = open(log_path, "ab")
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
+        super().__init__(args, log_path)
         self._http = httpx.Client(base_url=self.url, timeout=5)
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"sandbox exited with {self.process.returncode}: {self.log_text()}")
-            try:
-                if self._http.get("/_sandbox/calls").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"sandbox did not answer within {timeout}s: {self.log_text()}")
+        self.wait_answering(self.url + "/_sandbox/calls")
 
     def api_url(self, region: str = "us") -> str:
         return self.url + api_path(region)
@@ -124,18 +96,6 @@ class SandboxServer:
         """Queue a fault (see `POST /_sandbox/faults`): for the next `count` requests (default 1), or `duration`."""
         self._http.post("/_sandbox/faults", json=spec if count is None else {"count": count, **spec}).raise_for_status()
 
-    def log_text(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> int:
         self._http.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
+        return super().stop(timeout)

@@ -3,10 +3,7 @@ and configurations feeding a cloud-mode 1Flow destination (the sandbox)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,7 +12,8 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.helpers.sandbox import US_KEY, cli_command, free_port
+from tests.helpers.process import CliProcess, free_port
+from tests.helpers.sandbox import US_KEY
 
 
 PAGE_SUBSCRIPTION = {
@@ -64,48 +62,19 @@ def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], *
     return path
 
 
-class ServeProcess:
+class ServeProcess(CliProcess):
     """`actions-1flow serve --config FILE --port P`; output (the server log) goes to `log_path`."""
 
     def __init__(self, config_path: Path, log_path: Path, *extra: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "ab")
-        args = [*cli_command(), "serve", "--config", str(config_path), "--port", str(self.port), *extra]
-        self.process = subprocess.Popen(args, stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
+        super().__init__(["serve", "--config", str(config_path), "--port", str(self.port), *extra], log_path)
         self.http = httpx.Client(base_url=self.url, timeout=5)
-        self._wait_ready()
+        self.wait_answering(self.url + "/health")
 
-    def _wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.process.returncode}: {self.log_text()}")
-            try:
-                if self.http.get("/health").status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.05)
-        raise RuntimeError(f"serve did not answer within {timeout}s: {self.log_text()}")
-
-    def log_text(self) -> str:
-        if not self._log.closed:
-            self._log.flush()
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit status (uvicorn re-raises SIGTERM after a graceful shutdown: -15 is clean)."""
+    def stop(self, timeout: float = 10.0) -> int:
         self.http.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._log.close()
-        return self.process.returncode
+        return super().stop(timeout)
 
 
 class Site:

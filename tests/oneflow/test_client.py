@@ -19,7 +19,8 @@ from actions_1flow.destinations.oneflow.client import (
     parse_retry_after,
 )
 from actions_1flow.secrets import mask_secret
-from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, free_port
+from tests.helpers.process import free_port
+from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY
 
 
 def run(coro):

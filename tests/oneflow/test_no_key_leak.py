@@ -11,7 +11,8 @@ import subprocess
 
 from actions_1flow.destinations.oneflow import wire
 from tests.helpers.cli import write_config, write_events
-from tests.helpers.sandbox import ALL_KEYS, EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox, SandboxServer, cli_command
+from tests.helpers.process import cli_command
+from tests.helpers.sandbox import ALL_KEYS, EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox, SandboxServer
 
 TRACK = {"type": "track", "event": "Signed Up", "userId": "u-1", "properties": {"plan": "pro"}}
 IDENTIFY = {"type": "identify", "userId": "u-1", "traits": {"email": "a@example.com"}}

@@ -14,7 +14,8 @@ from actions_1flow.destinations.oneflow import wire
 from actions_1flow.sandbox import Fault, SandboxKey
 from actions_1flow.sandbox.state import RateWindow
 from actions_1flow.secrets import mask_secret
-from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox, cli_command, free_port
+from tests.helpers.process import cli_command, free_port
+from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox
 
 
 def post(sandbox: InProcessSandbox, path: str, body: object = None, key: str | None = US_KEY, **kwargs) -> httpx.Response:
