@@ -12,6 +12,7 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.helpers.browser import Site, launch_chromium  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
 
 
@@ -47,3 +48,22 @@ def live_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     """The session's sandbox subprocess, with calls and faults reset before the test."""
     sandbox_server.reset()
     return sandbox_server
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Debian's Chromium (headless, offline but for 127.0.0.1), one per test module."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def site():
+    """A customer's site on an origin of its own (`site.add(path, html)` serves a page)."""
+    site = Site()
+    yield site
+    site.stop()

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from tests.clients.conftest import delivered, wait_for_delivery
-from tests.helpers.browser import launch_chromium
-from tests.helpers.server import ServeProcess, Site, cloud_config
+from tests.helpers.browser import Site
+from tests.helpers.server import ServeProcess, cloud_config
 
 pytestmark = pytest.mark.browser
 
@@ -46,13 +45,6 @@ def batching_load() -> str:
 
 
 @pytest.fixture(scope="module")
-def site():
-    site = Site()
-    yield site
-    site.stop()
-
-
-@pytest.fixture(scope="module")
 def browser_server(sandbox_server, site, tmp_path_factory):
     directory = tmp_path_factory.mktemp("browser")
     sources = [{"name": "browser", "write_key": "wk_browser", "cors_origins": [site.url]}]
@@ -60,14 +52,6 @@ def browser_server(sandbox_server, site, tmp_path_factory):
     yield server
     assert server.stop() in (0, -15), server.log_text()
     assert "Traceback" not in server.log_text()
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
 
 
 class Page:

@@ -3,56 +3,18 @@ selected form, sets window.glob when the key is accepted, and reports every call
 
 from __future__ import annotations
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from playwright.sync_api import sync_playwright
 
 from actions_1flow.secrets import mask_secret
-from tests.helpers.browser import launch_chromium
+from tests.helpers.browser import Site
 from tests.helpers.sandbox import UNKNOWN_KEY, US_KEY
 
 pytestmark = pytest.mark.browser
 
 
-class _Pages(BaseHTTPRequestHandler):
-    """A customer site on its own origin (another port): serves the HTML registered for a path."""
-
-    pages: dict[str, str] = {}
-
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.pages.get(self.path, "").encode()
-        self.send_response(200 if body else 404)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def site():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Pages)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
-def open_page(browser, site: str, sdk_url: str, key: str, stub: bool = False):
+def open_page(chromium, site: Site, sdk_url: str, key: str, stub: bool = False):
     """A page on another origin that loads the SDK the way 1Flow documents (optionally after Segment's stub)."""
     stub_js = (
         "<script>window._1flow = function (e, d, v) { setTimeout(function () { window._1flow(e, d, v ? v : {}) }, 5) }</script>"
@@ -60,10 +22,9 @@ def open_page(browser, site: str, sdk_url: str, key: str, stub: bool = False):
         else ""
     )
     html = f'<html><head>{stub_js}<script async data-api-key="{key}" src="{sdk_url}"></script></head><body>shop</body></html>'
-    path = f"/page-{len(_Pages.pages)}.html"
-    _Pages.pages[path] = html
-    page = browser.new_page()
-    page.goto(site + path)
+    url = site.add(f"/page-{len(site.pages)}.html", html)
+    page = chromium.new_page()
+    page.goto(url)
     return page
 
 
@@ -76,8 +37,8 @@ def wait_for_calls(sandbox, count: int, timeout: float = 10.0) -> list[dict]:
         time.sleep(0.05)
 
 
-def test_callable_form_after_segments_stub(browser, site, live_sandbox):
-    page = open_page(browser, site, live_sandbox.sdk_url("callable"), US_KEY, stub=True)
+def test_callable_form_after_segments_stub(chromium, site, live_sandbox):
+    page = open_page(chromium, site, live_sandbox.sdk_url("callable"), US_KEY, stub=True)
     # Segment's integration calls the stub before the SDK has loaded; the stub re-dispatches to the SDK later.
     page.evaluate("window._1flow('track', 'Signed Up', {userId: 'u-1', anonymousId: 'a-1', properties: {plan: 'pro'}})")
     page.wait_for_function("window.glob !== undefined")
@@ -90,12 +51,12 @@ def test_callable_form_after_segments_stub(browser, site, live_sandbox):
         ("identify", ["u-1", {"email": "a@example.com"}]),
     ]
     assert all(c["form"] == "callable" and c["api_key"] == mask_secret(US_KEY) and c["status"] == 200 for c in calls)
-    assert calls[0]["page"].startswith(site + "/page-")
+    assert calls[0]["page"].startswith(site.url + "/page-")
     page.close()
 
 
-def test_methods_form_with_logevent_loguser_and_on(browser, site, live_sandbox):
-    page = open_page(browser, site, live_sandbox.sdk_url("methods"), US_KEY)
+def test_methods_form_with_logevent_loguser_and_on(chromium, site, live_sandbox):
+    page = open_page(chromium, site, live_sandbox.sdk_url("methods"), US_KEY)
     page.wait_for_function("window.glob !== undefined")
     assert page.evaluate("typeof window._1flow") == "object"
     page.evaluate("window.readyFired = false; window._1flow.on('ready', function () { window.readyFired = true })")
@@ -111,15 +72,15 @@ def test_methods_form_with_logevent_loguser_and_on(browser, site, live_sandbox):
     page.close()
 
 
-def test_default_form_is_both_callable_and_methods(browser, site, live_sandbox):
-    page = open_page(browser, site, live_sandbox.sdk_url(), US_KEY)
+def test_default_form_is_both_callable_and_methods(chromium, site, live_sandbox):
+    page = open_page(chromium, site, live_sandbox.sdk_url(), US_KEY)
     page.wait_for_function("window.glob !== undefined")
     assert page.evaluate("typeof window._1flow === 'function' && typeof window._1flow.logEvent === 'function'")
     page.close()
 
 
-def test_refused_key_never_becomes_ready(browser, site, live_sandbox):
-    page = open_page(browser, site, live_sandbox.sdk_url(), UNKNOWN_KEY)
+def test_refused_key_never_becomes_ready(chromium, site, live_sandbox):
+    page = open_page(chromium, site, live_sandbox.sdk_url(), UNKNOWN_KEY)
     calls = wait_for_calls(live_sandbox, 1)
     assert [(c["method"], c["status"]) for c in calls] == [("init", 401)]
     page.wait_for_timeout(200)

@@ -15,14 +15,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from playwright.sync_api import sync_playwright
 
 from actions_1flow import mapping
 from actions_1flow.pipeline import SQLiteStore
 from actions_1flow.secrets import mask_secret
-from tests.helpers.browser import launch_chromium
 from tests.helpers.sandbox import US_KEY
-from tests.helpers.server import ServeProcess, Site
+from tests.helpers.server import ServeProcess
 
 pytestmark = pytest.mark.browser
 
@@ -87,23 +85,8 @@ def device_server(tmp_path_factory, sandbox_server):
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def site():
-    site = Site()
-    yield site
-    site.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def open_shop(browser, site, device_server, live_sandbox):
+def open_shop(chromium, site, device_server, live_sandbox):
     """Opens a fresh page (own storage) with the docs snippet for a write key; closes it afterwards."""
     contexts = []
 
@@ -112,7 +95,7 @@ def open_shop(browser, site, device_server, live_sandbox):
         assert snippet.count(DOCS_SERVER) == 1 and snippet.count(DOCS_WRITE_KEY) == 1
         snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(DOCS_WRITE_KEY, json.dumps(write_key))
         url = site.add(f"/{write_key}-{len(site.pages)}.html", f"<!doctype html><html><head>{snippet}</head><body>shop</body></html>")
-        context = browser.new_context()
+        context = chromium.new_context()
         contexts.append(context)
         page = context.new_page()
         page.errors, page.requests = [], []
