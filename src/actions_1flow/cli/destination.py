@@ -11,38 +11,25 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import orjson
 
 from ..actions import Status
-from ..config import Config, ConfigError, DestinationConfig, load_config
+from ..config import Config, DestinationConfig
 from ..destinations.oneflow.client import DEFAULT_TIMEOUT, OneFlowClient
 from ..destinations.oneflow.definition import ONEFLOW
 from ..destinations.oneflow.delivery import DeliveryResult, client_for, deliver_event
 from ..jsvalues import dumps
+from .common import EXIT_FAILED, fail, load_config_or_exit
 
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def _load(path: str) -> Config:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        _fail(f"invalid configuration:\n{exc}")
 
 
 def _cloud_destinations(config: Config, path: str) -> list[DestinationConfig]:
     destinations = config.cloud_destinations()
     if not destinations:
-        _fail(
+        fail(
             f"{path}: no destination with mode: cloud; send and test-event deliver server-side through 1Flow's "
             "HTTP API (device-mode destinations are delivered by the browser plugin)"
         )
@@ -56,7 +43,7 @@ def _read(source: str) -> str:
         with open(source, encoding="utf-8") as handle:
             return handle.read()
     except OSError as exc:
-        _fail(f"cannot read {source}: {exc.strerror or exc}")
+        fail(f"cannot read {source}: {exc.strerror or exc}")
 
 
 @dataclass
@@ -146,7 +133,7 @@ def send_command(config_path: str, events: str, as_json: bool, timeout: float) -
 
     Prints one line per event and subscription; exits 1 if any failed.
     """
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     destinations = _cloud_destinations(config, config_path)
     items = parse_events(_read(events))
     failed = asyncio.run(_send(items, destinations, timeout, as_json))
@@ -248,13 +235,13 @@ def _indent(text: str, spaces: int) -> str:
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT.read, show_default=True, help="Seconds per request.")
 def test_event_command(config_path: str, event_file: str, as_json: bool, timeout: float) -> None:
     """Event Tester: send one event (file or -) and show each subscription's match, payload, request and verdict."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     destinations = _cloud_destinations(config, config_path)
     items = parse_events(_read(event_file))
     if len(items) != 1:
-        _fail(f"{event_file}: test-event takes exactly one event, found {len(items)}")
+        fail(f"{event_file}: test-event takes exactly one event, found {len(items)}")
     if items[0].problem:
-        _fail(f"{event_file}: {items[0].problem}")
+        fail(f"{event_file}: {items[0].problem}")
     (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout)))
     reports = [
         _test_report(item.event, dest, [r for r in results if r.destination == dest.name]) for dest in destinations

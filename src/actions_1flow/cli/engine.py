@@ -9,9 +9,8 @@ from typing import Any, BinaryIO
 import click
 
 from .. import fql
+from .common import EXIT_USAGE
 
-EXIT_INVALID_INPUT = 2
-"""Exit status for a trigger or event that cannot be read (click uses 2 for usage errors too)."""
 
 
 def read_json(source: BinaryIO, what: str) -> Any:
@@ -20,7 +19,7 @@ def read_json(source: BinaryIO, what: str) -> Any:
         return json.loads(source.read())
     except (ValueError, UnicodeDecodeError) as error:
         click.echo(f"error: {what} is not valid JSON: {error}", err=True)
-        sys.exit(EXIT_INVALID_INPUT)
+        sys.exit(EXIT_USAGE)
 
 
 @click.command("fql")
@@ -35,7 +34,7 @@ def fql_command(expr: str, event_file: BinaryIO | None) -> None:
         subscription = fql.parse(expr)
     except fql.FQLSyntaxError as error:
         click.echo(f"error: {error}", err=True)
-        sys.exit(EXIT_INVALID_INPUT)
+        sys.exit(EXIT_USAGE)
     event = read_json(event_file, "the event") if event_file is not None else None
     click.echo(json.dumps(subscription.ast, indent=2, ensure_ascii=False))
     if event_file is not None:

@@ -3,10 +3,9 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
-import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 import orjson
@@ -18,7 +17,7 @@ from rich.text import Text
 from ..config import Config, parse_duration
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
 from ..pipeline.sqlite import REQUEUE_CHUNK
-from .destination import EXIT_USAGE, _load
+from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
 
@@ -28,26 +27,21 @@ config_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) instead of a table.")
 
 
-def _fail(message: str) -> NoReturn:
-    click.echo(message, err=True)
-    sys.exit(EXIT_USAGE)
-
-
 def _open(config: Config) -> SQLiteStore:
     path = config.storage_path()
     if not path.exists():
-        _fail(f"no event store at {path}: nothing has been received with this configuration yet (storage: {config.storage})")
+        fail(f"no event store at {path}: nothing has been received with this configuration yet (storage: {config.storage})")
     try:
         return SQLiteStore(path)
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -> str | None:
     known = [d.name for d in (config.cloud_destinations() if cloud_only else config.destinations)]
     if name is not None and name not in known:
         kind = "cloud-mode destinations" if cloud_only else "destinations"
-        _fail(f"unknown destination {name!r}; the {kind} are: {', '.join(known) or 'none'}")
+        fail(f"unknown destination {name!r}; the {kind} are: {', '.join(known) or 'none'}")
     return name
 
 
@@ -98,7 +92,7 @@ def parse_moment(text: str, now: float) -> float:
 def status_command(config_path: str, as_json: bool) -> None:
     """Counts per cloud-mode destination: received, filtered, delivered, retrying, dead-lettered, pending, and the
     age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     store = _open(config)
     try:
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
@@ -208,7 +202,7 @@ _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", 
 def events_command(config_path: str, failed: bool, limit: int, destination: str | None, as_json: bool) -> None:
     """Recent delivery outcomes, newest first: status, attempts, error and hint, and the last request and response
     (the Project API Key masked); then what device-mode plugins reported from pages (all of those are failures)."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
     try:
@@ -269,13 +263,13 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
     """Re-queue dead-lettered deliveries of events received in [--since, --until) for delivery with the current
     configuration (fix the key or the mapping, restart the server or worker, then replay). Safe to run twice:
     what is re-queued is no longer dead-lettered, so a second run finds nothing more."""
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     destination = _destination(config, destination)
     now = time.time()
     start = parse_moment(since, now)
     end = now if until is None else parse_moment(until, now)
     if end <= start:
-        _fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
+        fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
     store = _open(config)
     window = f"events received {_when(start)} – {_when(end)}"
     try:

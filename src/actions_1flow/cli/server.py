@@ -11,7 +11,7 @@ import signal
 import click
 
 from ..pipeline import StoreError
-from .destination import _fail, _load
+from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
 
@@ -32,12 +32,12 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
 
     from ..server import create_app
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     _logging(log_level)
     try:
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
@@ -56,12 +56,12 @@ def worker_command(config_path: str, log_level: str) -> None:
     """Deliver stored events of the configuration's cloud-mode destinations (no HTTP server)."""
     from ..server import build_worker, open_store
 
-    config = _load(config_path)
+    config = load_config_or_exit(config_path)
     _logging(log_level)
     try:
         store = open_store(config)
     except StoreError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
     async def run() -> None:
         stop = asyncio.Event()
