@@ -25,7 +25,6 @@ from actions_1flow.actions import (
     remove_empty_values,
     run_event,
 )
-from actions_1flow.actions.dates import is_date_like
 from actions_1flow.mapping import MISSING
 from tests.helpers.kit import segment_fields
 
@@ -221,15 +220,6 @@ def test_default_values_keep_null_and_skip_unset_in_field_order():
         "d": Field("D", default=0),
     }
     assert list(default_values(fields).items()) == [("a", {"@path": "$.a"}), ("c", None), ("d", 0)]
-
-
-@pytest.mark.parametrize(
-    ("text", "valid"),
-    [("2024-01-02", True), ("2024-01-02T03:04:05Z", True), ("2024-01-02T03:04:05.123+02:00", True), ("1700000000", True),
-     ("Tue, 02 Jan 2024 03:04:05 GMT", True), ("March 7, 2020", True), ("2024", True), ("not a date", False), ("", False)],
-)
-def test_date_like(text, valid):
-    assert is_date_like(text) is valid
 
 
 # --- the same in Segment's actions-core ---------------------------------------------------------------------------

@@ -71,6 +71,17 @@ function kitValidate({ fields, payload, batch }) {
   }
 }
 
+// Whether Segment's ajv format `date-like` (a datetime field) accepts the text.
+const dateLikeSchema = fieldsToJsonSchema({ when: { label: 'When', type: 'datetime' } })
+function isDateLike(text) {
+  try {
+    validateSchema({ when: text }, dateLikeSchema)
+    return true
+  } catch (e) {
+    return false
+  }
+}
+
 // Whether Segment's validation accepts a mapping *everywhere it can run*: the mapping itself (as transform()
 // validates it, root directive expanded) and the `apply` of every @transform inside it, which transform()
 // re-validates at run time even where the outer validation does not look (raw arrays, raw @literal objects).
@@ -198,6 +209,8 @@ const ops = {
   'kit.bench': kitBench,
   'kit.eventBench': eventBench,
   'mapping.benchPairs': mappingBenchPairs,
+  'date.parseMany': (a) => a.texts.map((t) => { const ms = Date.parse(t); return Number.isNaN(ms) ? null : ms }),
+  'date.likeMany': (a) => a.texts.map(isDateLike),
   'ping': () => 'pong',
 }
 

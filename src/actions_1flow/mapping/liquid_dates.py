@@ -1,8 +1,7 @@
-"""liquidjs's `date` filter: JS date parsing (numbers, "now", ISO 8601 text) and liquidjs's strftime.
+"""liquidjs's `date` filter: its date parsing (numbers, "now", text as JS `new Date()` reads it) and its strftime.
 
 Like liquidjs without a configured time zone, dates are shown in the server's local time zone; month and day
-names are English (liquidjs formats them with the en-US locale). Text that is not ISO 8601 is left as it is
-(liquidjs would hand it to `new Date()`, which also reads several legacy formats).
+names are English (liquidjs formats them with the en-US locale).
 """
 
 from __future__ import annotations
@@ -11,82 +10,18 @@ import math
 import os
 import re
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import jsdate
 from ..jsvalues import MISSING, as_double, to_string
-
-MAX_TIME_MS = 8.64e15
-"""JS dates are valid up to ±8.64e15 ms from the epoch."""
 
 DEFAULT_FORMAT = "%A, %B %-e, %Y at %-l:%M %P %z"
 """liquidjs's `dateFormat` default, used when no format is given."""
 
-_ISO = re.compile(
-    r"([+-]\d{6}|\d{4})(?:-(\d\d)(?:-(\d\d))?)?"
-    r"(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:\.(\d+))?)?)?"
-    r"(Z|[+-]\d\d:?\d\d)?"
-)
 _MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
-
-
-def _days_from_civil(year: int, month: int, day: int) -> int:
-    """Days since 1970-01-01 of a proleptic Gregorian date, for any year (JS dates span ±271,821 years)."""
-    year -= month <= 2
-    era = year // 400
-    year_of_era = year - era * 400
-    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
-    return era * 146097 + year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year - 719468
-
-
-def _civil_from_days(days: int) -> tuple[int, int, int]:
-    days += 719468
-    era = days // 146097
-    day_of_era = days - era * 146097
-    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    shifted_month = (5 * day_of_year + 2) // 153
-    day = day_of_year - (153 * shifted_month + 2) // 5 + 1
-    month = shifted_month + (3 if shifted_month < 10 else -9)
-    return year_of_era + era * 400 + (month <= 2), month, day
-
-
-_DAY_MS = 86_400_000
-_PYTHON_RANGE_S = (-62_104_060_800, 253_370_764_800)  # years 2 to 9998: where Python knows the local offset
-
-
-def local_offset(ms: float) -> float:
-    """JS `getTimezoneOffset()` at `ms`: minutes the local zone is *behind* UTC (clamped to Python's years)."""
-    seconds = min(max(ms / 1000, _PYTHON_RANGE_S[0]), _PYTHON_RANGE_S[1])
-    local = datetime.fromtimestamp(seconds, timezone.utc).astimezone()
-    return -local.utcoffset().total_seconds() / 60  # type: ignore[union-attr]
-
-
-def _parse_iso(text: str) -> float | None:
-    """Milliseconds since the epoch for ECMAScript's date-time text format, or None."""
-    m = _ISO.fullmatch(text)
-    if not m:
-        return None
-    year, month, day, hour, minute, second, fraction, zone = m.groups()
-    mo, d, h, mi, sec = int(month or 1), int(day or 1), int(hour or 0), int(minute or 0), int(second or 0)
-    millis = int((fraction or "0")[:3].ljust(3, "0"))
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and h <= 24 and mi <= 59 and sec <= 59) or (
-            h == 24 and (mi or sec or millis)):
-        return None
-    # V8 rolls day overflow into the next month (Feb 30 is Mar 2) and 24:00 into the next day.
-    wall = (_days_from_civil(int(year), mo, 1) + d - 1) * _DAY_MS + ((h * 60 + mi) * 60 + sec) * 1000 + millis
-    if zone is None and hour is None:
-        zone = "Z"  # date-only forms are UTC, date-time forms without an offset are local time
-    if zone is None:
-        return wall + local_offset(wall + local_offset(wall) * 60_000) * 60_000
-    if zone == "Z":
-        return float(wall)
-    sign = -1 if zone[0] == "-" else 1
-    digits = zone[1:].replace(":", "")
-    return float(wall - sign * (int(digits[:2]) * 60 + int(digits[2:])) * 60_000)
 
 
 def parse_date(v: Any) -> float | None:
@@ -103,10 +38,10 @@ def parse_date(v: Any) -> float | None:
     elif t is str and v.isascii() and v.isdigit():
         ms = int(v) * 1000
     elif t is str:
-        ms = _parse_iso(v.strip())
+        ms = jsdate.parse(v)
     else:
         return None
-    if ms is None or ms != ms or abs(ms) > MAX_TIME_MS:
+    if ms is None or ms != ms or abs(ms) > jsdate.MAX_TIME_MS:
         return None
     return float(math.trunc(ms)) if math.isfinite(ms) else None  # JS TimeClip truncates toward zero
 
@@ -131,15 +66,15 @@ class _Shown:
 
     def __init__(self, ms: float, offset_minutes: float | None) -> None:
         if offset_minutes is None:
-            offset_minutes = local_offset(ms)
+            offset_minutes = jsdate.local_offset(ms)
             self.zone_name = _local_zone_name()
         else:
             self.zone_name = ""
         self.ms = ms
         self.offset = offset_minutes  # JS getTimezoneOffset(): minutes *behind* UTC
         wall = int(ms - offset_minutes * 60_000)
-        self.days, in_day = divmod(wall, _DAY_MS)
-        self.year, self.month, self.day = _civil_from_days(self.days)
+        self.days, in_day = divmod(wall, jsdate.DAY_MS)
+        self.year, self.month, self.day = jsdate.civil_from_days(self.days)
         self.hour, rest = divmod(in_day, 3_600_000)
         self.minute, rest = divmod(rest, 60_000)
         self.second, self.millisecond = divmod(rest, 1000)
