@@ -21,6 +21,7 @@ _DAYJS = re.compile(
 
 
 def is_date_like(text: str) -> bool:
+    """Whether actions-core's ajv format `date-like` accepts `text` (the check on every `datetime` field)."""
     seconds = js.to_number(text)
     if js.number_to_string(seconds) == text:
         return math.isfinite(seconds) and abs(seconds * 1000) <= jsdate.MAX_TIME_MS
