@@ -1,10 +1,11 @@
-"""The YAML configuration: sources, destinations (1Flow settings and subscriptions), server and storage.
+"""The YAML configuration: sources, destinations (their type, settings and subscriptions), server and storage.
 
 `load_config(path)` interpolates `${ENV}` (and `${ENV:-default}`; `$${` is a literal `${`) in string values,
-validates the structure, then checks what only the engine can judge: each trigger parses (FQL, with a caret under
-the problem), each mapping validates (Segment's messages), the Project API Key is present, a region without a
-documented endpoint names its own, and device-mode mappings avoid `@liquid` and nested `@transform`s whose `apply`
-fails Segment's run-time validation (the browser plugin does not validate; see `mapping.nested`).
+validates the structure, then each destination's settings with its own settings model (the registry's, by
+`type`), then what only the engine can judge: each trigger parses (FQL, with a caret under the problem), each
+mapping validates (Segment's messages), required settings are not empty, the destination's own checks (a region
+without a documented endpoint, say), and device-mode mappings avoid `@liquid` and nested `@transform`s whose
+`apply` fails Segment's run-time validation (the browser plugin does not validate; see `mapping.nested`).
 Every problem is reported with the file, the line and the key path; nothing half-valid is returned.
 """
 
@@ -21,11 +22,10 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
 from . import fql, mapping
-from .actions import CompiledSubscription, Destination, Subscription
-from .destinations.oneflow.definition import ONEFLOW
-from .destinations.oneflow.regions import RegionError, api_base_url, sdk_url
+from .actions import Client, CompiledSubscription, Destination, DestinationSettings, Subscription
+from .destinations import REGISTRY
+from .ingest.origins import check_origin
 from .mapping.nested import invalid_transform_applies
-from .secrets import mask_secret
 
 SQLITE_PREFIX = "sqlite:///"
 DEFAULT_STORAGE = SQLITE_PREFIX + "var/actions-1flow.db"
@@ -65,7 +65,7 @@ class ConfigError(Exception):
 
 
 def format_path(path: Path_) -> str:
-    """`destinations[0].settings.projectApiKey`."""
+    """`destinations[0].settings.region`."""
     text = ""
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
@@ -106,34 +106,7 @@ class SourceConfig(_Model):
     @field_validator("cors_origins")
     @classmethod
     def _origins(cls, value: list[str]) -> list[str]:
-        if not value:
-            return value
-        from .server.cors import check_origin  # the server's rules; imported only when there is something to check
-
         return [check_origin(origin) for origin in value]
-
-
-class OneFlowSettings(_Model):
-    """The destination's settings (names as in Segment's definition)."""
-
-    projectApiKey: SecretStr
-    region: Literal["us", "eu"] = "us"
-    apiBaseUrl: str | None = None
-    sdkUrl: str | None = None
-    loadTimeoutMs: int | None = Field(None, gt=0, le=120_000)
-    """Device mode: how long the plugin waits for the 1Flow SDK (the plugin's default, 10 s, when unset)."""
-
-    def api_base_url(self) -> str:
-        return api_base_url(self.region, self.apiBaseUrl)
-
-    def sdk_url(self) -> str:
-        return sdk_url(self.region, self.sdkUrl)
-
-    def masked(self) -> dict[str, Any]:
-        """The settings as shown to people: the Project API Key masked."""
-        shown = self.model_dump(exclude_none=True)
-        shown["projectApiKey"] = mask_secret(self.projectApiKey)
-        return shown
 
 
 class SubscriptionConfig(_Model):
@@ -149,17 +122,46 @@ class SubscriptionConfig(_Model):
 
 class DestinationConfig(_Model):
     name: str
-    type: Literal["1flow"] = "1flow"
+    type: str = Field(default_factory=lambda: REGISTRY.default.type)
+    """Which registered destination this is (the first registered when unset)."""
     mode: Literal["device", "cloud"] = "device"
     sources: list[str] = []
-    settings: OneFlowSettings
+    settings_input: dict[str, Any] = Field(alias="settings", exclude=True, repr=False)
+    """The settings as written; validated by the destination's own model into `settings`."""
     subscriptions: Literal["presets"] | list[SubscriptionConfig] = "presets"
 
     _compiled: list[CompiledSubscription] = PrivateAttr(default_factory=list)
+    _settings: DestinationSettings | None = PrivateAttr(default=None)
+
+    @field_validator("type")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        if value not in REGISTRY:
+            raise ValueError(REGISTRY.unknown_message(value))
+        return value
 
     @property
     def definition(self) -> Destination:
-        return ONEFLOW
+        return REGISTRY.get(self.type)
+
+    @property
+    def settings(self) -> Any:
+        """The validated settings (the destination's `settings_model`; its own methods, e.g. `api_base_url()`)."""
+        if self._settings is None:
+            self._settings = self.definition.settings_model.model_validate(self.settings_input)
+            self.settings_input = {}  # the raw copy may hold secrets in plain text
+        return self._settings
+
+    def setting_values(self) -> dict[str, Any]:
+        """The settings as the destination's actions receive them."""
+        return self.settings.values()
+
+    def create_client(self, **options: Any) -> Client:
+        """The destination's cloud-mode client (options go to its factory, e.g. `transport`)."""
+        factory = self.definition.create_client
+        if factory is None:
+            raise ValueError(f"{self.definition.vendor} has no cloud mode")
+        return factory(self.settings, **options)
 
     def subscription_specs(self) -> list[Subscription]:
         if self.subscriptions == "presets":
@@ -309,16 +311,13 @@ _PYDANTIC_REASONS = {
 }
 
 
-def _structure_problems(error: ValidationError) -> list[ConfigProblem]:
+def _structure_problems(error: ValidationError, prefix: Path_ = ()) -> list[ConfigProblem]:
     problems = []
     for item in error.errors(include_input=False, include_url=False):
-        loc: Path_ = tuple(item["loc"])
+        loc: Path_ = (*prefix, *item["loc"])
         # A union (`presets` or a list) reports under its member names; show the key the user wrote.
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
-        reason = _PYDANTIC_REASONS.get(item["type"], item["msg"])
-        if loc and loc[-1] == "projectApiKey" and item["type"] == "missing":
-            reason = "projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: \"${ONEFLOW_PROJECT_KEY}\")"
-        problems.append(ConfigProblem(loc, reason))
+        problems.append(ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"])))
     unique: dict[tuple[Path_, str], ConfigProblem] = {}
     for p in problems:
         unique.setdefault((p.path, p.reason), p)
@@ -390,19 +389,56 @@ def _raw_engine_problems(data: dict[str, Any]) -> list[ConfigProblem]:
     return problems
 
 
+def _settings_problems(data: dict[str, Any]) -> tuple[list[ConfigProblem], dict[int, DestinationSettings]]:
+    """Each destination's settings validated by its own model (from the raw data, so they are reported even when
+    the structure elsewhere is invalid), and the settings that passed, by destination index."""
+    problems: list[ConfigProblem] = []
+    valid: dict[int, DestinationSettings] = {}
+    destinations = data.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        if not isinstance(dest, dict) or not isinstance(dest.get("settings"), dict):
+            continue  # the structure check reports it
+        kind = dest.get("type", REGISTRY.default.type)
+        if kind not in REGISTRY:
+            continue
+        model = REGISTRY.get(kind).settings_model
+        try:
+            valid[i] = model.model_validate(dest["settings"])
+        except ValidationError as exc:
+            problems.extend(_setting_problem(model, ("destinations", i, "settings"), item) for item in exc.errors(include_input=False, include_url=False))
+    return problems, valid
+
+
+def _setting_problem(model: type[DestinationSettings], base: Path_, item: Any) -> ConfigProblem:
+    loc: Path_ = (*base, *item["loc"])
+    key = item["loc"][0] if item["loc"] else None
+    if item["type"] == "missing" and isinstance(key, str) and key in model.model_fields:
+        info = model.info(key)
+        reason = f"{key} is missing: the {model.vendor} {info['label']} is required"
+        if info["example"]:
+            reason += f" (e.g. {key}: {info['example']})"
+        return ConfigProblem(loc, reason)
+    return ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"]))
+
+
 def _check_destination(index: int, dest: DestinationConfig, source_names: set[str]) -> list[ConfigProblem]:
     base: Path_ = ("destinations", index)
+    definition = dest.definition
+    vendor = definition.vendor
     problems: list[ConfigProblem] = []
-    if not dest.settings.projectApiKey.get_secret_value().strip():
-        problems.append(ConfigProblem((*base, "settings", "projectApiKey"), "projectApiKey is empty: the 1Flow Project API Key is required"))
-    try:
-        dest.settings.api_base_url() if dest.mode == "cloud" else dest.settings.sdk_url()
-    except RegionError as exc:
-        problems.append(ConfigProblem((*base, "settings", "region"), str(exc)))
+    if dest.mode not in definition.modes:
+        problems.append(ConfigProblem((*base, "mode"), f"{vendor} has no {dest.mode} mode (it has {', '.join(definition.modes)})"))
+    model = definition.settings_model
+    for key, f in model.fields().items():
+        value = getattr(dest.settings, key)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if f.required and isinstance(text, str) and not text.strip():
+            problems.append(ConfigProblem((*base, "settings", key), f"{key} is empty: the {vendor} {model.info(key)['label']} is required"))
+    problems.extend(ConfigProblem((*base, "settings", key), reason) for key, reason in dest.settings.problems(dest.mode))
     for j, name in enumerate(dest.sources):
         if name not in source_names:
             problems.append(ConfigProblem((*base, "sources", j), f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
-    actions = dest.definition.actions
+    actions = definition.actions
     compiled: list[CompiledSubscription] = []
     names: set[str] = set()
     for j, spec in enumerate(dest.subscription_specs()):
@@ -412,7 +448,7 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
             found.insert(0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination"))
         names.add(spec.name)
         if spec.partner_action not in actions:
-            found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; 1Flow has {', '.join(actions)}"))
+            found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; {vendor} has {', '.join(actions)}"))
         if found:
             problems.extend(found)
         else:
@@ -422,25 +458,25 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
 
 
 def _device_conflicts(config: Config) -> list[ConfigProblem]:
-    """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): device-mode destinations sharing a
-    source must agree on the project and the SDK."""
+    """A page runs one SDK per vendor (1Flow: one `window._1flow`, one `data-api-key`): device-mode destinations
+    of one type sharing a source must agree on what their plugin's `page_key` names (the project and the SDK)."""
     problems: list[ConfigProblem] = []
-    first: dict[str, tuple[DestinationConfig, tuple[str, str | None]]] = {}
+    first: dict[tuple[str, str], tuple[DestinationConfig, Any]] = {}
     for i, dest in enumerate(config.destinations):
-        if dest.mode != "device":
+        device = dest.definition.device
+        if dest.mode != "device" or device is None or device.page_key is None:
             continue
-        try:
-            sdk = dest.settings.sdk_url()
-        except RegionError:
-            continue  # already reported
-        project = (dest.settings.projectApiKey.get_secret_value(), sdk)
+        key = device.page_key(dest.settings)
+        if key is None:
+            continue  # unresolvable settings, already reported
+        vendor = dest.definition.vendor
         for source in config.sources_of(dest):
-            seen = first.setdefault(source, (dest, project))
-            if seen[1] != project:
+            seen = first.setdefault((source, dest.type), (dest, key))
+            if seen[1] != key:
                 problems.append(ConfigProblem(
                     ("destinations", i),
-                    f"source {source!r} already loads 1Flow through device-mode destination {seen[0].name!r} with "
-                    "another projectApiKey or sdkUrl; a page can run only one 1Flow SDK",
+                    f"source {source!r} already loads {vendor} through device-mode destination {seen[0].name!r} with "
+                    f"{device.page_conflict or 'other settings'}; a page can run only one {vendor} SDK",
                 ))
     return problems
 
@@ -462,11 +498,21 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     problems: list[ConfigProblem] = []
     data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems)
     config: Config | None = None
+    settings_problems, valid_settings = _settings_problems(data)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_structure_problems(exc))
+        problems.extend(settings_problems)
         problems.extend(_raw_engine_problems(data))
+    else:
+        problems.extend(settings_problems)
+        for i, dest in enumerate(config.destinations):
+            dest.settings_input = {}  # the raw copy may hold secrets in plain text
+            dest._settings = valid_settings.get(i)
+        if settings_problems:
+            problems.extend(_raw_engine_problems(data))
+            config = None
     if config is not None:
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()

@@ -8,12 +8,14 @@ import json
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import SecretStr
 
 from actions_1flow.actions import (
     Action,
     Choice,
     CompiledSubscription,
     Destination,
+    DestinationSettings,
     Field,
     Filtered,
     PayloadValidationError,
@@ -24,6 +26,7 @@ from actions_1flow.actions import (
     fields_to_schema,
     remove_empty_values,
     run_event,
+    setting,
 )
 from actions_1flow.mapping import MISSING
 from tests.helpers.kit import segment_fields
@@ -322,12 +325,16 @@ def _echo(data):
     return [dict(data.payload)]
 
 
+class KitSettings(DestinationSettings):
+    apiKey: SecretStr = setting("API Key", "")
+
+
 KIT_DESTINATION = Destination(
     name="Kit Test",
     slug="kit-test",
     mode="cloud",
     description="",
-    settings={"apiKey": Field("API Key", type="password", required=True)},
+    settings_model=KitSettings,
     actions={
         "needsUser": Action("Needs User", "", {"userId": Field("User ID", required=True), "n": Field("N", type="integer")}, _echo),
         "skipper": Action("Skipper", "", {"userId": Field("User ID")}, lambda data: Filtered("skipped on purpose")),

@@ -146,7 +146,7 @@ class TestEventTester:
         result = invoke("test-event", "--config", str(config), str(write_events(tmp_path, TRACK, "track.json")), env=ENV)
         assert result.exit_code == 0, result.output
         out = result.stdout
-        assert f"Destination 1flow-cloud (cloud mode, {live_sandbox.api_url()}, key {mask_secret(US_KEY)})" in out
+        assert f"Destination 1flow-cloud (cloud mode, {live_sandbox.api_url()}, projectApiKey {mask_secret(US_KEY)})" in out
         assert "Subscription 'Track Event' → trackEvent: trigger type = \"track\" matched" in out
         assert "Subscription 'Identify User' → identifyUser: trigger type = \"identify\" not matched" in out
         assert "why not: the event does not match the trigger type = \"identify\" (the event has type 'track', event 'Order Completed')" in out

@@ -4,20 +4,14 @@ oversize refusal, timeouts, dropped connections and connection reuse."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
 
+from actions_1flow.actions import OutcomeKind, classify, parse_retry_after
 from actions_1flow.destinations.oneflow import wire
-from actions_1flow.destinations.oneflow.client import (
-    HINT_API_KEY,
-    HINT_REGION,
-    OneFlowClient,
-    OutcomeKind,
-    classify,
-    parse_retry_after,
-)
+from actions_1flow.destinations.oneflow.client import HINT_API_KEY, HINT_REGION, OneFlowClient
 from actions_1flow.secrets import mask_secret
 from tests.helpers.process import free_port
 from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY
@@ -103,7 +97,7 @@ class TestOutcomes:
         assert "retry after 3s" in outcome.summary()
 
     def test_503_with_an_http_date_retry_after_is_retryable(self, sandbox):
-        later = datetime.now(timezone.utc) + timedelta(seconds=120)
+        later = datetime.now(UTC) + timedelta(seconds=120)
         sandbox.fault(status=503, retry_after=format_datetime(later, usegmt=True))
         outcome = run(send(sandbox.client(), TRACK))
         assert outcome.retryable and outcome.status == 503
@@ -134,7 +128,7 @@ class TestOutcomes:
         assert run(send(sandbox.client(), TRACK)).permanent
 
     def test_retry_after_parsing(self):
-        now = datetime(2024, 1, 1, tzinfo=timezone.utc)
+        now = datetime(2024, 1, 1, tzinfo=UTC)
         assert parse_retry_after("120") == 120.0
         assert parse_retry_after(" 1.5 ") == 1.5
         assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 GMT", now=now) == 30.0

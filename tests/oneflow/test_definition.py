@@ -36,12 +36,12 @@ class TestMetadata:
 
     def test_settings(self):
         fields = self.meta["authentication"]["fields"]
-        assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl"]
+        assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
         key = fields["projectApiKey"]
         assert (key["label"], key["type"], key["required"], key["default"]) == ("Project API Key", "password", True, None)
         region = fields["region"]
         assert region["default"] == "us" and [c["value"] for c in region["choices"]] == ["us", "eu"]
-        assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl"]
+        assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
         assert self.meta["additions"]["secretSettings"] == ["projectApiKey"] == ONEFLOW.secret_settings
 
     def test_track_event_fields(self):

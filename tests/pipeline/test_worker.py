@@ -10,7 +10,6 @@ import time
 import pytest
 
 from actions_1flow.config import parse_config
-from actions_1flow.destinations.oneflow.delivery import client_for
 from actions_1flow.pipeline import RetryPolicy, SQLiteStore
 from actions_1flow.pipeline.worker import DestinationWorker, Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
@@ -52,7 +51,7 @@ def worker_for(store, config, sandbox, name="a", *, clock=None, policy=None, **o
     options.setdefault("batch_age", 0.0)
     return DestinationWorker(
         store, dest, ["web"], policy or RetryPolicy(base=10, cap=300, window=4 * 3600),
-        client_factory=lambda d: client_for(d, transport=sandbox.transport()),
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
         clock=clock or Clock(), **options,
     )
 
@@ -201,7 +200,7 @@ async def test_a_slow_destination_never_delays_another(tmp_path, store):
     sandbox.fault(duration=30, delay=3.0, key=US_KEY)  # every request with the slow key hangs for 3 s
     worker = Worker(
         store, [(d, ["web"]) for d in config.destinations], RetryPolicy(),
-        client_factory=lambda d: client_for(d, transport=sandbox.transport()), batch_size=10, batch_age=0, poll_interval=0.01,
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_size=10, batch_age=0, poll_interval=0.01,
     )
     await worker.start()
     try:
@@ -228,7 +227,7 @@ async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_pat
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
     other_store = SQLiteStore(tmp_path / "db.sqlite")  # as a second process would open it
-    options = dict(client_factory=lambda d: client_for(d, transport=sandbox.transport()), batch_age=0, poll_interval=0.01)
+    options = dict(client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01)
     first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     second = Worker(other_store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     await first.start()
@@ -260,7 +259,7 @@ async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store)
     config = load(tmp_path, sandbox, {"a": US_KEY})
     worker = Worker(
         store, [(config.destinations[0], ["web"])], RetryPolicy(),
-        client_factory=lambda d: client_for(d, transport=sandbox.transport()), batch_age=0, poll_interval=0.01,
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01,
         dedup_window=0.3, prune_interval=3600,
     )
     await worker.start()

@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from actions_1flow.config import parse_config
-from actions_1flow.destinations.oneflow.delivery import client_for
 from actions_1flow.server import create_app
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
@@ -34,7 +33,7 @@ class Running:
     """The server app with its lifespan (store + worker) entered, and an HTTP client on it."""
 
     def __init__(self, config, sandbox: InProcessSandbox) -> None:
-        self.app = create_app(config, worker_options={"client_factory": lambda d: client_for(d, transport=sandbox.transport())})
+        self.app = create_app(config, worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())})
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://server.test")
 
     async def __aenter__(self):

@@ -1,30 +1,50 @@
-"""Destination kit: fields and their schema, payload validation, action/preset/destination definitions, and
-running an event through subscriptions."""
+"""Destination kit: fields and their schema, settings models, payload validation, action/preset/destination
+definitions, running an event through subscriptions, and what every destination's client shares (the `Client`
+protocol, outcomes and the retry contract, synchronous delivery, the registry of destinations by type)."""
 
-from .definition import Action, Destination, Filtered, PerformInput, PerformResult, Preset
+from .client import Client
+from .definition import Action, Destination, DevicePlugin, Filtered, PerformInput, PerformResult, Preset
+from .delivery import DeliveryResult, deliver_event
 from .fields import UNSET, Choice, Field, default_values, fields_to_schema
+from .outcomes import Exchange, Outcome, OutcomeKind, classify, parse_retry_after, worst
 from .payload import PayloadValidationError, PayloadValidator, remove_empty_values
+from .registry import Registry, UnknownDestination
+from .settings import DestinationSettings, setting
 from .subscriptions import CompiledSubscription, Status, Subscription, SubscriptionResult, run_event, run_subscription
 
 __all__ = [
     "UNSET",
     "Action",
     "Choice",
+    "Client",
     "CompiledSubscription",
+    "DeliveryResult",
     "Destination",
+    "DestinationSettings",
+    "DevicePlugin",
+    "Exchange",
     "Field",
     "Filtered",
+    "Outcome",
+    "OutcomeKind",
     "PayloadValidationError",
     "PayloadValidator",
     "PerformInput",
     "PerformResult",
     "Preset",
+    "Registry",
     "Status",
     "Subscription",
     "SubscriptionResult",
+    "UnknownDestination",
+    "classify",
     "default_values",
+    "deliver_event",
     "fields_to_schema",
+    "parse_retry_after",
     "remove_empty_values",
     "run_event",
     "run_subscription",
+    "setting",
+    "worst",
 ]

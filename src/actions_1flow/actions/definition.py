@@ -6,13 +6,17 @@ An action's `perform` does not send anything: it turns a validated payload into 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .fields import Field, field_metadata, fields_to_schema, setting_metadata
 from .payload import PayloadValidator
+from .settings import DestinationSettings
+
+if TYPE_CHECKING:
+    from .client import Client
 
 
 @dataclass(frozen=True)
@@ -89,20 +93,59 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class DevicePlugin:
+    """How a destination runs in the browser: analytics-next loads its build from `/plugins/{slug}.js` as a remote
+    plugin whose global factory is `library_name`, with the public settings `page_settings` publishes."""
+
+    library_name: str
+    package: str
+    """The Python package holding the build (read with importlib.resources)."""
+    path: tuple[str, ...]
+    """The build inside `package`."""
+    page_settings: Callable[[Any], dict[str, Any]]
+    """The destination's settings as the page may see them (never a secret the vendor's SDK does not need)."""
+    page_key: Callable[[Any], Hashable] | None = None
+    """What every device-mode destination of this type on one page must share (one vendor SDK per page)."""
+    page_conflict: str = ""
+    """What differs when two of them do not (`another projectApiKey or sdkUrl`)."""
+
+
+@dataclass(frozen=True)
 class Destination:
     name: str
     slug: str
     mode: Literal["cloud", "device"]
     description: str
-    settings: Mapping[str, Field]
+    settings_model: type[DestinationSettings]
+    """The one declaration of the settings: validates the configuration, describes the definition."""
     actions: Mapping[str, Action]
     presets: tuple[Preset, ...] = ()
     additions: Mapping[str, Any] = field(default_factory=dict)
     """Our own facts about the destination, shown next to Segment's metadata shape."""
+    type: str = ""
+    """The configuration's `type` for it (`1flow`)."""
+    vendor: str = ""
+    """Whom it sends to, in messages (`1Flow`)."""
+    create_client: Callable[..., Client] | None = None
+    """`create_client(settings, **options)`: the HTTP client of cloud mode (None: no cloud mode)."""
+    device: DevicePlugin | None = None
+    """The browser plugin of device mode (None: no device mode)."""
+
+    @property
+    def settings(self) -> dict[str, Field]:
+        return self.settings_model.fields()
 
     @property
     def secret_settings(self) -> list[str]:
-        return [key for key, f in self.settings.items() if f.secret]
+        return self.settings_model.secret_keys()
+
+    @property
+    def modes(self) -> list[str]:
+        return [m for m, ok in (("device", self.device is not None), ("cloud", self.create_client is not None)) if ok]
+
+    @property
+    def plugin_path(self) -> str:
+        return f"/plugins/{self.slug}.js"
 
     def metadata(self) -> dict[str, Any]:
         """Segment's `metadata.json` shape for this destination, plus our `additions`."""

@@ -1,7 +1,7 @@
-"""`actions-1flow definition`, `send` and `test-event`: the 1Flow destination from the command line.
+"""`actions-1flow definition`, `send` and `test-event`: the destinations from the command line.
 
 `send` and `test-event` deliver synchronously through the config's cloud-mode destinations (the durable pipeline
-comes with `serve`). Keys are only ever shown masked.
+comes with `serve`), with the kit's delivery (`actions.delivery`). Keys are only ever shown masked.
 """
 
 from __future__ import annotations
@@ -16,22 +16,20 @@ from typing import Any
 import click
 import orjson
 
-from ..actions import Status
+from ..actions import Client, DeliveryResult, Status, deliver_event
+from ..actions.client import DEFAULT_TIMEOUT_S
 from ..config import Config, DestinationConfig
-from ..destinations.oneflow.client import DEFAULT_TIMEOUT, OneFlowClient
-from ..destinations.oneflow.definition import ONEFLOW
-from ..destinations.oneflow.delivery import DeliveryResult, client_for, deliver_event
+from ..destinations import REGISTRY
 from ..jsvalues import dumps
 from .common import EXIT_FAILED, fail, load_config_or_exit
-
 
 
 def _cloud_destinations(config: Config, path: str) -> list[DestinationConfig]:
     destinations = config.cloud_destinations()
     if not destinations:
         fail(
-            f"{path}: no destination with mode: cloud; send and test-event deliver server-side through 1Flow's "
-            "HTTP API (device-mode destinations are delivered by the browser plugin)"
+            f"{path}: no destination with mode: cloud; send and test-event deliver server-side through the "
+            "destination's HTTP API (device-mode destinations are delivered by the browser plugin)"
         )
     return destinations
 
@@ -85,13 +83,16 @@ def parse_events(text: str) -> list[InputEvent]:
 
 
 async def _deliver_all(
-    items: list[InputEvent], destinations: list[DestinationConfig], timeout: float
+    items: list[InputEvent], destinations: list[DestinationConfig], timeout: float, endpoints: dict[str, str] | None = None
 ) -> AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]:
-    """Each event's results, as soon as it is done (one pooled client per destination)."""
+    """Each event's results, as soon as it is done (one pooled client per destination; each client's endpoint is
+    put in `endpoints` by destination name)."""
     async with AsyncExitStack() as stack:
-        clients: dict[str, OneFlowClient] = {}
+        clients: dict[str, Client] = {}
         for dest in destinations:
-            clients[dest.name] = await stack.enter_async_context(client_for(dest, timeout=timeout))
+            clients[dest.name] = await stack.enter_async_context(dest.create_client(timeout=timeout))
+            if endpoints is not None:
+                endpoints[dest.name] = clients[dest.name].endpoint
         for item in items:
             results: list[DeliveryResult] = []
             if item.problem is None:
@@ -127,7 +128,7 @@ async def _send(items: list[InputEvent], destinations: list[DestinationConfig], 
 @click.option("--config", "config_path", required=True, metavar="FILE", help="The YAML configuration.")
 @click.argument("events", required=False, default="-", metavar="[EVENTS|-]")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per result line.")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT.read, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True, help="Seconds per request.")
 def send_command(config_path: str, events: str, as_json: bool, timeout: float) -> None:
     """Deliver events (a JSON object, an array or JSON lines; - for stdin) through the cloud-mode destinations.
 
@@ -153,7 +154,9 @@ def _why_not(result: DeliveryResult, event: dict[str, Any]) -> str:
     return result.result.reason + (f" (the event has {', '.join(facts)})" if facts else "")
 
 
-def _test_report(event: dict[str, Any], dest: DestinationConfig, results: list[DeliveryResult]) -> dict[str, Any]:
+def _test_report(
+    event: dict[str, Any], dest: DestinationConfig, results: list[DeliveryResult], endpoint: str
+) -> dict[str, Any]:
     subscriptions = []
     for delivery in results:
         r = delivery.result
@@ -178,15 +181,15 @@ def _test_report(event: dict[str, Any], dest: DestinationConfig, results: list[D
     return {
         "destination": dest.name,
         "mode": dest.mode,
-        "endpoint": dest.settings.api_base_url(),
+        "endpoint": endpoint,
         "settings": dest.settings.masked(),
         "subscriptions": subscriptions,
     }
 
 
-def _print_report(report: dict[str, Any]) -> None:
-    key = report["settings"]["projectApiKey"]
-    click.echo(f"Destination {report['destination']} ({report['mode']} mode, {report['endpoint']}, key {key})")
+def _print_report(report: dict[str, Any], secret_keys: list[str]) -> None:
+    keys = "".join(f", {key} {report['settings'][key]}" for key in secret_keys if key in report["settings"])
+    click.echo(f"Destination {report['destination']} ({report['mode']} mode, {report['endpoint']}{keys})")
     for sub in report["subscriptions"]:
         click.echo("")
         status = "matched" if sub["matched"] else "not matched"
@@ -232,7 +235,7 @@ def _indent(text: str, spaces: int) -> str:
 @click.option("--config", "config_path", required=True, metavar="FILE", help="The YAML configuration.")
 @click.argument("event_file", metavar="EVENT")
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
-@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT.read, show_default=True, help="Seconds per request.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT_S, show_default=True, help="Seconds per request.")
 def test_event_command(config_path: str, event_file: str, as_json: bool, timeout: float) -> None:
     """Event Tester: send one event (file or -) and show each subscription's match, payload, request and verdict."""
     config = load_config_or_exit(config_path)
@@ -242,39 +245,44 @@ def test_event_command(config_path: str, event_file: str, as_json: bool, timeout
         fail(f"{event_file}: test-event takes exactly one event, found {len(items)}")
     if items[0].problem:
         fail(f"{event_file}: {items[0].problem}")
-    (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout)))
+    endpoints: dict[str, str] = {}
+    (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout, endpoints)))
     reports = [
-        _test_report(item.event, dest, [r for r in results if r.destination == dest.name]) for dest in destinations
+        _test_report(item.event, dest, [r for r in results if r.destination == dest.name], endpoints[dest.name])
+        for dest in destinations
     ]
     if as_json:
         click.echo(_pretty({"event": item.event, "destinations": reports}))
     else:
-        for i, report in enumerate(reports):
+        for i, (dest, report) in enumerate(zip(destinations, reports)):
             if i:
                 click.echo("")
-            _print_report(report)
+            _print_report(report, dest.definition.secret_settings)
     sys.exit(EXIT_FAILED if any(r.failed for r in results) else 0)
 
 
 @click.command("definition")
+@click.argument("type_", metavar="[TYPE]", required=False, type=click.Choice(REGISTRY.types))
 @click.option("--json", "as_json", is_flag=True, help="Segment's metadata.json shape, plus our additions.")
-def definition_command(as_json: bool) -> None:
-    """The 1Flow Web (Actions) destination: settings, actions and fields, presets, regions."""
-    meta = ONEFLOW.metadata()
+def definition_command(type_: str | None, as_json: bool) -> None:
+    """A destination's definition (the first registered when TYPE is not given): settings, actions and fields,
+    presets, regions."""
+    destination = REGISTRY.get(type_) if type_ else REGISTRY.default
+    meta = destination.metadata()
     if as_json:
         click.echo(_pretty(meta))
         return
     additions = meta["additions"]
-    click.echo(f"{meta['name']} (slug {meta['slug']}; modes: {', '.join(additions['modes'])})")
+    click.echo(f"{meta['name']} (slug {meta['slug']}; modes: {', '.join(destination.modes)})")
     click.echo(meta["description"])
     click.echo("\nSettings:")
     for key, f in meta["authentication"]["fields"].items():
         notes = [f["type"]]
         if f["required"]:
             notes.append("required")
-        if key in additions["secretSettings"]:
+        if key in destination.secret_settings:
             notes.append("secret")
-        if key in additions["advancedSettings"]:
+        if destination.settings[key].advanced:
             notes.append("advanced")
         if f["default"] is not None:
             notes.append(f"default {f['default']}")
@@ -291,15 +299,17 @@ def definition_command(as_json: bool) -> None:
     click.echo("\nPresets (automatic):")
     for preset in meta["presets"]:
         click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
-    click.echo("\nRegions:")
-    for name, region in additions["regions"].items():
-        if region["documented"]:
-            click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
-        else:
-            click.echo(f"  {name}: no endpoint documented by 1Flow — set apiBaseUrl (cloud) or sdkUrl (device)")
-    click.echo("\nRules:")
-    for rule in additions["rules"]:
-        click.echo(f"  - {rule}")
+    if additions.get("regions"):
+        click.echo("\nRegions:")
+        for name, region in additions["regions"].items():
+            if region["documented"]:
+                click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
+            else:
+                click.echo(f"  {name}: no endpoint documented by {destination.vendor} — set apiBaseUrl (cloud) or sdkUrl (device)")
+    if additions.get("rules"):
+        click.echo("\nRules:")
+        for rule in additions["rules"]:
+            click.echo(f"  - {rule}")
 
 
 COMMANDS: list[click.Command] = [definition_command, send_command, test_event_command]

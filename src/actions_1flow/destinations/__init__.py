@@ -1,0 +1,7 @@
+"""The destinations this server can deliver to: each is one folder (its definition, settings, client and browser
+plugin) and one line in `REGISTRY`."""
+
+from ..actions import Registry
+from .oneflow.definition import ONEFLOW
+
+REGISTRY = Registry([ONEFLOW])

@@ -1,5 +1,6 @@
 """The delivery worker: reads each cloud destination's events from the store, runs them through the destination's
-subscriptions, sends the resulting 1Flow messages in batches, and records every outcome.
+subscriptions, sends the resulting messages in batches through the destination's client (the kit's `Client`), and
+records every outcome.
 
 One asyncio task per destination, each with its own HTTP client, cursor and pause, so a destination that is down
 or slow never delays another. A round takes due retries first, then new events: up to `batch_size` of them, or
@@ -7,7 +8,7 @@ fewer once the oldest has waited `batch_age` (the 500 KB limit of one request is
 the batch into as many requests as it needs). A destination answering with a retryable failure is paused
 (exponential backoff, never sooner than `Retry-After`) and sends nothing more until the pause ends; its new events
 wait on disk, not in memory. The cursor advances in the same transaction that records the outcomes of the events
-it passes, so a crash re-sends at most the batch in flight (at-least-once: 1Flow's API has no idempotency key).
+it passes, so a crash re-sends at most the batch in flight (at-least-once: a destination's API may have no idempotency key, 1Flow's has none).
 
 `Worker` runs every destination's task and, periodically, the store's clean-up (dedup window, log retention).
 """
@@ -24,12 +25,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .. import fql
-from ..actions import CompiledSubscription, Status, SubscriptionResult, run_subscription
+from ..actions import Client, CompiledSubscription, Outcome, OutcomeKind, Status, SubscriptionResult, run_subscription, worst
 from ..config import DestinationConfig
-from ..destinations.oneflow.client import OneFlowClient, Outcome, OutcomeKind
-from ..destinations.oneflow.delivery import client_for
 from .retry import RetryPolicy
-from .store import DeliveryRecord, DueDelivery, Status as RecordStatus, Store, StoredEvent
+from .store import DeliveryRecord, DueDelivery, Store, StoredEvent
+from .store import Status as RecordStatus
 
 log = logging.getLogger("actions_1flow.worker")
 T = TypeVar("T")
@@ -90,7 +90,7 @@ class DestinationWorker:
     """Delivers one cloud-mode destination's events; `run()` until `stop` is set.
 
     While a round is being sent and recorded, the next batch of new events is read and evaluated (in a thread), so
-    the engine's work overlaps 1Flow's answer and the commit. Only one batch is ever sent and not yet recorded.
+    the engine's work overlaps the destination's answer and the commit. Only one batch is ever sent and not yet recorded.
     """
 
     def __init__(
@@ -100,7 +100,7 @@ class DestinationWorker:
         sources: list[str],
         policy: RetryPolicy,
         *,
-        client_factory: Callable[[DestinationConfig], OneFlowClient] = client_for,
+        client_factory: Callable[[DestinationConfig], Client] | None = None,
         clock: Callable[[], float] = time.time,
         batch_size: int = BATCH_SIZE,
         batch_age: float = BATCH_AGE_S,
@@ -110,7 +110,7 @@ class DestinationWorker:
         self.destination = destination
         self.sources = sources
         self.policy = policy
-        self.client = client_factory(destination)
+        self.client = client_factory(destination) if client_factory is not None else destination.create_client()
         self.clock = clock
         self.batch_size = batch_size
         self.batch_age = batch_age
@@ -125,7 +125,7 @@ class DestinationWorker:
         """New events read but not put into a round yet (a batch still filling up); at most `batch_size`."""
         self._send_at: float | None = None
         self._ahead: asyncio.Future[_Round | None] | None = None
-        self._settings = destination.settings.model_dump()
+        self._settings = destination.setting_values()
         self._by_name = {c.name: c for c in destination.compiled}
         self._enabled = [c for c in destination.compiled if c.spec.enabled]
         self._triggers = fql.SubscriptionSet(c.trigger for c in self._enabled)
@@ -272,7 +272,7 @@ class DestinationWorker:
         for item in events:
             try:
                 hits = self._triggers.matches(item.event)
-            except Exception:  # noqa: BLE001 - let each subscription report its own trigger failure
+            except Exception:
                 hits = (True,) * len(self._enabled)
             matched = False
             for compiled, hit in zip(self._enabled, hits):
@@ -337,24 +337,22 @@ class DestinationWorker:
         outcomes = p.outcomes or []
         attempts = p.attempts + 1
         first = p.first_attempt_at or now
-        worst = next((o for o in outcomes if o.kind is OutcomeKind.PERMANENT), None) or next(
-            (o for o in outcomes if o.kind is OutcomeKind.RETRYABLE), None
-        )
-        shown = worst or (outcomes[0] if outcomes else None)
+        decisive = worst(outcomes)
+        shown = decisive or (outcomes[0] if outcomes else None)
         summary = summaries.get(id(shown))
         if summary is None:
             summary = summaries[id(shown)] = _summaries(shown)
-        if worst is None:
+        if decisive is None:
             return self._record(p, "delivered", attempts=attempts, first=first, summary=summary)
-        if worst.kind is OutcomeKind.PERMANENT:
-            return self._record(p, "dead", attempts=attempts, first=first, error=worst.reason, hint=worst.hint, summary=summary)
-        next_at = self.policy.next_attempt(attempts, first, now, worst.retry_after)
+        if decisive.kind is OutcomeKind.PERMANENT:
+            return self._record(p, "dead", attempts=attempts, first=first, error=decisive.reason, hint=decisive.hint, summary=summary)
+        next_at = self.policy.next_attempt(attempts, first, now, decisive.retry_after)
         if next_at is None:
-            error = f"gave up after {attempts} attempts over {now - first:.0f}s: {worst.reason}"
-            return self._record(p, "dead", attempts=attempts, first=first, error=error, hint=worst.hint, summary=summary)
+            error = f"gave up after {attempts} attempts over {now - first:.0f}s: {decisive.reason}"
+            return self._record(p, "dead", attempts=attempts, first=first, error=error, hint=decisive.hint, summary=summary)
         next_at = max(next_at, self.paused_until)
         return self._record(
-            p, "retrying", attempts=attempts, first=first, next_at=next_at, error=worst.reason, hint=worst.hint, summary=summary
+            p, "retrying", attempts=attempts, first=first, next_at=next_at, error=decisive.reason, hint=decisive.hint, summary=summary
         )
 
     @staticmethod

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,36 +18,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..config import Config, SourceConfig
+from ..config import Config
+from ..ingest.origins import OriginPolicy
 from ..pipeline import RetryPolicy, SQLiteStore, Store
 from ..pipeline.worker import Worker
-from .appender import GroupAppender
-from .cors import OriginPolicy
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
+from .state import ServerState
 from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
-
-
-@dataclass
-class ServerState:
-    """What request handlers share: the configuration, the store, and a way to nudge the worker."""
-
-    config: Config
-    store: Store
-    sources_by_key: dict[str, SourceConfig]
-    origins: OriginPolicy
-    on_stored: list[Callable[[], None]] = field(default_factory=list)
-    appender: GroupAppender = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.appender = GroupAppender(self.store, self.events_stored)
-
-    def events_stored(self) -> None:
-        for notify in self.on_stored:
-            notify()
 
 
 def open_store(config: Config) -> SQLiteStore:

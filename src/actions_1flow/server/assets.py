@@ -1,5 +1,5 @@
 """Static files for device mode, served like Segment's CDN: the analytics-next loader and its lazy chunks (from the
-pinned npm package) and our 1Flow plugin (the committed build).
+pinned npm package) and each registered destination's browser plugin (its committed build).
 
 Every response carries `Access-Control-Allow-Origin: *` (a page on any origin may use them), a weak ETag answered
 with 304 on `If-None-Match`, and the gzip form when the client accepts it. Chunk names carry a content hash, so they
@@ -14,16 +14,17 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
-"""As Segment's CDN: settings, loader, chunks and plugin are public and readable from any origin."""
+from ..actions import Destination
+from .responses import CORS_HEADERS, error_response
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 """Content-hashed chunk names never change content."""
@@ -36,9 +37,6 @@ UMD = Path("dist", "umd")
 LOADER_FILE = "standalone.js"
 CHUNK_NAME = re.compile(r"^[A-Za-z0-9_-]+\.bundle\.[0-9a-f]{16,}\.js(?:\.map)?$")
 """analytics-next's lazy chunks (`<name>.bundle.<contenthash>.js`) and their source maps."""
-
-PLUGIN_FILE = ("web", "dist", "actions-1flow.min.js")
-"""The committed plugin build, inside the `actions_1flow.destinations.oneflow` package."""
 
 JAVASCRIPT = "application/javascript; charset=utf-8"
 
@@ -106,11 +104,6 @@ def asset_response(request: Request, asset: Asset) -> Response:
     return Response(body, headers=headers, media_type=asset.media_type)
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
-    """A refusal readable from any origin (analytics-next shows the body text of a failed settings fetch)."""
-    return JSONResponse({"success": False, "code": code, "message": message}, status, headers=CORS_HEADERS)
-
-
 # --- finding analytics-next -------------------------------------------------------------------------------------
 
 
@@ -166,7 +159,12 @@ def _package_version(umd: Path) -> str:
 class Assets:
     """The loader, chunk and plugin endpoints over one analytics-next build and the plugin file."""
 
-    def __init__(self, analytics_next_dir: str | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        analytics_next_dir: str | None = None,
+        env: dict[str, str] | None = None,
+        destinations: Iterable[Destination] = (),
+    ) -> None:
         self.missing: str | None = None
         self._chunks: dict[str, Path] = {}
         self._cache: dict[str, Asset] = {}
@@ -177,9 +175,13 @@ class Assets:
             self.missing = str(exc)
         else:
             self._chunks = {p.name: p for p in self.umd.iterdir() if CHUNK_NAME.match(p.name) and p.is_file()}
-        plugin = resources.files("actions_1flow.destinations.oneflow").joinpath(*PLUGIN_FILE)
-        body = plugin.read_bytes()
-        self.plugin = Asset.of(body, JAVASCRIPT, REVALIDATE, gzip.compress(body, 9, mtime=0))
+        self.plugins: dict[str, Asset] = {}
+        """By path (`/plugins/{slug}.js`)."""
+        for destination in destinations:
+            if destination.device is not None:
+                build = resources.files(destination.device.package).joinpath(*destination.device.path)
+                body = build.read_bytes()
+                self.plugins[destination.plugin_path] = Asset.of(body, JAVASCRIPT, REVALIDATE, gzip.compress(body, 9, mtime=0))
 
     def describe(self) -> str:
         """One line for the server log: which analytics-next is served, or why none is."""
@@ -214,7 +216,12 @@ class Assets:
             return error_response(404, "not_found", f"analytics-next has no bundle named {name!r}")
         return asset_response(request, await self._asset(name, path, IMMUTABLE))
 
-    async def plugin_script(self, request: Request) -> Response:
-        """`GET /plugins/actions-1flow.js`: the 1Flow plugin (global `actions1flowDestination`)."""
-        return asset_response(request, self.plugin)
+    def plugin_script(self, path: str) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint serving the plugin at `path` (`/plugins/{slug}.js`), its destination's committed build."""
+        asset = self.plugins[path]
+
+        async def endpoint(request: Request) -> Response:
+            return asset_response(request, asset)
+
+        return endpoint
 

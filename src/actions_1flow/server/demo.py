@@ -13,14 +13,12 @@ import asyncio
 import dataclasses
 import json
 from importlib.resources import files
-from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
-if TYPE_CHECKING:
-    from .app import ServerState
+from .state import ServerState
 
 ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""

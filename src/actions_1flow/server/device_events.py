@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,11 +22,9 @@ from starlette.responses import Response
 from ..ingest import IngestError
 from ..pipeline import DeviceEvent
 from ..secrets import redact
-from .assets import CORS_HEADERS, error_response
+from .responses import CORS_HEADERS, error_response
+from .state import ServerState
 from .tracking import read_body
-
-if TYPE_CHECKING:
-    from .app import ServerState
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -110,7 +108,7 @@ class DeviceEvents:
             for source in config.sources
         }
         # Public in device mode, yet never written to our logs or store.
-        self._secrets = [d.settings.projectApiKey for d in config.destinations]
+        self._secrets = [secret for d in config.destinations for secret in d.settings.secrets()]
         self._limited: set[str] = set()
 
     def _clean(self, text: str) -> str:

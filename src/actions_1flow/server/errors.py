@@ -7,20 +7,15 @@ from __future__ import annotations
 import logging
 from http import HTTPStatus
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .responses import json_error
+
 log = logging.getLogger("actions_1flow.server")
 
 _CODES = {404: "not_found", 405: "method_not_allowed"}
-
-
-def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    """A refusal as JSON."""
-    body = orjson.dumps({"success": False, "code": code, "message": message})
-    return Response(body, status, headers=headers, media_type="application/json")
 
 
 async def http_exception(request: Request, exc: Exception) -> Response:

@@ -1,14 +1,15 @@
 """`GET /v1/projects/{writeKey}/settings`: the document analytics-next loads before anything else (DESIGN §4).
 
 It points the `Segment.io` integration (the cloud copy of every event) at this server, turns analytics-next's
-metrics off, and lists one remote plugin per device-mode 1Flow destination of the source, with the settings of
-the plugin contract (docs/web.md): the triggers already parsed to Segment's AST and the mappings already validated
-by the Python engine, so the page never parses FQL or validates a mapping.
+metrics off, and lists one remote plugin per device-mode destination of the source, with the settings of the
+plugin contract (docs/web.md): the destination's public settings (its `DevicePlugin.page_settings`), the triggers
+already parsed to Segment's AST and the mappings already validated by the Python engine, so the page never parses
+FQL or validates a mapping.
 
 Rules from analytics-next's remote loader (spec §4.2): `integrations` holds only `Segment.io` (any other key
 switches on the classic-destination loader, and an entry named like the plugin would be merged over its
 settings); `name` and `creationName` are the destination's name, so `integrations: {"1Flow Web (Actions)": false}`
-opts an event out; `libraryName` is the global the plugin defines.
+opts an event out of 1Flow; `libraryName` is the global the plugin defines.
 """
 
 from __future__ import annotations
@@ -21,15 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..config import Config, DestinationConfig, SourceConfig
-from .assets import Asset, asset_response, error_response
+from .assets import Asset, asset_response
+from .responses import error_response
 
-DESTINATION_NAME = "1Flow Web (Actions)"
-LIBRARY_NAME = "actions1flowDestination"
-"""The global `dist/actions-1flow.min.js` defines (its factory)."""
-PLUGIN_PATH = "/plugins/actions-1flow.js"
 DEVICE_EVENTS_PATH = "/v1/device-events"
-DEFAULT_LOAD_TIMEOUT_MS = 10_000
-"""The plugin's own default, published explicitly so the document says what the page will do."""
 SETTINGS_CACHE = "public, max-age=60"
 """Short, as Segment's CDN: a configuration change reaches pages within a minute."""
 MAX_CACHED_ORIGINS = 64
@@ -57,17 +53,16 @@ def subscription_entries(destination: DestinationConfig) -> list[dict[str, Any]]
 
 def remote_plugin(destination: DestinationConfig, source: SourceConfig, base_url: str) -> dict[str, Any]:
     """One `remotePlugins` entry: where the plugin is and the settings its factory receives."""
-    settings = destination.settings
+    definition = destination.definition
+    device = definition.device
+    assert device is not None, "the configuration allows device mode only for destinations with a browser plugin"
     return {
-        "name": DESTINATION_NAME,
-        "creationName": DESTINATION_NAME,
-        "libraryName": LIBRARY_NAME,
-        "url": base_url + PLUGIN_PATH,
+        "name": definition.name,
+        "creationName": definition.name,
+        "libraryName": device.library_name,
+        "url": base_url + definition.plugin_path,
         "settings": {
-            # Public by necessity: 1Flow's SDK reads it from its script tag in the page.
-            "projectApiKey": settings.projectApiKey.get_secret_value(),
-            "sdkUrl": settings.sdk_url(),
-            "loadTimeoutMs": settings.loadTimeoutMs or DEFAULT_LOAD_TIMEOUT_MS,
+            **device.page_settings(destination.settings),
             "deviceEventsUrl": base_url + DEVICE_EVENTS_PATH,
             "writeKey": source.write_key,
             "subscriptions": subscription_entries(destination),

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
-import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
-
-if TYPE_CHECKING:
-    from .app import ServerState
+from .responses import respond, respond_error
+from .state import ServerState
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -35,7 +32,6 @@ _HEADERS_USED = {
     b"authorization", b"content-encoding", b"content-length", b"origin", b"host",
     b"access-control-request-method", b"access-control-request-headers",
 }
-_JSON = (b"content-type", b"application/json")
 _OK = b'{"success":true}'
 
 
@@ -67,7 +63,7 @@ class TrackingAPI:
             await self.options(send, headers)
         else:
             message = f"{scope['path']} does not accept {method}; allowed: {ALLOW}"
-            await _error(send, IngestError(405, "method_not_allowed", message), {"allow": ALLOW})
+            await respond_error(send, IngestError(405, "method_not_allowed", message), {"allow": ALLOW})
 
     async def track(self, kind: str, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> None:
         """Accept one tracking-API request into the store."""
@@ -98,28 +94,28 @@ class TrackingAPI:
             extra = self._cors(origin, source_name, host) if err.code != "origin_not_allowed" else {}
             if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
                 extra["connection"] = "close"
-            await _error(send, err, extra)
+            await respond_error(send, err, extra)
             return
         cors = self._cors(origin, source_name, host)
         try:
             await state.appender.append(source_name, parsed.events)
         except Exception:
-            await _error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
+            await respond_error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
             return
-        await _respond(send, 200, _OK, cors)
+        await respond(send, 200, _OK, cors)
 
     async def options(self, send: Send, headers: dict[str, str]) -> None:
         """A CORS preflight (answered for the origins of all sources), or a plain OPTIONS (which methods exist)."""
         origin = headers.get("origin")
         if origin is None or "access-control-request-method" not in headers:
-            await _respond(send, 204, b"", {"allow": ALLOW})
+            await respond(send, 204, b"", {"allow": ALLOW})
         elif not self.state.origins.allows(origin, None, headers.get("host")):
             self._warn_origin(origin, None)
             message = f"no source of this server accepts events from pages at {origin}; list it in cors_origins"
-            await _error(send, IngestError(403, "origin_not_allowed", message))
+            await respond_error(send, IngestError(403, "origin_not_allowed", message))
         else:
             requested = headers.get("access-control-request-headers")
-            await _respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested))
+            await respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested))
 
     def _warn_origin(self, origin: str, source: str | None) -> None:
         """Say once per origin and source (for the first 1,000) that browsers there are refused: a missing
@@ -161,16 +157,3 @@ async def read_body(receive: Receive, headers: dict[str, str], timeout: float, l
     except TimeoutError:
         raise IngestError(408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)") from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-async def _respond(send: Send, status: int, body: bytes, headers: dict[str, str]) -> None:
-    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    if body:
-        raw += [_JSON, (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _error(send: Send, err: IngestError, headers: dict[str, str] | None = None) -> None:
-    """A refusal as JSON (`{"success": false, "code", "message"[, "limit"]}`, what Segment's libraries read)."""
-    await _respond(send, err.status, orjson.dumps(err.to_json()), headers or {})

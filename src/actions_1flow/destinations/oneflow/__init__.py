@@ -1,1 +1,1 @@
-"""The 1Flow Web (Actions) destination: definition, regions, wire format and HTTP client."""
+"""The 1Flow Web (Actions) destination: definition, settings, regions, wire format, HTTP client and browser plugin."""

@@ -1,156 +1,41 @@
-"""Async client for 1Flow's public HTTP API: sends messages and classifies what happened.
+"""Async client for 1Flow's public HTTP API: the kit's `Client` for the 1Flow destination.
 
-Every send returns `Outcome`s rather than raising: delivered, permanent (will never succeed as is: 400, 401, 404,
-an oversize event, other 4xx, 501) or retryable (408, 423, 429, other 5xx, timeouts, connection errors; with the
-server's `Retry-After` when given). A 413 on a batch splits it in halves and resends each. Each outcome carries a
-summary of the exchange with the Project API Key masked, ready to print or log.
+Every send returns the kit's `Outcome`s rather than raising (Segment's retry contract, `actions.outcomes`), with
+1Flow's limits and hints: an oversize event is refused before sending, a 413 or 400 on a batch splits it in halves
+and resends each. Each outcome carries the exchange with the Project API Key masked, ready to print or log.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
-from enum import StrEnum
 from http import HTTPStatus
-from typing import Any
 
 import httpx
 import orjson
 from pydantic import SecretStr
 
 from ... import __version__
+from ...actions.client import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from ...actions.outcomes import Exchange, Outcome, OutcomeKind, classify, parse_retry_after
 from ...secrets import mask_secret, redact, secret_value
 from . import wire
 from .wire import Message
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
-"""Segment's request client waits 10 s for a destination; connecting gets 5 s of that."""
+DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
 DEFAULT_MAX_CONNECTIONS = 20
 KEEPALIVE_EXPIRY_SECONDS = 30.0
 MAX_SUMMARY_REQUEST_CHARS = 64 * 1024
 MAX_SUMMARY_RESPONSE_CHARS = 4 * 1024
 USER_AGENT = f"actions-1flow/{__version__}"
 
-RETRYABLE_4XX = frozenset({408, 423, 429})
 SPLIT_STATUSES = frozenset({400, 413})
 """Answers to a multi-message batch that split it in halves: too large, or one message's content refused."""
-NOT_RETRYABLE_5XX = frozenset({501})
-
 HINT_API_KEY = "check the Project API Key"
 HINT_REGION = "wrong Project API Key or a region your 1Flow plan does not include"
 HINT_TOO_LARGE = "1Flow accepts at most 32 KB per request and 500 KB per batch"
 HINT_RATE = "1Flow recommends at most 500 requests per second; retry after the delay"
 HINT_PAYLOAD = "1Flow rejected the message's content; see the response"
 HINT_TRANSIENT = "1Flow or the network failed temporarily; retry later"
-
-
-class OutcomeKind(StrEnum):
-    DELIVERED = "delivered"
-    PERMANENT = "permanent"
-    RETRYABLE = "retryable"
-
-
-@dataclass(frozen=True)
-class Exchange:
-    """What was sent and what came back, with the Project API Key masked (safe to print and log)."""
-
-    method: str
-    url: str
-    request_headers: dict[str, str]
-    request_body: str
-    status: int | None = None
-    response_headers: dict[str, str] = field(default_factory=dict)
-    response_body: str = ""
-    elapsed_ms: float | None = None
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "request": {"method": self.method, "url": self.url, "headers": self.request_headers, "body": self.request_body},
-            "response": None
-            if self.status is None
-            else {"status": self.status, "headers": self.response_headers, "body": self.response_body},
-            "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms, 1),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """The fate of one request (or of messages refused before any request) and the messages it covers."""
-
-    kind: OutcomeKind
-    messages: tuple[Message, ...]
-    status: int | None = None
-    reason: str = ""
-    hint: str | None = None
-    retry_after: float | None = None
-    """Seconds the server asked us to wait (`Retry-After`), for retryable outcomes."""
-    exchange: Exchange | None = None
-    """None when nothing was sent (refused before sending)."""
-
-    @property
-    def delivered(self) -> bool:
-        return self.kind is OutcomeKind.DELIVERED
-
-    @property
-    def retryable(self) -> bool:
-        return self.kind is OutcomeKind.RETRYABLE
-
-    @property
-    def permanent(self) -> bool:
-        return self.kind is OutcomeKind.PERMANENT
-
-    def summary(self) -> str:
-        """One line: kind, status and reason, the hint, the delay."""
-        text = f"{self.kind.value}: {self.reason}" if self.reason else self.kind.value
-        if self.hint:
-            text += f" ({self.hint})"
-        if self.retry_after is not None:
-            text += f"; retry after {self.retry_after:g}s"
-        return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind.value,
-            "status": self.status,
-            "reason": self.reason,
-            "hint": self.hint,
-            "retry_after": self.retry_after,
-            "messages": len(self.messages),
-            "exchange": None if self.exchange is None else self.exchange.to_dict(),
-        }
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds to wait: delta-seconds or an HTTP-date (past dates give 0). None if absent/invalid."""
-    if not value:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            moment = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        seconds = (moment - (now or datetime.now(timezone.utc))).total_seconds()
-    if seconds != seconds or seconds == float("inf"):
-        return None
-    return max(0.0, seconds)
-
-
-def classify(status: int) -> OutcomeKind:
-    """Segment's retry contract: 2xx delivered; 408, 423, 429 and 5xx except 501 retryable; the rest permanent."""
-    if 200 <= status < 300:
-        return OutcomeKind.DELIVERED
-    if status in RETRYABLE_4XX or (500 <= status < 600 and status not in NOT_RETRYABLE_5XX):
-        return OutcomeKind.RETRYABLE
-    return OutcomeKind.PERMANENT
 
 
 def _hint(status: int) -> str | None:
@@ -221,6 +106,10 @@ class OneFlowClient:
             ),
             transport=transport,
         )
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
 
     def __repr__(self) -> str:
         return f"OneFlowClient(base_url={self.base_url!r}, api_key={mask_secret(self._key)!r})"

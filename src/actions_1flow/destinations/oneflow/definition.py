@@ -1,4 +1,5 @@
-"""The 1Flow Web (Actions) destination: settings, the Track Event and Identify User actions, and their presets.
+"""The 1Flow Web (Actions) destination: the Track Event and Identify User actions, their presets, and how the kit
+runs it (settings model, HTTP client for cloud mode, browser plugin for device mode).
 
 Fields, defaults and presets follow Segment's `actions-1flow` (identify also takes an `anonymousId`). Our rules on
 top: Identify without a userId is not sent (the destination's docs promise it; Segment's code does not enforce
@@ -7,45 +8,23 @@ it), and neither is a Track with no user id and no anonymous id (1Flow could not
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
-from ...actions import Action, Choice, Destination, Field, Filtered, PerformInput, PerformResult, Preset, default_values
+from ...actions import Action, Destination, DevicePlugin, Field, Filtered, PerformInput, PerformResult, Preset, default_values
 from . import wire
-from .regions import DEFAULT_REGION, REGIONS
+from .client import OneFlowClient
+from .regions import REGIONS, RegionError
+from .settings import OneFlowSettings
 
+TYPE = "1flow"
 SLUG = "actions-1flow"
 NAME = "1Flow Web (Actions)"
-
-SETTINGS: dict[str, Field] = {
-    "projectApiKey": Field(
-        label="Project API Key",
-        description="Your 1Flow project's API key (1Flow dashboard → Settings → Project settings). Kept secret.",
-        type="password",
-        required=True,
-    ),
-    "region": Field(
-        label="Region",
-        description=(
-            "Where your 1Flow project's data is hosted. 1Flow documents only the US endpoints; "
-            "choosing eu requires apiBaseUrl (cloud mode) or sdkUrl (device mode)."
-        ),
-        type="string",
-        choices=tuple(Choice(r.name, r.label) for r in REGIONS.values()),
-        default=DEFAULT_REGION,
-    ),
-    "apiBaseUrl": Field(
-        label="API Base URL",
-        description="Advanced: overrides the region's HTTP API endpoint (cloud mode), e.g. the 1Flow sandbox.",
-        type="string",
-        advanced=True,
-    ),
-    "sdkUrl": Field(
-        label="SDK URL",
-        description="Advanced: overrides the region's web SDK script (device mode), e.g. the 1Flow sandbox.",
-        type="string",
-        advanced=True,
-    ),
-}
+LIBRARY_NAME = "actions1flowDestination"
+"""The global `web/dist/actions-1flow.min.js` defines (its factory)."""
+PLUGIN_BUILD = ("web", "dist", "actions-1flow.min.js")
+DEFAULT_LOAD_TIMEOUT_MS = 10_000
+"""The plugin's own default, published explicitly so the settings document says what the page will do."""
 
 _USER_ID = Field(label="User ID", description="The user's unique identifier.", default={"@path": "$.userId"})
 _ANONYMOUS_ID = Field(
@@ -138,8 +117,9 @@ PRESETS = (
 
 ADDITIONS: dict[str, Any] = {
     "modes": ["device", "cloud"],
-    "secretSettings": ["projectApiKey"],
-    "advancedSettings": ["apiBaseUrl", "sdkUrl"],
+    "secretSettings": OneFlowSettings.secret_keys(),
+    "advancedSettings": [key for key, f in OneFlowSettings.fields().items() if f.advanced],
+    "settingsAdded": [key for key in OneFlowSettings.model_fields if OneFlowSettings.info(key)["addition"]],
     "regions": {
         r.name: {"label": r.label, "apiBaseUrl": r.api_base_url, "sdkUrl": r.sdk_url, "documented": r.api_base_url is not None}
         for r in REGIONS.values()
@@ -154,13 +134,48 @@ ADDITIONS: dict[str, Any] = {
     ],
 }
 
+def create_client(settings: OneFlowSettings, **options: Any) -> OneFlowClient:
+    """The cloud-mode client for the settings' endpoint and key (options go to `OneFlowClient`, e.g. `transport`)."""
+    return OneFlowClient(settings.projectApiKey, settings.api_base_url(), **options)
+
+
+def page_settings(settings: OneFlowSettings) -> dict[str, Any]:
+    """What the plugin receives in the page. The key is public by necessity: 1Flow's SDK reads it from its script
+    tag."""
+    return {
+        "projectApiKey": settings.projectApiKey.get_secret_value(),
+        "sdkUrl": settings.sdk_url(),
+        "loadTimeoutMs": settings.loadTimeoutMs or DEFAULT_LOAD_TIMEOUT_MS,
+    }
+
+
+def page_key(settings: OneFlowSettings) -> Hashable:
+    """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): the project and the SDK it loads (None
+    when the SDK URL cannot be resolved, which the configuration reports on its own)."""
+    try:
+        return (settings.projectApiKey.get_secret_value(), settings.sdk_url())
+    except RegionError:
+        return None
+
+
 ONEFLOW = Destination(
     name=NAME,
     slug=SLUG,
     mode="device",
     description="Send analytics to 1Flow: in the browser through 1Flow's web SDK, or from the server through its HTTP API.",
-    settings=SETTINGS,
+    settings_model=OneFlowSettings,
     actions=ACTIONS,
     presets=PRESETS,
     additions=ADDITIONS,
+    type=TYPE,
+    vendor="1Flow",
+    create_client=create_client,
+    device=DevicePlugin(
+        library_name=LIBRARY_NAME,
+        package=__package__ or "actions_1flow.destinations.oneflow",
+        path=PLUGIN_BUILD,
+        page_settings=page_settings,
+        page_key=page_key,
+        page_conflict="another projectApiKey or sdkUrl",
+    ),
 )

@@ -9,8 +9,8 @@ from concurrent.futures import Future
 
 import pytest
 
+from actions_1flow.pipeline.appender import MAX_GROUP_EVENTS, GroupAppender
 from actions_1flow.pipeline.store import AppendResult
-from actions_1flow.server.appender import MAX_GROUP_EVENTS, GroupAppender
 
 
 class SlowStore:

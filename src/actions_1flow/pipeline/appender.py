@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from ..pipeline import Store
+from .store import Store
 
 log = logging.getLogger("actions_1flow.server")
 

@@ -1,0 +1,32 @@
+"""What the server's request handlers share: the configuration, the store, the origin policy and the group
+appender, and a way to nudge the worker. Its own module, so routes import it without importing the app that
+assembles them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..config import Config, SourceConfig
+from ..ingest.origins import OriginPolicy
+from ..pipeline import Store
+from ..pipeline.appender import GroupAppender
+
+
+@dataclass
+class ServerState:
+    """What request handlers share: the configuration, the store, and a way to nudge the worker."""
+
+    config: Config
+    store: Store
+    sources_by_key: dict[str, SourceConfig]
+    origins: OriginPolicy
+    on_stored: list[Callable[[], None]] = field(default_factory=list)
+    appender: GroupAppender = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.appender = GroupAppender(self.store, self.events_stored)
+
+    def events_stored(self) -> None:
+        for notify in self.on_stored:
+            notify()

@@ -1,0 +1,113 @@
+"""The package's layers, read from the source: every import (module level, inside functions, under
+TYPE_CHECKING) goes to the same layer or a lower one, no modules import each other in a circle, and no module
+above the destinations names 1Flow, except the registry line and the commands that are 1Flow's by nature."""
+
+from __future__ import annotations
+
+import ast
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "actions_1flow"
+
+RANKS = {
+    "actions_1flow": 0, "actions_1flow.__main__": 8, "actions_1flow.jsvalues": 0, "actions_1flow.jsdate": 0,
+    "actions_1flow.secrets": 0,
+    "actions_1flow.fql": 1, "actions_1flow.mapping": 1, "actions_1flow.ingest": 1,
+    "actions_1flow.actions": 2,
+    "actions_1flow.destinations": 3, "actions_1flow.sandbox": 3,
+    "actions_1flow.config": 4,
+    "actions_1flow.pipeline": 5,
+    "actions_1flow.server": 6,
+    "actions_1flow.cli": 7,
+}
+"""Lower numbers are lower layers: a module may import its own layer and those below."""
+
+ONEFLOW_MODULE = "actions_1flow.destinations.oneflow"
+ONEFLOW_NAMES = ("OneFlow", "oneflow", "projectApiKey", "api_base_url", "ONEFLOW", "_1flow")
+"""(`sdk_url` is not one: a device report names the vendor SDK its plugin loaded, whatever the vendor.)"""
+EXEMPT = {
+    "actions_1flow.destinations": "the registry line",
+    "actions_1flow.cli.demo": "runs the 1Flow sandbox and a 1Flow demo by nature",
+    "actions_1flow.cli.sandbox": "runs the 1Flow sandbox by nature",
+}
+GENERIC_LAYERS = ("actions_1flow.config", "actions_1flow.pipeline", "actions_1flow.server", "actions_1flow.cli")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every module `path` imports, resolved to absolute names (`from .x import y` as `pkg.x` and, when `pkg.x.y`
+    is a module, that too)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                target = ".".join([*base, node.module] if node.module else base)
+            else:
+                target = node.module or ""
+            found.add(target)
+            found.update(f"{target}.{alias.name}" for alias in node.names)
+    return {m for m in found if m.startswith("actions_1flow")}
+
+
+def rank(module: str) -> int:
+    best = max((key for key in RANKS if module == key or module.startswith(key + ".")), key=len)
+    return RANKS[best]
+
+
+MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+EDGES = {(name, target) for name, path in MODULES.items() for target in imports(path) if target in MODULES and target != name}
+
+
+def test_the_graph_is_read():
+    assert ("actions_1flow.pipeline.worker", "actions_1flow.actions") in EDGES
+    assert len(MODULES) > 80
+
+
+def test_no_import_goes_up_a_layer():
+    upward = sorted(f"{a} → {b}" for a, b in EDGES if rank(b) > rank(a))
+    assert upward == []
+
+
+def test_no_import_circles():
+    # A package's __init__ re-exporting its own modules is not a circle of meaning; leave those edges out.
+    graph: dict[str, set[str]] = {name: set() for name in MODULES}
+    for a, b in EDGES:
+        if not (MODULES[a].name == "__init__.py" and b.startswith(a + ".")):
+            graph[a].add(b)
+    try:
+        TopologicalSorter(graph).prepare()
+    except CycleError as err:
+        pytest.fail(f"import circle: {' → '.join(err.args[1])}")
+
+
+@pytest.mark.parametrize("layer", GENERIC_LAYERS)
+def test_layers_above_the_destinations_do_not_name_1flow(layer):
+    offenders = []
+    for name, path in MODULES.items():
+        if not (name == layer or name.startswith(layer + ".")) or name in EXEMPT:
+            continue
+        if any(t.startswith(ONEFLOW_MODULE) for t in imports(path)):
+            offenders.append(f"{name} imports {ONEFLOW_MODULE}")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Name, ast.Attribute)):
+                text = node.id if isinstance(node, ast.Name) else node.attr
+                if any(word in text for word in ONEFLOW_NAMES):
+                    offenders.append(f"{name}:{node.lineno} uses {text}")
+    assert offenders == []
+
+
+def test_only_the_registry_imports_a_destination_above_the_kit():
+    importers = {a for a, b in EDGES if b.startswith(ONEFLOW_MODULE) and not a.startswith(ONEFLOW_MODULE)}
+    assert importers - set(EXEMPT) - {"actions_1flow.sandbox.app", "actions_1flow.sandbox.state"} == set()
