@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -200,8 +201,11 @@ def test_per_event_opt_out_is_honoured(open_shop, live_sandbox):
 def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox):
     """analytics-next's query-string feature (`?ajs_uid=…&ajs_event=…`) lives in a lazy chunk."""
     page = open_shop("wk_shop", "?ajs_uid=u9&ajs_event=Shared")
-    chunks = [url for url in page.requests if "/analytics-next/bundles/" in url]
-    assert len(chunks) == 1 and chunks[0].startswith(device_server.url + "/analytics-next/bundles/queryString.bundle.")
+    chunks = sorted(url.removeprefix(device_server.url) for url in page.requests if "/analytics-next/bundles/" in url)
+    # ajs-destination: the classic-destination loader, fetched because `integrations` lists 1Flow (it installs nothing).
+    assert [re.sub(r"\.[0-9a-f]+\.js$", "", c) for c in chunks] == [
+        "/analytics-next/bundles/ajs-destination.bundle", "/analytics-next/bundles/queryString.bundle"
+    ]
     calls = sdk_calls(live_sandbox, 2)
     assert sorted(calls) == [("logEvent", ["Shared", {}]), ("logUser", ["u9", {}])]
 
@@ -274,13 +278,35 @@ def test_strict_csp_nonce_reaches_the_sdk_script(open_shop, device_server, live_
     assert page.errors == []
 
 
+def snippet_hash(snippet: str) -> str:
+    """The CSP source that allows this inline `<script>…</script>` by its hash (so the page needs no nonce)."""
+    body = snippet.removeprefix("<script>").removesuffix("</script>\n").removesuffix("</script>")
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+
+def test_csp_nonce_given_in_load_options_reaches_the_sdk(open_shop, device_server, live_sandbox):
+    """A page without nonced script tags passes its nonce as the destination's `nonce` setting, through
+    `analytics.load(key, {integrations: {"1Flow Web (Actions)": {nonce}}})` (merged via the `integrations` entry)."""
+    nonce = "bG9hZC1vcHRpb25z"
+    options = json.dumps({"integrations": {DESTINATION: {"nonce": nonce}}})
+
+    def head(snippet: str) -> str:
+        assert snippet.count("analytics.load(writeKey);") == 1
+        snippet = snippet.replace("analytics.load(writeKey);", f"analytics.load(writeKey, {options});")
+        return strict_policy(f"{snippet_hash(snippet)} 'nonce-{nonce}' {device_server.url}") + snippet
+
+    page = open_shop("wk_strict", head=head)
+    wait_loaded(page)
+    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [nonce]
+    page.evaluate("analytics.track('Order Completed', {total: 7})")
+    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 7}])]
+
+
 def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_server, live_sandbox):
     """The snippet is allowed by its hash, so the page has no nonce to give: the SDK is refused by the policy and
     the plugin says so in one `sdk-load` report (not a vague network error)."""
     def head(snippet: str) -> str:
-        body = snippet.removeprefix("<script>").removesuffix("</script>\n").removesuffix("</script>")
-        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
-        return strict_policy(f"'sha256-{digest}' {device_server.url}") + snippet
+        return strict_policy(f"{snippet_hash(snippet)} {device_server.url}") + snippet
 
     page = open_shop("wk_strict", head=head)
     assert page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event") == "Order Completed"
@@ -298,3 +324,68 @@ def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_se
     assert "Content-Security-Policy (script-src-elem) blocked the 1Flow SDK" in reports[0].message
     assert "no nonce found on the page" in reports[0].message
     assert live_sandbox.calls("sdk") == []
+
+
+def test_integrations_entry_is_not_installed_as_a_classic_destination(open_shop, device_server, live_sandbox):
+    """The settings list 1Flow under `integrations` (as Segment's CDN does); analytics-next's classic loader runs
+    but installs nothing for it: the only 1Flow plugins are the remote loader's action wrappers, and no legacy
+    bundle is requested from anywhere."""
+    page = open_shop("wk_shop")
+    wait_loaded(page)
+    settings = device_server.http.get("/v1/projects/wk_shop/settings").json()
+    assert settings["integrations"][DESTINATION]["versionSettings"] == {"componentTypes": []}
+    ours = page.evaluate(
+        "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'))"
+        ".map(p => ({name: p.name, action: p.action ? p.action.name : null}))"
+    )
+    assert ours == [{"name": DESTINATION, "action": f"{DESTINATION} trackEvent"},
+                    {"name": DESTINATION, "action": f"{DESTINATION} identifyUser"}]
+    assert any("/analytics-next/bundles/ajs-destination.bundle." in url for url in page.requests)
+    assert not [url for url in page.requests if "integrations" in url]
+    page.evaluate("analytics.track('Order Completed', {total: 3})")
+    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 3}])]
+    assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def consent_tools_bundle() -> str:
+    """`@segment/analytics-consent-tools` (pinned in package.json) bundled for the page, as a site would ship it."""
+    root = Path(__file__).resolve().parents[2]
+    entry = root / "node_modules" / "@segment" / "analytics-consent-tools" / "dist" / "esm" / "index.js"
+    out = subprocess.run(
+        [str(root / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle", "--format=iife",
+         "--global-name=consentTools", "--minify", "--log-level=warning"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "</script" not in out.stdout
+    return out.stdout
+
+
+@pytest.mark.parametrize("consented", [False, True])
+def test_consent_tools_gate_the_destination_by_its_integrations_entry(open_shop, consent_tools_bundle, consented, live_sandbox):
+    """Opt-in consent with Segment's consent tools: they prune `remotePlugins` by the keys of `integrations`, so
+    without consent 1Flow is never loaded (no plugin, no SDK), with it 1Flow works as usual."""
+    wrapper = (
+        "consentTools.createWrapper({"
+        f"  getCategories: () => ({{Analytics: {json.dumps(consented)}}}),"
+        f"  integrationCategoryMappings: {{{json.dumps(DESTINATION)}: ['Analytics']}},"
+        "})(analytics);"
+    )
+
+    def head(snippet: str) -> str:
+        assert snippet.count("analytics.load(writeKey);") == 1
+        return f"<script>{consent_tools_bundle}</script>" + snippet.replace(
+            "analytics.load(writeKey);", wrapper + "analytics.load(writeKey);"
+        )
+
+    page = open_shop("wk_shop", head=head)
+    page.evaluate("analytics.track('Order Completed', {total: 4})")
+    if consented:
+        wait_loaded(page)
+        assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 4}])]
+    else:
+        page.wait_for_timeout(500)
+        assert plugins(page) == []
+        assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url or "/js/1flow.js" in url]
+        assert live_sandbox.calls("sdk") == []
+    assert page.errors == []

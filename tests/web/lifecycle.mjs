@@ -432,7 +432,8 @@ export const scenarios = {
     for (const [settings, pattern] of [
       [baseSettings({ projectApiKey: '' }), /projectApiKey is missing/],
       [baseSettings({ sdkUrl: undefined }), /sdkUrl is missing/],
-      [baseSettings({ subscriptions: '[]' }), /subscriptions must be a list/],
+      [baseSettings({ subscriptions: '[{"id": ' }), /subscriptions must be a list \(or the JSON text of one\)/],
+      [baseSettings({ subscriptions: '{}' }), /subscriptions must be a list/],
     ]) {
       const { win, plugins } = setup(settings)
       assert.deepEqual(plugins, [])
@@ -443,6 +444,24 @@ export const scenarios = {
     const { win, plugins } = setup(baseSettings({ subscriptions: odd }))
     assert.deepEqual(plugins.map((p) => p.name), ['1Flow Web (Actions) identifyUser'])
     assert.deepEqual(win.reports().map((r) => r.kind), ['config', 'config'])
+  },
+
+  async 'Segment-shaped subscriptions (JSON text, FQL text without an AST) are refused in one config report'() {
+    const segmentShaped = (extra) => {
+      const { ast, ...rest } = trackPreset(extra)
+      return rest
+    }
+    const raw = [segmentShaped({ id: 'a', name: 'Track A' }), segmentShaped({ id: 'b', name: 'Track B' }), identifyPreset()]
+    const { win, plugins } = setup(baseSettings({ subscriptions: JSON.stringify(raw) }))
+    assert.deepEqual(plugins.map((p) => p.name), ['1Flow Web (Actions) identifyUser'], 'the parsed one still runs')
+    const reports = win.reports()
+    assert.equal(reports.length, 1)
+    assert.equal(reports[0].kind, 'config')
+    assert.match(reports[0].message, /^2 subscription\(s\) \("Track A", "Track B"\) came with Segment's FQL text in "subscribe" and no parsed "ast", and are disabled/)
+    assert.deepEqual(reports[0].subscriptions.map((s) => s.id), ['a', 'b'])
+    const none = setup(baseSettings({ subscriptions: raw.slice(0, 2) }))
+    assert.deepEqual(none.plugins, [])
+    assert.equal(none.win.reports().length, 1)
   },
 
   async 'reports use fetch keepalive when sendBeacon refuses, console only without deviceEventsUrl'() {

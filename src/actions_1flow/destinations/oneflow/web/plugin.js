@@ -53,8 +53,13 @@ export function createPlugins(settings, win) {
     return []
   }
   const byAction = new Map()
-  for (const subscription of settings.subscriptions) {
+  const textOnly = []
+  for (const subscription of subscriptionList(settings)) {
     if (subscription.enabled !== true) continue
+    if (subscription.ast === undefined && typeof subscription.subscribe === 'string') {
+      textOnly.push(subscription)
+      continue
+    }
     const issue = subscriptionProblem(subscription)
     if (issue) {
       const details = { subscription: describe(subscription) }
@@ -63,6 +68,11 @@ export function createPlugins(settings, win) {
     }
     if (!byAction.has(subscription.partnerAction)) byAction.set(subscription.partnerAction, [])
     byAction.get(subscription.partnerAction).push(subscription)
+  }
+  if (textOnly.length) {
+    // Segment's own settings carry FQL text only; the page never parses FQL (one semantics: the server's parser).
+    const names = textOnly.map((t) => `"${t.name}"`).join(', ')
+    report('config', `${textOnly.length} subscription(s) (${names}) came with Segment's FQL text in "subscribe" and no parsed "ast", and are disabled: this plugin runs only triggers parsed by the actions-1flow server; load the settings from its settings CDN`, { subscriptions: textOnly.map(describe) })
   }
   if (byAction.size === 0) return []
   const client = createClient(settings, win, report)
@@ -84,8 +94,20 @@ function settingsProblem(settings) {
   if (!settings || typeof settings !== 'object') return 'settings are missing'
   if (!settings.projectApiKey) return 'projectApiKey is missing; 1Flow is not loaded'
   if (!settings.sdkUrl) return 'sdkUrl is missing; 1Flow is not loaded'
-  if (!Array.isArray(settings.subscriptions)) return 'subscriptions must be a list; 1Flow is not loaded'
+  if (!subscriptionList(settings)) return 'subscriptions must be a list (or the JSON text of one); 1Flow is not loaded'
   return ''
+}
+
+// Our server publishes a list; Segment's CDN publishes the same list as JSON text.
+function subscriptionList({ subscriptions }) {
+  if (typeof subscriptions === 'string') {
+    try {
+      subscriptions = JSON.parse(subscriptions)
+    } catch (e) {
+      return null
+    }
+  }
+  return Array.isArray(subscriptions) ? subscriptions : null
 }
 
 function subscriptionProblem(subscription) {
