@@ -72,8 +72,21 @@ def test_methods_form_with_logevent_loguser_and_on(chromium, site, live_sandbox)
     page.close()
 
 
-def test_default_form_is_both_callable_and_methods(chromium, site, live_sandbox):
+def test_default_form_is_the_one_1flow_publishes(chromium, site, live_sandbox):
+    """1Flow's published SDK (javascript-1flow-sdk) calls `_1flow.logEvent/logUser/on` on an object, after
+    `window.glob`: that is the sandbox's default; the other shapes are options."""
     page = open_page(chromium, site, live_sandbox.sdk_url(), US_KEY)
+    page.wait_for_function("window.glob !== undefined")
+    assert page.evaluate(
+        "typeof window._1flow === 'object' && ['logEvent', 'logUser', 'on'].every(m => typeof window._1flow[m] === 'function')"
+    )
+    page.evaluate("window._1flow.logEvent('Viewed', {page: 1})")
+    assert [(c["method"], c["form"]) for c in wait_for_calls(live_sandbox, 2)] == [("init", "methods"), ("logEvent", "methods")]
+    page.close()
+
+
+def test_both_form_is_callable_and_has_the_methods(chromium, site, live_sandbox):
+    page = open_page(chromium, site, live_sandbox.sdk_url("both"), US_KEY)
     page.wait_for_function("window.glob !== undefined")
     assert page.evaluate("typeof window._1flow === 'function' && typeof window._1flow.logEvent === 'function'")
     page.close()

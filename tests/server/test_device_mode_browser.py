@@ -8,8 +8,11 @@ chunks, plugin, SDK, reports) goes through real CORS.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -69,12 +72,13 @@ def device_server(tmp_path_factory, sandbox_server):
 
     config = {
         "storage": f"sqlite:///{tmp}/device.db",
-        "sources": [{"name": s, "write_key": f"wk_{s}"} for s in ("shop", "callable", "offline")],
+        "sources": [{"name": s, "write_key": f"wk_{s}"} for s in ("shop", "callable", "offline", "strict")],
         "destinations": [
             destination("1flow-shop", "shop", [TRACK, IDENTIFY, BIG_ORDERS], sdkUrl=sandbox_server.sdk_url("methods")),
             destination("1flow-callable", "callable", "presets", sdkUrl=sandbox_server.sdk_url("callable")),
             # The real SDK URL: the browser cannot resolve 1flow.app, as if an ad blocker stopped it.
             destination("1flow-offline", "offline", "presets"),
+            destination("1flow-strict", "strict", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
         ],
     }
     path = tmp / "device.yaml"
@@ -90,19 +94,24 @@ def open_shop(chromium, site, device_server, live_sandbox):
     """Opens a fresh page (own storage) with the docs snippet for a write key; closes it afterwards."""
     contexts = []
 
-    def open_(write_key: str, query: str = ""):
+    def open_(write_key: str, query: str = "", head=lambda snippet: snippet):
+        """`head` turns the snippet (`<script>…</script>`) into the page's `<head>` (e.g. adds a policy)."""
         snippet = docs_snippet()
         assert snippet.count(DOCS_SERVER) == 1 and snippet.count(DOCS_WRITE_KEY) == 1
         snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(DOCS_WRITE_KEY, json.dumps(write_key))
-        url = site.add(f"/{write_key}-{len(site.pages)}.html", f"<!doctype html><html><head>{snippet}</head><body>shop</body></html>")
+        html = f"<!doctype html><html><head>{head(snippet)}</head><body>shop</body></html>"
+        url = site.add(f"/{write_key}-{len(site.pages)}.html", html)
         context = chromium.new_context()
         contexts.append(context)
         page = context.new_page()
         page.errors, page.requests = [], []
         page.on("pageerror", lambda exc: page.errors.append(str(exc)))
         page.on("request", lambda request: page.requests.append(request.url))
+        page.on("console", lambda message: page.console.append(message.text))
+        page.console = []
         page.goto(url + query)
-        page.wait_for_function("window.analytics && window.analytics.initialized === true", timeout=10_000)
+        # Functions, not expressions: Playwright evaluates an expression with eval, which a strict policy forbids.
+        page.wait_for_function("() => window.analytics && window.analytics.initialized === true", timeout=10_000)
         return page
 
     yield open_
@@ -118,8 +127,8 @@ def plugins(page) -> list[list]:
 
 def wait_loaded(page) -> None:
     page.wait_for_function(
-        "(() => { const ours = analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'));"
-        " return ours.length > 0 && ours.every(p => p.isLoaded()) })()",
+        "() => { const ours = analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'));"
+        " return ours.length > 0 && ours.every(p => p.isLoaded()) }",
         timeout=10_000,
     )
 
@@ -192,8 +201,11 @@ def test_per_event_opt_out_is_honoured(open_shop, live_sandbox):
 def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox):
     """analytics-next's query-string feature (`?ajs_uid=…&ajs_event=…`) lives in a lazy chunk."""
     page = open_shop("wk_shop", "?ajs_uid=u9&ajs_event=Shared")
-    chunks = [url for url in page.requests if "/analytics-next/bundles/" in url]
-    assert len(chunks) == 1 and chunks[0].startswith(device_server.url + "/analytics-next/bundles/queryString.bundle.")
+    chunks = sorted(url.removeprefix(device_server.url) for url in page.requests if "/analytics-next/bundles/" in url)
+    # ajs-destination: the classic-destination loader, fetched because `integrations` lists 1Flow (it installs nothing).
+    assert [re.sub(r"\.[0-9a-f]+\.js$", "", c) for c in chunks] == [
+        "/analytics-next/bundles/ajs-destination.bundle", "/analytics-next/bundles/queryString.bundle"
+    ]
     calls = sdk_calls(live_sandbox, 2)
     assert sorted(calls) == [("logEvent", ["Shared", {}]), ("logUser", ["u9", {}])]
 
@@ -240,3 +252,140 @@ def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, de
     assert live_sandbox.calls("sdk") == []
     assert page.errors == []
 
+
+
+def strict_policy(sources: str) -> str:
+    """A page's strict Content-Security-Policy (as a `<meta>`, which Chromium enforces like the header)."""
+    return f'<meta http-equiv="Content-Security-Policy" content="script-src {sources}">'
+
+
+def test_strict_csp_nonce_reaches_the_sdk_script(open_shop, device_server, live_sandbox):
+    """`script-src 'nonce-…' <server>`: the snippet carries the nonce, our server's scripts are allowed by origin,
+    and the SDK (another origin) loads only because the plugin puts the page's nonce on it."""
+    nonce = base64.b64encode(b"per-response-nonce").decode()
+
+    def head(snippet: str) -> str:
+        return strict_policy(f"'nonce-{nonce}' {device_server.url}") + snippet.replace("<script>", f'<script nonce="{nonce}">', 1)
+
+    page = open_shop("wk_strict", head=head)
+    wait_loaded(page)
+    assert page.evaluate(
+        "[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)"
+    ) == [nonce]
+    page.evaluate("analytics.track('Order Completed', {total: 5})")
+    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 5}])]
+    assert not [m for m in page.console if "Content Security Policy" in m]
+    assert page.errors == []
+
+
+def snippet_hash(snippet: str) -> str:
+    """The CSP source that allows this inline `<script>…</script>` by its hash (so the page needs no nonce)."""
+    body = snippet.removeprefix("<script>").removesuffix("</script>\n").removesuffix("</script>")
+    return "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+
+
+def test_csp_nonce_given_in_load_options_reaches_the_sdk(open_shop, device_server, live_sandbox):
+    """A page without nonced script tags passes its nonce as the destination's `nonce` setting, through
+    `analytics.load(key, {integrations: {"1Flow Web (Actions)": {nonce}}})` (merged via the `integrations` entry)."""
+    nonce = "bG9hZC1vcHRpb25z"
+    options = json.dumps({"integrations": {DESTINATION: {"nonce": nonce}}})
+
+    def head(snippet: str) -> str:
+        assert snippet.count("analytics.load(writeKey);") == 1
+        snippet = snippet.replace("analytics.load(writeKey);", f"analytics.load(writeKey, {options});")
+        return strict_policy(f"{snippet_hash(snippet)} 'nonce-{nonce}' {device_server.url}") + snippet
+
+    page = open_shop("wk_strict", head=head)
+    wait_loaded(page)
+    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [nonce]
+    page.evaluate("analytics.track('Order Completed', {total: 7})")
+    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 7}])]
+
+
+def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_server, live_sandbox):
+    """The snippet is allowed by its hash, so the page has no nonce to give: the SDK is refused by the policy and
+    the plugin says so in one `sdk-load` report (not a vague network error)."""
+    def head(snippet: str) -> str:
+        return strict_policy(f"{snippet_hash(snippet)} {device_server.url}") + snippet
+
+    page = open_shop("wk_strict", head=head)
+    assert page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event") == "Order Completed"
+    store = SQLiteStore(device_server.db)
+    try:
+        deadline = time.monotonic() + 10
+        while not [r for r in store.device_events(50) if r.source == "strict"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        page.wait_for_timeout(500)  # room for a second report, which must not come
+        reports = [r for r in store.device_events(50) if r.source == "strict"]
+    finally:
+        store.close()
+    assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]
+    assert [(r.kind, r.sdk_url) for r in reports] == [("sdk-load", live_sandbox.sdk_url("methods"))], reports
+    assert "Content-Security-Policy (script-src-elem) blocked the 1Flow SDK" in reports[0].message
+    assert "no nonce found on the page" in reports[0].message
+    assert live_sandbox.calls("sdk") == []
+
+
+def test_integrations_entry_is_not_installed_as_a_classic_destination(open_shop, device_server, live_sandbox):
+    """The settings list 1Flow under `integrations` (as Segment's CDN does); analytics-next's classic loader runs
+    but installs nothing for it: the only 1Flow plugins are the remote loader's action wrappers, and no legacy
+    bundle is requested from anywhere."""
+    page = open_shop("wk_shop")
+    wait_loaded(page)
+    settings = device_server.http.get("/v1/projects/wk_shop/settings").json()
+    assert settings["integrations"][DESTINATION]["versionSettings"] == {"componentTypes": []}
+    ours = page.evaluate(
+        "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'))"
+        ".map(p => ({name: p.name, action: p.action ? p.action.name : null}))"
+    )
+    assert ours == [{"name": DESTINATION, "action": f"{DESTINATION} trackEvent"},
+                    {"name": DESTINATION, "action": f"{DESTINATION} identifyUser"}]
+    assert any("/analytics-next/bundles/ajs-destination.bundle." in url for url in page.requests)
+    assert not [url for url in page.requests if "integrations" in url]
+    page.evaluate("analytics.track('Order Completed', {total: 3})")
+    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 3}])]
+    assert page.errors == []
+
+
+@pytest.fixture(scope="module")
+def consent_tools_bundle() -> str:
+    """`@segment/analytics-consent-tools` (pinned in package.json) bundled for the page, as a site would ship it."""
+    root = Path(__file__).resolve().parents[2]
+    entry = root / "node_modules" / "@segment" / "analytics-consent-tools" / "dist" / "esm" / "index.js"
+    out = subprocess.run(
+        [str(root / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle", "--format=iife",
+         "--global-name=consentTools", "--minify", "--log-level=warning"],
+        capture_output=True, text=True, check=True,
+    )
+    assert "</script" not in out.stdout
+    return out.stdout
+
+
+@pytest.mark.parametrize("consented", [False, True])
+def test_consent_tools_gate_the_destination_by_its_integrations_entry(open_shop, consent_tools_bundle, consented, live_sandbox):
+    """Opt-in consent with Segment's consent tools: they prune `remotePlugins` by the keys of `integrations`, so
+    without consent 1Flow is never loaded (no plugin, no SDK), with it 1Flow works as usual."""
+    wrapper = (
+        "consentTools.createWrapper({"
+        f"  getCategories: () => ({{Analytics: {json.dumps(consented)}}}),"
+        f"  integrationCategoryMappings: {{{json.dumps(DESTINATION)}: ['Analytics']}},"
+        "})(analytics);"
+    )
+
+    def head(snippet: str) -> str:
+        assert snippet.count("analytics.load(writeKey);") == 1
+        return f"<script>{consent_tools_bundle}</script>" + snippet.replace(
+            "analytics.load(writeKey);", wrapper + "analytics.load(writeKey);"
+        )
+
+    page = open_shop("wk_shop", head=head)
+    page.evaluate("analytics.track('Order Completed', {total: 4})")
+    if consented:
+        wait_loaded(page)
+        assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 4}])]
+    else:
+        page.wait_for_timeout(500)
+        assert plugins(page) == []
+        assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url or "/js/1flow.js" in url]
+        assert live_sandbox.calls("sdk") == []
+    assert page.errors == []

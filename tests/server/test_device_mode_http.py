@@ -83,8 +83,19 @@ async def test_settings_document_for_a_source(tmp_path):
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.headers["cache-control"] == "public, max-age=60"
     doc = response.json()
-    # Only Segment.io under integrations: another key would make analytics-next load classic integrations.
-    assert doc["integrations"] == {"Segment.io": {"apiKey": "wk_web", "apiHost": "127.0.0.1:8080/v1", "protocol": "http"}}
+    # Segment.io, and the destination as Segment's CDN lists an Actions destination: its settings without the
+    # subscriptions and no "browser" component, so analytics-next's classic loader does not install it.
+    assert doc["integrations"] == {
+        "Segment.io": {"apiKey": "wk_web", "apiHost": "127.0.0.1:8080/v1", "protocol": "http"},
+        "1Flow Web (Actions)": {
+            "projectApiKey": US_KEY,
+            "sdkUrl": "https://1flow.app/js/1flow.js",
+            "loadTimeoutMs": 4000,
+            "deviceEventsUrl": "http://127.0.0.1:8080/v1/device-events",
+            "writeKey": "wk_web",
+            "versionSettings": {"componentTypes": []},
+        },
+    }
     assert doc["metrics"] == {"sampleRate": 0}
     (plugin,) = doc["remotePlugins"]  # the device destination of this source; not the cloud one, not other's
     assert {k: plugin[k] for k in ("name", "creationName", "libraryName", "url")} == {
@@ -368,3 +379,16 @@ def test_no_body_gets_a_5xx(tmp_path):
         check()
     finally:
         app.state.server.store.close()
+
+
+def test_integrations_entry_keeps_only_what_every_1flow_plugin_of_the_source_shares():
+    """All of a source's 1Flow plugins are merged with the one `integrations` entry of their shared name."""
+    from actions_1flow.server.settings_cdn import integration_entry
+
+    def plugin(**settings):
+        return {"settings": {"projectApiKey": "k", "sdkUrl": "u", "subscriptions": [], **settings}}
+
+    assert integration_entry([plugin(loadTimeoutMs=1000), plugin(loadTimeoutMs=2000)]) == {
+        "projectApiKey": "k", "sdkUrl": "u", "versionSettings": {"componentTypes": []}
+    }
+    assert integration_entry([plugin(loadTimeoutMs=1000)])["loadTimeoutMs"] == 1000

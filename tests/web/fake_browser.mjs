@@ -84,11 +84,17 @@ export function fakeWindow({ beacon = true, fetch = true } = {}) {
   const clock = new ManualClock()
   const scripts = []
   const recorded = { beacons: [], fetches: [], errors: [], debug: [] }
+  const listeners = {}
   const win = {
     clock,
     scripts,
     recorded,
     document: {
+      addEventListener: (type, fn) => (listeners[type] ||= []).push(fn),
+      removeEventListener: (type, fn) => (listeners[type] = (listeners[type] || []).filter((f) => f !== fn)),
+      /** What the browser does on the document, e.g. `securitypolicyviolation` when a policy blocks a script. */
+      fire: (type, event) => (listeners[type] || []).slice().forEach((fn) => fn({ type, ...event })),
+      listeners,
       head: {
         appendChild(element) {
           scripts.push(element)

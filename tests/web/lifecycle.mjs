@@ -11,7 +11,7 @@ import {
   POLL_INTERVAL_MS,
   DEFAULT_LOAD_TIMEOUT_MS,
 } from '../../src/actions_1flow/destinations/oneflow/web/plugin.js'
-import { fakeWindow, installSdk, settle } from './fake_browser.mjs'
+import { FakeScript, fakeWindow, installSdk, settle } from './fake_browser.mjs'
 
 const require = createRequire(import.meta.url)
 const DIST = new URL('../../src/actions_1flow/destinations/oneflow/web/dist/actions-1flow.min.js', import.meta.url)
@@ -205,6 +205,7 @@ export const scenarios = {
     const calls = installSdk(win)
     win.scripts[0].fire('load')
     win.scripts[0].fire('error')
+    win.clock.advance(0) // the plugin lets a CSP violation event name the cause first
     const boom = track('Later', { properties: { boom: true } })
     assert.deepEqual(await dispatch(plugins, boom), [boom, boom])
     assert.equal(plugins[0].isLoaded(), false)
@@ -217,6 +218,7 @@ export const scenarios = {
     const { win, plugins } = setup()
     await loadAll(plugins)
     win.scripts[0].fire('error')
+    win.clock.advance(0) // the plugin lets a CSP violation event name the cause first
     const reports = win.reports()
     assert.equal(reports.length, 1)
     assert.match(reports[0].message, /failed to load from http:\/\/sdk\.test\/js\/1flow\.js/)
@@ -430,7 +432,8 @@ export const scenarios = {
     for (const [settings, pattern] of [
       [baseSettings({ projectApiKey: '' }), /projectApiKey is missing/],
       [baseSettings({ sdkUrl: undefined }), /sdkUrl is missing/],
-      [baseSettings({ subscriptions: '[]' }), /subscriptions must be a list/],
+      [baseSettings({ subscriptions: '[{"id": ' }), /subscriptions must be a list \(or the JSON text of one\)/],
+      [baseSettings({ subscriptions: '{}' }), /subscriptions must be a list/],
     ]) {
       const { win, plugins } = setup(settings)
       assert.deepEqual(plugins, [])
@@ -443,10 +446,29 @@ export const scenarios = {
     assert.deepEqual(win.reports().map((r) => r.kind), ['config', 'config'])
   },
 
+  async 'Segment-shaped subscriptions (JSON text, FQL text without an AST) are refused in one config report'() {
+    const segmentShaped = (extra) => {
+      const { ast, ...rest } = trackPreset(extra)
+      return rest
+    }
+    const raw = [segmentShaped({ id: 'a', name: 'Track A' }), segmentShaped({ id: 'b', name: 'Track B' }), identifyPreset()]
+    const { win, plugins } = setup(baseSettings({ subscriptions: JSON.stringify(raw) }))
+    assert.deepEqual(plugins.map((p) => p.name), ['1Flow Web (Actions) identifyUser'], 'the parsed one still runs')
+    const reports = win.reports()
+    assert.equal(reports.length, 1)
+    assert.equal(reports[0].kind, 'config')
+    assert.match(reports[0].message, /^2 subscription\(s\) \("Track A", "Track B"\) came with Segment's FQL text in "subscribe" and no parsed "ast", and are disabled/)
+    assert.deepEqual(reports[0].subscriptions.map((s) => s.id), ['a', 'b'])
+    const none = setup(baseSettings({ subscriptions: raw.slice(0, 2) }))
+    assert.deepEqual(none.plugins, [])
+    assert.equal(none.win.reports().length, 1)
+  },
+
   async 'reports use fetch keepalive when sendBeacon refuses, console only without deviceEventsUrl'() {
     const refused = setup(baseSettings(), { beacon: false })
     await loadAll(refused.plugins)
     refused.win.scripts[0].fire('error')
+    refused.win.clock.advance(0) // the plugin lets a CSP violation event name the cause first
     assert.equal(refused.win.recorded.fetches.length, 1)
     const [{ url, init }] = refused.win.recorded.fetches
     assert.equal(url, REPORT_URL)
@@ -456,6 +478,7 @@ export const scenarios = {
     const silent = setup(baseSettings({ deviceEventsUrl: undefined }))
     await loadAll(silent.plugins)
     silent.win.scripts[0].fire('error')
+    silent.win.clock.advance(0) // the plugin lets a CSP violation event name the cause first
     assert.deepEqual(silent.win.reports(), [])
     assert.equal(silent.win.recorded.errors.length, 1)
   },
@@ -468,6 +491,50 @@ export const scenarios = {
     for (let i = 0; i < MAX_REPORTS_PER_PAGE + 5; i++) await named.trackEvent.track(track()).catch(() => {})
     assert.equal(win.reports().length, MAX_REPORTS_PER_PAGE)
     assert.equal(win.recorded.errors.length, MAX_REPORTS_PER_PAGE + 5, 'the console still sees each one')
+  },
+
+  async 'the SDK script carries a nonce: the setting, else the analytics.js loader tag\'s, else the first nonced tag\'s'() {
+    const tag = (src, nonce) => {
+      const script = new FakeScript()
+      if (src) script.src = src
+      if (nonce) script.nonce = nonce // browsers hide the attribute, the property keeps the value
+      return script
+    }
+    const cases = [
+      [{ nonce: 'from-settings' }, [tag('', 'snippet'), tag('http://cdn.test/analytics.js/v1/wk/analytics.min.js', 'loader')], 'from-settings'],
+      [{}, [tag('', 'snippet'), tag('http://cdn.test/analytics.js/v1/wk/analytics.min.js', 'loader')], 'loader'],
+      [{}, [tag('http://other.test/x.js'), tag('', 'snippet')], 'snippet'],
+      [{}, [tag('', '')], null],
+    ]
+    for (const [extra, pageScripts, expected] of cases) {
+      const win = fakeWindow()
+      win.scripts.push(...pageScripts)
+      const plugins = createPlugins(baseSettings(extra), win)
+      await loadAll(plugins)
+      const sdk = win.scripts.find((s) => s.getAttribute('src') === SDK_URL)
+      assert.equal(sdk.getAttribute('nonce'), expected, JSON.stringify(extra))
+    }
+  },
+
+  async 'a Content-Security-Policy violation on the SDK is one sdk-load report naming the policy'() {
+    for (const order of ['violation first', 'error first']) {
+      const { win, plugins } = setup()
+      await loadAll(plugins)
+      const violation = { blockedURI: SDK_URL, effectiveDirective: 'script-src-elem' }
+      win.document.fire('securitypolicyviolation', { blockedURI: 'http://elsewhere.test/a.js', effectiveDirective: 'script-src-elem' })
+      win.document.fire('securitypolicyviolation', { blockedURI: 'inline', effectiveDirective: 'script-src-elem' })
+      if (order === 'violation first') win.document.fire('securitypolicyviolation', violation)
+      win.scripts[0].fire('error')
+      if (order === 'error first') win.document.fire('securitypolicyviolation', violation)
+      win.clock.advance(0)
+      const reports = win.reports()
+      assert.equal(reports.length, 1, order)
+      assert.equal(reports[0].kind, 'sdk-load')
+      assert.match(reports[0].message, /Content-Security-Policy \(script-src-elem\) blocked the 1Flow SDK from http:\/\/sdk\.test\/js\/1flow\.js \(no nonce found on the page\)/)
+      assert.deepEqual(win.document.listeners.securitypolicyviolation, [], 'the listener is removed once settled')
+      win.clock.advance(DEFAULT_LOAD_TIMEOUT_MS * 2)
+      assert.equal(win.reports().length, 1)
+    }
   },
 
   async 'an SDK script already on the page is waited for, not injected twice'() {

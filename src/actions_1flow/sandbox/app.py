@@ -3,7 +3,7 @@
 | route | what |
 |---|---|
 | `POST /v1/{identify,track,batch}` | the HTTP API, US region (`/{region}/v1/...` for other regions, e.g. `/eu/v1/track`) |
-| `GET /js/1flow.js[?form=methods\\|callable]` | the fake web SDK (CORS-open); `/{region}/js/1flow.js` likewise |
+| `GET /js/1flow.js[?form=both\\|callable]` | the fake web SDK (CORS-open), by default shaped as 1Flow publishes it (`_1flow.logEvent`/`logUser`/`on`); `/{region}/js/1flow.js` likewise |
 | `POST /_sandbox/sdk` | where the fake SDK reports each call it receives |
 | `GET /_sandbox/calls[?channel=http\\|sdk]` | everything that arrived, in order (keys masked) |
 | `POST /_sandbox/reset` | forget calls and queued faults |
@@ -139,7 +139,7 @@ async def api(request: Request) -> Response:
 
 
 async def sdk_script(request: Request) -> Response:
-    """The fake web SDK; `?form=` picks how `window._1flow` looks (both, methods or callable)."""
+    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both; callable)."""
     if _region(request) is None:
         return _error(404, "unknown region")
     return Response(

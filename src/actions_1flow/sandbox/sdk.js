@@ -6,9 +6,11 @@
  * on("ready") listeners. Every call is reported to the sandbox (POST <origin>/_sandbox/sdk) so tests can see it.
  *
  * ?form= picks the shape of window._1flow:
- *   both (default) - a function _1flow("track"|"identify", ...) that also has logEvent/logUser/on methods
- *   methods        - a plain object with logEvent(name, props), logUser(userId, props), on(event, cb)
- *   callable       - only the function form, as Segment's integration calls it
+ *   methods (default) - a plain object with logEvent(name, props), logUser(userId, props), on(event, cb): the
+ *                       shape 1Flow publishes (its npm wrapper, javascript-1flow-sdk, calls exactly these on
+ *                       the global _1flow once window.glob is set)
+ *   both              - a function _1flow("track"|"identify", ...) that also has those methods
+ *   callable          - only the function form, as Segment's integration calls it
  */
 (function () {
   'use strict'
@@ -19,7 +21,7 @@
   }
   var src = new URL(script.src, window.location.href)
   var apiKey = script.getAttribute('data-api-key') || ''
-  var form = src.searchParams.get('form') || 'both'
+  var form = src.searchParams.get('form') || 'methods'
   var reportUrl = src.origin + src.pathname.replace(/\/js\/1flow\.js$/, '') + '/_sandbox/sdk'
   var listeners = {}
   var ready = false

@@ -6,10 +6,15 @@ plugin contract (docs/web.md): the destination's public settings (its `DevicePlu
 already parsed to Segment's AST and the mappings already validated by the Python engine, so the page never parses
 FQL or validates a mapping.
 
-Rules from analytics-next's remote loader (spec §4.2): `integrations` holds only `Segment.io` (any other key
-switches on the classic-destination loader, and an entry named like the plugin would be merged over its
-settings); `name` and `creationName` are the destination's name, so `integrations: {"1Flow Web (Actions)": false}`
-opts an event out of 1Flow; `libraryName` is the global the plugin defines.
+Rules from analytics-next's remote loader (spec §4.2): `name` and `creationName` are the destination's name, so
+`integrations: {"1Flow Web (Actions)": false}` opts an event out; `libraryName` is the global the plugin defines.
+
+`integrations` also lists the destination, as Segment's CDN lists every Actions destination: the plugin's settings
+without `subscriptions`, plus `versionSettings.componentTypes: []`. Tools that read `integrations` (consent tools
+prune `remotePlugins` by these keys) can then see and gate it. analytics-next's classic loader installs only
+entries that say `type: "browser"` or list `"browser"` in `componentTypes`, so it leaves this one alone; and the
+remote loader merges the entry (with any `analytics.load` option of that name, e.g. a page's CSP `nonce`) over the
+plugin's settings, which the identical values make harmless.
 """
 
 from __future__ import annotations
@@ -70,24 +75,40 @@ def remote_plugin(destination: DestinationConfig, source: SourceConfig, base_url
     }
 
 
+def integration_entry(plugins: list[dict[str, Any]]) -> dict[str, Any]:
+    """The destination under `integrations`, shaped as Segment's CDN lists an Actions destination (see above).
+
+    All of a source's plugins of one destination type share the name, hence one entry per name, which analytics-next
+    merges over each of them: it keeps only the settings they agree on (never `subscriptions`), so no plugin gets
+    another's values.
+    """
+    first, *others = (p["settings"] for p in plugins)
+    shared = {k: v for k, v in first.items() if k != "subscriptions" and all(o.get(k) == v for o in others)}
+    return {**shared, "versionSettings": {"componentTypes": []}}
+
+
 def settings_document(config: Config, source: SourceConfig, base_url: str) -> dict[str, Any]:
     """analytics-next's CDN settings for `source`, served from `base_url` (`http://host:port`, no trailing slash)."""
     url = urlsplit(base_url)
     device = [d for d in config.destinations if d.mode == "device" and source.name in config.sources_of(d)]
+    plugins = [remote_plugin(d, source, base_url) for d in device]
+    integrations: dict[str, Any] = {
+        "Segment.io": {
+            "apiKey": source.write_key,
+            "apiHost": f"{url.netloc}{url.path}/v1",
+            "protocol": url.scheme,
+        }
+    }
+    for name in dict.fromkeys(p["name"] for p in plugins):
+        integrations[name] = integration_entry([p for p in plugins if p["name"] == name])
     return {
-        "integrations": {
-            "Segment.io": {
-                "apiKey": source.write_key,
-                "apiHost": f"{url.netloc}{url.path}/v1",
-                "protocol": url.scheme,
-            }
-        },
+        "integrations": integrations,
         "plan": {},
         "middlewareSettings": {},
         "enabledMiddleware": {},
         "metrics": {"sampleRate": 0},
         "legacyVideoPluginsEnabled": False,
-        "remotePlugins": [remote_plugin(d, source, base_url) for d in device],
+        "remotePlugins": plugins,
     }
 
 

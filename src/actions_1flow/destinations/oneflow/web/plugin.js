@@ -53,8 +53,13 @@ export function createPlugins(settings, win) {
     return []
   }
   const byAction = new Map()
-  for (const subscription of settings.subscriptions) {
+  const textOnly = []
+  for (const subscription of subscriptionList(settings)) {
     if (subscription.enabled !== true) continue
+    if (subscription.ast === undefined && typeof subscription.subscribe === 'string') {
+      textOnly.push(subscription)
+      continue
+    }
     const issue = subscriptionProblem(subscription)
     if (issue) {
       const details = { subscription: describe(subscription) }
@@ -63,6 +68,11 @@ export function createPlugins(settings, win) {
     }
     if (!byAction.has(subscription.partnerAction)) byAction.set(subscription.partnerAction, [])
     byAction.get(subscription.partnerAction).push(subscription)
+  }
+  if (textOnly.length) {
+    // Segment's own settings carry FQL text only; the page never parses FQL (one semantics: the server's parser).
+    const names = textOnly.map((t) => `"${t.name}"`).join(', ')
+    report('config', `${textOnly.length} subscription(s) (${names}) came with Segment's FQL text in "subscribe" and no parsed "ast", and are disabled: this plugin runs only triggers parsed by the actions-1flow server; load the settings from its settings CDN`, { subscriptions: textOnly.map(describe) })
   }
   if (byAction.size === 0) return []
   const client = createClient(settings, win, report)
@@ -84,8 +94,20 @@ function settingsProblem(settings) {
   if (!settings || typeof settings !== 'object') return 'settings are missing'
   if (!settings.projectApiKey) return 'projectApiKey is missing; 1Flow is not loaded'
   if (!settings.sdkUrl) return 'sdkUrl is missing; 1Flow is not loaded'
-  if (!Array.isArray(settings.subscriptions)) return 'subscriptions must be a list; 1Flow is not loaded'
+  if (!subscriptionList(settings)) return 'subscriptions must be a list (or the JSON text of one); 1Flow is not loaded'
   return ''
+}
+
+// Our server publishes a list; Segment's CDN publishes the same list as JSON text.
+function subscriptionList({ subscriptions }) {
+  if (typeof subscriptions === 'string') {
+    try {
+      subscriptions = JSON.parse(subscriptions)
+    } catch (e) {
+      return null
+    }
+  }
+  return Array.isArray(subscriptions) ? subscriptions : null
 }
 
 function subscriptionProblem(subscription) {
@@ -136,6 +158,17 @@ function notReadyReason(win, stub) {
   return 'window._1flow has neither logEvent/logUser nor a callable form'
 }
 
+// The nonce a page with a strict Content-Security-Policy gives its scripts: the one on the analytics.js loader's
+// tag, else the first script tag that has one (the snippet). Browsers hide the attribute; the property keeps it.
+function pageNonce(scripts) {
+  const loader = scripts.filter((s) => /analytics(\.min)?\.js/.test(s.getAttribute('src') || ''))
+  for (const s of [...loader, ...scripts]) {
+    const nonce = s.nonce || s.getAttribute('nonce')
+    if (nonce) return nonce
+  }
+  return ''
+}
+
 function createClient(settings, win, report) {
   const timeoutMs = settings.loadTimeoutMs > 0 ? settings.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS
   let state = 'idle' // → loading → ready | failed
@@ -168,12 +201,13 @@ function createClient(settings, win, report) {
       becomeReady()
       return Promise.resolve()
     }
-    let poll, deadline
+    let poll, deadline, unlisten
     const check = () => {
       if (state === 'loading' && sdkIsReady(win, stub)) becomeReady()
       if (state !== 'loading') {
         win.clearInterval(poll)
         win.clearTimeout(deadline)
+        if (unlisten) unlisten()
       }
     }
     const stop = (reason) => {
@@ -181,15 +215,29 @@ function createClient(settings, win, report) {
       check()
     }
     const doc = win.document
-    const existing = [...doc.getElementsByTagName('script')].find((s) => s.getAttribute('src') === settings.sdkUrl)
+    const scripts = [...doc.getElementsByTagName('script')]
+    const existing = scripts.find((s) => s.getAttribute('src') === settings.sdkUrl)
     const script = existing || doc.createElement('script')
+    const nonce = settings.nonce || pageNonce(scripts)
+    // A strict Content-Security-Policy refuses the script: the page says so with this event (before or after the
+    // script's own `error`), and the report names the policy instead of a vague network error.
+    const onViolation = (e) => {
+      const blocked = String(e.blockedURI || '')
+      if (!/^https?:/.test(blocked) || !String(settings.sdkUrl).startsWith(blocked)) return
+      const hint = nonce ? 'the nonce the plugin used is not the one the policy allows' : 'no nonce found on the page'
+      stop(`the page's Content-Security-Policy (${e.effectiveDirective || e.violatedDirective}) blocked the 1Flow SDK from ${settings.sdkUrl} (${hint})`)
+    }
+    if (doc.addEventListener) doc.addEventListener('securitypolicyviolation', onViolation)
+    unlisten = () => doc.removeEventListener && doc.removeEventListener('securitypolicyviolation', onViolation)
     script.addEventListener('load', check)
     script.addEventListener('error', () => {
-      stop(`the 1Flow SDK failed to load from ${settings.sdkUrl} (network error or blocked)`)
+      // Let a CSP violation event queued behind this one name the real cause.
+      win.setTimeout(() => stop(`the 1Flow SDK failed to load from ${settings.sdkUrl} (network error or blocked)`), 0)
     })
     if (!existing) {
       script.async = true
       script.setAttribute('data-api-key', settings.projectApiKey)
+      if (nonce) script.setAttribute('nonce', nonce)
       script.src = settings.sdkUrl
       doc.head.appendChild(script)
     }
