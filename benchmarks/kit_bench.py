@@ -27,7 +27,6 @@ from actions_1flow.destinations.oneflow.client import OneFlowClient  # noqa: E40
 from actions_1flow.destinations.oneflow.definition import (  # noqa: E402
     IDENTIFY_FIELDS,
     ONEFLOW,
-    SETTINGS,
     TRACK_EVENT,
     TRACK_FIELDS,
 )
@@ -106,7 +105,7 @@ def main() -> None:
         reference = node.call("kit.bench", fields=segment_fields(TRACK_FIELDS), payloads=PAYLOADS, seconds=SECONDS)
         reference_events = node.call(
             "kit.eventBench",
-            settings=segment_fields({"projectApiKey": SETTINGS["projectApiKey"]}),
+            settings=segment_fields({"projectApiKey": ONEFLOW.settings["projectApiKey"]}),
             actions={"trackEvent": segment_fields(TRACK_FIELDS), "identifyUser": segment_fields(IDENTIFY_FIELDS)},
             subscriptions=[p.metadata() for p in ONEFLOW.presets],
             events=EVENTS,
