@@ -10,6 +10,7 @@ Every problem is reported with the file, the line and the key path; nothing half
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -97,11 +98,25 @@ class ServerConfig(_Model):
         return value.rstrip("/") if value else value
 
 
+class RateLimitConfig(_Model):
+    """A source's token bucket (see `server.ratelimit`): `burst` events at once, `events_per_second` on average."""
+
+    events_per_second: float = Field(gt=0)
+    burst: int | None = Field(None, ge=1)
+    """Events the source may send at once; `events_per_second` (at least 1) when unset."""
+
+    def bucket(self) -> tuple[float, int]:
+        """(rate, burst) with the default burst filled in."""
+        return self.events_per_second, self.burst or max(1, math.ceil(self.events_per_second))
+
+
 class SourceConfig(_Model):
     name: str
     write_key: str
     cors_origins: list[str] = []
     """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+    rate_limit: RateLimitConfig | None = None
+    """Events this source may send (per server process); over it requests get 429 with Retry-After. None: unlimited."""
 
     @field_validator("cors_origins")
     @classmethod

@@ -27,6 +27,7 @@ from .cors import OriginPolicy
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
+from .ratelimit import RateLimiter
 from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
@@ -42,9 +43,11 @@ class ServerState:
     origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
     appender: GroupAppender = field(init=False)
+    rate_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.appender = GroupAppender(self.store, self.events_stored)
+        self.rate_limiter = RateLimiter({s.name: s.rate_limit.bucket() for s in self.config.sources if s.rate_limit})
 
     def events_stored(self) -> None:
         for notify in self.on_stored:

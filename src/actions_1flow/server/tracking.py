@@ -76,6 +76,7 @@ class TrackingAPI:
         host = headers.get("host")
         source_name: str | None = None
         body: bytes | None = None
+        extra_headers: dict[str, str] = {}
         try:
             body = await read_body(receive, headers, state.config.server.body_timeout)
             client = scope.get("client")
@@ -91,11 +92,18 @@ class TrackingAPI:
                 raise IngestError(
                     403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
                 )
+            retry_after = state.rate_limiter.admit(source_name, len(parsed.events))
+            if retry_after:
+                extra_headers["retry-after"] = str(retry_after)
+                raise IngestError(
+                    429, "rate_limited", f"source {source_name!r} is over its rate limit; retry after {retry_after}s (nothing was stored)"
+                )
         except ClientGone:
             return
         except IngestError as err:
             log.debug("refused %s: %s %s", scope["path"], err.status, err.code)
             extra = self._cors(origin, source_name, host) if err.code != "origin_not_allowed" else {}
+            extra.update(extra_headers)
             if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
                 extra["connection"] = "close"
             await _error(send, err, extra)
