@@ -10,9 +10,11 @@ Every problem is reported with the file, the line and the key path; nothing half
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,8 @@ from .destinations.oneflow.definition import ONEFLOW
 from .destinations.oneflow.regions import RegionError, api_base_url, sdk_url
 from .mapping.nested import invalid_transform_applies
 from .secrets import mask_secret
+
+log = logging.getLogger("actions_1flow.config")
 
 SQLITE_PREFIX = "sqlite:///"
 DEFAULT_STORAGE = SQLITE_PREFIX + "var/actions-1flow.db"
@@ -503,10 +507,28 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a configuration file (see `parse_config`)."""
+    """Read and validate a configuration file (see `parse_config`); warn when every user may read it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
-    return parse_config(text, path, env)
+    config = parse_config(text, path, env)
+    warn_if_world_readable(path)
+    return config
+
+
+def warn_if_world_readable(path: Path) -> bool:
+    """A configuration holds write keys and may hold Project API Keys: say so, naming the file, when any user of
+    the machine can read it (a warning, not a refusal: keys taken from `${ENV}` may make it harmless)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if not mode & stat.S_IROTH:
+        return False
+    log.warning(
+        "%s is readable by every user of this machine (mode %s) and may hold secrets (write keys, Project API Keys): "
+        "chmod 600 %s", path, oct(stat.S_IMODE(mode))[2:], path,
+    )
+    return True

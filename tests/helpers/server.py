@@ -57,6 +57,7 @@ def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], *
     }
     path = directory / "server.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)  # it holds the keys: readable by others, the server would warn
     return path
 
 
