@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import ssl
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 
 from . import fql, mapping
 from .actions import CompiledSubscription, Destination, Subscription
@@ -81,6 +82,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TLSConfig(_Model):
+    """HTTPS served by the server itself (uvicorn's ssl): a PEM certificate (chain) and its private key."""
+
+    cert: str
+    key: str
+
+    @model_validator(mode="after")
+    def _loadable(self) -> TLSConfig:
+        """The pair is loaded once here, so a wrong path or a key that does not match is a config error, not a
+        traceback at start-up."""
+        for name in ("cert", "key"):
+            if not Path(getattr(self, name)).is_file():
+                raise ValueError(f"tls.{name}: no such file {getattr(self, name)!r}")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"cannot use {self.cert} with {self.key}: {exc}") from None
+        return self
+
+
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -93,6 +114,8 @@ class ServerConfig(_Model):
     """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
     demo: str | None = None
     """A source's name: serve a demo page at `/demo` sending to that source (what `actions-1flow demo` runs)."""
+    tls: TLSConfig | None = None
+    """Serve HTTPS with this certificate and key; None: plain HTTP (behind a TLS-terminating proxy, say)."""
 
     @field_validator("public_url")
     @classmethod

@@ -38,6 +38,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
         fail(str(exc))
+    tls = config.server.tls
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
@@ -46,6 +47,8 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        ssl_certfile=tls.cert if tls else None,
+        ssl_keyfile=tls.key if tls else None,
     )
 
 
