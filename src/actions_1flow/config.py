@@ -114,6 +114,18 @@ class ServerConfig(_Model):
     """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
     demo: str | None = None
     """A source's name: serve a demo page at `/demo` sending to that source (what `actions-1flow demo` runs)."""
+    max_connections: int = Field(1_000, ge=1)
+    """Open connections at most (uvicorn's `limit_concurrency`); a request beyond it gets uvicorn's 503, which
+    clients retry. Idle keep-alive connections count too."""
+    backlog: int = Field(2_048, ge=1)
+    """Connections the kernel queues before they are accepted."""
+    max_header_bytes: int = Field(16 * 1024, ge=1_024, le=1024 * 1024)
+    """Request line plus headers at most; over it, 431 and the connection is closed."""
+    header_timeout: float = Field(10.0, gt=0)
+    """Seconds a connection may take to send a request's line and headers (from its opening, or from the previous
+    answer); then it is closed (408 if part of a head arrived). Slow clients cannot hold connections for ever."""
+    keep_alive_timeout: float = Field(5.0, gt=0)
+    """Seconds an idle keep-alive connection is kept after an answer (uvicorn's `timeout_keep_alive`)."""
     tls: TLSConfig | None = None
     """Serve HTTPS with this certificate and key; None: plain HTTP (behind a TLS-terminating proxy, say)."""
 
