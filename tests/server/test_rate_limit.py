@@ -58,7 +58,7 @@ def config(tmp_path, limit: str = "{events_per_second: 1, burst: 3}") -> str:
     return f"""
 storage: sqlite:///{tmp_path}/db.sqlite
 sources:
-  - {{name: limited, write_key: wk_limited, rate_limit: {limit}}}
+  - {{name: limited, write_key: wk_limited, rate_limit: {limit}, cors_origins: ["http://shop.example"]}}
   - {{name: free, write_key: wk_free}}
 """
 
@@ -90,10 +90,15 @@ def test_over_the_limit_is_a_429_with_retry_after_nothing_stored_and_counted(tmp
         assert body["success"] is False and body["code"] == "rate_limited" and "limited" in body["message"]
         assert [e.event["event"] for e in store.read_after(0, ["limited"], 100)] == ["E", "E", "E"]
         limiter = app.state.server.rate_limiter
-        assert (limiter.refused_requests["limited"], limiter.refused_events["limited"]) == (2, 2)
+        assert (limiter.refused_requests["limited"], limiter.refused_events["limited"]) == (2, 2)  # counted per source
         assert [m for m in caplog.messages if "rate limit" in m] == [
             "source limited is over its rate limit (1 events/s, burst 3): 1 request(s), 1 event(s) refused with 429 so far"
         ]
+        # A page's analytics.js may read Retry-After: the 429 carries the CORS headers and exposes it.
+        r = http.post("/v1/t", content=json.dumps({"writeKey": "wk_limited", "userId": "u"}), headers={"origin": "http://shop.example"})
+        assert r.status_code == 429
+        assert r.headers["access-control-allow-origin"] == "http://shop.example"
+        assert r.headers["access-control-expose-headers"] == "Retry-After"
         # Another source is not affected.
         for _ in range(20):
             assert http.post("/v1/track", content=json.dumps({"writeKey": "wk_free", "userId": "u", "event": "F"})).status_code == 200

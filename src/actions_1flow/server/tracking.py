@@ -95,6 +95,7 @@ class TrackingAPI:
             retry_after = state.rate_limiter.admit(source_name, len(parsed.events))
             if retry_after:
                 extra_headers["retry-after"] = str(retry_after)
+                extra_headers["access-control-expose-headers"] = "Retry-After"  # analytics.js in a page reads it
                 raise IngestError(
                     429, "rate_limited", f"source {source_name!r} is over its rate limit; retry after {retry_after}s (nothing was stored)"
                 )
