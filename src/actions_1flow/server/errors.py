@@ -17,23 +17,6 @@ log = logging.getLogger("actions_1flow.server")
 _CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-MAX_SHOWN_PATH = 200
-"""Characters of a request's path repeated in an answer or a log line."""
-
-
-def _shown(text: str, limit: int = MAX_SHOWN_PATH) -> str:
-    """`text` safe to put in JSON and logs: lone surrogates escaped (orjson refuses them), cut to `limit`."""
-    if len(text) > limit:
-        text = text[:limit] + "…"
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def shown_path(request: Request) -> str:
-    """The request's path from the ASGI scope: `request.url` would decode the query string as UTF-8, which
-    raises on a client's stray bytes."""
-    return _shown(request.scope.get("path", ""))
-
-
 def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     """A refusal as JSON."""
     body = orjson.dumps({"success": False, "code": code, "message": message})
@@ -61,3 +44,20 @@ async def unexpected(request: Request, exc: Exception) -> Response:
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: unexpected}
+
+
+MAX_SHOWN_PATH = 200
+"""Characters of a request's path repeated in an answer or a log line."""
+
+
+def _shown(text: str, limit: int = MAX_SHOWN_PATH) -> str:
+    """`text` safe to put in JSON and logs: lone surrogates escaped (orjson refuses them), cut to `limit`."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown_path(request: Request) -> str:
+    """The request's path from the ASGI scope: `request.url` would decode the query string as UTF-8, which
+    raises on a client's stray bytes."""
+    return _shown(request.scope.get("path", ""))
