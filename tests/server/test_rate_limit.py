@@ -89,7 +89,7 @@ def test_over_the_limit_is_a_429_with_retry_after_nothing_stored_and_counted(tmp
         body = r.json()
         assert body["success"] is False and body["code"] == "rate_limited" and "limited" in body["message"]
         assert [e.event["event"] for e in store.read_after(0, ["limited"], 100)] == ["E", "E", "E"]
-        limiter = app.state.server.rate_limiter
+        limiter = app.state.rate_limiter
         assert (limiter.refused_requests["limited"], limiter.refused_events["limited"]) == (2, 2)  # counted per source
         assert [m for m in caplog.messages if "rate limit" in m] == [
             "source limited is over its rate limit (1 events/s, burst 3): 1 request(s), 1 event(s) refused with 429 so far"

@@ -27,8 +27,8 @@ from .cors import OriginPolicy
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
-from .ratelimit import RateLimiter
 from .tracking import TrackingAPI
+from .ratelimit import RateLimiter
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -43,11 +43,9 @@ class ServerState:
     origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
     appender: GroupAppender = field(init=False)
-    rate_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         self.appender = GroupAppender(self.store, self.events_stored)
-        self.rate_limiter = RateLimiter({s.name: s.rate_limit.bucket() for s in self.config.sources if s.rate_limit})
 
     def events_stored(self) -> None:
         for notify in self.on_stored:
@@ -111,7 +109,9 @@ def create_app(
         *device_mode_routes(state),
         *demo_routes(state),
     ]
-    middleware = [Middleware(TrackingAPI, state=state)]
+    limiter = RateLimiter.for_sources(config.sources)
+    middleware = [Middleware(TrackingAPI, state=state, limiter=limiter)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
+    app.state.rate_limiter = limiter
     return app

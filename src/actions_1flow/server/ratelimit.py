@@ -15,8 +15,12 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..config import SourceConfig
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -54,6 +58,11 @@ class RateLimiter:
         self.refused_requests: Counter[str] = Counter()
         self.refused_events: Counter[str] = Counter()
         self._warned_at: dict[str, float] = {}
+
+    @classmethod
+    def for_sources(cls, sources: Iterable[SourceConfig]) -> RateLimiter:
+        """The buckets of the sources that have a `rate_limit`."""
+        return cls({s.name: s.rate_limit.bucket() for s in sources if s.rate_limit is not None})
 
     def admit(self, source: str, events: int) -> int:
         """0 when the source may store `events` now, else the `Retry-After` seconds (≥ 1) for a 429."""

@@ -22,6 +22,8 @@ from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, rea
 if TYPE_CHECKING:
     from .app import ServerState
 
+from .ratelimit import RateLimiter  # noqa: E402
+
 log = logging.getLogger("actions_1flow.server")
 
 ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
@@ -49,9 +51,10 @@ class ClientGone(IngestError):
 class TrackingAPI:
     """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.state = state
+        self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
         self._warned: set[tuple[str, str | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,7 +95,7 @@ class TrackingAPI:
                 raise IngestError(
                     403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
                 )
-            retry_after = state.rate_limiter.admit(source_name, len(parsed.events))
+            retry_after = self.limiter.admit(source_name, len(parsed.events))
             if retry_after:
                 extra_headers["retry-after"] = str(retry_after)
                 extra_headers["access-control-expose-headers"] = "Retry-After"  # analytics.js in a page reads it
