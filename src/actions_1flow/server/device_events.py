@@ -23,11 +23,12 @@ from ..ingest import IngestError
 from ..pipeline import DeviceEvent
 from ..secrets import redact
 from .assets import CORS_HEADERS, error_response
-from .ratelimit import TokenBucket
 from .tracking import read_body
 
 if TYPE_CHECKING:
     from .app import ServerState
+
+from .ratelimit import TokenBucket  # noqa: E402
 
 log = logging.getLogger("actions_1flow.server")
 
