@@ -21,14 +21,13 @@ from starlette.responses import Response
 
 from ..ingest import IngestError
 from ..pipeline import DeviceEvent
+from .ratelimit import TokenBucket
 from ..secrets import redact
 from .assets import CORS_HEADERS, error_response
 from .tracking import read_body
 
 if TYPE_CHECKING:
     from .app import ServerState
-
-from .ratelimit import TokenBucket  # noqa: E402
 
 log = logging.getLogger("actions_1flow.server")
 
