@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup python node system bench bench-mapping bench-pipeline clean
+.PHONY: run test setup python node system bench bench-mapping bench-pipeline fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -54,6 +54,12 @@ bench-mapping: setup
 
 bench-pipeline: setup
 	$(BIN)/python benchmarks/pipeline_bench.py
+
+# 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
+# A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.
+FUZZ_REQUESTS ?= 1000000
+fuzz: setup
+	$(BIN)/python -m tests.fuzzing.run --requests $(FUZZ_REQUESTS)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis var

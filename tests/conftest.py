@@ -75,3 +75,55 @@ def site():
     site = Site()
     yield site
     site.stop()
+
+
+# --- the whole-run secrets scan (tests/helpers/secret_scan.py) -------------------------------------------------
+
+import actions_1flow.config as _config_module  # noqa: E402
+from tests.helpers.sandbox import ALL_KEYS  # noqa: E402
+from tests.helpers.secret_scan import SCAN  # noqa: E402
+from tests.helpers.secret_scan import report as _scan_report  # noqa: E402
+
+for _key in ALL_KEYS:
+    SCAN.add_secret(_key, "a sandbox Project API Key")
+_parse_config = _config_module.parse_config
+
+
+def _recording_parse_config(text, file="<config>", env=None):
+    """`parse_config`, remembering the secrets of every configuration a test builds (wrapped before any test
+    module imports it, so in-process configurations are scanned for too)."""
+    config = _parse_config(text, file, env)
+    SCAN.add_config(config.model_dump(), str(file))
+    for dest in config.destinations:
+        SCAN.add_secret(dest.settings.projectApiKey.get_secret_value(), f"projectApiKey of {dest.name} in {file}")
+    return config
+
+
+_config_module.parse_config = _recording_parse_config
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _scan_run_directory(tmp_path_factory: pytest.TempPathFactory):
+    """At the end of the run, the configurations and logs the tests left in the temporary directory."""
+    yield
+    SCAN.add_directory(tmp_path_factory.getbasetemp())
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    for name, text in report.sections:  # captured stdout, stderr and log records of each phase
+        SCAN.add_text(text, f"{report.nodeid} ({name})")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    hits = SCAN.hits()
+    if hits:
+        session.config._secret_scan_report = _scan_report(hits)  # type: ignore[attr-defined]
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    text = getattr(config, "_secret_scan_report", None)
+    if text:
+        terminalreporter.write_line(text, red=True)
+    else:
+        terminalreporter.write_line(f"secrets scan: {len(SCAN.secrets)} secret(s) looked for in {len(SCAN.texts)} log(s) and output(s): none found")

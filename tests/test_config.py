@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import textwrap
 
 import pytest
@@ -246,3 +247,19 @@ def test_engine_problems_are_reported_even_when_the_structure_is_invalid():
         (9, "destinations[0].subscriptions[0].subscribe"),
         (11, "destinations[0].subscriptions[0].mapping"),
     ]
+
+
+def test_a_world_readable_config_gets_a_warning_naming_it(tmp_path, caplog):
+    path = tmp_path / "actions-1flow.yaml"
+    path.write_text("sources: [{name: web, write_key: wk_secret_web}]\n", encoding="utf-8")
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path)
+    [message] = caplog.messages
+    assert str(path) in message and "mode 644" in message and f"chmod 600 {path}" in message
+    assert "wk_secret_web" not in message
+    caplog.clear()
+    path.chmod(0o640)  # the group may read it (the operator's choice), other users may not
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path)
+    assert caplog.messages == []

@@ -11,21 +11,27 @@ Every problem is reported with the file, the line and the key path; nothing half
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 import re
+import ssl
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 
 from . import fql, mapping
 from .actions import Client, CompiledSubscription, Destination, DestinationSettings, Subscription
 from .destinations import REGISTRY
 from .ingest.origins import check_origin
 from .mapping.nested import invalid_transform_applies
+
+log = logging.getLogger("actions_1flow.config")
 
 SQLITE_PREFIX = "sqlite:///"
 DEFAULT_STORAGE = SQLITE_PREFIX + "var/actions-1flow.db"
@@ -76,6 +82,26 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TLSConfig(_Model):
+    """HTTPS served by the server itself (uvicorn's ssl): a PEM certificate (chain) and its private key."""
+
+    cert: str
+    key: str
+
+    @model_validator(mode="after")
+    def _loadable(self) -> TLSConfig:
+        """The pair is loaded once here, so a wrong path or a key that does not match is a config error, not a
+        traceback at start-up."""
+        for name in ("cert", "key"):
+            if not Path(getattr(self, name)).is_file():
+                raise ValueError(f"tls.{name}: no such file {getattr(self, name)!r}")
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(self.cert, self.key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"cannot use {self.cert} with {self.key}: {exc}") from None
+        return self
+
+
 class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
@@ -88,6 +114,20 @@ class ServerConfig(_Model):
     """Seconds a request body may stall before it is refused (408): a client announcing more than it sends."""
     demo: str | None = None
     """A source's name: serve a demo page at `/demo` sending to that source (what `actions-1flow demo` runs)."""
+    max_connections: int = Field(1_000, ge=1)
+    """Open connections at most (uvicorn's `limit_concurrency`); a request beyond it gets uvicorn's 503, which
+    clients retry. Idle keep-alive connections count too."""
+    backlog: int = Field(2_048, ge=1)
+    """Connections the kernel queues before they are accepted."""
+    max_header_bytes: int = Field(16 * 1024, ge=1_024, le=1024 * 1024)
+    """Request line plus headers at most; over it, 431 and the connection is closed."""
+    header_timeout: float = Field(10.0, gt=0)
+    """Seconds a connection may take to send a request's line and headers (from its opening, or from the previous
+    answer); then it is closed (408 if part of a head arrived). Slow clients cannot hold connections for ever."""
+    keep_alive_timeout: float = Field(5.0, gt=0)
+    """Seconds an idle keep-alive connection is kept after an answer (uvicorn's `timeout_keep_alive`)."""
+    tls: TLSConfig | None = None
+    """Serve HTTPS with this certificate and key; None: plain HTTP (behind a TLS-terminating proxy, say)."""
 
     @field_validator("public_url")
     @classmethod
@@ -97,11 +137,25 @@ class ServerConfig(_Model):
         return value.rstrip("/") if value else value
 
 
+class RateLimitConfig(_Model):
+    """A source's token bucket (see `server.ratelimit`): `burst` events at once, `events_per_second` on average."""
+
+    events_per_second: float = Field(gt=0)
+    burst: int | None = Field(None, ge=1)
+    """Events the source may send at once; `events_per_second` (at least 1) when unset."""
+
+    def bucket(self) -> tuple[float, int]:
+        """(rate, burst) with the default burst filled in."""
+        return self.events_per_second, self.burst or max(1, math.ceil(self.events_per_second))
+
+
 class SourceConfig(_Model):
     name: str
     write_key: str
     cors_origins: list[str] = []
     """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+    rate_limit: RateLimitConfig | None = None
+    """Events this source may send (per server process); over it requests get 429 with Retry-After. None: unlimited."""
 
     @field_validator("cors_origins")
     @classmethod
@@ -534,10 +588,28 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
 
 
 def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a configuration file (see `parse_config`)."""
+    """Read and validate a configuration file (see `parse_config`); warn when every user may read it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
-    return parse_config(text, path, env)
+    config = parse_config(text, path, env)
+    warn_if_world_readable(path)
+    return config
+
+
+def warn_if_world_readable(path: Path) -> bool:
+    """A configuration holds write keys and may hold Project API Keys: say so, naming the file, when any user of
+    the machine can read it (a warning, not a refusal: keys taken from `${ENV}` may make it harmless)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if not mode & stat.S_IROTH:
+        return False
+    log.warning(
+        "%s is readable by every user of this machine (mode %s) and may hold secrets (write keys, Project API Keys): "
+        "chmod 600 %s", path, oct(stat.S_IMODE(mode))[2:], path,
+    )
+    return True

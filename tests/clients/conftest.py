@@ -18,7 +18,11 @@ import pytest
 from tests.helpers.sandbox import SandboxServer
 from tests.helpers.server import ServeProcess, cloud_config
 
-SOURCES = [{"name": "python", "write_key": "wk_python"}, {"name": "node", "write_key": "wk_node"}]
+SOURCES = [
+    {"name": "python", "write_key": "wk_python"},
+    {"name": "node", "write_key": "wk_node"},
+    {"name": "limited", "write_key": "wk_limited", "rate_limit": {"events_per_second": 100, "burst": 100}},
+]
 
 
 @pytest.fixture(scope="module")

@@ -75,3 +75,16 @@ def test_refused_batches_are_reported_with_our_code_and_never_delivered(tracking
     assert {m["messageId"] for m in batch} == {m["messageId"] for m in bad}
     wait_for_delivery(live_sandbox, run_id, Counter(("track", "In Good Batch", m["properties"]["n"]) for m in good))
     assert not [k for k in delivered(live_sandbox, run_id) if k[1] in ("Nope", "In Bad Batch")]
+
+
+def test_a_rate_limited_source_gets_everything_delivered_in_the_end(tracking_server, live_sandbox, run_id):
+    # 400 events in batches of 100 against 100 events/s, burst 100: the first batch passes, the later ones are
+    # refused with 429 + Retry-After until the bucket refills; the client waits and re-sends, losing nothing.
+    client, errors = make_client(tracking_server, key="wk_limited", upload_size=100)
+    for n in range(400):
+        enqueue(client.track("user-limited", "Limited", {"run": run_id, "n": n}))
+    client.flush()
+    client.shutdown()
+    assert errors == []
+    wait_for_delivery(live_sandbox, run_id, Counter(("track", "Limited", n) for n in range(400)))
+    assert "source limited is over its rate limit" in tracking_server.log_text()

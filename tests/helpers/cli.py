@@ -14,7 +14,11 @@ from actions_1flow.cli import main
 
 def invoke(*args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
     """`actions-1flow ARGS…` in this process; stdout and stderr are kept apart."""
-    return CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+    result = CliRunner().invoke(main, list(args), input=input, env=env, catch_exceptions=False)
+    from tests.helpers.secret_scan import SCAN
+
+    SCAN.add_text(result.output, f"actions-1flow {' '.join(args)}")  # stdout and stderr, for the whole-run scan
+    return result
 
 
 def write_config(
@@ -43,6 +47,7 @@ def write_config(
     }
     path = directory / "actions-1flow.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)  # it holds the keys: readable by others, the server would warn
     return path
 
 

@@ -42,6 +42,7 @@ def write_pipeline_config(
     }
     path = directory / name
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)  # it holds the keys: readable by others, the server would warn
     return path
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -37,14 +38,15 @@ class CliProcess:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def wait_answering(self, url: str, timeout: float = 20.0) -> None:
-        """Until GET `url` answers 200; RuntimeError with the log if the process exits or the time runs out."""
+    def wait_answering(self, url: str, timeout: float = 20.0, verify: bool | ssl.SSLContext = True) -> None:
+        """Until GET `url` answers 200; RuntimeError with the log if the process exits or the time runs out.
+        `verify`: a context trusting the test certificate, for an https `url`."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"{self.args[0]} exited with {self.process.returncode}: {self.log_text()}")
             try:
-                if httpx.get(url, timeout=1).status_code == 200:
+                if httpx.get(url, timeout=1, verify=verify).status_code == 200:
                     return
             except httpx.TransportError:
                 time.sleep(0.02)

@@ -3,6 +3,7 @@ and configurations feeding a cloud-mode 1Flow destination (the sandbox)."""
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from typing import Any
@@ -57,18 +58,21 @@ def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], *
     }
     path = directory / "server.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    path.chmod(0o600)  # it holds the keys: readable by others, the server would warn
     return path
 
 
 class ServeProcess(CliProcess):
     """`actions-1flow serve --config FILE --port P`; output (the server log) goes to `log_path`."""
 
-    def __init__(self, config_path: Path, log_path: Path, *extra: str) -> None:
+    def __init__(self, config_path: Path, log_path: Path, *extra: str, ca: Path | None = None) -> None:
+        """`ca`: the server has `server.tls`, with a certificate this CA file verifies (the URL is https)."""
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
+        verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(ca)) if ca else True
         super().__init__(["serve", "--config", str(config_path), "--port", str(self.port), *extra], log_path)
-        self.http = httpx.Client(base_url=self.url, timeout=5)
-        self.wait_answering(self.url + "/health")
+        self.http = httpx.Client(base_url=self.url, timeout=5, verify=verify)
+        self.wait_answering(self.url + "/health", verify=verify)
 
     def stop(self, timeout: float = 10.0) -> int:
         self.http.close()

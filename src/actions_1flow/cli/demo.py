@@ -161,6 +161,7 @@ def live_demo(port: int) -> None:
             },
             encoding="utf-8",
         )
+        config.chmod(0o600)  # it holds the write key
         server_url = f"http://127.0.0.1:{server_port}"
         server = subprocess.Popen(
             [*ME, "serve", "--config", str(config), "--log-level", "warning"],
@@ -198,6 +199,7 @@ def send_demo() -> None:
         with tempfile.TemporaryDirectory(prefix="actions-1flow-demo-") as workdir:
             config = Path(workdir, "config.yaml")
             config.write_text(SEND_CONFIG % {"api_url": f"{url}/v1"}, encoding="utf-8")
+            config.chmod(0o600)
             events = Path(workdir, "events.jsonl")
             events.write_text("".join(json.dumps(e) + "\n" for e in DEMO_EVENTS), encoding="utf-8")
             click.echo(f"2. actions-1flow send --config {config.name} {events.name}  (ONEFLOW_PROJECT_KEY in the environment)")

@@ -31,6 +31,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     import uvicorn
 
     from ..server import create_app
+    from ..server.connections import limited_protocol
 
     config = load_config_or_exit(config_path)
     _logging(log_level)
@@ -38,6 +39,8 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
         fail(str(exc))
+    tls = config.server.tls
+    limits = config.server
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     uvicorn.run(
         app,
@@ -46,6 +49,12 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=10,
+        ssl_certfile=tls.cert if tls else None,
+        ssl_keyfile=tls.key if tls else None,
+        http=limited_protocol(limits.max_header_bytes, limits.header_timeout),
+        limit_concurrency=limits.max_connections,
+        backlog=limits.backlog,
+        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works: it feeds call_later
     )
 
 

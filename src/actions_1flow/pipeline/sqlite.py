@@ -146,6 +146,20 @@ class _Op:
 
 _STOP = object()
 
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
+"""Events hold what users did and who they are: the store's directory and file are created for the owner only.
+SQLite gives the `-wal` and `-shm` files the main file's permissions."""
+
+
+def create_private(path: Path) -> None:
+    """Create the store's directory (0700) and an empty store file (0600) when they do not exist yet. Existing
+    ones keep their permissions: they may be shared on purpose (a group running `serve` and `worker`)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_DIR)
+    if not path.exists():
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE))
+
 
 class SQLiteStore:
     """`Store` on one SQLite file. Safe to share between threads; one instance per process (several processes may
@@ -153,7 +167,7 @@ class SQLiteStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private(self.path)
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
@@ -264,7 +278,8 @@ class SQLiteStore:
         it ends, so a restarted worker takes over at once."""
         if self._lock_file is not None:
             return None
-        handle = open(self.path.with_name(self.path.name + ".delivery.lock"), "a+")
+        lock_path = self.path.with_name(self.path.name + ".delivery.lock")
+        handle = open(os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, PRIVATE_FILE), "a+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

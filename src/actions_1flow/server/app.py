@@ -27,6 +27,7 @@ from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .state import ServerState
 from .tracking import TrackingAPI
+from .ratelimit import RateLimiter
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -88,7 +89,9 @@ def create_app(
         *device_mode_routes(state),
         *demo_routes(state),
     ]
-    middleware = [Middleware(TrackingAPI, state=state)]
+    limiter = RateLimiter.for_sources(config.sources)
+    middleware = [Middleware(TrackingAPI, state=state, limiter=limiter)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
+    app.state.rate_limiter = limiter
     return app

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from ..ingest import IngestError
 from ..pipeline import DeviceEvent
+from .ratelimit import TokenBucket
 from ..secrets import redact
 from .responses import CORS_HEADERS, error_response
 from .state import ServerState
@@ -66,19 +67,18 @@ class Report(BaseModel):
 
 
 class RateLimiter:
-    """A token bucket per key: `burst` at once, then `rate` per second."""
+    """A token bucket per key (the tracking API's `TokenBucket`): `burst` at once, then `rate` per second."""
 
     def __init__(self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate, self.burst, self.clock = rate, burst, clock
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[str, TokenBucket] = {}
 
     def allow(self, key: str) -> bool:
         now = self.clock()
-        tokens, last = self._buckets.get(key, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - last) * self.rate)
-        allowed = tokens >= 1.0
-        self._buckets[key] = (tokens - 1.0 if allowed else tokens, now)
-        return allowed
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(self.rate, self.burst, self.burst, now)
+        return bucket.take(1, now) == 0.0
 
 
 def _problem(error: ValidationError) -> str:

@@ -23,9 +23,9 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     if status == 404:
-        message = f"{request.method} {request.url.path} is not an endpoint of this server"
+        message = f"{_shown(request.method)} {shown_path(request)} is not an endpoint of this server"
     elif status == 405:
-        message = f"{request.url.path} does not accept {request.method}; allowed: {(exc.headers or {}).get('Allow', '')}"
+        message = f"{shown_path(request)} does not accept {_shown(request.method)}; allowed: {(exc.headers or {}).get('Allow', '')}"
     else:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     code = _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))
@@ -34,8 +34,25 @@ async def http_exception(request: Request, exc: Exception) -> Response:
 
 async def unexpected(request: Request, exc: Exception) -> Response:
     """A bug, not the client's fault: logged with its traceback, answered 500 so clients keep the events."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", _shown(request.method), shown_path(request), exc_info=exc)
     return json_error(500, "internal_error", "the server failed to handle the request; retry later")
 
 
 EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: unexpected}
+
+
+MAX_SHOWN_PATH = 200
+"""Characters of a request's path repeated in an answer or a log line."""
+
+
+def _shown(text: str, limit: int = MAX_SHOWN_PATH) -> str:
+    """`text` safe to put in JSON and logs: lone surrogates escaped (orjson refuses them), cut to `limit`."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def shown_path(request: Request) -> str:
+    """The request's path from the ASGI scope: `request.url` would decode the query string as UTF-8, which
+    raises on a client's stray bytes."""
+    return _shown(request.scope.get("path", ""))

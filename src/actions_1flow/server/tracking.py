@@ -19,6 +19,8 @@ from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, rea
 from .responses import respond, respond_error
 from .state import ServerState
 
+from .ratelimit import RateLimiter  # noqa: E402
+
 log = logging.getLogger("actions_1flow.server")
 
 ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
@@ -45,9 +47,10 @@ class ClientGone(IngestError):
 class TrackingAPI:
     """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+    def __init__(self, app: ASGIApp, state: ServerState, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.state = state
+        self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
         self._warned: set[tuple[str, str | None]] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -72,6 +75,7 @@ class TrackingAPI:
         host = headers.get("host")
         source_name: str | None = None
         body: bytes | None = None
+        extra_headers: dict[str, str] = {}
         try:
             body = await read_body(receive, headers, state.config.server.body_timeout)
             client = scope.get("client")
@@ -87,11 +91,19 @@ class TrackingAPI:
                 raise IngestError(
                     403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
                 )
+            retry_after = self.limiter.admit(source_name, len(parsed.events))
+            if retry_after:
+                extra_headers["retry-after"] = str(retry_after)
+                extra_headers["access-control-expose-headers"] = "Retry-After"  # analytics.js in a page reads it
+                raise IngestError(
+                    429, "rate_limited", f"source {source_name!r} is over its rate limit; retry after {retry_after}s (nothing was stored)"
+                )
         except ClientGone:
             return
         except IngestError as err:
             log.debug("refused %s: %s %s", scope["path"], err.status, err.code)
             extra = self._cors(origin, source_name, host) if err.code != "origin_not_allowed" else {}
+            extra.update(extra_headers)
             if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
                 extra["connection"] = "close"
             await respond_error(send, err, extra)

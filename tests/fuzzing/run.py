@@ -1,0 +1,202 @@
+"""Drive generated requests through the whole ASGI app in-process and check every answer.
+
+`python -m tests.fuzzing.run --requests 1000000` (what `make fuzz` runs) prints the counts by status, the memory
+(RSS) over the run, and every failure: an answer ≥ 500, an exception out of the app (a crash), a request that got
+no answer although its client waited, a refusal that is not JSON with a code, a 200 for a body that never ended,
+or an app that stopped answering (10 s). tests/fuzzing/test_fuzz_slice.py runs 20,000 of the same requests in
+`make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from actions_1flow.config import parse_config
+from actions_1flow.pipeline import SQLiteStore
+from actions_1flow.server import create_app
+from tests.fuzzing.generate import FuzzRequest, RequestGenerator
+
+ANSWER_TIMEOUT = 10.0
+MAX_FAILURES_KEPT = 20
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+CONFIG = """
+storage: sqlite:///{db}
+server: {{public_url: "http://server.test", body_timeout: 0.05}}
+sources:
+  - {{name: a, write_key: wk_fuzz_a, cors_origins: ["http://shop.example"]}}
+  - {{name: b, write_key: wk_fuzz_b, cors_origins: ["*"]}}
+  - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 50, burst: 100}}}}
+destinations:
+  - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
+"""
+
+
+def rss() -> int:
+    """This process's resident memory in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+@dataclass
+class FuzzReport:
+    requests: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    examples: list[str] = field(default_factory=list)
+    rss_samples: list[tuple[int, int]] = field(default_factory=list)
+    """(requests done, RSS bytes)."""
+    seconds: float = 0.0
+
+    def fail(self, kind: str, index: int, request: FuzzRequest, detail: str) -> None:
+        self.failures[kind] += 1
+        if len(self.examples) < MAX_FAILURES_KEPT:
+            headers = [(name[:40], value[:80]) for name, value in request.headers[:8]]
+            self.examples.append(
+                f"#{index} {kind}: {request.method} {request.path[:80]!r}?{request.query[:40]!r} headers={headers!r} "
+                f"body={b''.join(request.parts)[:120]!r} ending={request.ending}: {detail[:300]}"
+            )
+
+    @property
+    def rss_growth(self) -> int:
+        """RSS at the end over RSS after the first tenth (start-up, caches and pools filled)."""
+        if len(self.rss_samples) < 2:
+            return 0
+        warm = self.rss_samples[max(0, len(self.rss_samples) // 10 - 1)][1]
+        return max(r for _, r in self.rss_samples) - warm
+
+    def render(self) -> str:
+        lines = [f"{self.requests:,} requests in {self.seconds:.0f} s ({self.requests / max(self.seconds, 1e-9):,.0f}/s)"]
+        lines.append("answers by status:")
+        for status, count in sorted(self.statuses.items()):
+            lines.append(f"  {status:>9}  {count:>10,}  {count / max(self.requests, 1):7.2%}")
+        peak = max((r for _, r in self.rss_samples), default=0)
+        first = self.rss_samples[0][1] if self.rss_samples else 0
+        lines.append(f"RSS: {first / 2**20:.0f} MB after {self.rss_samples[0][0] if self.rss_samples else 0:,} requests, "
+                     f"peak {peak / 2**20:.0f} MB, growth after warm-up {self.rss_growth / 2**20:.1f} MB")
+        lines.append(f"answers >= 500: {sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)}")
+        lines.append(f"failures: {sum(self.failures.values())} {dict(self.failures)}")
+        lines.extend("  " + e for e in self.examples)
+        return "\n".join(lines)
+
+
+async def call(app, request: FuzzRequest) -> list[dict]:
+    """One request through the ASGI app, its body in `parts` and ended as `request.ending` says."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method, "scheme": "http",
+        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogateescape"), "query_string": request.query,
+        "root_path": "", "headers": request.headers, "client": ("203.0.113.9", 5000), "server": ("server.test", 80),
+    }
+    last = len(request.parts) - 1
+    messages = [{"type": "http.request", "body": p, "more_body": i < last or request.ending != "complete"} for i, p in enumerate(request.parts)]
+    if request.ending == "hang_up":
+        messages.append({"type": "http.disconnect"})
+    messages.reverse()
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        if request.ending == "stall":
+            await asyncio.sleep(3600)  # the body timeout must answer first
+        return {"type": "http.disconnect"}  # after the response, as a server reports a closed connection
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(app(scope, receive, send), timeout=ANSWER_TIMEOUT)
+    return sent
+
+
+def check(report: FuzzReport, index: int, request: FuzzRequest, sent: list[dict]) -> None:
+    if not sent:
+        report.statuses["no answer"] += 1
+        if request.ending != "hang_up":
+            report.fail("no_answer", index, request, "the client waited but got nothing")
+        return
+    status = sent[0]["status"]
+    report.statuses[str(status)] += 1
+    payload = b"".join(m.get("body", b"") for m in sent[1:])
+    if status >= 500:
+        report.fail("5xx", index, request, payload.decode("utf-8", "replace"))
+    elif status == 200 and request.path.startswith("/v1/") and request.method == "POST":
+        if request.ending != "complete":
+            report.fail("accepted_unfinished_body", index, request, "200 for a body that never ended")
+    elif status >= 400 and payload and request.method != "HEAD":
+        try:
+            answer = orjson.loads(payload)
+            assert answer["success"] is False and isinstance(answer["code"], str) and answer["message"]
+        except Exception as exc:  # noqa: BLE001 - any shape problem is the failure reported
+            report.fail("refusal_not_json", index, request, f"{exc!r}: {payload[:200]!r}")
+
+
+async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) -> FuzzReport:
+    """`count` generated requests through `app`, `concurrency` at a time."""
+    report = FuzzReport()
+    generator = RequestGenerator(seed)
+    issued = 0
+
+    async def client() -> None:
+        nonlocal issued
+        while issued < count:
+            index = issued
+            issued += 1
+            request = generator.next()
+            try:
+                sent = await call(app, request)
+            except TimeoutError:
+                report.fail("hung", index, request, f"no answer within {ANSWER_TIMEOUT:g}s")
+                continue
+            except Exception as exc:  # noqa: BLE001 - a crash is what is being looked for
+                report.fail("crash", index, request, repr(exc))
+                continue
+            report.requests += 1
+            check(report, index, request, sent)
+            if report.requests % sample_every == 0:
+                report.rss_samples.append((report.requests, rss()))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def run(count: int, seed: int = 1, concurrency: int = 64, directory: Path | None = None) -> FuzzReport:
+    """The fuzz run against a fresh app and store in `directory` (a temporary one when None)."""
+    with tempfile.TemporaryDirectory(prefix="actions-1flow-fuzz-") as scratch:
+        where = Path(directory or scratch)
+        config = parse_config(CONFIG.format(db=where / "fuzz.db"), "fuzz.yaml")
+        store = SQLiteStore(where / "fuzz.db")
+        try:
+            app = create_app(config, store=store, run_worker=False)
+            sample_every = max(1, min(10_000, count // 100))
+            return asyncio.run(fuzz(app, count, seed, concurrency, sample_every))
+        finally:
+            store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
+    report = run(args.requests, args.seed, args.concurrency)
+    print(report.render())
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

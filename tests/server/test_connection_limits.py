@@ -1,0 +1,133 @@
+"""Connection limits of `serve` over real sockets: 500 slow clients do not slow normal requests down or grow memory,
+and are closed after `server.header_timeout`; a head over `server.max_header_bytes` gets 431; connections beyond
+`server.max_connections` get uvicorn's 503."""
+
+from __future__ import annotations
+
+import base64
+import json
+import selectors
+import socket
+import time
+
+import httpx
+
+from tests.helpers.server import ServeProcess, cloud_config
+
+SLOW_CLIENTS = 500
+AUTH = {"authorization": "Basic " + base64.b64encode(b"wk_conn:").decode()}
+SOURCES = [{"name": "conn", "write_key": "wk_conn"}]
+
+
+def rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmRSS:"))
+
+
+def open_slow_clients(port: int, count: int) -> list[socket.socket]:
+    """Half connect and send nothing; half send part of a request head and then nothing."""
+    sockets = []
+    for i in range(count):
+        sock = socket.create_connection(("127.0.0.1", port))
+        if i % 2:
+            sock.sendall(b"POST /v1/track HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/pl")
+        sockets.append(sock)
+    return sockets
+
+
+def wait_all_closed(sockets: list[socket.socket], timeout: float) -> list[bytes]:
+    """What each socket received until the server closed it (raises if some stay open past `timeout`)."""
+    received = {sock: b"" for sock in sockets}
+    selector = selectors.DefaultSelector()
+    for sock in sockets:
+        sock.setblocking(False)
+        selector.register(sock, selectors.EVENT_READ)
+    open_ = set(sockets)
+    deadline = time.monotonic() + timeout
+    while open_ and time.monotonic() < deadline:
+        for key, _ in selector.select(timeout=0.5):
+            sock = key.fileobj
+            try:
+                chunk = sock.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if chunk:
+                received[sock] += chunk
+            else:
+                selector.unregister(sock)
+                open_.discard(sock)
+    assert not open_, f"{len(open_)} slow connections still open after {timeout}s"
+    for sock in sockets:
+        sock.close()
+    return [received[sock] for sock in sockets]
+
+
+def test_slow_clients_neither_delay_normal_requests_nor_grow_memory(tmp_path, sandbox_server):
+    config = cloud_config(tmp_path, sandbox_server.api_url(), SOURCES, header_timeout=8)
+    server = ServeProcess(config, tmp_path / "serve.log", "--no-worker", "--log-level", "warning")
+    try:
+        for n in range(50):  # warm up: caches, the store's first pages
+            server.http.post("/v1/track", json={"userId": "u", "event": "Warm", "properties": {"n": n}}, headers=AUTH)
+        before = rss(server.process.pid)
+        opened = time.monotonic()
+        slow = open_slow_clients(server.port, SLOW_CLIENTS)
+        latencies = []
+        with httpx.Client(base_url=server.url, timeout=5) as fresh:
+            stream_ends = time.monotonic() + 3
+            n = 0
+            while time.monotonic() < stream_ends:
+                client = server.http if n % 2 else fresh  # a kept-alive connection and a new one each time
+                if client is fresh:
+                    fresh.close()
+                    fresh = httpx.Client(base_url=server.url, timeout=5)
+                    client = fresh
+                started = time.monotonic()
+                r = client.post("/v1/track", json={"userId": "u", "event": "Normal", "properties": {"n": n}}, headers=AUTH)
+                latencies.append(time.monotonic() - started)
+                assert r.status_code == 200, r.text
+                n += 1
+        during = rss(server.process.pid)
+        latencies.sort()
+        print(f"{SLOW_CLIENTS} slow clients: {n} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+              f"max {latencies[-1] * 1000:.1f} ms; server RSS {before / 2**20:.0f} → {during / 2**20:.0f} MB")
+        assert time.monotonic() - opened < 8, "the stream outlived the slow clients: the check means nothing"
+        assert n >= 50 and max(latencies) < 1.0, (n, max(latencies))
+        assert during - before < 32 * 1024 * 1024, (before, during)
+        # header_timeout (8 s) ends every slow connection; those that sent part of a head are told why
+        answers = wait_all_closed(slow, timeout=30)
+        told = [a for a in answers if a]
+        assert len(told) == SLOW_CLIENTS // 2
+        assert all(a.startswith(b"HTTP/1.1 408 ") and b'"code":"header_timeout"' in a for a in told)
+        assert server.http.get("/health").status_code == 200
+    finally:
+        assert server.stop() in (0, -15), server.log_text()
+    assert "Traceback" not in server.log_text()
+
+
+def test_oversized_heads_get_431_and_extra_connections_503(tmp_path, sandbox_server):
+    config = cloud_config(tmp_path, sandbox_server.api_url(), SOURCES, max_connections=30, max_header_bytes=8192)
+    server = ServeProcess(config, tmp_path / "serve.log", "--no-worker", "--log-level", "warning")
+    try:
+        event = {"userId": "u", "event": "Headers"}
+        ok = server.http.post("/v1/track", json=event, headers={**AUTH, "x-pad": "p" * 7_000})
+        assert ok.status_code == 200
+        refused = httpx.post(server.url + "/v1/track", json=event, headers={**AUTH, "x-pad": "p" * 9_000}, timeout=5)
+        assert refused.status_code == 431
+        assert refused.json()["code"] == "headers_too_large" and "8,192 bytes" in refused.json()["message"]
+        assert refused.headers["connection"] == "close"
+        # A big body next to small headers is not mistaken for a big head.
+        big = server.http.post("/v1/track", content=json.dumps({**event, "properties": {"p": "x" * 30_000}}), headers=AUTH)
+        assert big.status_code == 200
+        held = open_slow_clients(server.port, 30)
+        try:
+            time.sleep(0.3)
+            assert httpx.post(server.url + "/v1/track", json=event, headers=AUTH, timeout=5).status_code == 503
+        finally:
+            for sock in held:
+                sock.close()
+        deadline = time.monotonic() + 10
+        while httpx.post(server.url + "/v1/track", json=event, headers=AUTH, timeout=5).status_code != 200:
+            assert time.monotonic() < deadline, "the server did not recover once the connections closed"
+            time.sleep(0.1)
+    finally:
+        assert server.stop() in (0, -15), server.log_text()
