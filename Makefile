@@ -7,13 +7,18 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test setup python node system bench bench-mapping bench-pipeline fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
 
 test: setup
 	$(BIN)/pytest
+
+# Lint and types (configured in pyproject.toml); CI runs it before the tests.
+check: python
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 setup: python node system
 

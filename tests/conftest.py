@@ -95,7 +95,8 @@ def _recording_parse_config(text, file="<config>", env=None):
     config = _parse_config(text, file, env)
     SCAN.add_config(config.model_dump(), str(file))
     for dest in config.destinations:
-        SCAN.add_secret(dest.settings.projectApiKey.get_secret_value(), f"projectApiKey of {dest.name} in {file}")
+        for key in dest.definition.secret_settings:
+            SCAN.add_secret(getattr(dest.settings, key).get_secret_value(), f"{key} of {dest.name} in {file}")
     return config
 
 
