@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
+import re
 from importlib.resources import files
 from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+
+from .inline_json import script_json
 
 if TYPE_CHECKING:
     from .app import ServerState
@@ -26,6 +28,7 @@ ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""
 
 _PAGE = files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
+_PLACEHOLDER = re.compile("__WRITE_KEY__|__SOURCE__")
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -35,7 +38,8 @@ def demo_routes(state: ServerState) -> list[Route]:
     source = next((s for s in state.config.sources if s.name == name), None)
     if source is None:
         return []
-    page = _PAGE.replace("__WRITE_KEY__", json.dumps(source.write_key)).replace("__SOURCE__", json.dumps(source.name))
+    values = {"__WRITE_KEY__": script_json(source.write_key), "__SOURCE__": script_json(source.name)}
+    page = _PLACEHOLDER.sub(lambda m: values[m.group(0)], _PAGE)  # one pass: a value is never read as a placeholder
 
     async def demo_page(request: Request) -> Response:
         return HTMLResponse(page, headers=_NO_STORE)
