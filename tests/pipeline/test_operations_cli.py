@@ -107,6 +107,25 @@ def test_events_shows_device_mode_reports_next_to_deliveries(filled, tmp_path):
     assert '"channel"' not in only_cloud
 
 
+def test_events_escapes_control_characters_from_event_data(filled, tmp_path):
+    """A page's report (or a messageId) carrying terminal escapes is shown escaped, never acted on by the terminal."""
+    filled, now = filled
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.record_device_event(DeviceEvent(
+        now - 5, "web", "browser", "sdk-call", "\x1b[41mred alert\x1b[0m\rfake", message_id="m-\x1b]0;owned\x07",
+        event_type="track\nforged line",
+    )).result()
+    store.append("web", [ev("\x1b]0;title\x07")], now).result()
+    store.record("a", [DeliveryRecord(7, "Track Event", "dead", attempts=1, error="400 \x1b[2J cleared")]).result()
+    store.close()
+    table = invoke("events", "--config", str(filled)).stdout
+    assert "\x1b" not in table and "\x07" not in table and "\r" not in table
+    for shown in ("\\x1b[41mred", "\\x1b]0;owned\\x07", "track\\nforged", "\\x1b]0;title", "\\x1b[2J"):
+        assert shown in table.replace("\n", "").replace("│", "").replace(" ", ""), shown
+    lines = invoke("events", "--config", str(filled), "--json").stdout
+    assert "\x1b" not in lines and "\\u001b[41m" in lines  # JSON escapes them itself
+
+
 def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
     filled, now = filled
     iso = datetime.fromtimestamp(now - 3600, timezone.utc).isoformat()

@@ -17,6 +17,7 @@ from rich.text import Text
 from ..config import Config, parse_duration
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
 from ..pipeline.sqlite import REQUEUE_CHUNK
+from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
@@ -180,14 +181,20 @@ def _device_table(reports: list[DeviceEvent], now: float) -> Table:
         table.add_column(name, overflow="fold")
     for d in reports:
         subscription = (d.subscription or {}).get("name") or ""
-        table.add_row(
+        table.add_row(  # every field is data from a page: control characters escaped, never read as markup
             Text(f"{_when(d.received_at)}\n{format_age(now - d.received_at)} ago"),
-            Text(f"{d.destination}\n{subscription}"),
-            Text(f"{d.message_id or ''}\n{d.event_type or ''}"),
-            Text(d.kind, style="bold red"),
-            Text(d.message + (f"\npage: {d.origin}" if d.origin else "")),
+            _cell(d.destination, subscription),
+            _cell(d.message_id or "", d.event_type or ""),
+            Text(escape_controls(d.kind), style="bold red"),
+            _cell(d.message, *([f"page: {d.origin}"] if d.origin else [])),
         )
     return table
+
+
+def _cell(*lines: str) -> Text:
+    """A table cell of data lines: each line's control characters (ESC, CR, newlines …) escaped, so event data
+    can neither drive the terminal nor fake extra lines; the lines are then joined by real line breaks."""
+    return Text("\n".join(escape_controls(line) for line in lines))
 
 
 _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", "dead": "bold red"}
@@ -240,12 +247,12 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
             details.append(f"→ {e.request}")
         if e.response:
             details.append(f"← {e.response}")
-        table.add_row(  # everything but the status is data: shown as is, never read as rich markup
+        table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
-            Text(f"{e.destination}\n{e.subscription or '(no subscription matched)'}"),
-            Text(f"{e.message_id}\n{e.event_type or ''}"),
+            _cell(e.destination, e.subscription or "(no subscription matched)"),
+            _cell(e.message_id, e.event_type or ""),
             status,
-            Text("\n".join(details)),
+            _cell(*details),
         )
     _console().print(table)
 
