@@ -80,7 +80,11 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
-    """How browsers reach this server (`https://cdn.example.com`); from each request's own URL when unset."""
+    """How browsers reach this server (`https://cdn.example.com`); from each request's own URL when unset, for
+    the hosts in `allowed_hosts` only (see `server.published_url`)."""
+    allowed_hosts: list[str] = []
+    """Without `public_url`: host names (besides loopback and `host`) a request may name in `Host` to get URLs
+    built from it. Any other `Host` is refused: it would publish an attacker's URL to pages."""
     analytics_next_dir: str | None = None
     """Where `@segment/analytics-next` is installed (the package or its `dist/umd`); when unset, the env variable
     `ACTIONS_1FLOW_ANALYTICS_NEXT_DIR`, else `node_modules` next to the project."""
