@@ -74,3 +74,20 @@ def test_script_json_reads_back_as_the_same_value(text):
     literal = script_json({"k": text})
     assert not set(literal) & set("<>&\u2028\u2029")
     assert json.loads(literal) == {"k": text}
+
+
+def test_demo_activity_shows_only_the_demo_sources_deliveries_and_reports(tmp_path):
+    """`/demo/activity.json` is unauthenticated: another source's deliveries and device reports never appear."""
+    from actions_1flow.pipeline import DeliveryRecord, DeviceEvent
+
+    with TestClient(create_app(config(tmp_path, "other"), run_worker=False)) as http:
+        store = http.app.state.server.store
+        store.append("web", [{"type": "track", "event": "Secret", "userId": "u", "messageId": "web-1"}], 1.0).result()
+        store.append("other", [{"type": "track", "event": "Demo", "userId": "u", "messageId": "demo-1"}], 2.0).result()
+        store.record("d", [DeliveryRecord(1, "Track Event", "delivered", attempts=1),
+                           DeliveryRecord(2, "Track Event", "delivered", attempts=1)]).result()
+        for source in ("web", "other"):
+            store.record_device_event(DeviceEvent(3.0, source, "dev", "sdk-load", f"from {source}")).result()
+        activity = http.get("/demo/activity.json").json()
+    assert [d["message_id"] for d in activity["deliveries"]] == ["demo-1"]
+    assert [r["message"] for r in activity["device_events"]] == ["from other"]

@@ -451,13 +451,18 @@ class SQLiteStore:
             out.append(counts)
         return out
 
-    def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
+    def log(
+        self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
+    ) -> list[LogEntry]:
         where, args = [], []
         if failed_only:
             where.append(_FAILED)
         if destination is not None:
             where.append("d.destination = ?")
             args.append(destination)
+        if source is not None:
+            where.append("e.source = ?")
+            args.append(source)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         rows = self._reader().execute(
             "SELECT d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, "
@@ -554,11 +559,12 @@ class SQLiteStore:
 
         return self.submit(insert)
 
-    def device_events(self, limit: int) -> list[DeviceEvent]:
+    def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
+        clause, args = ("WHERE source = ? ", (source,)) if source is not None else ("", ())
         rows = self._reader().execute(
             "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
-            "origin FROM device_events ORDER BY received_at DESC, id DESC LIMIT ?",
-            (limit,),
+            f"origin FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT ?",
+            (*args, limit),
         )
         return [
             DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)

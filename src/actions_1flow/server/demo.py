@@ -3,8 +3,9 @@ showing live what 1Flow receives both ways.
 
 `GET /demo` is the page: the analytics.js snippet (loader and settings from this server, the source's write key) and
 a hook that records every call the 1Flow plugin makes into the 1Flow SDK (device mode). `GET /demo/activity.json` is
-what the page polls for the server side: the newest cloud-mode deliveries and device-mode error reports. Neither
-route exists unless the configuration names a demo source.
+what the page polls for the server side: the newest cloud-mode deliveries and device-mode error reports of events
+from the demo's source (no other source's). Neither route exists unless the configuration names a demo source;
+neither is authenticated, so the demo is for a developer's machine, not for production.
 """
 
 from __future__ import annotations
@@ -45,8 +46,9 @@ def demo_routes(state: ServerState) -> list[Route]:
         return HTMLResponse(page, headers=_NO_STORE)
 
     async def activity(request: Request) -> Response:
-        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS)
-        reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS)
+        # Only the demo's own source: the route has no authentication, other sources' traffic is not its to show.
+        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS, source=source.name)
+        reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS, source=source.name)
         return JSONResponse(
             {
                 "source": source.name,
