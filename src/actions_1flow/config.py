@@ -257,7 +257,18 @@ class Config(_Model):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _interpolate(value: Any, path: Path_, env: dict[str, str], problems: list[ConfigProblem]) -> Any:
+def unset_secret(name: str) -> str:
+    """What an unset `${NAME}` in a destination's settings reads as when secrets are optional (see `parse_config`)."""
+    return f"<{name} not set>"
+
+
+def _is_destination_setting(path: Path_) -> bool:
+    return len(path) >= 4 and path[0] == "destinations" and path[2] == "settings"
+
+
+def _interpolate(
+    value: Any, path: Path_, env: dict[str, str], problems: list[ConfigProblem], secrets_optional: bool = False
+) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -268,14 +279,16 @@ def _interpolate(value: Any, path: Path_, env: dict[str, str], problems: list[Co
                 return env[name]
             if default is not None:
                 return default
+            if secrets_optional and _is_destination_setting(path):
+                return unset_secret(name)
             problems.append(ConfigProblem(path, f"environment variable {name} is not set"))
             return ""
 
         return _ENV.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, str(k)), env, problems) for k, v in value.items()}
+        return {k: _interpolate(v, (*path, str(k)), env, problems, secrets_optional) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), env, problems) for i, v in enumerate(value)]
+        return [_interpolate(v, (*path, i), env, problems, secrets_optional) for i, v in enumerate(value)]
     return value
 
 
@@ -449,8 +462,14 @@ def _device_conflicts(config: Config) -> list[ConfigProblem]:
     return problems
 
 
-def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] | None = None) -> Config:
-    """A validated Config from YAML text; raises ConfigError listing every problem."""
+def parse_config(
+    text: str, file: str | Path = "<config>", env: dict[str, str] | None = None, *, secrets_optional: bool = False
+) -> Config:
+    """A validated Config from YAML text; raises ConfigError listing every problem.
+
+    `secrets_optional`: an unset `${VAR}` in a destination's `settings` (the Project API Key) is no problem and
+    reads as `unset_secret(VAR)` — for commands that only read the store (`status`, `events`, `replay`), so an
+    operator can inspect the pipeline without being handed the 1Flow secrets. Never for anything that delivers."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -464,7 +483,7 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     if not isinstance(raw, dict):
         raise ConfigError(file, [ConfigProblem((), "the configuration must be a mapping of keys (server, sources, destinations, …)", 1)])
     problems: list[ConfigProblem] = []
-    data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems)
+    data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems, secrets_optional)
     config: Config | None = None
     try:
         config = Config.model_validate(data)
@@ -491,11 +510,11 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     return config
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a configuration file (see `parse_config`)."""
+def load_config(path: str | Path, env: dict[str, str] | None = None, *, secrets_optional: bool = False) -> Config:
+    """Read and validate a configuration file (see `parse_config`, also for `secrets_optional`)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
-    return parse_config(text, path, env)
+    return parse_config(text, path, env, secrets_optional=secrets_optional)

@@ -177,3 +177,24 @@ def test_parse_moment_and_format_age():
     assert [format_age(s) for s in (None, 5, 65, 3600, 3 * 3600 + 1200, 2 * 86400 + 3600)] == [
         "", "5s", "1m 5s", "1h", "3h 20m", "2d 1h"
     ]
+
+
+def test_reading_the_pipeline_needs_no_destination_secret(tmp_path):
+    """`status`, `events` and `replay` read the store: an unset `${ONEFLOW_PROJECT_KEY}` must not stop them,
+    while anything that delivers (`send`) still refuses without it."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:\n"
+        "  - {name: a, mode: cloud, sources: [web], settings: {projectApiKey: '${ONEFLOW_PROJECT_KEY}', "
+        "apiBaseUrl: 'http://127.0.0.1:9/v1'}}\n"
+    )
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.append("web", [ev("m1")], time.time()).result()
+    store.close()
+    no_key = {"ONEFLOW_PROJECT_KEY": None}
+    status = invoke("status", "--config", str(config), "--json", env=no_key)
+    assert status.exit_code == 0 and json.loads(status.stdout)["received"] == 1
+    assert invoke("events", "--config", str(config), env=no_key).exit_code == 0
+    assert invoke("replay", "--config", str(config), "--since", "1h", "--dry-run", env=no_key).exit_code == 0
+    refused = invoke("send", "--config", str(config), "-", input=json.dumps(ev("m2")), env=no_key)
+    assert refused.exit_code == 2 and "environment variable ONEFLOW_PROJECT_KEY is not set" in refused.stderr

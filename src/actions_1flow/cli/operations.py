@@ -93,7 +93,7 @@ def parse_moment(text: str, now: float) -> float:
 def status_command(config_path: str, as_json: bool) -> None:
     """Counts per cloud-mode destination: received, filtered, delivered, retrying, dead-lettered, pending, and the
     age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     store = _open(config)
     try:
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
@@ -209,7 +209,7 @@ _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", 
 def events_command(config_path: str, failed: bool, limit: int, destination: str | None, as_json: bool) -> None:
     """Recent delivery outcomes, newest first: status, attempts, error and hint, and the last request and response
     (the Project API Key masked); then what device-mode plugins reported from pages (all of those are failures)."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
     try:
@@ -270,7 +270,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
     """Re-queue dead-lettered deliveries of events received in [--since, --until) for delivery with the current
     configuration (fix the key or the mapping, restart the server or worker, then replay). Safe to run twice:
     what is re-queued is no longer dead-lettered, so a second run finds nothing more."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination)
     now = time.time()
     start = parse_moment(since, now)
