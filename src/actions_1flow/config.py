@@ -104,8 +104,16 @@ class ServerConfig(_Model):
 class SourceConfig(_Model):
     name: str
     write_key: str
+    """The source's key: what pages and libraries send, and what the settings document hands to analytics.js."""
+    previous_write_keys: list[str] = []
+    """Keys also accepted for this source, for rotating `write_key` without a cut-over: clients still sending an
+    old key keep being accepted (and pages loading with one get settings that send with `write_key`)."""
     cors_origins: list[str] = []
     """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+
+    def accepted_write_keys(self) -> list[str]:
+        """`write_key`, then `previous_write_keys`: every key that identifies this source."""
+        return [self.write_key, *self.previous_write_keys]
 
     @field_validator("cors_origins")
     @classmethod
@@ -438,6 +446,20 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
     return problems
 
 
+def _write_key_clashes(config: Config) -> list[ConfigProblem]:
+    """A write key names one source: the same key twice (in one source or two) would send events to a guess."""
+    problems: list[ConfigProblem] = []
+    owner: dict[str, str] = {}
+    for i, source in enumerate(config.sources):
+        for j, key in enumerate(source.accepted_write_keys()):
+            where: Path_ = ("sources", i, "write_key") if j == 0 else ("sources", i, "previous_write_keys", j - 1)
+            if key in owner:
+                problems.append(ConfigProblem(where, f"this write key is already a key of source {owner[key]!r}"))
+            else:
+                owner[key] = source.name
+    return problems
+
+
 def _device_conflicts(config: Config) -> list[ConfigProblem]:
     """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): device-mode destinations sharing a
     source must agree on the project and the SDK."""
@@ -494,6 +516,7 @@ def parse_config(
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
         unset = {p.path for p in problems}  # an unset variable already explains an empty value there
+        problems.extend(_write_key_clashes(config))
         if config.server.demo is not None and config.server.demo not in source_names:
             problems.append(ConfigProblem(("server", "demo"), f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
         for i, dest in enumerate(config.destinations):

@@ -403,3 +403,22 @@ async def test_allowed_hosts_and_public_url(tmp_path):
         response = await server.http.get("/v1/projects/wk_web/settings")  # public_url: the Host is never used
     assert response.json()["remotePlugins"][0]["url"] == "https://cdn.example.com/plugins/actions-1flow.js"
     assert response.headers["vary"] == "Accept-Encoding"
+
+
+async def test_a_previous_write_key_gets_the_current_settings_and_may_report(tmp_path):
+    """Rotation: pages still loading with the old key get a document that sends with the current one."""
+    server = Server(tmp_path)
+    text = CONFIG.replace("{tmp}", str(tmp_path)).replace("{public_url}", "null")
+    server.config = parse_config(text.replace("{name: web, write_key: wk_web}",
+                                              "{name: web, write_key: wk_web2, previous_write_keys: [wk_web]}"), "t.yaml")
+    server.app = create_app(server.config, run_worker=False)
+    server.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://127.0.0.1:8080")
+    async with server:
+        old = (await server.http.get("/v1/projects/wk_web/settings")).json()
+        new = (await server.http.get("/v1/projects/wk_web2/settings")).json()
+        loader = await server.http.get("/analytics.js/v1/wk_web/analytics.min.js")
+        report = await server.http.post("/v1/device-events", **beacon(REPORT))  # REPORT carries the old key
+        stored = server.store.device_events(10)
+    assert old == new and old["integrations"]["Segment.io"]["apiKey"] == "wk_web2"
+    assert loader.status_code == 200 and report.status_code == 204
+    assert [(e.source, e.destination) for e in stored] == [("web", "1flow-web")]

@@ -421,3 +421,26 @@ def test_nothing_malformed_is_echoed_into_cors_headers(client):
     assert r.status_code == 204 and r.headers["access-control-allow-headers"] == "authorization, content-type, content-encoding, x-retry-count"
     r = preflight(client, WEB, headers="authorization, x-custom-header")
     assert r.headers["access-control-allow-headers"] == "authorization, x-custom-header"
+
+
+# --- key rotation (issue 16, point 8) ---------------------------------------------------------------------------
+
+
+def test_a_source_accepts_its_previous_write_keys_during_a_rotation(tmp_path):
+    text = config_text(tmp_path).replace("{name: backend, write_key: wk_backend}",
+                                         "{name: backend, write_key: wk_new, previous_write_keys: [wk_backend, wk_older]}")
+    app = create_app(parse_config(text), run_worker=False)
+    with TestClient(app, base_url="http://collector.example") as http:
+        http.store = app.state.server.store
+        for i, key in enumerate(["wk_new", "wk_backend", "wk_older"]):
+            assert http.post("/v1/track", json={"userId": "u", "event": f"E{i}"}, headers=basic(key)).status_code == 200
+        refused(http.post("/v1/track", json={"userId": "u", "event": "E"}, headers=basic("wk_gone")), 401, "unknown_write_key")
+        assert [e["event"] for e in stored(http, "backend")] == ["E0", "E1", "E2"]
+
+
+def test_a_write_key_names_one_source(tmp_path):
+    text = config_text(tmp_path).replace("{name: backend, write_key: wk_backend}",
+                                         "{name: backend, write_key: wk_backend, previous_write_keys: [wk_web]}")
+    with pytest.raises(ConfigError) as info:
+        parse_config(text)
+    assert "sources[1].previous_write_keys[0]: this write key is already a key of source 'web'" in str(info.value)

@@ -10,6 +10,7 @@ import signal
 import click
 
 from ..pipeline import StoreError
+from ..key_hygiene import log_key_warnings
 from ..terminal import install_safe_logging
 from .common import fail, load_config_or_exit
 
@@ -34,6 +35,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
 
     config = load_config_or_exit(config_path)
     _logging(log_level)
+    log_key_warnings(config)
     try:
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
@@ -59,6 +61,7 @@ def worker_command(config_path: str, log_level: str) -> None:
 
     config = load_config_or_exit(config_path)
     _logging(log_level)
+    log_key_warnings(config)
     try:
         store = open_store(config)
     except StoreError as exc:

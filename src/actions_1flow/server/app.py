@@ -84,7 +84,7 @@ def create_app(
     """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's."""
     owned = store is None
     origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
-    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources}, origins)
+    state = ServerState(config, store or open_store(config), {k: s for s in config.sources for k in s.accepted_write_keys()}, origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

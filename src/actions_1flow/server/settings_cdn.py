@@ -104,7 +104,7 @@ class SettingsCDN:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.published = PublishedBase(config.server.public_url, config.server.host, config.server.allowed_hosts)
-        self._sources = {s.write_key: s for s in config.sources}
+        self._sources = {k: s for s in config.sources for k in s.accepted_write_keys()}  # old keys: current settings
         self._cache: dict[tuple[str, str], Asset] = {}
 
     def _document(self, source: SourceConfig, base_url: str) -> Asset:
