@@ -3,7 +3,10 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,6 +19,7 @@ from rich.text import Text
 
 from ..config import Config, parse_duration
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
+from ..pipeline.integrity import damaged, is_corruption
 from ..pipeline.sqlite import REQUEUE_CHUNK
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
@@ -36,6 +40,18 @@ def _open(config: Config) -> SQLiteStore:
         return SQLiteStore(path)
     except StoreError as exc:
         fail(str(exc))
+
+
+@contextmanager
+def _store_errors(store: SQLiteStore) -> Iterator[None]:
+    """A store that fails mid-command (found damaged, I/O error) ends it with the reason, never a traceback;
+    the store is closed either way."""
+    try:
+        yield
+    except (sqlite3.Error, StoreError) as exc:
+        fail(str(damaged(store.path, exc)) if is_corruption(exc) else f"cannot read the event store {store.path}: {exc}")
+    finally:
+        store.close()
 
 
 def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -> str | None:
@@ -95,12 +111,10 @@ def status_command(config_path: str, as_json: bool) -> None:
     age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     store = _open(config)
-    try:
+    with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
         counts = store.counts(destinations)
         next_due = {name: store.next_due_at(name) for name in destinations}
-    finally:
-        store.close()
     now = time.time()
     rows = []
     for c in counts:
@@ -212,11 +226,9 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
-    try:
+    with _store_errors(store):
         entries = store.log(limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
-    finally:
-        store.close()
     if as_json:
         for e in entries:
             click.echo(orjson.dumps(_entry_json(e)).decode())
@@ -279,7 +291,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
         fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
     store = _open(config)
     window = f"events received {_when(start)} – {_when(end)}"
-    try:
+    with _store_errors(store):
         names = [destination] if destination else [d.name for d in config.cloud_destinations()]
         per_destination = {n: store.requeue_dead(start, end, n, now, dry_run=True).result() for n in names}
         total = sum(per_destination.values())
@@ -303,8 +315,6 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
                         break
                     done += moved
                     progress.update(task, completed=min(done, total))
-    finally:
-        store.close()
     click.echo(
         f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
         "configuration it runs with"

@@ -15,8 +15,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..config import Config, SourceConfig
@@ -27,6 +25,7 @@ from .cors import OriginPolicy
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
+from .readiness import health, ready
 from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
@@ -70,8 +69,6 @@ def build_worker(config: Config, store: Store, **options: Any) -> Worker:
     return Worker(store, destinations, retry_policy(config), **options)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
 
 
 def create_app(
@@ -105,6 +102,7 @@ def create_app(
 
     routes = [
         Route("/health", health),
+        Route("/ready", ready),
         *device_mode_routes(state),
         *demo_routes(state),
     ]
