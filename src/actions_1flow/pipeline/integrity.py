@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 QUICK_CHECK_BUDGET_S = 10.0
-"""How long start-up may spend on `PRAGMA quick_check` (about 1 GB of store on an ordinary SSD)."""
+"""How long start-up may spend on `PRAGMA quick_check`: ~2 GB of store here (~230 MB/s with a warm OS cache,
+`benchmarks/integrity_bench.py`; docs/performance.md)."""
 _PROGRESS_STEPS = 1000
 """SQLite virtual-machine steps between looks at the clock while checking."""
 _CORRUPTION_CODES = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB (primary codes: the low byte of an extended code)
