@@ -89,10 +89,10 @@ for _key in ALL_KEYS:
 _parse_config = _config_module.parse_config
 
 
-def _recording_parse_config(text, file="<config>", env=None):
+def _recording_parse_config(text, file="<config>", env=None, **options):
     """`parse_config`, remembering the secrets of every configuration a test builds (wrapped before any test
     module imports it, so in-process configurations are scanned for too)."""
-    config = _parse_config(text, file, env)
+    config = _parse_config(text, file, env, **options)
     SCAN.add_config(config.model_dump(), str(file))
     for dest in config.destinations:
         for key in dest.definition.secret_settings:

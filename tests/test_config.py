@@ -263,3 +263,18 @@ def test_a_world_readable_config_gets_a_warning_naming_it(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, "actions_1flow.config"):
         load_config(path)
     assert caplog.messages == []
+
+
+def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):
+    from actions_1flow.config import unset_secret
+
+    text = (
+        "storage: sqlite:///${STORE_DIR}/db.sqlite\nsources:\n  - {name: web, write_key: wk}\ndestinations:\n"
+        "  - {name: a, mode: cloud, sources: [web], settings: {projectApiKey: '${KEY}'}}\n"
+    )
+    config = parse_config(text, env={"STORE_DIR": str(tmp_path)}, secrets_optional=True)
+    assert config.destinations[0].settings.projectApiKey.get_secret_value() == unset_secret("KEY")
+    with pytest.raises(ConfigError, match="environment variable KEY is not set"):
+        parse_config(text, env={"STORE_DIR": str(tmp_path)})
+    with pytest.raises(ConfigError, match="environment variable STORE_DIR is not set"):  # the store is still needed
+        parse_config(text, env={}, secrets_optional=True)

@@ -18,7 +18,7 @@ RANKS = {
     "actions_1flow.fql": 1, "actions_1flow.mapping": 1, "actions_1flow.ingest": 1,
     "actions_1flow.actions": 2,
     "actions_1flow.destinations": 3, "actions_1flow.sandbox": 3,
-    "actions_1flow.config": 4,
+    "actions_1flow.config": 4, "actions_1flow.key_hygiene": 4,
     "actions_1flow.pipeline": 5,
     "actions_1flow.server": 6,
     "actions_1flow.cli": 7,
@@ -33,7 +33,7 @@ EXEMPT = {
     "actions_1flow.cli.demo": "runs the 1Flow sandbox and a 1Flow demo by nature",
     "actions_1flow.cli.sandbox": "runs the 1Flow sandbox by nature",
 }
-GENERIC_LAYERS = ("actions_1flow.config", "actions_1flow.pipeline", "actions_1flow.server", "actions_1flow.cli")
+GENERIC_LAYERS = ("actions_1flow.config", "actions_1flow.key_hygiene", "actions_1flow.pipeline", "actions_1flow.server", "actions_1flow.cli")
 
 
 def module_name(path: Path) -> str:

@@ -106,7 +106,11 @@ class ServerConfig(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str | None = None
-    """How browsers reach this server (`https://cdn.example.com`); from each request's own URL when unset."""
+    """How browsers reach this server (`https://cdn.example.com`); from each request's own URL when unset, for
+    the hosts in `allowed_hosts` only (see `server.published_url`)."""
+    allowed_hosts: list[str] = []
+    """Without `public_url`: host names (besides loopback and `host`) a request may name in `Host` to get URLs
+    built from it. Any other `Host` is refused: it would publish an attacker's URL to pages."""
     analytics_next_dir: str | None = None
     """Where `@segment/analytics-next` is installed (the package or its `dist/umd`); when unset, the env variable
     `ACTIONS_1FLOW_ANALYTICS_NEXT_DIR`, else `node_modules` next to the project."""
@@ -152,10 +156,18 @@ class RateLimitConfig(_Model):
 class SourceConfig(_Model):
     name: str
     write_key: str
+    """The source's key: what pages and libraries send, and what the settings document hands to analytics.js."""
+    previous_write_keys: list[str] = []
+    """Keys also accepted for this source, for rotating `write_key` without a cut-over: clients still sending an
+    old key keep being accepted (and pages loading with one get settings that send with `write_key`)."""
     cors_origins: list[str] = []
-    """Browser origins allowed to send to this source (`"*"`: any); see `server.cors` for what is enforced."""
+    """Browser origins allowed to send to this source (`"*"`: any); see `ingest.origins` for what is enforced."""
     rate_limit: RateLimitConfig | None = None
     """Events this source may send (per server process); over it requests get 429 with Retry-After. None: unlimited."""
+
+    def accepted_write_keys(self) -> list[str]:
+        """`write_key`, then `previous_write_keys`: every key that identifies this source."""
+        return [self.write_key, *self.previous_write_keys]
 
     @field_validator("cors_origins")
     @classmethod
@@ -309,7 +321,18 @@ class Config(_Model):
 # ---------------------------------------------------------------------------------------------------------------
 
 
-def _interpolate(value: Any, path: Path_, env: dict[str, str], problems: list[ConfigProblem]) -> Any:
+def unset_secret(name: str) -> str:
+    """What an unset `${NAME}` in a destination's settings reads as when secrets are optional (see `parse_config`)."""
+    return f"<{name} not set>"
+
+
+def _is_destination_setting(path: Path_) -> bool:
+    return len(path) >= 4 and path[0] == "destinations" and path[2] == "settings"
+
+
+def _interpolate(
+    value: Any, path: Path_, env: dict[str, str], problems: list[ConfigProblem], secrets_optional: bool = False
+) -> Any:
     if isinstance(value, str):
 
         def substitute(match: re.Match[str]) -> str:
@@ -320,14 +343,16 @@ def _interpolate(value: Any, path: Path_, env: dict[str, str], problems: list[Co
                 return env[name]
             if default is not None:
                 return default
+            if secrets_optional and _is_destination_setting(path):
+                return unset_secret(name)
             problems.append(ConfigProblem(path, f"environment variable {name} is not set"))
             return ""
 
         return _ENV.sub(substitute, value)
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, str(k)), env, problems) for k, v in value.items()}
+        return {k: _interpolate(v, (*path, str(k)), env, problems, secrets_optional) for k, v in value.items()}
     if isinstance(value, list):
-        return [_interpolate(v, (*path, i), env, problems) for i, v in enumerate(value)]
+        return [_interpolate(v, (*path, i), env, problems, secrets_optional) for i, v in enumerate(value)]
     return value
 
 
@@ -511,6 +536,20 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
     return problems
 
 
+def _write_key_clashes(config: Config) -> list[ConfigProblem]:
+    """A write key names one source: the same key twice (in one source or two) would send events to a guess."""
+    problems: list[ConfigProblem] = []
+    owner: dict[str, str] = {}
+    for i, source in enumerate(config.sources):
+        for j, key in enumerate(source.accepted_write_keys()):
+            where: Path_ = ("sources", i, "write_key") if j == 0 else ("sources", i, "previous_write_keys", j - 1)
+            if key in owner:
+                problems.append(ConfigProblem(where, f"this write key is already a key of source {owner[key]!r}"))
+            else:
+                owner[key] = source.name
+    return problems
+
+
 def _device_conflicts(config: Config) -> list[ConfigProblem]:
     """A page runs one SDK per vendor (1Flow: one `window._1flow`, one `data-api-key`): device-mode destinations
     of one type sharing a source must agree on what their plugin's `page_key` names (the project and the SDK)."""
@@ -535,8 +574,14 @@ def _device_conflicts(config: Config) -> list[ConfigProblem]:
     return problems
 
 
-def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] | None = None) -> Config:
-    """A validated Config from YAML text; raises ConfigError listing every problem."""
+def parse_config(
+    text: str, file: str | Path = "<config>", env: dict[str, str] | None = None, *, secrets_optional: bool = False
+) -> Config:
+    """A validated Config from YAML text; raises ConfigError listing every problem.
+
+    `secrets_optional`: an unset `${VAR}` in a destination's `settings` (the Project API Key) is no problem and
+    reads as `unset_secret(VAR)` — for commands that only read the store (`status`, `events`, `replay`), so an
+    operator can inspect the pipeline without being handed the 1Flow secrets. Never for anything that delivers."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -550,7 +595,7 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     if not isinstance(raw, dict):
         raise ConfigError(file, [ConfigProblem((), "the configuration must be a mapping of keys (server, sources, destinations, …)", 1)])
     problems: list[ConfigProblem] = []
-    data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems)
+    data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems, secrets_optional)
     config: Config | None = None
     settings_problems, valid_settings = _settings_problems(data)
     try:
@@ -571,6 +616,7 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()
         unset = {p.path for p in problems}  # an unset variable already explains an empty value there
+        problems.extend(_write_key_clashes(config))
         if config.server.demo is not None and config.server.demo not in source_names:
             problems.append(ConfigProblem(("server", "demo"), f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
         for i, dest in enumerate(config.destinations):
@@ -587,14 +633,15 @@ def parse_config(text: str, file: str | Path = "<config>", env: dict[str, str] |
     return config
 
 
-def load_config(path: str | Path, env: dict[str, str] | None = None) -> Config:
-    """Read and validate a configuration file (see `parse_config`); warn when every user may read it."""
+def load_config(path: str | Path, env: dict[str, str] | None = None, *, secrets_optional: bool = False) -> Config:
+    """Read and validate a configuration file (see `parse_config`, also for `secrets_optional`); warn when every
+    user may read it."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
-    config = parse_config(text, path, env)
+    config = parse_config(text, path, env, secrets_optional=secrets_optional)
     warn_if_world_readable(path)
     return config
 

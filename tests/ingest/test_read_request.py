@@ -195,6 +195,34 @@ def test_corrupt_gzip_and_unknown_encoding():
     assert (err.status, err.code) == (415, "unsupported_encoding")
 
 
+def test_every_gzip_member_is_read():
+    """A gzip body may be several members back to back (RFC 1952); the data after the first one is not dropped."""
+    whole = body({"batch": [{"type": "track", "userId": "u", "event": "first"}, {"type": "track", "userId": "u", "event": "second"}]})
+    raw = gzip.compress(whole[:20]) + gzip.compress(whole[20:])
+    events = read_request("batch", raw, {"content-encoding": "gzip"}, "10.0.0.1", NOW).events
+    assert [e["event"] for e in events] == ["first", "second"]
+
+
+def test_members_together_keep_the_inflated_limit():
+    half = gzip.compress(b" " * (MAX_BATCH_BYTES // 2 + 1))
+    err = refuse("batch", half + half + gzip.compress(b"{}"), {"content-encoding": "gzip"})
+    assert (err.status, err.code) == (400, "batch_too_large")
+
+
+@pytest.mark.parametrize("trailer", [b"garbage after the member", b"\x1f\x8b\x08"])
+def test_bytes_after_a_gzip_member_that_are_no_member_are_refused(trailer):
+    err = refuse("track", gzip.compress(body({"userId": "u", "event": "e"})) + trailer, {"content-encoding": "gzip"})
+    assert (err.status, err.code) == (400, "invalid_encoding")
+
+
+def test_bytes_after_a_deflate_stream_are_refused():
+    import zlib
+
+    err = refuse("track", zlib.compress(body({"userId": "u", "event": "e"})) + b'{"userId": "x"}', {"content-encoding": "deflate"})
+    assert (err.status, err.code) == (400, "invalid_encoding")
+    assert "follow the end" in err.message
+
+
 def test_too_deep_to_store():
     deep = {"userId": "u", "properties": json.loads("[" * 300 + "]" * 300)}
     assert refuse("track", body(deep)).code == "event_too_deep"

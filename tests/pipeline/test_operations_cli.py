@@ -107,6 +107,25 @@ def test_events_shows_device_mode_reports_next_to_deliveries(filled, tmp_path):
     assert '"channel"' not in only_cloud
 
 
+def test_events_escapes_control_characters_from_event_data(filled, tmp_path):
+    """A page's report (or a messageId) carrying terminal escapes is shown escaped, never acted on by the terminal."""
+    filled, now = filled
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.record_device_event(DeviceEvent(
+        now - 5, "web", "browser", "sdk-call", "\x1b[41mred alert\x1b[0m\rfake", message_id="m-\x1b]0;owned\x07",
+        event_type="track\nforged line",
+    )).result()
+    store.append("web", [ev("\x1b]0;title\x07")], now).result()
+    store.record("a", [DeliveryRecord(7, "Track Event", "dead", attempts=1, error="400 \x1b[2J cleared")]).result()
+    store.close()
+    table = invoke("events", "--config", str(filled)).stdout
+    assert "\x1b" not in table and "\x07" not in table and "\r" not in table
+    for shown in ("\\x1b[41mred", "\\x1b]0;owned\\x07", "track\\nforged", "\\x1b]0;title", "\\x1b[2J"):
+        assert shown in table.replace("\n", "").replace("│", "").replace(" ", ""), shown
+    lines = invoke("events", "--config", str(filled), "--json").stdout
+    assert "\x1b" not in lines and "\\u001b[41m" in lines  # JSON escapes them itself
+
+
 def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
     filled, now = filled
     iso = datetime.fromtimestamp(now - 3600, timezone.utc).isoformat()
@@ -158,3 +177,24 @@ def test_parse_moment_and_format_age():
     assert [format_age(s) for s in (None, 5, 65, 3600, 3 * 3600 + 1200, 2 * 86400 + 3600)] == [
         "", "5s", "1m 5s", "1h", "3h 20m", "2d 1h"
     ]
+
+
+def test_reading_the_pipeline_needs_no_destination_secret(tmp_path):
+    """`status`, `events` and `replay` read the store: an unset `${ONEFLOW_PROJECT_KEY}` must not stop them,
+    while anything that delivers (`send`) still refuses without it."""
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:\n"
+        "  - {name: a, mode: cloud, sources: [web], settings: {projectApiKey: '${ONEFLOW_PROJECT_KEY}', "
+        "apiBaseUrl: 'http://127.0.0.1:9/v1'}}\n"
+    )
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    store.append("web", [ev("m1")], time.time()).result()
+    store.close()
+    no_key = {"ONEFLOW_PROJECT_KEY": None}
+    status = invoke("status", "--config", str(config), "--json", env=no_key)
+    assert status.exit_code == 0 and json.loads(status.stdout)["received"] == 1
+    assert invoke("events", "--config", str(config), env=no_key).exit_code == 0
+    assert invoke("replay", "--config", str(config), "--since", "1h", "--dry-run", env=no_key).exit_code == 0
+    refused = invoke("send", "--config", str(config), "-", input=json.dumps(ev("m2")), env=no_key)
+    assert refused.exit_code == 2 and "environment variable ONEFLOW_PROJECT_KEY is not set" in refused.stderr

@@ -392,3 +392,57 @@ def test_integrations_entry_keeps_only_what_every_1flow_plugin_of_the_source_sha
         "projectApiKey": "k", "sdkUrl": "u", "versionSettings": {"componentTypes": []}
     }
     assert integration_entry([plugin(loadTimeoutMs=1000)])["loadTimeoutMs"] == 1000
+
+
+# --- published URLs and the Host header (issue 16, point 3) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "localhost:80/evil", "localhost@evil.example"])
+async def test_settings_refuse_a_host_the_server_is_not_known_by(tmp_path, host):
+    """Without public_url, `Host: evil.example` must not become `http://evil.example/plugins/…` in a cached document."""
+    async with Server(tmp_path) as server:
+        response = await server.http.get("/v1/projects/wk_web/settings", headers={"host": host})
+    assert response.status_code == 400
+    assert response.json()["code"] == "host_not_allowed" and "server.public_url" in response.json()["message"]
+    assert "evil" not in response.headers.get("cache-control", "") and "remotePlugins" not in response.text
+
+
+async def test_settings_built_from_an_allowed_host_vary_on_host(tmp_path):
+    async with Server(tmp_path) as server:
+        response = await server.http.get("/v1/projects/wk_web/settings")
+    assert response.status_code == 200
+    assert {v.strip().lower() for v in response.headers["vary"].split(",")} == {"accept-encoding", "host"}
+
+
+async def test_allowed_hosts_and_public_url(tmp_path):
+    server = Server(tmp_path)
+    server.config.server.allowed_hosts = ["Shop.Example"]
+    server.app = create_app(server.config, run_worker=False)
+    server.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="https://shop.example:8443")
+    async with server:
+        doc = (await server.http.get("/v1/projects/wk_web/settings")).json()
+        evil = await server.http.get("/v1/projects/wk_web/settings", headers={"host": "evil.example"})
+    assert doc["remotePlugins"][0]["url"] == "https://shop.example:8443/plugins/actions-1flow.js" and evil.status_code == 400
+    async with Server(tmp_path, public_url="https://cdn.example.com", base_url="http://evil.example") as server:
+        response = await server.http.get("/v1/projects/wk_web/settings")  # public_url: the Host is never used
+    assert response.json()["remotePlugins"][0]["url"] == "https://cdn.example.com/plugins/actions-1flow.js"
+    assert response.headers["vary"] == "Accept-Encoding"
+
+
+async def test_a_previous_write_key_gets_the_current_settings_and_may_report(tmp_path):
+    """Rotation: pages still loading with the old key get a document that sends with the current one."""
+    server = Server(tmp_path)
+    text = CONFIG.replace("{tmp}", str(tmp_path)).replace("{public_url}", "null")
+    server.config = parse_config(text.replace("{name: web, write_key: wk_web}",
+                                              "{name: web, write_key: wk_web2, previous_write_keys: [wk_web]}"), "t.yaml")
+    server.app = create_app(server.config, run_worker=False)
+    server.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://127.0.0.1:8080")
+    async with server:
+        old = (await server.http.get("/v1/projects/wk_web/settings")).json()
+        new = (await server.http.get("/v1/projects/wk_web2/settings")).json()
+        loader = await server.http.get("/analytics.js/v1/wk_web/analytics.min.js")
+        report = await server.http.post("/v1/device-events", **beacon(REPORT))  # REPORT carries the old key
+        stored = server.store.device_events(10)
+    assert old == new and old["integrations"]["Segment.io"]["apiKey"] == "wk_web2"
+    assert loader.status_code == 200 and report.status_code == 204
+    assert [(e.source, e.destination) for e in stored] == [("web", "1flow-web")]

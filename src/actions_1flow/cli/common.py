@@ -21,9 +21,10 @@ def fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
-def load_config_or_exit(path: str) -> Config:
-    """The configuration at `path`, or every problem in it printed (file, line, key path, reason) and exit 2."""
+def load_config_or_exit(path: str, *, secrets_optional: bool = False) -> Config:
+    """The configuration at `path`, or every problem in it printed (file, line, key path, reason) and exit 2.
+    `secrets_optional` is for commands that only read the store (see `config.parse_config`)."""
     try:
-        return load_config(path)
+        return load_config(path, secrets_optional=secrets_optional)
     except ConfigError as exc:
         fail(f"invalid configuration:\n{exc}")

@@ -21,6 +21,7 @@ from ..actions.client import DEFAULT_TIMEOUT_S
 from ..config import Config, DestinationConfig
 from ..destinations import REGISTRY
 from ..jsvalues import dumps
+from ..terminal import escape_controls
 from .common import EXIT_FAILED, fail, load_config_or_exit
 
 
@@ -105,10 +106,11 @@ def _result_line(item: InputEvent, delivery: DeliveryResult | None, as_json: boo
     if delivery is None:
         if as_json:
             return orjson.dumps({"event": item.number, "status": "invalid", "reason": item.problem}).decode()
-        return f"{item.label()}: invalid: {item.problem}"
+        return escape_controls(f"{item.label()}: invalid: {item.problem}")
     if as_json:
         return dumps({"event": item.number, "messageId": item.event.get("messageId"), **delivery.to_dict()}).decode()
-    return f"{item.label()} · {delivery.destination} · {delivery.result.subscription.name} → {delivery.summary()}"
+    line = f"{item.label()} · {delivery.destination} · {delivery.result.subscription.name} → {delivery.summary()}"
+    return escape_controls(line)  # the summary quotes 1Flow's answer
 
 
 async def _send(items: list[InputEvent], destinations: list[DestinationConfig], timeout: float, as_json: bool) -> bool:
@@ -187,44 +189,50 @@ def _test_report(
     }
 
 
+def _echo(text: str) -> None:
+    """One or more lines of the human report; control characters from the event or 1Flow's answer escaped
+    (the line breaks of the report itself kept)."""
+    click.echo(escape_controls(text, keep_newlines=True))
+
+
 def _print_report(report: dict[str, Any], secret_keys: list[str]) -> None:
     keys = "".join(f", {key} {report['settings'][key]}" for key in secret_keys if key in report["settings"])
-    click.echo(f"Destination {report['destination']} ({report['mode']} mode, {report['endpoint']}{keys})")
+    _echo(f"Destination {report['destination']} ({report['mode']} mode, {report['endpoint']}{keys})")
     for sub in report["subscriptions"]:
-        click.echo("")
+        _echo("")
         status = "matched" if sub["matched"] else "not matched"
-        click.echo(f"Subscription {sub['name']!r} → {sub['action']}: trigger {sub['trigger']} {status}")
+        _echo(f"Subscription {sub['name']!r} → {sub['action']}: trigger {sub['trigger']} {status}")
         if sub["why_not"]:
-            click.echo(f"  why not: {sub['why_not']}")
+            _echo(f"  why not: {sub['why_not']}")
             continue
         if sub["mapped"] is not None:
-            click.echo("  Mapped payload:")
-            click.echo(_indent(_pretty(sub["mapped"]), 4))
+            _echo("  Mapped payload:")
+            _echo(_indent(_pretty(sub["mapped"]), 4))
         if sub["payload"] is not None:
-            click.echo("  Validated payload:")
-            click.echo(_indent(_pretty(sub["payload"]), 4))
+            _echo("  Validated payload:")
+            _echo(_indent(_pretty(sub["payload"]), 4))
         for exchange in sub["requests"]:
             if exchange is None:
-                click.echo("  Request: none (refused before sending)")
+                _echo("  Request: none (refused before sending)")
                 continue
             request = exchange["request"]
-            click.echo("  Request:")
-            click.echo(f"    {request['method']} {request['url']}")
+            _echo("  Request:")
+            _echo(f"    {request['method']} {request['url']}")
             for name, value in request["headers"].items():
-                click.echo(f"    {name}: {value}")
-            click.echo(_indent(request["body"], 4))
+                _echo(f"    {name}: {value}")
+            _echo(_indent(request["body"], 4))
             response = exchange["response"]
             if response is None:
-                click.echo(f"  Response: none ({exchange['error']})")
+                _echo(f"  Response: none ({exchange['error']})")
             else:
-                click.echo(f"  Response: {response['status']} ({exchange['elapsed_ms']} ms)")
-                click.echo(_indent(response["body"], 4))
+                _echo(f"  Response: {response['status']} ({exchange['elapsed_ms']} ms)")
+                _echo(_indent(response["body"], 4))
         verdict = sub["verdict"] + (f": {sub['reason']}" if sub["reason"] else "")
         if sub["hint"]:
             verdict += f" — {sub['hint']}"
         if sub["retry_after"] is not None:
             verdict += f" (retry after {sub['retry_after']:g}s)"
-        click.echo(f"  Verdict: {verdict}")
+        _echo(f"  Verdict: {verdict}")
 
 
 def _indent(text: str, spaces: int) -> str:

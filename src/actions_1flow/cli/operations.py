@@ -3,7 +3,10 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -16,7 +19,9 @@ from rich.text import Text
 
 from ..config import Config, parse_duration
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
+from ..pipeline.integrity import damaged, is_corruption
 from ..pipeline.sqlite import REQUEUE_CHUNK
+from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
@@ -35,6 +40,18 @@ def _open(config: Config) -> SQLiteStore:
         return SQLiteStore(path)
     except StoreError as exc:
         fail(str(exc))
+
+
+@contextmanager
+def _store_errors(store: SQLiteStore) -> Iterator[None]:
+    """A store that fails mid-command (found damaged, I/O error) ends it with the reason, never a traceback;
+    the store is closed either way."""
+    try:
+        yield
+    except (sqlite3.Error, StoreError) as exc:
+        fail(str(damaged(store.path, exc)) if is_corruption(exc) else f"cannot read the event store {store.path}: {exc}")
+    finally:
+        store.close()
 
 
 def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -> str | None:
@@ -92,14 +109,12 @@ def parse_moment(text: str, now: float) -> float:
 def status_command(config_path: str, as_json: bool) -> None:
     """Counts per cloud-mode destination: received, filtered, delivered, retrying, dead-lettered, pending, and the
     age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     store = _open(config)
-    try:
+    with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
         counts = store.counts(destinations)
         next_due = {name: store.next_due_at(name) for name in destinations}
-    finally:
-        store.close()
     now = time.time()
     rows = []
     for c in counts:
@@ -180,14 +195,20 @@ def _device_table(reports: list[DeviceEvent], now: float) -> Table:
         table.add_column(name, overflow="fold")
     for d in reports:
         subscription = (d.subscription or {}).get("name") or ""
-        table.add_row(
+        table.add_row(  # every field is data from a page: control characters escaped, never read as markup
             Text(f"{_when(d.received_at)}\n{format_age(now - d.received_at)} ago"),
-            Text(f"{d.destination}\n{subscription}"),
-            Text(f"{d.message_id or ''}\n{d.event_type or ''}"),
-            Text(d.kind, style="bold red"),
-            Text(d.message + (f"\npage: {d.origin}" if d.origin else "")),
+            _cell(d.destination, subscription),
+            _cell(d.message_id or "", d.event_type or ""),
+            Text(escape_controls(d.kind), style="bold red"),
+            _cell(d.message, *([f"page: {d.origin}"] if d.origin else [])),
         )
     return table
+
+
+def _cell(*lines: str) -> Text:
+    """A table cell of data lines: each line's control characters (ESC, CR, newlines …) escaped, so event data
+    can neither drive the terminal nor fake extra lines; the lines are then joined by real line breaks."""
+    return Text("\n".join(escape_controls(line) for line in lines))
 
 
 _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", "dead": "bold red"}
@@ -202,14 +223,12 @@ _STATUS_STYLE = {"delivered": "green", "filtered": "dim", "retrying": "yellow", 
 def events_command(config_path: str, failed: bool, limit: int, destination: str | None, as_json: bool) -> None:
     """Recent delivery outcomes, newest first: status, attempts, error and hint, and the last request and response
     (the Project API Key masked); then what device-mode plugins reported from pages (all of those are failures)."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
-    try:
+    with _store_errors(store):
         entries = store.log(limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
-    finally:
-        store.close()
     if as_json:
         for e in entries:
             click.echo(orjson.dumps(_entry_json(e)).decode())
@@ -240,12 +259,12 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
             details.append(f"→ {e.request}")
         if e.response:
             details.append(f"← {e.response}")
-        table.add_row(  # everything but the status is data: shown as is, never read as rich markup
+        table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
-            Text(f"{e.destination}\n{e.subscription or '(no subscription matched)'}"),
-            Text(f"{e.message_id}\n{e.event_type or ''}"),
+            _cell(e.destination, e.subscription or "(no subscription matched)"),
+            _cell(e.message_id, e.event_type or ""),
             status,
-            Text("\n".join(details)),
+            _cell(*details),
         )
     _console().print(table)
 
@@ -263,7 +282,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
     """Re-queue dead-lettered deliveries of events received in [--since, --until) for delivery with the current
     configuration (fix the key or the mapping, restart the server or worker, then replay). Safe to run twice:
     what is re-queued is no longer dead-lettered, so a second run finds nothing more."""
-    config = load_config_or_exit(config_path)
+    config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination)
     now = time.time()
     start = parse_moment(since, now)
@@ -272,7 +291,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
         fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
     store = _open(config)
     window = f"events received {_when(start)} – {_when(end)}"
-    try:
+    with _store_errors(store):
         names = [destination] if destination else [d.name for d in config.cloud_destinations()]
         per_destination = {n: store.requeue_dead(start, end, n, now, dry_run=True).result() for n in names}
         total = sum(per_destination.values())
@@ -296,8 +315,6 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
                         break
                     done += moved
                     progress.update(task, completed=min(done, total))
-    finally:
-        store.close()
     click.echo(
         f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
         "configuration it runs with"

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import logging
 import signal
 
 import click
 
 from ..pipeline import StoreError
+from ..key_hygiene import log_key_warnings
+from ..terminal import install_safe_logging
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
 
 
 def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_safe_logging(level, "%(asctime)s %(levelname)s %(name)s: %(message)s")  # event data escaped in the log
 
 
 @click.command("serve")
@@ -35,6 +36,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
 
     config = load_config_or_exit(config_path)
     _logging(log_level)
+    log_key_warnings(config)
     try:
         app = create_app(config, run_worker=not no_worker)
     except StoreError as exc:
@@ -47,6 +49,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         host=host or config.server.host,
         port=config.server.port if port is None else port,
         log_level=log_level,
+        log_config=None,  # uvicorn's records go to the root handler (escaping) set up above
         access_log=False,
         timeout_graceful_shutdown=10,
         ssl_certfile=tls.cert if tls else None,
@@ -67,6 +70,7 @@ def worker_command(config_path: str, log_level: str) -> None:
 
     config = load_config_or_exit(config_path)
     _logging(log_level)
+    log_key_warnings(config)
     try:
         store = open_store(config)
     except StoreError as exc:

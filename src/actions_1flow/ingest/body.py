@@ -29,17 +29,25 @@ def decompress(body: bytes, content_encoding: str) -> bytes:
         raise IngestError(400, "batch_too_large", f"the compressed body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
     if encoding in ("", "identity"):
         return body
-    wbits = 16 + zlib.MAX_WBITS if encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
-    inflater = zlib.decompressobj(wbits)
-    try:
-        out = inflater.decompress(body, MAX_BATCH_BYTES + 1)
-    except zlib.error as exc:
-        raise IngestError(400, "invalid_encoding", f"the body is not valid {encoding}: {exc}") from None
-    if len(out) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
-        raise IngestError(400, "batch_too_large", f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
-    if not inflater.eof:
-        raise IngestError(400, "invalid_encoding", f"the {encoding} body is truncated")
-    return out
+    gzip = encoding in ("gzip", "x-gzip")
+    wbits = 16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS
+    out = bytearray()
+    rest = body
+    while True:  # gzip allows several members one after another (RFC 1952 §2.2): read every one, as gunzip does
+        inflater = zlib.decompressobj(wbits)
+        try:
+            out += inflater.decompress(rest, MAX_BATCH_BYTES + 1 - len(out))
+        except zlib.error as exc:
+            raise IngestError(400, "invalid_encoding", f"the body is not valid {encoding}: {exc}") from None
+        if len(out) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
+            raise IngestError(400, "batch_too_large", f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
+        if not inflater.eof:
+            raise IngestError(400, "invalid_encoding", f"the {encoding} body is truncated")
+        rest = inflater.unused_data
+        if not rest:
+            return bytes(out)
+        if not gzip:
+            raise IngestError(400, "invalid_encoding", f"{len(rest):,} bytes follow the end of the {encoding} stream")
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

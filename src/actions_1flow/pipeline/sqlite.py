@@ -9,6 +9,8 @@ alongside the writer).
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import os
 import queue
 import sqlite3
@@ -22,6 +24,7 @@ from typing import Any, TypeVar
 import orjson
 
 from .checkpoint import Checkpointer
+from .integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
 from .store import (
     AppendResult,
     DeliveryRecord,
@@ -145,6 +148,21 @@ class _Op:
 
 
 _STOP = object()
+log = logging.getLogger(__name__)
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """A read method that marks the store damaged when SQLite says the file is corrupt (then re-raises)."""
+
+    @functools.wraps(method)
+    def guarded(self: SQLiteStore, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            self._note_error(exc)
+            raise
+
+    return guarded
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -165,18 +183,37 @@ class SQLiteStore:
     """`Store` on one SQLite file. Safe to share between threads; one instance per process (several processes may
     open the same file: SQLite serialises their writes)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, integrity_budget: float = QUICK_CHECK_BUDGET_S) -> None:
+        """Open (or create) the store at `path`; StoreError, saying what to do, when the path is no usable store
+        or the file fails `quick_check` (given at most `integrity_budget` seconds; see `integrity`)."""
         self.path = Path(path)
-        create_private(self.path)
+        self.damaged: str | None = None
+        """Why the file is known to be corrupt, once an operation found it so (writes are refused from then on)."""
+        check_path(self.path)
+        try:
+            create_private(self.path)
+        except OSError as exc:
+            raise StoreError(f"cannot create the event store {self.path}: {exc.strerror or exc}") from None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        writer = self._connect()
-        writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
-        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
-        writer.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
-        self._create_schema(writer)
+        writer = None
+        try:
+            writer = self._connect()
+            quick_check(writer, self.path, integrity_budget)
+            writer.execute(f"PRAGMA cache_size=-{WRITER_CACHE_KIB}")
+            writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            writer.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
+            self._create_schema(writer)
+        except (sqlite3.Error, StoreError) as exc:
+            if writer is not None:
+                writer.close()
+            if isinstance(exc, StoreError):
+                raise
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from None
+            raise StoreError(f"cannot open the event store {self.path}: {exc}") from None
         self._writer = threading.Thread(target=self._write_loop, args=(writer,), name="sqlite-writer", daemon=True)
         self._closed = False
         self._lock_file: Any = None
@@ -219,6 +256,9 @@ class SQLiteStore:
         if self._closed:
             raise RuntimeError("the store is closed")
         op = _Op(fn)
+        if self.damaged is not None:  # nothing more is written to, or acknowledged from, a corrupt file
+            op.future.set_exception(StoreError(self.damaged))
+            return op.future
         self._queue.put(op)
         return op.future
 
@@ -243,8 +283,13 @@ class SQLiteStore:
                 break
         conn.close()
 
-    @staticmethod
-    def _commit_group(conn: sqlite3.Connection, ops: list[_Op]) -> None:
+    def _note_error(self, exc: BaseException) -> None:
+        """Remember (and log, once) that the file is corrupt when `exc` says so."""
+        if self.damaged is None and is_corruption(exc):
+            self.damaged = str(damaged(self.path, exc))
+            log.error("%s — refusing to store events from now on", self.damaged)
+
+    def _commit_group(self, conn: sqlite3.Connection, ops: list[_Op]) -> None:
         outcomes: list[tuple[_Op, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -253,6 +298,7 @@ class SQLiteStore:
                 try:
                     result = op.fn(conn)
                 except Exception as exc:  # one bad operation must not undo the group
+                    self._note_error(exc)
                     conn.execute("ROLLBACK TO op")
                     conn.execute("RELEASE op")
                     outcomes.append((op, None, exc))
@@ -261,6 +307,7 @@ class SQLiteStore:
                     outcomes.append((op, result, None))
             conn.execute("COMMIT")
         except Exception as exc:  # the commit itself failed (disk full, I/O error): nothing is durable
+            self._note_error(exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for op in ops:
@@ -329,6 +376,7 @@ class SQLiteStore:
 
     # -- delivery --------------------------------------------------------------------------------------------
 
+    @_guarded
     def read_after(self, seq: int, sources: list[str], limit: int) -> list[StoredEvent]:
         marks = ",".join("?" * len(sources))
         # `+source` keeps SQLite on the primary key (already in log order) instead of the dedup index plus a sort.
@@ -339,6 +387,7 @@ class SQLiteStore:
         )
         return [StoredEvent(s, src, at, orjson.loads(body)) for s, src, at, body in rows]
 
+    @_guarded
     def last_seq(self) -> int:
         """The newest position in the log (0 when empty)."""
         row = self._reader().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
@@ -354,6 +403,7 @@ class SQLiteStore:
 
         return self.submit(ensure)
 
+    @_guarded
     def cursor(self, destination: str) -> int:
         row = self._reader().execute("SELECT seq FROM cursors WHERE destination = ?", (destination,)).fetchone()
         return int(row[0]) if row else 0
@@ -390,6 +440,7 @@ class SQLiteStore:
 
         return self.submit(write)
 
+    @_guarded
     def due(self, destination: str, now: float, limit: int) -> list[DueDelivery]:
         rows = self._reader().execute(
             "SELECT e.seq, e.source, e.received_at, e.body, d.subscription, d.attempts, d.first_attempt_at "
@@ -403,6 +454,7 @@ class SQLiteStore:
             for seq, src, at, body, sub, attempts, first in rows
         ]
 
+    @_guarded
     def next_due_at(self, destination: str) -> float | None:
         row = self._reader().execute(
             "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ? AND status = 'retrying'",
@@ -438,6 +490,7 @@ class SQLiteStore:
 
         return self.submit(requeue)
 
+    @_guarded
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         db = self._reader()
         per_source = dict(db.execute("SELECT source, count(*) FROM events GROUP BY source").fetchall())
@@ -466,13 +519,19 @@ class SQLiteStore:
             out.append(counts)
         return out
 
-    def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
+    @_guarded
+    def log(
+        self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
+    ) -> list[LogEntry]:
         where, args = [], []
         if failed_only:
             where.append(_FAILED)
         if destination is not None:
             where.append("d.destination = ?")
             args.append(destination)
+        if source is not None:
+            where.append("e.source = ?")
+            args.append(source)
         clause = ("WHERE " + " AND ".join(where)) if where else ""
         rows = self._reader().execute(
             "SELECT d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, "
@@ -569,11 +628,13 @@ class SQLiteStore:
 
         return self.submit(insert)
 
-    def device_events(self, limit: int) -> list[DeviceEvent]:
+    @_guarded
+    def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
+        clause, args = ("WHERE source = ? ", (source,)) if source is not None else ("", ())
         rows = self._reader().execute(
             "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
-            "origin FROM device_events ORDER BY received_at DESC, id DESC LIMIT ?",
-            (limit,),
+            f"origin FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT ?",
+            (*args, limit),
         )
         return [
             DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)

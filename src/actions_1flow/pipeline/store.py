@@ -150,8 +150,10 @@ class Store(Protocol):
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         """Per destination (name → its sources): received, pending and delivery-log counts by status."""
 
-    def log(self, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
-        """The most recent delivery-log rows, newest first."""
+    def log(
+        self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
+    ) -> list[LogEntry]:
+        """The most recent delivery-log rows, newest first (only of events from `source`, when given)."""
 
     def prune(
         self, before: float, dead_before: float, destinations: list[str], after: int = 0
@@ -170,8 +172,8 @@ class Store(Protocol):
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
         """Store one device-mode report; the future completes once it is durable."""
 
-    def device_events(self, limit: int) -> list[DeviceEvent]:
-        """The most recent device-mode reports, newest first."""
+    def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
+        """The most recent device-mode reports, newest first (only from `source`, when given)."""
 
     def close(self) -> None:
         """Finish queued writes and release the backend (and the delivery lock)."""

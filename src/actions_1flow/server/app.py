@@ -14,8 +14,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
@@ -26,6 +24,7 @@ from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .state import ServerState
+from .readiness import health, ready
 from .tracking import TrackingAPI
 from .ratelimit import RateLimiter
 
@@ -51,8 +50,6 @@ def build_worker(config: Config, store: Store, **options: Any) -> Worker:
     return Worker(store, destinations, retry_policy(config), **options)
 
 
-async def health(request: Request) -> Response:
-    return JSONResponse({"ok": True})
 
 
 def create_app(
@@ -65,7 +62,7 @@ def create_app(
     """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's."""
     owned = store is None
     origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
-    state = ServerState(config, store or open_store(config), {s.write_key: s for s in config.sources}, origins)
+    state = ServerState(config, store or open_store(config), {k: s for s in config.sources for k in s.accepted_write_keys()}, origins)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -86,6 +83,7 @@ def create_app(
 
     routes = [
         Route("/health", health),
+        Route("/ready", ready),
         *device_mode_routes(state),
         *demo_routes(state),
     ]

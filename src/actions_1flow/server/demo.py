@@ -3,27 +3,30 @@ showing live what 1Flow receives both ways.
 
 `GET /demo` is the page: the analytics.js snippet (loader and settings from this server, the source's write key) and
 a hook that records every call the 1Flow plugin makes into the 1Flow SDK (device mode). `GET /demo/activity.json` is
-what the page polls for the server side: the newest cloud-mode deliveries and device-mode error reports. Neither
-route exists unless the configuration names a demo source.
+what the page polls for the server side: the newest cloud-mode deliveries and device-mode error reports of events
+from the demo's source (no other source's). Neither route exists unless the configuration names a demo source;
+neither is authenticated, so the demo is for a developer's machine, not for production.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
+import re
 from importlib.resources import files
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from .inline_json import script_json
 from .state import ServerState
 
 ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""
 
 _PAGE = files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
+_PLACEHOLDER = re.compile("__WRITE_KEY__|__SOURCE__")
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -33,14 +36,16 @@ def demo_routes(state: ServerState) -> list[Route]:
     source = next((s for s in state.config.sources if s.name == name), None)
     if source is None:
         return []
-    page = _PAGE.replace("__WRITE_KEY__", json.dumps(source.write_key)).replace("__SOURCE__", json.dumps(source.name))
+    values = {"__WRITE_KEY__": script_json(source.write_key), "__SOURCE__": script_json(source.name)}
+    page = _PLACEHOLDER.sub(lambda m: values[m.group(0)], _PAGE)  # one pass: a value is never read as a placeholder
 
     async def demo_page(request: Request) -> Response:
         return HTMLResponse(page, headers=_NO_STORE)
 
     async def activity(request: Request) -> Response:
-        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS)
-        reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS)
+        # Only the demo's own source: the route has no authentication, other sources' traffic is not its to show.
+        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS, source=source.name)
+        reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS, source=source.name)
         return JSONResponse(
             {
                 "source": source.name,

@@ -102,10 +102,9 @@ class DeviceEvents:
         self.limiter = limiter or RateLimiter(REPORTS_PER_SECOND, REPORT_BURST)
         config = state.config
         self._destinations = {
-            source.write_key: [
-                d.name for d in config.destinations if d.mode == "device" and source.name in config.sources_of(d)
-            ]
+            key: [d.name for d in config.destinations if d.mode == "device" and source.name in config.sources_of(d)]
             for source in config.sources
+            for key in source.accepted_write_keys()
         }
         # Public in device mode, yet never written to our logs or store.
         self._secrets = [secret for d in config.destinations for secret in d.settings.secrets()]

@@ -28,6 +28,7 @@ from starlette.responses import Response
 
 from ..config import Config, DestinationConfig, SourceConfig
 from .assets import Asset, asset_response
+from .published_url import PublishedBase
 from .responses import error_response
 
 DEVICE_EVENTS_PATH = "/v1/device-events"
@@ -113,12 +114,13 @@ def settings_document(config: Config, source: SourceConfig, base_url: str) -> di
 
 
 class SettingsCDN:
-    """The settings endpoint; documents are built once per source (and origin, when no public URL is set)."""
+    """The settings endpoint; documents are built once per source (and origin, when no public URL is set: then
+    only for hosts the server is known by, see `published_url`)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.public_url = config.server.public_url
-        self._sources = {s.write_key: s for s in config.sources}
+        self.published = PublishedBase(config.server.public_url, config.server.host, config.server.allowed_hosts)
+        self._sources = {k: s for s in config.sources for k in s.accepted_write_keys()}  # old keys: current settings
         self._cache: dict[tuple[str, str], Asset] = {}
 
     def _document(self, source: SourceConfig, base_url: str) -> Asset:
@@ -140,5 +142,15 @@ class SettingsCDN:
                 404, "unknown_write_key",
                 "no source of this server has this write key; check the key passed to analytics.load()",
             )
-        base_url = self.public_url or str(request.base_url).rstrip("/")
-        return asset_response(request, self._document(source, base_url))
+        host = request.headers.get("host")
+        base_url = self.published.base_url(request.url.scheme, host)
+        if base_url is None:
+            return error_response(
+                400, "host_not_allowed",
+                f"this server publishes no URLs for Host {(host or '')[:200]!r}: set server.public_url, or list the host in "
+                "server.allowed_hosts",
+            )
+        response = asset_response(request, self._document(source, base_url))
+        if self.published.from_request:  # the document names the host it was asked for: caches must key on it
+            response.headers["vary"] = "Accept-Encoding, Host"
+        return response

@@ -63,7 +63,7 @@ class TrackingAPI:
         if method == "POST":
             await self.track(kind, scope, receive, send, headers)
         elif method == "OPTIONS":
-            await self.options(send, headers)
+            await self.options(send, headers, scope.get("scheme", "http"))
         else:
             message = f"{scope['path']} does not accept {method}; allowed: {ALLOW}"
             await respond_error(send, IngestError(405, "method_not_allowed", message), {"allow": ALLOW})
@@ -86,7 +86,7 @@ class TrackingAPI:
             if source is None:
                 raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
             source_name = source.name
-            if origin is not None and not state.origins.allows(origin, source_name, host):
+            if origin is not None and not state.origins.allows(origin, source_name, host, scope.get("scheme", "http")):
                 self._warn_origin(origin, source_name)
                 raise IngestError(
                     403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
@@ -102,13 +102,13 @@ class TrackingAPI:
             return
         except IngestError as err:
             log.debug("refused %s: %s %s", scope["path"], err.status, err.code)
-            extra = self._cors(origin, source_name, host) if err.code != "origin_not_allowed" else {}
+            extra = self._cors(origin, source_name, host, scope) if err.code != "origin_not_allowed" else {}
             extra.update(extra_headers)
             if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
                 extra["connection"] = "close"
             await respond_error(send, err, extra)
             return
-        cors = self._cors(origin, source_name, host)
+        cors = self._cors(origin, source_name, host, scope)
         try:
             await state.appender.append(source_name, parsed.events)
         except Exception:
@@ -116,18 +116,18 @@ class TrackingAPI:
             return
         await respond(send, 200, _OK, cors)
 
-    async def options(self, send: Send, headers: dict[str, str]) -> None:
+    async def options(self, send: Send, headers: dict[str, str], scheme: str = "http") -> None:
         """A CORS preflight (answered for the origins of all sources), or a plain OPTIONS (which methods exist)."""
         origin = headers.get("origin")
         if origin is None or "access-control-request-method" not in headers:
             await respond(send, 204, b"", {"allow": ALLOW})
-        elif not self.state.origins.allows(origin, None, headers.get("host")):
+        elif (grant := self.state.origins.grant(origin, None, headers.get("host"), scheme)) is None:
             self._warn_origin(origin, None)
             message = f"no source of this server accepts events from pages at {origin}; list it in cors_origins"
             await respond_error(send, IngestError(403, "origin_not_allowed", message))
         else:
             requested = headers.get("access-control-request-headers")
-            await respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested))
+            await respond(send, 204, b"", self.state.origins.preflight_headers(origin, requested, grant == "listed"))
 
     def _warn_origin(self, origin: str, source: str | None) -> None:
         """Say once per origin and source (for the first 1,000) that browsers there are refused: a missing
@@ -138,10 +138,11 @@ class TrackingAPI:
         where = f"source {source!r}" if source else "any source (CORS preflight)"
         log.warning("refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where)
 
-    def _cors(self, origin: str | None, source: str | None, host: str | None) -> dict[str, str]:
-        if origin is None or not self.state.origins.allows(origin, source, host):
+    def _cors(self, origin: str | None, source: str | None, host: str | None, scope: Scope) -> dict[str, str]:
+        grant = None if origin is None else self.state.origins.grant(origin, source, host, scope.get("scheme", "http"))
+        if grant is None:
             return {}
-        return self.state.origins.response_headers(origin)
+        return self.state.origins.response_headers(origin, credentials=grant == "listed")
 
 
 async def read_body(receive: Receive, headers: dict[str, str], timeout: float, limit: int = MAX_BATCH_BYTES) -> bytes:

@@ -1,0 +1,54 @@
+"""Making text from event data safe to print on a terminal or write to a log.
+
+Event data (a device report's message, a messageId, an error 1Flow echoed back) comes from the network. Printed
+raw, an `ESC [ 41 m` recolours the operator's terminal, an `ESC ] 0 ;` retitles it, a carriage return or a bidi
+override hides what a line really says, and a newline forges a log line. `escape_controls` writes every such
+character as a visible escape (`\\x1b`, `\\n`, `\\u202e`), so what is shown is exactly what was received, only
+legible; `SafeFormatter` does it for every log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
+    """`text` with C0/C1 control characters, DEL, bidi controls and line/paragraph separators written as
+    `\\xNN`/`\\uNNNN` (`\\n`, `\\r`, `\\t` by name). `keep_newlines` leaves `\\n` and `\\t` as they are (for
+    text whose lines are ours, such as a traceback)."""
+    return (_CONTROLS_BUT_LINES if keep_newlines else _CONTROLS).sub(_escape, text)
+
+
+class SafeFormatter(logging.Formatter):
+    """A log formatter that escapes control characters in the message (one record is one line) and in
+    tracebacks (whose line breaks are kept), so no event data reaches the log raw."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+        return escape_controls(super().formatException(ei), keep_newlines=True)
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return escape_controls(super().formatStack(stack_info), keep_newlines=True)
+
+
+def install_safe_logging(level: str, fmt: str) -> None:
+    """Log to stderr at `level` through a `SafeFormatter`, replacing the root logger's handlers (uvicorn is run
+    without a logging configuration of its own, so its records come here too)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(SafeFormatter(fmt))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
