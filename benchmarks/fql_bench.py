@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from actions_1flow import fql  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
+
+from actions_1flow import fql  # noqa: E402
 
 TYPICAL_TRIGGERS = [
     'type = "track"',

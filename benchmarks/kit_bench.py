@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers.kit import segment_fields  # noqa: E402
+from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
+from tests.oracle import NodeOracle  # noqa: E402
+
 from actions_1flow.actions import CompiledSubscription, Subscription, run_event  # noqa: E402
 from actions_1flow.destinations.oneflow import wire  # noqa: E402
 from actions_1flow.destinations.oneflow.client import OneFlowClient  # noqa: E402
@@ -30,9 +34,6 @@ from actions_1flow.destinations.oneflow.definition import (  # noqa: E402
     TRACK_EVENT,
     TRACK_FIELDS,
 )
-from tests.helpers.kit import segment_fields  # noqa: E402
-from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
-from tests.oracle import NodeOracle  # noqa: E402
 
 SECONDS = 2.0
 PAYLOADS = [

@@ -17,15 +17,17 @@ import json
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from actions_1flow.mapping import MappingError, compile, transform  # noqa: E402
 from tests.mapping.compare import outcome, same  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
+
+from actions_1flow.mapping import MappingError, compile, transform  # noqa: E402
 
 PRESETS = [
     {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},

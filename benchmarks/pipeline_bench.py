@@ -32,10 +32,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from actions_1flow.pipeline import SQLiteStore  # noqa: E402
 from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
 from tests.helpers.process import CliProcess, free_port  # noqa: E402
 from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
+
+from actions_1flow.pipeline import SQLiteStore  # noqa: E402
 
 LOADGEN = Path(__file__).with_name("loadgen.py")
 PROFILE_DIR = os.environ.get("PIPELINE_BENCH_PROFILE")

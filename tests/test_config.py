@@ -93,12 +93,12 @@ def test_missing_project_api_key():
 
 
 def test_empty_project_api_key():
-    ((line, path, reason),) = problems("- {name: d, settings: {projectApiKey: ''}}")
+    ((_line, path, reason),) = problems("- {name: d, settings: {projectApiKey: ''}}")
     assert path == "destinations[0].settings.projectApiKey" and "projectApiKey is empty" in reason
 
 
 def test_eu_without_api_base_url_in_cloud_mode_says_no_endpoint_is_documented():
-    ((line, path, reason),) = problems("- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu}}")
+    ((_line, path, reason),) = problems("- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu}}")
     assert path == "destinations[0].settings.region"
     assert "needs apiBaseUrl" in reason and "1Flow documents no EU endpoint" in reason
 

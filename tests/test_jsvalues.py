@@ -10,8 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actions_1flow.jsvalues import (
-    MISSING, json_parse, json_stringify, loose_equals_empty_string, number_to_string, object_keys, to_number,
-    to_string, trim, truthy, utf16_length, utf16_units,
+    MISSING,
+    json_parse,
+    json_stringify,
+    loose_equals_empty_string,
+    number_to_string,
+    object_keys,
+    to_number,
+    to_string,
+    trim,
+    truthy,
+    utf16_length,
+    utf16_units,
 )
 from tests.mapping.compare import outcome
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 MAX_TIME_MS = 8.64e15
 """JS dates are valid up to ±8.64e15 ms from the epoch."""
@@ -50,7 +51,7 @@ _SYMBOLS = {ord(c): c for c in ":-+.)"}
 @dataclass(frozen=True, slots=True)
 class _Token:
     kind: int
-    value: int | str | tuple[int, int] = 0  # a number, a symbol, or a word's (meaning, value)
+    value: Any = 0  # a number (int), a symbol (str), or a word's (meaning, value)
     length: int = 0
 
     def is_symbol(self, symbol: str) -> bool:
@@ -232,7 +233,7 @@ class _Zone:
     def is_utc(self) -> bool:
         return self.hour == 0 and self.minute == 0
 
-    def resolve(self) -> int | None | bool:
+    def resolve(self) -> int | bool | None:
         """The offset in seconds, None when no zone was given, False when it is out of range."""
         if self.sign is None:
             return None
@@ -275,7 +276,7 @@ def _read_iso(scanner: _Scanner, day: _Day, time: _Time, zone: _Zone) -> _Token:
                 return scanner.next()
             day.add(int(scanner.next().value))
     peek = scanner.peek()
-    if not (peek.kind == _WORD and peek.value[0] == _T):  # type: ignore[index]
+    if not (peek.kind == _WORD and peek.value[0] == _T):
         if peek.kind != _END:
             return scanner.next()
     else:
@@ -398,7 +399,7 @@ def _read(text: str) -> tuple[tuple[int, int, int], tuple[int, int, int, int], i
             if not _read_number(int(token.value), scanner, day, time, zone):
                 return None
         elif token.kind == _WORD:
-            meaning, value = token.value  # type: ignore[misc]
+            meaning, value = token.value
             if meaning == _AM_PM and time.parts:
                 time.hour_offset = value
             elif meaning == _MONTH:
@@ -418,7 +419,7 @@ def _read(text: str) -> tuple[tuple[int, int, int], tuple[int, int, int, int], i
     ymd, hms, offset = day.resolve(), time.resolve(), zone.resolve()
     if ymd is None or hms is None or offset is False:
         return None
-    return ymd, hms, offset  # type: ignore[return-value]
+    return ymd, hms, offset
 
 
 def days_from_civil(year: int, month: int, day: int) -> int:
@@ -455,7 +456,7 @@ def local_offset(ms: float) -> float:
         seconds -= math.ceil((seconds - high) / _CYCLE_S) * _CYCLE_S
     elif seconds < low:
         seconds += math.ceil((low - seconds) / _CYCLE_S) * _CYCLE_S
-    local = datetime.fromtimestamp(seconds, timezone.utc).astimezone()
+    local = datetime.fromtimestamp(seconds, UTC).astimezone()
     return -local.utcoffset().total_seconds() / 60  # type: ignore[union-attr]
 
 

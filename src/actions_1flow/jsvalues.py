@@ -35,9 +35,9 @@ class _Missing:
     """The JS `undefined`: a value that is not there (distinct from `None`, the JS `null`)."""
 
     __slots__ = ()
-    _instance: "_Missing | None" = None
+    _instance: _Missing | None = None
 
-    def __new__(cls) -> "_Missing":
+    def __new__(cls) -> _Missing:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -201,7 +201,7 @@ def number_to_string(value: int | float) -> str:
         return "-Infinity"
     if value == 0:
         return "0"
-    if value.is_integer() and -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
+    if float(value).is_integer() and -MAX_EXACT_INTEGER <= value <= MAX_EXACT_INTEGER:
         return str(int(value))
     return _shortest_to_js(repr(value))
 
@@ -362,7 +362,7 @@ def in_key_order(obj: dict) -> dict:
 # --- JSON --------------------------------------------------------------------------------------------------------
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 
 
 def _quote(s: str) -> str:

@@ -36,13 +36,13 @@ class SafeFormatter(logging.Formatter):
     """A log formatter that escapes control characters in the message (one record is one line) and in
     tracebacks (whose line breaks are kept), so no event data reaches the log raw."""
 
-    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+    def formatMessage(self, record: logging.LogRecord) -> str:
         return escape_controls(super().formatMessage(record))
 
-    def formatException(self, ei) -> str:  # type: ignore[no-untyped-def]  # noqa: N802
+    def formatException(self, ei) -> str:
         return escape_controls(super().formatException(ei), keep_newlines=True)
 
-    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+    def formatStack(self, stack_info: str) -> str:
         return escape_controls(super().formatStack(stack_info), keep_newlines=True)
 
 

@@ -48,7 +48,7 @@ def test_outage_with_retry_after_then_full_delivery_while_the_other_destination_
     try:
         for key in (DOWN, HEALTHY):
             wait_until(
-                lambda: acked <= set(delivered_numbers(live_sandbox, mask_secret(key))[0]), 60, f"all events for {key[-4:]}"
+                lambda key=key: acked <= set(delivered_numbers(live_sandbox, mask_secret(key))[0]), 60, f"all events for {key[-4:]}"
             )
     finally:
         server.stop()

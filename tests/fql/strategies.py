@@ -7,7 +7,6 @@ Values stay JSON-safe (no NaN/Infinity, no unpaired surrogates) because every ex
 from __future__ import annotations
 
 import copy
-
 from typing import Any
 
 from hypothesis import strategies as st

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import hypothesis
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

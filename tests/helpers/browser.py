@@ -32,7 +32,7 @@ class Site:
         self.pages = pages
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 body = pages.get(self.path.split("?")[0], b"")
                 self.send_response(200 if body else 404)
                 self.send_header("content-type", "text/html; charset=utf-8")

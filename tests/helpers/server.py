@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import ssl
 from pathlib import Path
-
 from typing import Any
 
 import httpx
@@ -13,7 +12,6 @@ import yaml
 
 from tests.helpers.process import CliProcess, free_port
 from tests.helpers.sandbox import US_KEY
-
 
 PAGE_SUBSCRIPTION = {
     "name": "Page Viewed",

@@ -16,7 +16,7 @@ def self_signed(directory: Path, name: str = "server") -> tuple[Path, Path]:
     """(certificate, key) PEM files; the certificate is its own CA, so clients verify with `verify=cert`."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "actions-1flow test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)

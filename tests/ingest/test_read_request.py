@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,7 +18,7 @@ from actions_1flow.ingest import (
     read_request,
 )
 
-NOW = datetime(2026, 11, 29, 12, 0, 0, 500_000, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 29, 12, 0, 0, 500_000, tzinfo=UTC)
 
 
 def body(obj) -> bytes:

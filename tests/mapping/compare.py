@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions_1flow.mapping import MISSING, MappingError, MappingValidationError, transform
 from actions_1flow.jsvalues import json_stringify
+from actions_1flow.mapping import MISSING, MappingError, MappingValidationError, transform
 
 
 def outcome(mapping: Any, event: Any) -> dict:

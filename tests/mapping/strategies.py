@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
+
 @st.composite
 def weighted(draw, *choices):
     """Draw from one of `(weight, strategy)` choices (st.one_of would ignore repeated strategies)."""

@@ -8,9 +8,15 @@ import pytest
 
 from actions_1flow import mapping as mapping_kit
 from actions_1flow.mapping import (
-    MISSING, CompiledMapping, MappingError, MappingValidationError, compile, transform, validate,
+    MISSING,
+    CompiledMapping,
+    MappingError,
+    MappingValidationError,
+    compile,
+    compiler,
+    transform,
+    validate,
 )
-from actions_1flow.mapping import compiler
 
 PRESET = {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
           "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}
@@ -86,7 +92,7 @@ def test_cached_failures_are_raised_again_each_time():
         with pytest.raises(MappingValidationError) as failure:
             transform({"x": {"@path": 5}}, {})
         assert failure.value.messages == ["/x/@path should be a string or a mapping directive but it is a number."]
-        with pytest.raises(MappingError, match="^The root directive must be an object$"):
+        with pytest.raises(MappingError, match=r"^The root directive must be an object$"):
             transform({"__segment_internal_directive": {"@transform": 5}}, {})
 
 

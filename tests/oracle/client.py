@@ -70,7 +70,7 @@ class NodeOracle:
             self._proc.stdin.close()  # type: ignore[union-attr]
             self._proc.wait(timeout=10)
 
-    def __enter__(self) -> "NodeOracle":
+    def __enter__(self) -> NodeOracle:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from actions_1flow.cli.operations import format_age, parse_moment
 from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, SQLiteStore
 from tests.helpers.cli import invoke
+
 
 def write_config(tmp_path, *names: str):
     dests = "".join(
@@ -128,7 +129,7 @@ def test_events_escapes_control_characters_from_event_data(filled, tmp_path):
 
 def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
     filled, now = filled
-    iso = datetime.fromtimestamp(now - 3600, timezone.utc).isoformat()
+    iso = datetime.fromtimestamp(now - 3600, UTC).isoformat()
     dry = invoke("replay", "--config", str(filled), "--since", "3h", "--dry-run")
     assert "would re-queue 2 dead-lettered deliveries" in dry.stdout and "a: 2" in dry.stdout
     window = invoke("replay", "--config", str(filled), "--since", iso, "--dry-run")
@@ -170,7 +171,7 @@ def test_no_store_yet_is_a_clear_error(tmp_path):
 def test_parse_moment_and_format_age():
     now = 1_700_000_000.0
     assert parse_moment("2h", now) == now - 7200 and parse_moment("90s", now) == now - 90
-    assert parse_moment("2024-05-01T09:00:00Z", now) == datetime(2024, 5, 1, 9, tzinfo=timezone.utc).timestamp()
+    assert parse_moment("2024-05-01T09:00:00Z", now) == datetime(2024, 5, 1, 9, tzinfo=UTC).timestamp()
     assert parse_moment("2024-05-01", now) == datetime(2024, 5, 1).astimezone().timestamp()
     with pytest.raises(click.BadParameter):
         parse_moment("soon", now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 from pydantic import Field as _PydanticField
@@ -38,7 +38,8 @@ def setting(
     missing, `advanced` (an expert override), `addition` (ours, not in Segment's definition of the destination),
     labelled `choices` for a `Literal` type, and pydantic's constraints (`gt`, `le`, …)."""
     extra = {"label": label, "example": example, "advanced": advanced, "addition": addition, "choices": choices}
-    return _PydanticField(default, description=description, json_schema_extra={"x-setting": extra}, **constraints)  # type: ignore[arg-type]
+    schema_extra = cast(dict[str, Any], {"x-setting": extra})
+    return _PydanticField(default, description=description, json_schema_extra=schema_extra, **constraints)
 
 
 class DestinationSettings(BaseModel):

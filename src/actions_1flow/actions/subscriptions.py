@@ -97,7 +97,7 @@ def run_subscription(
         return SubscriptionResult(spec, Status.DISABLED, "the subscription is disabled")
     try:
         matched = compiled.trigger.matches(event)
-    except Exception as exc:  # noqa: BLE001 - a trigger that cannot judge this event fails only this subscription
+    except Exception as exc:
         return SubscriptionResult(spec, Status.INVALID, f"the trigger could not evaluate the event: {exc}")
     if not matched:
         return SubscriptionResult(spec, Status.NOT_SUBSCRIBED, f"the event does not match the trigger {spec.subscribe}")
@@ -120,7 +120,7 @@ def run_subscription(
     result.log.append("Payload validated")
     try:
         output = action.perform(PerformInput(result.payload, settings, event, spec.mapping))
-    except Exception as exc:  # noqa: BLE001 - the action's failure belongs to this subscription alone
+    except Exception as exc:
         result.status, result.reason = Status.FAILED, f"{action.title} failed: {exc}"
         return result
     result.log.append("Action Executed")

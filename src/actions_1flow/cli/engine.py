@@ -12,7 +12,6 @@ from .. import fql
 from .common import EXIT_USAGE
 
 
-
 def read_json(source: BinaryIO, what: str) -> Any:
     """A JSON document from a file or stdin; exit 2 with the parser's reason when it is not JSON."""
     try:
@@ -49,8 +48,8 @@ def fql_command(expr: str, event_file: BinaryIO | None) -> None:
               help="Event JSON; '-' reads standard input.")
 def map_command(mapping_file, event_file) -> None:
     """Print the payload MAPPING makes of EVENT, exactly as Segment's transform would (exit 2 on failure)."""
-    from ..mapping import MISSING, MappingError, MappingValidationError, transform
     from ..jsvalues import json_parse, json_stringify
+    from ..mapping import MISSING, MappingError, MappingValidationError, transform
 
     documents = []
     for name, handle in (("mapping", mapping_file), ("event", event_file)):

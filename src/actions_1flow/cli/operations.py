@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import click
@@ -116,7 +116,7 @@ def status_command(config_path: str, as_json: bool) -> None:
         counts = store.counts(destinations)
         next_due = {name: store.next_due_at(name) for name in destinations}
     now = time.time()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for c in counts:
         due = next_due[c.destination]
         rows.append({
@@ -155,17 +155,17 @@ def status_command(config_path: str, as_json: bool) -> None:
 
 def _entry_json(e: LogEntry) -> dict[str, Any]:
     return {
-        "updated_at": datetime.fromtimestamp(e.updated_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "updated_at": datetime.fromtimestamp(e.updated_at, UTC).isoformat(timespec="milliseconds"),
         "destination": e.destination,
         "subscription": e.subscription,
         "messageId": e.message_id,
-        "received_at": datetime.fromtimestamp(e.received_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "received_at": datetime.fromtimestamp(e.received_at, UTC).isoformat(timespec="milliseconds"),
         "type": e.event_type,
         "status": e.status,
         "attempts": e.attempts,
         "replays": e.replays,
         "next_attempt_at": None if e.next_attempt_at is None
-        else datetime.fromtimestamp(e.next_attempt_at, timezone.utc).isoformat(timespec="milliseconds"),
+        else datetime.fromtimestamp(e.next_attempt_at, UTC).isoformat(timespec="milliseconds"),
         "error": e.error,
         "hint": e.hint,
         "request": e.request,
@@ -176,7 +176,7 @@ def _entry_json(e: LogEntry) -> dict[str, Any]:
 def _device_json(d: DeviceEvent) -> dict[str, Any]:
     return {
         "channel": "device",
-        "received_at": datetime.fromtimestamp(d.received_at, timezone.utc).isoformat(timespec="milliseconds"),
+        "received_at": datetime.fromtimestamp(d.received_at, UTC).isoformat(timespec="milliseconds"),
         "destination": d.destination,
         "source": d.source,
         "kind": d.kind,

@@ -9,8 +9,8 @@ import signal
 
 import click
 
-from ..pipeline import StoreError
 from ..key_hygiene import log_key_warnings
+from ..pipeline import StoreError
 from ..terminal import install_safe_logging
 from .common import fail, load_config_or_exit
 

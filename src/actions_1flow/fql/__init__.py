@@ -41,7 +41,7 @@ class Subscription:
     Segment's validate() would throw (a path through a built-in's `caller`), the answer is False.
     """
 
-    __slots__ = ("ast", "text", "matches")
+    __slots__ = ("ast", "matches", "text")
 
     ast: dict[str, Any]
     text: str | None
@@ -63,7 +63,7 @@ class SubscriptionSet:
     `matches(event)` — computed by one function that reads every field the triggers use once.
     """
 
-    __slots__ = ("subscriptions", "matches")
+    __slots__ = ("matches", "subscriptions")
 
     subscriptions: tuple[Subscription, ...]
     matches: Callable[[Any], tuple[bool, ...]]

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Union
+from typing import Any
 
 from ..jsvalues import MAX_EXACT_INTEGER, MISSING, NUMBER_TYPES, as_double, to_number, to_string, truthy
 from .evaluate import MAX_DEPTH, check, evaluate, field_of
@@ -117,7 +117,7 @@ class _Group:
     children: tuple[_Tree, ...]
 
 
-_Tree = Union[_Group, _Cond, _Const]
+_Tree = _Group | _Cond | _Const
 
 
 def _lower_group(node: Mapping[str, Any], depth: int, conditions: list[int]) -> _Tree:

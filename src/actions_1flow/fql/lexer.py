@@ -81,9 +81,9 @@ class _Lexer:
                 add(Token(EOS, "", "end", len(text)))
                 return self.tokens
             char = text[pos]
-            if char.isascii() and (char.isalpha() or char == "_") or char == "\\":
+            if (char.isascii() and (char.isalpha() or char == "_")) or char == "\\":
                 pos = self.word(pos)
-            elif char.isdigit() and char.isascii() or char in "+-":
+            elif (char.isdigit() and char.isascii()) or char in "+-":
                 pos = self.number(pos)
             elif char == '"':
                 pos = self.string(pos)
@@ -125,7 +125,7 @@ class _Lexer:
         if last in _KEYWORDS and last != raw and (not after or after in _SEGMENT_TERMINATORS):
             raise self.fail(f"Segment reads a final '.{last}' as the keyword {last}: escape it as '\\{last}'",
                             end - len(last))
-        if not after and (last[0] == "a" and len(last) == 2 or last[0] == "n" and len(last) in (2, 3)):
+        if not after and ((last[0] == "a" and len(last) == 2) or (last[0] == "n" and len(last) in (2, 3))):
             # Segment's lexer, looking for `and`/`null`, runs into the end of the text and drops what it read.
             raise self.fail(f"Segment reads '{last}' at the very end as '{last[0]}': add a space or quote it",
                             end - len(last))
@@ -152,7 +152,7 @@ class _Lexer:
         if run in ("-", "+") and not shown[1:]:
             raise self.fail(f"expected a number after '{run}'", start)
         after = self.peek(end)
-        if not _NUMBER_OK.fullmatch(run) or after and after not in _AFTER_VALUE:
+        if not _NUMBER_OK.fullmatch(run) or (after and after not in _AFTER_VALUE):
             raise self.fail(
                 f"malformed number '{clip(shown)}': numbers are digits with an optional sign and decimal point", start
             )
@@ -182,7 +182,7 @@ class _Lexer:
 
     def bang(self, start: int) -> int:
         after = self.peek(start + 1)
-        if after.isascii() and after.isalpha() or after == "(":
+        if (after.isascii() and after.isalpha()) or after == "(":
             self.tokens.append(Token(NOT, "!", "!", start))
             return start + 1
         if after == "=":

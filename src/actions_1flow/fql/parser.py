@@ -10,7 +10,7 @@ the call belongs to the enclosing level (see docs/fql.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 from ..jsvalues import to_string
 from .errors import FQLSyntaxError, clip
@@ -57,10 +57,10 @@ class _Conn:
 
 @dataclass(slots=True)
 class _Group:
-    elements: list[Union[_Node, _Conn]]
+    elements: list[_Node | _Conn]
 
 
-_Element = Union[_Node, _Conn, _Group]
+_Element = _Node | _Conn | _Group
 
 
 def _segment_reading(elements: list[_Element]) -> dict[str, Any]:
@@ -191,7 +191,7 @@ class _Grammar:
         if field_token.kind != WORD:
             raise self.fail(f"{function}() needs a field as its 1st argument, found {_show(field_token)}",
                             field_token.start)
-        field_type, name = self.field(field_token, function)
+        field_type, name = self.field(field_token, str(function))
         self.advance()
         if self.token.kind != COMMA:
             raise self.fail(f"expected ',' after the field in {function}(), found {_show(self.token)}",

@@ -56,7 +56,7 @@ _FUNCTION_NAME_ALIASES = {"trimLeft": "trimStart", "trimRight": "trimEnd"}
 class JSFunction:
     """A built-in method reached by a property path (`properties.tags.map`): truthy, not a string or number."""
 
-    __slots__ = ("name", "length")
+    __slots__ = ("length", "name")
 
     def __init__(self, name: str, length: int) -> None:
         self.name = _FUNCTION_NAME_ALIASES.get(name, name)

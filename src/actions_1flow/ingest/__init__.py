@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .body import decompress, parse_json_object, write_key_from
@@ -66,5 +66,5 @@ def read_request(
     events = events_from_body(kind, data)
     for index, event in enumerate(events):
         check_event(event, f"batch[{index}]" if kind == "batch" else "the event")
-    now = received_at or datetime.now(timezone.utc)
+    now = received_at or datetime.now(UTC)
     return TrackingRequest(write_key, [enrich(event, now, client_ip) for event in events])

@@ -15,8 +15,8 @@ from .compiler import CompiledMapping, compile, transform, validate
 from .errors import MappingError, MappingValidationError
 
 __all__ = [
-    "CompiledMapping",
     "MISSING",
+    "CompiledMapping",
     "MappingError",
     "MappingValidationError",
     "compile",

@@ -52,7 +52,7 @@ class CompiledMapping:
             raise MappingError(NESTING_ERROR) from None
 
 
-def compile(mapping: Any) -> CompiledMapping:  # noqa: A001  (the contract's name)
+def compile(mapping: Any) -> CompiledMapping:
     """Validate `mapping` once and build its evaluator. Raises MappingValidationError or MappingError."""
     return CompiledMapping(mapping)
 

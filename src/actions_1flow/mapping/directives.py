@@ -8,6 +8,7 @@ the mapping (`@replace`), the defaults are applied to local copies with the same
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..jsvalues import (
@@ -216,6 +217,7 @@ def array_path(opts: Any, ctx: Ctx) -> Node:
         return failing(f"@arrayPath expected array, got {real_type_of(opts)}")
     where = opts[0] if opts else MISSING
     shape = opts[1] if len(opts) > 1 else MISSING
+    root: Callable[[Any], Any]
     if type(where) is str:
         segments = directive_path(where)
         root_dirty = ctx.payload_dirty

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from liquid import Environment, Mode
 from liquid.ast import Node
@@ -34,8 +34,8 @@ from liquid.undefined import UNDEFINED
 
 from ..jsvalues import MISSING, to_string
 from . import liquid_filters
-from .liquid_operators import use_js_operators
 from .errors import MappingError
+from .liquid_operators import use_js_operators
 
 MAX_TEMPLATE_LENGTH = 1000
 """Segment rejects longer templates before parsing them."""
@@ -78,7 +78,7 @@ class _Context(RenderContext):
 
     __slots__ = ("deadline",)
 
-    def __init__(self, template: BoundTemplate, *, globals: dict) -> None:  # noqa: A002
+    def __init__(self, template: BoundTemplate, *, globals: dict) -> None:
         super().__init__(template, globals=globals)
         self.scope = ReadOnlyChainMap(self.locals, self.globals)
         self.deadline = time.monotonic() + RENDER_TIME_LIMIT
@@ -91,7 +91,7 @@ class _Context(RenderContext):
             raise RenderTimeLimitError(f"template render limit of {int(RENDER_TIME_LIMIT * 1000)}ms exceeded",
                                        token=None)
 
-    def filter(self, name: str, token: Any) -> Any:  # noqa: A003
+    def filter(self, name: str, token: Any) -> Any:
         self.check_time()
         return super().filter(name, token)
 
@@ -108,7 +108,7 @@ class _Context(RenderContext):
 
 
 class _Template(BoundTemplate):
-    context_class = _Context  # type: ignore[assignment]
+    context_class = _Context
 
 
 class _JSOutputNode(OutputNode):
@@ -135,10 +135,10 @@ class _JSEcho(EchoTag):
 
 def _counter(context: RenderContext, name: str) -> dict:
     """liquidjs counts in the render's variables (`ctx.environments`), starting at 0 unless a number is there."""
-    variables = context.globals
-    if type(variables.get(name)) not in (int, float):  # type: ignore[union-attr]
-        variables[name] = 0  # type: ignore[index]
-    return variables  # type: ignore[return-value]
+    variables = cast(dict, context.globals)
+    if type(variables.get(name)) not in (int, float):
+        variables[name] = 0
+    return variables
 
 
 class _IncrementNode(IncrementNode):
@@ -208,8 +208,9 @@ class _SegmentLiquid(Environment):
 
 def _environment() -> Environment:
     env = _SegmentLiquid(tolerance=Mode.STRICT, strict_filters=False)
-    for tag in (_JSOutput, _JSEcho, _Increment, _Decrement, _stop_tag("break"), _stop_tag("continue"),
-                *(_disabled_tag(name) for name in DISABLED_TAGS)):
+    tags: tuple[type[Tag], ...] = (_JSOutput, _JSEcho, _Increment, _Decrement, _stop_tag("break"), _stop_tag("continue"),
+                                   *(_disabled_tag(name) for name in DISABLED_TAGS))
+    for tag in tags:
         env.add_tag(tag)
     for name in _NOT_IN_LIQUIDJS:
         env.tags.pop(name, None)

@@ -10,8 +10,9 @@ import math
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from .. import jsdate
 from ..jsvalues import MISSING, as_double, to_string

@@ -14,7 +14,8 @@ import hmac
 import math
 import re
 import unicodedata
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote
 
 from liquid.exceptions import FilterError

@@ -86,7 +86,7 @@ def _uses_literal_drop(expression: Any) -> bool:
 def _binary(fallback: type, compare: Any) -> type:
     """A subclass of python-liquid's `fallback` expression that compares the liquidjs way."""
 
-    class JSComparison(fallback):  # type: ignore[misc, valid-type]
+    class JSComparison(fallback):
         __slots__ = ()
 
         def evaluate(self, context: RenderContext) -> object:

@@ -16,8 +16,9 @@ come out already clean: plain objects skip MISSING values as they are built, lis
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 from ..jsvalues import MISSING, object_keys
 from .errors import MappingError
@@ -29,7 +30,7 @@ Fn = Callable[[Any], Any]
 class Node:
     """A compiled mapping value: `fn(payload)` and what is known about its result."""
 
-    __slots__ = ("fn", "maybe_missing", "dirty")
+    __slots__ = ("dirty", "fn", "maybe_missing")
 
     def __init__(self, fn: Fn, *, maybe_missing: bool = True, dirty: bool = False) -> None:
         self.fn = fn
@@ -51,7 +52,7 @@ class Ctx:
     list_missing: Any = None
     payload_dirty: bool = False
 
-    def intermediate(self) -> "Ctx":
+    def intermediate(self) -> Ctx:
         return replace(self, final=False) if self.final else self
 
 

@@ -8,7 +8,8 @@ output, text inserted by a triple placeholder is expanded again.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..jsvalues import MISSING, to_string, trim
 from .paths import Segments, lookup, parse_path

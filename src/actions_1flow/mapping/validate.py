@@ -8,7 +8,8 @@ looked into): those fail, if at all, only when the mapping runs.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..jsvalues import MISSING, json_stringify, object_keys, real_type_of, to_lower_case, utf16_length
 from .errors import MappingValidationError

@@ -2,9 +2,7 @@
 
 from .retry import RetryPolicy
 from .sqlite import SQLiteStore
-from .store import DeviceEvent
-from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DueDelivery, LogEntry, Store, StoredEvent
-from .store import StoreError
+from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DeviceEvent, DueDelivery, LogEntry, Store, StoredEvent, StoreError
 
 __all__ = [
     "STATUSES",

@@ -43,7 +43,8 @@ class GroupAppender:
 
     def _write(self, source: str) -> None:
         waiting = self._waiting.pop(source, [])
-        group, count = [], 0
+        group: list[Any] = []
+        count = 0
         while waiting and (not group or count + len(waiting[0][0]) <= MAX_GROUP_EVENTS):
             events, done = waiting.pop(0)
             group.append((events, done))

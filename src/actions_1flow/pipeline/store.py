@@ -10,6 +10,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
+
 class StoreError(Exception):
     """The store cannot be opened as it is (a file of another layout, …); the message says why and what to do."""
 

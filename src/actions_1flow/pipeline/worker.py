@@ -473,7 +473,8 @@ class Worker:
         """Run the clean-up now, one short transaction per chunk; returns the rows removed."""
         now = self.clock()
         names = [w.name for w in self.workers]
-        removed, after = 0, 0
+        removed = 0
+        after: int | None = 0
         while after is not None:
             n, after = await asyncio.wrap_future(
                 self.store.prune(now - self.dedup_window, now - self.log_retention, names, after)

@@ -6,7 +6,7 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from ..destinations.oneflow.regions import DEFAULT_REGION
@@ -196,7 +196,7 @@ class SandboxState:
         call = {
             "seq": self._seq,
             "channel": channel,
-            "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
             **entry,
         }
         self.calls.append(call)

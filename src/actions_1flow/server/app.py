@@ -23,10 +23,10 @@ from ..pipeline.worker import Worker
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
-from .state import ServerState
-from .readiness import health, ready
-from .tracking import TrackingAPI
 from .ratelimit import RateLimiter
+from .readiness import health, ready
+from .state import ServerState
+from .tracking import TrackingAPI
 
 log = logging.getLogger("actions_1flow.server")
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -122,8 +122,8 @@ def _umd_dir(candidate: Path) -> Path | None:
 def locate_analytics_next(configured: str | None = None, env: dict[str, str] | None = None) -> Path:
     """The `dist/umd` directory of `@segment/analytics-next`: the configured directory, else the environment
     variable, else `node_modules` in the project (the directories above this package) or the working directory."""
-    env = os.environ if env is None else env
-    explicit = configured or env.get(ANALYTICS_NEXT_ENV)
+    environ: Mapping[str, str] = os.environ if env is None else env
+    explicit = configured or environ.get(ANALYTICS_NEXT_ENV)
     if explicit:
         found = _umd_dir(Path(explicit))
         if found is None:

@@ -21,8 +21,8 @@ from starlette.responses import Response
 
 from ..ingest import IngestError
 from ..pipeline import DeviceEvent
-from .ratelimit import TokenBucket
 from ..secrets import redact
+from .ratelimit import TokenBucket
 from .responses import CORS_HEADERS, error_response
 from .state import ServerState
 from .tracking import read_body

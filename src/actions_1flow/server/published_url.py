@@ -43,7 +43,7 @@ class PublishedBase:
 
     def allows_host(self, host: str | None) -> bool:
         """Whether a request's `Host` is one this server may publish URLs for."""
-        return bool(host) and host_name(host) in self._names  # type: ignore[arg-type]
+        return host is not None and host_name(host) in self._names
 
     def base_url(self, scheme: str, host: str | None) -> str | None:
         """`public_url`, else `scheme://host` when the host is allowed, else None (refuse the request)."""

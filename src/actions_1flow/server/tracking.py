@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
+from .ratelimit import RateLimiter
 from .responses import respond, respond_error
 from .state import ServerState
-
-from .ratelimit import RateLimiter  # noqa: E402
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -140,12 +140,12 @@ class TrackingAPI:
 
     def _cors(self, origin: str | None, source: str | None, host: str | None, scope: Scope) -> dict[str, str]:
         grant = None if origin is None else self.state.origins.grant(origin, source, host, scope.get("scheme", "http"))
-        if grant is None:
+        if grant is None or origin is None:
             return {}
         return self.state.origins.response_headers(origin, credentials=grant == "listed")
 
 
-async def read_body(receive: Receive, headers: dict[str, str], timeout: float, limit: int = MAX_BATCH_BYTES) -> bytes:
+async def read_body(receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES) -> bytes:
     """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
     stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
     declared = headers.get("content-length")

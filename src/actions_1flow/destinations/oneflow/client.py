@@ -222,9 +222,9 @@ class OneFlowClient:
             elapsed_ms=elapsed,
         )
         kind = classify(status)
-        detail = _error_detail(content) if kind is not OutcomeKind.DELIVERED else None
+        explained = _error_detail(content) if kind is not OutcomeKind.DELIVERED else None
         phrase = _phrase(status)
-        reason = phrase + (f": {redact(detail, key)}" if detail and not phrase.endswith(detail) else "")
+        reason = phrase + (f": {redact(explained, key)}" if explained and not phrase.endswith(explained) else "")
         retry_after = parse_retry_after(response.headers.get("retry-after")) if kind is OutcomeKind.RETRYABLE else None
         return Outcome(
             kind,

@@ -9,7 +9,7 @@ these bodies.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
 
@@ -147,9 +147,9 @@ def iso_timestamp(value: Any) -> str | None:
     else:
         return None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    elif moment.tzinfo is not timezone.utc:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
+    elif moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # not strftime: this runs for every delivered message
         moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000
     )
