@@ -95,7 +95,7 @@ async def call(app, request: FuzzRequest) -> list[dict]:
     """One request through the ASGI app, its body in `parts` and ended as `request.ending` says."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method, "scheme": "http",
-        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogateescape"), "query_string": request.query,
+        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogatepass"), "query_string": request.query,
         "root_path": "", "headers": request.headers, "client": ("203.0.113.9", 5000), "server": ("server.test", 80),
     }
     last = len(request.parts) - 1
@@ -153,6 +153,7 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
             index = issued
             issued += 1
             request = generator.next()
+            report.requests += 1
             try:
                 sent = await call(app, request)
             except TimeoutError:
@@ -161,7 +162,6 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
             except Exception as exc:  # noqa: BLE001 - a crash is what is being looked for
                 report.fail("crash", index, request, repr(exc))
                 continue
-            report.requests += 1
             check(report, index, request, sent)
             if report.requests % sample_every == 0:
                 report.rss_samples.append((report.requests, rss()))
