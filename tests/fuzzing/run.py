@@ -37,7 +37,7 @@ server: {{public_url: "http://server.test", body_timeout: 0.05}}
 sources:
   - {{name: a, write_key: wk_fuzz_a, cors_origins: ["http://shop.example"]}}
   - {{name: b, write_key: wk_fuzz_b, cors_origins: ["*"]}}
-  - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 50, burst: 100}}}}
+  - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 5, burst: 20}}}}
 destinations:
   - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
 """
