@@ -33,7 +33,7 @@ CONTENT_TYPES = [b"text/plain", b"application/json", b"application/json; charset
 ENCODINGS = [b"gzip", b"deflate", b"identity", b"br", b"GZIP", b"gzip, gzip", b"x-gzip", b"", b"zstd"]
 TIMESTAMPS = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+05:30", "+275760-09-13T00:00:00Z", "0001-01-01T00:00:00-23:59",
               "-000001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "yesterday", "", "2026-02-30", "1e10", "Tue, 1 Dec 2026 10:00:00 GMT"]
-STRANGE_TEXT = ["", " ", "é", "\u0000", "\u202e", "\ud83d\ude00", "\ufeff", "a" * 300, "\\", '"', "</script>", "${HOME}", "{{x}}",
+STRANGE_TEXT = ["", " ", "é", "\u0000", "\u202e", "\ud83d\ude00", "😀", "\ufeff", "a" * 300, "\\", '"', "</script>", "${HOME}", "{{x}}",
                 "%s%n", "\r\n", "null", "undefined", "__proto__", "constructor"]
 
 GZIP_BOMB = gzip.compress(b'{"batch": [' + b" " * 32 * 1024 * 1024 + b"]}", 9)

@@ -37,7 +37,7 @@ server: {{public_url: "http://server.test", body_timeout: 0.05}}
 sources:
   - {{name: a, write_key: wk_fuzz_a, cors_origins: ["http://shop.example"]}}
   - {{name: b, write_key: wk_fuzz_b, cors_origins: ["*"]}}
-  - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 50, burst: 100}}}}
+  - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 5, burst: 20}}}}
 destinations:
   - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
 """
@@ -95,7 +95,7 @@ async def call(app, request: FuzzRequest) -> list[dict]:
     """One request through the ASGI app, its body in `parts` and ended as `request.ending` says."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method, "scheme": "http",
-        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogateescape"), "query_string": request.query,
+        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogatepass"), "query_string": request.query,
         "root_path": "", "headers": request.headers, "client": ("203.0.113.9", 5000), "server": ("server.test", 80),
     }
     last = len(request.parts) - 1
@@ -153,6 +153,7 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
             index = issued
             issued += 1
             request = generator.next()
+            report.requests += 1
             try:
                 sent = await call(app, request)
             except TimeoutError:
@@ -161,7 +162,6 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
             except Exception as exc:
                 report.fail("crash", index, request, repr(exc))
                 continue
-            report.requests += 1
             check(report, index, request, sent)
             if report.requests % sample_every == 0:
                 report.rss_samples.append((report.requests, rss()))

@@ -5,6 +5,7 @@ and are closed after `server.header_timeout`; a head over `server.max_header_byt
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import selectors
 import socket
@@ -15,6 +16,7 @@ import httpx
 from tests.helpers.server import ServeProcess, cloud_config
 
 SLOW_CLIENTS = 500
+NORMAL_REQUESTS = 200
 AUTH = {"authorization": "Basic " + base64.b64encode(b"wk_conn:").decode()}
 SOURCES = [{"name": "conn", "write_key": "wk_conn"}]
 
@@ -62,39 +64,54 @@ def wait_all_closed(sockets: list[socket.socket], timeout: float) -> list[bytes]
     return [received[sock] for sock in sockets]
 
 
+def still_open(sock: socket.socket) -> bool:
+    sock.setblocking(False)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) != b""
+    except BlockingIOError:
+        return True
+    except ConnectionError:
+        return False
+    finally:
+        sock.setblocking(True)
+
+
+def post_on_a_new_connection(port: int, n: int) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        body = json.dumps({"userId": "u", "event": "Normal", "properties": {"n": n}})
+        connection.request("POST", "/v1/track", body, {**AUTH, "content-type": "application/json"})
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
 def test_slow_clients_neither_delay_normal_requests_nor_grow_memory(tmp_path, sandbox_server):
-    config = cloud_config(tmp_path, sandbox_server.api_url(), SOURCES, header_timeout=8)
+    config = cloud_config(tmp_path, sandbox_server.api_url(), SOURCES, header_timeout=10)
     server = ServeProcess(config, tmp_path / "serve.log", "--no-worker", "--log-level", "warning")
     try:
         for n in range(50):  # warm up: caches, the store's first pages
             server.http.post("/v1/track", json={"userId": "u", "event": "Warm", "properties": {"n": n}}, headers=AUTH)
         before = rss(server.process.pid)
-        opened = time.monotonic()
         slow = open_slow_clients(server.port, SLOW_CLIENTS)
         latencies = []
-        with httpx.Client(base_url=server.url, timeout=5) as fresh:
-            stream_ends = time.monotonic() + 3
-            n = 0
-            while time.monotonic() < stream_ends:
-                client = server.http if n % 2 else fresh  # a kept-alive connection and a new one each time
-                if client is fresh:
-                    fresh.close()
-                    fresh = httpx.Client(base_url=server.url, timeout=5)
-                    client = fresh
-                started = time.monotonic()
-                r = client.post("/v1/track", json={"userId": "u", "event": "Normal", "properties": {"n": n}}, headers=AUTH)
-                latencies.append(time.monotonic() - started)
-                assert r.status_code == 200, r.text
-                n += 1
+        for n in range(NORMAL_REQUESTS):  # alternately on a kept-alive connection and on a new one
+            started = time.monotonic()
+            if n % 2:
+                status = server.http.post("/v1/track", json={"userId": "u", "event": "Normal", "properties": {"n": n}}, headers=AUTH).status_code
+            else:
+                status = post_on_a_new_connection(server.port, n)
+            latencies.append(time.monotonic() - started)
+            assert status == 200
         during = rss(server.process.pid)
+        assert all(still_open(sock) for sock in slow), "slow clients were dropped during the stream: the check means nothing"
         latencies.sort()
-        print(f"{SLOW_CLIENTS} slow clients: {n} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+        print(f"{SLOW_CLIENTS} slow clients: {NORMAL_REQUESTS} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
               f"max {latencies[-1] * 1000:.1f} ms; server RSS {before / 2**20:.0f} → {during / 2**20:.0f} MB")
-        assert time.monotonic() - opened < 8, "the stream outlived the slow clients: the check means nothing"
-        assert n >= 50 and max(latencies) < 1.0, (n, max(latencies))
+        assert latencies[-1] < 1.0, latencies[-5:]
         assert during - before < 32 * 1024 * 1024, (before, during)
-        # header_timeout (8 s) ends every slow connection; those that sent part of a head are told why
-        answers = wait_all_closed(slow, timeout=30)
+        # header_timeout ends every slow connection; those that sent part of a head are told why
+        answers = wait_all_closed(slow, timeout=40)
         told = [a for a in answers if a]
         assert len(told) == SLOW_CLIENTS // 2
         assert all(a.startswith(b"HTTP/1.1 408 ") and b'"code":"header_timeout"' in a for a in told)
