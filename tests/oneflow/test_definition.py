@@ -44,6 +44,14 @@ class TestMetadata:
         assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
         assert self.meta["additions"]["secretSettings"] == ["projectApiKey"] == ONEFLOW.secret_settings
 
+    def test_every_setting_the_config_accepts_is_in_the_definition_and_ours_are_marked(self):
+        from actions_1flow.destinations.oneflow.settings import OneFlowSettings
+
+        assert list(self.meta["authentication"]["fields"]) == list(OneFlowSettings.model_fields)
+        assert self.meta["additions"]["settingsAdded"] == ["region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
+        timeout = self.meta["authentication"]["fields"]["loadTimeoutMs"]
+        assert (timeout["type"], timeout["required"]) == ("integer", False)
+
     def test_track_event_fields(self):
         action = self.meta["actions"]["trackEvent"]
         assert (action["title"], action["defaultSubscription"], action["platform"]) == ("Track Event", 'type = "track"', "web")

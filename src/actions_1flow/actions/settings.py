@@ -100,8 +100,12 @@ def _field(key: str, info: FieldInfo) -> Field:
     default = UNSET if info.default is PydanticUndefined or info.default is None else info.default
     minimum = maximum = None
     for constraint in info.metadata:
-        minimum = getattr(constraint, "gt", None) or getattr(constraint, "ge", None) or minimum
-        maximum = getattr(constraint, "lt", None) or getattr(constraint, "le", None) or maximum
+        for name in ("gt", "ge"):
+            if getattr(constraint, name, None) is not None:
+                minimum = getattr(constraint, name)
+        for name in ("lt", "le"):
+            if getattr(constraint, name, None) is not None:
+                maximum = getattr(constraint, name)
     return Field(
         label=extra.get("label") or key,
         description=info.description or "",
