@@ -36,9 +36,19 @@ TIMESTAMPS = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+05:30", "+2
 STRANGE_TEXT = ["", " ", "é", "\u0000", "\u202e", "\ud83d\ude00", "😀", "\ufeff", "a" * 300, "\\", '"', "</script>", "${HOME}", "{{x}}",
                 "%s%n", "\r\n", "null", "undefined", "__proto__", "constructor"]
 
-GZIP_BOMB = gzip.compress(b'{"batch": [' + b" " * 32 * 1024 * 1024 + b"]}", 9)
+def _bomb(head: bytes, filler: bytes, tail: bytes, wbits: int, megabytes: int = 32) -> bytes:
+    """`megabytes` of JSON compressed to a few KB, built a megabyte at a time (never whole in memory)."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    parts = [packer.compress(head)]
+    chunk = filler * (1024 * 1024)
+    parts += [packer.compress(chunk) for _ in range(megabytes)]
+    parts += [packer.compress(tail), packer.flush()]
+    return b"".join(parts)
+
+
+GZIP_BOMB = _bomb(b'{"batch": [', b" ", b"]}", 16 + zlib.MAX_WBITS)
 """32 MB of JSON in ~32 KB of gzip: inflating it would blow the 500 KB limit (and memory, if unchecked)."""
-DEFLATE_BOMB = zlib.compress(b'{"userId": "' + b"a" * 32 * 1024 * 1024 + b'"}', 9)
+DEFLATE_BOMB = _bomb(b'{"userId": "', b"a", b'"}', zlib.MAX_WBITS)
 
 
 @dataclass
