@@ -95,8 +95,8 @@ def _recording_parse_config(text, file="<config>", env=None, **options):
     config = _parse_config(text, file, env, **options)
     SCAN.add_config(config.model_dump(), str(file))
     for dest in config.destinations:
-        for key in dest.definition.secret_settings:
-            SCAN.add_secret(getattr(dest.settings, key).get_secret_value(), f"{key} of {dest.name} in {file}")
+        for secret in dest.settings.secrets():
+            SCAN.add_secret(secret.get_secret_value(), f"a secret setting of {dest.name} in {file}")
     return config
 
 

@@ -214,9 +214,13 @@ class DestinationConfig(_Model):
     def settings(self) -> Any:
         """The validated settings (the destination's `settings_model`; its own methods, e.g. `api_base_url()`)."""
         if self._settings is None:
-            self._settings = self.definition.settings_model.model_validate(self.settings_input)
-            self.settings_input = {}  # the raw copy may hold secrets in plain text
+            self.adopt_settings(self.definition.settings_model.model_validate(self.settings_input))
         return self._settings
+
+    def adopt_settings(self, settings: DestinationSettings) -> None:
+        """Keep the validated settings and drop the raw copy, which may hold secrets in plain text."""
+        self._settings = settings
+        self.settings_input = {}
 
     def setting_values(self) -> dict[str, Any]:
         """The settings as the destination's actions receive them."""
@@ -390,10 +394,10 @@ _PYDANTIC_REASONS = {
 }
 
 
-def _structure_problems(error: ValidationError, prefix: Path_ = ()) -> list[ConfigProblem]:
+def _structure_problems(error: ValidationError) -> list[ConfigProblem]:
     problems = []
     for item in error.errors(include_input=False, include_url=False):
-        loc: Path_ = (*prefix, *item["loc"])
+        loc: Path_ = tuple(item["loc"])
         # A union (`presets` or a list) reports under its member names; show the key the user wrote.
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
         problems.append(ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"])))
@@ -602,16 +606,13 @@ def parse_config(
         config = Config.model_validate(data)
     except ValidationError as exc:
         problems.extend(_structure_problems(exc))
-        problems.extend(settings_problems)
+    problems.extend(settings_problems)
+    if config is None or settings_problems:  # the engines' verdicts are still worth reporting
         problems.extend(_raw_engine_problems(data))
+        config = None
     else:
-        problems.extend(settings_problems)
         for i, dest in enumerate(config.destinations):
-            dest.settings_input = {}  # the raw copy may hold secrets in plain text
-            dest._settings = valid_settings.get(i)
-        if settings_problems:
-            problems.extend(_raw_engine_problems(data))
-            config = None
+            dest.adopt_settings(valid_settings[i])
     if config is not None:
         source_names = {s.name for s in config.sources}
         seen: set[str] = set()

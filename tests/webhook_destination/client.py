@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import orjson
 
-from actions_1flow.actions import Exchange, Outcome, OutcomeKind, classify, parse_retry_after
+from actions_1flow.actions import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_retry_after
 from actions_1flow.secrets import mask_secret, secret_value
 
 from .settings import WebhookSettings
@@ -56,8 +56,6 @@ class WebhookClient:
             outcome = await self.send(message)
             outcomes.append(outcome)
             if stop_on_retryable and outcome.retryable and index + 1 < len(messages):
-                rest = tuple(messages[index + 1:])
-                outcomes.append(Outcome(OutcomeKind.RETRYABLE, rest, reason="not sent: an earlier request failed",
-                                        retry_after=outcome.retry_after))
+                outcomes.append(not_sent(tuple(messages[index + 1:]), outcome))
                 break
         return outcomes

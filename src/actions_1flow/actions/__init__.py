@@ -6,7 +6,7 @@ from .client import Client
 from .definition import Action, Destination, DevicePlugin, Filtered, PerformInput, PerformResult, Preset
 from .delivery import DeliveryResult, deliver_event
 from .fields import UNSET, Choice, Field, default_values, fields_to_schema
-from .outcomes import Exchange, Outcome, OutcomeKind, classify, parse_retry_after, worst
+from .outcomes import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_retry_after, worst
 from .payload import PayloadValidationError, PayloadValidator, remove_empty_values
 from .registry import Registry, UnknownDestination
 from .settings import DestinationSettings, setting
@@ -41,6 +41,7 @@ __all__ = [
     "default_values",
     "deliver_event",
     "fields_to_schema",
+    "not_sent",
     "parse_retry_after",
     "remove_empty_values",
     "run_event",

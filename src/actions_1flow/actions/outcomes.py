@@ -127,6 +127,18 @@ def classify(status: int) -> OutcomeKind:
     return OutcomeKind.PERMANENT
 
 
+def not_sent(messages: tuple[Any, ...], cause: Outcome) -> Outcome:
+    """The outcome of messages a client held back after `cause`, a retryable answer, with `stop_on_retryable`:
+    retryable, no request, the cause's hint and delay."""
+    return Outcome(
+        OutcomeKind.RETRYABLE,
+        messages,
+        reason=f"not sent: an earlier request failed ({cause.reason})",
+        hint=cause.hint,
+        retry_after=cause.retry_after,
+    )
+
+
 def worst(outcomes: Iterable[Outcome]) -> Outcome | None:
     """The outcome that decides the fate of what they cover together: a permanent one (the event can never be
     delivered as is, so retrying the rest would only repeat it), else a retryable one, else None (all delivered)."""

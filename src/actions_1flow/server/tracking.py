@@ -139,8 +139,10 @@ class TrackingAPI:
         log.warning("refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where)
 
     def _cors(self, origin: str | None, source: str | None, host: str | None, scope: Scope) -> dict[str, str]:
-        grant = None if origin is None else self.state.origins.grant(origin, source, host, scope.get("scheme", "http"))
-        if grant is None or origin is None:
+        if origin is None:
+            return {}
+        grant = self.state.origins.grant(origin, source, host, scope.get("scheme", "http"))
+        if grant is None:
             return {}
         return self.state.origins.response_headers(origin, credentials=grant == "listed")
 

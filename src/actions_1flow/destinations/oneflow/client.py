@@ -16,7 +16,7 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.client import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
-from ...actions.outcomes import Exchange, Outcome, OutcomeKind, classify, parse_retry_after
+from ...actions.outcomes import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_retry_after
 from ...secrets import mask_secret, redact, secret_value
 from . import wire
 from .wire import Message
@@ -153,7 +153,7 @@ class OneFlowClient:
             if stop_on_retryable and failed is not None:
                 rest = tuple(m for g in groups[index + 1:] for m in g)
                 if rest:
-                    outcomes.append(self._not_sent(rest, failed))
+                    outcomes.append(not_sent(rest, failed))
                 break
         return outcomes
 
@@ -163,19 +163,9 @@ class OneFlowClient:
             middle = len(group) // 2
             first = await self._send_group(group[:middle], stop_on_retryable)
             if stop_on_retryable and any(o.retryable for o in first):
-                return [*first, self._not_sent(tuple(group[middle:]), next(o for o in first if o.retryable))]
+                return [*first, not_sent(tuple(group[middle:]), next(o for o in first if o.retryable))]
             return [*first, *await self._send_group(group[middle:], stop_on_retryable)]
         return [outcome]
-
-    @staticmethod
-    def _not_sent(messages: tuple[Message, ...], cause: Outcome) -> Outcome:
-        return Outcome(
-            OutcomeKind.RETRYABLE,
-            messages,
-            reason=f"not sent: an earlier request failed ({cause.reason})",
-            hint=cause.hint,
-            retry_after=cause.retry_after,
-        )
 
     def _oversize(self, message: Message, size: int) -> Outcome:
         return Outcome(
