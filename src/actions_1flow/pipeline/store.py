@@ -119,6 +119,9 @@ class Store(Protocol):
     Writes return futures that complete once the change is durable; reads see every completed write.
     """
 
+    damaged: str | None
+    """Why the store is known to be corrupt (writes are refused from then on), or None."""
+
     def append(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
         """Store events (dedup by source + messageId); the future completes once they are durable."""
 

@@ -14,12 +14,7 @@ import sqlite3
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..pipeline import Store, StoreError
-
-
-def store_problem(store: Store) -> str | None:
-    """Why the store cannot be trusted with new events, or None."""
-    return getattr(store, "damaged", None)
+from ..pipeline import StoreError
 
 
 def _not_ready(reason: str) -> Response:
@@ -28,7 +23,7 @@ def _not_ready(reason: str) -> Response:
 
 async def health(request: Request) -> Response:
     """`GET /health`: the process runs and its store is not known to be damaged."""
-    problem = store_problem(request.app.state.server.store)
+    problem = request.app.state.server.store.damaged
     return JSONResponse({"ok": True}) if problem is None else _not_ready(problem)
 
 
@@ -38,6 +33,6 @@ async def ready(request: Request) -> Response:
     try:
         await asyncio.to_thread(store.last_seq)
     except (sqlite3.Error, StoreError) as exc:
-        return _not_ready(store_problem(store) or f"the event store cannot be read: {exc}")
-    problem = store_problem(store)
+        return _not_ready(store.damaged or f"the event store cannot be read: {exc}")
+    problem = store.damaged
     return JSONResponse({"ok": True, "ready": True}, headers={"cache-control": "no-store"}) if problem is None else _not_ready(problem)
