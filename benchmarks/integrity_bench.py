@@ -1,5 +1,5 @@
 """What the start-up integrity check costs: `PRAGMA quick_check` on stores of growing size, and so how large a store
-the default 10 s budget (`pipeline.integrity.QUICK_CHECK_BUDGET_S`) covers on this machine.
+the default 10 s budget (`pipeline.stores.sqlite_integrity.QUICK_CHECK_BUDGET_S`) covers on this machine.
 
 Each store is filled with events of ~330 bytes (as in docs/performance.md), closed (WAL checkpointed), its pages
 dropped from nothing but the SQLite cache (the OS page cache stays warm, as after a restart), then opened the way
@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from actions_1flow.pipeline import SQLiteStore
-from actions_1flow.pipeline.integrity import quick_check
+from actions_1flow.pipeline.stores.sqlite_integrity import quick_check
 
 
 def fill(path: Path, n: int) -> None:

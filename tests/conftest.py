@@ -37,6 +37,24 @@ def oracle() -> NodeOracle:
 from tests.helpers.sandbox import InProcessSandbox, SandboxServer  # noqa: E402
 
 
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """A throwaway PostgreSQL 15 cluster for the whole run (Debian's; stopped by PID at the end)."""
+    from tests.helpers.postgres import PostgresCluster
+
+    cluster = PostgresCluster().start()
+    yield cluster
+    cluster.kill()
+
+
+@pytest.fixture
+def pg_url(pg_cluster) -> str:
+    """A fresh, empty database of the session's cluster."""
+    url = pg_cluster.create_database()
+    yield url
+    pg_cluster.drop_database(url)
+
+
 @pytest.fixture
 def sandbox() -> InProcessSandbox:
     """A fresh in-process 1Flow sandbox (keys from tests.helpers.sandbox); reach it with `sandbox.client(...)`."""

@@ -34,6 +34,7 @@ from .mapping.nested import invalid_transform_applies
 log = logging.getLogger("actions_1flow.config")
 
 SQLITE_PREFIX = "sqlite:///"
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 DEFAULT_STORAGE = SQLITE_PREFIX + "var/actions-1flow.db"
 _ENV = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -288,6 +289,12 @@ class PipelineConfig(_Model):
     """The longest new events wait for a fuller batch before they are sent anyway."""
     log_retention: Duration = 7 * 86400.0
     """How long dead-lettered deliveries (and their events) are kept for `events --failed` and `replay`."""
+    lease_ttl: Duration = Field(10.0, ge=1.0, le=600.0)
+    """PostgreSQL: how long a worker's hold on a partition lasts without a heartbeat; a dead worker's partitions
+    are taken over within it."""
+    partitions: int = Field(16, ge=1, le=1024)
+    """PostgreSQL: partitions of each destination's log, set when the store is created (later changes are ignored:
+    they would reorder users' events). More partitions let more workers share one destination."""
 
 
 class Config(_Model):
@@ -298,13 +305,30 @@ class Config(_Model):
     @field_validator("storage")
     @classmethod
     def _known_storage(cls, value: str) -> str:
+        if value.startswith(POSTGRES_SCHEMES):
+            if value.split("://", 1)[1].strip("/") == "":
+                raise ValueError("storage: a postgresql:// URL needs at least a host or a database (postgresql://user:pass@host:5432/db)")
+            return value
         if not value.startswith(SQLITE_PREFIX) or len(value) == len(SQLITE_PREFIX):
-            raise ValueError(f"storage must be {SQLITE_PREFIX}PATH (relative) or {SQLITE_PREFIX}/PATH (absolute), not {value!r}")
+            raise ValueError(
+                f"storage must be {SQLITE_PREFIX}PATH (relative), {SQLITE_PREFIX}/PATH (absolute) or "
+                f"postgresql://user:pass@host:port/db, not {redact_url(value)!r}"
+            )
         return value
+
+    @property
+    def storage_kind(self) -> Literal["sqlite", "postgresql"]:
+        return "postgresql" if self.storage.startswith(POSTGRES_SCHEMES) else "sqlite"
 
     def storage_path(self) -> Path:
         """The SQLite file (`sqlite:///var/x.db` is relative to the working directory, `sqlite:////abs` absolute)."""
+        if self.storage_kind != "sqlite":
+            raise ValueError(f"storage is not an SQLite file: {redact_url(self.storage)}")
         return Path(self.storage[len(SQLITE_PREFIX):])
+
+    def storage_description(self) -> str:
+        """Where events are stored, for messages: the file, or the URL without its password."""
+        return str(self.storage_path()) if self.storage_kind == "sqlite" else redact_url(self.storage)
 
     def sources_of(self, destination: DestinationConfig) -> list[str]:
         """The source names a destination receives from (all sources when it names none)."""
@@ -323,6 +347,11 @@ class Config(_Model):
 
 
 # ---------------------------------------------------------------------------------------------------------------
+
+
+def redact_url(url: str) -> str:
+    """A storage URL without its password (`user:***@host`)."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def unset_secret(name: str) -> str:

@@ -218,7 +218,7 @@ def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention
 
 
 def test_prune_goes_in_chunks(store, monkeypatch):
-    from actions_1flow.pipeline import sqlite
+    from actions_1flow.pipeline.stores import sqlite
 
     monkeypatch.setattr(sqlite, "PRUNE_CHUNK", 4)
     store.append("web", [ev(f"m{i}") for i in range(10)], 1.0).result()

@@ -220,14 +220,11 @@ async def test_a_slow_destination_never_delays_another(tmp_path, store):
         await worker.stop()
 
 
-async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_path, store, monkeypatch):
-    from actions_1flow.pipeline import worker as worker_module
-
-    monkeypatch.setattr(worker_module, "STANDBY_CHECK_S", 0.05)
+async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_path, store):
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
     other_store = SQLiteStore(tmp_path / "db.sqlite")  # as a second process would open it
-    options = dict(client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01)
+    options = dict(client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01, lease_ttl=0.15)
     first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     second = Worker(other_store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     await first.start()

@@ -18,9 +18,9 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import Config, parse_duration
-from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, StoreError
-from ..pipeline.integrity import damaged, is_corruption
-from ..pipeline.sqlite import REQUEUE_CHUNK
+from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store
+from ..pipeline.store import REQUEUE_CHUNK
+from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
 
@@ -32,24 +32,26 @@ config_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) instead of a table.")
 
 
-def _open(config: Config) -> SQLiteStore:
-    path = config.storage_path()
-    if not path.exists():
-        fail(f"no event store at {path}: nothing has been received with this configuration yet (storage: {config.storage})")
+def _open(config: Config) -> Store:
+    if config.storage_kind == "sqlite" and not config.storage_path().exists():
+        fail(f"no event store at {config.storage_path()}: nothing has been received with this configuration yet (storage: {config.storage})")
     try:
-        return SQLiteStore(path)
+        return open_store(config.storage, partitions=config.pipeline.partitions)
     except StoreError as exc:
         fail(str(exc))
 
 
 @contextmanager
-def _store_errors(store: SQLiteStore) -> Iterator[None]:
-    """A store that fails mid-command (found damaged, I/O error) ends it with the reason, never a traceback;
-    the store is closed either way."""
+def _store_errors(store: Store) -> Iterator[None]:
+    """A store that fails mid-command (found damaged, I/O error, database gone) ends it with the reason, never a
+    traceback; the store is closed either way."""
     try:
         yield
-    except (sqlite3.Error, StoreError) as exc:
-        fail(str(damaged(store.path, exc)) if is_corruption(exc) else f"cannot read the event store {store.path}: {exc}")
+    except sqlite3.Error as exc:
+        assert isinstance(store, SQLiteStore)  # only its calls raise SQLite's errors
+        fail(str(damaged(store.path, exc)) if is_corruption(exc) else f"cannot read the event store {store.description}: {exc}")
+    except StoreError as exc:
+        fail(str(exc))
     finally:
         store.close()
 
@@ -137,7 +139,7 @@ def status_command(config_path: str, as_json: bool) -> None:
     if not rows:
         click.echo(f"{config_path}: no cloud-mode destinations (device-mode delivery happens in the browser)")
         return
-    table = Table(title=f"delivery pipeline — {config.storage_path()}", title_justify="left")
+    table = Table(title=f"delivery pipeline — {config.storage_description()}", title_justify="left")
     for name in ("destination", "received", "filtered", "delivered", "retrying", "dead-lettered", "pending",
                  "oldest pending", "next retry"):
         table.add_column(name, justify="left" if name == "destination" else "right")

@@ -84,7 +84,7 @@ def worker_command(config_path: str, log_level: str) -> None:
                 loop.add_signal_handler(sig, stop.set)
         worker = build_worker(config, store)
         await worker.start()
-        click.echo(f"worker for {len(worker.workers)} cloud destination(s) on {config.storage_path()}", err=True)
+        click.echo(f"worker for {len(worker.destinations)} cloud destination(s) on {store.description}", err=True)
         try:
             await stop.wait()
         finally:

@@ -1,8 +1,24 @@
 """Durable delivery: the event log, per-destination cursors, retries, dead-letter and replay."""
 
 from .retry import RetryPolicy
-from .sqlite import SQLiteStore
-from .store import STATUSES, AppendResult, DeliveryRecord, DestinationCounts, DeviceEvent, DueDelivery, LogEntry, Store, StoredEvent, StoreError
+from .store import (
+    STATUSES,
+    AppendResult,
+    DeliveryRecord,
+    DestinationCounts,
+    DeviceEvent,
+    DueDelivery,
+    Lease,
+    LeaseLost,
+    LeaseState,
+    LogEntry,
+    Store,
+    StoredEvent,
+    StoreError,
+    StoreUnavailable,
+    partition_of,
+)
+from .stores import SQLiteStore, open_store
 
 __all__ = [
     "STATUSES",
@@ -11,10 +27,16 @@ __all__ = [
     "DestinationCounts",
     "DeviceEvent",
     "DueDelivery",
+    "Lease",
+    "LeaseLost",
+    "LeaseState",
     "LogEntry",
     "RetryPolicy",
     "SQLiteStore",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "StoredEvent",
+    "open_store",
+    "partition_of",
 ]

@@ -1,11 +1,18 @@
 """The pipeline's storage contract: what ingest, the delivery worker and the operator commands need.
 
-Backends (SQLite now, Redis later) implement `Store`. Writes return futures that complete only once the change is
-durable, so the tracking API can acknowledge an event only after it is safely stored.
+Two backends implement `Store` (`stores/sqlite.py`, the embedded default; `stores/postgres.py`, for many servers and
+workers). Writes return futures that complete only once the change is durable, so the tracking API can acknowledge
+an event only after it is safely stored.
+
+Each destination's log is split into `partitions` by a hash of the event's userId (else anonymousId), so one user's
+events keep their order while several workers deliver in parallel; a worker delivers a partition only while it
+holds that partition's `Lease`, and every cursor and outcome it writes is fenced on the lease. SQLite has one
+partition, leased with a lock file to one process at a time.
 """
 
 from __future__ import annotations
 
+import zlib
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
@@ -14,6 +21,17 @@ from typing import Any, Literal, NamedTuple, Protocol
 class StoreError(Exception):
     """The store cannot be opened as it is (a file of another layout, …); the message says why and what to do."""
 
+
+class StoreUnavailable(StoreError):
+    """The store cannot be reached now (its database is down or unreachable); the same call may succeed later."""
+
+
+class LeaseLost(StoreError):
+    """A write was fenced off: the worker no longer holds the partition's lease (another worker took it over)."""
+
+
+REQUEUE_CHUNK = 1_000
+"""Dead-lettered deliveries `replay` re-queues per step (one short transaction each)."""
 
 Status = Literal["delivered", "filtered", "retrying", "dead"]
 STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
@@ -28,13 +46,37 @@ class AppendResult:
 
 
 class StoredEvent(NamedTuple):
-    """An event as the worker reads it back: its position in the log, its source, and the event. (A named tuple:
-    the worker reads thousands a second, and a tuple is the cheapest immutable record to build.)"""
+    """An event as the worker reads it back: its id, its source, the event, and its position in its partition's
+    log (what cursors count; the id itself for SQLite). (A named tuple: the worker reads thousands a second, and a
+    tuple is the cheapest immutable record to build.)"""
 
     seq: int
     source: str
     received_at: float
     event: dict[str, Any]
+    position: int
+
+
+@dataclass(frozen=True)
+class Lease:
+    """The right to deliver one partition of one destination's log. `epoch` grows on every change of holder, and
+    every write the holder makes for the partition names it, so a worker that lost the lease cannot record."""
+
+    destination: str
+    partition: int
+    epoch: int
+
+
+@dataclass(frozen=True)
+class LeaseState:
+    """What a heartbeat found: the leases this worker holds now (renewed), those it should hand back (more than its
+    fair share), and who else delivers, for the log."""
+
+    held: list[Lease]
+    surplus: list[Lease] = field(default_factory=list)
+    others: str | None = None
+    lapses: bool = True
+    """Whether the leases end unless renewed within the ttl (not SQLite's lock, held until its process ends)."""
 
 
 @dataclass(slots=True)
@@ -122,27 +164,43 @@ class Store(Protocol):
     damaged: str | None
     """Why the store is known to be corrupt (writes are refused from then on), or None."""
 
+    unavailable: str | None
+    """Why the store cannot be reached right now (the database is down), or None. Clears by itself once it can."""
+
+    partitions: int
+    """Partitions of each destination's log (1 for SQLite)."""
+
+    description: str
+    """Where the store is, for messages (a path, or a URL without its password)."""
+
     def append(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
         """Store events (dedup by source + messageId); the future completes once they are durable."""
 
-    def read_after(self, seq: int, sources: list[str], limit: int) -> list[StoredEvent]:
-        """Events of these sources after position `seq`, oldest first."""
+    def last_seq(self) -> int:
+        """The newest event id (0 when empty); also what `/ready` asks to see that the store answers."""
 
-    def ensure_cursor(self, destination: str) -> Future[int]:
-        """The destination's cursor, created at the end of the log if it has none (a new destination receives
-        events from then on, not the history)."""
+    def read_after(self, position: int, sources: list[str], limit: int, partition: int = 0) -> list[StoredEvent]:
+        """Events of these sources in `partition` after `position`, oldest first."""
 
-    def cursor(self, destination: str) -> int:
-        """The last position this destination's worker has fully recorded."""
+    def ensure_cursor(self, destination: str, partition: int = 0) -> Future[int]:
+        """The destination's cursor in `partition`. A destination without cursors gets them in every partition at
+        once, at the end of the log (a new destination receives events from then on, not the history)."""
 
-    def record(self, destination: str, records: list[DeliveryRecord], cursor: int | None = None) -> Future[None]:
-        """Upsert delivery-log rows and (optionally) advance the destination's cursor, atomically."""
+    def cursor(self, destination: str, partition: int = 0) -> int:
+        """The last position in `partition` this destination's worker has fully recorded."""
 
-    def due(self, destination: str, now: float, limit: int) -> list[DueDelivery]:
-        """Deliveries in `retrying` whose next attempt is due, earliest first."""
+    def record(
+        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        lease: Lease | None = None,
+    ) -> Future[None]:
+        """Upsert delivery-log rows of events in `partition` and (optionally) advance the destination's cursor
+        there, atomically. With a `lease`, the write happens only while it is held (else `LeaseLost`)."""
 
-    def next_due_at(self, destination: str) -> float | None:
-        """When this destination's earliest retry is due (None when nothing is retrying)."""
+    def due(self, destination: str, now: float, limit: int, partition: int = 0) -> list[DueDelivery]:
+        """Deliveries of `partition` in `retrying` whose next attempt is due, earliest first."""
+
+    def next_due_at(self, destination: str, partition: int = 0) -> float | None:
+        """When this destination's earliest retry in `partition` is due (None when nothing is retrying)."""
 
     def requeue_dead(
         self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
@@ -166,12 +224,12 @@ class Store(Protocol):
         delivered/filtered log rows and dead-lettered rows last updated before `dead_before`. Returns the rows
         removed and where the next chunk starts (None when done)."""
 
-    def acquire_delivery_lock(self) -> str | None:
-        """Become the only deliverer from this store (None), or learn who is (a description). Two workers
-        delivering the same destination would send every event twice."""
+    def heartbeat(self, worker: str, destinations: list[str], ttl: float) -> LeaseState:
+        """Say `worker` is alive; renew the leases it holds for `ttl` seconds and take free ones (never held, or
+        expired) up to its fair share of all partitions of `destinations` among the live workers."""
 
-    def release_delivery_lock(self) -> None:
-        """Let another worker take over."""
+    def release(self, worker: str, leases: list[Lease]) -> None:
+        """Hand leases back at once (a worker stopping, or giving up its surplus), so others need not wait."""
 
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
         """Store one device-mode report; the future completes once it is durable."""
@@ -180,4 +238,13 @@ class Store(Protocol):
         """The most recent device-mode reports, newest first (only from `source`, when given)."""
 
     def close(self) -> None:
-        """Finish queued writes and release the backend (and the delivery lock)."""
+        """Finish queued writes and release the backend (leases held through it expire or are released)."""
+
+
+def partition_of(event: dict[str, Any], partitions: int) -> int:
+    """The partition of an event's user: a stable hash of its userId, else its anonymousId (an event with neither
+    goes by its messageId). Stable across processes and machines, so every server puts a user in the same place."""
+    if partitions == 1:
+        return 0
+    key = event.get("userId") or event.get("anonymousId") or event.get("messageId") or ""
+    return zlib.crc32(str(key).encode()) % partitions

@@ -10,7 +10,12 @@ the batch into as many requests as it needs). A destination answering with a ret
 wait on disk, not in memory. The cursor advances in the same transaction that records the outcomes of the events
 it passes, so a crash re-sends at most the batch in flight (at-least-once: a destination's API may have no idempotency key, 1Flow's has none).
 
-`Worker` runs every destination's task and, periodically, the store's clean-up (dedup window, log retention).
+`Worker` holds leases on partitions of the destinations' logs (all of them on SQLite, a fair share among the live
+workers on PostgreSQL), runs one such task per leased partition, and, periodically, the store's clean-up (dedup
+window, log retention). A task stops, without sending or recording anything more, as soon as its lease may have
+lapsed: the worker renews leases every third of `lease_ttl`, and a lease counts as held only until `lease_ttl`
+after the last renewal was *asked for* (so a worker frozen or cut off from the database stops before anyone else
+can take over).
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,7 +36,7 @@ from .. import fql
 from ..actions import Client, CompiledSubscription, Outcome, OutcomeKind, Status, SubscriptionResult, run_subscription, worst
 from ..config import DestinationConfig
 from .retry import RetryPolicy
-from .store import DeliveryRecord, DueDelivery, Store, StoredEvent
+from .store import DeliveryRecord, DueDelivery, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
 from .store import Status as RecordStatus
 
 log = logging.getLogger("actions_1flow.worker")
@@ -49,8 +57,8 @@ MAX_PAUSE_CHECK_S = 60.0
 PRUNE_INTERVAL_S = 60.0
 """How often the store's clean-up runs."""
 
-STANDBY_CHECK_S = 1.0
-"""How often a worker standing by (another process delivers from the store) checks whether it can take over."""
+LEASE_TTL_S = 10.0
+"""How long a lease lasts without renewal (see `PipelineConfig.lease_ttl`); renewed every third of it."""
 
 DEDUP_WINDOW_S = 24 * 3600.0
 LOG_RETENTION_S = 7 * 86400.0
@@ -61,6 +69,19 @@ NO_MATCH = ""
 """The subscription name of the single `filtered` row recorded for an event that matched none of them."""
 
 MAX_SUMMARY_CHARS = 500
+
+
+@dataclass(slots=True)
+class Backoff:
+    """A destination's pause after retryable failures, shared by the tasks of all its partitions in one process
+    (1Flow being down is one fact, not one per partition)."""
+
+    paused_until: float = 0.0
+    failures: int = 0
+
+
+class LeaseExpired(Exception):
+    """This task's lease may have lapsed: it stops without sending or recording."""
 
 
 @dataclass(slots=True)
@@ -87,7 +108,8 @@ class _Round:
 
 
 class DestinationWorker:
-    """Delivers one cloud-mode destination's events; `run()` until `stop` is set.
+    """Delivers one partition (the only one, on SQLite) of one cloud-mode destination's log; `run()` until `stop`
+    is set or its lease is gone.
 
     While a round is being sent and recorded, the next batch of new events is read and evaluated (in a thread), so
     the engine's work overlaps the destination's answer and the commit. Only one batch is ever sent and not yet recorded.
@@ -105,18 +127,31 @@ class DestinationWorker:
         batch_size: int = BATCH_SIZE,
         batch_age: float = BATCH_AGE_S,
         poll_interval: float = POLL_INTERVAL_S,
+        partition: int = 0,
+        lease: Lease | None = None,
+        holds: Callable[[], bool] | None = None,
+        client: Client | None = None,
+        backoff: Backoff | None = None,
     ) -> None:
+        """`lease` fences the store writes; `holds()` says whether it may still be held (checked before every send
+        and record). `client` and `backoff` may be shared with the destination's other partitions (then the
+        owner closes the client)."""
         self.store = store
         self.destination = destination
         self.sources = sources
         self.policy = policy
-        self.client = client_factory(destination) if client_factory is not None else destination.create_client()
+        self._owns_client = client is None
+        if client is None:
+            client = client_factory(destination) if client_factory is not None else destination.create_client()
+        self.client = client
         self.clock = clock
         self.batch_size = batch_size
         self.batch_age = batch_age
         self.poll_interval = poll_interval
-        self.paused_until = 0.0
-        self._failures = 0
+        self.partition = partition
+        self.lease = lease
+        self.holds = holds or (lambda: True)
+        self.backoff = backoff or Backoff()
         self._cursor = 0
         """The destination's cursor as last recorded."""
         self._taken = 0
@@ -137,6 +172,14 @@ class DestinationWorker:
     def name(self) -> str:
         return self.destination.name
 
+    @property
+    def paused_until(self) -> float:
+        return self.backoff.paused_until
+
+    @paused_until.setter
+    def paused_until(self, value: float) -> None:
+        self.backoff.paused_until = value
+
     def _thread(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args))
 
@@ -146,12 +189,13 @@ class DestinationWorker:
 
     async def load_cursor(self) -> int:
         """Start from the destination's recorded cursor (created at the end of the log for a new destination)."""
-        self._cursor = self._taken = await asyncio.wrap_future(self.store.ensure_cursor(self.name))
+        self._cursor = self._taken = await asyncio.wrap_future(self.store.ensure_cursor(self.name, self.partition))
         self._buffer = []
         return self._cursor
 
     async def run(self, stop: asyncio.Event) -> None:
         loaded = False
+        unavailable = False
         try:
             while not stop.is_set():
                 try:
@@ -159,6 +203,17 @@ class DestinationWorker:
                         await self.load_cursor()
                         loaded = True
                     worked = await self.step()
+                    unavailable = False
+                except (LeaseExpired, LeaseLost) as exc:  # another worker delivers this partition now
+                    log.warning("destination %s partition %d: stopping, %s", self.name, self.partition, exc or "lease lapsed")
+                    return
+                except StoreUnavailable as exc:  # the database is down: wait, then start again from what it recorded
+                    if not unavailable:
+                        log.warning("destination %s: pausing, %s", self.name, exc)
+                    unavailable = True
+                    await self._discard_ahead()
+                    loaded = False
+                    worked = False
                 except Exception:  # a bug or a storage hiccup must not end delivery for good: log, try again later
                     log.exception("delivery round failed for destination %s", self.name)
                     await self._discard_ahead()
@@ -168,7 +223,8 @@ class DestinationWorker:
                     await self._idle(stop)
         finally:
             await self._discard_ahead()
-            await self.client.aclose()
+            if self._owns_client:
+                await self.client.aclose()
 
     async def _idle(self, stop: asyncio.Event) -> None:
         now = self.clock()
@@ -208,7 +264,7 @@ class DestinationWorker:
             await self._discard_ahead()
             raise
         if current.events is not None:
-            self._cursor = current.events[-1].seq
+            self._cursor = current.events[-1].position
         if self.clock() < self.paused_until:  # it failed: what was prepared ahead waits for the pause to end
             await self._discard_ahead()
         return True
@@ -218,13 +274,13 @@ class DestinationWorker:
         its oldest event has waited `batch_age`; None when there is nothing to send yet."""
         now = self.clock()
         if include_due:
-            due = self.store.due(self.name, now, self.batch_size)
+            due = self.store.due(self.name, now, self.batch_size, self.partition)
             if due:
                 return self._evaluate_due(due)
         room = self.batch_size - len(self._buffer)
         if room > 0:
-            after = self._buffer[-1].seq if self._buffer else self._taken
-            self._buffer.extend(self.store.read_after(after, self.sources, room))
+            after = self._buffer[-1].position if self._buffer else self._taken
+            self._buffer.extend(self.store.read_after(after, self.sources, room, self.partition))
         self._send_at = None
         if not self._buffer:
             return None
@@ -232,7 +288,7 @@ class DestinationWorker:
             self._send_at = self._buffer[0].received_at + self.batch_age  # wait a little for a fuller batch
             return None
         events, self._buffer = self._buffer, []
-        self._taken = events[-1].seq
+        self._taken = events[-1].position
         return self._evaluate_new(events)
 
     async def _discard_ahead(self) -> None:
@@ -251,6 +307,8 @@ class DestinationWorker:
         """Send what is ready, decide every outcome, record them (and move the cursor) in one transaction."""
         sendable = current.pending
         summaries: dict[int, tuple[str | None, str | None]] = {}
+        if not self.holds():
+            raise LeaseExpired(f"the lease on partition {self.partition} was not renewed in time")
         if sendable:
             await self._send(sendable)
         now = self.clock()
@@ -261,8 +319,10 @@ class DestinationWorker:
             log.warning(
                 "destination %s: %d deliveries dead-lettered: %s (%s)", self.name, len(dead), dead[0].error, dead[0].hint
             )
-        cursor = current.events[-1].seq if current.events else None
-        await asyncio.wrap_future(self.store.record(self.name, records, cursor))
+        cursor = current.events[-1].position if current.events else None
+        # Recorded even if the lease lapsed meanwhile: the store's fence decides, and a recorded round is one the
+        # next holder does not send again.
+        await asyncio.wrap_future(self.store.record(self.name, records, cursor, self.partition, self.lease))
 
     def _evaluate_new(self, events: list[StoredEvent]) -> _Round:
         """New events through every enabled subscription whose trigger matches (all triggers judged in one call
@@ -324,14 +384,14 @@ class DestinationWorker:
                 owner[id(message)].outcomes.append(outcome)  # type: ignore[union-attr]
         retryable = [o for o in outcomes if o.kind is OutcomeKind.RETRYABLE]
         if retryable:
-            self._failures += 1
+            self.backoff.failures += 1
             retry_after = max((o.retry_after or 0.0) for o in retryable)
-            self.paused_until = self.clock() + self.policy.delay(self._failures, retry_after)
+            self.paused_until = self.clock() + self.policy.delay(self.backoff.failures, retry_after)
             log.warning(
                 "destination %s paused for %.1fs: %s", self.name, self.paused_until - self.clock(), retryable[0].summary()
             )
         elif any(o.delivered for o in outcomes):
-            self._failures = 0
+            self.backoff.failures = 0
 
     def _decide(self, p: _Pending, now: float, summaries: dict[int, tuple[str | None, str | None]]) -> DeliveryRecord:
         outcomes = p.outcomes or []
@@ -394,8 +454,9 @@ class Worker:
     """All cloud-mode destinations of a configuration, delivered concurrently and independently, plus the store's
     periodic clean-up (events past the dedup window, dead letters past the log retention).
 
-    Only one process delivers from a store: a worker that finds the store's delivery lock taken (a `serve` with its
-    worker and a separate `worker`, say) stands by and takes over when the other process ends.
+    The worker delivers the partitions it holds leases on, one task each, sharing each destination's HTTP client and
+    backoff. On SQLite the lease is the store's delivery lock: one process delivers, another stands by and takes
+    over when it ends. On PostgreSQL every live worker gets a fair share of the partitions.
     """
 
     def __init__(
@@ -407,22 +468,48 @@ class Worker:
         dedup_window: float = DEDUP_WINDOW_S,
         log_retention: float = LOG_RETENTION_S,
         prune_interval: float = PRUNE_INTERVAL_S,
+        lease_ttl: float = LEASE_TTL_S,
+        worker_id: str | None = None,
         **options: Any,
     ) -> None:
         self.store = store
-        self.workers = [DestinationWorker(store, dest, sources, policy, **options) for dest, sources in destinations]
+        self.destinations = {dest.name: (dest, sources) for dest, sources in destinations}
+        self.policy = policy
         self.dedup_window = dedup_window
         self.log_retention = log_retention
         self.prune_interval = prune_interval
+        self.lease_ttl = lease_ttl
+        self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock: Callable[[], float] = options.get("clock", time.time)
+        self._client_factory: Callable[[DestinationConfig], Client] | None = options.pop("client_factory", None)
+        self._options = options
+        self._clients: dict[str, Client] = {}
+        self._backoffs: dict[str, Backoff] = {}
+        self.tasks: dict[tuple[str, int], tuple[DestinationWorker, asyncio.Task[None]]] = {}
+        """The partitions being delivered: (destination, partition) → its worker and task."""
         self.delivering = asyncio.Event()
-        """Set once this worker holds the delivery lock and runs."""
+        """Set once this worker holds at least one lease and delivers."""
+        self._valid_until = 0.0
+        self._lapses = True
+        """(monotonic) Until when the leases of the last successful heartbeat surely last."""
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._stops: dict[asyncio.Task[None], asyncio.Event] = {}
+
+    @property
+    def workers(self) -> list[DestinationWorker]:
+        """The partitions' workers running now."""
+        return [worker for worker, _ in self.tasks.values()]
 
     def wake(self) -> None:
         for worker in self.workers:
             worker.wake()
+
+    def holds(self) -> bool:
+        """Whether the leases may still be held: less than `lease_ttl` since the last renewal was asked for (or
+        the store's leases do not lapse)."""
+        return not self._lapses or time.monotonic() < self._valid_until
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="worker")
@@ -433,34 +520,94 @@ class Worker:
             await asyncio.gather(self._task, return_exceptions=True)
 
     async def _supervise(self) -> None:
+        # Threads for store reads and the engine: one per partition task would be many; the work is short.
+        self._executor = ThreadPoolExecutor(max_workers=min(32, len(self.destinations) * 4 + 2), thread_name_prefix="deliver")
+        prune = asyncio.create_task(self._prune_loop(), name="prune")
         try:
-            await self._deliver_when_allowed()
+            await self._lease_loop()
         except Exception:
             log.exception("the delivery worker stopped on an error: cloud-mode events are not being delivered")
             raise
-
-    async def _deliver_when_allowed(self) -> None:
-        holder = await asyncio.to_thread(self.store.acquire_delivery_lock)
-        if holder is not None:
-            log.warning("another worker delivers from this store (%s); standing by to take over", holder)
-        while holder is not None:
-            if await self._stopped_within(STANDBY_CHECK_S):
-                return
-            holder = await asyncio.to_thread(self.store.acquire_delivery_lock)
-            if holder is None:
-                log.warning("the other worker is gone: taking over delivery")
-        # One thread per destination plus one: a destination busy reading or evaluating never waits for another's.
-        executor = ThreadPoolExecutor(max_workers=len(self.workers) + 1, thread_name_prefix="deliver")
-        for worker in self.workers:
-            worker.executor = executor
-        self.delivering.set()
-        try:
-            tasks = [asyncio.create_task(w.run(self._stop), name=f"deliver:{w.name}") for w in self.workers]
-            tasks.append(asyncio.create_task(self._prune_loop(), name="prune"))
-            await asyncio.gather(*tasks, return_exceptions=True)
         finally:
-            executor.shutdown(wait=True)
-            self.store.release_delivery_lock()
+            held = [w.lease for w in self.workers if w.lease is not None]
+            await self._stop_tasks(list(self.tasks))
+            prune.cancel()
+            await asyncio.gather(prune, return_exceptions=True)
+            try:
+                await asyncio.to_thread(self.store.release, self.id, held)
+            except Exception as exc:  # the database is down: the leases expire by themselves
+                log.warning("could not hand back leases (%s); they expire within %.0fs", exc, self.lease_ttl)
+            for client in self._clients.values():
+                await client.aclose()
+            self._executor.shutdown(wait=True)
+
+    async def _lease_loop(self) -> None:
+        names = list(self.destinations)
+        others_seen: str | None = ""
+        unavailable = False
+        while not self._stop.is_set():
+            asked = time.monotonic()
+            try:
+                state = await asyncio.to_thread(self.store.heartbeat, self.id, names, self.lease_ttl)
+            except StoreUnavailable as exc:
+                if not unavailable:
+                    log.warning("cannot renew delivery leases: %s", exc)
+                unavailable = True
+            else:
+                if unavailable:
+                    log.warning("the event store is reachable again: delivery resumes")
+                unavailable = False
+                self._valid_until = asked + self.lease_ttl
+                self._lapses = state.lapses
+                if not state.held and state.others and state.others != others_seen:
+                    log.warning("another worker delivers from this store (%s); standing by to take over", state.others)
+                elif state.held and others_seen and not self.tasks and self.store.partitions == 1:
+                    log.warning("the other worker is gone: taking over delivery")
+                others_seen = state.others
+                await self._apply(state.held, state.surplus)
+            if await self._stopped_within(self.lease_ttl / 3):
+                return
+
+    async def _apply(self, held: list[Lease], surplus: list[Lease]) -> None:
+        """Run a task for every lease held (a new epoch means a new task, reading the cursor afresh), stop the
+        others, and hand back the surplus once its tasks have stopped."""
+        wanted = {(x.destination, x.partition): x for x in held}
+        gone = [key for key, (worker, task) in self.tasks.items() if task.done() or wanted.get(key) != worker.lease]
+        gone += [key for key in ((x.destination, x.partition) for x in surplus) if key in self.tasks and key not in gone]
+        await self._stop_tasks(gone)
+        if surplus:
+            await asyncio.to_thread(self.store.release, self.id, surplus)
+        for key, lease in wanted.items():
+            if key not in self.tasks:
+                self._start_task(lease)
+        if self.tasks:
+            self.delivering.set()
+
+    def _start_task(self, lease: Lease) -> None:
+        dest, sources = self.destinations[lease.destination]
+        if dest.name not in self._clients:
+            factory = self._client_factory
+            self._clients[dest.name] = factory(dest) if factory is not None else dest.create_client()
+            self._backoffs[dest.name] = Backoff()
+        worker = DestinationWorker(
+            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=self.holds,
+            client=self._clients[dest.name], backoff=self._backoffs[dest.name], **self._options,
+        )
+        worker.executor = self._executor
+        stop = asyncio.Event()  # set by `_stop_tasks`, also when the whole worker stops
+        task = asyncio.create_task(worker.run(stop), name=f"deliver:{dest.name}:{lease.partition}")
+        self.tasks[(lease.destination, lease.partition)] = (worker, task)
+        self._stops[task] = stop
+
+    async def _stop_tasks(self, keys: list[tuple[str, int]]) -> None:
+        """Let these partitions' tasks finish the round in flight (recording it), then forget them."""
+        stopping = []
+        for key in keys:
+            _, task = self.tasks.pop(key)
+            self._stops.pop(task).set()
+            stopping.append(task)
+        if stopping:
+            await asyncio.gather(*stopping, return_exceptions=True)
 
     async def _stopped_within(self, seconds: float) -> bool:
         try:
@@ -472,7 +619,7 @@ class Worker:
     async def prune(self) -> int:
         """Run the clean-up now, one short transaction per chunk; returns the rows removed."""
         now = self.clock()
-        names = [w.name for w in self.workers]
+        names = list(self.destinations)
         removed = 0
         after: int | None = 0
         while after is not None:
@@ -483,6 +630,7 @@ class Worker:
         return removed
 
     async def _prune_loop(self) -> None:
+        await self.delivering.wait()  # only a worker that delivers cleans up (on PostgreSQL one at a time)
         while not self._stop.is_set():
             try:
                 removed = await self.prune()

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from ..config import Config
 from ..ingest.origins import OriginPolicy
-from ..pipeline import RetryPolicy, SQLiteStore, Store
+from ..pipeline import RetryPolicy, Store, stores
 from ..pipeline.worker import Worker
 from .demo import demo_routes
 from .device_mode import device_mode_routes
@@ -31,9 +31,9 @@ from .tracking import TrackingAPI
 log = logging.getLogger("actions_1flow.server")
 
 
-def open_store(config: Config) -> SQLiteStore:
-    """The configuration's store (SQLite: `storage: sqlite:///PATH`)."""
-    return SQLiteStore(config.storage_path())
+def open_store(config: Config) -> Store:
+    """The configuration's store (`storage: sqlite:///PATH` or `postgresql://…`)."""
+    return stores.open_store(config.storage, partitions=config.pipeline.partitions)
 
 
 def retry_policy(config: Config) -> RetryPolicy:
@@ -45,7 +45,7 @@ def build_worker(config: Config, store: Store, **options: Any) -> Worker:
     """A worker for every cloud-mode destination of the configuration."""
     destinations = [(d, config.sources_of(d)) for d in config.cloud_destinations()]
     p = config.pipeline
-    for name in ("poll_interval", "batch_size", "batch_age", "dedup_window", "log_retention"):
+    for name in ("poll_interval", "batch_size", "batch_age", "dedup_window", "log_retention", "lease_ttl"):
         options.setdefault(name, getattr(p, name))
     return Worker(store, destinations, retry_policy(config), **options)
 

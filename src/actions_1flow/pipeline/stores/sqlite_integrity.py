@@ -20,7 +20,7 @@ import stat
 import time
 from pathlib import Path
 
-from .store import StoreError
+from ..store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -23,18 +23,20 @@ from typing import Any, TypeVar
 
 import orjson
 
-from .checkpoint import Checkpointer
-from .integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
-from .store import (
+from ..store import (
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
     DeviceEvent,
     DueDelivery,
+    Lease,
+    LeaseState,
     LogEntry,
     StoredEvent,
     StoreError,
 )
+from .sqlite_checkpoint import Checkpointer
+from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
 
 T = TypeVar("T")
 
@@ -57,8 +59,6 @@ JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 PRUNE_CHUNK = 5_000
 """Events examined per prune step; each step is one short transaction between ingest's commits."""
 
-REQUEUE_CHUNK = 1_000
-"""Dead-lettered deliveries re-queued per replay step."""
 
 SCHEMA_VERSION = 2
 """Recorded in the file (`PRAGMA user_version`); a file of another layout is refused rather than misread."""
@@ -181,12 +181,17 @@ def create_private(path: Path) -> None:
 
 class SQLiteStore:
     """`Store` on one SQLite file. Safe to share between threads; one instance per process (several processes may
-    open the same file: SQLite serialises their writes)."""
+    open the same file: SQLite serialises their writes). One partition: one process delivers at a time."""
+
+    partitions = 1
+    unavailable: str | None = None
+    """A local file is never unreachable: what goes wrong with it is `damaged` or an error of the call."""
 
     def __init__(self, path: str | Path, integrity_budget: float = QUICK_CHECK_BUDGET_S) -> None:
         """Open (or create) the store at `path`; StoreError, saying what to do, when the path is no usable store
         or the file fails `quick_check` (given at most `integrity_budget` seconds; see `integrity`)."""
         self.path = Path(path)
+        self.description = str(self.path)
         self.damaged: str | None = None
         """Why the file is known to be corrupt, once an operation found it so (writes are refused from then on)."""
         check_path(self.path)
@@ -319,10 +324,22 @@ class SQLiteStore:
             else:
                 op.future.set_exception(error)
 
+    def heartbeat(self, worker: str, destinations: list[str], ttl: float) -> LeaseState:
+        """Every destination's one partition while this process holds the delivery lock, else nothing (and who
+        holds it). Two processes delivering the same destination would send every event twice."""
+        holder = self.acquire_delivery_lock()
+        if holder is not None:
+            return LeaseState([], others=holder, lapses=False)
+        return LeaseState([Lease(d, 0, 0) for d in destinations], lapses=False)
+
+    def release(self, worker: str, leases: list[Lease]) -> None:
+        if leases:
+            self.release_delivery_lock()
+
     def acquire_delivery_lock(self) -> str | None:
         """Become the one process delivering from this store: None when acquired (or already held), else who
         holds it. An advisory lock on `<db>.delivery.lock`; the kernel releases it when its process ends, however
-        it ends, so a restarted worker takes over at once."""
+        it ends, so a restarted worker takes over at once (the lease of a store with one partition)."""
         if self._lock_file is not None:
             return None
         lock_path = self.path.with_name(self.path.name + ".delivery.lock")
@@ -377,7 +394,7 @@ class SQLiteStore:
     # -- delivery --------------------------------------------------------------------------------------------
 
     @_guarded
-    def read_after(self, seq: int, sources: list[str], limit: int) -> list[StoredEvent]:
+    def read_after(self, seq: int, sources: list[str], limit: int, partition: int = 0) -> list[StoredEvent]:
         marks = ",".join("?" * len(sources))
         # `+source` keeps SQLite on the primary key (already in log order) instead of the dedup index plus a sort.
         rows = self._reader().execute(
@@ -385,7 +402,7 @@ class SQLiteStore:
             "ORDER BY seq LIMIT ?",
             (seq, *sources, limit),
         )
-        return [StoredEvent(s, src, at, orjson.loads(body)) for s, src, at, body in rows]
+        return [StoredEvent(s, src, at, orjson.loads(body), s) for s, src, at, body in rows]
 
     @_guarded
     def last_seq(self) -> int:
@@ -393,7 +410,7 @@ class SQLiteStore:
         row = self._reader().execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()
         return int(row[0])
 
-    def ensure_cursor(self, destination: str) -> Future[int]:
+    def ensure_cursor(self, destination: str, partition: int = 0) -> Future[int]:
         def ensure(conn: sqlite3.Connection) -> int:
             conn.execute(
                 "INSERT OR IGNORE INTO cursors (destination, seq) SELECT ?, coalesce(max(seq), 0) FROM events",
@@ -404,11 +421,15 @@ class SQLiteStore:
         return self.submit(ensure)
 
     @_guarded
-    def cursor(self, destination: str) -> int:
+    def cursor(self, destination: str, partition: int = 0) -> int:
         row = self._reader().execute("SELECT seq FROM cursors WHERE destination = ?", (destination,)).fetchone()
         return int(row[0]) if row else 0
 
-    def record(self, destination: str, records: list[DeliveryRecord], cursor: int | None = None) -> Future[None]:
+    def record(
+        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        lease: Lease | None = None,
+    ) -> Future[None]:
+        # No fence needed: the lease is the delivery lock, held until this process ends.
         now = time.time()
         exchanges: dict[tuple[str | None, str | None], int | None] = {}
         for r in records:
@@ -441,7 +462,7 @@ class SQLiteStore:
         return self.submit(write)
 
     @_guarded
-    def due(self, destination: str, now: float, limit: int) -> list[DueDelivery]:
+    def due(self, destination: str, now: float, limit: int, partition: int = 0) -> list[DueDelivery]:
         rows = self._reader().execute(
             "SELECT e.seq, e.source, e.received_at, e.body, d.subscription, d.attempts, d.first_attempt_at "
             "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
@@ -450,12 +471,12 @@ class SQLiteStore:
             (destination, now, limit),
         )
         return [
-            DueDelivery(StoredEvent(seq, src, at, orjson.loads(body)), sub, attempts, first)
+            DueDelivery(StoredEvent(seq, src, at, orjson.loads(body), seq), sub, attempts, first)
             for seq, src, at, body, sub, attempts, first in rows
         ]
 
     @_guarded
-    def next_due_at(self, destination: str) -> float | None:
+    def next_due_at(self, destination: str, partition: int = 0) -> float | None:
         row = self._reader().execute(
             "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ? AND status = 'retrying'",
             (destination,),

@@ -1,0 +1,635 @@
+"""The shared store: PostgreSQL, for any number of `serve` and `worker` processes on any number of machines.
+
+Writes are group-committed as in the SQLite store: one writer thread per process owns a connection and runs every
+operation queued meanwhile in one transaction (`synchronous_commit` on), so one WAL flush acknowledges many requests.
+Reads, heartbeats and operator queries use a small connection pool.
+
+Positions. Identity values are handed out before transactions commit, so a reader that moved a cursor past `seq`
+could miss a smaller `seq` committed later. Each event therefore also records its transaction's id (`xid8`), and a
+reader sees only events of transactions older than every transaction still running (`pg_snapshot_xmin`): nothing
+can ever appear behind a cursor at `(xid, seq)`. A position is that pair as one integer (`xid << 64 | seq`).
+
+Leases. Each partition of each destination has a lease row (holder, epoch, expiry in database time). A worker's
+heartbeat renews what it holds and takes expired or free rows up to its fair share among the workers seen alive;
+every cursor and outcome write checks, in its own transaction, that its lease is still held with the same epoch.
+
+When the database cannot be reached, every call raises `StoreUnavailable` (the tracking API answers 503) and
+`unavailable` says why; the next call tries again, so nothing needs a restart once the database is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+import psycopg_pool
+
+from ...config import redact_url
+from ..store import (
+    AppendResult,
+    DeliveryRecord,
+    DestinationCounts,
+    DeviceEvent,
+    DueDelivery,
+    Lease,
+    LeaseLost,
+    LeaseState,
+    LogEntry,
+    StoredEvent,
+    StoreError,
+    StoreUnavailable,
+    partition_of,
+)
+from .postgres_schema import SCHEMA, prepare
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+DEFAULT_PARTITIONS = 16
+"""Partitions of each destination's log in a new store: enough for 16 workers to share one destination."""
+
+MAX_GROUP_OPS = 512
+"""Operations folded into one transaction at most."""
+
+CONNECT_TIMEOUT_S = 5
+"""How long a connection attempt waits (a database that is down refuses at once; an unreachable host does not)."""
+
+POOL_SIZE = 8
+POOL_TIMEOUT_S = 5.0
+"""How long a read waits for a pooled connection before it reports the store unavailable."""
+
+PRUNE_CHUNK = 5_000
+PRUNE_LOCK = 0x1F10_0002
+"""The advisory lock a worker holds while it cleans up (every worker prunes; one at a time)."""
+
+_SHIFT = 64
+_LOW = (1 << _SHIFT) - 1
+
+_UPSERT_DELIVERY = """
+INSERT INTO deliveries (event_seq, destination, part, subscription, status, attempts, first_attempt_at,
+                        next_attempt_at, updated_at, error, hint, exchange_id)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET
+    status = excluded.status,
+    attempts = excluded.attempts,
+    first_attempt_at = coalesce(deliveries.first_attempt_at, excluded.first_attempt_at),
+    next_attempt_at = excluded.next_attempt_at,
+    updated_at = excluded.updated_at,
+    error = excluded.error,
+    hint = excluded.hint,
+    exchange_id = coalesce(excluded.exchange_id, deliveries.exchange_id)
+"""
+
+_VISIBLE = "xid < pg_snapshot_xmin(pg_current_snapshot())"
+"""Only events of finished transactions: none can commit later behind them."""
+
+
+def to_position(xid: str | int, seq: int) -> int:
+    return (int(xid) << _SHIFT) | seq
+
+
+def split_position(pos: int) -> tuple[str, int]:
+    """(xid as text, for `::xid8`; seq)."""
+    return str(pos >> _SHIFT), pos & _LOW
+
+
+class _Op:
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[psycopg.Connection], Any]) -> None:
+        self.fn = fn
+        self.future: Future[Any] = Future()
+
+
+_STOP = object()
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    conn.execute(f"SET search_path TO {SCHEMA}")
+    conn.execute("SET synchronous_commit TO on")  # a 200 only after the commit is flushed, whatever the server default
+    conn.commit()
+
+
+class PostgresStore:
+    """`Store` on a PostgreSQL database (`storage: postgresql://…`). One instance per process; any number of
+    processes may share the database."""
+
+    def __init__(self, url: str, partitions: int = DEFAULT_PARTITIONS) -> None:
+        """Connect, create or check the layout; StoreError (saying what to do) when the database cannot be used."""
+        self.url = url
+        self.description = redact_url(url)
+        self.damaged: str | None = None
+        self.unavailable: str | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._closed = False
+        try:
+            with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
+                self.partitions = prepare(conn, self.description, partitions)
+        except psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to the event store {self.description}: {_reason(exc)}") from None
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot use the event store {self.description}: {_reason(exc)}") from None
+        self._pool = psycopg_pool.ConnectionPool(
+            url,
+            min_size=1,
+            max_size=POOL_SIZE,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S},
+            configure=_configure,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            timeout=POOL_TIMEOUT_S,
+            reconnect_timeout=0,  # never give up reconnecting: the database coming back is the normal case
+            open=True,
+            name="actions-1flow-store",
+        )
+        self._writer = threading.Thread(target=self._write_loop, name="postgres-writer", daemon=True)
+        self._writer.start()
+
+    # -- connections -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection; StoreUnavailable when the database cannot be reached."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            raise self._lost(exc) from None
+        else:
+            self.unavailable = None
+
+    def _lost(self, exc: BaseException) -> StoreUnavailable:
+        reason = f"the event store {self.description} cannot be reached: {_reason(exc)}"
+        if self.unavailable is None:
+            log.error("%s — answering 503 until it is back", reason)
+        self.unavailable = reason
+        return StoreUnavailable(reason)
+
+    def _connect_writer(self) -> psycopg.Connection:
+        conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S)
+        _configure(conn)
+        return conn
+
+    # -- group commit ----------------------------------------------------------------------------------------
+
+    def submit(self, fn: Callable[[psycopg.Connection], T]) -> Future[T]:
+        """Run `fn(connection)` inside the next group transaction; the future resolves after the commit. `fn` may
+        raise only before it writes (a fence), or through the database (then each operation is retried alone)."""
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        op = _Op(fn)
+        self._queue.put(op)
+        return op.future
+
+    def _write_loop(self) -> None:
+        conn: psycopg.Connection | None = None
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            ops = [first]
+            stop = False
+            while len(ops) < MAX_GROUP_OPS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is _STOP:
+                    stop = True
+                    break
+                ops.append(nxt)
+            conn = self._commit_group(conn, ops)
+            if stop:
+                break
+        if conn is not None:
+            conn.close()
+
+    def _commit_group(self, conn: psycopg.Connection | None, ops: list[_Op]) -> psycopg.Connection | None:
+        """Run `ops` in one transaction; returns the connection to use next (None once it broke)."""
+        try:
+            if conn is None or conn.closed:
+                conn = self._connect_writer()
+            outcomes = self._run(conn, ops)
+        except psycopg.OperationalError as exc:  # the connection (or the database) is gone: nothing is durable
+            gone = self._lost(exc)
+            for op in ops:
+                op.future.set_exception(gone)
+            if conn is not None:
+                conn.close()
+            return None
+        except psycopg.Error:  # one operation failed in the database: the group is undone; run each alone
+            conn.rollback()  # type: ignore[union-attr]
+            outcomes = []
+            for op in ops:
+                try:
+                    outcomes.extend(self._run(conn, [op]))  # type: ignore[arg-type]
+                except psycopg.OperationalError as exc:
+                    lost: BaseException = self._lost(exc)
+                    outcomes.append((op, None, lost))
+                    conn.close()  # type: ignore[union-attr]
+                    conn = None
+                    break
+                except psycopg.Error as exc:
+                    conn.rollback()  # type: ignore[union-attr]
+                    outcomes.append((op, None, StoreError(_reason(exc))))
+            done = {id(op) for op, _, _ in outcomes}
+            outcomes.extend((op, None, StoreUnavailable(self.unavailable or "")) for op in ops if id(op) not in done)
+        else:
+            self.unavailable = None
+        for op, result, error in outcomes:
+            if error is None:
+                op.future.set_result(result)
+            else:
+                op.future.set_exception(error)
+        return conn
+
+    @staticmethod
+    def _run(conn: psycopg.Connection, ops: list[_Op]) -> list[tuple[_Op, Any, BaseException | None]]:
+        outcomes: list[tuple[_Op, Any, BaseException | None]] = []
+        with conn.transaction():
+            for op in ops:
+                try:
+                    outcomes.append((op, op.fn(conn), None))
+                except psycopg.Error:
+                    raise
+                except Exception as exc:  # a fence (raised before the operation wrote anything)
+                    outcomes.append((op, None, exc))
+        return outcomes
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer and the pool."""
+        if self._closed:
+            return
+        self._queue.put(_STOP)
+        self._writer.join()
+        self._closed = True
+        self._pool.close()
+
+    # -- ingest ----------------------------------------------------------------------------------------------
+
+    def append(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
+        n = self.partitions
+        parts = [partition_of(e, n) for e in events]
+        ids = [str(e["messageId"]) for e in events]
+        bodies = [orjson.dumps(e) for e in events]
+
+        def insert(conn: psycopg.Connection) -> AppendResult:
+            cur = conn.execute(
+                "INSERT INTO events (part, source, message_id, received_at, body) "
+                "SELECT p, %s, m, %s, b FROM unnest(%s::smallint[], %s::text[], %s::bytea[]) AS t(p, m, b) "
+                "ON CONFLICT (source, message_id) DO NOTHING",
+                (source, received_at, parts, ids, bodies),
+            )
+            accepted = cur.rowcount
+            return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+
+        return self.submit(insert)
+
+    # -- delivery --------------------------------------------------------------------------------------------
+
+    def last_seq(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])  # type: ignore[index]
+
+    def read_after(self, position: int, sources: list[str], limit: int, partition: int = 0) -> list[StoredEvent]:
+        xid, seq = split_position(position)
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT seq, source, received_at, body, xid::text FROM events "
+                f"WHERE part = %s AND (xid, seq) > (%s::xid8, %s) AND {_VISIBLE} AND source = ANY(%s) "
+                "ORDER BY xid, seq LIMIT %s",
+                (partition, xid, seq, sources, limit),
+            ).fetchall()
+        return [StoredEvent(s, src, at, orjson.loads(body), to_position(x, s)) for s, src, at, body, x in rows]
+
+    def ensure_cursor(self, destination: str, partition: int = 0) -> Future[int]:
+        def ensure(conn: psycopg.Connection) -> int:
+            conn.execute(  # all partitions at once, at the end of the log as every running transaction sees it
+                "INSERT INTO cursors (destination, part, xid, seq) "
+                "SELECT %s, g, pg_snapshot_xmin(pg_current_snapshot()), 0 FROM generate_series(0, %s - 1) g "
+                "WHERE NOT EXISTS (SELECT 1 FROM cursors WHERE destination = %s) ON CONFLICT DO NOTHING",
+                (destination, self.partitions, destination),
+            )
+            row = conn.execute(
+                "SELECT xid::text, seq FROM cursors WHERE destination = %s AND part = %s", (destination, partition)
+            ).fetchone()
+            return 0 if row is None else to_position(row[0], row[1])
+
+        return self.submit(ensure)
+
+    def cursor(self, destination: str, partition: int = 0) -> int:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT xid::text, seq FROM cursors WHERE destination = %s AND part = %s", (destination, partition)
+            ).fetchone()
+        return 0 if row is None else to_position(row[0], row[1])
+
+    def record(
+        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        lease: Lease | None = None,
+    ) -> Future[None]:
+        now = time.time()
+        exchanges: dict[tuple[str | None, str | None], int | None] = {}
+        for r in records:
+            if r.request is not None or r.response is not None:
+                exchanges[(r.request, r.response)] = None
+
+        def write(conn: psycopg.Connection) -> None:
+            if lease is not None:
+                held = conn.execute(
+                    "SELECT 1 FROM leases WHERE destination = %s AND part = %s AND epoch = %s AND expires_at > now() "
+                    "FOR SHARE",
+                    (lease.destination, lease.partition, lease.epoch),
+                ).fetchone()
+                if held is None:
+                    raise LeaseLost(f"partition {lease.partition} of {destination} is no longer leased to this worker")
+            for key in exchanges:
+                exchanges[key] = conn.execute(
+                    "INSERT INTO exchanges (at, request, response) VALUES (%s, %s, %s) RETURNING id", (now, *key)
+                ).fetchone()[0]  # type: ignore[index]
+            if records:
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        _UPSERT_DELIVERY,
+                        [
+                            (
+                                r.event_seq, destination, partition, r.subscription, r.status, r.attempts,
+                                r.first_attempt_at, r.next_attempt_at, now, r.error, r.hint,
+                                exchanges.get((r.request, r.response)),
+                            )
+                            for r in records
+                        ],
+                    )
+            if cursor is not None:
+                xid, seq = split_position(cursor)
+                conn.execute(
+                    "INSERT INTO cursors (destination, part, xid, seq) VALUES (%s, %s, %s::xid8, %s) "
+                    "ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq "
+                    "WHERE (cursors.xid, cursors.seq) < (excluded.xid, excluded.seq)",
+                    (destination, partition, xid, seq),
+                )
+
+        return self.submit(write)
+
+    def due(self, destination: str, now: float, limit: int, partition: int = 0) -> list[DueDelivery]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT e.seq, e.source, e.received_at, e.body, e.xid::text, d.subscription, d.attempts, "
+                "d.first_attempt_at FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                "WHERE d.destination = %s AND d.part = %s AND d.status = 'retrying' AND d.next_attempt_at <= %s "
+                "ORDER BY d.next_attempt_at LIMIT %s",
+                (destination, partition, now, limit),
+            ).fetchall()
+        return [
+            DueDelivery(StoredEvent(seq, src, at, orjson.loads(body), to_position(x, seq)), sub, attempts, first)
+            for seq, src, at, body, x, sub, attempts, first in rows
+        ]
+
+    def next_due_at(self, destination: str, partition: int = 0) -> float | None:
+        with self._read() as conn:
+            row = conn.execute(
+                "SELECT min(next_attempt_at) FROM deliveries WHERE destination = %s AND part = %s AND status = 'retrying'",
+                (destination, partition),
+            ).fetchone()
+        return None if row is None else row[0]
+
+    # -- leases ----------------------------------------------------------------------------------------------
+
+    def heartbeat(self, worker: str, destinations: list[str], ttl: float) -> LeaseState:
+        if not destinations:
+            return LeaseState([])
+        with self._read() as conn, conn.transaction():
+            conn.execute(
+                "INSERT INTO workers (id, seen_at) VALUES (%s, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                (worker,),
+            )
+            live = conn.execute(
+                "SELECT count(*) FROM workers WHERE seen_at > now() - make_interval(secs => %s)", (ttl,)
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute("DELETE FROM workers WHERE seen_at < now() - interval '1 day'")
+            conn.execute(
+                "INSERT INTO leases (destination, part) SELECT d, g FROM unnest(%s::text[]) d, "
+                "generate_series(0, %s - 1) g ON CONFLICT DO NOTHING",
+                (destinations, self.partitions),
+            )
+            held = conn.execute(
+                "UPDATE leases SET expires_at = now() + make_interval(secs => %s) "
+                "WHERE owner = %s AND expires_at > now() AND destination = ANY(%s) RETURNING destination, part, epoch",
+                (ttl, worker, destinations),
+            ).fetchall()
+            share = math.ceil(len(destinations) * self.partitions / max(live, 1))
+            if len(held) < share:
+                held += conn.execute(
+                    "UPDATE leases l SET owner = %s, epoch = l.epoch + 1, expires_at = now() + make_interval(secs => %s) "
+                    "FROM (SELECT destination, part FROM leases WHERE destination = ANY(%s) AND expires_at <= now() "
+                    "ORDER BY random() LIMIT %s FOR UPDATE SKIP LOCKED) free "
+                    "WHERE l.destination = free.destination AND l.part = free.part "
+                    "RETURNING l.destination, l.part, l.epoch",
+                    (worker, ttl, destinations, share - len(held)),
+                ).fetchall()
+        leases = [Lease(d, p, e) for d, p, e in sorted(held)]
+        others = f"{live - 1} other worker(s)" if live > 1 else None
+        return LeaseState(leases[:share], surplus=leases[share:], others=others)
+
+    def release(self, worker: str, leases: list[Lease]) -> None:
+        if not leases:
+            return
+        with self._read() as conn:
+            conn.execute(
+                "UPDATE leases SET owner = NULL, expires_at = '-infinity' FROM unnest(%s::text[], %s::smallint[], "
+                "%s::bigint[]) AS r(d, p, e) WHERE owner = %s AND destination = r.d AND part = r.p AND epoch = r.e",
+                ([x.destination for x in leases], [x.partition for x in leases], [x.epoch for x in leases], worker),
+            )
+
+    def leases(self) -> list[tuple[str, int, str | None, int, bool]]:
+        """Every lease row: (destination, partition, holder, epoch, live) — for `status` and the tests."""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT destination, part, owner, epoch, expires_at > now() FROM leases ORDER BY 1, 2"
+            ).fetchall()
+        return [(d, p, o, e, live) for d, p, o, e, live in rows]
+
+    # -- operations ------------------------------------------------------------------------------------------
+
+    def requeue_dead(
+        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        dry_run: bool = False,
+    ) -> Future[int]:
+        where = "d.status = 'dead' AND d.updated_at < %s AND e.received_at >= %s AND e.received_at < %s"
+        args: tuple[Any, ...] = (now, since, until)
+        if destination is not None:
+            where += " AND d.destination = %s"
+            args += (destination,)
+        dead = f"deliveries d JOIN events e ON e.seq = d.event_seq WHERE {where}"
+
+        def requeue(conn: psycopg.Connection) -> int:
+            if dry_run:
+                return int(conn.execute(f"SELECT count(*) FROM {dead}", args).fetchone()[0])  # type: ignore[index]
+            cur = conn.execute(
+                "UPDATE deliveries SET status = 'retrying', attempts = 0, first_attempt_at = NULL, "
+                "next_attempt_at = %s, updated_at = greatest(%s, updated_at), replays = replays + 1 "
+                f"WHERE id IN (SELECT d.id FROM {dead} LIMIT %s)",
+                (now, time.time(), *args, limit),
+            )
+            return cur.rowcount
+
+        return self.submit(requeue)
+
+    def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
+        with self._read() as conn:
+            per_source = dict(conn.execute("SELECT source, count(*) FROM events GROUP BY source").fetchall())
+            by_status: dict[str, dict[str, int]] = {}
+            for dest, status, n in conn.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
+                by_status.setdefault(dest, {})[status] = n
+            out = []
+            for dest, sources in destinations.items():
+                counts = DestinationCounts(dest, by_status=by_status.get(dest, {}))
+                counts.received = sum(per_source.get(s, 0) for s in sources)
+                if sources:
+                    n, oldest = conn.execute(
+                        "SELECT count(*), min(e.received_at) FROM events e "
+                        "LEFT JOIN cursors c ON c.destination = %s AND c.part = e.part "
+                        "WHERE e.source = ANY(%s) AND (c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))",
+                        (dest, sources),
+                    ).fetchone()  # type: ignore[misc]
+                    retry_n, retry_oldest = conn.execute(
+                        "SELECT count(*), min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                        "WHERE d.destination = %s AND d.status = 'retrying'",
+                        (dest,),
+                    ).fetchone()  # type: ignore[misc]
+                    counts.pending = n + retry_n
+                    candidates = [t for t in (oldest, retry_oldest) if t is not None]
+                    counts.oldest_pending_at = min(candidates) if candidates else None
+                out.append(counts)
+        return out
+
+    def log(
+        self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
+    ) -> list[LogEntry]:
+        where: list[str] = []
+        args: list[Any] = []
+        if failed_only:
+            where.append("d.status IN ('retrying', 'dead')")
+        if destination is not None:
+            where.append("d.destination = %s")
+            args.append(destination)
+        if source is not None:
+            where.append("e.source = %s")
+            args.append(source)
+        clause = ("WHERE " + " AND ".join(where)) if where else ""
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, "
+                "d.next_attempt_at, d.error, d.hint, x.request, x.response, e.received_at, d.replays "
+                "FROM deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN exchanges x ON x.id = d.exchange_id "
+                f"{clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT %s",
+                (*args, limit),
+            ).fetchall()
+        return [
+            LogEntry(
+                dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
+                received, replays,
+            )
+            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
+            in rows
+        ]
+
+    def prune(
+        self, before: float, dead_before: float, destinations: list[str], after: int = 0
+    ) -> Future[tuple[int, int | None]]:
+        """One chunk of clean-up from event id `after` on; the rules are the SQLite store's (see there). Receipt
+        times follow ids closely but not exactly (several servers write), so each event is judged on its own."""
+
+        def prune(conn: psycopg.Connection) -> tuple[int, int | None]:
+            if not conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (PRUNE_LOCK,)).fetchone()[0]:  # type: ignore[index]
+                return 0, None  # another worker is cleaning up right now
+            removed = conn.execute(
+                "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges WHERE at < %s ORDER BY id LIMIT %s)",
+                (min(before, dead_before), PRUNE_CHUNK),
+            ).rowcount
+            removed += conn.execute(
+                "DELETE FROM device_events WHERE id IN "
+                "(SELECT id FROM device_events WHERE received_at < %s ORDER BY id LIMIT %s)",
+                (dead_before, PRUNE_CHUNK),
+            ).rowcount
+            more = removed >= PRUNE_CHUNK
+            chunk = conn.execute(
+                "SELECT seq, part, xid, received_at FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
+                (after, PRUNE_CHUNK),
+            ).fetchall()
+            if not chunk:
+                return removed, (after if more else None)
+            last = chunk[-1][0]
+            old = conn.execute(  # old enough, and passed by every configured destination's cursor in its partition
+                "SELECT e.seq FROM events e WHERE e.seq > %s AND e.seq <= %s AND e.received_at < %s AND NOT EXISTS ("
+                "  SELECT 1 FROM unnest(%s::text[]) AS d(name) LEFT JOIN cursors c ON c.destination = d.name AND c.part = e.part"
+                "  WHERE c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))",
+                (after, last, before, destinations),
+            ).fetchall()
+            seqs = [s for (s,) in old]
+            if seqs:
+                conn.execute(
+                    "DELETE FROM deliveries WHERE event_seq = ANY(%s) AND (status IN ('delivered', 'filtered') "
+                    "OR (status = 'dead' AND updated_at < %s) OR (destination <> ALL(%s) AND updated_at < %s))",
+                    (seqs, dead_before, destinations, dead_before),
+                )
+                removed += conn.execute(
+                    "DELETE FROM events e WHERE e.seq = ANY(%s) AND NOT EXISTS "
+                    "(SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq)",
+                    (seqs,),
+                ).rowcount
+            young = min(at for _, _, _, at in chunk) >= before  # nothing old left from here on
+            more = more or (len(chunk) == PRUNE_CHUNK and not young)
+            return removed, (last if more else None)
+
+        return self.submit(prune)
+
+    # -- device mode -----------------------------------------------------------------------------------------
+
+    def record_device_event(self, event: DeviceEvent) -> Future[None]:
+        row = (
+            event.received_at, event.source, event.destination, event.kind, event.message,
+            None if event.subscription is None else orjson.dumps(event.subscription).decode(),
+            event.event_type, event.message_id, event.sdk_url, event.origin,
+        )
+
+        def insert(conn: psycopg.Connection) -> None:
+            conn.execute(
+                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, "
+                "event_type, message_id, sdk_url, origin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                row,
+            )
+
+        return self.submit(insert)
+
+    def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
+        clause, args = ("WHERE source = %s ", (source,)) if source is not None else ("", ())
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, "
+                f"sdk_url, origin FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT %s",
+                (*args, limit),
+            ).fetchall()
+        return [
+            DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
+            for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
+        ]
+
+
+def _event_type(body: bytes) -> str | None:
+    kind = orjson.loads(body).get("type")
+    return kind if isinstance(kind, str) else None
+
+
+def _reason(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -1,0 +1,53 @@
+"""The pipeline suite runs against both storage backends: `store` is parametrized over SQLite and PostgreSQL (a
+fresh file, or a fresh database of the session's real cluster). Tests of one backend's own behaviour (files and
+permissions, the lock file) use `sqlite_store`."""
+
+from __future__ import annotations
+
+import pytest
+
+from actions_1flow.pipeline import SQLiteStore, Store, open_store
+
+LOW_BITS = (1 << 64) - 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request, tmp_path) -> str:
+    """A `storage:` URL of a new, empty store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/db.sqlite"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def open_store_at(storage_url):
+    """`open_store_at(partitions=1)`: open the parametrized store (again, as another process would); all closed
+    at the end."""
+    opened: list[Store] = []
+
+    def open_(partitions: int = 1) -> Store:
+        store = open_store(storage_url, partitions=partitions)
+        opened.append(store)
+        return store
+
+    yield open_
+    for store in reversed(opened):
+        store.close()
+
+
+@pytest.fixture
+def store(open_store_at) -> Store:
+    """A new, empty store of each backend, with one partition (so positions follow arrival, as in SQLite)."""
+    return open_store_at()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path):
+    store = SQLiteStore(tmp_path / "db" / "pipeline.db")
+    yield store
+    store.close()
+
+
+def seq_of(position: int) -> int:
+    """The event id in a position (PostgreSQL positions also carry the writing transaction's id)."""
+    return position & LOW_BITS
