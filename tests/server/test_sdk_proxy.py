@@ -5,14 +5,18 @@ time, and answered with 503 JSON before a first copy exists; then the whole app 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import anyio
 import httpx
 import pytest
+import yaml
 from starlette.applications import Starlette
 
 from actions_1flow.config import ConfigError, parse_config
@@ -209,8 +213,6 @@ async def test_a_slow_upstream_is_given_up_within_the_timeout(upstream, caplog):
 
 
 async def _sleep(seconds: float) -> None:
-    import anyio
-
     await anyio.sleep(seconds)
 
 
@@ -258,3 +260,15 @@ def test_a_source_cannot_mix_a_hosted_and_a_vendor_loaded_sdk(tmp_path):
     )
     with pytest.raises(ConfigError, match="another projectApiKey, sdkUrl or sdkProxy"):
         parse_config(text, "t.yaml")
+
+
+def test_the_docs_configuration_for_first_party_hosting_is_accepted(tmp_path):
+    """docs/web.md, "First-party SDK hosting": its destination, as written, in a configuration with its source."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text(encoding="utf-8")
+    snippet = re.search(r"```yaml\n(.*?)```", text[text.index("## First-party SDK hosting"):], re.S).group(1)
+    config = {"storage": f"sqlite:///{tmp_path}/db.sqlite", "sources": [{"name": "web", "write_key": "wk_web"}],
+              **yaml.safe_load(snippet)}
+    parsed = parse_config(yaml.safe_dump(config), "web.md", env={"ONEFLOW_PROJECT_KEY": US_KEY})
+    path, upstream = parsed.destinations[0].definition.hosted_sdk(parsed.destinations[0].settings)
+    assert upstream == "https://1flow.app/js/1flow.js"
+    assert re.fullmatch(r"/sdk/actions-1flow/[0-9a-f]{12}/1flow\.js", path)
