@@ -23,7 +23,7 @@ def key_warnings(config: Config) -> list[str]:
         device = dest.definition.device
         if dest.mode != "device" or device is None:
             continue
-        shown = {v for v in device.page_settings(dest.settings).values() if isinstance(v, str)}
+        shown = {v for v in device.page_settings(dest.settings, None).values() if isinstance(v, str)}
         for key in dest.definition.secret_settings:
             value = getattr(dest.settings, key).get_secret_value()
             if value in shown:

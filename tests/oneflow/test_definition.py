@@ -36,21 +36,23 @@ class TestMetadata:
 
     def test_settings(self):
         fields = self.meta["authentication"]["fields"]
-        assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
+        assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
         key = fields["projectApiKey"]
         assert (key["label"], key["type"], key["required"], key["default"]) == ("Project API Key", "password", True, None)
         region = fields["region"]
         assert region["default"] == "us" and [c["value"] for c in region["choices"]] == ["us", "eu"]
-        assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
+        assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
         assert self.meta["additions"]["secretSettings"] == ["projectApiKey"] == ONEFLOW.secret_settings
 
     def test_every_setting_the_config_accepts_is_in_the_definition_and_ours_are_marked(self):
         from actions_1flow.destinations.oneflow.settings import OneFlowSettings
 
         assert list(self.meta["authentication"]["fields"]) == list(OneFlowSettings.model_fields)
-        assert self.meta["additions"]["settingsAdded"] == ["region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs"]
+        assert self.meta["additions"]["settingsAdded"] == ["region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
         timeout = self.meta["authentication"]["fields"]["loadTimeoutMs"]
         assert (timeout["type"], timeout["required"]) == ("integer", False)
+        proxy = self.meta["authentication"]["fields"]["sdkProxy"]
+        assert (proxy["type"], proxy["required"], proxy["default"]) == ("boolean", False, False)
 
     def test_track_event_fields(self):
         action = self.meta["actions"]["trackEvent"]

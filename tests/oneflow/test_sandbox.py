@@ -246,6 +246,10 @@ class TestFakeSdk:
         assert response.headers["content-type"].startswith("application/javascript")
         assert response.headers["access-control-allow-origin"] == "*"
         assert "data-api-key" in response.text and "window.glob" in response.text
+        # told where to report and its form as it is served, so a copy served from another origin still reports here
+        region = "/eu" if path.startswith("/eu/") else ""
+        form = "callable" if "callable" in path else "methods"
+        assert f'var served = {{"reportUrl":"http://sandbox.test{region}/_sandbox/sdk","form":"{form}"}} || {{}}' in response.text
 
     def test_sdk_reports_are_recorded_with_validity(self, sandbox):
         report = {"api_key": US_KEY, "method": "logEvent", "args": ["Signed Up", {"plan": "pro"}], "form": "methods"}

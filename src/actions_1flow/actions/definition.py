@@ -6,6 +6,7 @@ An action's `perform` does not send anything: it turns a validated payload into 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -102,12 +103,20 @@ class DevicePlugin:
     """The Python package holding the build (read with importlib.resources)."""
     path: tuple[str, ...]
     """The build inside `package`."""
-    page_settings: Callable[[Any], dict[str, Any]]
-    """The destination's settings as the page may see them (never a secret the vendor's SDK does not need)."""
+    page_settings: Callable[[Any, str | None], dict[str, Any]]
+    """`page_settings(settings, hosted_sdk_url)`: the destination's settings as the page may see them (never a
+    secret the vendor's SDK does not need). `hosted_sdk_url` is the URL on this server's own origin the page must
+    load the vendor SDK from when the server hosts it (see `hosted_sdk`), else None (the vendor's URL)."""
     page_key: Callable[[Any], Hashable] | None = None
     """What every device-mode destination of this type on one page must share (one vendor SDK per page)."""
     page_conflict: str = ""
     """What differs when two of them do not (`another projectApiKey or sdkUrl`)."""
+    hosted_sdk: Callable[[Any], str | None] | None = None
+    """First-party hosting: the vendor SDK URL the server fetches, caches and serves from its own origin when the
+    settings ask for it (ad blockers drop third-party vendor scripts, not the site's own), else None. Unset: the
+    destination's SDK is never hosted."""
+    sdk_file: str = "sdk.js"
+    """The file name of the hosted copy (the last part of its path, as the vendor names its script)."""
 
 
 @dataclass(frozen=True)
@@ -146,6 +155,20 @@ class Destination:
     @property
     def plugin_path(self) -> str:
         return f"/plugins/{self.slug}.js"
+
+    def hosted_sdk(self, settings: Any) -> tuple[str, str] | None:
+        """(path on this server, upstream URL) of the vendor SDK the server hosts for these device-mode settings,
+        or None when it does not host it.
+
+        The path is `/sdk/{slug}/{id}/{sdk_file}`, `id` a short hash of the upstream URL: destinations hosting one
+        upstream share one copy (and one URL, so a page given either loads one SDK), different upstreams (a region,
+        a sandbox) get different paths, and a path stays the same as long as its upstream does."""
+        device = self.device
+        upstream = device.hosted_sdk(settings) if device is not None and device.hosted_sdk is not None else None
+        if device is None or upstream is None:
+            return None
+        ident = hashlib.sha256(upstream.encode("utf-8")).hexdigest()[:12]
+        return f"/sdk/{self.slug}/{ident}/{device.sdk_file}", upstream
 
     def metadata(self) -> dict[str, Any]:
         """Segment's `metadata.json` shape for this destination, plus our `additions`."""

@@ -138,12 +138,26 @@ async def api(request: Request) -> Response:
     return answer(200)
 
 
+SERVED_MARK = "/*SERVED*/null"
+"""Where the served script gets what this request says: the report URL and the form."""
+
+
 async def sdk_script(request: Request) -> Response:
-    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both; callable)."""
-    if _region(request) is None:
+    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both; callable).
+
+    The script is told its report URL (this sandbox, the request's region) and form when it is served, so a copy
+    served from another origin (first-party SDK hosting) still reports here, as 1Flow's SDK talks to 1Flow's API
+    wherever the page loaded it from."""
+    region = _region(request)
+    if region is None:
         return _error(404, "unknown region")
+    prefix = "" if "region" not in request.path_params else f"/{region}"
+    served = {
+        "reportUrl": str(request.base_url).rstrip("/") + prefix + "/_sandbox/sdk",
+        "form": request.query_params.get("form") or "methods",
+    }
     return Response(
-        SDK_SOURCE,
+        SDK_SOURCE.replace(SERVED_MARK, orjson.dumps(served).decode(), 1),
         media_type="application/javascript",
         headers={**CORS_HEADERS, "cache-control": "no-store"},
     )

@@ -3,7 +3,8 @@
  *
  * Loaded as <script src=".../js/1flow.js" data-api-key="KEY" async>. It reads the key from its own tag, installs
  * window._1flow and, once the sandbox has accepted the key, sets window.glob (1Flow's readiness signal) and fires
- * on("ready") listeners. Every call is reported to the sandbox (POST <origin>/_sandbox/sdk) so tests can see it.
+ * on("ready") listeners. Every call is reported to the sandbox that served it (POST <sandbox>/_sandbox/sdk, even when
+ * the page loaded a copy from elsewhere) so tests can see it.
  *
  * ?form= picks the shape of window._1flow:
  *   methods (default) - a plain object with logEvent(name, props), logUser(userId, props), on(event, cb): the
@@ -21,8 +22,10 @@
   }
   var src = new URL(script.src, window.location.href)
   var apiKey = script.getAttribute('data-api-key') || ''
-  var form = src.searchParams.get('form') || 'methods'
-  var reportUrl = src.origin + src.pathname.replace(/\/js\/1flow\.js$/, '') + '/_sandbox/sdk'
+  // Filled in by the sandbox as it serves the script, so a copy served from elsewhere still reports to it.
+  var served = /*SERVED*/null || {}
+  var form = served.form || src.searchParams.get('form') || 'methods'
+  var reportUrl = served.reportUrl || src.origin + src.pathname.replace(/\/js\/1flow\.js$/, '') + '/_sandbox/sdk'
   var listeners = {}
   var ready = false
   var pending = Promise.resolve()

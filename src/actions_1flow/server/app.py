@@ -25,6 +25,7 @@ from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .ratelimit import RateLimiter
 from .readiness import health, ready
+from .sdk_proxy import SdkProxy
 from .state import ServerState
 from .tracking import TrackingAPI
 
@@ -63,12 +64,14 @@ def create_app(
     owned = store is None
     origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
     state = ServerState(config, store or open_store(config), {k: s for s in config.sources for k in s.accepted_write_keys()}, origins)
+    sdk_proxy = SdkProxy.for_config(config)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         worker = None
         for dest in config.cloud_destinations():
             state.store.ensure_cursor(dest.name).result()
+        await sdk_proxy.start()  # first fetch of each hosted SDK (bounded), then its refresh task
         if run_worker:
             worker = build_worker(config, state.store, **(worker_options or {}))
             state.on_stored.append(worker.wake)
@@ -78,18 +81,20 @@ def create_app(
         finally:
             if worker is not None:
                 await worker.stop()
+            await sdk_proxy.stop()
             if owned:
                 state.store.close()
 
     routes = [
         Route("/health", health),
         Route("/ready", ready),
-        *device_mode_routes(state),
+        *device_mode_routes(state, sdk_proxy),
         *demo_routes(state),
     ]
     limiter = RateLimiter.for_sources(config.sources)
     middleware = [Middleware(TrackingAPI, state=state, limiter=limiter)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
+    app.state.sdk_proxy = sdk_proxy
     app.state.rate_limiter = limiter
     return app

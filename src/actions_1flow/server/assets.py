@@ -67,7 +67,7 @@ class Asset:
         return cls.of(body, media_type, cache_control, gzipped)
 
 
-def _etag_matches(header: str | None, etag: str) -> bool:
+def etag_matches(header: str | None, etag: str) -> bool:
     """Weak comparison (RFC 9110 §13.1.2), as `If-None-Match` asks."""
     if not header:
         return False
@@ -77,7 +77,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
 
 
-def _accepts_gzip(header: str | None) -> bool:
+def accepts_gzip(header: str | None) -> bool:
     for part in (header or "").split(","):
         coding, _, params = part.partition(";")
         if coding.strip().lower() != "gzip":
@@ -95,10 +95,10 @@ def _accepts_gzip(header: str | None) -> bool:
 def asset_response(request: Request, asset: Asset) -> Response:
     """The asset, or 304 when the client already has it."""
     headers = {**CORS_HEADERS, "Cache-Control": asset.cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
-    if _etag_matches(request.headers.get("if-none-match"), asset.etag):
+    if etag_matches(request.headers.get("if-none-match"), asset.etag):
         return Response(status_code=304, headers=headers)
     body = asset.body
-    if asset.gzipped is not None and _accepts_gzip(request.headers.get("accept-encoding")):
+    if asset.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
         body = asset.gzipped
         headers["Content-Encoding"] = "gzip"
     return Response(body, headers=headers, media_type=asset.media_type)

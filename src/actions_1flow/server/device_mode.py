@@ -1,5 +1,5 @@
-"""The device-mode routes: settings CDN, analytics-next loader and chunks, each destination's plugin, and error
-reports."""
+"""The device-mode routes: settings CDN, analytics-next loader and chunks, each destination's plugin, the vendor
+SDKs hosted first-party, and error reports."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from starlette.routing import Route
 from ..destinations import REGISTRY
 from .assets import Assets
 from .device_events import DeviceEvents
+from .sdk_proxy import SdkProxy
 from .settings_cdn import DEVICE_EVENTS_PATH, SettingsCDN
 from .state import ServerState
 
@@ -20,7 +21,8 @@ OBFUSCATED_PLUGINS = "/cGx1Z2lucw/"
 """analytics-next's `obfuscate` option first asks for a plugin under base64("plugins") (then the plain URL)."""
 
 
-def device_mode_routes(state: ServerState) -> list[Route]:
+def device_mode_routes(state: ServerState, sdk_proxy: SdkProxy | None = None) -> list[Route]:
+    """The routes; `sdk_proxy` (whose refresh task the app's lifespan runs) adds the hosted SDKs."""
     config = state.config
     assets = Assets(config.server.analytics_next_dir, destinations=REGISTRY)
     if assets.umd is not None:
@@ -40,5 +42,6 @@ def device_mode_routes(state: ServerState) -> list[Route]:
             for path in assets.plugins
             for route in (path, path.replace(PLUGINS, OBFUSCATED_PLUGINS, 1))
         ),
+        *(sdk_proxy.routes() if sdk_proxy is not None else ()),
         Route(DEVICE_EVENTS_PATH, reports.endpoint, methods=["POST"]),
     ]

@@ -2,7 +2,8 @@
 
 It points the `Segment.io` integration (the cloud copy of every event) at this server, turns analytics-next's
 metrics off, and lists one remote plugin per device-mode destination of the source, with the settings of the
-plugin contract (docs/web.md): the destination's public settings (its `DevicePlugin.page_settings`), the triggers
+plugin contract (docs/web.md): the destination's public settings (its `DevicePlugin.page_settings`; with the
+vendor SDK's URL on this server when the server hosts it, see `sdk_proxy`), the triggers
 already parsed to Segment's AST and the mappings already validated by the Python engine, so the page never parses
 FQL or validates a mapping.
 
@@ -62,13 +63,14 @@ def remote_plugin(destination: DestinationConfig, source: SourceConfig, base_url
     definition = destination.definition
     device = definition.device
     assert device is not None, "the configuration allows device mode only for destinations with a browser plugin"
+    hosted = definition.hosted_sdk(destination.settings)  # first-party SDK hosting: the copy on this origin
     return {
         "name": definition.name,
         "creationName": definition.name,
         "libraryName": device.library_name,
         "url": base_url + definition.plugin_path,
         "settings": {
-            **device.page_settings(destination.settings),
+            **device.page_settings(destination.settings, base_url + hosted[0] if hosted else None),
             "deviceEventsUrl": base_url + DEVICE_EVENTS_PATH,
             "writeKey": source.write_key,
             "subscriptions": subscription_entries(destination),

@@ -139,23 +139,30 @@ def create_client(settings: OneFlowSettings, **options: Any) -> OneFlowClient:
     return OneFlowClient(settings.projectApiKey, settings.api_base_url(), **options)
 
 
-def page_settings(settings: OneFlowSettings) -> dict[str, Any]:
+def page_settings(settings: OneFlowSettings, hosted_sdk_url: str | None = None) -> dict[str, Any]:
     """What the plugin receives in the page. The key is public by necessity: 1Flow's SDK reads it from its script
-    tag."""
+    tag. `sdkUrl` is the server's own copy of the SDK when it hosts it (`sdkProxy`), else 1Flow's (or the
+    override's) URL."""
     return {
         "projectApiKey": settings.projectApiKey.get_secret_value(),
-        "sdkUrl": settings.sdk_url(),
+        "sdkUrl": hosted_sdk_url or settings.sdk_url(),
         "loadTimeoutMs": settings.loadTimeoutMs or DEFAULT_LOAD_TIMEOUT_MS,
     }
 
 
 def page_key(settings: OneFlowSettings) -> Hashable:
-    """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): the project and the SDK it loads (None
-    when the SDK URL cannot be resolved, which the configuration reports on its own)."""
+    """A page runs one 1Flow SDK (one `window._1flow`, one `data-api-key`): the project and the SDK it loads, from
+    1Flow or from the server (None when the SDK URL cannot be resolved, which the configuration reports on its
+    own)."""
     try:
-        return (settings.projectApiKey.get_secret_value(), settings.sdk_url())
+        return (settings.projectApiKey.get_secret_value(), settings.sdk_url(), settings.sdkProxy)
     except RegionError:
         return None
+
+
+def hosted_sdk(settings: OneFlowSettings) -> str | None:
+    """The SDK the server fetches and serves first-party when `sdkProxy` is on: the one the page would load."""
+    return settings.sdk_url() if settings.sdkProxy else None
 
 
 ONEFLOW = Destination(
@@ -176,6 +183,8 @@ ONEFLOW = Destination(
         path=PLUGIN_BUILD,
         page_settings=page_settings,
         page_key=page_key,
-        page_conflict="another projectApiKey or sdkUrl",
+        page_conflict="another projectApiKey, sdkUrl or sdkProxy",
+        hosted_sdk=hosted_sdk,
+        sdk_file="1flow.js",
     ),
 )

@@ -54,6 +54,15 @@ class OneFlowSettings(DestinationSettings):
         addition=True,
     )
 
+    sdkProxy: bool = setting(
+        "Host the SDK First-Party",
+        "Device mode: the server fetches the web SDK from sdkUrl (or the region's), caches it, refreshes it on a "
+        "schedule and serves it from its own origin, so ad blockers that drop third-party vendor scripts let it load.",
+        default=False,
+        advanced=True,
+        addition=True,
+    )
+
     def api_base_url(self) -> str:
         return api_base_url(self.region, self.apiBaseUrl)
 
