@@ -36,10 +36,12 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian packages the tests drive for real: Chromium for the browser tests.
+# Debian packages the tests drive for real: Chromium for the browser tests, PostgreSQL 15 for the shared store.
+PG_BIN ?= /usr/lib/postgresql/15/bin
 system:
 	@missing=""; \
 	test -x $(CHROMIUM) || missing="$$missing chromium"; \
+	test -x $(PG_BIN)/initdb || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \

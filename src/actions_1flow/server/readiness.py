@@ -14,11 +14,11 @@ import sqlite3
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..pipeline import StoreError
+from ..pipeline import StoreError, StoreUnavailable
 
 
-def _not_ready(reason: str) -> Response:
-    return JSONResponse({"ok": False, "code": "storage_damaged", "message": reason}, 503, headers={"cache-control": "no-store"})
+def _not_ready(reason: str, code: str = "storage_damaged") -> Response:
+    return JSONResponse({"ok": False, "code": code, "message": reason}, 503, headers={"cache-control": "no-store"})
 
 
 async def health(request: Request) -> Response:
@@ -32,6 +32,8 @@ async def ready(request: Request) -> Response:
     store = request.app.state.server.store
     try:
         await asyncio.to_thread(store.last_seq)
+    except StoreUnavailable as exc:
+        return _not_ready(str(exc), "storage_unavailable")
     except (sqlite3.Error, StoreError) as exc:
         return _not_ready(store.damaged or f"the event store cannot be read: {exc}")
     problem = store.damaged
