@@ -51,3 +51,34 @@ def sqlite_store(tmp_path):
 def seq_of(position: int) -> int:
     """The event id in a position (PostgreSQL positions also carry the writing transaction's id)."""
     return position & LOW_BITS
+
+
+def is_postgres(store: Store) -> bool:
+    return not isinstance(store, SQLiteStore)
+
+
+def execute(store: Store, query: str, args: tuple = ()) -> list[tuple]:
+    """Raw SQL in the store's next write transaction, for set-ups the contract has no call for (`?` placeholders,
+    turned into PostgreSQL's where needed); returns the rows it selected."""
+    if is_postgres(store):
+        query = query.replace("?", "%s")
+
+    def run(conn):
+        cur = conn.execute(query, args)
+        return cur.fetchall() if cur.description else []
+
+    return store.submit(run).result()  # type: ignore[attr-defined]
+
+
+def set_cursor(store: Store, destination: str, seq: int) -> None:
+    """Put `destination`'s cursor (partition 0) right after event id `seq`, forwards or backwards."""
+    if not is_postgres(store):
+        execute(store, "INSERT INTO cursors VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq", (destination, seq))
+        return
+    rows = execute(store, "SELECT xid::text FROM events WHERE seq = ?", (seq,))
+    xid = rows[0][0] if rows else "0"
+    execute(
+        store,
+        "INSERT INTO cursors VALUES (?, 0, ?::xid8, ?) ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq",
+        (destination, xid, seq),
+    )

@@ -1,4 +1,5 @@
-"""`actions-1flow status`, `events` and `replay` on a store filled directly (the fault tests drive them end to end)."""
+"""`actions-1flow status`, `events` and `replay` on a store filled directly (the fault tests drive them end to end),
+on both backends (`storage_url` is parametrized over SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,20 @@ import click
 import pytest
 
 from actions_1flow.cli.operations import format_age, parse_moment
-from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, SQLiteStore
+from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, SQLiteStore, open_store
 from tests.helpers.cli import invoke
 
+from .conftest import set_cursor
 
-def write_config(tmp_path, *names: str):
+
+def write_config(tmp_path, *names: str, storage: str | None = None):
     dests = "".join(
         f"\n  - {{name: {n}, mode: cloud, sources: [web], settings: {{projectApiKey: k_{n}_0123456789, apiBaseUrl: 'http://127.0.0.1:9/v1'}}}}"
         for n in names
     )
     path = tmp_path / "c.yaml"
     path.write_text(
-        f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\n"
+        f"storage: {storage or f'sqlite:///{tmp_path}/db.sqlite'}\nsources:\n  - {{name: web, write_key: wk}}\n"
         f"  - {{name: other, write_key: wk2}}\ndestinations:{dests}\n  - {{name: browser, mode: device, settings: {{projectApiKey: k}}}}\n"
     )
     return path
@@ -32,16 +35,17 @@ def ev(mid: str, kind: str = "track") -> dict:
 
 
 @pytest.fixture
-def filled(tmp_path):
+def filled(tmp_path, storage_url):
     """Destinations a and b: a has delivered, filtered, retrying and dead rows and one event still unread.
     Returns the configuration and the time the store was filled at."""
     now = time.time()
-    config = write_config(tmp_path, "a", "b")
-    store = SQLiteStore(tmp_path / "db.sqlite")
+    config = write_config(tmp_path, "a", "b", storage=storage_url)
+    store = open_store(storage_url, partitions=1)
     store.append("web", [ev("m1"), ev("m2"), ev("m3", "page")], now - 7200).result()
     store.append("web", [ev("m4"), ev("m5")], now - 60).result()
     store.append("other", [ev("x1")], now).result()
-    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("a", 5), ("b", 0)])).result()
+    set_cursor(store, "a", 5)
+    set_cursor(store, "b", 0)
     store.record("a", [
         DeliveryRecord(1, "Track Event", "delivered", attempts=1, request="POST http://h/v1/batch [api_key: ****6789]", response="200 {}"),
         DeliveryRecord(2, "Track Event", "dead", attempts=1, error="401 Unauthorized: invalid api_key",
@@ -89,9 +93,9 @@ def test_events_lists_newest_first_with_filters(filled):
     assert "no failed deliveries recorded for b" in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
 
 
-def test_events_shows_device_mode_reports_next_to_deliveries(filled, tmp_path):
+def test_events_shows_device_mode_reports_next_to_deliveries(filled, storage_url):
     filled, now = filled
-    store = SQLiteStore(tmp_path / "db.sqlite")
+    store = open_store(storage_url)
     store.record_device_event(DeviceEvent(
         now - 5, "web", "browser", "sdk-load", "the 1Flow SDK did not load from http://127.0.0.1:9/js/1flow.js",
         origin="http://shop.example",
@@ -108,10 +112,10 @@ def test_events_shows_device_mode_reports_next_to_deliveries(filled, tmp_path):
     assert '"channel"' not in only_cloud
 
 
-def test_events_escapes_control_characters_from_event_data(filled, tmp_path):
+def test_events_escapes_control_characters_from_event_data(filled, storage_url):
     """A page's report (or a messageId) carrying terminal escapes is shown escaped, never acted on by the terminal."""
     filled, now = filled
-    store = SQLiteStore(tmp_path / "db.sqlite")
+    store = open_store(storage_url)
     store.record_device_event(DeviceEvent(
         now - 5, "web", "browser", "sdk-call", "\x1b[41mred alert\x1b[0m\rfake", message_id="m-\x1b]0;owned\x07",
         event_type="track\nforged line",
@@ -127,7 +131,7 @@ def test_events_escapes_control_characters_from_event_data(filled, tmp_path):
     assert "\x1b" not in lines and "\\u001b[41m" in lines  # JSON escapes them itself
 
 
-def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
+def test_replay_window_destination_dry_run_and_twice(filled, storage_url):
     filled, now = filled
     iso = datetime.fromtimestamp(now - 3600, UTC).isoformat()
     dry = invoke("replay", "--config", str(filled), "--since", "3h", "--dry-run")
@@ -138,7 +142,7 @@ def test_replay_window_destination_dry_run_and_twice(filled, tmp_path):
     first = invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "a")
     assert first.exit_code == 0 and "re-queued 2 dead-lettered deliveries" in first.stdout
     assert "nothing to replay" in invoke("replay", "--config", str(filled), "--since", "3h").stdout
-    store = SQLiteStore(tmp_path / "db.sqlite")
+    store = open_store(storage_url)
     try:
         due = store.due("a", time.time(), 10)  # m4 is retrying but not due for another 30 s
         assert sorted((d.event.event["messageId"], d.attempts) for d in due) == [("m2", 0), ("m5", 0)]

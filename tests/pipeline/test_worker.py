@@ -14,6 +14,8 @@ from actions_1flow.pipeline import RetryPolicy, SQLiteStore
 from actions_1flow.pipeline.worker import DestinationWorker, Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
+from .conftest import seq_of
+
 pytestmark = pytest.mark.anyio
 
 
@@ -37,13 +39,6 @@ def load(tmp_path, sandbox: InProcessSandbox, destinations: dict[str, str], subs
     )
     text = f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:{dests}\n"
     return parse_config(text, "test.yaml")
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "db.sqlite")
-    yield s
-    s.close()
 
 
 def worker_for(store, config, sandbox, name="a", *, clock=None, policy=None, **options) -> DestinationWorker:
@@ -84,7 +79,7 @@ async def test_batches_by_size_then_by_age(tmp_path, store):
     clock.now += 0.25  # the oldest waiting event is now 0.55 s old
     assert await w.step()
     assert sent(sandbox)[-1] == [8, 9, 10]
-    assert store.cursor("a") == 11 and all(v == ("delivered", 1) for v in rows(store).values())
+    assert seq_of(store.cursor("a")) == 11 and all(v == ("delivered", 1) for v in rows(store).values())
 
 
 async def test_a_round_is_split_into_requests_of_at_most_500_kb(tmp_path, store):
@@ -184,7 +179,7 @@ async def test_a_failed_commit_resends_the_batch_at_least_once(tmp_path, store, 
     task = asyncio.create_task(w.run(stop))
     try:
         for _ in range(200):
-            if store.cursor("a") == 5:
+            if seq_of(store.cursor("a")) == 5:
                 break
             await asyncio.sleep(0.02)
     finally:
@@ -210,19 +205,20 @@ async def test_a_slow_destination_never_delays_another(tmp_path, store):
             worker.wake()
             await asyncio.sleep(0.05)
         for _ in range(100):
-            if store.cursor("fast") == 50:
+            if seq_of(store.cursor("fast")) == 50:
                 break
             await asyncio.sleep(0.02)
-        assert store.cursor("fast") == 50  # all of it, while the slow destination's first request still hangs
-        assert store.cursor("slow") == 0
+        assert seq_of(store.cursor("fast")) == 50  # all of it, while the slow destination's first request still hangs
+        assert seq_of(store.cursor("slow")) == 0
         assert [c["api_key"][-4:] for c in sandbox.calls("http")] == ["Po4z"] * len(sandbox.calls("http"))
     finally:
         await worker.stop()
 
 
-async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_path, store):
+async def test_only_one_worker_delivers_from_an_sqlite_store_the_other_stands_by(tmp_path):
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
+    store = SQLiteStore(tmp_path / "db.sqlite")
     other_store = SQLiteStore(tmp_path / "db.sqlite")  # as a second process would open it
     options = dict(client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01, lease_ttl=0.15)
     first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
@@ -233,7 +229,7 @@ async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_pat
     try:
         store.append("web", [track(n) for n in range(3)], time.time()).result()
         for _ in range(100):
-            if store.cursor("a") == 3:
+            if seq_of(store.cursor("a")) == 3:
                 break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.2)
@@ -249,6 +245,7 @@ async def test_only_one_worker_delivers_from_a_store_the_other_stands_by(tmp_pat
     finally:
         await second.stop()
         other_store.close()
+        store.close()
 
 
 async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store):
@@ -264,7 +261,7 @@ async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store)
         await asyncio.wait_for(worker.delivering.wait(), 5)
         assert store.append("web", [track(0)], time.time()).result().accepted == 1
         for _ in range(100):
-            if store.cursor("a") == 1:
+            if seq_of(store.cursor("a")) == 1:
                 break
             await asyncio.sleep(0.02)
         assert await worker.prune() == 0  # within the window: kept, so a repeat is still a duplicate

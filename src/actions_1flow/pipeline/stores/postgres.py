@@ -53,6 +53,9 @@ from .postgres_schema import SCHEMA, prepare
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
+"""The pool warns on every failed connection attempt; while the database is down that is many a second. The store
+says it once (`unavailable`), and again when it is back."""
 
 DEFAULT_PARTITIONS = 16
 """Partitions of each destination's log in a new store: enough for 16 workers to share one destination."""
@@ -64,8 +67,9 @@ CONNECT_TIMEOUT_S = 5
 """How long a connection attempt waits (a database that is down refuses at once; an unreachable host does not)."""
 
 POOL_SIZE = 8
-POOL_TIMEOUT_S = 5.0
-"""How long a read waits for a pooled connection before it reports the store unavailable."""
+POOL_TIMEOUT_S = 2.0
+"""How long a read waits for a pooled connection before it reports the store unavailable (while the database is
+down, every read waits this long: `/ready` answers within it)."""
 
 PRUNE_CHUNK = 5_000
 PRUNE_LOCK = 0x1F10_0002

@@ -1,4 +1,6 @@
-"""The SQLite store: durable group-committed appends, dedup, cursors, delivery log, retries, replay, pruning."""
+"""The store contract on both backends (`store` is parametrized over SQLite and PostgreSQL, see conftest): durable
+group-committed appends, dedup, cursors, delivery log, retries, replay, pruning. What only SQLite has (its files,
+its lock file, its layout check) is tested on `sqlite_store`/SQLite files."""
 
 from __future__ import annotations
 
@@ -10,29 +12,29 @@ import pytest
 
 from actions_1flow.pipeline import DeliveryRecord, SQLiteStore, StoreError
 
-
-@pytest.fixture
-def store(tmp_path):
-    s = SQLiteStore(tmp_path / "db" / "pipeline.db")
-    yield s
-    s.close()
+from .conftest import execute, set_cursor
 
 
 def ev(mid: str, **extra) -> dict:
     return {"type": "track", "event": "E", "userId": "u", "messageId": mid, **extra}
 
 
-def test_append_is_durable_and_readable_from_a_new_process_view(store, tmp_path):
+def test_append_is_durable_and_readable_from_a_new_process_view(store, open_store_at):
     result = store.append("web", [ev("m1"), ev("m2")], 100.0).result()
     assert (result.accepted, result.duplicates) == (2, 0)
-    other = SQLiteStore(store.path)  # a second opener (as a separate `worker` process would be) sees them
-    try:
-        events = other.read_after(0, ["web"], 10)
-        assert [e.event["messageId"] for e in events] == ["m1", "m2"]
-        assert [e.seq for e in events] == sorted(e.seq for e in events)
-        assert events[0].received_at == 100.0 and events[0].source == "web"
-    finally:
-        other.close()
+    other = open_store_at()  # a second opener (as a separate `worker` process would be) sees them
+    events = other.read_after(0, ["web"], 10)
+    assert [e.event["messageId"] for e in events] == ["m1", "m2"]
+    assert [e.seq for e in events] == sorted(e.seq for e in events)
+    assert [e.position for e in events] == sorted(e.position for e in events)
+    assert events[0].received_at == 100.0 and events[0].source == "web"
+
+
+def test_the_same_message_id_through_two_openers_is_stored_once(store, open_store_at):
+    other = open_store_at()  # two servers on one store: the database's unique key decides
+    assert store.append("web", [ev("m1")], 1.0).result().accepted == 1
+    assert other.append("web", [ev("m1"), ev("m2")], 1.0).result().accepted == 1
+    assert [e.event["messageId"] for e in store.read_after(0, ["web"], 10)] == ["m1", "m2"]
 
 
 def test_duplicate_message_ids_are_acknowledged_but_stored_once_per_source(store):
@@ -60,36 +62,39 @@ def test_many_concurrent_appends_are_group_committed_and_all_kept(store):
 
 def test_a_failing_operation_does_not_undo_its_group(store):
     def boom(conn):
-        conn.execute("INSERT INTO cursors VALUES ('x', 1)")
-        raise ValueError("bad op")
+        conn.execute("INSERT INTO device_events (received_at, source, destination, kind, message) VALUES (1, 'w', 'd', 'k', 'x')")
+        conn.execute("INSERT INTO cursors (destination) VALUES ('x')")  # no position: the database refuses
 
+    f_before = store.append("web", [ev("before")], 1.0)
     f_bad = store.submit(boom)
     f_good = store.append("web", [ev("ok")], 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(Exception, match="(?i)not null|null value"):
         f_bad.result()
-    assert f_good.result().accepted == 1
-    assert store.cursor("x") == 0  # the bad op's write was rolled back to its savepoint
+    assert f_before.result().accepted == 1 and f_good.result().accepted == 1
+    assert store.cursor("x") == 0 and store.device_events(10) == []  # all of the bad op undone, nothing else
 
 
 def test_cursor_starts_at_the_end_of_the_log_for_a_new_destination(store):
     store.append("web", [ev("old")], 1.0).result()
-    assert store.ensure_cursor("d1").result() == 1
+    start = store.ensure_cursor("d1").result()
+    assert store.read_after(start, ["web"], 10) == []
     store.append("web", [ev("new")], 2.0).result()
     assert [e.event["messageId"] for e in store.read_after(store.cursor("d1"), ["web"], 10)] == ["new"]
-    assert store.ensure_cursor("d1").result() == 1  # idempotent
+    assert store.ensure_cursor("d1").result() == start  # idempotent
 
 
 def test_record_upserts_and_advances_cursor_atomically(store):
     store.append("web", [ev("m1"), ev("m2")], 1.0).result()
     store.ensure_cursor("d").result()  # at 2 now; rewind for the test
-    store.submit(lambda c: c.execute("UPDATE cursors SET seq = 0")).result()
+    set_cursor(store, "d", 0)
+    [first, second] = store.read_after(0, ["web"], 10)
     store.record("d", [
         DeliveryRecord(1, "Track Event", "delivered", attempts=1, first_attempt_at=5.0, request="POST /batch"),
         DeliveryRecord(2, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=50.0, error="503"),
-    ], cursor=2).result()
-    assert store.cursor("d") == 2
-    store.record("d", [], cursor=1).result()
-    assert store.cursor("d") == 2  # never moves backwards
+    ], cursor=second.position).result()
+    assert store.cursor("d") == second.position
+    store.record("d", [], cursor=first.position).result()
+    assert store.cursor("d") == second.position  # never moves backwards
     assert store.due("d", 49.0, 10) == []
     [due] = store.due("d", 50.0, 10)
     assert (due.event.event["messageId"], due.subscription, due.attempts, due.first_attempt_at) == ("m2", "Track Event", 1, 5.0)
@@ -126,7 +131,7 @@ def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_re
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
     # The worker tries one of them, it fails again and is dead-lettered anew (after the replay began).
     time.sleep(0.01)
-    store.submit(lambda c: c.execute("UPDATE deliveries SET status = 'dead', updated_at = ? WHERE event_seq = 1", (started + 5,))).result()
+    execute(store, "UPDATE deliveries SET status = 'dead', updated_at = ? WHERE event_seq = 1", (started + 5,))
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 1
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 0  # not event 1 again: no loop
@@ -139,7 +144,7 @@ def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
         DeliveryRecord(1, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
         DeliveryRecord(2, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
     ]).result()
-    assert store.submit(lambda c: c.execute("SELECT count(*) FROM exchanges").fetchone()[0]).result() == 1
+    assert execute(store, "SELECT count(*) FROM exchanges") == [(1,)]
     assert {(e.request, e.response) for e in store.log(10)} == {("POST /batch [api_key: ****abcd]", "200 ok")}
     store.record("d", [DeliveryRecord(2, "s", "retrying", attempts=2, next_attempt_at=9.0, error="503")]).result()
     [b] = [e for e in store.log(10) if e.message_id == "b"]
@@ -149,7 +154,7 @@ def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
 def test_counts_per_destination(store):
     store.append("web", [ev("a"), ev("b"), ev("c")], time.time() - 60).result()
     store.append("srv", [ev("z")], time.time()).result()
-    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 1)")).result()
+    set_cursor(store, "d", 1)
     store.record("d", [
         DeliveryRecord(1, "s", "delivered"),
         DeliveryRecord(2, "s", "retrying", next_attempt_at=1e12),
@@ -179,7 +184,7 @@ def prune_all(store, before, dead_before, destinations):
 def test_prune_keeps_dedup_for_events_still_needed(store):
     store.append("web", [ev("a"), ev("b"), ev("c"), ev("d")], 1.0).result()
     store.append("web", [ev("young")], 50.0).result()
-    store.submit(lambda c: c.execute("INSERT INTO cursors VALUES ('d', 4)")).result()
+    set_cursor(store, "d", 4)
     store.record("d", [
         DeliveryRecord(1, "s", "delivered"),
         DeliveryRecord(2, "s", "dead"),
@@ -198,19 +203,22 @@ def test_prune_keeps_dedup_for_events_still_needed(store):
 
 def test_prune_never_passes_a_destination_cursor_and_seqs_are_never_reused(store):
     store.append("web", [ev(f"m{i}") for i in range(12)], 1.0).result()
-    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("fast", 12), ("slow", 3)])).result()
+    set_cursor(store, "fast", 12)
+    set_cursor(store, "slow", 3)
     assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow"]) == 3
     assert [e.seq for e in store.read_after(0, ["web"], 100)] == list(range(4, 13))
     assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow", "new"]) == 0  # no cursor yet
-    store.submit(lambda c: c.execute("UPDATE cursors SET seq = 12")).result()
+    set_cursor(store, "slow", 12)
+    end = store.cursor("slow")
     assert prune_all(store, before=10.0, dead_before=10.0, destinations=["fast", "slow"]) == 9
     store.append("web", [ev("after")], 20.0).result()
-    assert [e.seq for e in store.read_after(12, ["web"], 10)] == [13]  # not 1: cursors stay meaningful
+    assert [e.seq for e in store.read_after(end, ["web"], 10)] == [13]  # not 1: cursors stay meaningful
 
 
 def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention(store):
     store.append("web", [ev("a")], 1.0).result()
-    store.submit(lambda c: c.executemany("INSERT INTO cursors VALUES (?, ?)", [("kept", 1), ("removed", 1)])).result()
+    set_cursor(store, "kept", 1)
+    set_cursor(store, "removed", 1)
     store.record("removed", [DeliveryRecord(1, "s", "retrying", next_attempt_at=1e12)]).result()
     assert prune_all(store, before=10.0, dead_before=0.0, destinations=["kept"]) == 0  # within the retention
     assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["kept"]) == 1
@@ -218,9 +226,10 @@ def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention
 
 
 def test_prune_goes_in_chunks(store, monkeypatch):
-    from actions_1flow.pipeline.stores import sqlite
+    from actions_1flow.pipeline.stores import postgres, sqlite
 
     monkeypatch.setattr(sqlite, "PRUNE_CHUNK", 4)
+    monkeypatch.setattr(postgres, "PRUNE_CHUNK", 4)
     store.append("web", [ev(f"m{i}") for i in range(10)], 1.0).result()
     store.ensure_cursor("d").result()
     first = store.prune(10.0, 10.0, ["d"], 0).result()
@@ -229,8 +238,8 @@ def test_prune_goes_in_chunks(store, monkeypatch):
     assert store.read_after(0, ["web"], 100) == []
 
 
-def test_closed_store_refuses_writes(tmp_path):
-    s = SQLiteStore(tmp_path / "x.db")
+def test_closed_store_refuses_writes(open_store_at):
+    s = open_store_at()
     s.close()
     with pytest.raises(RuntimeError):
         s.append("web", [ev("a")], 1.0)
