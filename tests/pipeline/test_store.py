@@ -68,7 +68,7 @@ def test_a_failing_operation_does_not_undo_its_group(store):
     f_before = store.append("web", [ev("before")], 1.0)
     f_bad = store.submit(boom)
     f_good = store.append("web", [ev("ok")], 1.0)
-    with pytest.raises(Exception, match="(?i)not null|null value"):
+    with pytest.raises(Exception, match=r"(?i)not null|null value"):
         f_bad.result()
     assert f_before.result().accepted == 1 and f_good.result().accepted == 1
     assert store.cursor("x") == 0 and store.device_events(10) == []  # all of the bad op undone, nothing else
