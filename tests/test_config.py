@@ -278,3 +278,19 @@ def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):
         parse_config(text, env={"STORE_DIR": str(tmp_path)})
     with pytest.raises(ConfigError, match="environment variable STORE_DIR is not set"):  # the store is still needed
         parse_config(text, env={}, secrets_optional=True)
+
+
+def test_postgresql_storage_is_accepted_with_env_and_a_bad_url_is_refused_without_its_password():
+    base = "sources:\n  - {name: web, write_key: wk}\n"
+    config = parse_config(
+        "storage: postgresql://app:${PGPASS}@db.internal:5432/events?sslmode=require\npipeline: {lease_ttl: 5s, partitions: 32}\n" + base,
+        "c.yaml", env={"PGPASS": "s3cret"},
+    )
+    assert config.storage_kind == "postgresql" and config.storage.endswith("app:s3cret@db.internal:5432/events?sslmode=require")
+    assert config.storage_description() == "postgresql://app:***@db.internal:5432/events?sslmode=require"
+    assert (config.pipeline.lease_ttl, config.pipeline.partitions) == (5.0, 32)
+    with pytest.raises(ConfigError) as err:
+        parse_config("storage: mysql://app:s3cret@db/events\n" + base, "c.yaml")
+    assert "postgresql://user:pass@host:port/db" in str(err.value) and "s3cret" not in str(err.value)
+    with pytest.raises(ConfigError, match="lease_ttl"):
+        parse_config("storage: postgresql://db/events\npipeline: {lease_ttl: 100ms}\n" + base, "c.yaml")
