@@ -489,7 +489,10 @@ class Worker:
         """The partitions being delivered: (destination, partition) → its worker and task."""
         self.delivering = asyncio.Event()
         """Set once this worker holds at least one lease and delivers."""
-        self._valid_until = 0.0
+        self._valid_until: dict[Lease, float] = {}
+        """(monotonic) Until when each lease surely lasts: `lease_ttl` after the heartbeat that last renewed it
+        was asked for. Per lease, not per worker: a heartbeat that renews some leases says nothing of the others
+        (a lease that lapsed and is taken again comes back with another epoch, as another `Lease`)."""
         self._lapses = True
         """(monotonic) Until when the leases of the last successful heartbeat surely last."""
         self._stop = asyncio.Event()
@@ -506,10 +509,10 @@ class Worker:
         for worker in self.workers:
             worker.wake()
 
-    def holds(self) -> bool:
-        """Whether the leases may still be held: less than `lease_ttl` since the last renewal was asked for (or
-        the store's leases do not lapse)."""
-        return not self._lapses or time.monotonic() < self._valid_until
+    def holds(self, lease: Lease) -> bool:
+        """Whether `lease` may still be held: less than `lease_ttl` since its last renewal was asked for (or the
+        store's leases do not lapse)."""
+        return not self._lapses or time.monotonic() < self._valid_until.get(lease, 0.0)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="worker")
@@ -557,8 +560,8 @@ class Worker:
                 if unavailable:
                     log.warning("the event store is reachable again: delivery resumes")
                 unavailable = False
-                self._valid_until = asked + self.lease_ttl
                 self._lapses = state.lapses
+                self._valid_until = {lease: asked + self.lease_ttl for lease in state.held + state.surplus}
                 if not state.held and state.others and state.others != others_seen:
                     log.warning("another worker delivers from this store (%s); standing by to take over", state.others)
                 elif state.held and others_seen and not self.tasks and self.store.partitions == 1:
@@ -590,7 +593,7 @@ class Worker:
             self._clients[dest.name] = factory(dest) if factory is not None else dest.create_client()
             self._backoffs[dest.name] = Backoff()
         worker = DestinationWorker(
-            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=self.holds,
+            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=functools.partial(self.holds, lease),
             client=self._clients[dest.name], backoff=self._backoffs[dest.name], **self._options,
         )
         worker.executor = self._executor
