@@ -187,6 +187,41 @@ class SubscriptionConfig(_Model):
         return Subscription(self.name, self.subscribe, self.partnerAction, self.mapping, self.enabled)
 
 
+_PATH = re.compile(r"^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)*$")
+
+
+class ConsentConfig(_Model):
+    """Which consent categories a visitor must have granted for this destination to get their events, as with
+    Segment's Consent Management (`context.consent.categoryPreferences`, see docs/privacy.md)."""
+
+    categories: list[str] = Field(min_length=1)
+    """Every one of these must be granted (`true`) in the event's preferences."""
+    missing: Literal["deny", "allow"] = "deny"
+    """What an event without a consent stamp gets."""
+
+    @field_validator("categories")
+    @classmethod
+    def _named(cls, value: list[str]) -> list[str]:
+        if any(not c.strip() for c in value):
+            raise ValueError("a consent category must be a non-empty name (e.g. C0001 or Analytics)")
+        return value
+
+
+class PrivacyConfig(_Model):
+    """Fields removed from every event before triggers and mappings see it, in both modes."""
+
+    drop: list[str] = []
+    """Dotted paths into the event, e.g. `traits.email`, `context.ip`, `properties.card.number`."""
+
+    @field_validator("drop")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        bad = [p for p in value if not _PATH.match(p)]
+        if bad:
+            raise ValueError(f"privacy.drop takes dotted paths into the event (traits.email, context.ip), not {bad[0]!r}")
+        return value
+
+
 class DestinationConfig(_Model):
     name: str
     type: str = Field(default_factory=lambda: REGISTRY.default.type)
@@ -196,6 +231,9 @@ class DestinationConfig(_Model):
     settings_input: dict[str, Any] = Field(alias="settings", exclude=True, repr=False)
     """The settings as written; validated by the destination's own model into `settings`."""
     subscriptions: Literal["presets"] | list[SubscriptionConfig] = "presets"
+    consent: ConsentConfig | None = None
+    """Consent categories the visitor must have granted (none: every event may go)."""
+    privacy: PrivacyConfig = PrivacyConfig()
 
     _compiled: list[CompiledSubscription] = PrivateAttr(default_factory=list)
     _settings: DestinationSettings | None = PrivateAttr(default=None)
@@ -429,7 +467,7 @@ def _structure_problems(error: ValidationError) -> list[ConfigProblem]:
         loc: Path_ = tuple(item["loc"])
         # A union (`presets` or a list) reports under its member names; show the key the user wrote.
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
-        problems.append(ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"])))
+        problems.append(ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, "))))
     unique: dict[tuple[Path_, str], ConfigProblem] = {}
     for p in problems:
         unique.setdefault((p.path, p.reason), p)
@@ -530,7 +568,7 @@ def _setting_problem(model: type[DestinationSettings], base: Path_, item: Any) -
         if info["example"]:
             reason += f" (e.g. {key}: {info['example']})"
         return ConfigProblem(loc, reason)
-    return ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"]))
+    return ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
 
 
 def _check_destination(index: int, dest: DestinationConfig, source_names: set[str]) -> list[ConfigProblem]:
