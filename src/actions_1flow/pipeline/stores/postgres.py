@@ -305,9 +305,11 @@ class PostgresStore:
         xid, seq = split_position(position)
         with self._read() as conn:
             rows = conn.execute(
+                # `events.xid`: a bare `xid` in ORDER BY would name the output column `xid::text` and sort as
+                # text ('1000' before '999'), so a read crossing a power of ten would skip events for good.
                 "SELECT seq, source, received_at, body, xid::text FROM events "
                 f"WHERE part = %s AND (xid, seq) > (%s::xid8, %s) AND {_VISIBLE} AND source = ANY(%s) "
-                "ORDER BY xid, seq LIMIT %s",
+                "ORDER BY events.xid, events.seq LIMIT %s",
                 (partition, xid, seq, sources, limit),
             ).fetchall()
         return [StoredEvent(s, src, at, orjson.loads(body), to_position(x, s)) for s, src, at, body, x in rows]
