@@ -410,7 +410,12 @@ class PostgresStore:
     def heartbeat(self, worker: str, destinations: list[str], ttl: float) -> LeaseState:
         if not destinations:
             return LeaseState([])
-        with self._read() as conn, conn.transaction():
+
+        # Through the writer, in its group transaction: the record fences of this process hold FOR SHARE locks on
+        # its lease rows until their group commits, so a renewal in another transaction of the same process could
+        # deadlock with them (PostgreSQL then aborts one after deadlock_timeout, the renewal is lost, and rounds
+        # already sent are fenced off and sent again by the next holder).
+        def beat(conn: psycopg.Connection) -> tuple[int, int, list[tuple[str, int, int]]]:
             conn.execute(
                 "INSERT INTO workers (id, seen_at) VALUES (%s, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
                 (worker,),
@@ -439,6 +444,9 @@ class PostgresStore:
                     "RETURNING l.destination, l.part, l.epoch",
                     (worker, ttl, destinations, share - len(held)),
                 ).fetchall()
+            return live, share, held
+
+        live, share, held = self.submit(beat).result()
         leases = [Lease(d, p, e) for d, p, e in sorted(held)]
         others = f"{live - 1} other worker(s)" if live > 1 else None
         return LeaseState(leases[:share], surplus=leases[share:], others=others)
