@@ -492,6 +492,8 @@ class Worker:
         self._valid_until = 0.0
         self._lapses = True
         """(monotonic) Until when the leases of the last successful heartbeat surely last."""
+        self._held: frozenset[Lease] = frozenset()
+        """The leases the last successful heartbeat returned (a task's lease not among them is not held)."""
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._executor: ThreadPoolExecutor | None = None
@@ -510,6 +512,12 @@ class Worker:
         """Whether the leases may still be held: less than `lease_ttl` since the last renewal was asked for (or
         the store's leases do not lapse)."""
         return not self._lapses or time.monotonic() < self._valid_until
+
+    def holds_lease(self, lease: Lease) -> bool:
+        """Whether this task's lease may still be held: `holds()`, and the last heartbeat returned this very lease.
+        A renewal after a pause (SIGSTOP, a long GC) must not revive the tasks of leases taken over meanwhile
+        between the heartbeat's answer and `_apply` stopping them."""
+        return not self._lapses or (self.holds() and lease in self._held)
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="worker")
@@ -559,6 +567,7 @@ class Worker:
                 unavailable = False
                 self._valid_until = asked + self.lease_ttl
                 self._lapses = state.lapses
+                self._held = frozenset(state.held)
                 if not state.held and state.others and state.others != others_seen:
                     log.warning("another worker delivers from this store (%s); standing by to take over", state.others)
                 elif state.held and others_seen and not self.tasks and self.store.partitions == 1:
@@ -590,7 +599,8 @@ class Worker:
             self._clients[dest.name] = factory(dest) if factory is not None else dest.create_client()
             self._backoffs[dest.name] = Backoff()
         worker = DestinationWorker(
-            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=self.holds,
+            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease,
+            holds=functools.partial(self.holds_lease, lease),
             client=self._clients[dest.name], backoff=self._backoffs[dest.name], **self._options,
         )
         worker.executor = self._executor
