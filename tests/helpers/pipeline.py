@@ -24,10 +24,12 @@ def write_pipeline_config(
     pipeline: dict[str, Any] | None = None,
     write_key: str = "wk_faults",
     name: str = "pipeline.yaml",
+    storage: str | None = None,
 ) -> Path:
-    """A configuration with one source and cloud-mode 1Flow destinations given as `{name, key, api_url}`."""
+    """A configuration with one source and cloud-mode 1Flow destinations given as `{name, key, api_url}`; the store
+    is `storage` (e.g. a PostgreSQL URL), else a SQLite file in `directory`."""
     config = {
-        "storage": f"sqlite:///{directory / 'pipeline.db'}",
+        "storage": storage or f"sqlite:///{directory / 'pipeline.db'}",
         "pipeline": {"poll_interval": "50ms", "batch_age": "50ms", "retry_base": "200ms", "retry_cap": "1s", **(pipeline or {})},
         "sources": [{"name": "load", "write_key": write_key}],
         "destinations": [
@@ -75,11 +77,21 @@ class LoadGenerator:
     """Threads posting numbered events in batches to `/v1/batch`, as Segment's clients do: a batch that gets no 200
     (connection refused or reset, timeout, 5xx) is sent again, same messageIds, until it is acknowledged.
 
-    `acked` holds the numbers of acknowledged events; `stop()` lets each thread finish its batch in hand.
+    `acked` holds the numbers of acknowledged events (numbered from `first`, so that several generators' numbers do
+    not overlap); `answered` the (sent, answered) monotonic times of every 200; `stop()` lets each thread finish
+    its batch in hand.
     """
 
     def __init__(
-        self, url: str, write_key: str, *, run: str = "load", threads: int = 4, batch: int = 10, pause: float = 0.01
+        self,
+        url: str,
+        write_key: str,
+        *,
+        run: str = "load",
+        threads: int = 4,
+        batch: int = 10,
+        pause: float = 0.01,
+        first: int = 0,
     ) -> None:
         self.url = url
         self.auth = "Basic " + base64.b64encode(f"{write_key}:".encode()).decode()
@@ -88,7 +100,8 @@ class LoadGenerator:
         self.pause = pause
         self.acked: set[int] = set()
         self.attempts = Counter[str]()
-        self._next = 0
+        self.answered: list[tuple[float, float]] = []
+        self._next = first
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, daemon=True) for _ in range(threads)]
@@ -120,6 +133,7 @@ class LoadGenerator:
                 numbers = self._take()
                 body = {"batch": [track(n, self.run) for n in numbers]}
                 while True:  # this batch until acknowledged, however long the server is down
+                    sent = time.monotonic()
                     try:
                         answer = http.post(self.url + "/v1/batch", json=body, headers={"authorization": self.auth})
                         outcome = str(answer.status_code)
@@ -129,6 +143,7 @@ class LoadGenerator:
                     if outcome == "200":
                         with self._lock:
                             self.acked.update(numbers)
+                            self.answered.append((sent, time.monotonic()))
                         break
                     assert outcome not in ("400", "401", "404"), f"the server refused a valid batch: {outcome}"
                     time.sleep(0.02)

@@ -309,9 +309,11 @@ class PostgresStore:
         xid, seq = split_position(position)
         with self._read() as conn:
             rows = conn.execute(
+                # `events.xid`: a bare `xid` in ORDER BY would name the output column `xid::text` and sort as
+                # text ('1000' before '999'), so a read crossing a power of ten would skip events for good.
                 "SELECT seq, source, received_at, body, xid::text FROM events "
                 f"WHERE part = %s AND (xid, seq) > (%s::xid8, %s) AND {_VISIBLE} AND source = ANY(%s) "
-                "ORDER BY xid, seq LIMIT %s",
+                "ORDER BY events.xid, events.seq LIMIT %s",
                 (partition, xid, seq, sources, limit),
             ).fetchall()
         return [StoredEvent(s, src, at, orjson.loads(body), to_position(x, s)) for s, src, at, body, x in rows]
@@ -412,7 +414,12 @@ class PostgresStore:
     def heartbeat(self, worker: str, destinations: list[str], ttl: float) -> LeaseState:
         if not destinations:
             return LeaseState([])
-        with self._read() as conn, conn.transaction():
+
+        # Through the writer, in its group transaction: the record fences of this process hold FOR SHARE locks on
+        # its lease rows until their group commits, so a renewal in another transaction of the same process could
+        # deadlock with them (PostgreSQL then aborts one after deadlock_timeout, the renewal is lost, and rounds
+        # already sent are fenced off and sent again by the next holder).
+        def beat(conn: psycopg.Connection) -> tuple[int, int, list[tuple[str, int, int]]]:
             conn.execute(
                 "INSERT INTO workers (id, seen_at) VALUES (%s, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
                 (worker,),
@@ -441,6 +448,9 @@ class PostgresStore:
                     "RETURNING l.destination, l.part, l.epoch",
                     (worker, ttl, destinations, share - len(held)),
                 ).fetchall()
+            return live, share, held
+
+        live, share, held = self.submit(beat).result()
         leases = [Lease(d, p, e) for d, p, e in sorted(held)]
         others = f"{live - 1} other worker(s)" if live > 1 else None
         return LeaseState(leases[:share], surplus=leases[share:], others=others)
