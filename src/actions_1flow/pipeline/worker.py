@@ -29,7 +29,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .. import fql
@@ -72,12 +72,15 @@ MAX_SUMMARY_CHARS = 500
 
 
 @dataclass(slots=True)
-class Backoff:
-    """A destination's pause after retryable failures, shared by the tasks of all its partitions in one process
-    (1Flow being down is one fact, not one per partition)."""
+class Pacing:
+    """What the tasks of all of one destination's partitions in one process share: the pause after retryable
+    failures (1Flow being down is one fact, not one per partition), and the one round in flight. A process sends
+    one round at a time per destination, as with a single partition, so a killed worker repeats at most one batch,
+    and more throughput comes from more workers, each with its own share of the partitions."""
 
     paused_until: float = 0.0
     failures: int = 0
+    sending: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
 class LeaseExpired(Exception):
@@ -131,10 +134,10 @@ class DestinationWorker:
         lease: Lease | None = None,
         holds: Callable[[], bool] | None = None,
         client: Client | None = None,
-        backoff: Backoff | None = None,
+        pacing: Pacing | None = None,
     ) -> None:
         """`lease` fences the store writes; `holds()` says whether it may still be held (checked before every send
-        and record). `client` and `backoff` may be shared with the destination's other partitions (then the
+        and record). `client` and `pacing` may be shared with the destination's other partitions (then the
         owner closes the client)."""
         self.store = store
         self.destination = destination
@@ -151,7 +154,7 @@ class DestinationWorker:
         self.partition = partition
         self.lease = lease
         self.holds = holds or (lambda: True)
-        self.backoff = backoff or Backoff()
+        self.pacing = pacing or Pacing()
         self._cursor = 0
         """The destination's cursor as last recorded."""
         self._taken = 0
@@ -174,11 +177,11 @@ class DestinationWorker:
 
     @property
     def paused_until(self) -> float:
-        return self.backoff.paused_until
+        return self.pacing.paused_until
 
     @paused_until.setter
     def paused_until(self, value: float) -> None:
-        self.backoff.paused_until = value
+        self.pacing.paused_until = value
 
     def _thread(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
         return asyncio.get_running_loop().run_in_executor(self.executor, functools.partial(fn, *args))
@@ -259,10 +262,14 @@ class DestinationWorker:
         if current is None:
             return False
         try:
-            await self._complete(current)
+            sent = await self._complete(current)
         except BaseException:
             await self._discard_ahead()
             raise
+        if not sent:  # paused meanwhile by another partition's round, or the store is down: read it all again later
+            await self._discard_ahead()
+            self._rewind()
+            return False
         if current.events is not None:
             self._cursor = current.events[-1].position
         if self.clock() < self.paused_until:  # it failed: what was prepared ahead waits for the pause to end
@@ -303,8 +310,19 @@ class DestinationWorker:
         self._taken = self._cursor
         self._buffer = []
 
-    async def _complete(self, current: _Round) -> None:
-        """Send what is ready, decide every outcome, record them (and move the cursor) in one transaction."""
+    async def _complete(self, current: _Round) -> bool:
+        """Send what is ready, decide every outcome, record them (and move the cursor) in one transaction; the
+        destination's one round in flight in this process. False when it sent nothing: paused meanwhile, or the
+        store is unreachable."""
+        async with self.pacing.sending:
+            # Paused by another partition's round, or the store is down (its outcome could not be recorded, and a
+            # round sent now would be sent again): send nothing, read the round again later.
+            if self.clock() < self.paused_until or self.store.unavailable is not None:
+                return False
+            await self._send_and_record(current)
+            return True
+
+    async def _send_and_record(self, current: _Round) -> None:
         sendable = current.pending
         summaries: dict[int, tuple[str | None, str | None]] = {}
         if not self.holds():
@@ -384,14 +402,14 @@ class DestinationWorker:
                 owner[id(message)].outcomes.append(outcome)  # type: ignore[union-attr]
         retryable = [o for o in outcomes if o.kind is OutcomeKind.RETRYABLE]
         if retryable:
-            self.backoff.failures += 1
+            self.pacing.failures += 1
             retry_after = max((o.retry_after or 0.0) for o in retryable)
-            self.paused_until = self.clock() + self.policy.delay(self.backoff.failures, retry_after)
+            self.paused_until = self.clock() + self.policy.delay(self.pacing.failures, retry_after)
             log.warning(
                 "destination %s paused for %.1fs: %s", self.name, self.paused_until - self.clock(), retryable[0].summary()
             )
         elif any(o.delivered for o in outcomes):
-            self.backoff.failures = 0
+            self.pacing.failures = 0
 
     def _decide(self, p: _Pending, now: float, summaries: dict[int, tuple[str | None, str | None]]) -> DeliveryRecord:
         outcomes = p.outcomes or []
@@ -455,7 +473,7 @@ class Worker:
     periodic clean-up (events past the dedup window, dead letters past the log retention).
 
     The worker delivers the partitions it holds leases on, one task each, sharing each destination's HTTP client and
-    backoff. On SQLite the lease is the store's delivery lock: one process delivers, another stands by and takes
+    `Pacing` (its pause, and one round in flight at a time). On SQLite the lease is the store's delivery lock: one process delivers, another stands by and takes
     over when it ends. On PostgreSQL every live worker gets a fair share of the partitions.
     """
 
@@ -484,7 +502,7 @@ class Worker:
         self._client_factory: Callable[[DestinationConfig], Client] | None = options.pop("client_factory", None)
         self._options = options
         self._clients: dict[str, Client] = {}
-        self._backoffs: dict[str, Backoff] = {}
+        self._pacing: dict[str, Pacing] = {}
         self.tasks: dict[tuple[str, int], tuple[DestinationWorker, asyncio.Task[None]]] = {}
         """The partitions being delivered: (destination, partition) → its worker and task."""
         self.delivering = asyncio.Event()
@@ -591,10 +609,10 @@ class Worker:
         if dest.name not in self._clients:
             factory = self._client_factory
             self._clients[dest.name] = factory(dest) if factory is not None else dest.create_client()
-            self._backoffs[dest.name] = Backoff()
+            self._pacing[dest.name] = Pacing()
         worker = DestinationWorker(
             self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=functools.partial(self.holds, lease),
-            client=self._clients[dest.name], backoff=self._backoffs[dest.name], **self._options,
+            client=self._clients[dest.name], pacing=self._pacing[dest.name], **self._options,
         )
         worker.executor = self._executor
         stop = asyncio.Event()  # set by `_stop_tasks`, also when the whole worker stops
