@@ -103,6 +103,17 @@ its own name: `ORDER BY xid` would otherwise sort by that output column, as text
 partition's whole backlog for every batch instead of reading the index in order."""
 
 
+LEASE_FENCE_SQL = (
+    "SELECT 1 FROM leases WHERE destination = %s AND part = %s AND epoch = %s AND expires_at > now() FOR KEY SHARE"
+)
+"""The check before a cursor or outcome write: the lease is still this holder's. FOR KEY SHARE keeps a take-over
+(whose `FOR UPDATE SKIP LOCKED` conflicts with it) off the row until the write has committed, yet lets the holder's
+own heartbeat renew the row meanwhile (an UPDATE of non-key columns does not conflict). FOR SHARE blocked the renewal:
+the writer's group transaction, fencing several partitions one after another, and the heartbeat, renewing them in
+another order, deadlocked, and PostgreSQL's victim was a heartbeat (every lease lapsed) or a whole group of
+recorded rounds."""
+
+
 def to_position(xid: str | int, seq: int) -> int:
     return (int(xid) << _SHIFT) | seq
 
@@ -351,11 +362,7 @@ class PostgresStore:
 
         def write(conn: psycopg.Connection) -> None:
             if lease is not None:
-                held = conn.execute(
-                    "SELECT 1 FROM leases WHERE destination = %s AND part = %s AND epoch = %s AND expires_at > now() "
-                    "FOR SHARE",
-                    (lease.destination, lease.partition, lease.epoch),
-                ).fetchone()
+                held = conn.execute(LEASE_FENCE_SQL, (lease.destination, lease.partition, lease.epoch)).fetchone()
                 if held is None:
                     raise LeaseLost(f"partition {lease.partition} of {destination} is no longer leased to this worker")
             for key in exchanges:
