@@ -4,7 +4,7 @@
    (one PostgreSQL 15 cluster on this machine, `fsync` on, `synchronous_commit` on: a 200 means the events are on
    disk), each loaded by its own `benchmarks/loadgen.py` process over keep-alive connections. Then the same load
    into SQLite through ONE `serve` (SQLite has one writer per file: a second server on the same file would only
-   queue behind it). Events acknowledged per second, and the ratio.
+   queue behind it), as many connections in all. Events acknowledged per second, and the ratio.
 2. **Delivery scale-out**: a PostgreSQL store pre-filled with events of 10,000 users (so all 16 partitions have
    work), `actions-1flow sandbox` answering every 1Flow request after 50 ms (an injected delay: 1Flow is far away
    in real life), then 1, 2 and 4 `actions-1flow worker` processes. Once the leases are spread evenly, delivered
@@ -188,7 +188,7 @@ def bench_ingest_sqlite(work: Path, total: int, connections: int) -> dict[str, A
     server = ServerProcess(config, free_port(), work / "sqlite-serve.log", worker=False).wait_ready()
     try:
         meter = CpuMeter({"serve": lambda: cpu_seconds(server.process.pid), "load generators": children_cpu})
-        result = run_loadgens([server.url], total, connections, "sq", meter)
+        result = run_loadgens([server.url], total, 2 * connections, "sq", meter)  # as many in flight as for PG
     finally:
         server.stop()
     return result
@@ -313,9 +313,10 @@ def bench_memory(
 # -- report --------------------------------------------------------------------------------------------------
 
 
-def cpu_text(cpu: dict[str, float], seconds: float) -> str:
-    """Each process's CPU as a share of one core over the measurement."""
-    return ", ".join(f"{name} {spent / seconds:.0%}" for name, spent in cpu.items())
+def cpu_text(cpu: dict[str, float], seconds: float, events: int) -> str:
+    """Each process's CPU as a share of one core over the measurement, and all of it per event."""
+    shares = ", ".join(f"{name} {spent / seconds:.0%}" for name, spent in cpu.items())
+    return f"{shares}; {sum(cpu.values()) / max(events, 1) * 1e6:.0f} us of CPU per event in all"
 
 
 def main() -> None:
@@ -373,9 +374,10 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_before: tuple
               f">= {GOALS['pg_ingest']:,}: {mark(pg['events_per_s'] >= GOALS['pg_ingest'])}")
         print(f"{'ingest /v1/batch of 100, SQLite, 1 serve':52s} {sq['events_per_s']:>10,.0f} ev/s")
         print(f"{'  PostgreSQL / SQLite':52s} {pg['events_per_s'] / sq['events_per_s']:>15.2f}x")
-        print(f"    CPU (share of one core) PostgreSQL run: {cpu_text(pg['cpu'], pg['seconds'])}")
-        print(f"    CPU (share of one core) SQLite run:     {cpu_text(sq['cpu'], sq['seconds'])}")
-        print(f"    {args.ingest:,} events per run, {args.connections} connections per load generator")
+        print(f"    CPU (share of one core) PostgreSQL run: {cpu_text(pg['cpu'], pg['seconds'], pg['events'])}")
+        print(f"    CPU (share of one core) SQLite run:     {cpu_text(sq['cpu'], sq['seconds'], sq['events'])}")
+        print(f"    {args.ingest:,} events per run; {2 * args.connections} connections in all (PostgreSQL: "
+              f"{args.connections} per server from its own load generator)")
     runs = [results[k] for k in sorted(results) if k.startswith("delivery_")]
     base = next((r["events_per_s"] for r in runs if r["workers"] == 1), None)
     for r in runs:
@@ -385,7 +387,7 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_before: tuple
             goal = f">= {GOALS['speedup_4']:g}x: {mark(r['events_per_s'] / base >= GOALS['speedup_4'])}"
         print(f"{'delivery, sandbox at 50 ms, ' + str(r['workers']) + ' worker(s)':52s} {r['events_per_s']:>10,.0f} ev/s  "
               f"{goal}{speedup}")
-        print(f"    leases per worker {r['leases']}; CPU: {cpu_text(r['cpu'], r['seconds'])}")
+        print(f"    leases per worker {r['leases']}; CPU: {cpu_text(r['cpu'], r['seconds'], r['events'])}")
     if runs:
         print(f"    batch_size {args.batch_size}, {args.delivery:,} events pre-filled per run, rate over {args.window:g} s "
               "once the leases were spread evenly")
