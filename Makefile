@@ -64,7 +64,7 @@ bench-pipeline: setup
 	$(BIN)/python benchmarks/pipeline_bench.py
 
 # PostgreSQL (a throwaway local cluster): ingest through two servers beside SQLite's, delivery by 1, 2 and 4
-# workers, a worker's peak RSS with 1,000,000 events pending. About 4 minutes; figures in docs/performance.md.
+# workers, a worker's peak RSS with 1,000,000 events pending. About 2.5 minutes; figures in docs/performance.md.
 bench-scaleout: setup
 	$(BIN)/python benchmarks/scaleout_bench.py
 
