@@ -97,6 +97,27 @@ _VISIBLE = "xid < pg_snapshot_xmin(pg_current_snapshot())"
 """Only events of finished transactions: none can commit later behind them."""
 
 
+READ_AFTER_SQL = (
+    "SELECT seq, source, received_at, body, xid::text AS xid_text FROM events "
+    f"WHERE part = %s AND (xid, seq) > (%s::xid8, %s) AND {_VISIBLE} AND source = ANY(%s) "
+    "ORDER BY events.xid, events.seq LIMIT %s"
+)
+"""A partition's next events after a position, walking the (part, xid, seq) index. The text form of the id gets
+its own name: `ORDER BY xid` would otherwise sort by that output column, as text (xid 100 before 99), and sort the
+partition's whole backlog for every batch instead of reading the index in order."""
+
+
+LEASE_FENCE_SQL = (
+    "SELECT 1 FROM leases WHERE destination = %s AND part = %s AND epoch = %s AND expires_at > now() FOR KEY SHARE"
+)
+"""The check before a cursor or outcome write: the lease is still this holder's. FOR KEY SHARE keeps a take-over
+(whose `FOR UPDATE SKIP LOCKED` conflicts with it) off the row until the write has committed, yet lets the holder's
+own heartbeat renew the row meanwhile (an UPDATE of non-key columns does not conflict). FOR SHARE blocked the renewal:
+the writer's group transaction, fencing several partitions one after another, and the heartbeat, renewing them in
+another order, deadlocked, and PostgreSQL's victim was a heartbeat (every lease lapsed) or a whole group of
+recorded rounds."""
+
+
 def to_position(xid: str | int, seq: int) -> int:
     return (int(xid) << _SHIFT) | seq
 
@@ -308,14 +329,7 @@ class PostgresStore:
     def read_after(self, position: int, sources: list[str], limit: int, partition: int = 0) -> list[StoredEvent]:
         xid, seq = split_position(position)
         with self._read() as conn:
-            rows = conn.execute(
-                # `events.xid`: a bare `xid` in ORDER BY would name the output column `xid::text` and sort as
-                # text ('1000' before '999'), so a read crossing a power of ten would skip events for good.
-                "SELECT seq, source, received_at, body, xid::text FROM events "
-                f"WHERE part = %s AND (xid, seq) > (%s::xid8, %s) AND {_VISIBLE} AND source = ANY(%s) "
-                "ORDER BY events.xid, events.seq LIMIT %s",
-                (partition, xid, seq, sources, limit),
-            ).fetchall()
+            rows = conn.execute(READ_AFTER_SQL, (partition, xid, seq, sources, limit)).fetchall()
         return [StoredEvent(s, src, at, orjson.loads(body), to_position(x, s)) for s, src, at, body, x in rows]
 
     def ensure_cursor(self, destination: str, partition: int = 0) -> Future[int]:
@@ -352,11 +366,7 @@ class PostgresStore:
 
         def write(conn: psycopg.Connection) -> None:
             if lease is not None:
-                held = conn.execute(
-                    "SELECT 1 FROM leases WHERE destination = %s AND part = %s AND epoch = %s AND expires_at > now() "
-                    "FOR SHARE",
-                    (lease.destination, lease.partition, lease.epoch),
-                ).fetchone()
+                held = conn.execute(LEASE_FENCE_SQL, (lease.destination, lease.partition, lease.epoch)).fetchone()
                 if held is None:
                     raise LeaseLost(f"partition {lease.partition} of {destination} is no longer leased to this worker")
             for key in exchanges:
@@ -415,10 +425,8 @@ class PostgresStore:
         if not destinations:
             return LeaseState([])
 
-        # Through the writer, in its group transaction: the record fences of this process hold FOR SHARE locks on
-        # its lease rows until their group commits, so a renewal in another transaction of the same process could
-        # deadlock with them (PostgreSQL then aborts one after deadlock_timeout, the renewal is lost, and rounds
-        # already sent are fenced off and sent again by the next holder).
+        # On a pooled connection, not through the writer: a heartbeat must not wait behind group commits. The
+        # fences' FOR KEY SHARE locks let it renew rows they hold (see LEASE_FENCE_SQL).
         def beat(conn: psycopg.Connection) -> tuple[int, int, list[tuple[str, int, int]]]:
             conn.execute(
                 "INSERT INTO workers (id, seen_at) VALUES (%s, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
@@ -450,7 +458,8 @@ class PostgresStore:
                 ).fetchall()
             return live, share, held
 
-        live, share, held = self.submit(beat).result()
+        with self._read() as conn, conn.transaction():
+            live, share, held = beat(conn)
         leases = [Lease(d, p, e) for d, p, e in sorted(held)]
         others = f"{live - 1} other worker(s)" if live > 1 else None
         return LeaseState(leases[:share], surplus=leases[share:], others=others)
