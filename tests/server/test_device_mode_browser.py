@@ -72,13 +72,19 @@ def device_server(tmp_path_factory, sandbox_server):
 
     config = {
         "storage": f"sqlite:///{tmp}/device.db",
-        "sources": [{"name": s, "write_key": f"wk_{s}"} for s in ("shop", "callable", "offline", "strict")],
+        "sources": [{"name": s, "write_key": f"wk_{s}"} for s in ("shop", "callable", "offline", "strict", "consent")],
         "destinations": [
             destination("1flow-shop", "shop", [TRACK, IDENTIFY, BIG_ORDERS], sdkUrl=sandbox_server.sdk_url("methods")),
             destination("1flow-callable", "callable", "presets", sdkUrl=sandbox_server.sdk_url("callable")),
             # The real SDK URL: the browser cannot resolve 1flow.app, as if an ad blocker stopped it.
             destination("1flow-offline", "offline", "presets"),
             destination("1flow-strict", "strict", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
+            # Consent from the settings alone (no integrationCategoryMappings in the page), and a field kept out.
+            {**destination("1flow-consent", "consent", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
+             "consent": {"categories": ["Analytics"]}, "privacy": {"drop": ["traits.email"]}},
+            # A destination without consent makes the source "unmapped", so the wrapper keeps analytics.js running.
+            {"name": "consent-cloud", "type": "1flow", "mode": "cloud", "sources": ["consent"],
+             "settings": {"projectApiKey": US_KEY, "apiBaseUrl": sandbox_server.api_url()}},
         ],
     }
     path = tmp / "device.yaml"
@@ -388,4 +394,93 @@ def test_consent_tools_gate_the_destination_by_its_integrations_entry(open_shop,
         assert plugins(page) == []
         assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url or "/js/1flow.js" in url]
         assert live_sandbox.calls("sdk") == []
+    assert page.errors == []
+
+
+CONSENT_PAGE = """<script>
+  window.myConsentManager = {
+    state: %s, listeners: [],
+    categories() { return {...this.state} },
+    onChange(listener) { this.listeners.push(listener) },
+    set(state) { this.state = state; this.listeners.forEach((listener) => listener()) },
+  }
+</script>"""
+
+
+def consent_wrapper(*, opt_out: bool = False, extra: str = "") -> str:
+    """The wrapper code of docs/web.md ("Consent managers"), opt-in as written or with its opt-out line on."""
+    text = DOCS.read_text(encoding="utf-8")
+    code = re.search(r"```js\n(.*?)```", text[text.index("## Consent managers"):], re.S).group(1)
+    assert code.count("// shouldLoadSegment:") == 1 and code.count("analytics.load(writeKey);") == 1
+    if opt_out:
+        code = code.replace("// shouldLoadSegment:", "shouldLoadSegment:")
+    return code.replace("createWrapper({", "createWrapper({" + extra)
+
+
+def consent_head(bundle: str, wrapper: str, granted: bool):
+    def head(snippet: str) -> str:
+        assert snippet.count("analytics.load(writeKey);") == 1
+        page = CONSENT_PAGE % json.dumps({"Analytics": granted, "Advertising": True})
+        return page + f"<script>{bundle}</script>" + snippet.replace("analytics.load(writeKey);", wrapper)
+    return head
+
+
+def sdk_requested(page) -> bool:
+    return any("/js/1flow.js" in url for url in page.requests) or page.evaluate(
+        "() => [...document.scripts].some(s => s.src.includes('/js/1flow.js'))"
+    )
+
+
+@pytest.mark.parametrize("granted", [False, True])
+def test_consent_opt_in_from_the_published_categories_alone(open_shop, consent_tools_bundle, granted, live_sandbox):
+    """The docs' wrapper, opt-in, no mappings in the page: the categories the settings publish are what keeps the
+    plugin and the SDK off the page without consent (and lets them on with it)."""
+    page = open_shop("wk_consent", head=consent_head(consent_tools_bundle, consent_wrapper(), granted))
+    sent = page.evaluate("async () => (await analytics.track('Order Completed', {total: 4})).event.context.consent")
+    assert sent == {"categoryPreferences": {"Analytics": granted, "Advertising": True}}  # the wrapper's stamp
+    if granted:
+        wait_loaded(page)
+        assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 4}])]
+    else:
+        assert plugins(page) == []
+        assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url]
+        assert not sdk_requested(page)
+        assert live_sandbox.calls("sdk") == []
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("permissive", [False, True], ids=["wrapper-blocks", "plugin-alone-blocks"])
+def test_consent_granted_later_loads_the_sdk_revoking_stops_it(open_shop, consent_tools_bundle, permissive, live_sandbox):
+    """Opt-out: the plugin is on the page but injects no SDK before consent; granting it in the page loads the SDK
+    and the next track reaches it; revoking stops it; privacy.drop keeps traits.email out. `plugin-alone-blocks`:
+    the wrapper lets every event through (`shouldEnableIntegration: () => true`), so only the plugin's own check of
+    each event's stamp stands between the page and 1Flow."""
+    extra = "shouldEnableIntegration: () => true," if permissive else ""
+    wrapper = consent_wrapper(opt_out=True, extra=extra)
+    page = open_shop("wk_consent", head=consent_head(consent_tools_bundle, wrapper, granted=False))
+    page.evaluate(
+        "async () => { await analytics.track('Before consent', {n: 1});"
+        " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'}) }"
+    )
+    assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]  # loaded, waiting for consent
+    assert not sdk_requested(page)
+    assert live_sandbox.calls("sdk") == []
+
+    def step(state: dict, script: str) -> None:
+        page.evaluate(f"async () => {{ myConsentManager.set({json.dumps(state)}); {script} }}")
+
+    step({"Analytics": True}, "await analytics.track('After grant', {n: 2});"
+         " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})")
+    wait_loaded(page)
+    step({"Analytics": False}, "await analytics.track('After revoke', {n: 3})")
+    step({"Analytics": True}, "await analytics.track('Granted again', {n: 4})")
+    updated = ("logEvent", ["Segment Consent Preference Updated", {}])  # the wrapper's own event, stamped
+    assert sdk_calls(live_sandbox, 5) == [
+        updated,
+        ("logEvent", ["After grant", {"n": 2}]),
+        ("logUser", ["u1", {"plan": "pro"}]),  # privacy.drop: no email reaches the SDK
+        updated,
+        ("logEvent", ["Granted again", {"n": 4}]),
+    ]
+    assert not [c for c in live_sandbox.calls("sdk") if "ada@example.com" in json.dumps(c)]
     assert page.errors == []

@@ -97,6 +97,7 @@ async def test_settings_document_for_a_source(tmp_path):
         },
     }
     assert doc["metrics"] == {"sampleRate": 0}
+    assert "consentSettings" not in doc
     (plugin,) = doc["remotePlugins"]  # the device destination of this source; not the cloud one, not other's
     assert {k: plugin[k] for k in ("name", "creationName", "libraryName", "url")} == {
         "name": "1Flow Web (Actions)",
@@ -112,6 +113,8 @@ async def test_settings_document_for_a_source(tmp_path):
         "loadTimeoutMs": 4000,
         "deviceEventsUrl": "http://127.0.0.1:8080/v1/device-events",
         "writeKey": "wk_web",
+        "consent": None,  # no consent configured: the plugin loads 1Flow at once
+        "privacy": {"drop": []},
         "subscriptions": [{
             "id": "1flow-web:0", "name": "Orders", "enabled": True, "partnerAction": "trackEvent",
             "subscribe": subscribe, "ast": fql.parse(subscribe).ast,  # the disabled one is not published
@@ -381,6 +384,48 @@ def test_no_body_gets_a_5xx(tmp_path):
         app.state.server.store.close()
 
 
+CONSENT_CONFIG = f"""
+storage: sqlite:///{{tmp}}/db.sqlite
+sources: [{{name: web, write_key: wk_web}}, {{name: mapped, write_key: wk_mapped}}]
+destinations:
+  - name: 1flow-web
+    mode: device
+    sources: [web, mapped]
+    settings: {{projectApiKey: "{US_KEY}"}}
+    consent: {{categories: [C0004, C0002]}}
+    privacy: {{drop: [traits.email, context.ip]}}
+  - name: 1flow-cloud
+    mode: cloud
+    sources: [web, mapped]
+    settings: {{projectApiKey: "{EU_KEY}", apiBaseUrl: "http://127.0.0.1:9/v1"}}
+    consent: {{categories: [C0003], missing: allow}}
+  - name: 1flow-unmapped
+    mode: cloud
+    sources: [web]
+    settings: {{projectApiKey: "{EU_KEY}", apiBaseUrl: "http://127.0.0.1:9/v1"}}
+"""
+
+
+def test_settings_publish_consent_as_segments_cdn_for_the_consent_wrapper(tmp_path):
+    """What `@segment/analytics-consent-tools` reads: `integrations[creationName].consentSettings.categories` and the
+    top-level `consentSettings`; the plugin gets its own `consent` and `privacy.drop`."""
+    from actions_1flow.server.settings_cdn import settings_document
+
+    config = parse_config(CONSENT_CONFIG.replace("{tmp}", str(tmp_path)), "t.yaml")
+    web, mapped = (settings_document(config, s, "http://127.0.0.1:8080") for s in config.sources)
+    entry = web["integrations"]["1Flow Web (Actions)"]
+    assert entry["consentSettings"] == {"categories": ["C0004", "C0002"]}
+    assert entry["versionSettings"] == {"componentTypes": []}  # still nothing for the classic loader
+    assert "consent" not in entry and "privacy" not in entry  # each plugin's own, never merged over it
+    (plugin,) = web["remotePlugins"]
+    assert plugin["creationName"] == "1Flow Web (Actions)"  # the key the wrapper filters remotePlugins by
+    assert plugin["settings"]["consent"] == {"categories": ["C0004", "C0002"], "missing": "deny"}
+    assert plugin["settings"]["privacy"] == {"drop": ["traits.email", "context.ip"]}
+    # Every category of the source's destinations, cloud ones included; one destination without consent is unmapped.
+    assert web["consentSettings"] == {"allCategories": ["C0004", "C0002", "C0003"], "hasUnmappedDestinations": True}
+    assert mapped["consentSettings"] == {"allCategories": ["C0004", "C0002", "C0003"], "hasUnmappedDestinations": False}
+
+
 def test_integrations_entry_keeps_only_what_every_1flow_plugin_of_the_source_shares():
     """All of a source's 1Flow plugins are merged with the one `integrations` entry of their shared name."""
     from actions_1flow.server.settings_cdn import integration_entry
@@ -392,6 +437,10 @@ def test_integrations_entry_keeps_only_what_every_1flow_plugin_of_the_source_sha
         "projectApiKey": "k", "sdkUrl": "u", "versionSettings": {"componentTypes": []}
     }
     assert integration_entry([plugin(loadTimeoutMs=1000)])["loadTimeoutMs"] == 1000
+    # Consent: the union of the plugins' categories, so none of them loads without all of them.
+    a, b = plugin(consent={"categories": ["A"], "missing": "deny"}), plugin(consent={"categories": ["B", "A"], "missing": "deny"})
+    assert integration_entry([a, b, plugin(consent=None)])["consentSettings"] == {"categories": ["A", "B"]}
+    assert "consentSettings" not in integration_entry([plugin(consent=None)])
 
 
 # --- published URLs and the Host header (issue 16, point 3) -----------------------------------------------------

@@ -619,4 +619,78 @@ export const scenarios = {
       ['call', 'identify', 'u1', { plan: 'pro' }],
     ])
   },
+
+  async 'consent: load injects nothing; unstamped and denied events are skipped (debug note); a granting event injects the SDK and is sent'() {
+    const consent = { categories: ['C0004'], missing: 'deny' }
+    const { win, plugins } = setup(baseSettings({ consent }))
+    await loadAll(plugins)
+    assert.equal(win.scripts.length, 0, 'no SDK before consent')
+    const stamped = (prefs) => ({ context: { consent: { categoryPreferences: prefs } } })
+    for (const ctx of [track('Unstamped'), track('Denied', stamped({ C0004: false, C0001: true })), track('Text', stamped({ C0004: 'true' }))]) {
+      await dispatch(plugins, ctx)
+      assert.deepEqual(ctx.logs.map(([level]) => level), ['debug', 'debug'], 'one note per plugin, nothing else')
+      assert.match(ctx.logs[0][1], /not sent: no consent for C0004/)
+    }
+    assert.equal(win.scripts.length, 0, 'denied events never inject the SDK')
+    assert.deepEqual(win.reports(), [])
+    await dispatch(plugins, track('Granted', stamped({ C0004: true })))
+    assert.equal(win.scripts.length, 1, 'the first granting event injects the SDK')
+    assert.equal(win.scripts[0].getAttribute('src'), SDK_URL)
+    const calls = installSdk(win)
+    win.clock.advance(POLL_INTERVAL_MS)
+    assert.equal(plugins[0].isLoaded(), true)
+    await dispatch(plugins, track('Next', stamped({ C0004: true })))
+    assert.deepEqual(calls.map((c) => c[1]), ['Granted', 'Next'], 'the queued granting event, then the next one')
+  },
+
+  async 'consent revoked later in the page: the SDK stays, but nothing more reaches it'() {
+    const { win, plugins } = setup(baseSettings({ consent: { categories: ['A', 'B'], missing: 'deny' } }))
+    const calls = installSdk(win)
+    await loadAll(plugins)
+    const prefs = (A, B) => ({ context: { consent: { categoryPreferences: { A, B } } } })
+    await dispatch(plugins, track('Both', prefs(true, true)))
+    await dispatch(plugins, track('One', prefs(true, false)))
+    await dispatch(plugins, identify())  // unstamped
+    await dispatch(plugins, track('Again', prefs(true, true)))
+    assert.deepEqual(calls.map((c) => c[1]), ['Both', 'Again'])
+  },
+
+  async 'consent missing: allow sends unstamped events, but a stamp must still grant'() {
+    const { win, plugins } = setup(baseSettings({ consent: { categories: ['A'], missing: 'allow' } }))
+    await loadAll(plugins)
+    assert.equal(win.scripts.length, 0, 'still nothing before the first event')
+    await dispatch(plugins, track('Unstamped'))
+    assert.equal(win.scripts.length, 1)
+    const calls = installSdk(win)
+    win.clock.advance(POLL_INTERVAL_MS)
+    await dispatch(plugins, track('Denied', { context: { consent: { categoryPreferences: { A: false } } } }))
+    assert.deepEqual(calls.map((c) => c[1]), ['Unstamped'])
+  },
+
+  async 'privacy.drop removes the paths before triggers and mappings; the page event keeps them'() {
+    const hasEmail = trigger(
+      { type: 'event-type', operator: '=', value: 'identify' },
+      { type: 'event-trait', name: 'email', operator: 'exists' }
+    )
+    const subscriptions = [identifyPreset(), identifyPreset({ id: 'sub-email', name: 'Has email', ast: hasEmail })]
+    const { win, plugins } = setup(baseSettings({ subscriptions, privacy: { drop: ['traits.email', 'context.ip'] } }))
+    const calls = installSdk(win)
+    await loadAll(plugins)
+    const ctx = identify('u1', { email: 'a@b.c', plan: 'pro' })
+    ctx.event.context = { ip: '1.2.3.4' }
+    await dispatch(plugins, ctx)
+    assert.deepEqual(calls, [['logUser', 'u1', { plan: 'pro' }]], 'no email, and the email trigger did not match')
+    assert.deepEqual(ctx.event.traits, { email: 'a@b.c', plan: 'pro' }, 'other destinations still see the whole event')
+    assert.deepEqual(ctx.event.context, { ip: '1.2.3.4' })
+  },
+
+  async 'unusable consent or privacy settings are config errors and load nothing'() {
+    for (const extra of [{ consent: { categories: [] } }, { consent: 'C0001' }, { consent: { categories: [1] } }, { privacy: { drop: 'traits.email' } }]) {
+      const { win, plugins } = setup(baseSettings(extra))
+      assert.deepEqual(plugins, [], JSON.stringify(extra))
+      assert.equal(win.reports().length, 1)
+      assert.equal(win.reports()[0].kind, 'config')
+    }
+    assert.equal(setup(baseSettings({ consent: null, privacy: { drop: [] } })).plugins.length, 2)
+  },
 }

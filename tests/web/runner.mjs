@@ -6,13 +6,15 @@ import readline from 'node:readline'
 import { build } from 'esbuild'
 import { matches } from '../../src/actions_1flow/destinations/oneflow/web/fql.js'
 import { transform } from '../../src/actions_1flow/destinations/oneflow/web/mapping.js'
+import { consentVerdict, dropPaths } from '../../src/actions_1flow/destinations/oneflow/web/consent.js'
 import { BUILD_OPTIONS, WEB_DIR } from '../../scripts/build-plugin.mjs'
 import { scenarios } from './lifecycle.mjs'
 
-const EVALUATORS = "export { matches } from './fql.js'\nexport { transform } from './mapping.js'\n"
+const EVALUATORS =
+  "export { matches } from './fql.js'\nexport { transform } from './mapping.js'\nexport { consentVerdict, dropPaths } from './consent.js'\n"
 let bundled
 async function evaluator(impl = 'source') {
-  if (impl === 'source') return { matches, transform }
+  if (impl === 'source') return { matches, transform, consentVerdict, dropPaths }
   if (impl !== 'bundle') throw new Error(`unknown impl ${impl}`)
   if (!bundled) {
     const stdin = { contents: EVALUATORS, resolveDir: WEB_DIR, sourcefile: 'evaluators.js' }
@@ -64,6 +66,19 @@ const ops = {
   'mapping.transformMany': async (a) => {
     const impl = await evaluator(a.impl)
     return a.cases.map((c) => mappingTransform(impl, c.mapping, c.event))
+  },
+  // The shared consent cases: each verdict, and each drop's result with whether the input was left unchanged.
+  'consent.verdictMany': async (a) => {
+    const impl = await evaluator(a.impl)
+    return a.cases.map((c) => impl.consentVerdict(c.consent, c.event))
+  },
+  'privacy.dropMany': async (a) => {
+    const impl = await evaluator(a.impl)
+    return a.cases.map((c) => {
+      const before = JSON.stringify(c.event)
+      const result = impl.dropPaths(c.event, c.paths)
+      return { result, unchanged: JSON.stringify(c.event) === before, copied: result !== c.event }
+    })
   },
   'lifecycle.list': () => Object.keys(scenarios),
   'lifecycle.run': (a) => runScenario(a.name),

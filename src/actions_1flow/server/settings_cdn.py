@@ -16,6 +16,19 @@ prune `remotePlugins` by these keys) can then see and gate it. analytics-next's 
 entries that say `type: "browser"` or list `"browser"` in `componentTypes`, so it leaves this one alone; and the
 remote loader merges the entry (with any `analytics.load` option of that name, e.g. a page's CSP `nonce`) over the
 plugin's settings, which the identical values make harmless.
+
+Consent (docs/privacy.md), published as Segment's CDN does for `@segment/analytics-consent-tools`' `createWrapper`:
+- `integrations[<creationName>].consentSettings.categories`: the categories the destination needs. The wrapper reads
+  it by the `integrations` key (opt-in: it drops the `remotePlugins` whose `creationName` has a category the visitor
+  has not granted, so the plugin is never fetched; opt-out: its destination middleware drops each event whose stamp
+  lacks one). Several destinations of one name share the entry, so it lists the union: none loads without all.
+- top-level `consentSettings`: `allCategories` (every category of the source's destinations, both modes) and
+  `hasUnmappedDestinations` (some destination of the source has no consent), which the wrapper uses to disable
+  analytics.js altogether when no granted category matters to any destination, and to prune stamps.
+- each plugin's own settings carry `consent` (`{categories, missing}` or null) and `privacy.drop`: the plugin checks
+  every event's stamp itself, injects the vendor SDK only once an event grants consent, and drops the paths before
+  its triggers and mappings, so a page without the wrapper (or with a permissive one) gets the same verdict.
+Nothing is published when no destination of the source has consent configured.
 """
 
 from __future__ import annotations
@@ -37,6 +50,10 @@ SETTINGS_CACHE = "public, max-age=60"
 """Short, as Segment's CDN: a configuration change reaches pages within a minute."""
 MAX_CACHED_ORIGINS = 64
 """Documents kept per source when `server.public_url` is unset (one per origin the server was reached by)."""
+
+
+PER_PLUGIN = ("subscriptions", "consent", "privacy")
+"""Plugin settings never merged into the shared `integrations` entry."""
 
 
 def subscription_entries(destination: DestinationConfig) -> list[dict[str, Any]]:
@@ -73,21 +90,33 @@ def remote_plugin(destination: DestinationConfig, source: SourceConfig, base_url
             **device.page_settings(destination.settings, base_url + hosted[0] if hosted else None),
             "deviceEventsUrl": base_url + DEVICE_EVENTS_PATH,
             "writeKey": source.write_key,
+            "consent": destination.consent.model_dump() if destination.consent else None,
+            "privacy": {"drop": list(destination.privacy.drop)},
             "subscriptions": subscription_entries(destination),
         },
     }
+
+
+def consent_categories(destinations: list[DestinationConfig]) -> list[str]:
+    """The consent categories of `destinations`, each once, in order of appearance."""
+    return list(dict.fromkeys(c for d in destinations if d.consent for c in d.consent.categories))
 
 
 def integration_entry(plugins: list[dict[str, Any]]) -> dict[str, Any]:
     """The destination under `integrations`, shaped as Segment's CDN lists an Actions destination (see above).
 
     All of a source's plugins of one destination type share the name, hence one entry per name, which analytics-next
-    merges over each of them: it keeps only the settings they agree on (never `subscriptions`), so no plugin gets
-    another's values.
+    merges over each of them: it keeps only the settings they agree on (never `subscriptions`, `consent` or
+    `privacy`, each plugin's own), so no plugin gets another's values. With consent, `consentSettings.categories`
+    (the union of the plugins' categories) is what Segment's consent wrapper reads.
     """
     first, *others = (p["settings"] for p in plugins)
-    shared = {k: v for k, v in first.items() if k != "subscriptions" and all(o.get(k) == v for o in others)}
-    return {**shared, "versionSettings": {"componentTypes": []}}
+    shared = {k: v for k, v in first.items() if k not in PER_PLUGIN and all(o.get(k) == v for o in others)}
+    entry = {**shared, "versionSettings": {"componentTypes": []}}
+    consents = [p["settings"]["consent"] for p in plugins if p["settings"].get("consent")]
+    if categories := list(dict.fromkeys(c for consent in consents for c in consent["categories"])):
+        entry["consentSettings"] = {"categories": categories}
+    return entry
 
 
 def settings_document(config: Config, source: SourceConfig, base_url: str) -> dict[str, Any]:
@@ -104,6 +133,13 @@ def settings_document(config: Config, source: SourceConfig, base_url: str) -> di
     }
     for name in dict.fromkeys(p["name"] for p in plugins):
         integrations[name] = integration_entry([p for p in plugins if p["name"] == name])
+    consent: dict[str, Any] = {}
+    every = [d for d in config.destinations if source.name in config.sources_of(d)]  # both modes
+    if all_categories := consent_categories(every):
+        consent["consentSettings"] = {
+            "allCategories": all_categories,
+            "hasUnmappedDestinations": any(d.consent is None for d in every),
+        }
     return {
         "integrations": integrations,
         "plan": {},
@@ -112,6 +148,7 @@ def settings_document(config: Config, source: SourceConfig, base_url: str) -> di
         "metrics": {"sampleRate": 0},
         "legacyVideoPluginsEnabled": False,
         "remotePlugins": plugins,
+        **consent,
     }
 
 

@@ -1,7 +1,10 @@
 // The 1Flow Web (Actions) device-mode plugin for stock analytics-next (remote-plugin contract, spec §4).
 // `createPlugins(settings, window)` returns one destination plugin per 1Flow action that has an enabled
 // subscription; all of them share one client that injects the 1Flow SDK, waits for the real SDK (not a stub) with
-// a deadline, queues calls until then, and reports its failures once to the server. See docs/web.md.
+// a deadline, queues calls until then, and reports its failures once to the server. With consent categories in the
+// settings, every event's consent stamp is checked first and the SDK is injected only once an event grants them.
+// See docs/web.md.
+import { consentVerdict, dropPaths, missingCategories } from './consent.js'
 import { matches } from './fql.js'
 import { transform, typeOf } from './mapping.js'
 
@@ -95,6 +98,14 @@ function settingsProblem(settings) {
   if (!settings.projectApiKey) return 'projectApiKey is missing; 1Flow is not loaded'
   if (!settings.sdkUrl) return 'sdkUrl is missing; 1Flow is not loaded'
   if (!subscriptionList(settings)) return 'subscriptions must be a list (or the JSON text of one); 1Flow is not loaded'
+  const { consent, privacy } = settings
+  const names = (list) => Array.isArray(list) && list.every((c) => typeof c === 'string' && c)
+  if (consent != null && !(typeOf(consent) === 'object' && consent.categories.length && names(consent.categories))) {
+    return 'consent must be {categories: [names…], missing} (or null); 1Flow is not loaded'
+  }
+  if (privacy != null && !(typeOf(privacy) === 'object' && (privacy.drop == null || names(privacy.drop)))) {
+    return 'privacy.drop must be a list of dotted paths; 1Flow is not loaded'
+  }
   return ''
 }
 
@@ -171,7 +182,9 @@ function pageNonce(scripts) {
 
 function createClient(settings, win, report) {
   const timeoutMs = settings.loadTimeoutMs > 0 ? settings.loadTimeoutMs : DEFAULT_LOAD_TIMEOUT_MS
-  let state = 'idle' // → loading → ready | failed
+  const consent = settings.consent || null
+  const drop = (settings.privacy && settings.privacy.drop) || []
+  let state = 'idle' // → loading → ready | failed; with consent, idle until an event grants it
   let pending = [] // SDK calls made before the SDK was ready, in arrival order
   let settle
   const settled = new Promise((resolve) => (settle = resolve))
@@ -193,7 +206,10 @@ function createClient(settings, win, report) {
     settle(false)
   }
 
-  function load() {
+  // analytics-next's load(): under consent it waits for an event that grants it (the stamp is the consent state).
+  const load = () => (consent ? Promise.resolve() : inject())
+
+  function inject() {
     if (state !== 'idle') return Promise.resolve()
     state = 'loading'
     const stub = win.glob ? undefined : win._1flow
@@ -277,9 +293,13 @@ function createClient(settings, win, report) {
   }
 
   async function handle(action, subscriptions, ctx) {
-    if (state === 'idle') load()
+    if (consent && consentVerdict(consent, ctx.event) === 'deny') {
+      debug(win, ctx, `not sent: no consent for ${missingCategories(consent, ctx.event).join(', ')}`)
+      return ctx
+    }
+    if (state === 'idle') inject()
     if (state === 'failed') return ctx
-    const event = ctx.event
+    const event = dropPaths(ctx.event, drop) // before triggers and mappings; the page's event stays whole
     let firstError
     for (const subscription of subscriptions) {
       let outcome
