@@ -81,7 +81,9 @@ _LOW = (1 << _SHIFT) - 1
 _UPSERT_DELIVERY = """
 INSERT INTO deliveries (event_seq, destination, part, subscription, status, attempts, first_attempt_at,
                         next_attempt_at, updated_at, error, hint, exchange_id)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+SELECT s, %s, %s, sub, st, a, f, n, %s, e, h, x
+FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], %s::text[], %s::text[],
+            %s::bigint[]) AS r(s, sub, st, a, f, n, e, h, x)
 ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET
     status = excluded.status,
     attempts = excluded.attempts,
@@ -92,6 +94,8 @@ ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET
     hint = excluded.hint,
     exchange_id = coalesce(excluded.exchange_id, deliveries.exchange_id)
 """
+"""A round's outcomes in one statement (arrays, one per column): far cheaper than a statement per row. A round has
+one row per (event, subscription), so no row is upserted twice by it."""
 
 _VISIBLE = "xid < pg_snapshot_xmin(pg_current_snapshot())"
 """Only events of finished transactions: none can commit later behind them."""
@@ -374,18 +378,17 @@ class PostgresStore:
                     "INSERT INTO exchanges (at, request, response) VALUES (%s, %s, %s) RETURNING id", (now, *key)
                 ).fetchone()[0]  # type: ignore[index]
             if records:
-                with conn.cursor() as cur:
-                    cur.executemany(
-                        _UPSERT_DELIVERY,
-                        [
-                            (
-                                r.event_seq, destination, partition, r.subscription, r.status, r.attempts,
-                                r.first_attempt_at, r.next_attempt_at, now, r.error, r.hint,
-                                exchanges.get((r.request, r.response)),
-                            )
-                            for r in records
-                        ],
-                    )
+                conn.execute(
+                    _UPSERT_DELIVERY,
+                    (
+                        destination, partition, now,
+                        [r.event_seq for r in records], [r.subscription for r in records],
+                        [r.status for r in records], [r.attempts for r in records],
+                        [r.first_attempt_at for r in records], [r.next_attempt_at for r in records],
+                        [r.error for r in records], [r.hint for r in records],
+                        [exchanges.get((r.request, r.response)) for r in records],
+                    ),
+                )
             if cursor is not None:
                 xid, seq = split_position(cursor)
                 conn.execute(
