@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from actions_1flow.config import load_config
+from actions_1flow.config import load_config, parse_config
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "actions-1flow.yaml"
 
@@ -18,3 +18,13 @@ def test_example_configuration_loads_and_routes_as_documented():
     assert not big.trigger.matches({**order, "properties": {"total": 99}})
     assert big.mapping.apply(order) == {"event_name": "Big order (EUR)", "userId": "u1", "properties": {"total": 120}}
     assert config.pipeline.retry_window == 4 * 3600 and config.pipeline.dedup_window == 24 * 3600
+    assert server.privacy.drop == ["context.ip"] and server.consent is None and web.consent is None
+
+
+def test_the_examples_commented_consent_block_loads_once_uncommented():
+    text = EXAMPLE.read_text(encoding="utf-8")
+    assert "    # consent: " in text and "    # privacy: " in text
+    text = text.replace("    # consent: ", "    consent: ").replace("    # privacy: ", "    privacy: ")
+    web = parse_config(text, EXAMPLE, env={"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000"}).destinations[0]
+    assert web.consent is not None and (web.consent.categories, web.consent.missing) == (["C0002"], "deny")
+    assert web.privacy.drop == ["traits.email"]

@@ -100,6 +100,8 @@ def history(tmp_path):
     asyncio.run(build())
     for kind in ("sdk-load", "mapping"):
         store.record_device_event(DeviceEvent(clock.now, "web", "a", kind, f"{kind} failed", message_id="m3")).result()
+    store.suppress("userId", "erased", clock.now).result()
+    store.count_suppressed({("userId", "erased"): 4}).result()
     statuses = {(e.destination, e.message_id): e.status for e in store.log(100)}
     assert statuses[("a", "m0")] == "dead" and statuses[("a", "m1")] == "retrying"
     assert store.cursor("a") == 5 and store.cursor("b") == 7
@@ -116,8 +118,9 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
     url, sandbox, counts_before, config = history
     monkeypatch.setattr(migrate, "CHUNK", chunk)  # 3: many chunks, each event chunk followed by its log rows
     with Migration(url, pg_url, partitions=PARTITIONS) as migration:
-        assert migration.total == 20 + 12 + 4 + 2  # events, log rows (a: 5, b: 7), exchanges (one per request), reports
+        assert migration.total == 20 + 12 + 4 + 2 + 1  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions
         report = migration.run()
+    assert report.suppressions == 1
     assert report.events == 20 and report.cursors == {"a": 5, "b": 7} and report.pending == {"a": 15, "b": 13}
     assert report.deliveries == {"dead": 1, "retrying": 1, "delivered": 10} and report.device_events == 2
 
@@ -126,6 +129,7 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         assert store.partitions == PARTITIONS
         assert comparable(store.counts({"a": ["web"], "b": ["web"]})) == comparable(counts_before)
         assert [d.message_id for d in store.device_events(10)] == ["m3", "m3"]
+        assert [(s.kind, s.value, s.dropped) for s in store.suppressions()] == [("userId", "erased", 4)]
         for part in range(PARTITIONS):  # each partition holds its users' events in SQLite's order
             numbers = [e.event["properties"]["n"] for e in store.read_after(0, ["web"], 100, part)]
             assert numbers == sorted(numbers)

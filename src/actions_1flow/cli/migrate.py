@@ -83,6 +83,8 @@ def summary(report: MigrationReport) -> list[str]:
     if report.skipped_deliveries:
         lines.append(f"  delivery log rows not copied (their event was not copied): {report.skipped_deliveries:,}")
     lines.append(f"  exchanges: {report.exchanges:,}, device-mode reports: {report.device_events:,}")
+    if report.suppressions:
+        lines.append(f"  suppressed ids: {report.suppressions:,}")
     lines.append("next: point `storage:` at the PostgreSQL store and start `serve` and `worker` again")
     return lines
 

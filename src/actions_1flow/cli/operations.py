@@ -19,7 +19,7 @@ from rich.text import Text
 
 from ..config import Config, parse_duration
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store
-from ..pipeline.store import REQUEUE_CHUNK
+from ..pipeline.store import FILTER_REASONS, REQUEUE_CHUNK
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
@@ -117,7 +117,9 @@ def status_command(config_path: str, as_json: bool) -> None:
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
         counts = store.counts(destinations)
         next_due = {name: store.next_due_at(name) for name in destinations}
+        suppressions = store.suppressions()
     now = time.time()
+    dropped = sum(s.dropped for s in suppressions)
     rows: list[dict[str, Any]] = []
     for c in counts:
         due = next_due[c.destination]
@@ -125,6 +127,7 @@ def status_command(config_path: str, as_json: bool) -> None:
             "destination": c.destination,
             "received": c.received,
             "filtered": c.by_status.get("filtered", 0),
+            **{f"filtered_{reason}": c.filtered_by.get(reason, 0) for reason in FILTER_REASONS},
             "delivered": c.by_status.get("delivered", 0),
             "retrying": c.by_status.get("retrying", 0),
             "dead": c.by_status.get("dead", 0),
@@ -135,7 +138,14 @@ def status_command(config_path: str, as_json: bool) -> None:
     if as_json:
         for row in rows:
             click.echo(orjson.dumps(row).decode())
+        if suppressions:
+            click.echo(orjson.dumps({"suppressed_ids": len(suppressions), "dropped_at_ingest": dropped}).decode())
         return
+    if suppressions:
+        click.echo(
+            f"{len(suppressions):,} suppressed id{'s' if len(suppressions) != 1 else ''}: {dropped:,} event"
+            f"{'s' if dropped != 1 else ''} dropped at ingest (see `actions-1flow suppressions`)"
+        )
     if not rows:
         click.echo(f"{config_path}: no cloud-mode destinations (device-mode delivery happens in the browser)")
         return
@@ -145,11 +155,17 @@ def status_command(config_path: str, as_json: bool) -> None:
         table.add_column(name, justify="left" if name == "destination" else "right")
     for row in rows:
         table.add_row(
-            Text(row["destination"]), f"{row['received']:,}", f"{row['filtered']:,}", f"{row['delivered']:,}",
+            Text(row["destination"]), f"{row['received']:,}", _filtered(row), f"{row['delivered']:,}",
             f"{row['retrying']:,}", f"{row['dead']:,}", f"{row['pending']:,}",
             format_age(row["oldest_pending_age_s"]), "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
         )
     _console().print(table)
+
+
+def _filtered(row: dict[str, Any]) -> str:
+    """`12`, or `12 (consent 3, suppressed 1)` when privacy filtered some."""
+    reasons = ", ".join(f"{r} {row[f'filtered_{r}']:,}" for r in FILTER_REASONS if row[f"filtered_{r}"])
+    return f"{row['filtered']:,}" + (f" ({reasons})" if reasons else "")
 
 
 # -- events ----------------------------------------------------------------------------------------------------
@@ -263,12 +279,19 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
             details.append(f"← {e.response}")
         table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
-            _cell(e.destination, e.subscription or "(no subscription matched)"),
+            _cell(e.destination, e.subscription or _unsubscribed(e)),
             _cell(e.message_id, e.event_type or ""),
             status,
             _cell(*details),
         )
     _console().print(table)
+
+
+def _unsubscribed(e: LogEntry) -> str:
+    """What the subscription cell says of an event's single row recorded before any subscription ran."""
+    if e.error and e.error.startswith(FILTER_REASONS):
+        return "(kept from every subscription)"  # consent or suppression: the error says which
+    return "(no subscription matched)"
 
 
 # -- replay ----------------------------------------------------------------------------------------------------

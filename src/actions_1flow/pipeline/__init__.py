@@ -12,10 +12,12 @@ from .store import (
     LeaseLost,
     LeaseState,
     LogEntry,
+    PurgeResult,
     Store,
     StoredEvent,
     StoreError,
     StoreUnavailable,
+    Suppression,
     partition_of,
 )
 from .stores import SQLiteStore, open_store
@@ -31,12 +33,14 @@ __all__ = [
     "LeaseLost",
     "LeaseState",
     "LogEntry",
+    "PurgeResult",
     "RetryPolicy",
     "SQLiteStore",
     "Store",
     "StoreError",
     "StoreUnavailable",
     "StoredEvent",
+    "Suppression",
     "open_store",
     "partition_of",
 ]

@@ -65,6 +65,8 @@ class MigrationReport:
     """Rows of events that were not copied (already in the target, or missing from the source)."""
     exchanges: int = 0
     device_events: int = 0
+    suppressions: int = 0
+    """Suppressed ids copied (one the target already had keeps its own record)."""
     seconds: float = 0.0
 
 
@@ -112,7 +114,7 @@ class Migration:
         self._source.execute("BEGIN")  # one snapshot for counting and copying
         self.totals = {
             table: int(self._source.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            for table in ("exchanges", "events", "deliveries", "device_events")
+            for table in ("exchanges", "events", "deliveries", "device_events", "suppressions")
         }
 
     def _open_target(self, url: str, partitions: int) -> None:
@@ -172,6 +174,7 @@ class Migration:
                 passed = self._copy_events(src, dst, report, advance, cursors, exchange_ids)
                 self._set_cursors(dst, report, xid, cursors, passed)
                 self._copy_device_events(src, dst, report, advance)
+                self._copy_suppressions(src, dst, report, advance)
         except psycopg.Error as exc:
             raise MigrationError(f"the migration into {self.target} failed, nothing was written: {_reason(exc)}") from None
         report.seconds = time.monotonic() - started
@@ -310,6 +313,21 @@ class Migration:
                 columns,
             )
             report.device_events += len(rows)
+            advance(len(rows))
+
+
+    @staticmethod
+    def _copy_suppressions(
+        src: sqlite3.Connection, dst: psycopg.Connection, report: MigrationReport, advance: Callable[[int], None]
+    ) -> None:
+        """The suppression list (a migration must not let erased users back in)."""
+        rows = src.execute("SELECT kind, value, created_at, dropped FROM suppressions ORDER BY created_at").fetchall()
+        if rows:
+            report.suppressions = dst.execute(
+                "INSERT INTO suppressions (kind, value, created_at, dropped) "
+                "SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                [list(c) for c in zip(*rows, strict=True)],
+            ).rowcount
             advance(len(rows))
 
 

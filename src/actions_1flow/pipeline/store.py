@@ -134,6 +134,41 @@ class DestinationCounts:
     pending: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
     oldest_pending_at: float | None = None
+    filtered_by: dict[str, int] = field(default_factory=dict)
+    """Of the `filtered` rows, those filtered for privacy, by reason: `consent`, `suppressed` (see FILTER_REASONS)."""
+
+
+FILTER_REASONS = ("consent", "suppressed")
+"""Filter reasons `status` counts apart: a `filtered` row whose error starts with one of these words."""
+
+SubjectKind = Literal["userId", "anonymousId"]
+SUBJECT_KINDS: tuple[SubjectKind, ...] = ("userId", "anonymousId")
+"""The event fields a suppression matches (top-level, as Segment's suppression does)."""
+
+PURGE_CHUNK = 20_000
+"""Events examined per purge step (one short transaction each, between ingest's commits)."""
+
+
+@dataclass(frozen=True)
+class Suppression:
+    """A suppressed user: events whose `kind` field equals `value` are dropped at ingest and never delivered."""
+
+    kind: SubjectKind
+    value: str
+    created_at: float
+    dropped: int = 0
+    """Events dropped at ingest since (as the servers reported them; a server reports every few seconds)."""
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What one purge step removed, and where the next step starts (None when done)."""
+
+    events: int
+    deliveries: int
+    dead_letters: int
+    """Of `deliveries`, those that were dead-lettered."""
+    next: int | None
 
 
 @dataclass(frozen=True)
@@ -230,6 +265,22 @@ class Store(Protocol):
 
     def release(self, worker: str, leases: list[Lease]) -> None:
         """Hand leases back at once (a worker stopping, or giving up its surplus), so others need not wait."""
+
+    def suppress(self, kind: SubjectKind, value: str, at: float) -> Future[bool]:
+        """Record a suppression durably; True when it is new (False when that id was already suppressed)."""
+
+    def unsuppress(self, kind: SubjectKind, value: str) -> Future[bool]:
+        """Lift a suppression; True when there was one."""
+
+    def suppressions(self) -> list[Suppression]:
+        """Every suppression, oldest first."""
+
+    def count_suppressed(self, dropped: dict[tuple[SubjectKind, str], int]) -> Future[None]:
+        """Add events dropped at ingest to their suppressions' counts (ids no longer suppressed are ignored)."""
+
+    def purge(self, kind: SubjectKind, value: str, after: int = 0) -> Future[PurgeResult]:
+        """Erase one chunk (`PURGE_CHUNK` events from event id `after` on) of the stored events whose `kind` field
+        is `value`, with every delivery-log row of theirs (dead letters included); call again from `next`."""
 
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
         """Store one device-mode report; the future completes once it is durable."""

@@ -32,12 +32,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .. import fql
+from .. import fql, privacy
 from ..actions import Client, CompiledSubscription, Outcome, OutcomeKind, Status, SubscriptionResult, run_subscription, worst
 from ..config import DestinationConfig
 from .retry import RetryPolicy
 from .store import DeliveryRecord, DueDelivery, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
 from .store import Status as RecordStatus
+from .suppression import SUPPRESSED, SuppressionList
 
 log = logging.getLogger("actions_1flow.worker")
 T = TypeVar("T")
@@ -135,10 +136,11 @@ class DestinationWorker:
         holds: Callable[[], bool] | None = None,
         client: Client | None = None,
         pacing: Pacing | None = None,
+        suppressions: SuppressionList | None = None,
     ) -> None:
         """`lease` fences the store writes; `holds()` says whether it may still be held (checked before every send
-        and record). `client` and `pacing` may be shared with the destination's other partitions (then the
-        owner closes the client)."""
+        and record). `client`, `pacing` and `suppressions` may be shared with the destination's other partitions
+        (then the owner closes the client)."""
         self.store = store
         self.destination = destination
         self.sources = sources
@@ -167,6 +169,9 @@ class DestinationWorker:
         self._by_name = {c.name: c for c in destination.compiled}
         self._enabled = [c for c in destination.compiled if c.spec.enabled]
         self._triggers = fql.SubscriptionSet(c.trigger for c in self._enabled)
+        self._consent = destination.consent
+        self._drop = destination.privacy.drop
+        self.suppressions = suppressions if suppressions is not None else SuppressionList(store)
         self._wake = asyncio.Event()
         self.executor: Executor | None = None
         """Threads for store reads and the engine (the loop's default pool when None)."""
@@ -280,6 +285,7 @@ class DestinationWorker:
         """(In a thread.) The next round, evaluated: due retries, else a batch of new events once it is full or
         its oldest event has waited `batch_age`; None when there is nothing to send yet."""
         now = self.clock()
+        self.suppressions.refresh_if_due()
         if include_due:
             due = self.store.due(self.name, now, self.batch_size, self.partition)
             if due:
@@ -342,12 +348,30 @@ class DestinationWorker:
         # next holder does not send again.
         await asyncio.wrap_future(self.store.record(self.name, records, cursor, self.partition, self.lease))
 
+    def _privacy(self, item: StoredEvent) -> tuple[StoredEvent, str | None]:
+        """The event as this destination may see it (its `privacy.drop` paths removed), or why it may not see it
+        at all: its user is suppressed, or the visitor's consent stamp lacks a category (judged on the event as
+        received: dropping paths never changes the consent decision)."""
+        if self.suppressions.matches(item.event) is not None:
+            return item, SUPPRESSED
+        refused = privacy.consent_verdict(item.event, self._consent)
+        if refused is not None:
+            return item, refused
+        if self._drop:
+            item = item._replace(event=privacy.drop_paths(item.event, self._drop))
+        return item, None
+
     def _evaluate_new(self, events: list[StoredEvent]) -> _Round:
         """New events through every enabled subscription whose trigger matches (all triggers judged in one call
-        per event); one `filtered` row for each event that none matched, so `status` can count it."""
+        per event); one `filtered` row for each event that none matched, or that privacy keeps from this
+        destination (consent, suppression: the reason in its error), so `status` can count it."""
         pending: list[_Pending] = []
         settled: list[DeliveryRecord] = []
         for item in events:
+            item, refused = self._privacy(item)
+            if refused is not None:
+                settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error=refused))
+                continue
             try:
                 hits = self._triggers.matches(item.event)
             except Exception:
@@ -362,13 +386,16 @@ class DestinationWorker:
         return _Round(pending, settled, events)
 
     def _evaluate_due(self, due: list[DueDelivery]) -> _Round:
-        """Retries (and replays) through their subscription as it is configured now."""
+        """Retries (and replays) through their subscription and the privacy rules as configured now."""
         pending: list[_Pending] = []
         settled: list[DeliveryRecord] = []
         for d in due:
-            p = _Pending(d.event, d.subscription, d.attempts, d.first_attempt_at)
+            item, refused = self._privacy(d.event)
+            p = _Pending(item, d.subscription, d.attempts, d.first_attempt_at)
             compiled = self._by_name.get(d.subscription)
-            if compiled is None:  # the subscription was removed from the configuration since
+            if refused is not None:  # consent or suppression, as configured or recorded since
+                settled.append(self._record(p, "filtered", error=refused))
+            elif compiled is None:  # the subscription was removed from the configuration since
                 settled.append(self._record(p, "dead", error=f"subscription {d.subscription!r} no longer exists"))
             else:
                 self._settle(p, compiled, pending, settled)
@@ -500,6 +527,8 @@ class Worker:
         self.id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.clock: Callable[[], float] = options.get("clock", time.time)
         self._client_factory: Callable[[DestinationConfig], Client] | None = options.pop("client_factory", None)
+        self.suppressions: SuppressionList = options.pop("suppressions", None) or SuppressionList(store)
+        """The suppressed users, shared by every partition's task (and with the server, in its process)."""
         self._options = options
         self._clients: dict[str, Client] = {}
         self._pacing: dict[str, Pacing] = {}
@@ -612,7 +641,8 @@ class Worker:
             self._pacing[dest.name] = Pacing()
         worker = DestinationWorker(
             self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=functools.partial(self.holds, lease),
-            client=self._clients[dest.name], pacing=self._pacing[dest.name], **self._options,
+            client=self._clients[dest.name], pacing=self._pacing[dest.name], suppressions=self.suppressions,
+            **self._options,
         )
         worker.executor = self._executor
         stop = asyncio.Event()  # set by `_stop_tasks`, also when the whole worker stops

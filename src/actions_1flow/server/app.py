@@ -7,6 +7,7 @@ process by default (`run_worker=False` leaves delivery to a separate `actions-1f
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from starlette.routing import Route
 from ..config import Config
 from ..ingest.origins import OriginPolicy
 from ..pipeline import RetryPolicy, Store, stores
+from ..pipeline.suppression import SuppressionList
 from ..pipeline.worker import Worker
 from .demo import demo_routes
 from .device_mode import device_mode_routes
@@ -53,6 +55,21 @@ def build_worker(config: Config, store: Store, **options: Any) -> Worker:
 
 
 
+async def _refresh_suppressions(suppressions: SuppressionList) -> None:
+    """Read the suppression list again every few seconds (one suppressed anywhere is dropped here from then on)."""
+    failing = False
+    while True:
+        await asyncio.sleep(suppressions.refresh_interval)
+        try:
+            await asyncio.to_thread(suppressions.load)
+        except Exception as exc:  # the store is down: keep the list as it was
+            if not failing:
+                log.warning("cannot refresh the suppression list (keeping the one read before): %s", exc)
+            failing = True
+        else:
+            failing = False
+
+
 def create_app(
     config: Config,
     *,
@@ -71,14 +88,20 @@ def create_app(
         worker = None
         for dest in config.cloud_destinations():
             state.store.ensure_cursor(dest.name).result()
+        state.suppressions.load()
+        refresh = asyncio.create_task(_refresh_suppressions(state.suppressions), name="suppressions")
         await sdk_proxy.start()  # first fetch of each hosted SDK (bounded), then its refresh task
         if run_worker:
-            worker = build_worker(config, state.store, **(worker_options or {}))
+            worker = build_worker(config, state.store, suppressions=state.suppressions, **(worker_options or {}))
             state.on_stored.append(worker.wake)
             await worker.start()
         try:
             yield
         finally:
+            refresh.cancel()
+            await asyncio.gather(refresh, return_exceptions=True)
+            with contextlib.suppress(Exception):  # the last few seconds' drop counts (the store may be down)
+                await asyncio.to_thread(state.suppressions.flush)
             if worker is not None:
                 await worker.stop()
             await sdk_proxy.stop()

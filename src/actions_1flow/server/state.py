@@ -11,6 +11,7 @@ from ..config import Config, SourceConfig
 from ..ingest.origins import OriginPolicy
 from ..pipeline import Store
 from ..pipeline.appender import GroupAppender
+from ..pipeline.suppression import SuppressionList
 
 
 @dataclass
@@ -23,9 +24,12 @@ class ServerState:
     origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
     appender: GroupAppender = field(init=False)
+    suppressions: SuppressionList = field(init=False)
+    """Users whose new events are dropped at ingest (refreshed from the store by the app's lifespan)."""
 
     def __post_init__(self) -> None:
         self.appender = GroupAppender(self.store, self.events_stored)
+        self.suppressions = SuppressionList(self.store)
 
     def events_stored(self) -> None:
         for notify in self.on_stored:

@@ -3,6 +3,8 @@ short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
+Events of suppressed users (`actions-1flow suppress`) are dropped, counted, and still answered 200: the client
+must not keep retrying them.
 
 This is the server's hot path, so it is plain ASGI in front of the Starlette app (no routing table, request
 objects or per-request middleware): the path is looked up in a dict, the few headers it needs are read once.
@@ -109,8 +111,12 @@ class TrackingAPI:
             await respond_error(send, err, extra)
             return
         cors = self._cors(origin, source_name, host, scope)
+        events = state.suppressions.keep(parsed.events)  # suppressed users: answered 200, never stored
+        if not events:
+            await respond(send, 200, _OK, cors)
+            return
         try:
-            await state.appender.append(source_name, parsed.events)
+            await state.appender.append(source_name, events)
         except Exception:
             await respond_error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
             return

@@ -35,6 +35,8 @@ import psycopg_pool
 
 from ...config import redact_url
 from ..store import (
+    FILTER_REASONS,
+    PURGE_CHUNK,
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
@@ -44,9 +46,12 @@ from ..store import (
     LeaseLost,
     LeaseState,
     LogEntry,
+    PurgeResult,
     StoredEvent,
     StoreError,
     StoreUnavailable,
+    SubjectKind,
+    Suppression,
     partition_of,
 )
 from .postgres_schema import SCHEMA, prepare
@@ -517,9 +522,16 @@ class PostgresStore:
             by_status: dict[str, dict[str, int]] = {}
             for dest, status, n in conn.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
                 by_status.setdefault(dest, {})[status] = n
+            filtered_by: dict[str, dict[str, int]] = {}
+            for dest, reason, n in conn.execute(
+                "SELECT destination, r, count(*) FROM deliveries JOIN unnest(%s::text[]) AS t(r) "
+                "ON left(error, length(r)) = r WHERE status = 'filtered' GROUP BY 1, 2",
+                (list(FILTER_REASONS),),
+            ):
+                filtered_by.setdefault(dest, {})[reason] = n
             out = []
             for dest, sources in destinations.items():
-                counts = DestinationCounts(dest, by_status=by_status.get(dest, {}))
+                counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
                 counts.received = sum(per_source.get(s, 0) for s in sources)
                 if sources:
                     n, oldest = conn.execute(
@@ -619,6 +631,70 @@ class PostgresStore:
             return removed, (last if more else None)
 
         return self.submit(prune)
+
+    # -- privacy ---------------------------------------------------------------------------------------------
+
+    def suppress(self, kind: SubjectKind, value: str, at: float) -> Future[bool]:
+        def insert(conn: psycopg.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT INTO suppressions (kind, value, created_at) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                (kind, value, at),
+            )
+            return cur.rowcount > 0
+
+        return self.submit(insert)
+
+    def unsuppress(self, kind: SubjectKind, value: str) -> Future[bool]:
+        def delete(conn: psycopg.Connection) -> bool:
+            return conn.execute("DELETE FROM suppressions WHERE kind = %s AND value = %s", (kind, value)).rowcount > 0
+
+        return self.submit(delete)
+
+    def suppressions(self) -> list[Suppression]:
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT kind, value, created_at, dropped FROM suppressions ORDER BY created_at, kind, value"
+            ).fetchall()
+        return [Suppression(kind, value, at, dropped) for kind, value, at, dropped in rows]
+
+    def count_suppressed(self, dropped: dict[tuple[SubjectKind, str], int]) -> Future[None]:
+        kinds = [k for k, _ in dropped]
+        values = [v for _, v in dropped]
+        counts = list(dropped.values())
+
+        def add(conn: psycopg.Connection) -> None:
+            conn.execute(
+                "UPDATE suppressions s SET dropped = s.dropped + t.n "
+                "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS t(kind, value, n) "
+                "WHERE s.kind = t.kind AND s.value = t.value",
+                (kinds, values, counts),
+            )
+
+        return self.submit(add)
+
+    def purge(self, kind: SubjectKind, value: str, after: int = 0) -> Future[PurgeResult]:
+        # PostgreSQL's JSON refuses the escape \u0000, which a stored event may hold anywhere: it is read as
+        # \ufffd (same length, so an escaped backslash before it stays one).
+        match = "seq > %s AND seq <= %s AND replace(convert_from(body, 'UTF8'), %s, %s)::json ->> %s = %s"
+
+        def purge(conn: psycopg.Connection) -> PurgeResult:
+            last, n = conn.execute(  # type: ignore[misc]
+                "SELECT max(seq), count(*) FROM (SELECT seq FROM events WHERE seq > %s ORDER BY seq LIMIT %s) t",
+                (after, PURGE_CHUNK),
+            ).fetchone()
+            if not n:
+                return PurgeResult(0, 0, 0, None)
+            seqs = [s for (s,) in conn.execute(f"SELECT seq FROM events WHERE {match}", (after, last, "\\u0000", "\\ufffd", kind, value))]
+            if not seqs:
+                return PurgeResult(0, 0, 0, last if n == PURGE_CHUNK else None)
+            dead = conn.execute(
+                "SELECT count(*) FROM deliveries WHERE event_seq = ANY(%s) AND status = 'dead'", (seqs,)
+            ).fetchone()[0]  # type: ignore[index]
+            deliveries = conn.execute("DELETE FROM deliveries WHERE event_seq = ANY(%s)", (seqs,)).rowcount
+            events = conn.execute("DELETE FROM events WHERE seq = ANY(%s)", (seqs,)).rowcount
+            return PurgeResult(events, deliveries, dead, last if n == PURGE_CHUNK else None)
+
+        return self.submit(purge)
 
     # -- device mode -----------------------------------------------------------------------------------------
 

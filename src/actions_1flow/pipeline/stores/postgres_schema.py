@@ -89,6 +89,13 @@ CREATE TABLE workers (
     id text PRIMARY KEY,
     seen_at timestamptz NOT NULL
 );
+CREATE TABLE suppressions (
+    kind text NOT NULL CHECK (kind IN ('userId', 'anonymousId')),
+    value text NOT NULL,
+    created_at double precision NOT NULL,
+    dropped bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, value)
+);
 """
 
 

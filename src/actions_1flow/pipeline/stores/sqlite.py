@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 import orjson
 
 from ..store import (
+    FILTER_REASONS,
+    PURGE_CHUNK,
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
@@ -32,8 +34,11 @@ from ..store import (
     Lease,
     LeaseState,
     LogEntry,
+    PurgeResult,
     StoredEvent,
     StoreError,
+    SubjectKind,
+    Suppression,
 )
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
@@ -115,6 +120,13 @@ CREATE TABLE IF NOT EXISTS device_events (
     origin TEXT
 );
 CREATE INDEX IF NOT EXISTS device_events_recent ON device_events(received_at);
+CREATE TABLE IF NOT EXISTS suppressions (  -- added within schema 2: files without it get it when opened
+    kind TEXT NOT NULL CHECK (kind IN ('userId', 'anonymousId')),
+    value TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    dropped INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (kind, value)
+);
 """
 
 _FAILED = "d.status IN ('retrying', 'dead')"
@@ -518,9 +530,17 @@ class SQLiteStore:
         by_status: dict[str, dict[str, int]] = {}
         for dest, status, n in db.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
             by_status.setdefault(dest, {})[status] = n
+        filtered_by: dict[str, dict[str, int]] = {}
+        for reason in FILTER_REASONS:
+            for dest, n in db.execute(
+                "SELECT destination, count(*) FROM deliveries WHERE status = 'filtered' AND substr(error, 1, ?) = ? "
+                "GROUP BY 1",
+                (len(reason), reason),
+            ):
+                filtered_by.setdefault(dest, {})[reason] = n
         out = []
         for dest, sources in destinations.items():
-            counts = DestinationCounts(dest, by_status=by_status.get(dest, {}))
+            counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
             counts.received = sum(per_source.get(s, 0) for s in sources)
             if sources:
                 marks = ",".join("?" * len(sources))
@@ -630,6 +650,62 @@ class SQLiteStore:
             return removed, (end if more else None)
 
         return self.submit(prune)
+
+    # -- privacy ---------------------------------------------------------------------------------------------
+
+    def suppress(self, kind: SubjectKind, value: str, at: float) -> Future[bool]:
+        def insert(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO suppressions (kind, value, created_at) VALUES (?, ?, ?)", (kind, value, at)
+            )
+            return cur.rowcount > 0
+
+        return self.submit(insert)
+
+    def unsuppress(self, kind: SubjectKind, value: str) -> Future[bool]:
+        def delete(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM suppressions WHERE kind = ? AND value = ?", (kind, value)).rowcount > 0
+
+        return self.submit(delete)
+
+    @_guarded
+    def suppressions(self) -> list[Suppression]:
+        rows = self._reader().execute(
+            "SELECT kind, value, created_at, dropped FROM suppressions ORDER BY created_at, kind, value"
+        )
+        return [Suppression(kind, value, at, dropped) for kind, value, at, dropped in rows]
+
+    def count_suppressed(self, dropped: dict[tuple[SubjectKind, str], int]) -> Future[None]:
+        rows = [(n, kind, value) for (kind, value), n in dropped.items()]
+
+        def add(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE suppressions SET dropped = dropped + ? WHERE kind = ? AND value = ?", rows)
+
+        return self.submit(add)
+
+    def purge(self, kind: SubjectKind, value: str, after: int = 0) -> Future[PurgeResult]:
+        # The body is a BLOB of JSON text: read as text, or newer SQLite takes a BLOB for its binary JSONB.
+        match = "seq > ? AND seq <= ? AND CAST(json_extract(CAST(body AS TEXT), ?) AS TEXT) = ?"
+
+        def purge(conn: sqlite3.Connection) -> PurgeResult:
+            last = conn.execute(
+                "SELECT max(seq), count(*) FROM (SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?)",
+                (after, PURGE_CHUNK),
+            ).fetchone()
+            if not last[1]:
+                return PurgeResult(0, 0, 0, None)
+            args = (after, last[0], f"$.{kind}", value)
+            dead = conn.execute(
+                f"SELECT count(*) FROM deliveries WHERE status = 'dead' AND event_seq IN (SELECT seq FROM events WHERE {match})",
+                args,
+            ).fetchone()[0]
+            deliveries = conn.execute(
+                f"DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM events WHERE {match})", args
+            ).rowcount
+            events = conn.execute(f"DELETE FROM events WHERE {match}", args).rowcount
+            return PurgeResult(events, deliveries, dead, last[0] if last[1] == PURGE_CHUNK else None)
+
+        return self.submit(purge)
 
     # -- device mode -----------------------------------------------------------------------------------------
 
