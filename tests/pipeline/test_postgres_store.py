@@ -115,8 +115,8 @@ def test_a_write_on_a_lost_lease_is_fenced_and_writes_nothing(pg):
     pg.append("web", [ev("m0", user="x")], 1.0).result()
     [event] = pg.read_after(start, ["web"], 10, part)
     [old] = [x for x in pg.heartbeat("w1", ["d"], 1).held if x.partition == part]
-    time.sleep(1.1)
-    [new] = [x for x in pg.heartbeat("w2", ["d"], 60).held if x.partition == part]
+    time.sleep(2.1)  # w1's lease expired, and w1 no longer counts as alive for a 2 s ttl: w2 takes every partition
+    [new] = [x for x in pg.heartbeat("w2", ["d"], 2).held if x.partition == part]
     assert new.epoch == old.epoch + 1
     with pytest.raises(LeaseLost):
         pg.record("d", [DeliveryRecord(event.seq, "s", "delivered", 1)], event.position, part, old).result()
