@@ -17,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from ..admin import AdminGate
 from ..config import Config
 from ..ingest.origins import OriginPolicy
 from ..pipeline import RetryPolicy, Store, stores
@@ -70,6 +71,15 @@ async def _refresh_suppressions(suppressions: SuppressionList) -> None:
             failing = False
 
 
+def _console_routes(state: ServerState) -> list[Any]:
+    """The console's pages (`console.routes`), when that package is installed; the admin API works without it."""
+    try:
+        from ..console.routes import routes as console_routes
+    except ImportError:
+        return []
+    return list(console_routes(state))
+
+
 def create_app(
     config: Config,
     *,
@@ -114,10 +124,19 @@ def create_app(
         *device_mode_routes(state, sdk_proxy),
         *demo_routes(state),
     ]
+    auth = None
+    if config.admin is not None:
+        from ..admin.api import routes as admin_routes
+        from ..admin.auth import AdminAuth
+
+        auth = AdminAuth(state)
+        routes += admin_routes(state, auth)
+        routes += _console_routes(state)
     limiter = RateLimiter.for_sources(config.sources)
-    middleware = [Middleware(TrackingAPI, state=state, limiter=limiter)]
+    middleware = [Middleware(TrackingAPI, state=state, limiter=limiter), Middleware(AdminGate, enabled=lambda: state.config.admin is not None)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
     app.state.server = state
     app.state.sdk_proxy = sdk_proxy
     app.state.rate_limiter = limiter
+    app.state.admin_auth = auth
     return app
