@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..store import (
+    ACTIVITY_RETENTION_S,
     FILTER_REASONS,
     PURGE_CHUNK,
     AppendResult,
@@ -39,6 +40,7 @@ from ..store import (
     StoreError,
     SubjectKind,
     Suppression,
+    activity_buckets,
 )
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
@@ -128,6 +130,105 @@ CREATE TABLE IF NOT EXISTS suppressions (  -- added within schema 2: files witho
     PRIMARY KEY (kind, value)
 );
 """
+
+def _reason(row: str) -> str:
+    """The `filtered_by` reason of a delivery row (`NEW`/`OLD`), '' for none — FILTER_REASONS' prefix rule."""
+    cases = " ".join(
+        f"WHEN {row}.status = 'filtered' AND substr({row}.error, 1, {len(r)}) = '{r}' THEN '{r}'" for r in FILTER_REASONS
+    )
+    return f"CASE {cases} ELSE '' END"
+
+
+def _minute(at: str) -> str:
+    return f"(CAST({at} AS INTEGER) / 60) * 60"
+
+
+_COUNTS_TABLES = """
+CREATE TABLE received_totals (source TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE passed_totals (  -- events of `source` at or before `destination`'s cursor
+    destination TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (destination, source)
+) WITHOUT ROWID;
+CREATE TABLE delivery_totals (
+    destination TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (destination, status, reason)
+) WITHOUT ROWID;
+CREATE TABLE delivery_minutes (  -- deliveries entering `status` in the minute starting at `minute`
+    destination TEXT NOT NULL, minute INTEGER NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (destination, minute, status)
+) WITHOUT ROWID;
+CREATE TABLE received_minutes (
+    source TEXT NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (source, minute)
+) WITHOUT ROWID;
+"""
+"""Counts kept as rows are written (added within schema 2: a file without them gets them, filled from its rows,
+when opened). Kept by triggers, so every write — the store's own, `migrate`'s, a test's raw SQL — keeps them."""
+
+
+def _add(table: str, keys: str, values: str, n: str = "1") -> str:
+    return (
+        f"INSERT INTO {table} ({keys}, n) VALUES ({values}, {n}) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET n = n + excluded.n;"
+    )
+
+
+_COUNTS_TRIGGERS = f"""
+CREATE TRIGGER IF NOT EXISTS events_counted_in AFTER INSERT ON events BEGIN
+    {_add("received_totals", "source", "NEW.source")}
+    {_add("received_minutes", "source, minute", f"NEW.source, {_minute('NEW.received_at')}")}
+    INSERT INTO passed_totals (destination, source, n)
+        SELECT destination, NEW.source, 1 FROM cursors WHERE seq >= NEW.seq
+        ON CONFLICT (destination, source) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS events_counted_out AFTER DELETE ON events BEGIN
+    {_add("received_totals", "source", "OLD.source", "-1")}
+    UPDATE passed_totals SET n = n - 1
+        WHERE source = OLD.source AND destination IN (SELECT destination FROM cursors WHERE seq >= OLD.seq);
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_in AFTER INSERT ON cursors BEGIN
+    INSERT INTO passed_totals (destination, source, n)  -- all events, less those after the cursor (few, usually)
+        SELECT NEW.destination, r.source, r.n - (SELECT count(*) FROM events e WHERE e.seq > NEW.seq AND e.source = r.source)
+        FROM received_totals r WHERE true
+        ON CONFLICT (destination, source) DO UPDATE SET n = excluded.n;
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_move AFTER UPDATE OF seq ON cursors WHEN NEW.seq <> OLD.seq BEGIN
+    INSERT INTO passed_totals (destination, source, n)
+        SELECT NEW.destination, source, CASE WHEN NEW.seq > OLD.seq THEN count(*) ELSE -count(*) END FROM events
+        WHERE seq > min(OLD.seq, NEW.seq) AND seq <= max(OLD.seq, NEW.seq) GROUP BY source
+        ON CONFLICT (destination, source) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_out AFTER DELETE ON cursors BEGIN
+    DELETE FROM passed_totals WHERE destination = OLD.destination;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_counted_in AFTER INSERT ON deliveries BEGIN
+    {_add("delivery_totals", "destination, status, reason", f"NEW.destination, NEW.status, {_reason('NEW')}")}
+    {_add("delivery_minutes", "destination, minute, status", f"NEW.destination, {_minute('NEW.updated_at')}, NEW.status")}
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_counted_change AFTER UPDATE ON deliveries
+WHEN NEW.status IS NOT OLD.status OR NEW.destination IS NOT OLD.destination OR {_reason('NEW')} IS NOT {_reason('OLD')}
+BEGIN
+    {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
+    {_add("delivery_totals", "destination, status, reason", f"NEW.destination, NEW.status, {_reason('NEW')}")}
+    INSERT INTO delivery_minutes (destination, minute, status, n)
+        SELECT NEW.destination, {_minute('NEW.updated_at')}, NEW.status, 1 WHERE NEW.status IS NOT OLD.status
+        ON CONFLICT (destination, minute, status) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_counted_out AFTER DELETE ON deliveries BEGIN
+    {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
+END;
+"""
+
+_COUNTS_BACKFILL = f"""
+INSERT INTO received_totals (source, n) SELECT source, count(*) FROM events GROUP BY source;
+INSERT INTO received_minutes (source, minute, n)
+    SELECT source, {_minute('received_at')}, count(*) FROM events GROUP BY 1, 2;
+INSERT INTO passed_totals (destination, source, n)
+    SELECT c.destination, e.source, count(*) FROM cursors c JOIN events e ON e.seq <= c.seq GROUP BY 1, 2;
+INSERT INTO delivery_totals (destination, status, reason, n)
+    SELECT destination, status, {_reason('deliveries')}, count(*) FROM deliveries GROUP BY 1, 2, 3;
+INSERT INTO delivery_minutes (destination, minute, status, n)  -- the past as far as it is known: current outcomes
+    SELECT destination, {_minute('updated_at')}, status, count(*) FROM deliveries GROUP BY 1, 2, 3;
+"""
+"""Counts for a file written before they were kept (one pass over its rows, once)."""
 
 _FAILED = "d.status IN ('retrying', 'dead')"
 """Written exactly as in the `deliveries_failed` index, so SQLite can use that (small) index."""
@@ -248,6 +349,18 @@ class SQLiteStore:
             )
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("BEGIN IMMEDIATE")  # another process may be adding the counts at the same moment
+        try:
+            if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'delivery_totals'").fetchone()[0] == 0:
+                for script in (_COUNTS_TABLES, _COUNTS_BACKFILL):
+                    for statement in _statements(script):
+                        conn.execute(statement)
+            for statement in _statements(_COUNTS_TRIGGERS):
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -394,11 +507,9 @@ class SQLiteStore:
         rows = [(source, str(e["messageId"]), received_at, orjson.dumps(e)) for e in events]
 
         def insert(conn: sqlite3.Connection) -> AppendResult:
-            before = conn.total_changes
-            conn.executemany(
+            accepted = conn.executemany(  # rows changed by this statement only (not by the counting triggers)
                 "INSERT OR IGNORE INTO events (source, message_id, received_at, body) VALUES (?, ?, ?, ?)", rows
-            )
-            accepted = conn.total_changes - before
+            ).rowcount
             return AppendResult(accepted=accepted, duplicates=len(rows) - accepted)
 
         return self.submit(insert)
@@ -525,40 +636,86 @@ class SQLiteStore:
 
     @_guarded
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
+        """From the kept totals (a few rows per destination and source), not the rows themselves: events not yet
+        passed are those received less those at or before the cursor; the oldest of them is the first in log
+        order (receipt times follow it). Only the retrying rows are read (for the oldest), through their index."""
         db = self._reader()
-        per_source = dict(db.execute("SELECT source, count(*) FROM events GROUP BY source").fetchall())
-        by_status: dict[str, dict[str, int]] = {}
-        for dest, status, n in db.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
-            by_status.setdefault(dest, {})[status] = n
-        filtered_by: dict[str, dict[str, int]] = {}
-        for reason in FILTER_REASONS:
-            for dest, n in db.execute(
-                "SELECT destination, count(*) FROM deliveries WHERE status = 'filtered' AND substr(error, 1, ?) = ? "
-                "GROUP BY 1",
-                (len(reason), reason),
+        db.execute("BEGIN")  # one snapshot for every figure
+        try:
+            per_source = dict(db.execute("SELECT source, n FROM received_totals").fetchall())
+            by_status: dict[str, dict[str, int]] = {}
+            filtered_by: dict[str, dict[str, int]] = {}
+            for dest, status, reason, n in db.execute(
+                "SELECT destination, status, reason, n FROM delivery_totals WHERE n <> 0"
             ):
-                filtered_by.setdefault(dest, {})[reason] = n
-        out = []
-        for dest, sources in destinations.items():
-            counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
-            counts.received = sum(per_source.get(s, 0) for s in sources)
-            if sources:
-                marks = ",".join("?" * len(sources))
-                cursor = self.cursor(dest)
-                n, oldest = db.execute(
-                    f"SELECT count(*), min(received_at) FROM events WHERE seq > ? AND +source IN ({marks})",
-                    (cursor, *sources),
-                ).fetchone()
-                retry_n, retry_oldest = db.execute(
-                    "SELECT count(*), min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                    "WHERE d.destination = ? AND d.status = 'retrying'",
-                    (dest,),
-                ).fetchone()
-                counts.pending = n + retry_n
-                candidates = [t for t in (oldest, retry_oldest) if t is not None]
-                counts.oldest_pending_at = min(candidates) if candidates else None
-            out.append(counts)
-        return out
+                by_status.setdefault(dest, {})
+                by_status[dest][status] = by_status[dest].get(status, 0) + n
+                if reason:
+                    filtered_by.setdefault(dest, {})[reason] = n
+            passed: dict[str, dict[str, int]] = {}
+            for dest, source, n in db.execute("SELECT destination, source, n FROM passed_totals"):
+                passed.setdefault(dest, {})[source] = n
+            out = []
+            for dest, sources in destinations.items():
+                counts = DestinationCounts(
+                    dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {})
+                )
+                counts.received = sum(per_source.get(s, 0) for s in sources)
+                if sources:
+                    waiting = counts.received - sum(passed.get(dest, {}).get(s, 0) for s in sources)
+                    retrying = counts.by_status.get("retrying", 0)
+                    counts.pending = waiting + retrying
+                    candidates = []
+                    if waiting:
+                        marks = ",".join("?" * len(sources))
+                        row = db.execute(
+                            f"SELECT received_at FROM events WHERE seq > ? AND +source IN ({marks}) ORDER BY seq LIMIT 1",
+                            (self.cursor(dest), *sources),
+                        ).fetchone()
+                        candidates.append(row[0] if row else None)
+                    if retrying:
+                        candidates.append(db.execute(
+                            "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                            "WHERE d.destination = ? AND d.status = 'retrying'",
+                            (dest,),
+                        ).fetchone()[0])
+                    present = [t for t in candidates if t is not None]
+                    counts.oldest_pending_at = min(present) if present else None
+                out.append(counts)
+            return out
+        finally:
+            db.execute("COMMIT")
+
+    @_guarded
+    def activity(
+        self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
+    ) -> dict[str, list[tuple[int, dict[str, int]]]]:
+        now = time.time()
+        start = int(since // step_s) * step_s if step_s > 0 else 0
+        db = self._reader()
+        rows: list[tuple[str, int, str, int]] = []
+        if destinations:
+            marks = ",".join("?" * len(destinations))
+            rows = db.execute(
+                "SELECT destination, minute, status, n FROM delivery_minutes "
+                f"WHERE destination IN ({marks}) AND minute >= ?",
+                (*destinations, start),
+            ).fetchall()
+        received: dict[str, list[tuple[int, int]]] | None = None
+        if sources is not None:
+            received = {}
+            per_source: dict[str, list[tuple[int, int]]] = {}
+            names = sorted({s for dest in destinations for s in sources.get(dest, [])})
+            if names:
+                marks = ",".join("?" * len(names))
+                for source, minute, n in db.execute(
+                    f"SELECT source, minute, n FROM received_minutes WHERE source IN ({marks}) AND minute >= ?",
+                    (*names, start),
+                ):
+                    per_source.setdefault(source, []).append((minute, n))
+            for dest in destinations:
+                received[dest] = [x for s in sources.get(dest, []) for x in per_source.get(s, [])]
+        return activity_buckets(destinations, since, step_s, now, rows, received)
 
     @_guarded
     def log(
@@ -622,6 +779,10 @@ class SQLiteStore:
                 "(SELECT id FROM device_events WHERE received_at < ? ORDER BY id LIMIT ?)",
                 (dead_before, PRUNE_CHUNK),
             ).rowcount
+            if after == 0:  # once per clean-up: per-minute counts beyond the console's longest range
+                horizon = (int(time.time()) - ACTIVITY_RETENTION_S) // 60 * 60
+                for table in ("delivery_minutes", "received_minutes"):
+                    conn.execute(f"DELETE FROM {table} WHERE minute < ?", (horizon,))
             rows = conn.execute(
                 "SELECT seq, received_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (after, low or 0, PRUNE_CHUNK),
@@ -737,6 +898,19 @@ class SQLiteStore:
             DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
             for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
         ]
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, one by one (a trigger, with the `;` of its body, stays whole)."""
+    out: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    return out
 
 
 def _event_type(body: bytes) -> str | None:
