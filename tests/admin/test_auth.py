@@ -69,7 +69,7 @@ async def test_state_changing_request_with_session_needs_csrf(sqlite_config):
 async def test_bearer_token_needs_no_csrf_and_a_wrong_one_is_401(sqlite_config):
     async with AppClient(sqlite_config) as client:
         r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers=bearer())
-        assert r.status_code == 200 and r.json() == {"count": 0, "dry_run": True}
+        assert r.status_code == 200 and r.json()["count"] == 0 and r.json()["dry_run"] is True
         r = await client.get("/admin/api/v1/session", headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401
 
