@@ -113,3 +113,11 @@ async def test_without_admin_section_every_console_and_admin_path_is_404(tmp_pat
         for url in ("/console", "/console/login", "/admin/api/v1/overview", "/admin/api/v1/session"):
             r = await client.get(url, headers=bearer())
             assert r.status_code == 404, url
+
+
+async def test_console_pages_redirect_to_the_login_form_without_a_session(sqlite_config):
+    async with AppClient(sqlite_config) as client:
+        r = await client.get("/console/events?destination=x")
+        assert r.status_code == 302 and r.headers["location"] == "/console/login?next=%2Fconsole%2Fevents%3Fdestination%3Dx"
+        await login(client)
+        assert (await client.get("/console/events")).status_code == 200

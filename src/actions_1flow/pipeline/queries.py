@@ -3,7 +3,7 @@ API (and so the console) shows are computed here, by the same functions, so thei
 
 - `status_rows(store, destinations, now)`: the per-destination funnel (`status --json`'s objects).
 - `overview(store, destinations, range, now)`: those rows plus per-bucket series by outcome (`Store.activity`,
-  counts kept per minute; a store without it gets them from the delivery log's recent rows).
+  counts kept per minute).
 - `log_page(store, …)`: the delivery log newest first, filtered by destination, status and text, keyset-paged.
 - `event_detail(store, message_id, sources)`: one stored event with every delivery row of it and its exchange.
 - `replay(store, names, since, until, now, dry_run)`: `replay`'s re-queueing.
@@ -90,25 +90,10 @@ def overview(store: Store, destinations: dict[str, list[str]], range_: str, now:
 
 
 def series(store: Store, names: list[str], since: float, step: int, now: float) -> dict[str, list[dict[str, int]]]:
-    """Outcomes per bucket, oldest first, every bucket present: `Store.activity` when the store keeps counts."""
-    activity: Callable[..., dict[str, list[tuple[int, dict[str, int]]]]] | None = getattr(store, "activity", None)
-    if activity is not None:
-        raw = activity(names, since, step)
-        return {name: [{"t": t, **{s: int(c.get(s, 0)) for s in STATUSES}} for t, c in raw.get(name, [])] for name in names}
-    return _series_from_log(store, names, since, step, now)
-
-
-def _series_from_log(store: Store, names: list[str], since: float, step: int, now: float) -> dict[str, list[dict[str, int]]]:
-    """The fallback: the recent delivery-log rows bucketed by their last update (bounded read)."""
-    start, end = int(since // step) * step, int(now // step) * step
-    out = {name: {t: dict.fromkeys(STATUSES, 0) for t in range(start, end + 1, step)} for name in names}
-    for e in store.log(100_000):
-        if e.updated_at < start:
-            break
-        bucket = out.get(e.destination, {}).get(int(e.updated_at // step) * step)
-        if bucket is not None:
-            bucket[e.status] += 1
-    return {name: [{"t": t, **c} for t, c in buckets.items()] for name, buckets in out.items()}
+    """Outcomes per bucket, oldest first, every bucket present, from the counts the store keeps per minute
+    (`Store.activity`: never a scan of the log)."""
+    raw = store.activity(names, since, step)
+    return {name: [{"t": t, **{s: int(c.get(s, 0)) for s in STATUSES}} for t, c in raw.get(name, [])] for name in names}
 
 
 # -- the delivery log ---------------------------------------------------------------------------------------------
