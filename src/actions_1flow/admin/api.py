@@ -230,9 +230,10 @@ class AdminAPI:
         data = await body_json(request)
         dest = self.destination(data.get("destination"), cloud_only=False)
         if dest is None:
-            dest = (self.config.cloud_destinations() or self.config.destinations or [None])[0]
-            if dest is None:
+            pool = self.config.cloud_destinations() or self.config.destinations
+            if not pool:
                 raise ApiError(400, "unknown_destination", "the configuration has no destinations")
+            dest = pool[0]
         subscribe, mapping_, event = data.get("subscribe", ""), data.get("mapping", {}), data.get("event", {})
         action_name = data.get("partnerAction")
         if not isinstance(subscribe, str) or not isinstance(mapping_, dict) or not isinstance(event, dict):
