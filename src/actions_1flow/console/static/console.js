@@ -64,10 +64,14 @@
   function num(n) { return n == null ? '–' : Number(n).toLocaleString('en-US') }
   function pretty(v) { return typeof v === 'string' ? v : JSON.stringify(v, null, 2) }
 
+  /* Unix seconds or an ISO-8601 string → milliseconds (NaN when neither). */
+  function millis(t) { return typeof t === 'number' ? t * 1000 : Date.parse(t) }
+
   function when(t) {
-    if (t == null) return ''
-    var d = new Date(t * 1000)
-    return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
+    if (t == null || t === '') return ''
+    var ms = millis(t)
+    if (isNaN(ms)) return String(t)
+    return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z')
   }
 
   function flash(message, kind) {
@@ -341,7 +345,7 @@
       var table = h('table', { class: 'log' }, h('thead', null, h('tr', null, ['Destination', 'Subscription', 'Action', 'Verdict', 'Reason', 'Mapped payload'].map(function (t) { return h('th', { text: t }) }))))
       var tb = h('tbody')
       data.verdicts.forEach(function (v) {
-        tb.appendChild(h('tr', { 'data-subscription': v.subscription || '' },
+        tb.appendChild(h('tr', { 'data-destination': v.destination, 'data-subscription': v.subscription || '' },
           h('td', { text: v.destination }), h('td', { text: v.subscription || '' }), h('td', { text: v.partnerAction || '' }),
           h('td', null, badge(v.status)), h('td', { text: v.reason || '' }),
           h('td', null, v.payload != null ? pre(v.payload) : '')))
@@ -357,10 +361,10 @@
 
     function startReplay(data, delivery, button) {
       if (replaying) return
-      // The replay API takes a range: the instant this event was received (± 1 ms), for this destination.
+      // The replay API takes a range: the millisecond this event was received (± 1 ms), for this destination.
       var body = {
-        since: new Date(Math.floor(data.received_at * 1000) - 1).toISOString(),
-        until: new Date(Math.ceil(data.received_at * 1000) + 1).toISOString(),
+        since: new Date(Math.floor(millis(data.received_at)) - 1).toISOString(),
+        until: new Date(Math.floor(millis(data.received_at)) + 2).toISOString(),
         destination: delivery.destination,
         dry_run: true
       }
@@ -529,7 +533,7 @@
         if (m.error) { clear(result).appendChild(h('p', { class: 'error', text: 'Mapping is not valid JSON: ' + m.error })); return }
         if (!event) return
         var mine = ++seq
-        api('mapping-preview', { destination: destination, partnerAction: sub.partnerAction, subscribe: fql.value, mapping: m.value, event: event }).then(function (data) {
+        api('mapping-preview', { name: sub.name, destination: destination, partnerAction: sub.partnerAction, subscribe: fql.value, mapping: m.value, event: event }).then(function (data) {
           if (mine !== seq) return
           clear(trigger)
           if (data.trigger.error) trigger.appendChild(h('pre', { class: 'error fql-error', text: data.trigger.error }))
@@ -571,7 +575,7 @@
     document.querySelectorAll('[data-sample]').forEach(function (b) {
       b.addEventListener('click', function () { sample.value = pretty(SAMPLES[b.getAttribute('data-sample')]); editors.forEach(function (r) { r() }) })
     })
-    sample.addEventListener('input', debounce(function () { editors.forEach(function (r) { r() }) }, 250))
+    sample.addEventListener('input', function () { editors.forEach(function (r) { r() }) })  // each editor debounces
   }
 
   // --- Destinations ----------------------------------------------------------------------------------------------
@@ -593,7 +597,7 @@
       h('tbody', null, items.map(function (it) {
         return h('tr', null, cols.map(function (c) {
           var v = it[c]
-          if (c.slice(-3) === '_at' && typeof v === 'number') v = when(v)
+          if (c.slice(-3) === '_at') v = when(v)
           return h('td', { text: v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : v })
         }))
       })))
