@@ -132,3 +132,13 @@ def test_the_static_gzip_is_the_file():
     static = StaticFiles()
     for entry in static.by_name.values():
         assert gzip.decompress(entry.asset.gzipped or b"") == entry.asset.body
+
+
+def test_the_recorded_weight_is_what_is_served():
+    sizes = StaticFiles().sizes()
+    total, zipped = sum(b for b, _ in sizes.values()), sum(g for _, g in sizes.values())
+    assert zipped <= 48 * 1024  # the budget: the console is opened daily, often over a VPN
+    doc = (ROOT / "docs" / "performance.md").read_text()
+    assert f"| **total** | **{total:,}** | **{zipped:,}** |" in doc, f"update docs/performance.md, Console assets: {sizes}"
+    for name, (raw, gz) in sizes.items():
+        assert re.search(rf"\| `{re.escape(name)}`[^|]*\| {raw:,} \| {gz:,} \|", doc), name

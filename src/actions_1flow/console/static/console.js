@@ -699,6 +699,7 @@
               if (delivered + again >= done.count || ++ticks > 300) {
                 clearInterval(poll)
                 status.setAttribute('data-done', 'true')
+                $('replay-count').textContent = 'Replayed ' + done.count + '; count again for a new range.'
                 plan = null
               }
             }).catch(function (e) { clearInterval(poll); failed(e) })
