@@ -57,10 +57,10 @@ document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.
 every CSP violation."""
 
 
-def write_console_config(directory: Path, api_url: str) -> Path:
+def write_console_config(directory: Path, api_url: str, storage: str | None = None) -> Path:
     config: dict[str, Any] = {
         "server": {"host": "127.0.0.1"},
-        "storage": f"sqlite:///{directory / 'events.db'}",
+        "storage": storage or f"sqlite:///{directory / 'events.db'}",
         "pipeline": {"poll_interval": "50ms", "batch_age": "50ms", "retry_base": "200ms", "retry_cap": "1s"},
         "admin": {"token": TOKEN},
         "sources": [{"name": "web", "write_key": WRITE_KEY}],
@@ -124,25 +124,62 @@ def console(tmp_path_factory, sandbox_server):
 
 
 @pytest.fixture(scope="module")
-def browser_page(console):
+def browser():
     from playwright.sync_api import sync_playwright
 
-    server, _, _ = console
-    SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=server.url)
-        context.add_init_script(WATCH)
-        context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.url)
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        page.dialogs = []
-        page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
-        page.errors = []
-        page.on("pageerror", lambda e: page.errors.append(str(e)))
-        yield page
-        context.close()
+        yield browser
         browser.close()
+
+
+def open_page(browser, base_url: str):
+    """A fresh context on the server (its own cookies) watching for dialogs, CSP violations and script errors."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, base_url=base_url)
+    context.add_init_script(WATCH)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base_url)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.dialogs = []
+    page.on("dialog", lambda d: (page.dialogs.append(d.message), d.dismiss()))
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return page
+
+
+@pytest.fixture(scope="module")
+def browser_page(console, browser):
+    server, _, _ = console
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = open_page(browser, server.url)
+    yield page
+    page.context.close()
+
+
+def log_in(page) -> None:
+    page.goto("/console")
+    assert "/console/login" in page.url
+    page.fill("input[name=token]", TOKEN)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/console")
+
+
+def check_overview(page, config: Path) -> dict[str, Any]:
+    """The overview's funnel equals `status --json` and the chart has drawn; returns the status row."""
+    page.goto("/console")
+    card = page.locator(f'section.funnel[data-destination="{DEST}"]')
+    card.locator('[data-field="received"]').wait_for()
+    page.wait_for_selector("#chart[data-ready] canvas")
+    row = status_rows(config)[DEST]
+    for field in ("received", "filtered", "retrying", "dead", "delivered", "pending"):
+        assert card.locator(f'[data-field="{field}"]').inner_text().replace(",", "") == str(row[field]), field
+    drawn = page.evaluate(
+        """() => { const c = document.querySelector('#chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return [c.width, c.height, n] }"""
+    )
+    assert drawn[0] > 300 and drawn[1] > 100 and drawn[2] > 500, drawn  # axes, grid and the series' lines
+    assert page.locator(".u-legend").inner_text().count("delivered") == 1
+    return row
 
 
 def assert_clean(page) -> None:
@@ -173,20 +210,8 @@ def test_login_then_every_page(console, browser_page):
     page.wait_for_url("**/console/events")
 
     # -- overview: the funnel equals `status --json`; the chart draws -----------------------------------------------
-    page.goto("/console")
-    card = page.locator(f'section.funnel[data-destination="{DEST}"]')
-    card.locator('[data-field="received"]').wait_for()
-    page.wait_for_selector("#chart[data-ready] canvas")
-    row = status_rows(config)[DEST]
-    for field in ("received", "filtered", "retrying", "dead", "delivered", "pending"):
-        assert card.locator(f'[data-field="{field}"]').inner_text().replace(",", "") == str(row[field]), field
+    row = check_overview(page, config)
     assert row["dead"] == 2 and row["filtered"] >= 1 and row["delivered"] >= 9
-    drawn = page.evaluate(
-        """() => { const c = document.querySelector('#chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return [c.width, c.height, n] }"""
-    )
-    assert drawn[0] > 300 and drawn[1] > 100 and drawn[2] > 500, drawn  # axes, grid and the series' lines
-    assert page.locator(".u-legend").inner_text().count("delivered") == 1
     shot(page, "overview")
     page.click('button[data-range="24h"]')
     page.wait_for_function("() => document.querySelector('button[data-range=\"24h\"]').getAttribute('aria-pressed') === 'true'")
@@ -340,3 +365,30 @@ def test_login_then_every_page(console, browser_page):
     page.wait_for_url("**/console/login**")
     page.goto("/console/events")
     assert "/console/login" in page.url
+
+
+def test_the_console_on_postgresql(browser, pg_url, live_sandbox, tmp_path):
+    """The same pages over a PostgreSQL store: the overview equals `status --json`, the chart draws, the log
+    lists every delivery row and an event shows its request and response."""
+    config = write_console_config(tmp_path, live_sandbox.api_url(), storage=pg_url)
+    server = ServeProcess(config, tmp_path / "serve.log", "--log-level", "warning")
+    page = None
+    try:
+        batch = [{"type": "track", "event": "Signed Up", "userId": f"pg-{n}", "messageId": f"pg-{n}", "properties": {"tag": f"pg-{n}"}} for n in range(5)]
+        batch.append({"type": "page", "name": "Home", "anonymousId": "a-pg", "messageId": "pg-page"})
+        assert httpx.post(server.url + "/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=5).status_code == 200
+        wait_until(lambda: (lambda r: r["pending"] == 0 and r["delivered"] == 5 and r["filtered"] == 1)(status_rows(config)[DEST]), 15, "the batch delivered")
+        page = open_page(browser, server.url)
+        log_in(page)
+        check_overview(page, config)
+        page.goto("/console/events")
+        page.wait_for_selector('body[data-loaded="events"]')
+        assert page.locator("#log tbody tr").count() == 6
+        page.locator("#log tbody tr a", has_text="pg-2").click()
+        page.wait_for_selector('body[data-loaded="event"]')
+        assert "/v1/batch" in page.locator("pre.request").first.inner_text() and "200" in page.locator("pre.response").first.inner_text()
+        assert_clean(page)
+    finally:
+        if page is not None:
+            page.context.close()
+        server.stop()
