@@ -218,8 +218,9 @@ def test_activity_counts_each_status_a_delivery_enters_in_the_minute_it_entered_
     store.record("d", [rec(seqs[2], "retrying", error="503 again"), rec(seqs[3], "delivered")]).result()
     assert store.requeue_dead(0.0, time.time(), "d", now=time.time()).result() == 1  # e4: dead → retrying
     past = (int(time.time()) // 60 - 10) * 60 + 7  # ten minutes ago
-    execute(store, "UPDATE deliveries SET status = 'dead', updated_at = ? WHERE event_seq = ? AND destination = 'd'",
-            (past, seqs[2]))
+    with pytest.MonkeyPatch.context() as patch:  # e3 dead-lettered ten minutes ago
+        patch.setattr(time, "time", lambda: float(past))
+        store.record("d", [rec(seqs[2], "dead", error="400")]).result()
     execute(store, "UPDATE deliveries SET updated_at = ? WHERE event_seq = ?", (past, seqs[0]))  # no new status
 
     since = time.time() - 3600

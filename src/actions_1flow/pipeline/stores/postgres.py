@@ -551,13 +551,18 @@ class PostgresStore:
                     counts.pending = waiting + retrying
                     candidates = []
                     if waiting:
-                        candidates.append(conn.execute(
-                            "SELECT min(x.received_at) FROM generate_series(0, %s - 1) g "
-                            "LEFT JOIN cursors c ON c.destination = %s AND c.part = g "
-                            "CROSS JOIN LATERAL (SELECT e.received_at FROM events e WHERE e.part = g "
-                            "AND (c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq)) AND e.source = ANY(%s) "
-                            "ORDER BY e.xid, e.seq LIMIT 1) x",
-                            (self.partitions, dest, sources),
+                        candidates.append(conn.execute(  # each partition's first event after its cursor, by index
+                            "SELECT min(x.received_at) FROM cursors c CROSS JOIN LATERAL (SELECT e.received_at "
+                            "FROM events e WHERE e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) "
+                            "AND e.source = ANY(%s) ORDER BY e.xid, e.seq LIMIT 1) x WHERE c.destination = %s",
+                            (sources, dest),
+                        ).fetchone()[0])  # type: ignore[index]
+                        candidates.append(conn.execute(  # and of a partition without a cursor, its first event
+                            "SELECT min(x.received_at) FROM generate_series(0, %s - 1) g CROSS JOIN LATERAL ("
+                            "SELECT e.received_at FROM events e WHERE e.part = g AND e.source = ANY(%s) "
+                            "ORDER BY e.xid, e.seq LIMIT 1) x "
+                            "WHERE NOT EXISTS (SELECT 1 FROM cursors c WHERE c.destination = %s AND c.part = g)",
+                            (self.partitions, sources, dest),
                         ).fetchone()[0])  # type: ignore[index]
                     if retrying:
                         candidates.append(conn.execute(
@@ -574,21 +579,22 @@ class PostgresStore:
         self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
     ) -> dict[str, list[tuple[int, dict[str, int]]]]:
         now = time.time()
-        start = int(since // step_s) * step_s if step_s > 0 else 0
+        activity_buckets([], since, step_s, now, [])  # refuses a step that is no multiple of a minute
+        start = int(since // step_s) * step_s
         received: dict[str, list[tuple[int, int]]] | None = None
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT destination, minute, status, sum(n)::bigint FROM delivery_minutes "
+                "SELECT destination, minute - minute %% %s, status, sum(n)::bigint FROM delivery_minutes "
                 "WHERE destination = ANY(%s) AND minute >= %s GROUP BY 1, 2, 3",
-                (destinations, start),
+                (step_s, destinations, start),
             ).fetchall()
             if sources is not None:
                 names = sorted({s for dest in destinations for s in sources.get(dest, [])})
                 per_source: dict[str, list[tuple[int, int]]] = {}
                 for source, minute, n in conn.execute(
-                    "SELECT source, minute, sum(n)::bigint FROM received_minutes WHERE source = ANY(%s) AND minute >= %s "
-                    "GROUP BY 1, 2",
-                    (names, start),
+                    "SELECT source, minute - minute %% %s, sum(n)::bigint FROM received_minutes "
+                    "WHERE source = ANY(%s) AND minute >= %s GROUP BY 1, 2",
+                    (step_s, names, start),
                 ):
                     per_source.setdefault(source, []).append((minute, n))
                 received = {dest: [x for s in sources.get(dest, []) for x in per_source.get(s, [])] for dest in destinations}

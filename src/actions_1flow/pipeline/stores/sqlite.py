@@ -8,6 +8,7 @@ alongside the writer).
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import functools
 import logging
@@ -160,8 +161,10 @@ CREATE TABLE received_minutes (
     source TEXT NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (source, minute)
 ) WITHOUT ROWID;
 """
-"""Counts kept as rows are written (added within schema 2: a file without them gets them, filled from its rows,
-when opened). Kept by triggers, so every write — the store's own, `migrate`'s, a test's raw SQL — keeps them."""
+"""Counts kept as rows are written, in the same transaction (added within schema 2: a file without them gets them,
+filled from its rows, when opened). `append`, `record` and `requeue_dead` add to them themselves, a few grouped
+upserts per call: row triggers on those paths halved ingest and delivery (a trigger runs per row). Deletions (prune,
+purge) and cursor moves, rarer or once per call, are counted by the triggers below."""
 
 
 def _add(table: str, keys: str, values: str, n: str = "1") -> str:
@@ -172,13 +175,9 @@ def _add(table: str, keys: str, values: str, n: str = "1") -> str:
 
 
 _COUNTS_TRIGGERS = f"""
-CREATE TRIGGER IF NOT EXISTS events_counted_in AFTER INSERT ON events BEGIN
-    {_add("received_totals", "source", "NEW.source")}
-    {_add("received_minutes", "source, minute", f"NEW.source, {_minute('NEW.received_at')}")}
-    INSERT INTO passed_totals (destination, source, n)
-        SELECT destination, NEW.source, 1 FROM cursors WHERE seq >= NEW.seq
-        ON CONFLICT (destination, source) DO UPDATE SET n = n + 1;
-END;
+DROP TRIGGER IF EXISTS events_counted_in;
+DROP TRIGGER IF EXISTS deliveries_counted_in;
+DROP TRIGGER IF EXISTS deliveries_counted_change;
 CREATE TRIGGER IF NOT EXISTS events_counted_out AFTER DELETE ON events BEGIN
     {_add("received_totals", "source", "OLD.source", "-1")}
     UPDATE passed_totals SET n = n - 1
@@ -199,23 +198,57 @@ END;
 CREATE TRIGGER IF NOT EXISTS cursors_counted_out AFTER DELETE ON cursors BEGIN
     DELETE FROM passed_totals WHERE destination = OLD.destination;
 END;
-CREATE TRIGGER IF NOT EXISTS deliveries_counted_in AFTER INSERT ON deliveries BEGIN
-    {_add("delivery_totals", "destination, status, reason", f"NEW.destination, NEW.status, {_reason('NEW')}")}
-    {_add("delivery_minutes", "destination, minute, status", f"NEW.destination, {_minute('NEW.updated_at')}, NEW.status")}
-END;
-CREATE TRIGGER IF NOT EXISTS deliveries_counted_change AFTER UPDATE ON deliveries
-WHEN NEW.status IS NOT OLD.status OR NEW.destination IS NOT OLD.destination OR {_reason('NEW')} IS NOT {_reason('OLD')}
-BEGIN
-    {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
-    {_add("delivery_totals", "destination, status, reason", f"NEW.destination, NEW.status, {_reason('NEW')}")}
-    INSERT INTO delivery_minutes (destination, minute, status, n)
-        SELECT NEW.destination, {_minute('NEW.updated_at')}, NEW.status, 1 WHERE NEW.status IS NOT OLD.status
-        ON CONFLICT (destination, minute, status) DO UPDATE SET n = n + 1;
-END;
 CREATE TRIGGER IF NOT EXISTS deliveries_counted_out AFTER DELETE ON deliveries BEGIN
     {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
 END;
 """
+
+_ADD_RECEIVED = _add("received_totals", "source", "?", "?")
+_ADD_RECEIVED_MINUTE = _add("received_minutes", "source, minute", "?, ?", "?")
+_ADD_PASSED_NEW = (  # new events at or before a cursor: only a cursor put past the log's end (by hand) has any
+    "INSERT INTO passed_totals (destination, source, n) SELECT c.destination, ?, "
+    "(SELECT count(*) FROM events e WHERE e.seq > ? AND e.seq <= c.seq AND e.source = ?) FROM cursors c WHERE c.seq > ? "
+    "ON CONFLICT (destination, source) DO UPDATE SET n = n + excluded.n"
+)
+_ADD_TOTAL = _add("delivery_totals", "destination, status, reason", "?, ?, ?", "?")
+_ADD_MINUTE = _add("delivery_minutes", "destination, minute, status", "?, ?, ?", "?")
+
+
+def filter_reason(status: str, error: str | None) -> str:
+    """The `filtered_by` reason of a delivery ('' for none): FILTER_REASONS' prefix rule, as `_reason` in SQL."""
+    if status == "filtered" and error:
+        for reason in FILTER_REASONS:
+            if error.startswith(reason):
+                return reason
+    return ""
+
+
+def _count_outcomes(conn: sqlite3.Connection, destination: str, records: list[DeliveryRecord], now: float) -> None:
+    """Before `records` are upserted: move the kept totals from each row's old (status, reason) to its new one,
+    and count each status a row enters in the minute of `now`."""
+    seqs = sorted({r.event_seq for r in records})
+    old: dict[tuple[int, str], tuple[str, str | None]] = {}
+    for i in range(0, len(seqs), 10_000):
+        chunk = seqs[i:i + 10_000]
+        for seq, sub, status, error in conn.execute(
+            f"SELECT event_seq, subscription, status, error FROM deliveries WHERE event_seq IN ({','.join('?' * len(chunk))}) "
+            "AND destination = ?",
+            (*chunk, destination),
+        ):
+            old[(seq, sub)] = (status, error)
+    totals: collections.Counter[tuple[str, str]] = collections.Counter()
+    entered: collections.Counter[str] = collections.Counter()
+    for r in records:
+        prev = old.get((r.event_seq, r.subscription))
+        if prev is not None:
+            totals[(prev[0], filter_reason(*prev))] -= 1
+        totals[(r.status, filter_reason(r.status, r.error))] += 1
+        if prev is None or prev[0] != r.status:
+            entered[r.status] += 1
+    conn.executemany(_ADD_TOTAL, [(destination, st, reason, n) for (st, reason), n in totals.items() if n])
+    minute = int(now) // 60 * 60
+    conn.executemany(_ADD_MINUTE, [(destination, minute, st, n) for st, n in entered.items()])
+
 
 _COUNTS_BACKFILL = f"""
 INSERT INTO received_totals (source, n) SELECT source, count(*) FROM events GROUP BY source;
@@ -507,9 +540,14 @@ class SQLiteStore:
         rows = [(source, str(e["messageId"]), received_at, orjson.dumps(e)) for e in events]
 
         def insert(conn: sqlite3.Connection) -> AppendResult:
-            accepted = conn.executemany(  # rows changed by this statement only (not by the counting triggers)
+            top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            accepted = conn.executemany(
                 "INSERT OR IGNORE INTO events (source, message_id, received_at, body) VALUES (?, ?, ?, ?)", rows
             ).rowcount
+            if accepted:
+                conn.execute(_ADD_RECEIVED, (source, accepted))
+                conn.execute(_ADD_RECEIVED_MINUTE, (source, int(received_at) // 60 * 60, accepted))
+                conn.execute(_ADD_PASSED_NEW, (source, top, source, top))
             return AppendResult(accepted=accepted, duplicates=len(rows) - accepted)
 
         return self.submit(insert)
@@ -565,6 +603,7 @@ class SQLiteStore:
                     "INSERT INTO exchanges (at, request, response) VALUES (?, ?, ?)", (now, *key)
                 ).lastrowid
             if records:
+                _count_outcomes(conn, destination, records, now)
                 conn.executemany(
                     _UPSERT_DELIVERY,
                     [
@@ -624,13 +663,23 @@ class SQLiteStore:
         def requeue(conn: sqlite3.Connection) -> int:
             if dry_run:
                 return int(conn.execute(f"SELECT count(*) FROM {_DEAD_JOIN} WHERE {where}", args).fetchone()[0])
-            cur = conn.execute(
+            taken = conn.execute(
+                f"SELECT d.id, d.destination FROM {_DEAD_JOIN} WHERE {where} LIMIT ?",
+                (*args, -1 if limit is None else limit),
+            ).fetchall()
+            at = time.time()
+            conn.executemany(
                 "UPDATE deliveries SET status = 'retrying', attempts = 0, first_attempt_at = NULL, "
-                "next_attempt_at = ?, updated_at = max(?, updated_at), replays = replays + 1 "
-                f"WHERE id IN (SELECT d.id FROM {_DEAD_JOIN} WHERE {where} LIMIT ?)",
-                (now, time.time(), *args, -1 if limit is None else limit),
+                "next_attempt_at = ?, updated_at = max(?, updated_at), replays = replays + 1 WHERE id = ?",
+                [(now, at, row_id) for row_id, _ in taken],
             )
-            return cur.rowcount
+            per_destination = collections.Counter(dest for _, dest in taken)
+            minute = int(at) // 60 * 60
+            for dest, n in per_destination.items():  # dead → retrying (a dead row has no filter reason)
+                conn.execute(_ADD_TOTAL, (dest, "dead", "", -n))
+                conn.execute(_ADD_TOTAL, (dest, "retrying", "", n))
+                conn.execute(_ADD_MINUTE, (dest, minute, "retrying", n))
+            return len(taken)
 
         return self.submit(requeue)
 
@@ -691,15 +740,16 @@ class SQLiteStore:
         self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
     ) -> dict[str, list[tuple[int, dict[str, int]]]]:
         now = time.time()
-        start = int(since // step_s) * step_s if step_s > 0 else 0
+        activity_buckets([], since, step_s, now, [])  # refuses a step that is no multiple of a minute
+        start = int(since // step_s) * step_s
         db = self._reader()
         rows: list[tuple[str, int, str, int]] = []
         if destinations:
             marks = ",".join("?" * len(destinations))
-            rows = db.execute(
-                "SELECT destination, minute, status, n FROM delivery_minutes "
-                f"WHERE destination IN ({marks}) AND minute >= ?",
-                (*destinations, start),
+            rows = db.execute(  # summed per bucket here: a week of minutes is 10,080 rows per status
+                "SELECT destination, minute - minute % ?, status, sum(n) FROM delivery_minutes "
+                f"WHERE destination IN ({marks}) AND minute >= ? GROUP BY 1, 2, 3",
+                (step_s, *destinations, start),
             ).fetchall()
         received: dict[str, list[tuple[int, int]]] | None = None
         if sources is not None:
@@ -709,8 +759,9 @@ class SQLiteStore:
             if names:
                 marks = ",".join("?" * len(names))
                 for source, minute, n in db.execute(
-                    f"SELECT source, minute, n FROM received_minutes WHERE source IN ({marks}) AND minute >= ?",
-                    (*names, start),
+                    f"SELECT source, minute - minute % ?, sum(n) FROM received_minutes WHERE source IN ({marks}) "
+                    "AND minute >= ? GROUP BY 1, 2",
+                    (step_s, *names, start),
                 ):
                     per_source.setdefault(source, []).append((minute, n))
             for dest in destinations:
