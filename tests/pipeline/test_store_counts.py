@@ -13,7 +13,7 @@ from actions_1flow.pipeline.store import FILTER_REASONS, STATUSES
 
 from .conftest import execute, is_postgres, set_cursor
 
-SOURCES = {"d": ["web", "app"], "late": ["web"], "never": ["app"], "idle": []}
+SOURCES = {"d": ["web", "app"], "late": ["web"], "never": ["app"], "idle": [], "ahead": ["web"]}
 
 
 def ev(mid: str, user: str) -> dict:
@@ -170,6 +170,9 @@ def test_kept_counts_equal_the_rows_after_every_kind_of_write(counted):
     assert pruned
     check(store)
     execute(store, "DELETE FROM cursors WHERE destination = ?", ("late",))
+    check(store)
+    set_cursor(store, "ahead", store.last_seq() + 3)  # a cursor put past the log's end by hand: new events behind it
+    store.append("web", [ev(f"x{i}", "u1") for i in range(5)], time.time()).result()
     check(store)
 
 
