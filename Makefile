@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/ingest_bench.py
 	$(BIN)/python benchmarks/pipeline_bench.py
 	$(BIN)/python benchmarks/scaleout_bench.py
+	$(BIN)/python benchmarks/console_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py
@@ -67,6 +68,12 @@ bench-pipeline: setup
 # workers, a worker's peak RSS with 1,000,000 events pending. About 2.5 minutes; figures in docs/performance.md.
 bench-scaleout: setup
 	$(BIN)/python benchmarks/scaleout_bench.py
+
+# The console's queries with 1,000,000 events in SQLite and in PostgreSQL (a throwaway local cluster): counts,
+# per-minute activity for 1h/24h/7d, the log's first page, and the admin API's overview and events, p50/p95 of 50
+# calls each. A few minutes, most of it filling the stores; figures in docs/performance.md ("Console queries").
+bench-console: setup
+	$(BIN)/python benchmarks/console_bench.py
 
 # 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
 # A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.

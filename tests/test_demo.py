@@ -75,6 +75,11 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
         server_url = demo.wait_for_line(r"actions-1flow:\s+(http://127\.0\.0\.1:\d+)").group(1)
         page_url = demo.wait_for_line(r"Demo page: (\S+)").group(1)
         assert page_url == f"{server_url}/demo"
+        console = demo.wait_for_line(r"Console:\s+(\S+)\s+\(log in with the admin token (\S+)\)")
+        assert console.group(1) == f"{server_url}/console" and len(console.group(2)) >= 24
+        with httpx.Client(base_url=server_url, timeout=5) as http:  # the printed token logs in
+            assert http.post("/console/login", data={"token": console.group(2)}).status_code == 303
+            assert http.get("/admin/api/v1/session").json()["via"] == "session"
         html = httpx.get(page_url, timeout=5)
         assert html.status_code == 200 and "analytics.load(writeKey)" in html.text and '"wk_demo_web"' in html.text
         assert (tmp_path / "var" / "demo" / "events.db").exists()
@@ -110,6 +115,8 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
             wait_until(lambda: page.inner_text("#deliveries").count("delivered") >= 2, page, "deliveries on the page")
             deliveries = page.inner_text("#deliveries")
             assert "Track Event · track" in deliveries and "Identify User · identify" in deliveries
+            overview = httpx.get(f"{server_url}/admin/api/v1/overview", headers={"Authorization": f"Bearer {console.group(2)}"}, timeout=5).json()
+            assert overview["destinations"][0]["delivered"] == 2
             assert errors == []
             browser.close()
     finally:

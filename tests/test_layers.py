@@ -14,13 +14,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "actions_1flow"
 
 RANKS = {
     "actions_1flow": 0, "actions_1flow.__main__": 8, "actions_1flow.jsvalues": 0, "actions_1flow.jsdate": 0,
-    "actions_1flow.secrets": 0, "actions_1flow.privacy": 0,
+    "actions_1flow.secrets": 0, "actions_1flow.privacy": 0, "actions_1flow.telemetry": 0,
     "actions_1flow.fql": 1, "actions_1flow.mapping": 1, "actions_1flow.ingest": 1,
     "actions_1flow.actions": 2,
     "actions_1flow.destinations": 3, "actions_1flow.sandbox": 3,
     "actions_1flow.config": 4, "actions_1flow.key_hygiene": 4,
     "actions_1flow.pipeline": 5,
-    "actions_1flow.server": 6,
+    "actions_1flow.server": 6, "actions_1flow.admin": 6, "actions_1flow.console": 6,
     "actions_1flow.cli": 7,
 }
 """Lower numbers are lower layers: a module may import its own layer and those below."""

@@ -335,8 +335,47 @@ class PipelineConfig(_Model):
     they would reorder users' events). More partitions let more workers share one destination."""
 
 
+_LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):(?P<port>\d{1,5})$")
+
+
+class AdminConfig(_Model):
+    """The operator console and the admin API (`/console`, `/admin/api/v1/`); off (404) without this section."""
+
+    token: SecretStr = Field(min_length=16)
+    """What an operator types at `/console/login` and what `Authorization: Bearer` carries (`${ENV}` it)."""
+    listen: str | None = None
+    """`host:port`: serve the console and admin API there only (a second server in the same process); the public
+    port then answers 404 for them."""
+    session_ttl: Duration = Field(12 * 3600.0, gt=0)
+    """How long a console session lasts after logging in."""
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str | None) -> str | None:
+        if value is not None:
+            match = _LISTEN.match(value.strip())
+            if match is None or not 0 < int(match.group("port")) <= 65535:
+                raise ValueError(f"listen must be host:port (127.0.0.1:9090), not {value!r}")
+            return value.strip()
+        return value
+
+    def listen_address(self) -> tuple[str, int] | None:
+        if self.listen is None:
+            return None
+        match = _LISTEN.match(self.listen)
+        assert match is not None
+        return match.group("host").strip("[]"), int(match.group("port"))
+
+
+class MetricsConfig(_Model):
+    public: bool = False
+    """Serve `/metrics` without authentication (else the admin token or a console session is needed)."""
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
+    admin: AdminConfig | None = None
+    metrics: MetricsConfig = MetricsConfig()
     storage: str = DEFAULT_STORAGE
     pipeline: PipelineConfig = PipelineConfig()
 
@@ -398,7 +437,8 @@ def unset_secret(name: str) -> str:
 
 
 def _is_destination_setting(path: Path_) -> bool:
-    return len(path) >= 4 and path[0] == "destinations" and path[2] == "settings"
+    """A secret a read-only command may go without: a destination's setting, or the admin token."""
+    return (len(path) >= 4 and path[0] == "destinations" and path[2] == "settings") or path == ("admin", "token")
 
 
 def _interpolate(

@@ -37,6 +37,7 @@ LIVE_CONFIG = """\
 server: {host: 127.0.0.1, port: %(port)d, demo: web}
 storage: sqlite:///%(db)s
 pipeline: {poll_interval: 100ms}
+admin: {token: "${ACTIONS_1FLOW_ADMIN_TOKEN}"}  # the operator console at /console (a fresh token every demo)
 sources:
   - {name: web, write_key: %(write_key)s}
 destinations:
@@ -142,6 +143,7 @@ def _raise_interrupted(signum: int, frame: object) -> None:
 def live_demo(port: int) -> None:
     """Sandbox + serve with the demo page, until Ctrl-C (SIGINT) or SIGTERM; then both are stopped."""
     key = "1f_demo_" + secrets.token_urlsafe(18)
+    admin_token = secrets.token_urlsafe(24)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, _raise_interrupted)
     processes: list[subprocess.Popen[bytes]] = []
@@ -165,13 +167,14 @@ def live_demo(port: int) -> None:
         server_url = f"http://127.0.0.1:{server_port}"
         server = subprocess.Popen(
             [*ME, "serve", "--config", str(config), "--log-level", "warning"],
-            env={**os.environ, "ONEFLOW_PROJECT_KEY": key}, start_new_session=True,
+            env={**os.environ, "ONEFLOW_PROJECT_KEY": key, "ACTIONS_1FLOW_ADMIN_TOKEN": admin_token}, start_new_session=True,
         )
         processes.append(server)
         _wait_until_up(f"{server_url}/health", server, "server")
         click.echo(f"actions-1flow:  {server_url}  (configuration {config}, events in {DEMO_DIR / 'events.db'})")
         click.echo("")
         click.echo(f"Demo page: {server_url}/demo")
+        click.echo(f"Console:   {server_url}/console  (log in with the admin token {admin_token})")
         click.echo("")
         click.echo("Open it in a browser and press the buttons: each call goes to 1Flow in the page (device mode) and")
         click.echo("through the server (cloud mode); the page shows both as they happen. Ctrl-C stops everything.")

@@ -18,8 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..config import Config, parse_duration
-from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store
-from ..pipeline.store import FILTER_REASONS, REQUEUE_CHUNK
+from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
+from ..pipeline.store import FILTER_REASONS
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
@@ -113,28 +113,12 @@ def status_command(config_path: str, as_json: bool) -> None:
     age of the oldest pending event. Counts cover what the store still holds (see docs/operations.md)."""
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     store = _open(config)
+    now = time.time()
     with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
-        counts = store.counts(destinations)
-        next_due = {name: store.next_due_at(name) for name in destinations}
+        rows = [queries.public_row(r) for r in queries.status_rows(store, destinations, now)]  # the console's figures too
         suppressions = store.suppressions()
-    now = time.time()
     dropped = sum(s.dropped for s in suppressions)
-    rows: list[dict[str, Any]] = []
-    for c in counts:
-        due = next_due[c.destination]
-        rows.append({
-            "destination": c.destination,
-            "received": c.received,
-            "filtered": c.by_status.get("filtered", 0),
-            **{f"filtered_{reason}": c.filtered_by.get(reason, 0) for reason in FILTER_REASONS},
-            "delivered": c.by_status.get("delivered", 0),
-            "retrying": c.by_status.get("retrying", 0),
-            "dead": c.by_status.get("dead", 0),
-            "pending": c.pending,
-            "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
-            "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
-        })
     if as_json:
         for row in rows:
             click.echo(orjson.dumps(row).decode())
@@ -245,7 +229,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
     with _store_errors(store):
-        entries = store.log(limit, failed_only=failed, destination=destination)
+        entries = queries.recent_log(store, limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     if as_json:
         for e in entries:
@@ -318,7 +302,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
     window = f"events received {_when(start)} – {_when(end)}"
     with _store_errors(store):
         names = [destination] if destination else [d.name for d in config.cloud_destinations()]
-        per_destination = {n: store.requeue_dead(start, end, n, now, dry_run=True).result() for n in names}
+        per_destination = queries.replay_counts(store, names, start, end, now)
         total = sum(per_destination.values())
         detail = ", ".join(f"{n}: {k:,}" for n, k in per_destination.items() if k)
         if dry_run:
@@ -327,19 +311,12 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
         if not total:
             click.echo(f"nothing to replay: no dead-lettered deliveries of {window}")
             return
-        done = 0
         with Progress(
             TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
             console=Console(stderr=True), transient=False,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            for name in names:
-                while True:
-                    moved = store.requeue_dead(start, end, name, now, limit=REQUEUE_CHUNK).result()
-                    if not moved:
-                        break
-                    done += moved
-                    progress.update(task, completed=min(done, total))
+            done = queries.replay(store, names, start, end, now, lambda n: progress.update(task, completed=min(n, total)))
     click.echo(
         f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
         "configuration it runs with"

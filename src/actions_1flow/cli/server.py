@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 import signal
+from typing import Any
 
 import click
 
@@ -38,27 +39,47 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     _logging(log_level)
     log_key_warnings(config)
     try:
-        app = create_app(config, run_worker=not no_worker)
+        app = create_app(config, run_worker=not no_worker, reload_on_sighup=True)
     except StoreError as exc:
         fail(str(exc))
     tls = config.server.tls
     limits = config.server
+    common = {
+        "log_level": log_level,
+        "log_config": None,  # uvicorn's records go to the root handler (escaping) set up above
+        "access_log": False,
+        "timeout_graceful_shutdown": 10,
+        "ssl_certfile": tls.cert if tls else None,
+        "ssl_keyfile": tls.key if tls else None,
+        "http": limited_protocol(limits.max_header_bytes, limits.header_timeout),
+        "limit_concurrency": limits.max_connections,
+        "backlog": limits.backlog,
+        "timeout_keep_alive": limits.keep_alive_timeout,  # a float works: it feeds call_later
+    }
+    main = uvicorn.Config(app, host=host or config.server.host, port=config.server.port if port is None else port, **common)  # type: ignore[arg-type]
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
-    uvicorn.run(
-        app,
-        host=host or config.server.host,
-        port=config.server.port if port is None else port,
-        log_level=log_level,
-        log_config=None,  # uvicorn's records go to the root handler (escaping) set up above
-        access_log=False,
-        timeout_graceful_shutdown=10,
-        ssl_certfile=tls.cert if tls else None,
-        ssl_keyfile=tls.key if tls else None,
-        http=limited_protocol(limits.max_header_bytes, limits.header_timeout),
-        limit_concurrency=limits.max_connections,
-        backlog=limits.backlog,
-        timeout_keep_alive=limits.keep_alive_timeout,  # type: ignore[arg-type]  # a float works: it feeds call_later
-    )
+    admin_app = app.state.admin_app
+    if admin_app is None:
+        uvicorn.Server(main).run()
+        return
+    assert config.admin is not None
+    listen = config.admin.listen_address()
+    assert listen is not None
+    admin = uvicorn.Config(admin_app, host=listen[0], port=listen[1], lifespan="off", **common)  # type: ignore[arg-type]
+    asyncio.run(_serve_both(uvicorn.Server(main), uvicorn.Server(admin)))
+
+
+async def _serve_both(main: Any, admin: Any) -> None:
+    """The public server and the console/admin server in one process; either stopping stops the other (the public
+    one, which runs the app's lifespan and the worker, shuts down last)."""
+    main_task = asyncio.create_task(main.serve(), name="server")
+    while not main.started and not main_task.done():
+        await asyncio.sleep(0.02)
+    admin_task = asyncio.create_task(admin.serve(), name="admin-server")
+    await asyncio.wait({main_task, admin_task}, return_when=asyncio.FIRST_COMPLETED)
+    admin.should_exit = True
+    main.should_exit = True
+    await asyncio.gather(main_task, admin_task, return_exceptions=True)
 
 
 @click.command("worker")

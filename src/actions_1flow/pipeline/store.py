@@ -141,6 +141,42 @@ class DestinationCounts:
 FILTER_REASONS = ("consent", "suppressed")
 """Filter reasons `status` counts apart: a `filtered` row whose error starts with one of these words."""
 
+ACTIVITY_RETENTION_S = 8 * 86_400
+"""How long per-minute counts are kept (the console's longest range is 7 days); `prune` forgets older minutes."""
+
+ACTIVITY_STEP_S = 60
+"""The granularity of the kept counts; `activity` buckets are multiples of it."""
+
+
+def activity_buckets(
+    destinations: list[str], since: float, step_s: int, now: float, rows: list[tuple[str, int, str, int]],
+    received: dict[str, list[tuple[int, int]]] | None = None,
+) -> dict[str, list[tuple[int, dict[str, int]]]]:
+    """`Store.activity`'s answer from kept rows: `(destination, minute, status, n)`, and per destination its
+    sources' `(minute, n)` received; every bucket from `since`'s to `now`'s, zeros included."""
+    if step_s <= 0 or step_s % ACTIVITY_STEP_S:
+        raise ValueError(f"step_s must be a positive multiple of {ACTIVITY_STEP_S}, not {step_s}")
+    start = int(since // step_s) * step_s
+    end = int(now // step_s) * step_s
+    keys: tuple[str, ...] = STATUSES if received is None else (*STATUSES, "received")
+    out: dict[str, list[tuple[int, dict[str, int]]]] = {}
+    index: dict[str, dict[int, dict[str, int]]] = {}
+    for dest in destinations:
+        series = [(t, dict.fromkeys(keys, 0)) for t in range(start, end + 1, step_s)]
+        out[dest] = series
+        index[dest] = {t: counts for t, counts in series}
+    for dest, minute, status, n in rows:
+        bucket = index.get(dest, {}).get(minute // step_s * step_s)
+        if bucket is not None and status in bucket:
+            bucket[status] += n
+    for dest, minutes in (received or {}).items():
+        for minute, n in minutes:
+            bucket = index.get(dest, {}).get(minute // step_s * step_s)
+            if bucket is not None:
+                bucket["received"] += n
+    return out
+
+
 SubjectKind = Literal["userId", "anonymousId"]
 SUBJECT_KINDS: tuple[SubjectKind, ...] = ("userId", "anonymousId")
 """The event fields a suppression matches (top-level, as Segment's suppression does)."""
@@ -246,6 +282,19 @@ class Store(Protocol):
 
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         """Per destination (name → its sources): received, pending and delivery-log counts by status."""
+
+    def activity(
+        self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
+    ) -> dict[str, list[tuple[int, dict[str, int]]]]:
+        """Per destination, outcomes recorded per `step_s` bucket (a multiple of 60) from the bucket holding `since`
+        to the current one, every bucket present (zeros included), oldest first: `(bucket start, {status: n})`.
+
+        A delivery counts once per status it enters, in the minute it entered it (`updated_at`; Segment's Delivery
+        Overview also counts by outcome time): a first outcome, a change of status, a replay (dead → retrying) each
+        count; another failed attempt of a delivery already retrying does not. Pruning and erasure remove rows, not
+        history: the series keep what was recorded (for `ACTIVITY_RETENTION_S`). With `sources` (destination → its
+        sources), each bucket also has `received`: events accepted from those sources in it (by receipt time).
+        Kept per minute as the rows are written (same transaction), so this reads at most a few rows per minute."""
 
     def log(
         self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None

@@ -32,7 +32,7 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .. import fql, privacy
+from .. import fql, privacy, telemetry
 from ..actions import Client, CompiledSubscription, Outcome, OutcomeKind, Status, SubscriptionResult, run_subscription, worst
 from ..config import DestinationConfig
 from .retry import RetryPolicy
@@ -81,6 +81,8 @@ class Pacing:
 
     paused_until: float = 0.0
     failures: int = 0
+    pause_reason: str | None = None
+    """Why the destination was last paused (the retryable answer), for the console's destinations page."""
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -347,6 +349,7 @@ class DestinationWorker:
         # Recorded even if the lease lapsed meanwhile: the store's fence decides, and a recorded round is one the
         # next holder does not send again.
         await asyncio.wrap_future(self.store.record(self.name, records, cursor, self.partition, self.lease))
+        _count_records(self.name, records)
 
     def _privacy(self, item: StoredEvent) -> tuple[StoredEvent, str | None]:
         """The event as this destination may see it (its `privacy.drop` paths removed), or why it may not see it
@@ -424,6 +427,7 @@ class DestinationWorker:
                 owner[id(message)] = p
                 messages.append(message)
         outcomes = await self.client.send_batch(messages, stop_on_retryable=True)
+        _count_exchanges(self.name, outcomes)
         for outcome in outcomes:
             for message in outcome.messages:
                 owner[id(message)].outcomes.append(outcome)  # type: ignore[union-attr]
@@ -432,6 +436,7 @@ class DestinationWorker:
             self.pacing.failures += 1
             retry_after = max((o.retry_after or 0.0) for o in retryable)
             self.paused_until = self.clock() + self.policy.delay(self.pacing.failures, retry_after)
+            self.pacing.pause_reason = retryable[0].summary()
             log.warning(
                 "destination %s paused for %.1fs: %s", self.name, self.paused_until - self.clock(), retryable[0].summary()
             )
@@ -493,6 +498,27 @@ def _summaries(outcome: Outcome | None) -> tuple[str | None, str | None]:
     else:
         response = f"{ex.status} {ex.response_body}"
     return request[:MAX_SUMMARY_CHARS], (response or "")[:MAX_SUMMARY_CHARS]
+
+
+def _count_exchanges(destination: str, outcomes: list[Outcome]) -> None:
+    """Each request's answer code and duration, for `/metrics` (an exchange shared by several outcomes once)."""
+    seen: set[int] = set()
+    for outcome in outcomes:
+        ex = outcome.exchange
+        if ex is None or id(ex) in seen:
+            continue
+        seen.add(id(ex))
+        telemetry.API_RESPONSES.labels(destination, str(ex.status) if ex.status is not None else "error").inc()
+        if ex.elapsed_ms is not None:
+            telemetry.DELIVERY_SECONDS.labels(destination).observe(ex.elapsed_ms / 1000.0)
+
+
+def _count_records(destination: str, records: list[DeliveryRecord]) -> None:
+    by_status: dict[str, int] = {}
+    for r in records:
+        by_status[r.status] = by_status.get(r.status, 0) + 1
+    for status, n in by_status.items():
+        telemetry.DELIVERIES.labels(destination, status).inc(n)
 
 
 class Worker:

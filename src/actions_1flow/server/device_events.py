@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +26,9 @@ from .ratelimit import TokenBucket
 from .responses import CORS_HEADERS, error_response
 from .state import ServerState
 from .tracking import read_body
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -109,6 +112,20 @@ class DeviceEvents:
         # Public in device mode, yet never written to our logs or store.
         self._secrets = [secret for d in config.destinations for secret in d.settings.secrets()]
         self._limited: set[str] = set()
+
+    def prepare_reload(self, config: Config) -> Callable[[], None]:
+        """Routing and redaction for a new configuration (the report limiter is kept)."""
+        destinations = {
+            key: [d.name for d in config.destinations if d.mode == "device" and source.name in config.sources_of(d)]
+            for source in config.sources
+            for key in source.accepted_write_keys()
+        }
+        secrets = [secret for d in config.destinations for secret in d.settings.secrets()]
+
+        def commit() -> None:
+            self._destinations, self._secrets = destinations, secrets
+
+        return commit
 
     def _clean(self, text: str) -> str:
         return redact(text, *self._secrets)

@@ -33,6 +33,8 @@ def device_mode_routes(state: ServerState, sdk_proxy: SdkProxy | None = None) ->
         log.warning(assets.describe())
     settings = SettingsCDN(config)
     reports = DeviceEvents(state)
+    state.on_reload.append(settings.prepare_reload)
+    state.on_reload.append(reports.prepare_reload)
     return [
         Route("/v1/projects/{writeKey}/settings", settings.endpoint, methods=["GET"]),
         Route("/analytics.js/v1/{writeKey}/analytics.min.js", assets.loader, methods=["GET"]),

@@ -33,6 +33,7 @@ Nothing is published when no destination of the source has consent configured.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -161,6 +162,11 @@ class SettingsCDN:
         self.published = PublishedBase(config.server.public_url, config.server.host, config.server.allowed_hosts)
         self._sources = {k: s for s in config.sources for k in s.accepted_write_keys()}  # old keys: current settings
         self._cache: dict[tuple[str, str], Asset] = {}
+
+    def prepare_reload(self, config: Config) -> Callable[[], None]:
+        """Documents of a new configuration, switched to when the returned function is called."""
+        fresh = SettingsCDN(config)
+        return lambda: self.__dict__.update(fresh.__dict__)
 
     def _document(self, source: SourceConfig, base_url: str) -> Asset:
         key = (source.write_key, base_url)

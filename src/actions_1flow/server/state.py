@@ -23,6 +23,9 @@ class ServerState:
     sources_by_key: dict[str, SourceConfig]
     origins: OriginPolicy
     on_stored: list[Callable[[], None]] = field(default_factory=list)
+    on_reload: list[Callable[[Config], Callable[[], None]]] = field(default_factory=list)
+    """Parts built from the configuration: each is given a new one and returns how to switch to it (called only
+    once every part has prepared, all in one step; see `admin.reload`)."""
     appender: GroupAppender = field(init=False)
     suppressions: SuppressionList = field(init=False)
     """Users whose new events are dropped at ingest (refreshed from the store by the app's lifespan)."""

@@ -14,14 +14,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import telemetry
 from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
 from .state import ServerState
+
+if TYPE_CHECKING:
+    from ..config import Config
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -54,6 +59,15 @@ class TrackingAPI:
         self.state = state
         self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
         self._warned: set[tuple[str, str | None]] = set()
+        state.on_reload.append(self._prepare_reload)
+
+    def _prepare_reload(self, config: Config) -> Callable[[], None]:
+        limiter = RateLimiter.for_sources(config.sources)
+
+        def commit() -> None:
+            self.limiter = limiter
+
+        return commit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = ENDPOINTS.get(scope["path"]) if scope["type"] == "http" else None
@@ -104,6 +118,7 @@ class TrackingAPI:
             return
         except IngestError as err:
             log.debug("refused %s: %s %s", scope["path"], err.status, err.code)
+            telemetry.EVENTS_REJECTED.labels(source_name or "", err.code).inc()
             extra = self._cors(origin, source_name, host, scope) if err.code != "origin_not_allowed" else {}
             extra.update(extra_headers)
             if body is None:  # refused before the body was read to its end: the connection's next bytes are unknowable
@@ -118,8 +133,10 @@ class TrackingAPI:
         try:
             await state.appender.append(source_name, events)
         except Exception:
+            telemetry.EVENTS_REJECTED.labels(source_name, "storage_unavailable").inc()
             await respond_error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
             return
+        telemetry.EVENTS_RECEIVED.labels(source_name).inc(len(events))
         await respond(send, 200, _OK, cors)
 
     async def options(self, send: Send, headers: dict[str, str], scheme: str = "http") -> None:

@@ -35,7 +35,7 @@ import psycopg_pool
 
 from ...config import redact_url
 from ..store import (
-    FILTER_REASONS,
+    ACTIVITY_RETENTION_S,
     PURGE_CHUNK,
     AppendResult,
     DeliveryRecord,
@@ -52,6 +52,7 @@ from ..store import (
     StoreUnavailable,
     SubjectKind,
     Suppression,
+    activity_buckets,
     partition_of,
 )
 from .postgres_schema import SCHEMA, prepare
@@ -517,39 +518,87 @@ class PostgresStore:
         return self.submit(requeue)
 
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
-        with self._read() as conn:
-            per_source = dict(conn.execute("SELECT source, count(*) FROM events GROUP BY source").fetchall())
+        """From the kept totals (see postgres_schema.COUNTS), read in one snapshot: events not yet passed are those
+        received less those at or before the cursors; the oldest of them is the earliest, in log order, of each
+        partition's first one after its cursor. Only the retrying rows are read (for the oldest), by their index."""
+        with self._read() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            per_source: dict[str, int] = dict(
+                conn.execute("SELECT source, sum(n)::bigint FROM received_totals GROUP BY 1").fetchall()
+            )
             by_status: dict[str, dict[str, int]] = {}
-            for dest, status, n in conn.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
-                by_status.setdefault(dest, {})[status] = n
             filtered_by: dict[str, dict[str, int]] = {}
-            for dest, reason, n in conn.execute(
-                "SELECT destination, r, count(*) FROM deliveries JOIN unnest(%s::text[]) AS t(r) "
-                "ON left(error, length(r)) = r WHERE status = 'filtered' GROUP BY 1, 2",
-                (list(FILTER_REASONS),),
+            for dest, status, reason, n in conn.execute(
+                "SELECT destination, status, reason, sum(n)::bigint FROM delivery_totals GROUP BY 1, 2, 3 "
+                "HAVING sum(n) <> 0"
             ):
-                filtered_by.setdefault(dest, {})[reason] = n
+                by_status.setdefault(dest, {})
+                by_status[dest][status] = by_status[dest].get(status, 0) + n
+                if reason:
+                    filtered_by.setdefault(dest, {})[reason] = n
+            passed: dict[str, dict[str, int]] = {}
+            for dest, source, n in conn.execute(
+                "SELECT destination, source, sum(n)::bigint FROM passed_totals GROUP BY 1, 2"
+            ):
+                passed.setdefault(dest, {})[source] = n
             out = []
             for dest, sources in destinations.items():
                 counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
                 counts.received = sum(per_source.get(s, 0) for s in sources)
                 if sources:
-                    n, oldest = conn.execute(
-                        "SELECT count(*), min(e.received_at) FROM events e "
-                        "LEFT JOIN cursors c ON c.destination = %s AND c.part = e.part "
-                        "WHERE e.source = ANY(%s) AND (c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))",
-                        (dest, sources),
-                    ).fetchone()  # type: ignore[misc]
-                    retry_n, retry_oldest = conn.execute(
-                        "SELECT count(*), min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                        "WHERE d.destination = %s AND d.status = 'retrying'",
-                        (dest,),
-                    ).fetchone()  # type: ignore[misc]
-                    counts.pending = n + retry_n
-                    candidates = [t for t in (oldest, retry_oldest) if t is not None]
-                    counts.oldest_pending_at = min(candidates) if candidates else None
+                    waiting = counts.received - sum(passed.get(dest, {}).get(s, 0) for s in sources)
+                    retrying = counts.by_status.get("retrying", 0)
+                    counts.pending = waiting + retrying
+                    candidates = []
+                    if waiting:
+                        candidates.append(conn.execute(  # each partition's first event after its cursor, by index
+                            "SELECT min(x.received_at) FROM cursors c CROSS JOIN LATERAL (SELECT e.received_at "
+                            "FROM events e WHERE e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) "
+                            "AND e.source = ANY(%s) ORDER BY e.xid, e.seq LIMIT 1) x WHERE c.destination = %s",
+                            (sources, dest),
+                        ).fetchone()[0])  # type: ignore[index]
+                        candidates.append(conn.execute(  # and of a partition without a cursor, its first event
+                            "SELECT min(x.received_at) FROM generate_series(0, %s - 1) g CROSS JOIN LATERAL ("
+                            "SELECT e.received_at FROM events e WHERE e.part = g AND e.source = ANY(%s) "
+                            "ORDER BY e.xid, e.seq LIMIT 1) x "
+                            "WHERE NOT EXISTS (SELECT 1 FROM cursors c WHERE c.destination = %s AND c.part = g)",
+                            (self.partitions, sources, dest),
+                        ).fetchone()[0])  # type: ignore[index]
+                    if retrying:
+                        candidates.append(conn.execute(
+                            "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                            "WHERE d.destination = %s AND d.status = 'retrying'",
+                            (dest,),
+                        ).fetchone()[0])  # type: ignore[index]
+                    present = [t for t in candidates if t is not None]
+                    counts.oldest_pending_at = min(present) if present else None
                 out.append(counts)
         return out
+
+    def activity(
+        self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
+    ) -> dict[str, list[tuple[int, dict[str, int]]]]:
+        now = time.time()
+        activity_buckets([], since, step_s, now, [])  # refuses a step that is no multiple of a minute
+        start = int(since // step_s) * step_s
+        received: dict[str, list[tuple[int, int]]] | None = None
+        with self._read() as conn:
+            rows = conn.execute(
+                "SELECT destination, minute - minute %% %s, status, sum(n)::bigint FROM delivery_minutes "
+                "WHERE destination = ANY(%s) AND minute >= %s GROUP BY 1, 2, 3",
+                (step_s, destinations, start),
+            ).fetchall()
+            if sources is not None:
+                names = sorted({s for dest in destinations for s in sources.get(dest, [])})
+                per_source: dict[str, list[tuple[int, int]]] = {}
+                for source, minute, n in conn.execute(
+                    "SELECT source, minute - minute %% %s, sum(n)::bigint FROM received_minutes "
+                    "WHERE source = ANY(%s) AND minute >= %s GROUP BY 1, 2",
+                    (step_s, names, start),
+                ):
+                    per_source.setdefault(source, []).append((minute, n))
+                received = {dest: [x for s in sources.get(dest, []) for x in per_source.get(s, [])] for dest in destinations}
+        return activity_buckets(destinations, since, step_s, now, rows, received)
 
     def log(
         self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
@@ -601,6 +650,10 @@ class PostgresStore:
                 (dead_before, PRUNE_CHUNK),
             ).rowcount
             more = removed >= PRUNE_CHUNK
+            if after == 0:  # once per clean-up: per-minute counts beyond the console's longest range
+                horizon = (int(time.time()) - ACTIVITY_RETENTION_S) // 60 * 60
+                for table in ("delivery_minutes", "received_minutes"):
+                    conn.execute(f"DELETE FROM {table} WHERE minute < %s", (horizon,))
             chunk = conn.execute(
                 "SELECT seq, part, xid, received_at FROM events WHERE seq > %s ORDER BY seq LIMIT %s",
                 (after, PRUNE_CHUNK),

@@ -8,6 +8,7 @@ alongside the writer).
 
 from __future__ import annotations
 
+import collections
 import fcntl
 import functools
 import logging
@@ -24,6 +25,7 @@ from typing import Any, TypeVar
 import orjson
 
 from ..store import (
+    ACTIVITY_RETENTION_S,
     FILTER_REASONS,
     PURGE_CHUNK,
     AppendResult,
@@ -39,6 +41,7 @@ from ..store import (
     StoreError,
     SubjectKind,
     Suppression,
+    activity_buckets,
 )
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
@@ -128,6 +131,137 @@ CREATE TABLE IF NOT EXISTS suppressions (  -- added within schema 2: files witho
     PRIMARY KEY (kind, value)
 );
 """
+
+def _reason(row: str) -> str:
+    """The `filtered_by` reason of a delivery row (`NEW`/`OLD`), '' for none — FILTER_REASONS' prefix rule."""
+    cases = " ".join(
+        f"WHEN {row}.status = 'filtered' AND substr({row}.error, 1, {len(r)}) = '{r}' THEN '{r}'" for r in FILTER_REASONS
+    )
+    return f"CASE {cases} ELSE '' END"
+
+
+def _minute(at: str) -> str:
+    return f"(CAST({at} AS INTEGER) / 60) * 60"
+
+
+_COUNTS_TABLES = """
+CREATE TABLE received_totals (source TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE passed_totals (  -- events of `source` at or before `destination`'s cursor
+    destination TEXT NOT NULL, source TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (destination, source)
+) WITHOUT ROWID;
+CREATE TABLE delivery_totals (
+    destination TEXT NOT NULL, status TEXT NOT NULL, reason TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (destination, status, reason)
+) WITHOUT ROWID;
+CREATE TABLE delivery_minutes (  -- deliveries entering `status` in the minute starting at `minute`
+    destination TEXT NOT NULL, minute INTEGER NOT NULL, status TEXT NOT NULL, n INTEGER NOT NULL,
+    PRIMARY KEY (destination, minute, status)
+) WITHOUT ROWID;
+CREATE TABLE received_minutes (
+    source TEXT NOT NULL, minute INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (source, minute)
+) WITHOUT ROWID;
+"""
+"""Counts kept as rows are written, in the same transaction (added within schema 2: a file without them gets them,
+filled from its rows, when opened). `append`, `record` and `requeue_dead` add to them themselves, a few grouped
+upserts per call: row triggers on those paths halved ingest and delivery (a trigger runs per row). Deletions (prune,
+purge) and cursor moves, rarer or once per call, are counted by the triggers below."""
+
+
+def _add(table: str, keys: str, values: str, n: str = "1") -> str:
+    return (
+        f"INSERT INTO {table} ({keys}, n) VALUES ({values}, {n}) "
+        f"ON CONFLICT ({keys}) DO UPDATE SET n = n + excluded.n;"
+    )
+
+
+_COUNTS_TRIGGERS = f"""
+DROP TRIGGER IF EXISTS events_counted_in;
+DROP TRIGGER IF EXISTS deliveries_counted_in;
+DROP TRIGGER IF EXISTS deliveries_counted_change;
+CREATE TRIGGER IF NOT EXISTS events_counted_out AFTER DELETE ON events BEGIN
+    {_add("received_totals", "source", "OLD.source", "-1")}
+    UPDATE passed_totals SET n = n - 1
+        WHERE source = OLD.source AND destination IN (SELECT destination FROM cursors WHERE seq >= OLD.seq);
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_in AFTER INSERT ON cursors BEGIN
+    INSERT INTO passed_totals (destination, source, n)  -- all events, less those after the cursor (few, usually)
+        SELECT NEW.destination, r.source, r.n - (SELECT count(*) FROM events e WHERE e.seq > NEW.seq AND e.source = r.source)
+        FROM received_totals r WHERE true
+        ON CONFLICT (destination, source) DO UPDATE SET n = excluded.n;
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_move AFTER UPDATE OF seq ON cursors WHEN NEW.seq <> OLD.seq BEGIN
+    INSERT INTO passed_totals (destination, source, n)
+        SELECT NEW.destination, source, CASE WHEN NEW.seq > OLD.seq THEN count(*) ELSE -count(*) END FROM events
+        WHERE seq > min(OLD.seq, NEW.seq) AND seq <= max(OLD.seq, NEW.seq) GROUP BY source
+        ON CONFLICT (destination, source) DO UPDATE SET n = n + excluded.n;
+END;
+CREATE TRIGGER IF NOT EXISTS cursors_counted_out AFTER DELETE ON cursors BEGIN
+    DELETE FROM passed_totals WHERE destination = OLD.destination;
+END;
+CREATE TRIGGER IF NOT EXISTS deliveries_counted_out AFTER DELETE ON deliveries BEGIN
+    {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
+END;
+"""
+
+_ADD_RECEIVED = _add("received_totals", "source", "?", "?")
+_ADD_RECEIVED_MINUTE = _add("received_minutes", "source, minute", "?, ?", "?")
+_ADD_PASSED_NEW = (  # new events at or before a cursor: only a cursor put past the log's end (by hand) has any
+    "INSERT INTO passed_totals (destination, source, n) SELECT c.destination, ?, "
+    "(SELECT count(*) FROM events e WHERE e.seq > ? AND e.seq <= c.seq AND e.source = ?) FROM cursors c WHERE c.seq > ? "
+    "ON CONFLICT (destination, source) DO UPDATE SET n = n + excluded.n"
+)
+_ADD_TOTAL = _add("delivery_totals", "destination, status, reason", "?, ?, ?", "?")
+_ADD_MINUTE = _add("delivery_minutes", "destination, minute, status", "?, ?, ?", "?")
+
+
+def filter_reason(status: str, error: str | None) -> str:
+    """The `filtered_by` reason of a delivery ('' for none): FILTER_REASONS' prefix rule, as `_reason` in SQL."""
+    if status == "filtered" and error:
+        for reason in FILTER_REASONS:
+            if error.startswith(reason):
+                return reason
+    return ""
+
+
+def _count_outcomes(conn: sqlite3.Connection, destination: str, records: list[DeliveryRecord], now: float) -> None:
+    """Before `records` are upserted: move the kept totals from each row's old (status, reason) to its new one,
+    and count each status a row enters in the minute of `now`."""
+    seqs = sorted({r.event_seq for r in records})
+    old: dict[tuple[int, str], tuple[str, str | None]] = {}
+    for i in range(0, len(seqs), 10_000):
+        chunk = seqs[i:i + 10_000]
+        for seq, sub, status, error in conn.execute(
+            f"SELECT event_seq, subscription, status, error FROM deliveries WHERE event_seq IN ({','.join('?' * len(chunk))}) "
+            "AND destination = ?",
+            (*chunk, destination),
+        ):
+            old[(seq, sub)] = (status, error)
+    totals: collections.Counter[tuple[str, str]] = collections.Counter()
+    entered: collections.Counter[str] = collections.Counter()
+    for r in records:
+        prev = old.get((r.event_seq, r.subscription))
+        if prev is not None:
+            totals[(prev[0], filter_reason(*prev))] -= 1
+        totals[(r.status, filter_reason(r.status, r.error))] += 1
+        if prev is None or prev[0] != r.status:
+            entered[r.status] += 1
+    conn.executemany(_ADD_TOTAL, [(destination, st, reason, n) for (st, reason), n in totals.items() if n])
+    minute = int(now) // 60 * 60
+    conn.executemany(_ADD_MINUTE, [(destination, minute, st, n) for st, n in entered.items()])
+
+
+_COUNTS_BACKFILL = f"""
+INSERT INTO received_totals (source, n) SELECT source, count(*) FROM events GROUP BY source;
+INSERT INTO received_minutes (source, minute, n)
+    SELECT source, {_minute('received_at')}, count(*) FROM events GROUP BY 1, 2;
+INSERT INTO passed_totals (destination, source, n)
+    SELECT c.destination, e.source, count(*) FROM cursors c JOIN events e ON e.seq <= c.seq GROUP BY 1, 2;
+INSERT INTO delivery_totals (destination, status, reason, n)
+    SELECT destination, status, {_reason('deliveries')}, count(*) FROM deliveries GROUP BY 1, 2, 3;
+INSERT INTO delivery_minutes (destination, minute, status, n)  -- the past as far as it is known: current outcomes
+    SELECT destination, {_minute('updated_at')}, status, count(*) FROM deliveries GROUP BY 1, 2, 3;
+"""
+"""Counts for a file written before they were kept (one pass over its rows, once)."""
 
 _FAILED = "d.status IN ('retrying', 'dead')"
 """Written exactly as in the `deliveries_failed` index, so SQLite can use that (small) index."""
@@ -248,6 +382,18 @@ class SQLiteStore:
             )
         conn.executescript(_SCHEMA)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("BEGIN IMMEDIATE")  # another process may be adding the counts at the same moment
+        try:
+            if conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'delivery_totals'").fetchone()[0] == 0:
+                for script in (_COUNTS_TABLES, _COUNTS_BACKFILL):
+                    for statement in _statements(script):
+                        conn.execute(statement)
+            for statement in _statements(_COUNTS_TRIGGERS):
+                conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
 
     # -- connections -----------------------------------------------------------------------------------------
 
@@ -394,11 +540,14 @@ class SQLiteStore:
         rows = [(source, str(e["messageId"]), received_at, orjson.dumps(e)) for e in events]
 
         def insert(conn: sqlite3.Connection) -> AppendResult:
-            before = conn.total_changes
-            conn.executemany(
+            top = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+            accepted = conn.executemany(
                 "INSERT OR IGNORE INTO events (source, message_id, received_at, body) VALUES (?, ?, ?, ?)", rows
-            )
-            accepted = conn.total_changes - before
+            ).rowcount
+            if accepted:
+                conn.execute(_ADD_RECEIVED, (source, accepted))
+                conn.execute(_ADD_RECEIVED_MINUTE, (source, int(received_at) // 60 * 60, accepted))
+                conn.execute(_ADD_PASSED_NEW, (source, top, source, top))
             return AppendResult(accepted=accepted, duplicates=len(rows) - accepted)
 
         return self.submit(insert)
@@ -454,6 +603,7 @@ class SQLiteStore:
                     "INSERT INTO exchanges (at, request, response) VALUES (?, ?, ?)", (now, *key)
                 ).lastrowid
             if records:
+                _count_outcomes(conn, destination, records, now)
                 conn.executemany(
                     _UPSERT_DELIVERY,
                     [
@@ -513,52 +663,110 @@ class SQLiteStore:
         def requeue(conn: sqlite3.Connection) -> int:
             if dry_run:
                 return int(conn.execute(f"SELECT count(*) FROM {_DEAD_JOIN} WHERE {where}", args).fetchone()[0])
-            cur = conn.execute(
+            taken = conn.execute(
+                f"SELECT d.id, d.destination FROM {_DEAD_JOIN} WHERE {where} LIMIT ?",
+                (*args, -1 if limit is None else limit),
+            ).fetchall()
+            at = time.time()
+            conn.executemany(
                 "UPDATE deliveries SET status = 'retrying', attempts = 0, first_attempt_at = NULL, "
-                "next_attempt_at = ?, updated_at = max(?, updated_at), replays = replays + 1 "
-                f"WHERE id IN (SELECT d.id FROM {_DEAD_JOIN} WHERE {where} LIMIT ?)",
-                (now, time.time(), *args, -1 if limit is None else limit),
+                "next_attempt_at = ?, updated_at = max(?, updated_at), replays = replays + 1 WHERE id = ?",
+                [(now, at, row_id) for row_id, _ in taken],
             )
-            return cur.rowcount
+            per_destination = collections.Counter(dest for _, dest in taken)
+            minute = int(at) // 60 * 60
+            for dest, n in per_destination.items():  # dead → retrying (a dead row has no filter reason)
+                conn.execute(_ADD_TOTAL, (dest, "dead", "", -n))
+                conn.execute(_ADD_TOTAL, (dest, "retrying", "", n))
+                conn.execute(_ADD_MINUTE, (dest, minute, "retrying", n))
+            return len(taken)
 
         return self.submit(requeue)
 
     @_guarded
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
+        """From the kept totals (a few rows per destination and source), not the rows themselves: events not yet
+        passed are those received less those at or before the cursor; the oldest of them is the first in log
+        order (receipt times follow it). Only the retrying rows are read (for the oldest), through their index."""
         db = self._reader()
-        per_source = dict(db.execute("SELECT source, count(*) FROM events GROUP BY source").fetchall())
-        by_status: dict[str, dict[str, int]] = {}
-        for dest, status, n in db.execute("SELECT destination, status, count(*) FROM deliveries GROUP BY 1, 2"):
-            by_status.setdefault(dest, {})[status] = n
-        filtered_by: dict[str, dict[str, int]] = {}
-        for reason in FILTER_REASONS:
-            for dest, n in db.execute(
-                "SELECT destination, count(*) FROM deliveries WHERE status = 'filtered' AND substr(error, 1, ?) = ? "
-                "GROUP BY 1",
-                (len(reason), reason),
+        db.execute("BEGIN")  # one snapshot for every figure
+        try:
+            per_source = dict(db.execute("SELECT source, n FROM received_totals").fetchall())
+            by_status: dict[str, dict[str, int]] = {}
+            filtered_by: dict[str, dict[str, int]] = {}
+            for dest, status, reason, n in db.execute(
+                "SELECT destination, status, reason, n FROM delivery_totals WHERE n <> 0"
             ):
-                filtered_by.setdefault(dest, {})[reason] = n
-        out = []
-        for dest, sources in destinations.items():
-            counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
-            counts.received = sum(per_source.get(s, 0) for s in sources)
-            if sources:
-                marks = ",".join("?" * len(sources))
-                cursor = self.cursor(dest)
-                n, oldest = db.execute(
-                    f"SELECT count(*), min(received_at) FROM events WHERE seq > ? AND +source IN ({marks})",
-                    (cursor, *sources),
-                ).fetchone()
-                retry_n, retry_oldest = db.execute(
-                    "SELECT count(*), min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                    "WHERE d.destination = ? AND d.status = 'retrying'",
-                    (dest,),
-                ).fetchone()
-                counts.pending = n + retry_n
-                candidates = [t for t in (oldest, retry_oldest) if t is not None]
-                counts.oldest_pending_at = min(candidates) if candidates else None
-            out.append(counts)
-        return out
+                by_status.setdefault(dest, {})
+                by_status[dest][status] = by_status[dest].get(status, 0) + n
+                if reason:
+                    filtered_by.setdefault(dest, {})[reason] = n
+            passed: dict[str, dict[str, int]] = {}
+            for dest, source, n in db.execute("SELECT destination, source, n FROM passed_totals"):
+                passed.setdefault(dest, {})[source] = n
+            out = []
+            for dest, sources in destinations.items():
+                counts = DestinationCounts(
+                    dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {})
+                )
+                counts.received = sum(per_source.get(s, 0) for s in sources)
+                if sources:
+                    waiting = counts.received - sum(passed.get(dest, {}).get(s, 0) for s in sources)
+                    retrying = counts.by_status.get("retrying", 0)
+                    counts.pending = waiting + retrying
+                    candidates = []
+                    if waiting:
+                        marks = ",".join("?" * len(sources))
+                        row = db.execute(
+                            f"SELECT received_at FROM events WHERE seq > ? AND +source IN ({marks}) ORDER BY seq LIMIT 1",
+                            (self.cursor(dest), *sources),
+                        ).fetchone()
+                        candidates.append(row[0] if row else None)
+                    if retrying:
+                        candidates.append(db.execute(
+                            "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                            "WHERE d.destination = ? AND d.status = 'retrying'",
+                            (dest,),
+                        ).fetchone()[0])
+                    present = [t for t in candidates if t is not None]
+                    counts.oldest_pending_at = min(present) if present else None
+                out.append(counts)
+            return out
+        finally:
+            db.execute("COMMIT")
+
+    @_guarded
+    def activity(
+        self, destinations: list[str], since: float, step_s: int, sources: dict[str, list[str]] | None = None
+    ) -> dict[str, list[tuple[int, dict[str, int]]]]:
+        now = time.time()
+        activity_buckets([], since, step_s, now, [])  # refuses a step that is no multiple of a minute
+        start = int(since // step_s) * step_s
+        db = self._reader()
+        rows: list[tuple[str, int, str, int]] = []
+        if destinations:
+            marks = ",".join("?" * len(destinations))
+            rows = db.execute(  # summed per bucket here: a week of minutes is 10,080 rows per status
+                "SELECT destination, minute - minute % ?, status, sum(n) FROM delivery_minutes "
+                f"WHERE destination IN ({marks}) AND minute >= ? GROUP BY 1, 2, 3",
+                (step_s, *destinations, start),
+            ).fetchall()
+        received: dict[str, list[tuple[int, int]]] | None = None
+        if sources is not None:
+            received = {}
+            per_source: dict[str, list[tuple[int, int]]] = {}
+            names = sorted({s for dest in destinations for s in sources.get(dest, [])})
+            if names:
+                marks = ",".join("?" * len(names))
+                for source, minute, n in db.execute(
+                    f"SELECT source, minute - minute % ?, sum(n) FROM received_minutes WHERE source IN ({marks}) "
+                    "AND minute >= ? GROUP BY 1, 2",
+                    (step_s, *names, start),
+                ):
+                    per_source.setdefault(source, []).append((minute, n))
+            for dest in destinations:
+                received[dest] = [x for s in sources.get(dest, []) for x in per_source.get(s, [])]
+        return activity_buckets(destinations, since, step_s, now, rows, received)
 
     @_guarded
     def log(
@@ -622,6 +830,10 @@ class SQLiteStore:
                 "(SELECT id FROM device_events WHERE received_at < ? ORDER BY id LIMIT ?)",
                 (dead_before, PRUNE_CHUNK),
             ).rowcount
+            if after == 0:  # once per clean-up: per-minute counts beyond the console's longest range
+                horizon = (int(time.time()) - ACTIVITY_RETENTION_S) // 60 * 60
+                for table in ("delivery_minutes", "received_minutes"):
+                    conn.execute(f"DELETE FROM {table} WHERE minute < ?", (horizon,))
             rows = conn.execute(
                 "SELECT seq, received_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
                 (after, low or 0, PRUNE_CHUNK),
@@ -737,6 +949,19 @@ class SQLiteStore:
             DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
             for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
         ]
+
+
+def _statements(script: str) -> list[str]:
+    """A script's statements, one by one (a trigger, with the `;` of its body, stays whole)."""
+    out: list[str] = []
+    pending = ""
+    for part in script.split(";"):
+        pending += part + ";"
+        if sqlite3.complete_statement(pending):
+            if pending.strip(" \n;"):
+                out.append(pending)
+            pending = ""
+    return out
 
 
 def _event_type(body: bytes) -> str | None:

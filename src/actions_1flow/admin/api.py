@@ -1,0 +1,404 @@
+"""The admin JSON API under `/admin/api/v1/` (docs/console.md, "Admin API"): what the console's pages call, and
+what scripts may call with `Authorization: Bearer <admin token>`. Every figure comes from the query layer the CLI
+uses (`pipeline.queries`); every error is a 4xx JSON `{"code", "message"}`; secrets are always masked."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import yaml
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from .. import fql, mapping
+from ..actions import Status, deliver_event, run_subscription
+from ..actions.payload import PayloadValidationError
+from ..config import Config, DestinationConfig, parse_duration
+from ..jsvalues import dumps as js_dumps
+from ..pipeline import DeviceEvent, StoreError, queries
+from ..server.state import ServerState
+from .auth import AdminAuth, Principal, admin_auth, auth_routes
+
+PREFIX = "/admin/api/v1"
+MAX_BODY = 1024 * 1024
+SEND_TIMEOUT_S = 10.0
+
+Handler = Callable[[Request, Principal], Awaitable[Response]]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(js_dumps(data), status, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def problem(status: int, code: str, message: str) -> Response:
+    return Response(orjson.dumps({"code": code, "message": message}), status, media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+    """The handler behind authentication (401/403/429), with its errors as 4xx JSON (a store that cannot be read
+    is a 503: the only 5xx, and not a bug)."""
+
+    async def endpoint(request: Request) -> Response:
+        principal = await admin_auth(request).authenticate(request)
+        if isinstance(principal, Response):
+            return principal
+        try:
+            return await handler(request, principal)
+        except ApiError as exc:
+            return problem(exc.status, exc.code, exc.message)
+        except StoreError as exc:
+            return problem(503, "store_unavailable", str(exc))
+
+    endpoint.__name__ = handler.__name__
+    return endpoint
+
+
+async def body_json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        raise ApiError(413, "too_large", f"the body is over {MAX_BODY:,} bytes")
+    try:
+        data = orjson.loads(body or b"{}")
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, "invalid_json", f"the body is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+    return data
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+
+
+def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number, not {raw[:50]!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def parse_moment(text: Any, now: float, name: str) -> float:
+    """`3h` (that long ago) or an ISO-8601 time (local time without an offset), as `replay --since` reads it."""
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "invalid_parameter", f"{name} must be a duration ago (30m, 2h, 1d) or an ISO-8601 time")
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name}: {text[:80]!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time") from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.timestamp()
+
+
+class AdminAPI:
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+
+    @property
+    def config(self) -> Config:
+        return self.state.config
+
+    def cloud(self) -> dict[str, list[str]]:
+        return {d.name: self.config.sources_of(d) for d in self.config.cloud_destinations()}
+
+    def destination(self, name: Any, *, cloud_only: bool = True) -> DestinationConfig | None:
+        if name is None or name == "":
+            return None
+        pool = self.config.cloud_destinations() if cloud_only else self.config.destinations
+        for d in pool:
+            if d.name == name:
+                return d
+        kind = "cloud-mode destinations" if cloud_only else "destinations"
+        raise ApiError(400, "unknown_destination", f"unknown destination {str(name)[:100]!r}; the {kind} are: {', '.join(d.name for d in pool) or 'none'}")
+
+    async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    # -- endpoints -----------------------------------------------------------------------------------------------
+
+    async def session(self, request: Request, principal: Principal) -> Response:
+        s = principal.session
+        return json_response({"via": principal.via, "csrf": s.csrf if s else None, "expires_at": s.expires_at if s else None})
+
+    async def overview(self, request: Request, principal: Principal) -> Response:
+        range_ = request.query_params.get("range", "1h")
+        if range_ not in queries.RANGES:
+            raise ApiError(400, "invalid_parameter", f"range must be one of {', '.join(queries.RANGES)}")
+        return json_response(await self.read(queries.overview, self.state.store, self.cloud(), range_, time.time()))
+
+    async def events(self, request: Request, principal: Principal) -> Response:
+        params = request.query_params
+        dest = self.destination(params.get("destination"), cloud_only=False)
+        status = params.get("status") or None
+        limit = _int_param(request, "limit", 50, 1, queries.MAX_PAGE)
+        try:
+            rows, nxt = await self.read(
+                queries.log_page, self.state.store, destination=dest.name if dest else None, status=status,
+                q=(params.get("q") or "").strip()[:200] or None, cursor=params.get("cursor") or None, limit=limit,
+            )
+        except ValueError as exc:
+            raise ApiError(400, "invalid_parameter", str(exc)) from None
+        return json_response({"items": [_item(r) for r in rows], "next": nxt})
+
+    async def event(self, request: Request, principal: Principal) -> Response:
+        message_id = request.path_params["message_id"]
+        source = request.query_params.get("source") or None
+        sources = [s.name for s in self.config.sources]
+        if source is not None:
+            if source not in sources:
+                raise ApiError(400, "unknown_source", f"unknown source {source[:100]!r}")
+            sources = [source]
+        detail = await self.read(queries.event_detail, self.state.store, message_id, sources)
+        if detail is None:
+            raise ApiError(404, "not_found", f"no stored event has messageId {message_id[:200]!r}" + (f" from source {source!r}" if source else ""))
+        stored = detail.event
+        verdicts = [
+            _verdict(d, r)
+            for d in self.config.destinations
+            if stored.source in self.config.sources_of(d)
+            for r in _run(d, stored.event)
+        ]
+        return json_response({
+            "messageId": message_id, "source": stored.source, "received_at": _iso(stored.received_at), "event": stored.event,
+            "verdicts": verdicts,
+            "deliveries": [
+                {
+                    "destination": r.entry.destination, "subscription": r.entry.subscription, "status": r.entry.status,
+                    "attempts": r.entry.attempts, "error": r.entry.error, "hint": r.entry.hint,
+                    "request": r.entry.request, "response": r.entry.response, "updated_at": _iso(r.entry.updated_at),
+                    "next_attempt_at": _iso(r.entry.next_attempt_at), "replays": r.entry.replays,
+                }
+                for r in detail.deliveries
+            ],
+        })
+
+    async def test_event(self, request: Request, principal: Principal) -> Response:
+        data = await body_json(request)
+        event = data.get("event")
+        if not isinstance(event, dict):
+            raise ApiError(400, "invalid_event", "event must be a JSON object (a Segment event: type, event, userId …)")
+        named = self.destination(data.get("destination"))
+        targets = [named] if named is not None else self.config.cloud_destinations()
+        send = data.get("send") is True
+        results: list[dict[str, Any]] = []
+        sent: dict[str, Any] | None = None
+        sent_all: list[dict[str, Any]] = []
+        for dest in targets:
+            if not send:
+                results += [_verdict(dest, r) for r in _run(dest, event)]
+                continue
+            async with dest.create_client(timeout=SEND_TIMEOUT_S) as client:
+                for delivery in await deliver_event(event, dest, client):
+                    results.append({**_verdict(dest, delivery.result), "verdict": delivery.verdict})
+                    for outcome in delivery.outcomes:
+                        exchange = outcome.exchange.to_dict() if outcome.exchange is not None else None
+                        entry = {
+                            "destination": dest.name, "subscription": delivery.result.subscription.name,
+                            "request": exchange["request"] if exchange else None,
+                            "response": exchange["response"] if exchange else None,
+                            "error": exchange.get("error") if exchange else None,
+                            "outcome": {"kind": outcome.kind.value, "status": outcome.status, "reason": outcome.reason, "hint": outcome.hint},
+                        }
+                        sent_all.append(entry)
+                        if sent is None:
+                            sent = entry
+        return json_response({"results": results, "sent": sent, "sent_all": sent_all if send else None})
+
+    async def mapping_preview(self, request: Request, principal: Principal) -> Response:
+        data = await body_json(request)
+        dest = self.destination(data.get("destination"), cloud_only=False)
+        if dest is None:
+            pool = self.config.cloud_destinations() or self.config.destinations
+            if not pool:
+                raise ApiError(400, "unknown_destination", "the configuration has no destinations")
+            dest = pool[0]
+        subscribe, mapping_, event = data.get("subscribe", ""), data.get("mapping", {}), data.get("event", {})
+        action_name = data.get("partnerAction")
+        if not isinstance(subscribe, str) or not isinstance(mapping_, dict) or not isinstance(event, dict):
+            raise ApiError(400, "invalid_parameter", "subscribe must be a string, mapping and event JSON objects")
+        trigger: dict[str, Any] = {"ok": True, "matched": None, "error": None}
+        try:
+            parsed = fql.parse(subscribe)
+        except fql.FQLSyntaxError as exc:
+            trigger = {"ok": False, "matched": None, "error": str(exc)}
+        else:
+            try:
+                trigger["matched"] = bool(parsed.matches(event))
+            except Exception as exc:
+                trigger = {"ok": True, "matched": None, "error": f"the trigger could not evaluate the event: {exc}"}
+        result: dict[str, Any] = {"ok": False, "payload": None, "error": None}
+        try:
+            compiled = mapping.compile(dict(mapping_))
+        except mapping.MappingValidationError as exc:
+            result["error"] = "\n".join(exc.messages)
+        else:
+            try:
+                mapped = compiled.apply(event)
+            except mapping.MappingError as exc:
+                result["error"] = f"mapping failed: {exc}"
+            else:
+                result = {"ok": True, "payload": mapped, "error": None}
+                action = dest.definition.actions.get(action_name) if isinstance(action_name, str) else None
+                if isinstance(action_name, str) and action is None:
+                    result["error"] = f"unknown action {action_name!r} (known: {', '.join(dest.definition.actions)})"
+                    result["ok"] = False
+                elif action is not None:
+                    try:
+                        result["payload"] = action.validator(mapped, batch=False)
+                    except PayloadValidationError as exc:
+                        result = {"ok": False, "payload": mapped, "error": str(exc)}
+        sub = {"name": data.get("name") or "Subscription", "subscribe": subscribe, "partnerAction": action_name, "mapping": mapping_}
+        return json_response({"trigger": trigger, "mapping": result, "yaml": yaml.safe_dump([sub], sort_keys=False, allow_unicode=True)})
+
+    async def replay(self, request: Request, principal: Principal) -> Response:
+        data = await body_json(request)
+        now = time.time()
+        since = parse_moment(data.get("since"), now, "since")
+        until = now if data.get("until") in (None, "") else parse_moment(data.get("until"), now, "until")
+        if until <= since:
+            raise ApiError(400, "invalid_parameter", "until must be after since")
+        dest = self.destination(data.get("destination"))
+        names = [dest.name] if dest else list(self.cloud())
+        dry_run = data.get("dry_run", True) is not False
+        if dry_run:
+            counts = await self.read(queries.replay_counts, self.state.store, names, since, until, now)
+            return json_response({"count": sum(counts.values()), "dry_run": True, "by_destination": counts})
+        count = await self.read(queries.replay, self.state.store, names, since, until, now)
+        self.state.events_stored()  # wake the worker: the re-queued deliveries are due now
+        return json_response({"count": count, "dry_run": False})
+
+    async def config_view(self, request: Request, principal: Principal) -> Response:
+        config = self.config
+        return json_response({
+            "file": str(config.file) if config.file else None,
+            "storage": config.storage_description(),
+            "sources": [
+                {"name": s.name, "write_key": _mask(s.write_key), "previous_write_keys": [_mask(k) for k in s.previous_write_keys],
+                 "cors_origins": s.cors_origins, "rate_limit": s.rate_limit.model_dump() if s.rate_limit else None}
+                for s in config.sources
+            ],
+            "destinations": [_destination_json(d, config) for d in config.destinations],
+        })
+
+    async def destinations(self, request: Request, principal: Principal) -> Response:
+        reports: list[DeviceEvent] = await self.read(self.state.store.device_events, 200)
+        slot = getattr(request.app.state, "worker_slot", None)
+        worker = getattr(slot, "worker", None)
+        now = time.time()
+        out = []
+        for d in self.config.destinations:
+            state, until, reason = "idle", None, None
+            if d.mode == "cloud":
+                pacing = getattr(worker, "_pacing", {}).get(d.name) if worker is not None else None
+                if pacing is not None and pacing.paused_until > now:
+                    state, until, reason = "backing-off", _iso(pacing.paused_until), pacing.pause_reason
+                elif worker is not None and any(w.name == d.name for w in worker.workers):
+                    state = "delivering"
+                elif worker is None:
+                    reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
+            out.append({
+                "destination": d.name, "type": d.type, "mode": d.mode, "settings": d.settings.masked(),
+                "state": state, "until": until, "reason": reason,
+                "device_reports": [_device_json(r) for r in reports if r.destination == d.name][:5],
+            })
+        return json_response(out)
+
+    async def device_events(self, request: Request, principal: Principal) -> Response:
+        limit = _int_param(request, "limit", 50, 1, 1000)
+        reports = await self.read(self.state.store.device_events, limit)
+        return json_response({"items": [_device_json(r) for r in reports]})
+
+    async def reload(self, request: Request, principal: Principal) -> Response:
+        reloader = getattr(request.app.state, "reloader", None)
+        if reloader is None:
+            raise ApiError(409, "no_reload", "this server cannot reload its configuration")
+        result = await reloader.reload()
+        return json_response(result.to_json(), 200 if result.ok else 400)
+
+
+def _mask(key: str) -> str:
+    return key[:4] + "…" if len(key) > 8 else "…"
+
+
+def _run(dest: DestinationConfig, event: dict[str, Any]) -> list[Any]:
+    settings = dest.setting_values()
+    return [run_subscription(dest.definition, compiled, event, settings) for compiled in dest.compiled]
+
+
+def _verdict(dest: DestinationConfig, r: Any) -> dict[str, Any]:
+    return {
+        "destination": dest.name, "subscription": r.subscription.name, "partnerAction": r.subscription.partner_action,
+        "status": r.status.value, "matched": r.matched, "reason": r.reason or None,
+        "mapped": r.mapped, "payload": r.payload if r.status is Status.READY or r.payload is not None else None,
+    }
+
+
+def _item(r: queries.LogRow) -> dict[str, Any]:
+    e = r.entry
+    return {
+        "messageId": e.message_id, "source": r.source, "destination": e.destination, "subscription": e.subscription,
+        "type": e.event_type, "status": e.status, "attempts": e.attempts, "updated_at": _iso(e.updated_at),
+        "received_at": _iso(e.received_at), "error": e.error, "hint": e.hint, "replays": e.replays,
+    }
+
+
+def _device_json(d: DeviceEvent) -> dict[str, Any]:
+    return {
+        "received_at": _iso(d.received_at), "destination": d.destination, "source": d.source, "kind": d.kind,
+        "message": d.message, "subscription": d.subscription, "type": d.event_type, "messageId": d.message_id,
+        "origin": d.origin,
+    }
+
+
+def _destination_json(d: DestinationConfig, config: Config) -> dict[str, Any]:
+    return {
+        "name": d.name, "type": d.type, "mode": d.mode, "sources": config.sources_of(d), "settings": d.settings.masked(),
+        "subscriptions": [
+            {"name": s.name, "subscribe": s.subscribe, "partnerAction": s.partner_action, "mapping": dict(s.mapping), "enabled": s.enabled}
+            for s in d.subscription_specs()
+        ],
+        "consent": d.consent.model_dump() if d.consent else None,
+        "privacy": d.privacy.model_dump(),
+    }
+
+
+def routes(state: ServerState, auth: AdminAuth) -> list[BaseRoute]:
+    """The login/logout routes and the admin API."""
+    api = AdminAPI(state)
+    table: list[tuple[str, Handler, list[str]]] = [
+        ("/session", api.session, ["GET"]),
+        ("/overview", api.overview, ["GET"]),
+        ("/events", api.events, ["GET"]),
+        ("/events/{message_id:path}", api.event, ["GET"]),
+        ("/test-event", api.test_event, ["POST"]),
+        ("/mapping-preview", api.mapping_preview, ["POST"]),
+        ("/replay", api.replay, ["POST"]),
+        ("/config", api.config_view, ["GET"]),
+        ("/destinations", api.destinations, ["GET"]),
+        ("/device-events", api.device_events, ["GET"]),
+        ("/reload", api.reload, ["POST"]),
+    ]
+    return [*auth_routes(), *(Route(PREFIX + path, guarded(h), methods=m) for path, h, m in table)]
+

@@ -1,0 +1,345 @@
+"""Who may use the console and the admin API: the `admin.token` of the configuration, typed once at
+`/console/login` (then a signed session cookie) or sent as `Authorization: Bearer <token>` (API and `/metrics`).
+
+- The token is compared in constant time; failed attempts (login form or Bearer) are counted per client IP and,
+  past `MAX_FAILURES` within `FAILURE_WINDOW` seconds, refused with 429 and `Retry-After` without looking at them.
+- The session is a cookie `actions_1flow_console`: `<payload>.<HMAC-SHA256>` where the payload holds the expiry,
+  a CSRF token and a random id; the key is derived from the admin token, so changing the token (and reloading)
+  ends every session. HttpOnly, SameSite=Strict, Path=/, Secure when the request came over TLS. Logging out
+  revokes the session id in this process and deletes the cookie.
+- Every state-changing request made with a session (any method but GET/HEAD/OPTIONS) must carry the session's
+  CSRF token as the `X-CSRF-Token` header or the `csrf_token` form field: else 403 JSON. A Bearer request needs
+  none (a browser never adds that header by itself).
+
+For pages (the console): `require_page_session(request)` returns the `Session` or a redirect to the login form,
+`csrf_token(request)` the token to render into the page. For the API: `authenticate_api(request)` returns the
+`Principal` or the 401/403/429 answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import math
+import secrets
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, quote
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+if TYPE_CHECKING:
+    from ..config import AdminConfig
+    from ..server.state import ServerState
+
+COOKIE = "actions_1flow_console"
+CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+MAX_FAILURES = 5
+"""Wrong tokens one client IP may try within `FAILURE_WINDOW` seconds; the next attempts get 429."""
+FAILURE_WINDOW = 300.0
+MAX_FORM_BYTES = 8 * 1024
+LOGIN_PATH = "/console/login"
+LOGIN_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A console session read from a valid cookie."""
+
+    sid: str
+    csrf: str
+    expires_at: float
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who made an admin request: a console session, or the token itself (`session` is None)."""
+
+    via: str  # "session" | "bearer" | "public"
+    session: Session | None = None
+
+
+def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps({"code": code, "message": message}), status, headers=headers, media_type="application/json")
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class LoginThrottle:
+    """Failed attempts per client IP in a sliding window."""
+
+    def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_failures = max_failures
+        self.window = window
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+
+    def _recent(self, ip: str) -> deque[float]:
+        now = self._clock()
+        q = self._failures.setdefault(ip, deque())
+        while q and now - q[0] >= self.window:
+            q.popleft()
+        if not q:
+            del self._failures[ip]
+            return deque()
+        return q
+
+    def retry_after(self, ip: str) -> int:
+        """0 when `ip` may try now, else whole seconds until it may."""
+        q = self._recent(ip)
+        if len(q) < self.max_failures:
+            return 0
+        return max(1, math.ceil(q[0] + self.window - self._clock()))
+
+    def failed(self, ip: str) -> None:
+        self._failures.setdefault(ip, deque()).append(self._clock())
+        if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest rather than grow for ever
+            self._failures.pop(next(iter(self._failures)))
+
+    def succeeded(self, ip: str) -> None:
+        self._failures.pop(ip, None)
+
+
+class AdminAuth:
+    """The token check, sessions and the login throttle of one server (its console and admin API)."""
+
+    def __init__(self, state: ServerState, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.clock = clock
+        self.throttle = LoginThrottle()
+        self._revoked: dict[str, float] = {}
+
+    # -- the configuration (read on every request: a reload may change the token or the ttl) --------------------
+
+    @property
+    def config(self) -> AdminConfig | None:
+        return self.state.config.admin
+
+    def _token(self) -> bytes:
+        admin = self.config
+        assert admin is not None
+        return admin.token.get_secret_value().encode()
+
+    def _key(self) -> bytes:
+        return hmac.new(self._token(), b"actions-1flow console session v1", hashlib.sha256).digest()
+
+    def token_matches(self, candidate: str) -> bool:
+        return self.config is not None and hmac.compare_digest(candidate.encode("utf-8", "surrogateescape"), self._token())
+
+    # -- sessions ------------------------------------------------------------------------------------------------
+
+    def new_session(self) -> tuple[Session, str]:
+        """A fresh session and its cookie value."""
+        admin = self.config
+        assert admin is not None
+        session = Session(secrets.token_urlsafe(12), secrets.token_urlsafe(24), round(self.clock() + admin.session_ttl, 3))
+        payload = base64.urlsafe_b64encode(orjson.dumps({"s": session.sid, "c": session.csrf, "e": session.expires_at})).rstrip(b"=")
+        signature = base64.urlsafe_b64encode(hmac.new(self._key(), payload, hashlib.sha256).digest()).rstrip(b"=")
+        return session, (payload + b"." + signature).decode()
+
+    def read_session(self, request: Request) -> Session | None:
+        """The request's session when its cookie is valid, unexpired and not logged out."""
+        if self.config is None:
+            return None
+        raw = request.cookies.get(COOKIE)
+        if not raw or "." not in raw or len(raw) > 1024:
+            return None
+        payload, _, signature = raw.encode("ascii", "replace").partition(b".")
+        expected = base64.urlsafe_b64encode(hmac.new(self._key(), payload, hashlib.sha256).digest()).rstrip(b"=")
+        if not hmac.compare_digest(signature, expected):
+            return None
+        try:
+            data = orjson.loads(base64.urlsafe_b64decode(payload + b"=" * (-len(payload) % 4)))
+            session = Session(str(data["s"]), str(data["c"]), float(data["e"]))
+        except (ValueError, KeyError, TypeError):
+            return None
+        now = self.clock()
+        if session.expires_at <= now or session.sid in self._revoked:
+            return None
+        return session
+
+    def revoke(self, session: Session) -> None:
+        now = self.clock()
+        self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
+        self._revoked[session.sid] = session.expires_at
+
+    def set_cookie(self, response: Response, request: Request, value: str, session: Session) -> None:
+        response.set_cookie(
+            COOKIE, value, max_age=max(1, round(session.expires_at - self.clock())), path="/", httponly=True,
+            samesite="strict", secure=request.url.scheme == "https",
+        )
+
+    # -- checks --------------------------------------------------------------------------------------------------
+
+    def bearer(self, request: Request) -> str | None:
+        header = request.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+    async def csrf_ok(self, request: Request, session: Session) -> bool:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            sent = (await read_form(request)).get(CSRF_FIELD)
+        return sent is not None and hmac.compare_digest(sent.encode("utf-8", "surrogateescape"), session.csrf.encode())
+
+    async def authenticate(self, request: Request, *, api: bool = True) -> Principal | Response:
+        """The principal of an admin API request, or the answer refusing it (401, 403 JSON; 429 when throttled)."""
+        token = self.bearer(request)
+        if token is not None:
+            ip = client_ip(request)
+            wait = self.throttle.retry_after(ip)
+            if wait:
+                return _json(429, "too_many_attempts", f"too many wrong tokens from this address; retry in {wait} s", {"Retry-After": str(wait)})
+            if self.token_matches(token):
+                return Principal("bearer")
+            self.throttle.failed(ip)
+            return _json(401, "unauthorized", "wrong admin token", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'})
+        session = self.read_session(request)
+        if session is None:
+            return _json(401, "unauthorized", "log in at /console/login or send Authorization: Bearer <admin token>", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'})
+        if request.method not in SAFE_METHODS and not await self.csrf_ok(request, session):
+            return _json(403, "csrf", f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+        return Principal("session", session)
+
+
+# -- helpers for the console's pages -----------------------------------------------------------------------------
+
+
+def admin_auth(request: Request) -> AdminAuth:
+    auth = getattr(request.app.state, "admin_auth", None)
+    if auth is None:
+        raise LookupError("the console is not enabled on this app (no admin section)")
+    assert isinstance(auth, AdminAuth)
+    return auth
+
+
+def require_page_session(request: Request) -> Session | RedirectResponse:
+    """The console page's session, or a 302 to the login form (coming back here after logging in)."""
+    session = admin_auth(request).read_session(request)
+    if session is not None:
+        return session
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"{LOGIN_PATH}?next={quote(target, safe='')}", 302)
+
+
+def csrf_token(request: Request) -> str:
+    """The CSRF token of the request's session (to put into the page); '' without a session."""
+    session = admin_auth(request).read_session(request)
+    return session.csrf if session is not None else ""
+
+
+async def require_csrf(request: Request) -> Session | Response:
+    """For a console form POST: the session when the CSRF token matches, else 302 (no session) or 403 JSON."""
+    auth = admin_auth(request)
+    session = auth.read_session(request)
+    if session is None:
+        return RedirectResponse(LOGIN_PATH, 302)
+    if not await auth.csrf_ok(request, session):
+        return _json(403, "csrf", f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+    return session
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """An `application/x-www-form-urlencoded` body (first value of each field); cached on the request."""
+    cached = request.scope.get("actions_1flow.form")
+    if cached is not None:
+        return dict(cached)
+    body = await request.body()
+    fields: dict[str, str] = {}
+    if len(body) <= MAX_FORM_BYTES:
+        for name, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
+            fields[name] = values[0]
+    request.scope["actions_1flow.form"] = fields
+    return dict(fields)
+
+
+def _safe_next(target: str | None) -> str:
+    """Where to go after logging in: a console path of this server only (never another site)."""
+    if target and target.startswith("/console") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/console"
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Log in · actions-1flow console</title>{stylesheet}</head>
+<body class="login"><main class="login-box">
+<h1>actions-1flow console</h1>
+{error}<form method="post" action="/console/login">
+<input type="hidden" name="next" value="{next}">
+<label for="token">Admin token</label>
+<input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+<button type="submit">Log in</button>
+</form></main></body></html>
+"""
+
+LOGIN_STYLESHEET: list[str] = []
+"""URLs of stylesheets the login page links (the console sets its own; the page has no inline style)."""
+
+
+def login_html(next_path: str, error: str | None = None) -> str:
+    links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for url in LOGIN_STYLESHEET)
+    shown = f'<p class="error" role="alert">{html.escape(error)}</p>\n' if error else ""
+    return _LOGIN_PAGE.format(stylesheet=links, error=shown, next=html.escape(_safe_next(next_path)))
+
+
+def _page(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(body, status, headers={"Content-Security-Policy": LOGIN_CSP, "Cache-Control": "no-store", "X-Frame-Options": "DENY", **(headers or {})})
+
+
+async def login_form(request: Request) -> Response:
+    auth = admin_auth(request)
+    if auth.read_session(request) is not None:
+        return RedirectResponse(_safe_next(request.query_params.get("next")), 302)
+    return _page(login_html(request.query_params.get("next") or "/console"))
+
+
+async def login_submit(request: Request) -> Response:
+    auth = admin_auth(request)
+    ip = client_ip(request)
+    form = await read_form(request)
+    next_path = _safe_next(form.get("next"))
+    wait = auth.throttle.retry_after(ip)
+    if wait:
+        return _page(login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s."), 429, {"Retry-After": str(wait)})
+    if not auth.token_matches(form.get("token", "")):
+        auth.throttle.failed(ip)
+        return _page(login_html(next_path, "Wrong token."), 401)
+    auth.throttle.succeeded(ip)
+    session, cookie = auth.new_session()
+    response = RedirectResponse(next_path, 303)
+    auth.set_cookie(response, request, cookie, session)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def logout(request: Request) -> Response:
+    auth = admin_auth(request)
+    session = auth.read_session(request)
+    if session is not None:
+        if not await auth.csrf_ok(request, session):
+            return _json(403, "csrf", f"logging out needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+        auth.revoke(session)
+    response = RedirectResponse(LOGIN_PATH, 303)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
+    return response
+
+
+def auth_routes() -> list[Route]:
+    return [
+        Route(LOGIN_PATH, login_form, methods=["GET"]),
+        Route(LOGIN_PATH, login_submit, methods=["POST"]),
+        Route("/console/logout", logout, methods=["POST"]),
+    ]

@@ -1,0 +1,272 @@
+"""The one query layer over the store for operators: what `actions-1flow status` / `events` print and what the admin
+API (and so the console) shows are computed here, by the same functions, so their figures agree by construction.
+
+- `status_rows(store, destinations, now)`: the per-destination funnel (`status --json`'s objects).
+- `overview(store, destinations, range, now)`: those rows plus per-bucket series by outcome (`Store.activity`,
+  counts kept per minute).
+- `log_page(store, …)`: the delivery log newest first, filtered by destination, status and text, keyset-paged.
+- `event_detail(store, message_id, sources)`: one stored event with every delivery row of it and its exchange.
+- `replay(store, names, since, until, now, dry_run)`: `replay`'s re-queueing.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, Store, StoredEvent
+
+RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
+"""Overview ranges: how far back, and the bucket (seconds) of the series."""
+
+FILTERED_BY = ("no_match", "consent", "suppressed", "invalid", "other")
+"""How the overview splits `filtered`: privacy's reasons (consent, suppressed) as `status` counts them, what the
+store counts apart beyond those when it does (`no_match`, `invalid`), the rest as `no_match` (the worker's filtered
+rows are, apart from privacy, events no subscription matched). Invalid payloads are dead-lettered here (with a
+hint), not filtered, so `invalid` stays 0 unless a store counts some."""
+
+MAX_PAGE = 500
+
+
+def status_rows(store: Store, destinations: dict[str, list[str]], now: float) -> list[dict[str, Any]]:
+    """Per cloud-mode destination (name → its sources): the counts `status --json` prints, in that order."""
+    counts = store.counts(destinations)
+    next_due = {name: store.next_due_at(name) for name in destinations}
+    rows: list[dict[str, Any]] = []
+    for c in counts:
+        due = next_due.get(c.destination)
+        rows.append({
+            "destination": c.destination,
+            "received": c.received,
+            "filtered": c.by_status.get("filtered", 0),
+            **{f"filtered_{reason}": c.filtered_by.get(reason, 0) for reason in FILTER_REASONS},
+            "delivered": c.by_status.get("delivered", 0),
+            "retrying": c.by_status.get("retrying", 0),
+            "dead": c.by_status.get("dead", 0),
+            "pending": c.pending,
+            "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
+            "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
+            "_filtered_by": dict(c.filtered_by),
+        })
+    return rows
+
+
+def public_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A status row without its internal keys (what `status --json` prints)."""
+    return {k: v for k, v in row.items() if not k.startswith("_")}
+
+
+def filtered_by(row: dict[str, Any]) -> dict[str, int]:
+    known = row.get("_filtered_by", {})
+    split = {reason: int(known.get(reason, 0)) for reason in FILTERED_BY if reason != "no_match"}
+    split["no_match"] = int(known["no_match"]) if "no_match" in known else max(0, row["filtered"] - sum(split.values()))
+    if "no_match" in known:
+        split["other"] += max(0, row["filtered"] - sum(split.values()))
+    return {reason: split[reason] for reason in FILTERED_BY}
+
+
+def overview(store: Store, destinations: dict[str, list[str]], range_: str, now: float) -> dict[str, Any]:
+    """The console's Delivery Overview: `status` numbers per destination and per-bucket outcome series."""
+    if range_ not in RANGES:
+        raise ValueError(f"range must be one of {', '.join(RANGES)}, not {range_!r}")
+    span, step = RANGES[range_]
+    rows = status_rows(store, destinations, now)
+    out_rows = [
+        {
+            "destination": r["destination"], "received": r["received"], "delivered": r["delivered"],
+            "filtered": r["filtered"], "filtered_by": filtered_by(r), "retrying": r["retrying"], "dead": r["dead"],
+            "pending": r["pending"],
+        }
+        for r in rows
+    ]
+    return {
+        "range": range_, "step_s": step, "generated_at": round(now, 3), "destinations": out_rows,
+        "series": series(store, list(destinations), now - span, step, now),
+    }
+
+
+def series(store: Store, names: list[str], since: float, step: int, now: float) -> dict[str, list[dict[str, int]]]:
+    """Outcomes per bucket, oldest first, every bucket present, from the counts the store keeps per minute
+    (`Store.activity`: never a scan of the log)."""
+    raw = store.activity(names, since, step)
+    return {name: [{"t": t, **{s: int(c.get(s, 0)) for s in STATUSES}} for t, c in raw.get(name, [])] for name in names}
+
+
+# -- the delivery log ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogRow:
+    entry: LogEntry
+    source: str
+    row_id: int
+
+
+def _encode_cursor(updated_at: float, row_id: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([updated_at, row_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, int]:
+    """The position an opaque `next` stands for; ValueError when it is not one of ours."""
+    try:
+        updated_at, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return float(updated_at), int(row_id)
+    except Exception:
+        raise ValueError("cursor is not a value this server gave out as `next`") from None
+
+
+def _read(store: Store, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
+    """A read-only query on the store's own read connection (`?` placeholders; PostgreSQL's are put in)."""
+    from .stores import SQLiteStore
+
+    if isinstance(store, SQLiteStore):
+        return list(store._reader().execute(sql, tuple(args)).fetchall())
+    read = getattr(store, "_read", None)
+    if read is None:
+        raise TypeError(f"{type(store).__name__} does not support operator queries")
+    with read() as conn:
+        return list(conn.execute(sql.replace("?", "%s"), tuple(args)).fetchall())
+
+
+def _is_postgres(store: Store) -> bool:
+    from .stores import SQLiteStore
+
+    return not isinstance(store, SQLiteStore)
+
+
+def _text(value: Any) -> str:
+    return bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
+
+
+def _event_type(body: Any) -> str | None:
+    try:
+        kind = orjson.loads(bytes(body) if not isinstance(body, (bytes, str)) else body).get("type")
+    except Exception:
+        return None
+    return kind if isinstance(kind, str) else None
+
+
+_LOG_COLUMNS = (
+    "d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, d.next_attempt_at, "
+    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, e.source, d.id"
+)
+
+
+def _log_rows(rows: list[tuple[Any, ...]]) -> list[LogRow]:
+    return [
+        LogRow(LogEntry(dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp, received, replays), source, rid)
+        for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays, source, rid in rows
+    ]
+
+
+def log_page(
+    store: Store, *, destination: str | None = None, status: str | None = None, q: str | None = None,
+    cursor: str | None = None, limit: int = 50, source: str | None = None,
+) -> tuple[list[LogRow], str | None]:
+    """Delivery-log rows newest first (by last update), at most `limit`, after `cursor`; and the next cursor (None
+    at the end). `status`: one of STATUSES or `failed` (retrying or dead); `q`: a messageId, or text found in the
+    subscription, the error or the event."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
+    where: list[str] = []
+    args: list[Any] = []
+    if status == "failed":
+        where.append("d.status IN ('retrying', 'dead')")
+    elif status is not None:
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join((*STATUSES, 'failed'))}, not {status!r}")
+        where.append("d.status = ?")
+        args.append(status)
+    if destination is not None:
+        where.append("d.destination = ?")
+        args.append(destination)
+    if source is not None:
+        where.append("e.source = ?")
+        args.append(source)
+    if q:
+        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        body = "convert_from(e.body, 'UTF8')" if _is_postgres(store) else "CAST(e.body AS TEXT)"
+        where.append(
+            f"(e.message_id = ? OR d.subscription LIKE ? ESCAPE '\\' OR d.error LIKE ? ESCAPE '\\' OR {body} LIKE ? ESCAPE '\\')"
+        )
+        args += [q, like, like, like]
+    if cursor is not None:
+        updated_at, row_id = decode_cursor(cursor)
+        where.append("(d.updated_at < ? OR (d.updated_at = ? AND d.id < ?))")
+        args += [updated_at, updated_at, row_id]
+    clause = ("WHERE " + " AND ".join(where)) if where else ""
+    rows = _log_rows(_read(
+        store,
+        f"SELECT {_LOG_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+        f"LEFT JOIN exchanges x ON x.id = d.exchange_id {clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
+        [*args, limit + 1],
+    ))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (_encode_cursor(rows[-1].entry.updated_at, rows[-1].row_id) if more and rows else None)
+
+
+def recent_log(store: Store, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
+    """What `actions-1flow events` lists: the newest `limit` rows (paged through `log_page`)."""
+    entries: list[LogEntry] = []
+    cursor: str | None = None
+    while len(entries) < limit:
+        rows, cursor = log_page(store, destination=destination, status="failed" if failed_only else None, cursor=cursor, limit=min(MAX_PAGE, limit - len(entries)))
+        entries += [r.entry for r in rows]
+        if cursor is None:
+            break
+    return entries
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    event: StoredEvent
+    deliveries: list[LogRow]
+
+
+def event_detail(store: Store, message_id: str, sources: list[str]) -> EventDetail | None:
+    """The newest stored event with this messageId from one of `sources`, and every delivery row of it."""
+    if not sources:
+        return None
+    marks = ",".join("?" * len(sources))
+    found = _read(
+        store,
+        f"SELECT seq, source, received_at, body FROM events WHERE source IN ({marks}) AND message_id = ? ORDER BY seq DESC LIMIT 1",
+        [*sources, message_id],
+    )
+    if not found:
+        return None
+    seq, source, received_at, body = found[0]
+    event = orjson.loads(_text(body))
+    rows = _log_rows(_read(
+        store,
+        f"SELECT {_LOG_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+        "LEFT JOIN exchanges x ON x.id = d.exchange_id WHERE d.event_seq = ? ORDER BY d.destination, d.subscription",
+        [seq],
+    ))
+    return EventDetail(StoredEvent(seq, source, received_at, event, seq), rows)
+
+
+def replay_counts(store: Store, names: list[str], since: float, until: float, now: float) -> dict[str, int]:
+    """Dead-lettered deliveries `replay` would re-queue, per destination."""
+    return {n: store.requeue_dead(since, until, n, now, dry_run=True).result() for n in names}
+
+
+def replay(
+    store: Store, names: list[str], since: float, until: float, now: float, progress: Callable[[int], None] | None = None
+) -> int:
+    """Re-queue the dead letters of events received in [since, until) of these destinations, chunk by chunk."""
+    done = 0
+    for name in names:
+        while True:
+            moved = store.requeue_dead(since, until, name, now, limit=REQUEUE_CHUNK).result()
+            if not moved:
+                break
+            done += moved
+            if progress is not None:
+                progress(done)
+    return done
