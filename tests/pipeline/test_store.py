@@ -278,3 +278,16 @@ def test_a_store_file_of_another_layout_is_refused_with_a_reason(tmp_path):
         SQLiteStore(tmp_path / "old.db")
     SQLiteStore(tmp_path / "new.db").close()
     SQLiteStore(tmp_path / "new.db").close()  # its own files open again
+
+
+def test_requeue_dead_of_one_event_leaves_the_others(store):
+    store.append("web", [ev("a"), ev("b")], 10.0).result()  # received together: no time range tells them apart
+    store.record("d", [DeliveryRecord(1, "s", "dead"), DeliveryRecord(2, "s", "dead")]).result()
+    now = time.time() + 1
+    found = store.find_event("b", ["web"])
+    assert found is not None and found.seq == 2
+    assert store.requeue_dead(0.0, now, "d", now, dry_run=True, event=found.seq).result() == 1
+    assert store.requeue_dead(0.0, now, "d", now, event=found.seq).result() == 1
+    assert {e.message_id: e.status for e in store.log(10)} == {"a": "dead", "b": "retrying"}
+    assert [r.entry.message_id for r in store.event_log(found.seq)] == ["b"]
+    assert store.find_event("b", ["other"]) is None

@@ -275,17 +275,25 @@ class AdminAPI:
     async def replay(self, request: Request, principal: Principal) -> Response:
         data = await body_json(request)
         now = time.time()
-        since = parse_moment(data.get("since"), now, "since")
-        until = now if data.get("until") in (None, "") else parse_moment(data.get("until"), now, "until")
-        if until <= since:
-            raise ApiError(400, "invalid_parameter", "until must be after since")
         dest = self.destination(data.get("destination"))
         names = [dest.name] if dest else list(self.cloud())
+        event: int | None = None
+        if data.get("messageId") not in (None, ""):  # one event's dead letters (the console's Replay on an event)
+            sources = [s.name for s in self.state.config.sources] if data.get("source") in (None, "") else [str(data["source"])]
+            found = await self.read(self.state.store.find_event, str(data["messageId"]), sources)
+            if found is None:
+                raise ApiError(404, "not_found", f"no stored event with messageId {data['messageId']!r}")
+            event, since, until = found.seq, 0.0, now
+        else:
+            since = parse_moment(data.get("since"), now, "since")
+            until = now if data.get("until") in (None, "") else parse_moment(data.get("until"), now, "until")
+            if until <= since:
+                raise ApiError(400, "invalid_parameter", "until must be after since")
         dry_run = data.get("dry_run", True) is not False
         if dry_run:
-            counts = await self.read(queries.replay_counts, self.state.store, names, since, until, now)
+            counts = await self.read(queries.replay_counts, self.state.store, names, since, until, now, event)
             return json_response({"count": sum(counts.values()), "dry_run": True, "by_destination": counts})
-        count = await self.read(queries.replay, self.state.store, names, since, until, now)
+        count = await self.read(queries.replay, self.state.store, names, since, until, now, None, event)
         self.state.events_stored()  # wake the worker: the re-queued deliveries are due now
         return json_response({"count": count, "dry_run": False})
 

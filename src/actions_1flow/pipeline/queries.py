@@ -12,13 +12,13 @@ API (and so the console) shows are computed here, by the same functions, so thei
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, Store, StoredEvent
+from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, LogRow, Store, StoredEvent
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
 """Overview ranges: how far back, and the bucket (seconds) of the series."""
@@ -99,13 +99,6 @@ def series(store: Store, names: list[str], since: float, step: int, now: float) 
 # -- the delivery log ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class LogRow:
-    entry: LogEntry
-    source: str
-    row_id: int
-
-
 def _encode_cursor(updated_at: float, row_id: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([updated_at, row_id])).decode().rstrip("=")
 
@@ -119,50 +112,6 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
         raise ValueError("cursor is not a value this server gave out as `next`") from None
 
 
-def _read(store: Store, sql: str, args: Iterable[Any]) -> list[tuple[Any, ...]]:
-    """A read-only query on the store's own read connection (`?` placeholders; PostgreSQL's are put in)."""
-    from .stores import SQLiteStore
-
-    if isinstance(store, SQLiteStore):
-        return list(store._reader().execute(sql, tuple(args)).fetchall())
-    read = getattr(store, "_read", None)
-    if read is None:
-        raise TypeError(f"{type(store).__name__} does not support operator queries")
-    with read() as conn:
-        return list(conn.execute(sql.replace("?", "%s"), tuple(args)).fetchall())
-
-
-def _is_postgres(store: Store) -> bool:
-    from .stores import SQLiteStore
-
-    return not isinstance(store, SQLiteStore)
-
-
-def _text(value: Any) -> str:
-    return bytes(value).decode("utf-8", "replace") if isinstance(value, (bytes, bytearray, memoryview)) else str(value)
-
-
-def _event_type(body: Any) -> str | None:
-    try:
-        kind = orjson.loads(bytes(body) if not isinstance(body, (bytes, str)) else body).get("type")
-    except Exception:
-        return None
-    return kind if isinstance(kind, str) else None
-
-
-_LOG_COLUMNS = (
-    "d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, d.next_attempt_at, "
-    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, e.source, d.id"
-)
-
-
-def _log_rows(rows: list[tuple[Any, ...]]) -> list[LogRow]:
-    return [
-        LogRow(LogEntry(dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp, received, replays), source, rid)
-        for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays, source, rid in rows
-    ]
-
-
 def log_page(
     store: Store, *, destination: str | None = None, status: str | None = None, q: str | None = None,
     cursor: str | None = None, limit: int = 50, source: str | None = None,
@@ -172,39 +121,10 @@ def log_page(
     subscription, the error or the event."""
     if not 1 <= limit <= MAX_PAGE:
         raise ValueError(f"limit must be between 1 and {MAX_PAGE}")
-    where: list[str] = []
-    args: list[Any] = []
-    if status == "failed":
-        where.append("d.status IN ('retrying', 'dead')")
-    elif status is not None:
-        if status not in STATUSES:
-            raise ValueError(f"status must be one of {', '.join((*STATUSES, 'failed'))}, not {status!r}")
-        where.append("d.status = ?")
-        args.append(status)
-    if destination is not None:
-        where.append("d.destination = ?")
-        args.append(destination)
-    if source is not None:
-        where.append("e.source = ?")
-        args.append(source)
-    if q:
-        like = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        body = "convert_from(e.body, 'UTF8')" if _is_postgres(store) else "CAST(e.body AS TEXT)"
-        where.append(
-            f"(e.message_id = ? OR d.subscription LIKE ? ESCAPE '\\' OR d.error LIKE ? ESCAPE '\\' OR {body} LIKE ? ESCAPE '\\')"
-        )
-        args += [q, like, like, like]
-    if cursor is not None:
-        updated_at, row_id = decode_cursor(cursor)
-        where.append("(d.updated_at < ? OR (d.updated_at = ? AND d.id < ?))")
-        args += [updated_at, updated_at, row_id]
-    clause = ("WHERE " + " AND ".join(where)) if where else ""
-    rows = _log_rows(_read(
-        store,
-        f"SELECT {_LOG_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-        f"LEFT JOIN exchanges x ON x.id = d.exchange_id {clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT ?",
-        [*args, limit + 1],
-    ))
+    before = decode_cursor(cursor) if cursor is not None else None
+    rows = store.log_page(
+        destination=destination, status=status, text=q or None, before=before, limit=limit + 1, source=source
+    )
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (_encode_cursor(rows[-1].entry.updated_at, rows[-1].row_id) if more and rows else None)
@@ -230,40 +150,29 @@ class EventDetail:
 
 def event_detail(store: Store, message_id: str, sources: list[str]) -> EventDetail | None:
     """The newest stored event with this messageId from one of `sources`, and every delivery row of it."""
-    if not sources:
+    event = store.find_event(message_id, sources)
+    if event is None:
         return None
-    marks = ",".join("?" * len(sources))
-    found = _read(
-        store,
-        f"SELECT seq, source, received_at, body FROM events WHERE source IN ({marks}) AND message_id = ? ORDER BY seq DESC LIMIT 1",
-        [*sources, message_id],
-    )
-    if not found:
-        return None
-    seq, source, received_at, body = found[0]
-    event = orjson.loads(_text(body))
-    rows = _log_rows(_read(
-        store,
-        f"SELECT {_LOG_COLUMNS} FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-        "LEFT JOIN exchanges x ON x.id = d.exchange_id WHERE d.event_seq = ? ORDER BY d.destination, d.subscription",
-        [seq],
-    ))
-    return EventDetail(StoredEvent(seq, source, received_at, event, seq), rows)
+    return EventDetail(event, store.event_log(event.seq))
 
 
-def replay_counts(store: Store, names: list[str], since: float, until: float, now: float) -> dict[str, int]:
-    """Dead-lettered deliveries `replay` would re-queue, per destination."""
-    return {n: store.requeue_dead(since, until, n, now, dry_run=True).result() for n in names}
+def replay_counts(
+    store: Store, names: list[str], since: float, until: float, now: float, event: int | None = None
+) -> dict[str, int]:
+    """Dead-lettered deliveries `replay` would re-queue, per destination (only of one event, when given its id)."""
+    return {n: store.requeue_dead(since, until, n, now, dry_run=True, event=event).result() for n in names}
 
 
 def replay(
-    store: Store, names: list[str], since: float, until: float, now: float, progress: Callable[[int], None] | None = None
+    store: Store, names: list[str], since: float, until: float, now: float, progress: Callable[[int], None] | None = None,
+    event: int | None = None,
 ) -> int:
-    """Re-queue the dead letters of events received in [since, until) of these destinations, chunk by chunk."""
+    """Re-queue the dead letters of events received in [since, until) of these destinations, chunk by chunk (only
+    one event's, when given its id)."""
     done = 0
     for name in names:
         while True:
-            moved = store.requeue_dead(since, until, name, now, limit=REQUEUE_CHUNK).result()
+            moved = store.requeue_dead(since, until, name, now, limit=REQUEUE_CHUNK, event=event).result()
             if not moved:
                 break
             done += moved

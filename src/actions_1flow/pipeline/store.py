@@ -125,6 +125,15 @@ class LogEntry:
     replays: int = 0
 
 
+@dataclass(frozen=True)
+class LogRow:
+    """A delivery-log row with where it came from and its row id (what an operator page's cursor counts)."""
+
+    entry: LogEntry
+    source: str
+    row_id: int
+
+
 @dataclass
 class DestinationCounts:
     """`actions-1flow status` numbers for one destination."""
@@ -276,9 +285,11 @@ class Store(Protocol):
     def requeue_dead(
         self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
         dry_run: bool = False,
+        event: int | None = None,
     ) -> Future[int]:
         """Move dead-lettered deliveries of events received in [since, until), and last updated before `now`, back
-        to `retrying`, due now; at most `limit` of them (call again until it returns 0). `dry_run` only counts."""
+        to `retrying`, due now; at most `limit` of them (call again until it returns 0). `dry_run` only counts.
+        `event`: only that event's (its id), as the console's Replay on one event."""
 
     def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
         """Per destination (name → its sources): received, pending and delivery-log counts by status."""
@@ -300,6 +311,19 @@ class Store(Protocol):
         self, limit: int, failed_only: bool = False, destination: str | None = None, source: str | None = None
     ) -> list[LogEntry]:
         """The most recent delivery-log rows, newest first (only of events from `source`, when given)."""
+
+    def log_page(
+        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
+        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+    ) -> list[LogRow]:
+        """Delivery-log rows newest first (by last update, then id), strictly before `before` (updated_at, row id).
+        `status`: one of STATUSES or `failed`; `text`: a messageId, or text in the subscription, error or event."""
+
+    def find_event(self, message_id: str, sources: list[str]) -> StoredEvent | None:
+        """The newest stored event with this messageId from one of `sources`."""
+
+    def event_log(self, event_seq: int) -> list[LogRow]:
+        """Every delivery-log row of one event."""
 
     def prune(
         self, before: float, dead_before: float, destinations: list[str], after: int = 0

@@ -361,13 +361,8 @@
 
     function startReplay(data, delivery, button) {
       if (replaying) return
-      // The replay API takes a range: the millisecond this event was received (± 1 ms), for this destination.
-      var body = {
-        since: new Date(Math.floor(millis(data.received_at)) - 1).toISOString(),
-        until: new Date(Math.floor(millis(data.received_at)) + 2).toISOString(),
-        destination: delivery.destination,
-        dry_run: true
-      }
+      // This event's dead letters for this destination, and no other event's.
+      var body = { messageId: data.messageId, source: data.source, destination: delivery.destination, dry_run: true }
       api('replay', body).then(function (plan) {
         var box = h('div', { class: 'confirm' })
         var text = plan.count === 1

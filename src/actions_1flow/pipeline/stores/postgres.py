@@ -46,6 +46,7 @@ from ..store import (
     LeaseLost,
     LeaseState,
     LogEntry,
+    LogRow,
     PurgeResult,
     StoredEvent,
     StoreError,
@@ -55,6 +56,7 @@ from ..store import (
     activity_buckets,
     partition_of,
 )
+from . import log_sql
 from .postgres_schema import SCHEMA, prepare
 
 T = TypeVar("T")
@@ -496,12 +498,16 @@ class PostgresStore:
     def requeue_dead(
         self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
         dry_run: bool = False,
+        event: int | None = None,
     ) -> Future[int]:
         where = "d.status = 'dead' AND d.updated_at < %s AND e.received_at >= %s AND e.received_at < %s"
         args: tuple[Any, ...] = (now, since, until)
         if destination is not None:
             where += " AND d.destination = %s"
             args += (destination,)
+        if event is not None:
+            where += " AND d.event_seq = %s"
+            args += (event,)
         dead = f"deliveries d JOIN events e ON e.seq = d.event_seq WHERE {where}"
 
         def requeue(conn: psycopg.Connection) -> int:
@@ -748,6 +754,31 @@ class PostgresStore:
             return PurgeResult(events, deliveries, dead, last if n == PURGE_CHUNK else None)
 
         return self.submit(purge)
+
+    def log_page(
+        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
+        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+    ) -> list[LogRow]:
+        sql, args = log_sql.page(
+            "%s", "convert_from(e.body, 'UTF8')", destination=destination, status=status, text=text, before=before,
+            limit=limit, source=source,
+        )
+        with self._read() as conn:
+            return log_sql.rows(conn.execute(sql, args).fetchall())
+
+    def find_event(self, message_id: str, sources: list[str]) -> StoredEvent | None:
+        if not sources:
+            return None
+        with self._read() as conn:
+            row = conn.execute(log_sql.find_event("%s", sources), (*sources, message_id)).fetchone()
+        if row is None:
+            return None
+        seq, source, received_at, body = row
+        return StoredEvent(seq, source, received_at, orjson.loads(body), seq)
+
+    def event_log(self, event_seq: int) -> list[LogRow]:
+        with self._read() as conn:
+            return log_sql.rows(conn.execute(log_sql.event_log("%s"), (event_seq,)).fetchall())
 
     # -- device mode -----------------------------------------------------------------------------------------
 

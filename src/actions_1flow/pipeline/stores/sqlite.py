@@ -36,6 +36,7 @@ from ..store import (
     Lease,
     LeaseState,
     LogEntry,
+    LogRow,
     PurgeResult,
     StoredEvent,
     StoreError,
@@ -43,6 +44,7 @@ from ..store import (
     Suppression,
     activity_buckets,
 )
+from . import log_sql
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
 
@@ -650,6 +652,7 @@ class SQLiteStore:
     def requeue_dead(
         self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
         dry_run: bool = False,
+        event: int | None = None,
     ) -> Future[int]:
         # `updated_at < now`: a delivery that failed again after the replay began is not picked up a second time.
         where = (
@@ -659,6 +662,9 @@ class SQLiteStore:
         if destination is not None:
             where += " AND d.destination = ?"
             args += (destination,)
+        if event is not None:
+            where += " AND d.event_seq = ?"
+            args += (event,)
 
         def requeue(conn: sqlite3.Connection) -> int:
             if dry_run:
@@ -918,6 +924,31 @@ class SQLiteStore:
             return PurgeResult(events, deliveries, dead, last[0] if last[1] == PURGE_CHUNK else None)
 
         return self.submit(purge)
+
+    @_guarded
+    def log_page(
+        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
+        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+    ) -> list[LogRow]:
+        sql, args = log_sql.page(
+            "?", "CAST(e.body AS TEXT)", destination=destination, status=status, text=text, before=before,
+            limit=limit, source=source,
+        )
+        return log_sql.rows(self._reader().execute(sql, args).fetchall())
+
+    @_guarded
+    def find_event(self, message_id: str, sources: list[str]) -> StoredEvent | None:
+        if not sources:
+            return None
+        row = self._reader().execute(log_sql.find_event("?", sources), (*sources, message_id)).fetchone()
+        if row is None:
+            return None
+        seq, source, received_at, body = row
+        return StoredEvent(seq, source, received_at, orjson.loads(body), seq)
+
+    @_guarded
+    def event_log(self, event_seq: int) -> list[LogRow]:
+        return log_sql.rows(self._reader().execute(log_sql.event_log("?"), (event_seq,)).fetchall())
 
     # -- device mode -----------------------------------------------------------------------------------------
 
