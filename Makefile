@@ -12,8 +12,10 @@ CHROMIUM ?= /usr/bin/chromium
 run: setup
 	$(BIN)/actions-1flow demo
 
+# Two pytest-xdist workers (one per core; a test file stays in one worker, so its module fixtures are shared).
+TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 # Lint and types (configured in pyproject.toml); CI runs it before the tests.
 check: python

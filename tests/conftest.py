@@ -133,10 +133,37 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         SCAN.add_text(text, f"{report.nodeid} ({name})")
 
 
+_SCAN_DIR = "ACTIONS_1FLOW_SECRET_SCAN_DIR"
+"""With pytest-xdist (`make test` runs two workers), each worker scans what its tests configured and left behind and
+leaves its verdict in this directory; the controller adds them up, so the run fails on a hit in any worker."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput") and _SCAN_DIR not in os.environ:
+        import tempfile
+
+        os.environ[_SCAN_DIR] = tempfile.mkdtemp(prefix="actions-1flow-secret-scan-")  # inherited by the workers
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import json
+
     hits = SCAN.hits()
-    if hits:
-        session.config._secret_scan_report = _scan_report(hits)  # type: ignore[attr-defined]
+    scan_dir = Path(os.environ.get(_SCAN_DIR, "."))
+    worker = getattr(session.config, "workerinput", None)
+    if worker is not None:  # an xdist worker: report to the controller
+        verdict = {"secrets": len(SCAN.secrets), "texts": len(SCAN.texts), "report": _scan_report(hits) if hits else None}
+        (scan_dir / f"{worker['workerid']}.json").write_text(json.dumps(verdict))
+        return
+    reports = [_scan_report(hits)] if hits else []
+    for path in sorted(scan_dir.glob("*.json")):
+        verdict = json.loads(path.read_text())
+        SCAN.worker_totals.append((verdict["secrets"], verdict["texts"]))
+        if verdict["report"]:
+            reports.append(f"[{path.stem}] {verdict['report']}")
+        path.unlink()
+    if reports:
+        session.config._secret_scan_report = "\n".join(reports)  # type: ignore[attr-defined]
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
@@ -145,4 +172,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     if text:
         terminalreporter.write_line(text, red=True)
     else:
-        terminalreporter.write_line(f"secrets scan: {len(SCAN.secrets)} secret(s) looked for in {len(SCAN.texts)} log(s) and output(s): none found")
+        secrets = len(SCAN.secrets) + sum(n for n, _ in SCAN.worker_totals)
+        texts = len(SCAN.texts) + sum(n for _, n in SCAN.worker_totals)
+        where = f" (this process and {len(SCAN.worker_totals)} worker(s))" if SCAN.worker_totals else ""
+        terminalreporter.write_line(f"secrets scan: {secrets} secret(s) looked for in {texts} log(s) and output(s){where}: none found")

@@ -53,6 +53,8 @@ class SecretScan:
     """secret → what it is (the first place it was configured)."""
     texts: list[tuple[str, str]] = field(default_factory=list)
     """(where, text) of everything to scan."""
+    worker_totals: list[tuple[int, int]] = field(default_factory=list)
+    """(secrets, texts) each pytest-xdist worker scanned (its hits fail the run through the controller)."""
 
     def add_secret(self, value: str, what: str) -> None:
         if len(value) >= MIN_SECRET_LENGTH:
