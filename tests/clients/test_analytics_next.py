@@ -145,7 +145,10 @@ def test_batching_on_through_load_options(chromium, site, browser_server, live_s
         # 17 events in batches of at most 5; the batch carrying the oversize event is refused as a whole
         page.wait_for(lambda: sum(len(b["batch"]) for _, _, b, _ in page.answers) >= 17, "every event sent")
         assert {endpoint for endpoint, *_ in page.answers} == {"b"}
-        assert len(page.answers) >= 4
+        # At least two batches (one refused, one accepted). Not "17 / 5": while a flush is in flight analytics-next
+        # keeps queueing and sends the rest in one later batch, so a slow answer (a busy machine) means fewer,
+        # larger batches.
+        assert len(page.answers) >= 2
         refused = [(status, body, answer) for _, status, body, answer in page.answers if status != 200]
         assert [(status, answer["code"]) for status, _, answer in refused] == [(400, "event_too_large")]
         assert "Too Big" in [e.get("event") for e in refused[0][1]["batch"]]
