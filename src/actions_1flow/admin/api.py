@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute, Route
 from .. import fql, mapping
 from ..actions import Status, deliver_event, run_subscription
 from ..actions.payload import PayloadValidationError
-from ..config import Config, DestinationConfig, parse_duration
+from ..config import Config, DestinationConfig
 from ..jsvalues import dumps as js_dumps
 from ..pipeline import DeviceEvent, StoreError, queries
 from ..server.state import ServerState
@@ -96,20 +96,13 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def parse_moment(text: Any, now: float, name: str) -> float:
-    """`3h` (that long ago) or an ISO-8601 time (local time without an offset), as `replay --since` reads it."""
+    """`queries.parse_moment` for the API: a 400 naming the field on a bad value."""
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "invalid_parameter", f"{name} must be a duration ago (30m, 2h, 1d) or an ISO-8601 time")
     try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name}: {text[:80]!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.timestamp()
+        return queries.parse_moment(text, now)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", f"{name}: {exc}") from None
 
 
 class AdminAPI:

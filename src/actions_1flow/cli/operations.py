@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from ..config import Config, parse_duration
+from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
 from ..pipeline.store import FILTER_REASONS
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
@@ -85,21 +85,11 @@ def _when(moment: float) -> str:
 
 
 def parse_moment(text: str, now: float) -> float:
-    """A point in time from `2h`/`30m`/`1d` (that long ago) or ISO-8601 (`2024-05-01`, `2024-05-01T09:00:00Z`;
-    without an offset it is local time). Raises click.BadParameter."""
+    """`queries.parse_moment` for the command line: click.BadParameter on a bad value."""
     try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{text!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time (2024-05-01T09:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as people type it
-    return moment.timestamp()
+        return queries.parse_moment(text, now)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 # -- status ----------------------------------------------------------------------------------------------------

@@ -57,6 +57,7 @@ from ..store import (
     partition_of,
 )
 from . import log_sql
+from .group_commit import STOP, take_group
 from .postgres_schema import SCHEMA, prepare
 
 T = TypeVar("T")
@@ -147,7 +148,6 @@ class _Op:
         self.future: Future[Any] = Future()
 
 
-_STOP = object()
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -231,21 +231,9 @@ class PostgresStore:
     def _write_loop(self) -> None:
         conn: psycopg.Connection | None = None
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            ops = [first]
-            stop = False
-            while len(ops) < MAX_GROUP_OPS:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                ops.append(nxt)
-            conn = self._commit_group(conn, ops)
+            ops, stop = take_group(self._queue, MAX_GROUP_OPS)
+            if ops:
+                conn = self._commit_group(conn, ops)
             if stop:
                 break
         if conn is not None:
@@ -307,7 +295,7 @@ class PostgresStore:
         """Commit what is queued, then stop the writer and the pool."""
         if self._closed:
             return
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._writer.join()
         self._closed = True
         self._pool.close()

@@ -45,6 +45,7 @@ from ..store import (
     activity_buckets,
 )
 from . import log_sql
+from .group_commit import STOP, take_group
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_integrity import QUICK_CHECK_BUDGET_S, check_path, damaged, is_corruption, quick_check
 
@@ -295,7 +296,6 @@ class _Op:
         self.future: Future[Any] = Future()
 
 
-_STOP = object()
 log = logging.getLogger(__name__)
 
 
@@ -429,21 +429,9 @@ class SQLiteStore:
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         while True:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            ops = [first]
-            stop = False
-            while len(ops) < MAX_GROUP_OPS:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is _STOP:
-                    stop = True
-                    break
-                ops.append(nxt)
-            self._commit_group(conn, ops)
+            ops, stop = take_group(self._queue, MAX_GROUP_OPS)
+            if ops:
+                self._commit_group(conn, ops)
             if stop:
                 break
         conn.close()
@@ -528,7 +516,7 @@ class SQLiteStore:
             return
         self.release_delivery_lock()
         self._closed = True
-        self._queue.put(_STOP)
+        self._queue.put(STOP)
         self._writer.join()
         self._checkpointer.close()
         with self._readers_lock:
