@@ -18,7 +18,7 @@ from importlib import resources
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..server.assets import IMMUTABLE, Asset, accepts_gzip, etag_matches
+from ..server.assets import IMMUTABLE, Asset, asset_response
 
 PACKAGE = "actions_1flow.console"
 
@@ -32,6 +32,10 @@ FILES = {
 
 MEDIA_TYPES = {".css": "text/css; charset=utf-8", ".js": "application/javascript; charset=utf-8"}
 HASHED = re.compile(r"^(?P<stem>.+)\.(?P<hash>[0-9a-f]{12})(?P<ext>\.(?:css|js))$")
+
+
+SAME_ORIGIN = {"X-Content-Type-Options": "nosniff", "Cross-Origin-Resource-Policy": "same-origin"}
+"""The console's files are for its own pages only."""
 
 
 @dataclass(frozen=True)
@@ -79,18 +83,4 @@ class StaticFiles:
         entry = self.by_url_name.get(request.path_params["name"])
         if entry is None:
             return Response("not found\n", status_code=404, media_type="text/plain; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"})
-        asset = entry.asset
-        headers = {
-            "Cache-Control": asset.cache_control,
-            "ETag": asset.etag,
-            "Vary": "Accept-Encoding",
-            "X-Content-Type-Options": "nosniff",
-            "Cross-Origin-Resource-Policy": "same-origin",
-        }
-        if etag_matches(request.headers.get("if-none-match"), asset.etag):
-            return Response(status_code=304, headers=headers)
-        body = asset.body
-        if asset.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
-            body = asset.gzipped
-            headers["Content-Encoding"] = "gzip"
-        return Response(body, headers=headers, media_type=asset.media_type)
+        return asset_response(request, entry.asset, SAME_ORIGIN)

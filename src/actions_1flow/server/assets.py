@@ -92,9 +92,10 @@ def accepts_gzip(header: str | None) -> bool:
     return False
 
 
-def asset_response(request: Request, asset: Asset) -> Response:
-    """The asset, or 304 when the client already has it."""
-    headers = {**CORS_HEADERS, "Cache-Control": asset.cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
+def asset_response(request: Request, asset: Asset, extra: dict[str, str] = CORS_HEADERS) -> Response:
+    """The asset (gzipped when the client takes it), or 304 when the client already has it; `extra` headers on
+    either (CORS by default: pages of any origin load these files)."""
+    headers = {**extra, "Cache-Control": asset.cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
     if etag_matches(request.headers.get("if-none-match"), asset.etag):
         return Response(status_code=304, headers=headers)
     body = asset.body
