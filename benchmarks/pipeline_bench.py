@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
-from tests.helpers.process import CliProcess, free_port  # noqa: E402
+from tests.helpers.process import CliProcess, cpu_seconds, free_port, peak_rss_mib  # noqa: E402
 from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
 
 from actions_1flow.pipeline import SQLiteStore  # noqa: E402
@@ -60,18 +60,6 @@ def write_config(directory: Path, api_url: str, batch_size: int = 500) -> Path:
     text = CONFIG.format(db=directory / "bench.db", write_key=WRITE_KEY, key=US_KEY, api_url=api_url, batch_size=batch_size)
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextlib.contextmanager

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
 from tests.helpers.postgres import PostgresCluster  # noqa: E402
-from tests.helpers.process import CliProcess, free_port  # noqa: E402
+from tests.helpers.process import CliProcess, cpu_seconds, free_port, peak_rss_mib  # noqa: E402
 from tests.helpers.sandbox import US_KEY, SandboxServer  # noqa: E402
 
 from actions_1flow.pipeline.store import partition_of  # noqa: E402
@@ -79,13 +79,6 @@ def _stat(pid: int) -> list[str]:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
-def cpu_seconds(pid: int, children: bool = False) -> float:
-    """utime + stime of `pid` (plus its reaped children's with `children`), in seconds."""
-    fields = _stat(pid)
-    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 def postgres_cpu(postmaster: int) -> float:
     """CPU of the whole cluster: the postmaster, its reaped children, and its live children (backends, WAL writer,
     checkpointer...)."""
@@ -99,13 +92,6 @@ def postgres_cpu(postmaster: int) -> float:
             if int(fields[1]) == postmaster:
                 total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM")
 
 
 class CpuMeter:

@@ -12,17 +12,12 @@ import yaml
 from actions_1flow.config import load_config
 from actions_1flow.server.app import create_app
 from tests.helpers.sandbox import US_KEY
+from tests.helpers.server import PRESET_SUBSCRIPTIONS
 
 TOKEN = "test-admin-token-0123456789"
 WRITE_KEY = "wk_admin_tests"
 
-SUBSCRIPTIONS = [
-    {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
-     "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-                 "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}},
-    {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
-     "mapping": {"userId": {"@path": "$.userId"}, "anonymousId": {"@path": "$.anonymousId"}, "traits": {"@path": "$.traits"}}},
-]
+SUBSCRIPTIONS = PRESET_SUBSCRIPTIONS
 
 
 def write_config(directory: Path, storage: str, api_url: str = "http://127.0.0.1:9/", **extra: Any) -> Path:

@@ -20,7 +20,7 @@ from tests.helpers.browser import launch_chromium
 from tests.helpers.cli import invoke
 from tests.helpers.pipeline import wait_until
 from tests.helpers.sandbox import US_KEY
-from tests.helpers.server import ServeProcess
+from tests.helpers.server import PRESET_SUBSCRIPTIONS, ServeProcess
 
 pytestmark = pytest.mark.browser
 
@@ -36,13 +36,7 @@ XSS_ID = 'xss-"><img src=x onerror=alert(2)>'
 XSS_TRAITS = {"name": "<script>alert(3)</script><b id=\"xss-b\">bold</b>", "bio": "<svg onload=alert(4)></svg><i class=\"xss-i\">it</i>"}
 HOSTILE_SELECTOR = 'img[src="x"], #xss-b, .xss-i, svg[onload], script:not([src])'
 
-SUBSCRIPTIONS = [
-    {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
-     "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-                 "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}},
-    {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
-     "mapping": {"userId": {"@path": "$.userId"}, "anonymousId": {"@path": "$.anonymousId"}, "traits": {"@path": "$.traits"}}},
-]
+SUBSCRIPTIONS = PRESET_SUBSCRIPTIONS
 
 WATCH = """
 window.__dialogs = [];

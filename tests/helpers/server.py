@@ -26,15 +26,17 @@ PAGE_SUBSCRIPTION = {
 }
 """Pages reach 1Flow as a `Page Viewed` track, so every call a client makes has a 1Flow counterpart to count."""
 
-PRESETS_AND_PAGES = [
+PRESET_SUBSCRIPTIONS = [
     {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
      "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
                  "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}},
     {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
      "mapping": {"userId": {"@path": "$.userId"}, "anonymousId": {"@path": "$.anonymousId"},
                  "traits": {"@path": "$.traits"}}},
-    PAGE_SUBSCRIPTION,
 ]
+"""The two presets written out as subscriptions (identify also maps anonymousId)."""
+
+PRESETS_AND_PAGES = [*PRESET_SUBSCRIPTIONS, PAGE_SUBSCRIPTION]
 
 
 def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], **server: Any) -> Path:
