@@ -1,5 +1,5 @@
-"""The delivery-log queries both stores answer (`Store.log_page`, `find_event`, `event_log`), written once: the
-stores differ only in their placeholder and in how a stored body is read as text."""
+"""The log queries both stores answer (`Store.log_page`, `find_event`, `event_log`, device-mode reports), written
+once: the stores differ only in their placeholder and in how a stored body is read as text."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from ..store import STATUSES, LogEntry, LogRow
+from ..store import STATUSES, DeviceEvent, LogEntry, LogRow
 
 _COLUMNS = (
     "d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, d.next_attempt_at, "
@@ -80,3 +80,34 @@ def event_type(body: Any) -> str | None:
     except (orjson.JSONDecodeError, AttributeError, TypeError):
         return None
     return kind if isinstance(kind, str) else None
+
+
+# -- device-mode reports ----------------------------------------------------------------------------------------
+
+_DEVICE_COLUMNS = "received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, origin"
+
+
+def device_insert(mark: str) -> str:
+    return f"INSERT INTO device_events ({_DEVICE_COLUMNS}) VALUES ({', '.join([mark] * 10)})"
+
+
+def device_row(event: DeviceEvent) -> tuple[Any, ...]:
+    """A report as `device_insert` stores it (its subscription as JSON text)."""
+    return (
+        event.received_at, event.source, event.destination, event.kind, event.message,
+        None if event.subscription is None else orjson.dumps(event.subscription).decode(),
+        event.event_type, event.message_id, event.sdk_url, event.origin,
+    )
+
+
+def device_select(mark: str, source: str | None, limit: int) -> tuple[str, tuple[Any, ...]]:
+    """The newest reports (of one source, when given)."""
+    clause, args = (f"WHERE source = {mark} ", (source,)) if source is not None else ("", ())
+    return f"SELECT {_DEVICE_COLUMNS} FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT {mark}", (*args, limit)
+
+
+def device_events(found: list[tuple[Any, ...]]) -> list[DeviceEvent]:
+    return [
+        DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
+        for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in found
+    ]

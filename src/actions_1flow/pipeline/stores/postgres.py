@@ -618,7 +618,7 @@ class PostgresStore:
             ).fetchall()
         return [
             LogEntry(
-                dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
+                dest, sub, mid, log_sql.event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
                 received, replays,
             )
             for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
@@ -771,38 +771,18 @@ class PostgresStore:
     # -- device mode -----------------------------------------------------------------------------------------
 
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
-        row = (
-            event.received_at, event.source, event.destination, event.kind, event.message,
-            None if event.subscription is None else orjson.dumps(event.subscription).decode(),
-            event.event_type, event.message_id, event.sdk_url, event.origin,
-        )
+        row = log_sql.device_row(event)
 
         def insert(conn: psycopg.Connection) -> None:
-            conn.execute(
-                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, "
-                "event_type, message_id, sdk_url, origin) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                row,
-            )
+            conn.execute(log_sql.device_insert("%s"), row)
 
         return self.submit(insert)
 
     def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
-        clause, args = ("WHERE source = %s ", (source,)) if source is not None else ("", ())
+        sql, args = log_sql.device_select("%s", source, limit)
         with self._read() as conn:
-            rows = conn.execute(
-                "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, "
-                f"sdk_url, origin FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT %s",
-                (*args, limit),
-            ).fetchall()
-        return [
-            DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
-            for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
-        ]
+            return log_sql.device_events(conn.execute(sql, args).fetchall())
 
-
-def _event_type(body: bytes) -> str | None:
-    kind = orjson.loads(body).get("type")
-    return kind if isinstance(kind, str) else None
 
 
 def _reason(exc: BaseException) -> str:

@@ -785,7 +785,7 @@ class SQLiteStore:
         )
         return [
             LogEntry(
-                dest, sub, mid, _event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
+                dest, sub, mid, log_sql.event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
                 received, replays,
             )
             for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
@@ -941,33 +941,17 @@ class SQLiteStore:
     # -- device mode -----------------------------------------------------------------------------------------
 
     def record_device_event(self, event: DeviceEvent) -> Future[None]:
-        row = (
-            event.received_at, event.source, event.destination, event.kind, event.message,
-            None if event.subscription is None else orjson.dumps(event.subscription).decode(),
-            event.event_type, event.message_id, event.sdk_url, event.origin,
-        )
+        row = log_sql.device_row(event)
 
         def insert(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, "
-                "event_type, message_id, sdk_url, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                row,
-            )
+            conn.execute(log_sql.device_insert("?"), row)
 
         return self.submit(insert)
 
     @_guarded
     def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
-        clause, args = ("WHERE source = ? ", (source,)) if source is not None else ("", ())
-        rows = self._reader().execute(
-            "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
-            f"origin FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT ?",
-            (*args, limit),
-        )
-        return [
-            DeviceEvent(at, src, dest, kind, msg, None if sub is None else orjson.loads(sub), etype, mid, sdk, origin)
-            for at, src, dest, kind, msg, sub, etype, mid, sdk, origin in rows
-        ]
+        sql, args = log_sql.device_select("?", source, limit)
+        return log_sql.device_events(self._reader().execute(sql, args).fetchall())
 
 
 def _statements(script: str) -> list[str]:
@@ -982,7 +966,3 @@ def _statements(script: str) -> list[str]:
             pending = ""
     return out
 
-
-def _event_type(body: bytes) -> str | None:
-    kind = orjson.loads(body).get("type")
-    return kind if isinstance(kind, str) else None
