@@ -20,6 +20,7 @@ test: setup
 # Lint and types (configured in pyproject.toml); CI runs it before the tests.
 check: python
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 
 setup: python node system

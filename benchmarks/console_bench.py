@@ -71,7 +71,7 @@ ERROR_SQL = (
     "WHEN seq % 1000 < 25 THEN 'suppressed: userId' WHEN seq % 1000 < 45 THEN 'no subscription matched' END"
 )
 REQUEST = "POST https://api.1flow.app/v1/2021-06-15/track (key 1f_…) " + "x" * 200
-RESPONSE = "200 OK {\"success\":true} " + "y" * 100
+RESPONSE = '200 OK {"success":true} ' + "y" * 100
 
 
 def fill_sqlite(store: SQLiteStore, total: int, now: float) -> None:
@@ -91,7 +91,8 @@ def fill_sqlite(store: SQLiteStore, total: int, now: float) -> None:
                 (low, high, start, span),
             )
             conn.execute(
-                series + "INSERT OR IGNORE INTO exchanges (id, at, request, response) SELECT x, ? + x * 50 * ?, ?, ? FROM g "
+                series
+                + "INSERT OR IGNORE INTO exchanges (id, at, request, response) SELECT x, ? + x * 50 * ?, ?, ? FROM g "
                 "WHERE x <= ?",
                 (low // 50 + 1, high // 50 + 1, start, span, REQUEST, RESPONSE, done // 50 + 1),
             )
@@ -168,8 +169,10 @@ def fill_postgres(store: PostgresStore, total: int, now: float) -> None:
 
     def finish(conn: Any) -> None:
         for table in ("events", "exchanges", "deliveries"):  # identities go on after the rows filled in
-            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{'seq' if table == 'events' else 'id'}'), "
-                         f"(SELECT max({'seq' if table == 'events' else 'id'}) FROM {table}))")
+            conn.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', '{'seq' if table == 'events' else 'id'}'), "
+                f"(SELECT max({'seq' if table == 'events' else 'id'}) FROM {table}))"
+            )
         conn.execute(
             "INSERT INTO cursors (destination, part, xid, seq) SELECT DISTINCT ON (part) 'oneflow', part, xid, seq "
             "FROM events WHERE seq <= %s ORDER BY part, xid DESC, seq DESC",
@@ -228,12 +231,22 @@ def write_config(directory: Path, storage: str) -> Path:
         "storage": storage,
         "admin": {"token": TOKEN},
         "sources": [{"name": "web", "write_key": "wk_bench_web"}, {"name": "app", "write_key": "wk_bench_app"}],
-        "destinations": [{
-            "name": "oneflow", "mode": "cloud", "sources": ["web", "app"],
-            "settings": {"projectApiKey": US_KEY, "apiBaseUrl": "http://127.0.0.1:9/"},
-            "subscriptions": [{"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
-                               "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"}}}],
-        }],
+        "destinations": [
+            {
+                "name": "oneflow",
+                "mode": "cloud",
+                "sources": ["web", "app"],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": "http://127.0.0.1:9/"},
+                "subscriptions": [
+                    {
+                        "name": "Track Event",
+                        "subscribe": 'type = "track"',
+                        "partnerAction": "trackEvent",
+                        "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"}},
+                    }
+                ],
+            }
+        ],
     }
     path = directory / "server.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -287,8 +300,10 @@ def run(backend: str, store: Store, storage: str, work: Path, total: int) -> dic
         fill_sqlite(store, total, now)
     else:
         fill_postgres(store, total, now)  # type: ignore[arg-type]
-    print(f"{backend}: filled {total:,} events and {total - PENDING:,} deliveries in {time.perf_counter() - t0:.1f} s",
-          flush=True)
+    print(
+        f"{backend}: filled {total:,} events and {total - PENDING:,} deliveries in {time.perf_counter() - t0:.1f} s",
+        flush=True,
+    )
     if isinstance(store, SQLiteStore):
         store, opened = recount_sqlite(store)
         print(f"  counts filled in from the rows when the file was opened: {opened:.1f} s", flush=True)
@@ -328,15 +343,26 @@ def main() -> None:
     backends = list(table)
     rows = list(dict.fromkeys(k for b in backends for k in table[b]))
     print()
-    print(f"{'query (ms, ' + str(CALLS) + ' calls)':<36}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in backends))
+    print(
+        f"{'query (ms, ' + str(CALLS) + ' calls)':<36}" + "".join(f"{b + ' p50':>16}{b + ' p95':>16}" for b in backends)
+    )
     failed = []
     for row in rows:
         line = f"{row:<36}"
         for b in backends:
             r = table[b].get(row)
             line += f"{r['p50']:>16.1f}{r['p95']:>16.1f}" if r else f"{'—':>16}{'—':>16}"
-            if r and not row.startswith(" ") and (row.startswith("GET") or row.startswith("counts") or row.startswith("activity")
-                      or row.startswith("log(50)")) and r["p95"] >= GOAL_MS:
+            if (
+                r
+                and not row.startswith(" ")
+                and (
+                    row.startswith("GET")
+                    or row.startswith("counts")
+                    or row.startswith("activity")
+                    or row.startswith("log(50)")
+                )
+                and r["p95"] >= GOAL_MS
+            ):
                 failed.append(f"{b} {row}: p95 {r['p95']:.0f} ms")
         print(line)
     print()

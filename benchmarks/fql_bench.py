@@ -127,6 +127,7 @@ def main() -> None:
         print(f"    ours, SubscriptionSet       {r['set_per_second'] / 1e6:7.2f} M matches/s   "
               f"ratio {r['set_ratio']:.2f}×")  # fmt: skip
 
+
 def oracle_node_version() -> str:
     import subprocess
 

@@ -43,22 +43,33 @@ sources:
 
 # A browser event as analytics.js 1.8x sends it (≈ 700 bytes), and a server-library event (≈ 330 bytes).
 BROWSER_EVENT = {
-    "timestamp": "2026-11-29T12:00:00.000Z", "integrations": {}, "type": "track", "event": "Product Viewed",
+    "timestamp": "2026-11-29T12:00:00.000Z",
+    "integrations": {},
+    "type": "track",
+    "event": "Product Viewed",
     "properties": {"product_id": "p-42", "price": 19.99, "currency": "EUR", "category": "shoes"},
     "context": {
         "page": {"path": "/p/42", "referrer": "", "search": "", "title": "Shoe", "url": "http://shop.example/p/42"},
         "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
         "userAgentData": {"brands": [{"brand": "Chromium", "version": "120"}], "mobile": False, "platform": "Linux"},
-        "locale": "en-US", "library": {"name": "analytics.js", "version": "npm:next-1.84.3"}, "timezone": "Europe/Berlin",
+        "locale": "en-US",
+        "library": {"name": "analytics.js", "version": "npm:next-1.84.3"},
+        "timezone": "Europe/Berlin",
     },
-    "anonymousId": "0b8f5a4e-6f0e-4c3a-9d1e-2b7c8a9f0e11", "userId": "user-42", "writeKey": WRITE_KEY,
-    "sentAt": "2026-11-29T12:00:00.050Z", "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
+    "anonymousId": "0b8f5a4e-6f0e-4c3a-9d1e-2b7c8a9f0e11",
+    "userId": "user-42",
+    "writeKey": WRITE_KEY,
+    "sentAt": "2026-11-29T12:00:00.050Z",
+    "_metadata": {"bundled": ["Segment.io"], "unbundled": [], "bundledIds": []},
 }
 SERVER_EVENT = {
-    "type": "track", "event": "Order Completed", "userId": "user-42",
+    "type": "track",
+    "event": "Order Completed",
+    "userId": "user-42",
     "properties": {"order_id": "o-1", "total": 49.9, "currency": "EUR"},
     "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
-    "timestamp": "2026-11-29T12:00:00.000000+00:00", "integrations": {},
+    "timestamp": "2026-11-29T12:00:00.000000+00:00",
+    "integrations": {},
 }
 
 
@@ -80,14 +91,34 @@ class Requests:
 
     def single(self) -> bytes:
         body = self.single_head + self._id() + self.single_tail
-        return (b"POST /v1/t HTTP/1.1\r\nHost: " + self.host + b"\r\nContent-Type: text/plain\r\nContent-Length: "
-                + str(len(body)).encode() + b"\r\n\r\n" + body)
+        return (
+            b"POST /v1/t HTTP/1.1\r\nHost: "
+            + self.host
+            + b"\r\nContent-Type: text/plain\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
     def batch(self, size: int = 100) -> bytes:
         items = b",".join(self.item_head + self._id() + self.item_tail for _ in range(size))
-        body = b'{"batch":[' + items + b'],"sentAt":"2026-11-29T12:00:00.100000+00:00","writeKey":"' + WRITE_KEY.encode() + b'"}'
-        return (b"POST /v1/batch HTTP/1.1\r\nHost: " + self.host + b"\r\nContent-Type: application/json\r\nAuthorization: "
-                + self.auth + b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        body = (
+            b'{"batch":['
+            + items
+            + b'],"sentAt":"2026-11-29T12:00:00.100000+00:00","writeKey":"'
+            + WRITE_KEY.encode()
+            + b'"}'
+        )
+        return (
+            b"POST /v1/batch HTTP/1.1\r\nHost: "
+            + self.host
+            + b"\r\nContent-Type: application/json\r\nAuthorization: "
+            + self.auth
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
 
 
 async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> None:
@@ -165,7 +196,13 @@ async def run(port: int, seconds: float, rounds: int) -> dict[str, object]:
     fixed = []
     for _ in range(rounds):  # the machine is shared: a neighbour's burst shows up as a tail, so measure more than once
         latencies = sorted(await fixed_rate(port, requests.single, 1_000, seconds))
-        fixed.append((statistics.median(latencies) * 1000, latencies[int(len(latencies) * 0.99) - 1] * 1000, latencies[-1] * 1000))
+        fixed.append(
+            (
+                statistics.median(latencies) * 1000,
+                latencies[int(len(latencies) * 0.99) - 1] * 1000,
+                latencies[-1] * 1000,
+            )
+        )
     return {
         "batch_events_per_s": batch_rps * 100,
         "batch_requests_per_s": batch_rps,
@@ -199,19 +236,31 @@ def main() -> None:
             rss_now, rss_peak = memory_mb(server.process.pid)
         finally:
             server.stop()
-    print(f"tracking API on loopback, {os.cpu_count()} CPUs shared by server and load generator, {args.seconds:g} s per "
-          f"measurement (machine load average before the run: {load_before:.2f})")
-    print(f"  /v1/batch (100 events/request):  {result['batch_events_per_s']:>9,.0f} events/s "
-          f"({result['batch_requests_per_s']:,.0f} requests/s)   goal ≥ {GOALS['batch_events_per_s']:,}: "
-          f"{verdict(result['batch_events_per_s'], GOALS['batch_events_per_s'])}")
-    print(f"  /v1/t single events:             {result['single_requests_per_s']:>9,.0f} requests/s   goal ≥ "
-          f"{GOALS['single_requests_per_s']:,}: {verdict(result['single_requests_per_s'], GOALS['single_requests_per_s'])}")
-    rounds = ", ".join(f"p50 {p50:.2f} / p99 {p99:.2f} / max {top:.1f}" for p50, p99, top in result["fixed_rate_rounds"])
+    print(
+        f"tracking API on loopback, {os.cpu_count()} CPUs shared by server and load generator, {args.seconds:g} s per "
+        f"measurement (machine load average before the run: {load_before:.2f})"
+    )
+    print(
+        f"  /v1/batch (100 events/request):  {result['batch_events_per_s']:>9,.0f} events/s "
+        f"({result['batch_requests_per_s']:,.0f} requests/s)   goal ≥ {GOALS['batch_events_per_s']:,}: "
+        f"{verdict(result['batch_events_per_s'], GOALS['batch_events_per_s'])}"
+    )
+    print(
+        f"  /v1/t single events:             {result['single_requests_per_s']:>9,.0f} requests/s   goal ≥ "
+        f"{GOALS['single_requests_per_s']:,}: {verdict(result['single_requests_per_s'], GOALS['single_requests_per_s'])}"
+    )
+    rounds = ", ".join(
+        f"p50 {p50:.2f} / p99 {p99:.2f} / max {top:.1f}" for p50, p99, top in result["fixed_rate_rounds"]
+    )
     print(f"  /v1/t at 1,000 requests/s (ms):  {rounds}")
-    print(f"                                   median p99 {result['p99_ms_at_1k']:.2f} ms   goal p99 < {GOALS['p99_ms_at_1k']:g} ms: "
-          f"{verdict(result['p99_ms_at_1k'], GOALS['p99_ms_at_1k'], higher_is_better=False)}")
-    print(f"  server RSS: idle {rss_idle:.0f} MB, after load {rss_now:.0f} MB, peak {rss_peak:.0f} MB   goal < "
-          f"{GOALS['rss_mb']:g} MB: {verdict(rss_peak, GOALS['rss_mb'], higher_is_better=False)}")
+    print(
+        f"                                   median p99 {result['p99_ms_at_1k']:.2f} ms   goal p99 < {GOALS['p99_ms_at_1k']:g} ms: "
+        f"{verdict(result['p99_ms_at_1k'], GOALS['p99_ms_at_1k'], higher_is_better=False)}"
+    )
+    print(
+        f"  server RSS: idle {rss_idle:.0f} MB, after load {rss_now:.0f} MB, peak {rss_peak:.0f} MB   goal < "
+        f"{GOALS['rss_mb']:g} MB: {verdict(rss_peak, GOALS['rss_mb'], higher_is_better=False)}"
+    )
     print(f"  events stored: {result['stored']:,}")
 
 

@@ -24,8 +24,16 @@ def fill(path: Path, n: int) -> None:
     store = SQLiteStore(path)
     body = "x" * 200
     for start in range(0, n, 2000):
-        events = [{"type": "track", "event": "Order Completed", "userId": f"u{i}", "messageId": f"m{i}",
-                   "properties": {"note": body}} for i in range(start, min(n, start + 2000))]
+        events = [
+            {
+                "type": "track",
+                "event": "Order Completed",
+                "userId": f"u{i}",
+                "messageId": f"m{i}",
+                "properties": {"note": body},
+            }
+            for i in range(start, min(n, start + 2000))
+        ]
         store.append("web", events, time.time()).result()
     store.close()
 
@@ -47,8 +55,10 @@ def main() -> None:
             started = time.perf_counter()
             SQLiteStore(path).close()
             open_s = time.perf_counter() - started
-            print(f"{n:>9,} events  {size_mb:7.1f} MB  quick_check {check_s:6.2f} s ({size_mb / check_s:6.0f} MB/s)"
-                  f"  full open {open_s:6.2f} s")
+            print(
+                f"{n:>9,} events  {size_mb:7.1f} MB  quick_check {check_s:6.2f} s ({size_mb / check_s:6.0f} MB/s)"
+                f"  full open {open_s:6.2f} s"
+            )
 
 
 if __name__ == "__main__":

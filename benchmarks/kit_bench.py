@@ -37,20 +37,42 @@ from actions_1flow.destinations.oneflow.definition import (  # noqa: E402
 
 SECONDS = 2.0
 PAYLOADS = [
-    {"event_name": "Order Completed", "userId": f"user-{i}", "anonymousId": f"anon-{i}",
-     "properties": {"total": 10 + i, "currency": "EUR", "items": [{"sku": "a", "qty": 1}] * 8, "coupon": "", "note": None},
-     "extra": "dropped"}
+    {
+        "event_name": "Order Completed",
+        "userId": f"user-{i}",
+        "anonymousId": f"anon-{i}",
+        "properties": {
+            "total": 10 + i,
+            "currency": "EUR",
+            "items": [{"sku": "a", "qty": 1}] * 8,
+            "coupon": "",
+            "note": None,
+        },
+        "extra": "dropped",
+    }
     for i in range(16)
 ] + [{"event_name": 12, "userId": ["u"], "properties": {"a": 1}}, {"userId": "u", "event_name": ""}]
 
 
 EVENTS = [
-    {"type": "track", "event": "Order Completed", "userId": f"user-{i}", "anonymousId": f"anon-{i}",
-     "messageId": f"m-{i}", "timestamp": "2024-05-01T09:00:00.000Z", "context": {"page": {"url": "https://x.test/"}},
-     "properties": {"total": 10 + i, "currency": "EUR", "items": [{"sku": "a", "qty": 1}] * 8}}
+    {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": f"user-{i}",
+        "anonymousId": f"anon-{i}",
+        "messageId": f"m-{i}",
+        "timestamp": "2024-05-01T09:00:00.000Z",
+        "context": {"page": {"url": "https://x.test/"}},
+        "properties": {"total": 10 + i, "currency": "EUR", "items": [{"sku": "a", "qty": 1}] * 8},
+    }
     for i in range(8)
 ] + [
-    {"type": "identify", "userId": f"user-{i}", "messageId": f"i-{i}", "traits": {"email": f"u{i}@example.com", "plan": "pro"}}
+    {
+        "type": "identify",
+        "userId": f"user-{i}",
+        "messageId": f"i-{i}",
+        "traits": {"email": f"u{i}@example.com", "plan": "pro"},
+    }
     for i in range(8)
 ]
 
@@ -119,7 +141,9 @@ def main() -> None:
     print(f"  actions-1flow       {mine:>12,.0f} payloads/s   ratio {mine / reference['per_second']:.2f}")
     print(f"one event through the 1Flow presets ({len(EVENTS)} events: track and identify):")
     print(f"  actions-core Destination.onEvent  {reference_events['per_second']:>10,.0f} events/s")
-    print(f"  actions-1flow run_event           {mine_events:>10,.0f} events/s   ratio {mine_events / reference_events['per_second']:.2f}")
+    print(
+        f"  actions-1flow run_event           {mine_events:>10,.0f} events/s   ratio {mine_events / reference_events['per_second']:.2f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         server = SandboxServer(Path(tmp) / "sandbox.log", keys=[US_KEY], log_level="warning")
         try:

@@ -24,7 +24,7 @@ EVENT = (
 
 def batch_body(run: str, first: int, size: int) -> bytes:
     events = ",".join(EVENT % {"n": n, "run": run} for n in range(first, first + size))
-    return ('{"batch":[' + events + ']}').encode()
+    return ('{"batch":[' + events + "]}").encode()
 
 
 async def connection(
@@ -69,7 +69,10 @@ async def main_async(url: str, write_key: str, total: int, size: int, connection
     stats = {"events": 0, "requests": 0, "errors": 0}
     started = time.perf_counter()
     await asyncio.gather(
-        *(connection(parts.hostname or "127.0.0.1", parts.port or 80, auth, run, batches, size, stats) for _ in range(connections))
+        *(
+            connection(parts.hostname or "127.0.0.1", parts.port or 80, auth, run, batches, size, stats)
+            for _ in range(connections)
+        )
     )
     return {**stats, "seconds": time.perf_counter() - started}
 

@@ -30,8 +30,12 @@ from tests.oracle import NodeOracle  # noqa: E402
 from actions_1flow.mapping import MappingError, compile, transform  # noqa: E402
 
 PRESETS = [
-    {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-     "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}},
+    {
+        "event_name": {"@path": "$.event"},
+        "userId": {"@path": "$.userId"},
+        "anonymousId": {"@path": "$.anonymousId"},
+        "properties": {"@path": "$.properties"},
+    },
     {"userId": {"@path": "$.userId"}, "traits": {"@path": "$.traits"}},
 ]
 EVENT_COUNT = 10_000
@@ -58,8 +62,13 @@ def realistic_events(count: int, seed: int = 7) -> list[dict]:
                 "locale": rng.choice(["en-US", "de-DE", "fr-FR"]),
                 "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
                 "library": {"name": "analytics.js", "version": "next-1.84.3"},
-                "page": {"path": path, "url": f"https://shop.example.com{path}", "title": "Example Shop",
-                         "referrer": rng.choice(["", "https://www.google.com/"]), "search": ""},
+                "page": {
+                    "path": path,
+                    "url": f"https://shop.example.com{path}",
+                    "title": "Example Shop",
+                    "referrer": rng.choice(["", "https://www.google.com/"]),
+                    "search": "",
+                },
                 "timezone": "Europe/Berlin",
                 "screen": {"width": 1920, "height": 1080, "density": 1},
                 "campaign": {"source": "newsletter", "medium": "email", "name": "winter-sale"},
@@ -68,21 +77,44 @@ def realistic_events(count: int, seed: int = 7) -> list[dict]:
             "sentAt": "2026-11-29T18:00:00.050Z",
         }
         if kind == "track":
-            products = [{"product_id": f"p{rng.randrange(999)}", "sku": f"SKU-{rng.randrange(10**5)}",
-                         "name": rng.choice(["Mug", "T-Shirt", "Poster"]), "price": round(rng.uniform(1, 90), 2),
-                         "quantity": rng.randrange(1, 4)} for _ in range(rng.randrange(1, 5))]
+            products = [
+                {
+                    "product_id": f"p{rng.randrange(999)}",
+                    "sku": f"SKU-{rng.randrange(10**5)}",
+                    "name": rng.choice(["Mug", "T-Shirt", "Poster"]),
+                    "price": round(rng.uniform(1, 90), 2),
+                    "quantity": rng.randrange(1, 4),
+                }
+                for _ in range(rng.randrange(1, 5))
+            ]
             event["event"] = rng.choice(names)
-            event["properties"] = {"order_id": f"o-{i}", "total": round(sum(p["price"] for p in products), 2),
-                                   "currency": "EUR", "coupon": rng.choice([None, "SAVE10"]), "products": products}
+            event["properties"] = {
+                "order_id": f"o-{i}",
+                "total": round(sum(p["price"] for p in products), 2),
+                "currency": "EUR",
+                "coupon": rng.choice([None, "SAVE10"]),
+                "products": products,
+            }
         elif kind == "identify":
-            event["traits"] = {"email": f"user{i}@example.com", "name": "Ada Lovelace", "plan": rng.choice(["free", "pro"]),
-                               "createdAt": "2025-01-01T00:00:00.000Z", "logins": rng.randrange(100),
-                               "company": {"name": "Example GmbH", "employees": rng.randrange(5, 500)},
-                               "address": {"city": "Berlin", "country": "DE"}}
+            event["traits"] = {
+                "email": f"user{i}@example.com",
+                "name": "Ada Lovelace",
+                "plan": rng.choice(["free", "pro"]),
+                "createdAt": "2025-01-01T00:00:00.000Z",
+                "logins": rng.randrange(100),
+                "company": {"name": "Example GmbH", "employees": rng.randrange(5, 500)},
+                "address": {"city": "Berlin", "country": "DE"},
+            }
         else:
             event["name"] = "Home"
-            event["properties"] = {"path": path, "title": "Example Shop", "url": f"https://shop.example.com{path}",
-                                   "referrer": "", "search": "", "category": "Shop"}
+            event["properties"] = {
+                "path": path,
+                "title": "Example Shop",
+                "url": f"https://shop.example.com{path}",
+                "referrer": "",
+                "search": "",
+                "category": "Shop",
+            }
         events.append(event)
     return events
 
@@ -163,14 +195,20 @@ def main() -> None:
     with NodeOracle() as oracle:
         check_agreement(oracle, [{"mapping": m, "event": e} for m in PRESETS for e in events[:500]] + corpus)
         results = {
-            f"(a) 1Flow presets x {EVENT_COUNT:,} events (avg {size:.0f} B)": bench_presets(oracle, events, args.seconds),
+            f"(a) 1Flow presets x {EVENT_COUNT:,} events (avg {size:.0f} B)": bench_presets(
+                oracle, events, args.seconds
+            ),
             f"(b) public corpus, {len(corpus)} pairs": bench_corpus(oracle, corpus, args.seconds),
         }
-    print(f"{'workload':44} {'ours apply/s':>13} {'ours transform/s':>17} {'actions-core/s':>15} "
-          f"{'ratio apply':>12} {'ratio transform':>16}")
+    print(
+        f"{'workload':44} {'ours apply/s':>13} {'ours transform/s':>17} {'actions-core/s':>15} "
+        f"{'ratio apply':>12} {'ratio transform':>16}"
+    )
     for name, r in results.items():
-        print(f"{name:44} {r['compiled']:13,.0f} {r['transform']:17,.0f} {r['reference']:15,.0f} "
-              f"{r['compiled'] / r['reference']:12.2f} {r['transform'] / r['reference']:16.2f}")
+        print(
+            f"{name:44} {r['compiled']:13,.0f} {r['transform']:17,.0f} {r['reference']:15,.0f} "
+            f"{r['compiled'] / r['reference']:12.2f} {r['transform'] / r['reference']:16.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ destinations:
 
 def write_config(directory: Path, api_url: str, batch_size: int = 500) -> Path:
     path = directory / "bench.yaml"
-    text = CONFIG.format(db=directory / "bench.db", write_key=WRITE_KEY, key=US_KEY, api_url=api_url, batch_size=batch_size)
+    text = CONFIG.format(
+        db=directory / "bench.db", write_key=WRITE_KEY, key=US_KEY, api_url=api_url, batch_size=batch_size
+    )
     path.write_text(text, encoding="utf-8")
     return path
 
@@ -69,9 +71,22 @@ def running(process: CliProcess) -> Iterator[CliProcess]:
     if PROFILE_DIR:  # py-spy is installed by hand (`.venv/bin/pip install py-spy`), not a dependency
         out = Path(PROFILE_DIR) / f"{process.args[0]}-{process.process.pid}.txt"
         profiler = subprocess.Popen(
-            [str(Path(sys.executable).with_name("py-spy")), "record", "-p", str(process.process.pid), "-f", "raw",
-             "-r", "250", "--threads", "--nonblocking", "-o", str(out)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "-p",
+                str(process.process.pid),
+                "-f",
+                "raw",
+                "-r",
+                "250",
+                "--threads",
+                "--nonblocking",
+                "-o",
+                str(out),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     try:
         yield process
@@ -84,8 +99,22 @@ def running(process: CliProcess) -> Iterator[CliProcess]:
 
 def load(url: str, total: int, run: str, connections: int = 16) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, str(LOADGEN), url, WRITE_KEY, str(total), "--batch", "100", "--connections", str(connections), "--run", run],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            str(LOADGEN),
+            url,
+            WRITE_KEY,
+            str(total),
+            "--batch",
+            "100",
+            "--connections",
+            str(connections),
+            "--run",
+            run,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return json.loads(out.stdout)
 
@@ -100,8 +129,12 @@ def bench_ingest(total: int, work: Path) -> dict[str, float]:
         raise RuntimeError(f"ingest lost requests: {result}")
     stored = sqlite3.connect(work / "bench.db").execute("SELECT count(*) FROM events").fetchone()[0]
     assert stored == total, (stored, total)
-    return {"events": total, "seconds": result["seconds"], "events_per_s": total / result["seconds"],
-            "server_cpu_s": cpu}
+    return {
+        "events": total,
+        "seconds": result["seconds"],
+        "events_per_s": total / result["seconds"],
+        "server_cpu_s": cpu,
+    }
 
 
 def prefill(db: Path, total: int) -> None:
@@ -112,10 +145,16 @@ def prefill(db: Path, total: int) -> None:
         futures = []
         for first in range(0, total, 1000):
             events = [
-                {"type": "track", "event": "Order Completed", "userId": f"user-{n}", "messageId": f"d-{n}",
-                 "timestamp": "2024-05-01T09:00:00.000Z", "receivedAt": "2024-05-01T09:00:00.100Z",
-                 "context": {"library": {"name": "bench", "version": "1"}, "ip": "127.0.0.1"},
-                 "properties": {"n": n, "total": 49.9, "currency": "EUR", "sku": f"sku-{n}"}}
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": f"user-{n}",
+                    "messageId": f"d-{n}",
+                    "timestamp": "2024-05-01T09:00:00.000Z",
+                    "receivedAt": "2024-05-01T09:00:00.100Z",
+                    "context": {"library": {"name": "bench", "version": "1"}, "ip": "127.0.0.1"},
+                    "properties": {"n": n, "total": 49.9, "currency": "EUR", "sku": f"sku-{n}"},
+                }
                 for n in range(first, min(first + 1000, total))
             ]
             futures.append(store.append("bench", events, now))
@@ -146,8 +185,13 @@ def bench_delivery(total: int, work: Path, batch_size: int) -> dict[str, float]:
             cpu = cpu_seconds(worker.process.pid)
         delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
         assert delivered == total, (delivered, total)
-        return {"events": total - first, "seconds": seconds, "events_per_s": (total - first) / seconds,
-                "worker_cpu_s": cpu, "batch_size": batch_size}
+        return {
+            "events": total - first,
+            "seconds": seconds,
+            "events_per_s": (total - first) / seconds,
+            "worker_cpu_s": cpu,
+            "batch_size": batch_size,
+        }
     finally:
         sandbox.stop()
 
@@ -163,8 +207,13 @@ def bench_backlog(total: int, work: Path) -> dict[str, float]:
     stored = db.execute("SELECT count(*) FROM events").fetchone()[0]
     cursor = db.execute("SELECT seq FROM cursors WHERE destination = 'oneflow'").fetchone()[0]
     retrying = db.execute("SELECT count(*) FROM deliveries WHERE status = 'retrying'").fetchone()[0]
-    return {"events": stored, "pending": stored - cursor + retrying, "peak_rss_mib": rss,
-            "ingest_events_per_s": total / result["seconds"], "db_mib": (work / "bench.db").stat().st_size / 2**20}
+    return {
+        "events": stored,
+        "pending": stored - cursor + retrying,
+        "peak_rss_mib": rss,
+        "ingest_events_per_s": total / result["seconds"],
+        "db_mib": (work / "bench.db").stat().st_size / 2**20,
+    }
 
 
 def main() -> None:
@@ -185,9 +234,16 @@ def main() -> None:
                 work = Path(tmp) / name
                 work.mkdir()
                 results[name] = run(n, work)
-                print(name, json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results[name].items()}), flush=True)
-    goals = [("ingest", "events_per_s", ">=", 40_000), ("delivery", "events_per_s", ">=", 20_000),
-             ("backlog", "peak_rss_mib", "<", 300)]
+                print(
+                    name,
+                    json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in results[name].items()}),
+                    flush=True,
+                )
+    goals = [
+        ("ingest", "events_per_s", ">=", 40_000),
+        ("delivery", "events_per_s", ">=", 20_000),
+        ("backlog", "peak_rss_mib", "<", 300),
+    ]
     for name, key, op, goal in goals:
         if name in results:
             value = results[name][key]

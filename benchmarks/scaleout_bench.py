@@ -65,8 +65,9 @@ destinations:
 
 
 def write_config(path: Path, storage: str, api_url: str, batch_size: int, lease_ttl: float = 3.0) -> Path:
-    text = CONFIG.format(storage=storage, write_key=WRITE_KEY, key=US_KEY, api_url=api_url, batch_size=batch_size,
-                         lease_ttl=lease_ttl)
+    text = CONFIG.format(
+        storage=storage, write_key=WRITE_KEY, key=US_KEY, api_url=api_url, batch_size=batch_size, lease_ttl=lease_ttl
+    )
     path.write_text(text, encoding="utf-8")
     path.chmod(0o600)
     return path
@@ -119,9 +120,21 @@ def run_loadgens(urls: list[str], per_url: int, connections: int, run: str, mete
     meter.start()
     procs = [
         subprocess.Popen(
-            [sys.executable, str(LOADGEN), url, WRITE_KEY, str(per_url), "--batch", "100", "--connections",
-             str(connections), "--run", f"{run}{i}"],
-            stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(LOADGEN),
+                url,
+                WRITE_KEY,
+                str(per_url),
+                "--batch",
+                "100",
+                "--connections",
+                str(connections),
+                "--run",
+                f"{run}{i}",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         for i, url in enumerate(urls)
     ]
@@ -211,9 +224,11 @@ def prefill(url: str, total: int) -> None:
 
 
 def delivered(conn: psycopg.Connection) -> int:
-    return int(conn.execute(  # type: ignore[index]
-        "SELECT count(*) FROM actions_1flow.deliveries WHERE status = 'delivered'"
-    ).fetchone()[0])
+    return int(
+        conn.execute(  # type: ignore[index]
+            "SELECT count(*) FROM actions_1flow.deliveries WHERE status = 'delivered'"
+        ).fetchone()[0]
+    )
 
 
 def lease_owners(conn: psycopg.Connection) -> list[int]:
@@ -224,7 +239,12 @@ def lease_owners(conn: psycopg.Connection) -> list[int]:
 
 
 def bench_delivery(
-    cluster: PostgresCluster, sandbox: SandboxServer, work: Path, workers: int, total: int, window: float,
+    cluster: PostgresCluster,
+    sandbox: SandboxServer,
+    work: Path,
+    workers: int,
+    total: int,
+    window: float,
     batch_size: int,
 ) -> dict[str, Any]:
     url = cluster.create_database()
@@ -261,8 +281,15 @@ def bench_delivery(
     finally:
         for p in procs:
             p.stop()
-    return {"workers": workers, "events": last - first, "seconds": seconds, "events_per_s": (last - first) / seconds,
-            "cpu": cpu, "leases": owners, "batch_size": batch_size}
+    return {
+        "workers": workers,
+        "events": last - first,
+        "seconds": seconds,
+        "events_per_s": (last - first) / seconds,
+        "cpu": cpu,
+        "leases": owners,
+        "batch_size": batch_size,
+    }
 
 
 # -- 3. memory -----------------------------------------------------------------------------------------------
@@ -292,8 +319,14 @@ def bench_memory(
         worker.stop()
     with psycopg.connect(url) as conn:
         done = delivered(conn)
-    return {"events": total, "prefill_s": fill_s, "delivered": done, "pending_at_end": total - done,
-            "peak_rss_mib": peak, "seconds": seconds}
+    return {
+        "events": total,
+        "prefill_s": fill_s,
+        "delivered": done,
+        "pending_at_end": total - done,
+        "peak_rss_mib": peak,
+        "seconds": seconds,
+    }
 
 
 # -- report --------------------------------------------------------------------------------------------------
@@ -337,7 +370,14 @@ def main() -> None:
                     results[f"delivery_{k}"] = r
                     print(f"delivery {k} worker(s)", json.dumps(r, default=round), flush=True)
             if args.memory:
-                results["memory"] = bench_memory(cluster, sandbox, work, args.memory, args.memory_seconds, args.batch_size)  # type: ignore[arg-type]
+                results["memory"] = bench_memory(
+                    cluster,
+                    sandbox,  # type: ignore[arg-type]
+                    work,
+                    args.memory,
+                    args.memory_seconds,
+                    args.batch_size,
+                )
                 print("memory", json.dumps(results["memory"], default=round), flush=True)
         finally:
             if sandbox is not None:
@@ -351,19 +391,25 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_before: tuple
         return "met" if ok else "NOT met"
 
     print()
-    print(f"Scale-out on PostgreSQL 15 (fsync on, synchronous_commit on), {os.cpu_count()} CPUs shared by every "
-          f"process; load average before the run {load_before[0]:.2f} / {load_before[1]:.2f}; {total_s:.0f} s in all")
+    print(
+        f"Scale-out on PostgreSQL 15 (fsync on, synchronous_commit on), {os.cpu_count()} CPUs shared by every "
+        f"process; load average before the run {load_before[0]:.2f} / {load_before[1]:.2f}; {total_s:.0f} s in all"
+    )
     print(f"{'measurement':52s} {'figure':>16s}  goal")
     if "pg_ingest" in results:
         pg, sq = results["pg_ingest"], results["sqlite_ingest"]
-        print(f"{'ingest /v1/batch of 100, PostgreSQL, 2 serve':52s} {pg['events_per_s']:>10,.0f} ev/s  "
-              f">= {GOALS['pg_ingest']:,}: {mark(pg['events_per_s'] >= GOALS['pg_ingest'])}")
+        print(
+            f"{'ingest /v1/batch of 100, PostgreSQL, 2 serve':52s} {pg['events_per_s']:>10,.0f} ev/s  "
+            f">= {GOALS['pg_ingest']:,}: {mark(pg['events_per_s'] >= GOALS['pg_ingest'])}"
+        )
         print(f"{'ingest /v1/batch of 100, SQLite, 1 serve':52s} {sq['events_per_s']:>10,.0f} ev/s")
         print(f"{'  PostgreSQL / SQLite':52s} {pg['events_per_s'] / sq['events_per_s']:>15.2f}x")
         print(f"    CPU (share of one core) PostgreSQL run: {cpu_text(pg['cpu'], pg['seconds'], pg['events'])}")
         print(f"    CPU (share of one core) SQLite run:     {cpu_text(sq['cpu'], sq['seconds'], sq['events'])}")
-        print(f"    {args.ingest:,} events per run; {2 * args.connections} connections in all (PostgreSQL: "
-              f"{args.connections} per server from its own load generator)")
+        print(
+            f"    {args.ingest:,} events per run; {2 * args.connections} connections in all (PostgreSQL: "
+            f"{args.connections} per server from its own load generator)"
+        )
     runs = [results[k] for k in sorted(results) if k.startswith("delivery_")]
     base = next((r["events_per_s"] for r in runs if r["workers"] == 1), None)
     for r in runs:
@@ -371,18 +417,26 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_before: tuple
         goal = ""
         if r["workers"] == 4 and base:
             goal = f">= {GOALS['speedup_4']:g}x: {mark(r['events_per_s'] / base >= GOALS['speedup_4'])}"
-        print(f"{'delivery, sandbox at 50 ms, ' + str(r['workers']) + ' worker(s)':52s} {r['events_per_s']:>10,.0f} ev/s  "
-              f"{goal}{speedup}")
+        print(
+            f"{'delivery, sandbox at 50 ms, ' + str(r['workers']) + ' worker(s)':52s} {r['events_per_s']:>10,.0f} ev/s  "
+            f"{goal}{speedup}"
+        )
         print(f"    leases per worker {r['leases']}; CPU: {cpu_text(r['cpu'], r['seconds'], r['events'])}")
     if runs:
-        print(f"    batch_size {args.batch_size}, {args.delivery:,} events pre-filled per run, rate over {args.window:g} s "
-              "once the leases were spread evenly")
+        print(
+            f"    batch_size {args.batch_size}, {args.delivery:,} events pre-filled per run, rate over {args.window:g} s "
+            "once the leases were spread evenly"
+        )
     if "memory" in results:
         m = results["memory"]
-        print(f"{'worker peak RSS (VmHWM), 1,000,000 pending':52s} {m['peak_rss_mib']:>11,.0f} MiB  "
-              f"< {GOALS['rss_mib']}: {mark(m['peak_rss_mib'] < GOALS['rss_mib'])}")
-        print(f"    {m['events']:,} events pre-filled in {m['prefill_s']:.1f} s; {m['delivered']:,} delivered in "
-              f"{m['seconds']:g} s, {m['pending_at_end']:,} still pending at the end")
+        print(
+            f"{'worker peak RSS (VmHWM), 1,000,000 pending':52s} {m['peak_rss_mib']:>11,.0f} MiB  "
+            f"< {GOALS['rss_mib']}: {mark(m['peak_rss_mib'] < GOALS['rss_mib'])}"
+        )
+        print(
+            f"    {m['events']:,} events pre-filled in {m['prefill_s']:.1f} s; {m['delivered']:,} delivered in "
+            f"{m['seconds']:g} s, {m['pending_at_end']:,} still pending at the end"
+        )
 
 
 if __name__ == "__main__":

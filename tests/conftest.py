@@ -152,7 +152,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     scan_dir = Path(os.environ.get(_SCAN_DIR, "."))
     worker = getattr(session.config, "workerinput", None)
     if worker is not None:  # an xdist worker: report to the controller
-        verdict = {"secrets": len(SCAN.secrets), "texts": len(SCAN.texts), "report": _scan_report(hits) if hits else None}
+        verdict = {
+            "secrets": len(SCAN.secrets),
+            "texts": len(SCAN.texts),
+            "report": _scan_report(hits) if hits else None,
+        }
         (scan_dir / f"{worker['workerid']}.json").write_text(json.dumps(verdict))
         return
     reports = [_scan_report(hits)] if hits else []
@@ -175,4 +179,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
         secrets = len(SCAN.secrets) + sum(n for n, _ in SCAN.worker_totals)
         texts = len(SCAN.texts) + sum(n for _, n in SCAN.worker_totals)
         where = f" (this process and {len(SCAN.worker_totals)} worker(s))" if SCAN.worker_totals else ""
-        terminalreporter.write_line(f"secrets scan: {secrets} secret(s) looked for in {texts} log(s) and output(s){where}: none found")
+        terminalreporter.write_line(
+            f"secrets scan: {secrets} secret(s) looked for in {texts} log(s) and output(s){where}: none found"
+        )

@@ -28,7 +28,9 @@ destinations:
 
 
 def config_with(destination: str, env=ENV):
-    text = "sources:\n  - {name: web, write_key: wk}\ndestinations:\n" + textwrap.indent(textwrap.dedent(destination), "  ")
+    text = "sources:\n  - {name: web, write_key: wk}\ndestinations:\n" + textwrap.indent(
+        textwrap.dedent(destination), "  "
+    )
     return parse_config(text, "app.yaml", env)
 
 
@@ -87,8 +89,11 @@ def test_unset_env_variable_is_reported_where_it_is_used():
 
 def test_missing_project_api_key():
     assert problems("- {name: d, settings: {region: us}}") == [
-        (4, "destinations[0].settings.projectApiKey",
-         'projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: "${ONEFLOW_PROJECT_KEY}")'),
+        (
+            4,
+            "destinations[0].settings.projectApiKey",
+            'projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: "${ONEFLOW_PROJECT_KEY}")',
+        ),
     ]
 
 
@@ -109,7 +114,9 @@ def test_eu_without_sdk_url_in_device_mode():
 
 
 def test_eu_with_its_endpoint_is_accepted():
-    config = config_with("- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu, apiBaseUrl: 'http://x/eu/v1/'}}")
+    config = config_with(
+        "- {name: d, mode: cloud, settings: {projectApiKey: k, region: eu, apiBaseUrl: 'http://x/eu/v1/'}}"
+    )
     assert config.destinations[0].settings.api_base_url() == "http://x/eu/v1"
 
 
@@ -140,8 +147,11 @@ def test_invalid_mapping_is_reported_with_segments_message():
         """
     )
     assert found == [
-        (7, "destinations[0].subscriptions[0].mapping",
-         "/event_name/@path should be a string or a mapping directive but it is a number."),
+        (
+            7,
+            "destinations[0].subscriptions[0].mapping",
+            "/event_name/@path should be a string or a mapping directive but it is a number.",
+        ),
     ]
 
 
@@ -194,7 +204,10 @@ def test_semantic_errors_are_all_reported_together():
     )
     paths = {path: reason for _, path, reason in found}
     assert paths["destinations[0].sources[1]"] == "unknown source 'mobile' (sources: web)"
-    assert paths["destinations[0].subscriptions[0].partnerAction"] == "unknown partnerAction 'sendEmail'; 1Flow has trackEvent, identifyUser"
+    assert (
+        paths["destinations[0].subscriptions[0].partnerAction"]
+        == "unknown partnerAction 'sendEmail'; 1Flow has trackEvent, identifyUser"
+    )
     assert paths["destinations[1].name"] == "duplicate destination name 'd'"
     assert paths["destinations[0].subscriptions[1].name"] == "duplicate subscription name 'x' in this destination"
 
@@ -283,10 +296,14 @@ def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):
 def test_postgresql_storage_is_accepted_with_env_and_a_bad_url_is_refused_without_its_password():
     base = "sources:\n  - {name: web, write_key: wk}\n"
     config = parse_config(
-        "storage: postgresql://app:${PGPASS}@db.internal:5432/events?sslmode=require\npipeline: {lease_ttl: 5s, partitions: 32}\n" + base,
-        "c.yaml", env={"PGPASS": "s3cret"},
+        "storage: postgresql://app:${PGPASS}@db.internal:5432/events?sslmode=require\npipeline: {lease_ttl: 5s, partitions: 32}\n"
+        + base,
+        "c.yaml",
+        env={"PGPASS": "s3cret"},
     )
-    assert config.storage_kind == "postgresql" and config.storage.endswith("app:s3cret@db.internal:5432/events?sslmode=require")
+    assert config.storage_kind == "postgresql" and config.storage.endswith(
+        "app:s3cret@db.internal:5432/events?sslmode=require"
+    )
     assert config.storage_description() == "postgresql://app:***@db.internal:5432/events?sslmode=require"
     assert (config.pipeline.lease_ttl, config.pipeline.partitions) == (5.0, 32)
     with pytest.raises(ConfigError) as err:

@@ -90,10 +90,13 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(page_url)
-            page.wait_for_function("document.getElementById('sdk-state').textContent === '1Flow SDK ready.'", timeout=15_000)
+            page.wait_for_function(
+                "document.getElementById('sdk-state').textContent === '1Flow SDK ready.'", timeout=15_000
+            )
             page.fill("#event-name", "Demo Pressed")
             page.click("#identify")
             page.click("#track")
+
             # Device mode: the plugin called the sandbox's SDK in the page, and the page lists the calls.
             def sdk_calls():
                 found = [c for c in calls(sandbox_url, "sdk") if c["method"] in ("logUser", "logEvent")]
@@ -103,19 +106,30 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
             assert [(c["method"], c["args"][0]) for c in sdk] == [("logUser", "user-42"), ("logEvent", "Demo Pressed")]
             listed = page.inner_text("#sdk-calls")
             assert 'logEvent("Demo Pressed", {"total":49.9})' in listed and 'logUser("user-42"' in listed
+
             # Cloud mode: the server delivered both to the sandbox's HTTP API, and the page shows the deliveries.
             def http_items():
-                items = [i for c in calls(sandbox_url, "http") if c["status"] == 200 for i in c["body"].get("batch", [c["body"]])]
+                items = [
+                    i
+                    for c in calls(sandbox_url, "http")
+                    if c["status"] == 200
+                    for i in c["body"].get("batch", [c["body"]])
+                ]
                 return items if len(items) >= 2 else None
 
             items = wait_until(http_items, page, "two deliveries to the sandbox's HTTP API")
             assert sorted((i.get("type"), i.get("event"), i["user_id"]) for i in items) == [
-                ("identify", None, "user-42"), ("track", "Demo Pressed", "user-42"),
+                ("identify", None, "user-42"),
+                ("track", "Demo Pressed", "user-42"),
             ]
             wait_until(lambda: page.inner_text("#deliveries").count("delivered") >= 2, page, "deliveries on the page")
             deliveries = page.inner_text("#deliveries")
             assert "Track Event · track" in deliveries and "Identify User · identify" in deliveries
-            overview = httpx.get(f"{server_url}/admin/api/v1/overview", headers={"Authorization": f"Bearer {console.group(2)}"}, timeout=5).json()
+            overview = httpx.get(
+                f"{server_url}/admin/api/v1/overview",
+                headers={"Authorization": f"Bearer {console.group(2)}"},
+                timeout=5,
+            ).json()
             assert overview["destinations"][0]["delivered"] == 2
             assert errors == []
             browser.close()
@@ -136,7 +150,10 @@ def test_send_prints_the_verdicts_and_what_the_sandbox_received():
     result = subprocess.run([*cli_command(), "demo", "--send"], capture_output=True, text=True, timeout=120)
     out = result.stdout
     assert result.returncode == 0, out + result.stderr
-    assert re.search(r"event 1 \(identify\) · 1flow-demo · Identify User → delivered \(200 OK, POST http://127\.0\.0\.1:\d+/v1/identify\)", out)
+    assert re.search(
+        r"event 1 \(identify\) · 1flow-demo · Identify User → delivered \(200 OK, POST http://127\.0\.0\.1:\d+/v1/identify\)",
+        out,
+    )
     assert re.search(r"event 2 \(track 'Checkout Completed'\) · 1flow-demo · Track Event → delivered \(200 OK", out)
     assert "event 3 (identify) · 1flow-demo · Identify User → filtered: not sent: Identify needs a userId" in out
     assert "What the 1Flow sandbox received (2 requests)" in out

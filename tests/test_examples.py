@@ -13,7 +13,12 @@ def test_example_configuration_loads_and_routes_as_documented():
     assert (web.mode, server.mode) == ("device", "cloud")
     assert [c.name for c in web.compiled] == ["Track Event", "Identify User"]
     big = server.compiled[1]
-    order = {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"total": 120, "currency": "EUR"}}
+    order = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u1",
+        "properties": {"total": 120, "currency": "EUR"},
+    }
     assert big.trigger.matches(order)
     assert not big.trigger.matches({**order, "properties": {"total": 99}})
     assert big.mapping.apply(order) == {"event_name": "Big order (EUR)", "userId": "u1", "properties": {"total": 120}}

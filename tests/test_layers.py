@@ -13,14 +13,25 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "actions_1flow"
 
 RANKS = {
-    "actions_1flow": 0, "actions_1flow.__main__": 8, "actions_1flow.jsvalues": 0, "actions_1flow.jsdate": 0,
-    "actions_1flow.secrets": 0, "actions_1flow.privacy": 0, "actions_1flow.telemetry": 0,
-    "actions_1flow.fql": 1, "actions_1flow.mapping": 1, "actions_1flow.ingest": 1,
+    "actions_1flow": 0,
+    "actions_1flow.__main__": 8,
+    "actions_1flow.jsvalues": 0,
+    "actions_1flow.jsdate": 0,
+    "actions_1flow.secrets": 0,
+    "actions_1flow.privacy": 0,
+    "actions_1flow.telemetry": 0,
+    "actions_1flow.fql": 1,
+    "actions_1flow.mapping": 1,
+    "actions_1flow.ingest": 1,
     "actions_1flow.actions": 2,
-    "actions_1flow.destinations": 3, "actions_1flow.sandbox": 3,
-    "actions_1flow.config": 4, "actions_1flow.key_hygiene": 4,
+    "actions_1flow.destinations": 3,
+    "actions_1flow.sandbox": 3,
+    "actions_1flow.config": 4,
+    "actions_1flow.key_hygiene": 4,
     "actions_1flow.pipeline": 5,
-    "actions_1flow.server": 6, "actions_1flow.admin": 6, "actions_1flow.console": 6,
+    "actions_1flow.server": 6,
+    "actions_1flow.admin": 6,
+    "actions_1flow.console": 6,
     "actions_1flow.cli": 7,
 }
 """Lower numbers are lower layers: a module may import its own layer and those below."""
@@ -33,7 +44,13 @@ EXEMPT = {
     "actions_1flow.cli.demo": "runs the 1Flow sandbox and a 1Flow demo by nature",
     "actions_1flow.cli.sandbox": "runs the 1Flow sandbox by nature",
 }
-GENERIC_LAYERS = ("actions_1flow.config", "actions_1flow.key_hygiene", "actions_1flow.pipeline", "actions_1flow.server", "actions_1flow.cli")
+GENERIC_LAYERS = (
+    "actions_1flow.config",
+    "actions_1flow.key_hygiene",
+    "actions_1flow.pipeline",
+    "actions_1flow.server",
+    "actions_1flow.cli",
+)
 
 
 def module_name(path: Path) -> str:
@@ -67,7 +84,9 @@ def rank(module: str) -> int:
 
 
 MODULES = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-EDGES = {(name, target) for name, path in MODULES.items() for target in imports(path) if target in MODULES and target != name}
+EDGES = {
+    (name, target) for name, path in MODULES.items() for target in imports(path) if target in MODULES and target != name
+}
 
 
 def test_the_graph_is_read():

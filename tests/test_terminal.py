@@ -48,10 +48,19 @@ def test_a_hostile_device_report_is_escaped_in_the_server_log(tmp_path):
     config.write_text(DEVICE_CONFIG.format(tmp=tmp_path))
     server = ServeProcess(config, tmp_path / "serve.log")
     try:
-        report = {"writeKey": "wk_web", "destination": "1Flow Web (Actions)", "kind": "sdk-call",
-                  "message": "\x1b[41mpwned\x1b[0m", "messageId": "m-\x1b]0;title\x07", "type": "track"}
-        response = server.http.post("/v1/device-events", content=json.dumps(report),
-                                    headers={"content-type": "text/plain", "origin": "https://shop.example"})
+        report = {
+            "writeKey": "wk_web",
+            "destination": "1Flow Web (Actions)",
+            "kind": "sdk-call",
+            "message": "\x1b[41mpwned\x1b[0m",
+            "messageId": "m-\x1b]0;title\x07",
+            "type": "track",
+        }
+        response = server.http.post(
+            "/v1/device-events",
+            content=json.dumps(report),
+            headers={"content-type": "text/plain", "origin": "https://shop.example"},
+        )
         assert response.status_code == 204
     finally:
         server.stop()

@@ -23,7 +23,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from . import fql, mapping
 from .actions import Client, CompiledSubscription, Destination, DestinationSettings, Subscription
@@ -218,7 +228,9 @@ class PrivacyConfig(_Model):
     def _paths(cls, value: list[str]) -> list[str]:
         bad = [p for p in value if not _PATH.match(p)]
         if bad:
-            raise ValueError(f"privacy.drop takes dotted paths into the event (traits.email, context.ip), not {bad[0]!r}")
+            raise ValueError(
+                f"privacy.drop takes dotted paths into the event (traits.email, context.ip), not {bad[0]!r}"
+            )
         return value
 
 
@@ -384,7 +396,9 @@ class Config(_Model):
     def _known_storage(cls, value: str) -> str:
         if value.startswith(POSTGRES_SCHEMES):
             if value.split("://", 1)[1].strip("/") == "":
-                raise ValueError("storage: a postgresql:// URL needs at least a host or a database (postgresql://user:pass@host:5432/db)")
+                raise ValueError(
+                    "storage: a postgresql:// URL needs at least a host or a database (postgresql://user:pass@host:5432/db)"
+                )
             return value
         if not value.startswith(SQLITE_PREFIX) or len(value) == len(SQLITE_PREFIX):
             raise ValueError(
@@ -401,7 +415,7 @@ class Config(_Model):
         """The SQLite file (`sqlite:///var/x.db` is relative to the working directory, `sqlite:////abs` absolute)."""
         if self.storage_kind != "sqlite":
             raise ValueError(f"storage is not an SQLite file: {redact_url(self.storage)}")
-        return Path(self.storage[len(SQLITE_PREFIX):])
+        return Path(self.storage[len(SQLITE_PREFIX) :])
 
     def storage_description(self) -> str:
         """Where events are stored, for messages: the file, or the URL without its password."""
@@ -410,6 +424,7 @@ class Config(_Model):
     def sources_of(self, destination: DestinationConfig) -> list[str]:
         """The source names a destination receives from (all sources when it names none)."""
         return destination.sources or [s.name for s in self.sources]
+
     sources: list[SourceConfig] = []
     destinations: list[DestinationConfig] = []
 
@@ -507,7 +522,9 @@ def _structure_problems(error: ValidationError) -> list[ConfigProblem]:
         loc: Path_ = tuple(item["loc"])
         # A union (`presets` or a list) reports under its member names; show the key the user wrote.
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
-        problems.append(ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, "))))
+        problems.append(
+            ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
+        )
     unique: dict[tuple[Path_, str], ConfigProblem] = {}
     for p in problems:
         unique.setdefault((p.path, p.reason), p)
@@ -575,7 +592,9 @@ def _raw_engine_problems(data: dict[str, Any]) -> list[ConfigProblem]:
         for j, sub in enumerate(subscriptions if isinstance(subscriptions, list) else []):
             if isinstance(sub, dict):
                 where: Path_ = ("destinations", i, "subscriptions", j)
-                problems.extend(_engine_problems(where, sub.get("subscribe"), sub.get("mapping"), dest.get("mode", "device")))
+                problems.extend(
+                    _engine_problems(where, sub.get("subscribe"), sub.get("mapping"), dest.get("mode", "device"))
+                )
     return problems
 
 
@@ -595,7 +614,10 @@ def _settings_problems(data: dict[str, Any]) -> tuple[list[ConfigProblem], dict[
         try:
             valid[i] = model.model_validate(dest["settings"])
         except ValidationError as exc:
-            problems.extend(_setting_problem(model, ("destinations", i, "settings"), item) for item in exc.errors(include_input=False, include_url=False))
+            problems.extend(
+                _setting_problem(model, ("destinations", i, "settings"), item)
+                for item in exc.errors(include_input=False, include_url=False)
+            )
     return problems, valid
 
 
@@ -617,17 +639,30 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
     vendor = definition.vendor
     problems: list[ConfigProblem] = []
     if dest.mode not in definition.modes:
-        problems.append(ConfigProblem((*base, "mode"), f"{vendor} has no {dest.mode} mode (it has {', '.join(definition.modes)})"))
+        problems.append(
+            ConfigProblem((*base, "mode"), f"{vendor} has no {dest.mode} mode (it has {', '.join(definition.modes)})")
+        )
     model = definition.settings_model
     for key, f in model.fields().items():
         value = getattr(dest.settings, key)
         text = value.get_secret_value() if isinstance(value, SecretStr) else value
         if f.required and isinstance(text, str) and not text.strip():
-            problems.append(ConfigProblem((*base, "settings", key), f"{key} is empty: the {vendor} {model.info(key)['label']} is required"))
-    problems.extend(ConfigProblem((*base, "settings", key), reason) for key, reason in dest.settings.problems(dest.mode))
+            problems.append(
+                ConfigProblem(
+                    (*base, "settings", key), f"{key} is empty: the {vendor} {model.info(key)['label']} is required"
+                )
+            )
+    problems.extend(
+        ConfigProblem((*base, "settings", key), reason) for key, reason in dest.settings.problems(dest.mode)
+    )
     for j, name in enumerate(dest.sources):
         if name not in source_names:
-            problems.append(ConfigProblem((*base, "sources", j), f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
+            problems.append(
+                ConfigProblem(
+                    (*base, "sources", j),
+                    f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})",
+                )
+            )
     actions = definition.actions
     compiled: list[CompiledSubscription] = []
     names: set[str] = set()
@@ -635,10 +670,18 @@ def _check_destination(index: int, dest: DestinationConfig, source_names: set[st
         where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
         found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
         if spec.name in names:  # the delivery log and retries know a subscription by its name
-            found.insert(0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination"))
+            found.insert(
+                0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination")
+            )
         names.add(spec.name)
         if spec.partner_action not in actions:
-            found.insert(0, ConfigProblem((*where, "partnerAction"), f"unknown partnerAction {spec.partner_action!r}; {vendor} has {', '.join(actions)}"))
+            found.insert(
+                0,
+                ConfigProblem(
+                    (*where, "partnerAction"),
+                    f"unknown partnerAction {spec.partner_action!r}; {vendor} has {', '.join(actions)}",
+                ),
+            )
         if found:
             problems.extend(found)
         else:
@@ -677,11 +720,13 @@ def _device_conflicts(config: Config) -> list[ConfigProblem]:
         for source in config.sources_of(dest):
             seen = first.setdefault((source, dest.type), (dest, key))
             if seen[1] != key:
-                problems.append(ConfigProblem(
-                    ("destinations", i),
-                    f"source {source!r} already loads {vendor} through device-mode destination {seen[0].name!r} with "
-                    f"{device.page_conflict or 'other settings'}; a page can run only one {vendor} SDK",
-                ))
+                problems.append(
+                    ConfigProblem(
+                        ("destinations", i),
+                        f"source {source!r} already loads {vendor} through device-mode destination {seen[0].name!r} with "
+                        f"{device.page_conflict or 'other settings'}; a page can run only one {vendor} SDK",
+                    )
+                )
     return problems
 
 
@@ -704,7 +749,10 @@ def parse_config(
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ConfigError(file, [ConfigProblem((), "the configuration must be a mapping of keys (server, sources, destinations, …)", 1)])
+        raise ConfigError(
+            file,
+            [ConfigProblem((), "the configuration must be a mapping of keys (server, sources, destinations, …)", 1)],
+        )
     problems: list[ConfigProblem] = []
     data = _interpolate(raw, (), dict(os.environ) if env is None else env, problems, secrets_optional)
     config: Config | None = None
@@ -726,7 +774,12 @@ def parse_config(
         unset = {p.path for p in problems}  # an unset variable already explains an empty value there
         problems.extend(_write_key_clashes(config))
         if config.server.demo is not None and config.server.demo not in source_names:
-            problems.append(ConfigProblem(("server", "demo"), f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})"))
+            problems.append(
+                ConfigProblem(
+                    ("server", "demo"),
+                    f"unknown source {config.server.demo!r} (sources: {', '.join(sorted(source_names)) or 'none'})",
+                )
+            )
         for i, dest in enumerate(config.destinations):
             if dest.name in seen:
                 problems.append(ConfigProblem(("destinations", i, "name"), f"duplicate destination name {dest.name!r}"))
@@ -765,6 +818,9 @@ def warn_if_world_readable(path: Path) -> bool:
         return False
     log.warning(
         "%s is readable by every user of this machine (mode %s) and may hold secrets (write keys, Project API Keys): "
-        "chmod 600 %s", path, oct(stat.S_IMODE(mode))[2:], path,
+        "chmod 600 %s",
+        path,
+        oct(stat.S_IMODE(mode))[2:],
+        path,
     )
     return True

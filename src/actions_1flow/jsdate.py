@@ -35,16 +35,43 @@ _END, _NUMBER, _SYMBOL, _WORD, _SPACE, _OTHER = range(6)
 _UNKNOWN_WORD, _MONTH, _ZONE, _T, _AM_PM = range(5)
 
 _KEYWORDS = {  # three-letter (or shorter) lower-case prefix → (meaning, value)
-    **{name: (_MONTH, i) for i, name in enumerate(
-        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)},
-    "am": (_AM_PM, 0), "pm": (_AM_PM, 12),
-    "ut": (_ZONE, 0), "utc": (_ZONE, 0), "z": (_ZONE, 0), "gmt": (_ZONE, 0),
-    "cdt": (_ZONE, -5), "cst": (_ZONE, -6), "edt": (_ZONE, -4), "est": (_ZONE, -5),
-    "mdt": (_ZONE, -6), "mst": (_ZONE, -7), "pdt": (_ZONE, -7), "pst": (_ZONE, -8),
+    **{
+        name: (_MONTH, i)
+        for i, name in enumerate(
+            ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1
+        )
+    },
+    "am": (_AM_PM, 0),
+    "pm": (_AM_PM, 12),
+    "ut": (_ZONE, 0),
+    "utc": (_ZONE, 0),
+    "z": (_ZONE, 0),
+    "gmt": (_ZONE, 0),
+    "cdt": (_ZONE, -5),
+    "cst": (_ZONE, -6),
+    "edt": (_ZONE, -4),
+    "est": (_ZONE, -5),
+    "mdt": (_ZONE, -6),
+    "mst": (_ZONE, -7),
+    "pdt": (_ZONE, -7),
+    "pst": (_ZONE, -8),
     "t": (_T, 0),
 }
-_SPACES = {0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x202F, 0x205F, 0x3000,
-           0xFEFF}  # JS white space and ASCII line ends; every other unit from "A" up (U+2028 too) is a letter
+_SPACES = {
+    0x09,
+    0x0A,
+    0x0B,
+    0x0C,
+    0x0D,
+    0x20,
+    0xA0,
+    0x1680,
+    *range(0x2000, 0x200B),
+    0x202F,
+    0x205F,
+    0x3000,
+    0xFEFF,
+}  # JS white space and ASCII line ends; every other unit from "A" up (U+2028 too) is a letter
 _SYMBOLS = {ord(c): c for c in ":-+.)"}
 
 
@@ -75,7 +102,7 @@ def _tokens(text: str) -> list[_Token]:
     data = text.encode("utf-16-le", "surrogatepass")
     units = [data[i] | data[i + 1] << 8 for i in range(0, len(data), 2)]
     if 0 in units:
-        units = units[:units.index(0)]
+        units = units[: units.index(0)]
     out: list[_Token] = []
     i, n = 0, len(units)
     while i < n:
@@ -95,7 +122,7 @@ def _tokens(text: str) -> list[_Token]:
         elif u >= 0x41:
             while i < n and units[i] >= 0x41 and units[i] not in _SPACES:
                 i += 1
-            prefix = "".join(chr(c | 0x20) if c | 0x20 < 0x80 else "\ufffd" for c in units[start:min(i, start + 3)])
+            prefix = "".join(chr(c | 0x20) if c | 0x20 < 0x80 else "\ufffd" for c in units[start : min(i, start + 3)])
             meaning = _KEYWORDS.get(prefix)
             if meaning is not None and i - start > 3 and meaning[0] != _MONTH:
                 meaning = None  # only month names may be longer than their prefix

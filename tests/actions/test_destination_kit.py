@@ -51,7 +51,9 @@ RICH_FIELDS = {
     "maybe_when": Field("Maybe When", type="datetime", allow_null=True),
     "flag": Field("Flag", type="boolean"),
     "nums": Field("Numbers", type="integer", multiple=True),
-    "level": Field("Level", type="string", choices=(Choice("lo", "Low"), Choice("hi", "High")), allow_null=True, multiple=True),
+    "level": Field(
+        "Level", type="string", choices=(Choice("lo", "Low"), Choice("hi", "High")), allow_null=True, multiple=True
+    ),
     "obj": Field("Object", type="object"),
     "maybe_obj": Field("Maybe Object", type="object", allow_null=True),
     "address": Field(
@@ -61,7 +63,10 @@ RICH_FIELDS = {
     ),
     "open": Field("Open", type="object", additional_properties=True, properties={"a": Field("A", type="number")}),
     "items": Field(
-        "Items", type="object", multiple=True, properties={"sku": Field("SKU", required=True), "qty": Field("Qty", type="integer")}
+        "Items",
+        type="object",
+        multiple=True,
+        properties={"sku": Field("SKU", required=True), "qty": Field("Qty", type="integer")},
     ),
 }
 
@@ -97,7 +102,10 @@ class TestSpecCatalogue:
         assert D_VALIDATOR({"userId": 123, "count": "5", "tags": "x"}) == {"userId": "123", "count": 5, "tags": ["x"]}
 
     def test_d3_empty_values_removed(self):
-        assert D_VALIDATOR({"userId": "u", "count": "", "nullable": None, "color": ""}) == {"userId": "u", "nullable": None}
+        assert D_VALIDATOR({"userId": "u", "count": "", "nullable": None, "color": ""}) == {
+            "userId": "u",
+            "nullable": None,
+        }
 
     @pytest.mark.parametrize("value", ["", None])
     def test_d4_empty_required_field_is_missing(self, value):
@@ -181,7 +189,10 @@ class TestMessages:
             ({"when": {}}, "When must be a string or number but it was an object."),
             ({"maybe_when": []}, "Maybe When must be a string, number, or null but it was an array."),
             ({"level": ["mid"]}, 'The value at /level/0 must be one of: "lo", "hi", or null.'),
-            ({"address": {"zip": "x"}}, "Address is missing the required field 'street'. Zip must be an integer but it was a string."),
+            (
+                {"address": {"zip": "x"}},
+                "Address is missing the required field 'street'. Zip must be an integer but it was a string.",
+            ),
             ({"address": "5th Ave"}, "Address must be an object but it was a string."),
             ({"items": [{"qty": 1}]}, "The value at /items/0 is missing the required field 'sku'."),
             ({"nums": [1, "x"]}, "The value at /nums/1 must be an integer but it was a string."),
@@ -192,7 +203,9 @@ class TestMessages:
         assert validate(payload, self.validator) == {"error": message}
 
     def test_nested_objects_drop_unknown_keys_unless_open(self):
-        result = self.validator({"address": {"street": "Main", "x": 1}, "open": {"a": "2", "b": 3}, "obj": {"any": [1]}})
+        result = self.validator(
+            {"address": {"street": "Main", "x": 1}, "open": {"a": "2", "b": 3}, "obj": {"any": [1]}}
+        )
         assert result == {"address": {"street": "Main"}, "open": {"a": 2, "b": 3}, "obj": {"any": [1]}}
 
     def test_zero_minimum_is_ignored_like_segment(self):
@@ -212,7 +225,9 @@ class TestRemoveEmptyValues:
     def test_untyped_values_are_untouched(self):
         assert remove_empty_values({"a": None}, {}) == {"a": None}
         schema = fields_to_schema({"o": Field("O", type="object")})
-        assert remove_empty_values({"o": {"x": None, "y": [MISSING]}}, schema, True) == {"o": {"x": None, "y": [MISSING]}}
+        assert remove_empty_values({"o": {"x": None, "y": [MISSING]}}, schema, True) == {
+            "o": {"x": None, "y": [MISSING]}
+        }
 
 
 def test_default_values_keep_null_and_skip_unset_in_field_order():
@@ -257,7 +272,14 @@ ORACLE_CASES = [
     (RICH_FIELDS, {"name": "a😀"}),
     (RICH_FIELDS, {"name": "abcdefg", "score": "11", "when": {}, "flag": "TRUE"}),
     (RICH_FIELDS, {"maybe_when": [], "level": ["mid", None, "lo"], "nums": ["1", "x", 2.0]}),
-    (RICH_FIELDS, {"address": {"zip": "x", "other": 1}, "items": [{"qty": "2", "z": 1}, {"sku": None}], "open": {"a": [3], "b": None}}),
+    (
+        RICH_FIELDS,
+        {
+            "address": {"zip": "x", "other": 1},
+            "items": [{"qty": "2", "z": 1}, {"sku": None}],
+            "open": {"a": [3], "b": None},
+        },
+    ),
     (RICH_FIELDS, {"when": "2024-01-02", "maybe_when": None, "text": 5, "secret": True, "maybe_obj": ""}),
     (RICH_FIELDS, {"address": "x", "items": "y", "obj": [], "level": "hi"}),
 ]
@@ -281,8 +303,9 @@ def test_string_lengths_count_utf16_units_like_segment(oracle):
     """ajv's maxLength/minLength message reports JS `.length`; a lone surrogate is one unit there too."""
     fields = {"name": RICH_FIELDS["name"]}
     payloads = [{"name": s} for s in ("abc\ud800defg", "\udc00", "a\ud83d\ude00\ud83d\ude00\ud83d\ude00", "ab\ud800")]
-    expected = oracle.call("kit.validateMany", cases=[{"fields": segment_fields(fields), "payload": p, "batch": False}
-                                                      for p in payloads])
+    expected = oracle.call(
+        "kit.validateMany", cases=[{"fields": segment_fields(fields), "payload": p, "batch": False} for p in payloads]
+    )
     ours = [validate(p, PayloadValidator(fields_to_schema(fields))) for p in payloads]
     # ASCII-escaped JSON compares the UTF-16 units (Python holds an astral character either joined or as halves).
     assert json.dumps(ours) == json.dumps([{k: v for k, v in r.items() if k != "name"} for r in expected])
@@ -293,13 +316,36 @@ _scalars = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**53), max_value=2**53),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.sampled_from(["", " ", "0", "1", "-1", " 12 ", "1e3", "0x1f", "5.5", "true", "false", "TRUE", "abc", "red",
-                     "blue", "2024-01-02", "lo", "hi", "a😀"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "1",
+            "-1",
+            " 12 ",
+            "1e3",
+            "0x1f",
+            "5.5",
+            "true",
+            "false",
+            "TRUE",
+            "abc",
+            "red",
+            "blue",
+            "2024-01-02",
+            "lo",
+            "hi",
+            "a😀",
+        ]
+    ),
     st.text(max_size=6),
 )
 _values = st.recursive(
     _scalars,
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "sku", "qty", "x"]), inner, max_size=3)),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "sku", "qty", "x"]), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 _payloads = st.dictionaries(st.sampled_from(sorted({*D_FIELDS, *RICH_FIELDS, "zzz"})), _values, max_size=6)
@@ -336,7 +382,9 @@ KIT_DESTINATION = Destination(
     description="",
     settings_model=KitSettings,
     actions={
-        "needsUser": Action("Needs User", "", {"userId": Field("User ID", required=True), "n": Field("N", type="integer")}, _echo),
+        "needsUser": Action(
+            "Needs User", "", {"userId": Field("User ID", required=True), "n": Field("N", type="integer")}, _echo
+        ),
         "skipper": Action("Skipper", "", {"userId": Field("User ID")}, lambda data: Filtered("skipped on purpose")),
         "broken": Action("Broken", "", {}, lambda data: 1 / 0),
     },
@@ -368,8 +416,14 @@ def test_d8_each_subscription_keeps_its_own_result():
         ("seventh", Status.DISABLED),
     ]
     first, second, third, fourth, fifth, sixth, _ = results
-    assert first.messages == [{"userId": "u-1", "n": 3}] and first.log == ["Mappings resolved", "Payload validated", "Action Executed"]
-    assert second.reason == "The root value is missing the required field 'userId'." and second.log == ["Mappings resolved"]
+    assert first.messages == [{"userId": "u-1", "n": 3}] and first.log == [
+        "Mappings resolved",
+        "Payload validated",
+        "Action Executed",
+    ]
+    assert second.reason == "The root value is missing the required field 'userId'." and second.log == [
+        "Mappings resolved"
+    ]
     assert third.reason == 'the event does not match the trigger type = "identify"'
     assert fourth.reason == "skipped on purpose"
     assert "division by zero" in fifth.reason and "unknown action 'unknownAction'" in sixth.reason

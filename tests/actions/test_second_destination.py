@@ -95,7 +95,9 @@ def test_config_worker_retry_status_and_events(tmp_path, monkeypatch, webhook_re
 
         store = SQLiteStore(config.storage_path())
         clock = Clock()
-        worker = DestinationWorker(store, dest, ["web"], RetryPolicy(base=1, cap=5, window=3600), clock=clock, batch_age=0)
+        worker = DestinationWorker(
+            store, dest, ["web"], RetryPolicy(base=1, cap=5, window=3600), clock=clock, batch_age=0
+        )
         events = [
             {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m1"},
             {"type": "track", "event": "Anonymous", "messageId": "m2"},
@@ -118,7 +120,13 @@ def test_config_worker_retry_status_and_events(tmp_path, monkeypatch, webhook_re
         status = invoke("status", "--config", str(path), "--json")
         assert status.exit_code == 0, status.stderr
         row = json.loads(status.stdout)
-        assert (row["destination"], row["received"], row["delivered"], row["filtered"], row["retrying"]) == ("hook", 3, 1, 2, 0)
+        assert (row["destination"], row["received"], row["delivered"], row["filtered"], row["retrying"]) == (
+            "hook",
+            3,
+            1,
+            2,
+            0,
+        )
 
         log = invoke("events", "--config", str(path), "--json")
         assert log.exit_code == 0, log.stderr

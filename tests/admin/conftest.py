@@ -26,8 +26,15 @@ def write_config(directory: Path, storage: str, api_url: str = "http://127.0.0.1
         "pipeline": {"poll_interval": "50ms", "retry_base": "200ms", "retry_cap": "1s", "batch_age": "50ms"},
         "admin": {"token": TOKEN},
         "sources": [{"name": "web", "write_key": WRITE_KEY}],
-        "destinations": [{"name": "1flow-cloud", "mode": "cloud", "sources": ["web"],
-                          "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url}, "subscriptions": SUBSCRIPTIONS}],
+        "destinations": [
+            {
+                "name": "1flow-cloud",
+                "mode": "cloud",
+                "sources": ["web"],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url},
+                "subscriptions": SUBSCRIPTIONS,
+            }
+        ],
     }
     for key, value in extra.items():
         if value is None:

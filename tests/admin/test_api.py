@@ -54,7 +54,11 @@ async def overview_settled(client: httpx.AsyncClient, delivered: int, dead: int 
     async def check():
         body = (await client.get("/admin/api/v1/overview?range=1h", headers=bearer())).json()
         d = body["destinations"][0]
-        return body if d["delivered"] >= delivered and d["dead"] >= dead and d["pending"] == 0 and d["retrying"] == 0 else None
+        return (
+            body
+            if d["delivered"] >= delivered and d["dead"] >= dead and d["pending"] == 0 and d["retrying"] == 0
+            else None
+        )
 
     return await until(check)
 
@@ -62,9 +66,12 @@ async def overview_settled(client: httpx.AsyncClient, delivered: int, dead: int 
 async def test_overview_equals_status_json_and_the_log_shows_request_and_response(tmp_path, storage_url, live_sandbox):
     path = write_config(tmp_path, storage_url, live_sandbox.api_url())
     async with AppClient(path, run_worker=True) as client:
-        await track(client, {"type": "track", "event": "Signed Up", "userId": "u1"},
-                    {"type": "identify", "userId": "u2", "traits": {"plan": "pro"}},
-                    {"type": "page", "userId": "u3"})  # page: no subscription matches
+        await track(
+            client,
+            {"type": "track", "event": "Signed Up", "userId": "u1"},
+            {"type": "identify", "userId": "u2", "traits": {"plan": "pro"}},
+            {"type": "page", "userId": "u3"},
+        )  # page: no subscription matches
         await overview_settled(client, delivered=2)
         live_sandbox.fault(1, status=400)  # a batch of one refused: dead-lettered
         await track(client, {"type": "track", "event": "Broken", "userId": "u4"})
@@ -105,7 +112,12 @@ async def test_overview_equals_status_json_and_the_log_shows_request_and_respons
         assert r.json() == {"count": 1, "dry_run": False}
         body = await overview_settled(client, delivered=3)
         assert body["destinations"][0]["dead"] == 0
-        broken = [i for c in live_sandbox.calls() for i in (c.get("body") or {}).get("batch", []) if i.get("event") == "Broken"]
+        broken = [
+            i
+            for c in live_sandbox.calls()
+            for i in (c.get("body") or {}).get("batch", [])
+            if i.get("event") == "Broken"
+        ]
         assert len(broken) == 2  # the refused attempt and the replay
 
 
@@ -118,14 +130,27 @@ async def test_test_event_and_mapping_preview(sqlite_config, live_sandbox, tmp_p
         assert body["sent"] is None and not live_sandbox.calls()
         statuses = {x["subscription"]: x["status"] for x in body["results"]}
         assert statuses == {"Track Event": "ready", "Identify User": "not_subscribed"}
-        r = await client.post("/admin/api/v1/test-event", json={"event": event, "send": True, "destination": "1flow-cloud"}, headers=bearer())
+        r = await client.post(
+            "/admin/api/v1/test-event",
+            json={"event": event, "send": True, "destination": "1flow-cloud"},
+            headers=bearer(),
+        )
         sent = r.json()["sent"]
-        assert sent["response"]["status"] == 200 and sent["outcome"]["kind"] == "delivered" and US_KEY not in json.dumps(sent)
+        assert (
+            sent["response"]["status"] == 200
+            and sent["outcome"]["kind"] == "delivered"
+            and US_KEY not in json.dumps(sent)
+        )
         assert len(live_sandbox.calls()) == 1
         assert (await client.post("/admin/api/v1/test-event", json={"event": []}, headers=bearer())).status_code == 400
 
-        preview = {"destination": "1flow-cloud", "partnerAction": "trackEvent", "subscribe": 'type = "track" and',
-                   "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"}}, "event": event}
+        preview = {
+            "destination": "1flow-cloud",
+            "partnerAction": "trackEvent",
+            "subscribe": 'type = "track" and',
+            "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"}},
+            "event": event,
+        }
         body = (await client.post("/admin/api/v1/mapping-preview", json=preview, headers=bearer())).json()
         assert body["trigger"]["ok"] is False and "^" in body["trigger"]["error"]
         assert body["mapping"]["ok"] is True and body["mapping"]["payload"]["event_name"] == "Clicked"
@@ -153,13 +178,23 @@ async def test_metrics_need_auth_and_count(tmp_path, live_sandbox):
     async with AppClient(path, run_worker=True) as client:
         assert (await client.get("/metrics")).status_code == 401
         await track(client, {"type": "track", "event": "A", "userId": "m1"})
-        assert (await client.post("/v1/batch", json=batch({"type": "track", "event": "B", "userId": "m2"}), auth=("wrong", ""))).status_code == 401
+        assert (
+            await client.post(
+                "/v1/batch", json=batch({"type": "track", "event": "B", "userId": "m2"}), auth=("wrong", "")
+            )
+        ).status_code == 401
         await overview_settled(client, delivered=1)
         csrf = await login(client)
         assert csrf
         text = (await client.get("/metrics")).text  # a console session works too
-        for name in ("actions_1flow_events_received_total", "actions_1flow_events_rejected_total", "actions_1flow_deliveries_total",
-                     "actions_1flow_pending_events", "actions_1flow_oneflow_responses_total", "actions_1flow_delivery_seconds_bucket"):
+        for name in (
+            "actions_1flow_events_received_total",
+            "actions_1flow_events_rejected_total",
+            "actions_1flow_deliveries_total",
+            "actions_1flow_pending_events",
+            "actions_1flow_oneflow_responses_total",
+            "actions_1flow_delivery_seconds_bucket",
+        ):
             assert name in text, name
         assert 'actions_1flow_pending_events{destination="1flow-cloud"} 0.0' in text
         assert 'actions_1flow_events_rejected_total{code="unknown_write_key",source=""}' in text

@@ -30,7 +30,9 @@ async def test_login_sets_a_strict_httponly_cookie_and_opens_the_api(sqlite_conf
         r = await client.post("/console/login", data={"token": TOKEN, "next": "/console/events"})
         assert r.status_code == 303 and r.headers["location"] == "/console/events"
         cookie = r.headers["set-cookie"].lower()
-        assert COOKIE in cookie and "httponly" in cookie and "samesite=strict" in cookie and "max-age=43200" in cookie  # 12 h
+        assert (
+            COOKIE in cookie and "httponly" in cookie and "samesite=strict" in cookie and "max-age=43200" in cookie
+        )  # 12 h
         assert "secure" not in cookie  # plain http here
         info = (await client.get("/admin/api/v1/session")).json()
         assert info["via"] == "session" and len(info["csrf"]) > 20 and info["expires_at"] > 0
@@ -60,9 +62,13 @@ async def test_state_changing_request_with_session_needs_csrf(sqlite_config):
         csrf = await login(client)
         r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": True})
         assert r.status_code == 403 and r.json()["code"] == "csrf"
-        r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers={"X-CSRF-Token": "wrong"})
+        r = await client.post(
+            "/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers={"X-CSRF-Token": "wrong"}
+        )
         assert r.status_code == 403
-        r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers={"X-CSRF-Token": csrf})
+        r = await client.post(
+            "/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers={"X-CSRF-Token": csrf}
+        )
         assert r.status_code == 200, r.text
 
 
@@ -118,6 +124,9 @@ async def test_without_admin_section_every_console_and_admin_path_is_404(tmp_pat
 async def test_console_pages_redirect_to_the_login_form_without_a_session(sqlite_config):
     async with AppClient(sqlite_config) as client:
         r = await client.get("/console/events?destination=x")
-        assert r.status_code == 302 and r.headers["location"] == "/console/login?next=%2Fconsole%2Fevents%3Fdestination%3Dx"
+        assert (
+            r.status_code == 302
+            and r.headers["location"] == "/console/login?next=%2Fconsole%2Fevents%3Fdestination%3Dx"
+        )
         await login(client)
         assert (await client.get("/console/events")).status_code == 200

@@ -39,7 +39,13 @@ async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_san
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/r.db", live_sandbox.api_url())
     app = AppClient(path, run_worker=True)
     async with app as client:
-        edit(path, lambda d: d["sources"].append({"name": "app", "write_key": "wk_new_source"}) or d["destinations"][0]["sources"].append("app"))
+        edit(
+            path,
+            lambda d: (
+                d["sources"].append({"name": "app", "write_key": "wk_new_source"})
+                or d["destinations"][0]["sources"].append("app")
+            ),
+        )
         r = await client.post("/admin/api/v1/reload", headers=bearer())
         assert r.status_code == 200 and r.json()["ok"] is True
         ok = await client.post("/v1/track", json={"event": "New", "userId": "n1"}, auth=("wk_new_source", ""))
@@ -52,7 +58,9 @@ async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_san
         assert r.status_code == 400 and r.json()["ok"] is False
         (message,) = [p for p in r.json()["problems"] if "subscribe" in p]
         assert message.startswith(f"{path}:") and "destinations[0].subscriptions[0].subscribe: invalid FQL" in message
-        assert (await client.post("/v1/track", json={"event": "Still", "userId": "n2"}, auth=("wk_new_source", ""))).status_code == 200
+        assert (
+            await client.post("/v1/track", json={"event": "Still", "userId": "n2"}, auth=("wk_new_source", ""))
+        ).status_code == 200
 
         path.write_text(good.replace(f"sqlite:///{tmp_path}/r.db", f"sqlite:///{tmp_path}/other.db"))
         r = await client.post("/admin/api/v1/reload", headers=bearer())
@@ -62,18 +70,29 @@ async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_san
         edit(path, lambda d: d["sources"].pop())  # the new source goes again; its key is refused from then on
         edit(path, lambda d: d["destinations"][0].update(sources=["web"]))
         assert (await client.post("/admin/api/v1/reload", headers=bearer())).json()["ok"] is True
-        assert (await client.post("/v1/track", json={"event": "Gone", "userId": "n3"}, auth=("wk_new_source", ""))).status_code == 401
+        assert (
+            await client.post("/v1/track", json={"event": "Gone", "userId": "n3"}, auth=("wk_new_source", ""))
+        ).status_code == 401
         # the restarted worker still delivers
-        assert (await client.post("/v1/track", json={"event": "After", "userId": "n4"}, auth=(WRITE_KEY, ""))).status_code == 200
+        assert (
+            await client.post("/v1/track", json={"event": "After", "userId": "n4"}, auth=(WRITE_KEY, ""))
+        ).status_code == 200
         deadline = time.monotonic() + 10
-        while not any(i.get("event") == "After" for c in live_sandbox.calls() for i in (c.get("body") or {}).get("batch", [])):
+        while not any(
+            i.get("event") == "After" for c in live_sandbox.calls() for i in (c.get("body") or {}).get("batch", [])
+        ):
             assert time.monotonic() < deadline
             await __import__("asyncio").sleep(0.05)
 
 
 def test_reload_under_load_and_admin_listen(tmp_path, live_sandbox):
     admin_port = free_port()
-    path = write_config(tmp_path, f"sqlite:///{tmp_path}/l.db", live_sandbox.api_url(), admin={"token": TOKEN, "listen": f"127.0.0.1:{admin_port}"})
+    path = write_config(
+        tmp_path,
+        f"sqlite:///{tmp_path}/l.db",
+        live_sandbox.api_url(),
+        admin={"token": TOKEN, "listen": f"127.0.0.1:{admin_port}"},
+    )
     server = ServeProcess(path, tmp_path / "serve.log")
     admin = httpx.Client(base_url=f"http://127.0.0.1:{admin_port}", timeout=10, headers=bearer())
     try:
@@ -106,7 +125,10 @@ def test_reload_under_load_and_admin_listen(tmp_path, live_sandbox):
         try:
             for n in range(5):
                 before = len(statuses)
-                edit(path, lambda d, n=n: d["destinations"][0]["subscriptions"][0]["mapping"].update(properties={"reload": n}))
+                edit(
+                    path,
+                    lambda d, n=n: d["destinations"][0]["subscriptions"][0]["mapping"].update(properties={"reload": n}),
+                )
                 if n % 2:
                     server.process.send_signal(signal.SIGHUP)
                 else:
@@ -123,10 +145,18 @@ def test_reload_under_load_and_admin_listen(tmp_path, live_sandbox):
         log = server.log_text()
         assert log.count("configuration reloaded from") == 5, log[-3000:]
         # the last mapping is the one delivering now
-        assert server.http.post("/v1/track", json={"event": "Final", "userId": "f"}, auth=(WRITE_KEY, "")).status_code == 200
+        assert (
+            server.http.post("/v1/track", json={"event": "Final", "userId": "f"}, auth=(WRITE_KEY, "")).status_code
+            == 200
+        )
         deadline = time.monotonic() + 10
         while True:
-            final = [i for c in live_sandbox.calls() for i in (c.get("body") or {}).get("batch", []) if i.get("event") == "Final"]
+            final = [
+                i
+                for c in live_sandbox.calls()
+                for i in (c.get("body") or {}).get("batch", [])
+                if i.get("event") == "Final"
+            ]
             if final:
                 break
             assert time.monotonic() < deadline

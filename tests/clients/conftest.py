@@ -68,6 +68,8 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "
 
 def wait_for_delivery(sandbox: SandboxServer, run: str, expected: Counter[tuple[str, str, Any]]) -> None:
     """Until the sandbox has every expected item; then a moment more, to catch any extra (duplicated) delivery."""
-    wait_for(lambda: sum(delivered(sandbox, run).values()) >= sum(expected.values()), what="delivery of every accepted event")
+    wait_for(
+        lambda: sum(delivered(sandbox, run).values()) >= sum(expected.values()), what="delivery of every accepted event"
+    )
     time.sleep(0.5)
     assert delivered(sandbox, run) == expected

@@ -28,8 +28,10 @@ TRACKING_PATH = re.compile(r"/v1/([a-z]+)$")
 def snippet(server_url: str, write_key: str, load: str | None = None) -> str:
     """docs/web.md's snippet for our server and key; `load` replaces its `analytics.load(writeKey);` line."""
     text = (DOCS / "web.md").read_text(encoding="utf-8")
-    html = re.search(r"```html\n(.*?)```", text[text.index("### 3. Add the snippet to your page"):], re.S).group(1)
-    html = html.replace('"http://127.0.0.1:8080"', json.dumps(server_url)).replace('"wk_web_demo"', json.dumps(write_key))
+    html = re.search(r"```html\n(.*?)```", text[text.index("### 3. Add the snippet to your page") :], re.S).group(1)
+    html = html.replace('"http://127.0.0.1:8080"', json.dumps(server_url)).replace(
+        '"wk_web_demo"', json.dumps(write_key)
+    )
     if load is not None:
         assert html.count("analytics.load(writeKey);") == 1
         html = html.replace("analytics.load(writeKey);", load)
@@ -83,7 +85,9 @@ class Page:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{what}: not within {timeout:g}s; answers so far: {[(e, s) for e, s, _, _ in self.answers]}")
+                raise AssertionError(
+                    f"{what}: not within {timeout:g}s; answers so far: {[(e, s) for e, s, _, _ in self.answers]}"
+                )
             self.page.wait_for_timeout(100)
 
     def accepted_events(self) -> list[dict[str, Any]]:

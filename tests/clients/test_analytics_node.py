@@ -33,10 +33,16 @@ def key_of(kind: str, name: str, props: dict[str, Any]) -> tuple[str, str, Any]:
 def test_identify_track_page_and_a_large_flush_reach_1flow(tracking_server, live_sandbox, run_id):
     calls = [
         {"method": "identify", "args": {"userId": "user-node", "traits": {"run": run_id, "n": 0, "plan": "team"}}},
-        {"method": "track", "args": {"userId": "user-node", "event": "Signed Up", "properties": {"run": run_id, "n": 0}}},
+        {
+            "method": "track",
+            "args": {"userId": "user-node", "event": "Signed Up", "properties": {"run": run_id, "n": 0}},
+        },
         {"method": "page", "args": {"userId": "user-node", "name": "Pricing", "properties": {"run": run_id, "n": 0}}},
     ] + [
-        {"method": "track", "args": {"anonymousId": f"anon-{n % 5}", "event": "Bulk Event", "properties": {"run": run_id, "n": n}}}
+        {
+            "method": "track",
+            "args": {"anonymousId": f"anon-{n % 5}", "event": "Bulk Event", "properties": {"run": run_id, "n": n}},
+        }
         for n in range(1, LARGE_FLUSH + 1)
     ]
     result = send(tracking_server, calls, flushAt=200)
@@ -50,7 +56,10 @@ def test_identify_track_page_and_a_large_flush_reach_1flow(tracking_server, live
 
 
 def test_refusals_are_failures_for_the_client_and_never_delivered(tracking_server, live_sandbox, run_id):
-    calls = [{"method": "track", "args": {"userId": "u", "event": "Nope", "properties": {"run": run_id, "n": n}}} for n in range(3)]
+    calls = [
+        {"method": "track", "args": {"userId": "u", "event": "Nope", "properties": {"run": run_id, "n": n}}}
+        for n in range(3)
+    ]
     result = send(tracking_server, calls, key="wk_unknown")
     assert result["accepted"] == [] and len(result["failed"]) == 3
     assert all("401" in f["reason"] for f in result["failed"])
@@ -58,13 +67,28 @@ def test_refusals_are_failures_for_the_client_and_never_delivered(tracking_serve
     deep: dict = {}
     for _ in range(300):
         deep = {"d": deep}
-    bad = [{"method": "track", "args": {"userId": "u", "event": "In Bad Batch", "properties": {"run": run_id, "n": n, **({"deep": deep} if n == 1 else {})}}} for n in range(4)]
+    bad = [
+        {
+            "method": "track",
+            "args": {
+                "userId": "u",
+                "event": "In Bad Batch",
+                "properties": {"run": run_id, "n": n, **({"deep": deep} if n == 1 else {})},
+            },
+        }
+        for n in range(4)
+    ]
     result = send(tracking_server, bad, flushAt=4)
     assert result["accepted"] == [] and len(result["failed"]) == 4
     assert all("400" in f["reason"] for f in result["failed"])
 
-    good = [{"method": "track", "args": {"userId": "u", "event": "Fine", "properties": {"run": run_id, "n": n}}} for n in range(4, 8)]
+    good = [
+        {"method": "track", "args": {"userId": "u", "event": "Fine", "properties": {"run": run_id, "n": n}}}
+        for n in range(4, 8)
+    ]
     result = send(tracking_server, good, flushAt=4)
     assert result["failed"] == [] and len(result["accepted"]) == 4
-    wait_for_delivery(live_sandbox, run_id, Counter(key_of("track", "Fine", a["properties"]) for a in result["accepted"]))
+    wait_for_delivery(
+        live_sandbox, run_id, Counter(key_of("track", "Fine", a["properties"]) for a in result["accepted"])
+    )
     assert not [k for k in delivered(live_sandbox, run_id) if k[1] in ("Nope", "In Bad Batch")]

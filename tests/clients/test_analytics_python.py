@@ -19,8 +19,13 @@ LARGE_FLUSH = 1_200
 def make_client(server, key: str = "wk_python", **options) -> tuple[Client, list[tuple[Exception, list[dict]]]]:
     errors: list[tuple[Exception, list[dict]]] = []
     client = Client(
-        key, host=server.url, gzip=True, on_error=lambda exc, batch: errors.append((exc, batch)),
-        upload_interval=0.05, max_retries=2, **options,
+        key,
+        host=server.url,
+        gzip=True,
+        on_error=lambda exc, batch: errors.append((exc, batch)),
+        upload_interval=0.05,
+        max_retries=2,
+        **options,
     )
     return client, errors
 
@@ -64,7 +69,10 @@ def test_refused_batches_are_reported_with_our_code_and_never_delivered(tracking
     deep: dict = {}
     for _ in range(300):
         deep = {"d": deep}
-    bad = [enqueue(client.track("u", "In Bad Batch", {"run": run_id, "n": n, **({"deep": deep} if n == 3 else {})})) for n in range(10)]
+    bad = [
+        enqueue(client.track("u", "In Bad Batch", {"run": run_id, "n": n, **({"deep": deep} if n == 3 else {})}))
+        for n in range(10)
+    ]
     client.flush()
     good = [enqueue(client.track("u", "In Good Batch", {"run": run_id, "n": n})) for n in range(10, 20)]
     client.flush()

@@ -31,7 +31,7 @@ def exchange(server, raw: bytes, *, half_close: bool = False, timeout: float = 3
     for match in re.finditer(rb"HTTP/1\.1 (\d{3}) [^\r]*\r\n(.*?)\r\n\r\n", data, re.S):
         length = re.search(rb"(?i)content-length: (\d+)", match.group(2))
         start = match.end()
-        responses.append((int(match.group(1)), data[start:start + int(length.group(1))] if length else b""))
+        responses.append((int(match.group(1)), data[start : start + int(length.group(1))] if length else b""))
     return responses
 
 
@@ -63,7 +63,12 @@ def server(tracking_server):
     before = stored_events(tracking_server)
     yield tracking_server
     assert stored_events(tracking_server) == before, "a refused request stored something"
-    assert httpx.post(f"{tracking_server.url}/v1/track", json={"userId": "u", "event": "alive", "writeKey": "wk_python"}).status_code == 200
+    assert (
+        httpx.post(
+            f"{tracking_server.url}/v1/track", json={"userId": "u", "event": "alive", "writeKey": "wk_python"}
+        ).status_code
+        == 200
+    )
     assert "Traceback" not in tracking_server.log_text()
 
 
@@ -111,7 +116,12 @@ def test_chunked_body_cut_off(server):
 
 def test_content_length_and_chunked_together(server):
     body = event("edge-case")
-    raw = request("/v1/track", f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n", "Transfer-Encoding: chunked", "Content-Length: 3")
+    raw = request(
+        "/v1/track",
+        f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n",
+        "Transfer-Encoding: chunked",
+        "Content-Length: 3",
+    )
     assert_all_4xx(exchange(server, raw))
 
 
@@ -122,7 +132,9 @@ def test_garbage_instead_of_http(server):
 def test_head_and_unknown_methods(server):
     [(status, body)] = exchange(server, request("/v1/track", b"", "Connection: close", method="HEAD"))
     assert status == 405 and body == b""
-    [(status, body)] = exchange(server, request("/v1/track", b"", "Content-Length: 0", "Connection: close", method="PROPFIND"))
+    [(status, body)] = exchange(
+        server, request("/v1/track", b"", "Content-Length: 0", "Connection: close", method="PROPFIND")
+    )
     assert status == 405 and json.loads(body)["code"] == "method_not_allowed"
     assert_all_4xx(exchange(server, request("/v1/track", b"", "Content-Length: 0", method="BREW")))  # not HTTP
 

@@ -33,7 +33,10 @@ DEVICE = "1flow-web"
 
 XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_ID = 'xss-"><img src=x onerror=alert(2)>'
-XSS_TRAITS = {"name": "<script>alert(3)</script><b id=\"xss-b\">bold</b>", "bio": "<svg onload=alert(4)></svg><i class=\"xss-i\">it</i>"}
+XSS_TRAITS = {
+    "name": '<script>alert(3)</script><b id="xss-b">bold</b>',
+    "bio": '<svg onload=alert(4)></svg><i class="xss-i">it</i>',
+}
 HOSTILE_SELECTOR = 'img[src="x"], #xss-b, .xss-i, svg[onload], script:not([src])'
 
 SUBSCRIPTIONS = PRESET_SUBSCRIPTIONS
@@ -58,9 +61,22 @@ def write_console_config(directory: Path, api_url: str, storage: str | None = No
         "pipeline": {"poll_interval": "50ms", "batch_age": "50ms", "retry_base": "200ms", "retry_cap": "1s"},
         "admin": {"token": TOKEN},
         "sources": [{"name": "web", "write_key": WRITE_KEY}],
-        "destinations": [{"name": DEST, "mode": "cloud", "sources": ["web"],
-                          "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url}, "subscriptions": SUBSCRIPTIONS},
-                         {"name": DEVICE, "mode": "device", "sources": ["web"], "settings": {"projectApiKey": US_KEY}, "subscriptions": SUBSCRIPTIONS}],
+        "destinations": [
+            {
+                "name": DEST,
+                "mode": "cloud",
+                "sources": ["web"],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url},
+                "subscriptions": SUBSCRIPTIONS,
+            },
+            {
+                "name": DEVICE,
+                "mode": "device",
+                "sources": ["web"],
+                "settings": {"projectApiKey": US_KEY},
+                "subscriptions": SUBSCRIPTIONS,
+            },
+        ],
     }
     path = directory / "console.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -98,20 +114,62 @@ def console(tmp_path_factory, sandbox_server):
     try:
         for n in (1, 2):  # one at a time: each its own request, answered 401 once
             sandbox_server.fault(count=1, status=401)
-            assert post([{"type": "track", "event": "Doomed", "userId": "u-dead", "messageId": f"dead-{n}", "properties": {"tag": f"dead-{n}"}}]).status_code == 200
+            assert (
+                post(
+                    [
+                        {
+                            "type": "track",
+                            "event": "Doomed",
+                            "userId": "u-dead",
+                            "messageId": f"dead-{n}",
+                            "properties": {"tag": f"dead-{n}"},
+                        }
+                    ]
+                ).status_code
+                == 200
+            )
             wait_until(lambda n=n: status_rows(config)[DEST]["dead"] == n, 15, f"dead-lettered delivery {n}")
         batch = [
-            *({"type": "track", "event": "Order Completed", "userId": f"u-{n}", "messageId": f"ok-{n}", "properties": {"tag": f"ok-{n}", "revenue": n}} for n in range(6)),
+            *(
+                {
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": f"u-{n}",
+                    "messageId": f"ok-{n}",
+                    "properties": {"tag": f"ok-{n}", "revenue": n},
+                }
+                for n in range(6)
+            ),
             {"type": "identify", "userId": "u-1", "messageId": "id-1", "traits": {"plan": "pro"}},
             {"type": "page", "name": "Home", "anonymousId": "a-1", "messageId": "page-1"},  # no subscription: filtered
-            {"type": "track", "event": XSS_NAME, "userId": "<b>u-x</b>", "messageId": XSS_ID, "properties": {"tag": "xss", **XSS_TRAITS}},
+            {
+                "type": "track",
+                "event": XSS_NAME,
+                "userId": "<b>u-x</b>",
+                "messageId": XSS_ID,
+                "properties": {"tag": "xss", **XSS_TRAITS},
+            },
             {"type": "identify", "userId": "u-xss", "messageId": "xss-identify", "traits": XSS_TRAITS},
         ]
         assert post(batch).status_code == 200
-        report = {"writeKey": WRITE_KEY, "destination": DEVICE, "kind": "sdk-call", "message": f"track {XSS_NAME} failed: <b class=\"xss-i\">x</b>", "messageId": XSS_ID}
-        beacon = httpx.post(server.url + "/v1/device-events", content=json.dumps(report), headers={"content-type": "text/plain"})
+        report = {
+            "writeKey": WRITE_KEY,
+            "destination": DEVICE,
+            "kind": "sdk-call",
+            "message": f'track {XSS_NAME} failed: <b class="xss-i">x</b>',
+            "messageId": XSS_ID,
+        }
+        beacon = httpx.post(
+            server.url + "/v1/device-events", content=json.dumps(report), headers={"content-type": "text/plain"}
+        )
         assert beacon.status_code == 204, beacon.text
-        wait_until(lambda: (lambda r: r["pending"] == 0 and r["retrying"] == 0 and r["delivered"] >= 9)(status_rows(config)[DEST]), 15, "the batch delivered")
+        wait_until(
+            lambda: (lambda r: r["pending"] == 0 and r["retrying"] == 0 and r["delivered"] >= 9)(
+                status_rows(config)[DEST]
+            ),
+            15,
+            "the batch delivered",
+        )
         yield server, config, sandbox_server
     finally:
         server.stop()
@@ -208,7 +266,9 @@ def test_login_then_every_page(console, browser_page):
     assert row["dead"] == 2 and row["filtered"] >= 1 and row["delivered"] >= 9
     shot(page, "overview")
     page.click('button[data-range="24h"]')
-    page.wait_for_function("() => document.querySelector('button[data-range=\"24h\"]').getAttribute('aria-pressed') === 'true'")
+    page.wait_for_function(
+        "() => document.querySelector('button[data-range=\"24h\"]').getAttribute('aria-pressed') === 'true'"
+    )
     page.wait_for_selector("#chart canvas")
     assert_clean(page)
 
@@ -256,9 +316,17 @@ def test_login_then_every_page(console, browser_page):
     results.locator('article.result[data-subscription="Track Event"]').wait_for()
     track = results.locator('article.result[data-subscription="Track Event"]')
     assert "Order Completed" in track.locator("pre").inner_text()
-    hostile = {"type": "track", "event": XSS_NAME, "userId": "u-t", "messageId": "tester-xss", "properties": {"tag": "tester", **XSS_TRAITS}}
+    hostile = {
+        "type": "track",
+        "event": XSS_NAME,
+        "userId": "u-t",
+        "messageId": "tester-xss",
+        "properties": {"tag": "tester", **XSS_TRAITS},
+    }
     page.fill("#tester-event", json.dumps(hostile, indent=2))
-    page.wait_for_function("(name) => document.querySelector('#tester-results').textContent.includes(name)", arg=XSS_NAME)
+    page.wait_for_function(
+        "(name) => document.querySelector('#tester-results').textContent.includes(name)", arg=XSS_NAME
+    )
     track = results.locator('article.result[data-subscription="Track Event"]')
     identify = results.locator('article.result[data-subscription="Identify User"]')
     assert track.get_attribute("data-status") != identify.get_attribute("data-status")  # one matched, one did not
@@ -271,7 +339,10 @@ def test_login_then_every_page(console, browser_page):
     page.click("#tester-send")
     page.wait_for_selector("#tester-sent:not([hidden]) pre.response")
     sent = page.locator("#tester-sent")
-    assert mask_secret(US_KEY) in sent.locator("pre.request").inner_text() and "200" in sent.locator("pre.response").inner_text()
+    assert (
+        mask_secret(US_KEY) in sent.locator("pre.request").inner_text()
+        and "200" in sent.locator("pre.response").inner_text()
+    )
     wait_until(lambda: tagged(sandbox, "tester") == [200], 5, "the tester's event at the sandbox")
     shot(page, "tester")
     assert_clean(page)
@@ -286,7 +357,11 @@ def test_login_then_every_page(console, browser_page):
     card.locator("button.copy-yaml").click()
     card.locator("button.copy-yaml", has_text="Copied").wait_for()
     copied = page.evaluate("() => navigator.clipboard.readText()")
-    assert "name: Track Event" in copied and "subscribe: type = \"track\"" in copied and "partnerAction: trackEvent" in copied, copied
+    assert (
+        "name: Track Event" in copied
+        and 'subscribe: type = "track"' in copied
+        and "partnerAction: trackEvent" in copied
+    ), copied
     card.locator("textarea.fql").fill('type = "track" and')
     card.locator("pre.fql-error").wait_for()
     error = card.locator("pre.fql-error").inner_text()
@@ -327,7 +402,9 @@ def test_login_then_every_page(console, browser_page):
     page.click("button.replay")
     page.locator(".confirm", has_text="Re-queue this dead-lettered delivery").wait_for()  # its own batch: one
     page.click('button[data-confirm="replay"]')
-    page.wait_for_function("() => document.querySelector('#flash').textContent.startsWith('Replay finished')", timeout=20_000)
+    page.wait_for_function(
+        "() => document.querySelector('#flash').textContent.startsWith('Replay finished')", timeout=20_000
+    )
     assert page.locator("#flash").inner_text() == "Replay finished: delivered"
     assert page.locator("article.delivery .badge").first.inner_text() == "delivered"
     assert tagged(sandbox, "dead-1") == [401, 200] and tagged(sandbox, "dead-2") == [401]
@@ -368,10 +445,28 @@ def test_the_console_on_postgresql(browser, pg_url, live_sandbox, tmp_path):
     server = ServeProcess(config, tmp_path / "serve.log", "--log-level", "warning")
     page = None
     try:
-        batch = [{"type": "track", "event": "Signed Up", "userId": f"pg-{n}", "messageId": f"pg-{n}", "properties": {"tag": f"pg-{n}"}} for n in range(5)]
+        batch = [
+            {
+                "type": "track",
+                "event": "Signed Up",
+                "userId": f"pg-{n}",
+                "messageId": f"pg-{n}",
+                "properties": {"tag": f"pg-{n}"},
+            }
+            for n in range(5)
+        ]
         batch.append({"type": "page", "name": "Home", "anonymousId": "a-pg", "messageId": "pg-page"})
-        assert httpx.post(server.url + "/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=5).status_code == 200
-        wait_until(lambda: (lambda r: r["pending"] == 0 and r["delivered"] == 5 and r["filtered"] == 1)(status_rows(config)[DEST]), 15, "the batch delivered")
+        assert (
+            httpx.post(server.url + "/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=5).status_code
+            == 200
+        )
+        wait_until(
+            lambda: (lambda r: r["pending"] == 0 and r["delivered"] == 5 and r["filtered"] == 1)(
+                status_rows(config)[DEST]
+            ),
+            15,
+            "the batch delivered",
+        )
         page = open_page(browser, server.url)
         log_in(page)
         check_overview(page, config)
@@ -380,7 +475,10 @@ def test_the_console_on_postgresql(browser, pg_url, live_sandbox, tmp_path):
         assert page.locator("#log tbody tr").count() == 6
         page.locator("#log tbody tr a", has_text="pg-2").click()
         page.wait_for_selector('body[data-loaded="event"]')
-        assert "/v1/batch" in page.locator("pre.request").first.inner_text() and "200" in page.locator("pre.response").first.inner_text()
+        assert (
+            "/v1/batch" in page.locator("pre.request").first.inner_text()
+            and "200" in page.locator("pre.response").first.inner_text()
+        )
         assert_clean(page)
     finally:
         if page is not None:

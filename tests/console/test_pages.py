@@ -20,7 +20,15 @@ pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 CONSOLE = ROOT / "src" / "actions_1flow" / "console"
-PAGES = ["/console", "/console/events", "/console/events/m-1?source=web", "/console/tester", "/console/mappings", "/console/destinations", "/console/replay"]
+PAGES = [
+    "/console",
+    "/console/events",
+    "/console/events/m-1?source=web",
+    "/console/tester",
+    "/console/mappings",
+    "/console/destinations",
+    "/console/replay",
+]
 
 
 def test_the_vendored_uplot_is_the_pinned_npm_build():
@@ -29,12 +37,20 @@ def test_the_vendored_uplot_is_the_pinned_npm_build():
     assert re.fullmatch(r"\d+\.\d+\.\d+", pinned) and lock["version"] == pinned  # exact pin, locked
     dist = ROOT / "node_modules" / "uplot" / "dist"
     for name in ("uPlot.iife.min.js", "uPlot.min.css"):
-        assert (CONSOLE / "static" / "vendor" / name).read_bytes() == (dist / name).read_bytes(), f"run node scripts/build-console.mjs ({name})"
-    assert (CONSOLE / "static" / "vendor" / "uPlot.iife.min.js").read_text().startswith(f"/*! https://github.com/leeoniya/uPlot (v{pinned}) */")
+        assert (CONSOLE / "static" / "vendor" / name).read_bytes() == (dist / name).read_bytes(), (
+            f"run node scripts/build-console.mjs ({name})"
+        )
+    assert (
+        (CONSOLE / "static" / "vendor" / "uPlot.iife.min.js")
+        .read_text()
+        .startswith(f"/*! https://github.com/leeoniya/uPlot (v{pinned}) */")
+    )
 
 
 def test_package_data_ships_every_console_file():
-    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["actions_1flow"]
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "actions_1flow"
+    ]
     files = [p for p in CONSOLE.rglob("*") if p.is_file() and p.suffix != ".py" and "__pycache__" not in p.parts]
     assert len(files) >= 4 + 8  # the four static files and the templates
     package = CONSOLE.parent
@@ -50,7 +66,10 @@ def test_no_inline_script_or_style_in_templates_and_no_innerhtml_in_the_script()
         assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
         assert not re.search(r"\son[a-z]+=|\sstyle=|<style", text), template.name
     script = (CONSOLE / "static" / "console.js").read_text()
-    assert not re.search(r"\.(?:inner|outer)HTML\s*[+]?=|insertAdjacentHTML\(|document\.write|eval\(|new Function|setAttribute\('on", script)
+    assert not re.search(
+        r"\.(?:inner|outer)HTML\s*[+]?=|insertAdjacentHTML\(|document\.write|eval\(|new Function|setAttribute\('on",
+        script,
+    )
 
 
 @pytest.fixture
@@ -72,7 +91,9 @@ async def test_static_files_are_hashed_immutable_gzipped_and_validated(config):
             raw = await client.get(url, headers={"accept-encoding": "identity"})
             assert raw.status_code == 200 and raw.headers["cache-control"] == "public, max-age=31536000, immutable"
             assert raw.headers["x-content-type-options"] == "nosniff"
-            assert raw.headers["content-type"].startswith("text/css" if name.endswith(".css") else "application/javascript")
+            assert raw.headers["content-type"].startswith(
+                "text/css" if name.endswith(".css") else "application/javascript"
+            )
             zipped = await client.get(url, headers={"accept-encoding": "gzip"})
             assert zipped.headers["content-encoding"] == "gzip" and zipped.content == raw.content  # httpx decodes it
             again = await client.get(url, headers={"if-none-match": raw.headers["etag"]})
@@ -139,6 +160,8 @@ def test_the_recorded_weight_is_what_is_served():
     total, zipped = sum(b for b, _ in sizes.values()), sum(g for _, g in sizes.values())
     assert zipped <= 48 * 1024  # the budget: the console is opened daily, often over a VPN
     doc = (ROOT / "docs" / "performance.md").read_text()
-    assert f"| **total** | **{total:,}** | **{zipped:,}** |" in doc, f"update docs/performance.md, Console assets: {sizes}"
+    assert f"| **total** | **{total:,}** | **{zipped:,}** |" in doc, (
+        f"update docs/performance.md, Console assets: {sizes}"
+    )
     for name, (raw, gz) in sizes.items():
         assert re.search(rf"\| `{re.escape(name)}`[^|]*\| {raw:,} \| {gz:,} \|", doc), name

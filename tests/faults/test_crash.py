@@ -48,9 +48,13 @@ def test_killing_the_server_loses_nothing_acknowledged_and_duplicates_nothing(tm
         load.stop()
     acked = set(load.acked)
     assert len(acked) > 500, f"the load generator got too little through: {load.attempts}"
-    assert sum(n for outcome, n in load.attempts.items() if outcome != "200") > 0, "no request ever failed: were the kills real?"
+    assert sum(n for outcome, n in load.attempts.items() if outcome != "200") > 0, (
+        "no request ever failed: were the kills real?"
+    )
     try:
-        wait_until(lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox")
+        wait_until(
+            lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox"
+        )
         time.sleep(0.3)  # anything still in flight would show up now
         seen, _ = delivered_numbers(live_sandbox)
     finally:
@@ -86,7 +90,9 @@ def test_killing_the_worker_loses_nothing_and_resends_at_most_the_batch_in_fligh
             worker = WorkerProcess(config, tmp_path / "worker.log")
         load.stop()
         acked = set(load.acked)
-        wait_until(lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox")
+        wait_until(
+            lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox"
+        )
         time.sleep(0.5)
         seen, calls = delivered_numbers(live_sandbox)
     finally:

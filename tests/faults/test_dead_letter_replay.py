@@ -73,5 +73,8 @@ def test_wrong_key_dead_letters_with_hint_then_fix_and_replay_delivers_once(tmp_
     assert all(c["status"] == 200 for c in calls)
     row = status(config)
     assert (row["dead"], row["retrying"], row["delivered"], row["pending"]) == (0, 0, len(acked), 0)
-    replayed = [json.loads(line) for line in invoke("events", "--config", str(config), "--limit", "1000", "--json").stdout.splitlines()]
+    replayed = [
+        json.loads(line)
+        for line in invoke("events", "--config", str(config), "--limit", "1000", "--json").stdout.splitlines()
+    ]
     assert {(e["status"], e["replays"], e["attempts"]) for e in replayed} == {("delivered", 1, 1)}

@@ -48,7 +48,9 @@ def test_outage_with_retry_after_then_full_delivery_while_the_other_destination_
     try:
         for key in (DOWN, HEALTHY):
             wait_until(
-                lambda key=key: acked <= set(delivered_numbers(live_sandbox, mask_secret(key))[0]), 60, f"all events for {key[-4:]}"
+                lambda key=key: acked <= set(delivered_numbers(live_sandbox, mask_secret(key))[0]),
+                60,
+                f"all events for {key[-4:]}",
             )
     finally:
         server.stop()
@@ -61,7 +63,12 @@ def test_outage_with_retry_after_then_full_delivery_while_the_other_destination_
 
     # The failing destination got exactly the injected answers, and never asked again before Retry-After.
     faults = [c for c in down if c["status"] != 200]
-    assert [(c["status"], c["fault"]["retry_after"]) for c in faults] == [(503, "1"), (503, "1"), (429, "2"), (429, "2")]
+    assert [(c["status"], c["fault"]["retry_after"]) for c in faults] == [
+        (503, "1"),
+        (503, "1"),
+        (429, "2"),
+        (429, "2"),
+    ]
     for call in faults:
         later = [c for c in down if c["seq"] > call["seq"]]
         assert later, "no request after a fault"

@@ -94,10 +94,15 @@ def test_kill9_of_servers_and_workers_loses_nothing_and_duplicates_at_most_a_bat
     # Each delivery takes a moment, so that kills land while batches are in flight.
     live_sandbox.fault(duration=300, delay=0.02, key=US_KEY)
     ports = [free_port(), free_port()]
-    servers = [ServerProcess(config, port, tmp_path / f"serve{i}.log", worker=False).wait_ready() for i, port in enumerate(ports)]
+    servers = [
+        ServerProcess(config, port, tmp_path / f"serve{i}.log", worker=False).wait_ready()
+        for i, port in enumerate(ports)
+    ]
     workers = [WorkerProcess(config, tmp_path / f"worker{i}.log") for i in range(3)]
     loads = [
-        LoadGenerator(servers[i].url, WRITE_KEY, run=f"scale{i}", threads=2, batch=10, pause=0.02, first=i * 1_000_000).start()
+        LoadGenerator(
+            servers[i].url, WRITE_KEY, run=f"scale{i}", threads=2, batch=10, pause=0.02, first=i * 1_000_000
+        ).start()
         for i in range(2)
     ]
     rng = random.Random(20241010)
@@ -109,7 +114,9 @@ def test_kill9_of_servers_and_workers_loses_nothing_and_duplicates_at_most_a_bat
             if victim < 2:
                 servers[victim].kill()
                 kills["serve"] += 1
-                servers[victim] = ServerProcess(config, ports[victim], tmp_path / f"serve{victim}.log", worker=False).wait_ready()
+                servers[victim] = ServerProcess(
+                    config, ports[victim], tmp_path / f"serve{victim}.log", worker=False
+                ).wait_ready()
             else:
                 i = victim - 2
                 workers[i].kill()
@@ -122,7 +129,9 @@ def test_kill9_of_servers_and_workers_loses_nothing_and_duplicates_at_most_a_bat
     acked = set().union(*(load.acked for load in loads))
     try:
         assert len(acked) > 2_000, f"too little got through: {[dict(load.attempts) for load in loads]}"
-        wait_until(lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 90, "every acknowledged event in the sandbox")
+        wait_until(
+            lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 90, "every acknowledged event in the sandbox"
+        )
         time.sleep(0.5)  # anything still in flight would show up now
         seen, calls = delivered_numbers(live_sandbox)
 
@@ -131,7 +140,7 @@ def test_kill9_of_servers_and_workers_loses_nothing_and_duplicates_at_most_a_bat
         # partition these events are in) is delivered after them, if they were stored again.
         resent = sorted(loads[0].acked)
         for start in range(0, len(resent), 100):
-            assert _post(servers[1].url, resent[start:start + 100], "scale0").status_code == 200
+            assert _post(servers[1].url, resent[start : start + 100], "scale0").status_code == 200
         fence = list(range(3_000_000, 3_000_000 + 97))
         assert _post(servers[1].url, fence, "fence").status_code == 200
         wait_until(lambda: set(fence) <= set(delivered_numbers(live_sandbox)[0]), 30, "the last batch delivered")
@@ -144,15 +153,19 @@ def test_kill9_of_servers_and_workers_loses_nothing_and_duplicates_at_most_a_bat
     missing = acked - set(seen)
     extra = sum(k - 1 for k in seen.values())
     assert kills["serve"] and kills["worker"], f"the draw spared a kind of process: {kills}"
-    assert sum(n for load in loads for outcome, n in load.attempts.items() if outcome != "200"), "no request ever failed"
+    assert sum(n for load in loads for outcome, n in load.attempts.items() if outcome != "200"), (
+        "no request ever failed"
+    )
     assert not missing, f"{len(missing)} acknowledged events never reached 1Flow, e.g. {sorted(missing)[:10]}"
     assert set(seen) == acked  # every batch posted was retried until acknowledged, so nothing else was sent
     assert all(len(c["body"]["batch"]) <= BATCH_SIZE for c in calls)
     bound = kills["worker"] * BATCH_SIZE
     assert extra <= bound, f"{extra} duplicate deliveries after {kills['worker']} worker kills (bound {bound})"
     assert {n: k for n, k in after.items() if n < 3_000_000} == seen, "re-sent batches were delivered again"
-    print(f"\nkills: {dict(kills)}, events: {len(acked)}, duplicates: {extra} (bound {bound}), "
-          f"client attempts: {[dict(load.attempts) for load in loads]}")
+    print(
+        f"\nkills: {dict(kills)}, events: {len(acked)}, duplicates: {extra} (bound {bound}), "
+        f"client attempts: {[dict(load.attempts) for load in loads]}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -163,7 +176,9 @@ def own_cluster():
     cluster.kill()
 
 
-def test_database_down_no_200_ready_503_then_delivery_resumes_in_the_same_processes(tmp_path, live_sandbox, own_cluster):
+def test_database_down_no_200_ready_503_then_delivery_resumes_in_the_same_processes(
+    tmp_path, live_sandbox, own_cluster
+):
     url = own_cluster.create_database()
     config = _config(tmp_path, live_sandbox, url)
     server = ServerProcess(config, free_port(), tmp_path / "serve.log", worker=False).wait_ready()
@@ -193,7 +208,9 @@ def test_database_down_no_200_ready_503_then_delivery_resumes_in_the_same_proces
         load.stop()
     acked = set(load.acked)
     try:
-        wait_until(lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox")
+        wait_until(
+            lambda: acked <= set(delivered_numbers(live_sandbox)[0]), 60, "every acknowledged event in the sandbox"
+        )
         time.sleep(0.3)
         seen, _ = delivered_numbers(live_sandbox)
         alive = server.alive() and worker.alive()
@@ -215,9 +232,11 @@ def test_database_down_no_200_ready_503_then_delivery_resumes_in_the_same_proces
     # most the one round the worker has in flight (one per destination and process, whatever its partitions).
     extra = sum(k - 1 for k in seen.values())
     assert extra <= BATCH_SIZE, f"{extra} duplicate deliveries after one outage"
-    print(f"\nacked before the stop: {acked_at_stop}, total: {len(acked)}, duplicates: {extra}, "
-          f"/ready while down: {dict(ready_while_down)}, "
-          f"client attempts: {dict(load.attempts)}")
+    print(
+        f"\nacked before the stop: {acked_at_stop}, total: {len(acked)}, duplicates: {extra}, "
+        f"/ready while down: {dict(ready_while_down)}, "
+        f"client attempts: {dict(load.attempts)}"
+    )
 
 
 def test_a_worker_frozen_past_its_lease_sends_and_records_nothing_for_the_partitions_it_lost(
@@ -232,7 +251,9 @@ def test_a_worker_frozen_past_its_lease_sends_and_records_nothing_for_the_partit
     loads: list[LoadGenerator] = []
 
     def load(first: int) -> LoadGenerator:
-        loads.append(LoadGenerator(server.url, WRITE_KEY, run="freeze", threads=2, batch=10, pause=0.02, first=first).start())
+        loads.append(
+            LoadGenerator(server.url, WRITE_KEY, run="freeze", threads=2, batch=10, pause=0.02, first=first).start()
+        )
         return loads[-1]
 
     def delivered_all() -> bool:
@@ -240,7 +261,9 @@ def test_a_worker_frozen_past_its_lease_sends_and_records_nothing_for_the_partit
         return acked <= set(delivered_numbers(live_sandbox)[0])
 
     try:
-        wait_until(lambda: _holders(store)[fpid] >= 4 and _holders(store)[opid] >= 4, 20, "both workers holding partitions")
+        wait_until(
+            lambda: _holders(store)[fpid] >= 4 and _holders(store)[opid] >= 4, 20, "both workers holding partitions"
+        )
         first = load(0)
         wait_until(lambda: len(first.acked) >= 300, 20, "load going through")
         first.stop()
@@ -253,7 +276,9 @@ def test_a_worker_frozen_past_its_lease_sends_and_records_nothing_for_the_partit
         wait_until(lambda: _holders(store)[opid] == PARTITIONS, LEASE_TTL_S + 5, "the other worker holding everything")
         took_over = time.monotonic() - frozen_at
         time.sleep(1.0)  # the other worker delivers the frozen one's partitions meanwhile
-        wait_until(lambda: len(delivered_numbers(live_sandbox)[0]) > len(first.acked) + 100, 20, "delivery by the other")
+        wait_until(
+            lambda: len(delivered_numbers(live_sandbox)[0]) > len(first.acked) + 100, 20, "delivery by the other"
+        )
 
         os.kill(fpid, signal.SIGCONT)
         wait_until(lambda: _holders(store)[fpid] >= 4, 4 * LEASE_TTL_S, "the thawed worker getting a share again")
@@ -275,8 +300,10 @@ def test_a_worker_frozen_past_its_lease_sends_and_records_nothing_for_the_partit
     assert not twice, f"{len(twice)} events delivered more than once, e.g. {dict(list(twice.items())[:10])}"
     stopped = frozen.log_text().count(": stopping, ")
     assert stopped >= 1, f"the thawed worker logged no lapsed partition:\n{frozen.log_text()[-3000:]}"
-    print(f"\nfrozen worker held {held_before} partitions; the other held all {PARTITIONS} after {took_over:.1f}s; "
-          f"the thawed one stopped {stopped} lapsed partition(s); events: {len(acked)}")
+    print(
+        f"\nfrozen worker held {held_before} partitions; the other held all {PARTITIONS} after {took_over:.1f}s; "
+        f"the thawed one stopped {stopped} lapsed partition(s); events: {len(acked)}"
+    )
 
 
 def test_four_workers_share_the_partitions_and_two_survivors_take_over_within_the_lease_ttl(

@@ -119,8 +119,35 @@ def asts(draw: st.DrawFn) -> dict[str, Any]:
 # -------------------------------------------------------------------------------------------------- events
 
 awkward_values = st.one_of(
-    st.sampled_from([None, 0, 0.0, -0.0, "", False, True, "0", "5", "true", "false", "null", [], {}, ["x"],
-                     "x", 5, -3, 99.5, 2**53 + 1, 10**21, "日本", "😀", [1, "a"], {"a": 1}]),  # fmt: skip
+    st.sampled_from(
+        [
+            None,
+            0,
+            0.0,
+            -0.0,
+            "",
+            False,
+            True,
+            "0",
+            "5",
+            "true",
+            "false",
+            "null",
+            [],
+            {},
+            ["x"],
+            "x",
+            5,
+            -3,
+            99.5,
+            2**53 + 1,
+            10**21,
+            "日本",
+            "😀",
+            [1, "a"],
+            {"a": 1},
+        ]
+    ),
     st.integers(),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(any_text_char, max_size=8),

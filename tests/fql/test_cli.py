@@ -49,4 +49,3 @@ def test_fql_invalid_event_json_exits_2_before_printing() -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "the event is not valid JSON" in result.stderr
-

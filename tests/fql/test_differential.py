@@ -34,7 +34,6 @@ def _settings(examples: int) -> settings:
     )
 
 
-
 @_settings(2000)
 @given(st.data())
 def test_generated_text_parses_and_matches_like_segment(oracle, data) -> None:

@@ -16,15 +16,38 @@ pytestmark = pytest.mark.oracle
 CASES: list[tuple[str, list[Any]]] = [
     ('type = "track"', [{"type": "track"}, {"type": "Track"}, {"type": ["track"]}, {}, {"type": None}]),
     ('event != "x"', [{}, {"event": None}, {"event": 5}, {"event": "x"}, "", 0, [], True]),
-    ("properties.value = 5", [{"properties": {"value": 5}}, {"properties": {"value": "5"}},
-                              {"properties": {"value": 5.0}}, {"properties": {"value": True}}]),
+    (
+        "properties.value = 5",
+        [
+            {"properties": {"value": 5}},
+            {"properties": {"value": "5"}},
+            {"properties": {"value": 5.0}},
+            {"properties": {"value": True}},
+        ],
+    ),
     ('properties.value = "5"', [{"properties": {"value": 5}}, {"properties": {"value": "5"}}]),
     ("properties.value != 5", [{"properties": {}}, {"properties": {"value": 6}}, {"properties": {"value": "6"}}]),
-    ("properties.value >= 5", [{"properties": {"value": "6"}}, {"properties": {"value": 6}},
-                               {"properties": {"value": False}}, {"properties": {"value": None}}]),
+    (
+        "properties.value >= 5",
+        [
+            {"properties": {"value": "6"}},
+            {"properties": {"value": 6}},
+            {"properties": {"value": False}},
+            {"properties": {"value": None}},
+        ],
+    ),
     ("properties.a.b = 0", [{"properties": {"a": 0}}, {"properties": {"a": 0.0}}, {"properties": {"a": False}}]),
-    ("properties.a.b != null", [{"properties": {"a": ""}}, {"properties": {"a": None}}, {"properties": {"a": {}}},
-                                {"properties": {"a": []}}, {"properties": None}, {"properties": 0}]),
+    (
+        "properties.a.b != null",
+        [
+            {"properties": {"a": ""}},
+            {"properties": {"a": None}},
+            {"properties": {"a": {}}},
+            {"properties": {"a": []}},
+            {"properties": None},
+            {"properties": 0},
+        ],
+    ),
     ("properties.a.b = false", [{"properties": {"a": False}}, {"properties": {"a": {"b": False}}}]),
     ('contains(properties.tags, "x")', [{"properties": {"tags": ["x"]}}, {"properties": {"tags": "xyz"}}]),
     ('!contains(properties.tags, "x")', [{"properties": {"tags": ["y"]}}, {}, {"properties": {"tags": "abc"}}]),
@@ -34,15 +57,26 @@ CASES: list[tuple[str, list[Any]]] = [
     ("traits.vip = true", [{"traits": {"vip": True}}, {"traits": {"vip": "true"}}, {"traits": {"vip": 1}}]),
     ("name = null", [{}, {"name": None}, {"name": ""}, {"name": 0}]),
     # JS property reads on non-objects: length, indexes, built-in methods
-    ("properties.tags.length > 1", [{"properties": {"tags": ["a", "b"]}}, {"properties": {"tags": "ab"}},
-                                    {"properties": {"tags": []}}, {"properties": {"tags": {"length": 3}}}]),
+    (
+        "properties.tags.length > 1",
+        [
+            {"properties": {"tags": ["a", "b"]}},
+            {"properties": {"tags": "ab"}},
+            {"properties": {"tags": []}},
+            {"properties": {"tags": {"length": 3}}},
+        ],
+    ),
     ("properties.word.length = 2", [{"properties": {"word": "😀"}}, {"properties": {"word": "é"}}]),
-    ('properties.tags\\.0 = "a"', [{"properties": {"tags": ["a"]}}, {"properties": {"tags": "abc"}},
-                                   {"properties": {"tags": {"0": "a"}}}]),
+    (
+        'properties.tags\\.0 = "a"',
+        [{"properties": {"tags": ["a"]}}, {"properties": {"tags": "abc"}}, {"properties": {"tags": {"0": "a"}}}],
+    ),
     ('properties.s\\[1\\] = "b"', [{"properties": {"s": "abc"}}, {"properties": {"s": "a"}}]),
     ('properties.s\\.01 = "b"', [{"properties": {"s": "abc"}}]),
-    ("properties.tags.map != null", [{"properties": {"tags": [1]}}, {"properties": {"tags": {}}},
-                                     {"properties": {"tags": "s"}}]),
+    (
+        "properties.tags.map != null",
+        [{"properties": {"tags": [1]}}, {"properties": {"tags": {}}}, {"properties": {"tags": "s"}}],
+    ),
     ("properties.n.toFixed.length = 1", [{"properties": {"n": 5}}, {"properties": {"n": 0}}]),
     ('properties.s.trimLeft.name = "trimStart"', [{"properties": {"s": "x"}}]),
     ('properties.s.at != "x"', [{"properties": {"s": "x"}}, {"properties": {"s": True}}]),
@@ -51,8 +85,10 @@ CASES: list[tuple[str, list[Any]]] = [
     ("properties.n = 9007199254740992", [{"properties": {"n": 2**53 + 1}}, {"properties": {"n": 2**53 + 2}}]),
     ("properties.n > 9007199254740992", [{"properties": {"n": 2**53 + 1}}, {"properties": {"n": 2**53 + 2}}]),
     ("properties.n < 1", [{"properties": {"n": -(10**400)}}, {"properties": {"n": 10**400}}]),
-    ("properties.n = 12345678901234567890", [{"properties": {"n": 12345678901234567890}},
-                                            {"properties": {"n": 12345678901234567000}}]),
+    (
+        "properties.n = 12345678901234567890",
+        [{"properties": {"n": 12345678901234567890}}, {"properties": {"n": 12345678901234567000}}],
+    ),
     # groups: and/or and the Segment reading of a function inside parentheses
     ('(type = "a" or type = "b") and event = "x"', [{"type": "b", "event": "x"}, {"type": "c", "event": "x"}]),
     ('type = "a" or (contains(event, "x") and name = "n")', [{"type": "a"}, {"event": "x", "name": "n"}]),
@@ -96,9 +132,9 @@ def test_mapping_events_other_than_dict() -> None:
 def test_compile_ast_takes_segments_verbatim_operators(oracle) -> None:
     asts = [
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a", "operator": "<",
-                                                            "value": "="}]},  # fmt: skip
+                                                            "value": "="}]},
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a",
-                                                            "operator": "number_equals", "value": None}]},  # fmt: skip
+                                                            "operator": "number_equals", "value": None}]},
         {"type": "group", "operator": "and", "children": [{"type": "event", "operator": "contains"}]},
         {"type": "group", "operator": "xor", "children": []},
         {"type": "group", "operator": "or", "children": []},
@@ -106,11 +142,11 @@ def test_compile_ast_takes_segments_verbatim_operators(oracle) -> None:
         {"type": "group", "operator": "and", "children": [{"type": "mystery", "operator": "="}]},
         {"type": "group", "operator": "and", "children": [{"type": "event-trait", "operator": "not_exists"}]},
         {"type": "group", "operator": "and", "children": [{"type": "event-trait", "name": "",
-                                                            "operator": "not_exists"}]},  # fmt: skip
+                                                            "operator": "not_exists"}]},
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a", "operator": ">",
-                                                            "value": "0x10"}]},  # fmt: skip
+                                                            "value": "0x10"}]},
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "a", "operator": "<",
-                                                            "value": "Infinity"}]},  # fmt: skip
+                                                            "value": "Infinity"}]},
         {"type": "event", "operator": "=", "value": "x"},
         {"type": "group", "operator": "or", "children": [{"type": ["event"], "operator": "=", "value": "x"},
                                                           {"type": "event", "operator": ["="], "value": "x"},
@@ -137,8 +173,11 @@ def test_compile_ast_of_the_error_form_never_matches() -> None:
         {"type": "group", "operator": "and"},
         {"type": "group", "operator": "and", "children": [None]},
         {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": 5, "operator": "="}]},
-        {"type": "group", "operator": "and", "children": [{"type": "event-property", "name": "constructor",
-                                                            "operator": "exists"}]},  # fmt: skip
+        {
+            "type": "group",
+            "operator": "and",
+            "children": [{"type": "event-property", "name": "constructor", "operator": "exists"}],
+        },
     ],
 )
 def test_compile_ast_rejects_what_no_parser_produces(ast: Any) -> None:
@@ -148,7 +187,7 @@ def test_compile_ast_rejects_what_no_parser_produces(ast: Any) -> None:
 
 def test_compiled_source_binds_values_by_name() -> None:
     """Values never enter the generated source: a value that looks like code stays a value."""
-    text = 'event = "x\') or True or (\'" and contains(name, "__import__(\'os\')")'
+    text = "event = \"x') or True or ('\" and contains(name, \"__import__('os')\")"
     subscription = fql.parse(text)
     assert "__import__" not in subscription.matches.__doc__
     assert subscription.matches({"event": "x') or True or ('", "name": "__import__('os')"}) is True

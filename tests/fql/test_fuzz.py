@@ -62,8 +62,19 @@ def test_fql_like_text(text: str) -> None:
         "\x00\ud800\udfff\U0010ffff" * 50_000,
         "type = " + "é" * 100_000,
     ],
-    ids=["open-parens", "close-parens", "many-conditions", "long-string", "too-long-string", "long-name",
-         "long-number", "backslashes", "quotes", "controls", "long-word"],  # fmt: skip
+    ids=[
+        "open-parens",
+        "close-parens",
+        "many-conditions",
+        "long-string",
+        "too-long-string",
+        "long-name",
+        "long-number",
+        "backslashes",
+        "quotes",
+        "controls",
+        "long-word",
+    ],
 )
 def test_huge_inputs(text: str) -> None:
     check(text)

@@ -20,21 +20,95 @@ WRITE_KEYS = ["wk_fuzz_a", "wk_fuzz_b", "wk_fuzz_limited"]
 
 ORIGINS = [b"http://shop.example", b"https://evil.example", b"null", b"http://server.test", b"HTTP://SHOP.EXAMPLE"]
 
-ENDPOINTS = ["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/identify", "/v1/i", "/v1/page", "/v1/p", "/v1/screen",
-             "/v1/s", "/v1/group", "/v1/g", "/v1/alias", "/v1/a"]
-OTHER_PATHS = ["/", "/health", "/v1/", "/v1/x", "/v1/track/", "/v1/T", "/v1/device-events", "/demo", "/demo/activity.json",
-               "/plugins/actions-1flow.js", "/analytics-next/bundles/x.js", "/analytics-next/bundles/../../etc/passwd",
-               "/v1/projects/wk_fuzz_a/settings", "/v1/projects/nope/settings", "/analytics.js/v1/wk_fuzz_a/analytics.min.js",
-               "/v1/projects/%00/settings", "//v1/track", "/v1/track%00", "/v1/ba\u0000tch", "/\udcff"]
-METHODS = ["POST"] * 40 + ["GET"] * 3 + ["OPTIONS"] * 3 + ["HEAD", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "FOO", ""]
+ENDPOINTS = [
+    "/v1/track",
+    "/v1/t",
+    "/v1/batch",
+    "/v1/b",
+    "/v1/identify",
+    "/v1/i",
+    "/v1/page",
+    "/v1/p",
+    "/v1/screen",
+    "/v1/s",
+    "/v1/group",
+    "/v1/g",
+    "/v1/alias",
+    "/v1/a",
+]
+OTHER_PATHS = [
+    "/",
+    "/health",
+    "/v1/",
+    "/v1/x",
+    "/v1/track/",
+    "/v1/T",
+    "/v1/device-events",
+    "/demo",
+    "/demo/activity.json",
+    "/plugins/actions-1flow.js",
+    "/analytics-next/bundles/x.js",
+    "/analytics-next/bundles/../../etc/passwd",
+    "/v1/projects/wk_fuzz_a/settings",
+    "/v1/projects/nope/settings",
+    "/analytics.js/v1/wk_fuzz_a/analytics.min.js",
+    "/v1/projects/%00/settings",
+    "//v1/track",
+    "/v1/track%00",
+    "/v1/ba\u0000tch",
+    "/\udcff",
+]
+METHODS = (
+    ["POST"] * 40 + ["GET"] * 3 + ["OPTIONS"] * 3 + ["HEAD", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "FOO", ""]
+)
 TYPES = ["track"] * 4 + ["identify"] * 2 + ["page", "screen", "group", "alias", "TRACK", "nope", "", None, 7, ["track"]]
-CONTENT_TYPES = [b"text/plain", b"application/json", b"application/json; charset=utf-8", b"text/plain;charset=UTF-8",
-                 b"multipart/form-data; boundary=x", b"application/x-www-form-urlencoded", b"", b"\xff\xfe"]
+CONTENT_TYPES = [
+    b"text/plain",
+    b"application/json",
+    b"application/json; charset=utf-8",
+    b"text/plain;charset=UTF-8",
+    b"multipart/form-data; boundary=x",
+    b"application/x-www-form-urlencoded",
+    b"",
+    b"\xff\xfe",
+]
 ENCODINGS = [b"gzip", b"deflate", b"identity", b"br", b"GZIP", b"gzip, gzip", b"x-gzip", b"", b"zstd"]
-TIMESTAMPS = ["2026-01-01T00:00:00Z", "2026-01-01T00:00:00.123456789+05:30", "+275760-09-13T00:00:00Z", "0001-01-01T00:00:00-23:59",
-              "-000001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "yesterday", "", "2026-02-30", "1e10", "Tue, 1 Dec 2026 10:00:00 GMT"]
-STRANGE_TEXT = ["", " ", "é", "\u0000", "\u202e", "\ud83d\ude00", "😀", "\ufeff", "a" * 300, "\\", '"', "</script>", "${HOME}", "{{x}}",
-                "%s%n", "\r\n", "null", "undefined", "__proto__", "constructor"]
+TIMESTAMPS = [
+    "2026-01-01T00:00:00Z",
+    "2026-01-01T00:00:00.123456789+05:30",
+    "+275760-09-13T00:00:00Z",
+    "0001-01-01T00:00:00-23:59",
+    "-000001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59Z",
+    "yesterday",
+    "",
+    "2026-02-30",
+    "1e10",
+    "Tue, 1 Dec 2026 10:00:00 GMT",
+]
+STRANGE_TEXT = [
+    "",
+    " ",
+    "é",
+    "\u0000",
+    "\u202e",
+    "\ud83d\ude00",
+    "😀",
+    "\ufeff",
+    "a" * 300,
+    "\\",
+    '"',
+    "</script>",
+    "${HOME}",
+    "{{x}}",
+    "%s%n",
+    "\r\n",
+    "null",
+    "undefined",
+    "__proto__",
+    "constructor",
+]
+
 
 def _bomb(head: bytes, filler: bytes, tail: bytes, wbits: int, megabytes: int = 32) -> bytes:
     """`megabytes` of JSON compressed to a few KB, built a megabyte at a time (never whole in memory)."""
@@ -71,11 +145,32 @@ class RequestGenerator:
         # Pools drawn once: picking from them costs far less than building text character by character.
         self._texts = list(STRANGE_TEXT)
         for _ in range(3_000):
-            self._texts.append("".join(r.choice("abcdefghijklmnopqrstuvwxyz0123456789 _-") for _ in range(r.randint(0, 12))))
+            self._texts.append(
+                "".join(r.choice("abcdefghijklmnopqrstuvwxyz0123456789 _-") for _ in range(r.randint(0, 12)))
+            )
         for _ in range(1_000):
-            self._texts.append("".join(chr(r.randint(1, 0x10FFFF)) for _ in range(r.randint(1, 6))).encode("utf-8", "surrogatepass").decode("utf-8", "replace"))
-        self._scalars = [None, True, False, 0, -1, 2**53 + 1, 2**64 + 3, -(2**70), 1e308, -0.0, 5e-324, 0.1, 1e-7, 123456789.125]
-        self._scalars += [r.randint(-2**31, 2**31) for _ in range(200)] + [r.random() * 1e6 for _ in range(200)]
+            self._texts.append(
+                "".join(chr(r.randint(1, 0x10FFFF)) for _ in range(r.randint(1, 6)))
+                .encode("utf-8", "surrogatepass")
+                .decode("utf-8", "replace")
+            )
+        self._scalars = [
+            None,
+            True,
+            False,
+            0,
+            -1,
+            2**53 + 1,
+            2**64 + 3,
+            -(2**70),
+            1e308,
+            -0.0,
+            5e-324,
+            0.1,
+            1e-7,
+            123456789.125,
+        ]
+        self._scalars += [r.randint(-(2**31), 2**31) for _ in range(200)] + [r.random() * 1e6 for _ in range(200)]
         self._junk = [bytes(r.getrandbits(8) for _ in range(r.randint(0, 300))) for _ in range(2_000)]
         self._values = [self.tree() for _ in range(5_000)]
 
@@ -138,7 +233,9 @@ class RequestGenerator:
             body = self.event()
         elif roll < 0.9:
             count = r.choice([0, 1, 2, 3, 5, 10, 40]) if r.random() < 0.995 else r.choice([2_500, 2_501])
-            body = {"batch": [self.event() for _ in range(count)] if count < 100 else [{"type": "t", "userId": "u"}] * count}
+            body = {
+                "batch": [self.event() for _ in range(count)] if count < 100 else [{"type": "t", "userId": "u"}] * count
+            }
             if r.random() < 0.2:
                 body["context"] = self.value()
             if r.random() < 0.1:
@@ -168,11 +265,25 @@ class RequestGenerator:
         elif roll < 0.9:
             body = self.junk(300)
         elif roll < 0.95:
-            body = r.choice([b"", b"null", b"[]", b'"x"', b"1e999999", b"NaN", b'{"batch": null}', b"{" * 5_000,
-                             b'{"userId": "u", "writeKey": "wk_fuzz_a", "n": NaN}', b'{"userId": "u", "writeKey": "wk_fuzz_a", "n": Infinity}',
-                             b'{"userId": "\\ud800", "writeKey": "wk_fuzz_a"}', b'{"userId": "u", "userId": 1, "writeKey": "wk_fuzz_a"}',
-                             b'\xef\xbb\xbf{"userId": "u", "writeKey": "wk_fuzz_a"}', b'{"userId": "u", "writeKey": "wk_fuzz_a"} trailing',
-                             '{"userId": "u", "writeKey": "wk_fuzz_a"}'.encode("utf-16")])
+            body = r.choice(
+                [
+                    b"",
+                    b"null",
+                    b"[]",
+                    b'"x"',
+                    b"1e999999",
+                    b"NaN",
+                    b'{"batch": null}',
+                    b"{" * 5_000,
+                    b'{"userId": "u", "writeKey": "wk_fuzz_a", "n": NaN}',
+                    b'{"userId": "u", "writeKey": "wk_fuzz_a", "n": Infinity}',
+                    b'{"userId": "\\ud800", "writeKey": "wk_fuzz_a"}',
+                    b'{"userId": "u", "userId": 1, "writeKey": "wk_fuzz_a"}',
+                    b'\xef\xbb\xbf{"userId": "u", "writeKey": "wk_fuzz_a"}',
+                    b'{"userId": "u", "writeKey": "wk_fuzz_a"} trailing',
+                    '{"userId": "u", "writeKey": "wk_fuzz_a"}'.encode("utf-16"),
+                ]
+            )
         else:
             body = bytearray(self.json_body(key))  # a valid body with a few bytes broken
             for _ in range(r.randint(1, 4)):
@@ -218,22 +329,44 @@ class RequestGenerator:
         if key_in == "basic" and key is not None:
             headers.append((b"authorization", b"Basic " + base64.b64encode(key.encode() + b":")))
         elif key_in == "bad_auth":
-            headers.append((b"authorization", r.choice([b"Basic %%%", b"Basic ", b"Bearer t", b"Basic \xff\xfe", b"Digest x",
-                                                       b"Basic " + base64.b64encode(b"nocolon"), b"Basic " + b"A" * 8_000])))
+            headers.append(
+                (
+                    b"authorization",
+                    r.choice(
+                        [
+                            b"Basic %%%",
+                            b"Basic ",
+                            b"Bearer t",
+                            b"Basic \xff\xfe",
+                            b"Digest x",
+                            b"Basic " + base64.b64encode(b"nocolon"),
+                            b"Basic " + b"A" * 8_000,
+                        ]
+                    ),
+                )
+            )
         roll = r.random()
         if roll < 0.85:
             headers.append((b"content-length", str(len(body)).encode()))
         elif roll < 0.95:
-            headers.append((b"content-length", r.choice([b"0", b"1", b"99999999", b"-1", b"x", b"5, 5", b" 5", b"1e3"])))
+            headers.append(
+                (b"content-length", r.choice([b"0", b"1", b"99999999", b"-1", b"x", b"5, 5", b" 5", b"1e3"]))
+            )
         if r.random() < 0.25:
             headers.append((b"origin", r.choice(ORIGINS) if r.random() < 0.9 else self.junk(r.randint(0, 30))))
         if r.random() < 0.1:
             headers.append((b"access-control-request-method", r.choice([b"POST", b"PUT", b"GET", self.junk(5)])))
-            headers.append((b"access-control-request-headers", r.choice([b"content-type", b"authorization, x-a", self.junk(20)])))
+            headers.append(
+                (b"access-control-request-headers", r.choice([b"content-type", b"authorization, x-a", self.junk(20)]))
+            )
         if r.random() < 0.3:
-            headers.append((b"host", r.choice([b"server.test", b"", b"127.0.0.1:8080", b"evil.example", self.junk(10)])))
+            headers.append(
+                (b"host", r.choice([b"server.test", b"", b"127.0.0.1:8080", b"evil.example", self.junk(10)]))
+            )
         if r.random() < 0.05:
-            headers.extend((self.junk(r.randint(1, 20)).lower(), self.junk(r.randint(0, 200))) for _ in range(r.randint(1, 100)))
+            headers.extend(
+                (self.junk(r.randint(1, 20)).lower(), self.junk(r.randint(0, 200))) for _ in range(r.randint(1, 100))
+            )
         if r.random() < 0.02:
             headers.append((b"x-big", b"v" * r.choice([8_000, 16_000, 64_000])))
         if r.random() < 0.05:
@@ -257,12 +390,14 @@ class RequestGenerator:
         key_roll = r.random()
         key = r.choice(WRITE_KEYS) if key_roll < 0.9 else r.choice(["", "wk_nope", "wk_fuzz_a ", "WK_FUZZ_A", None])
         key_in = r.choices(["body", "basic", "none", "bad_auth"], [55, 35, 5, 5])[0]
-        body = b"" if method in ("GET", "HEAD") and r.random() < 0.9 else self.raw_body(key if key_in == "body" else None)
+        body = (
+            b"" if method in ("GET", "HEAD") and r.random() < 0.9 else self.raw_body(key if key_in == "body" else None)
+        )
         body, encoding = self.encode(body)
         headers = self.headers(body, encoding, key, key_in)
         pieces = r.choice([1] * 8 + [2, 3, 7])
         size = -(-len(body) // pieces) or 1
-        parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+        parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
         ending = r.choices(["complete", "hang_up", "stall"], [970, 25, 5])[0]
         query = b"" if r.random() < 0.95 else self.junk(r.randint(0, 40))
         return FuzzRequest(method, path, query, headers, parts, ending)

@@ -77,14 +77,18 @@ class FuzzReport:
         return max(r for _, r in self.rss_samples) - warm
 
     def render(self) -> str:
-        lines = [f"{self.requests:,} requests in {self.seconds:.0f} s ({self.requests / max(self.seconds, 1e-9):,.0f}/s)"]
+        lines = [
+            f"{self.requests:,} requests in {self.seconds:.0f} s ({self.requests / max(self.seconds, 1e-9):,.0f}/s)"
+        ]
         lines.append("answers by status:")
         for status, count in sorted(self.statuses.items()):
             lines.append(f"  {status:>9}  {count:>10,}  {count / max(self.requests, 1):7.2%}")
         peak = max((r for _, r in self.rss_samples), default=0)
         first = self.rss_samples[0][1] if self.rss_samples else 0
-        lines.append(f"RSS: {first / 2**20:.0f} MB after {self.rss_samples[0][0] if self.rss_samples else 0:,} requests, "
-                     f"peak {peak / 2**20:.0f} MB, growth after warm-up {self.rss_growth / 2**20:.1f} MB")
+        lines.append(
+            f"RSS: {first / 2**20:.0f} MB after {self.rss_samples[0][0] if self.rss_samples else 0:,} requests, "
+            f"peak {peak / 2**20:.0f} MB, growth after warm-up {self.rss_growth / 2**20:.1f} MB"
+        )
         lines.append(f"answers >= 500: {sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)}")
         lines.append(f"failures: {sum(self.failures.values())} {dict(self.failures)}")
         lines.extend("  " + e for e in self.examples)
@@ -94,12 +98,24 @@ class FuzzReport:
 async def call(app, request: FuzzRequest) -> list[dict]:
     """One request through the ASGI app, its body in `parts` and ended as `request.ending` says."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method, "scheme": "http",
-        "path": request.path, "raw_path": request.path.encode("utf-8", "surrogatepass"), "query_string": request.query,
-        "root_path": "", "headers": request.headers, "client": ("203.0.113.9", 5000), "server": ("server.test", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": "http",
+        "path": request.path,
+        "raw_path": request.path.encode("utf-8", "surrogatepass"),
+        "query_string": request.query,
+        "root_path": "",
+        "headers": request.headers,
+        "client": ("203.0.113.9", 5000),
+        "server": ("server.test", 80),
     }
     last = len(request.parts) - 1
-    messages = [{"type": "http.request", "body": p, "more_body": i < last or request.ending != "complete"} for i, p in enumerate(request.parts)]
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < last or request.ending != "complete"}
+        for i, p in enumerate(request.parts)
+    ]
     if request.ending == "hang_up":
         messages.append({"type": "http.disconnect"})
     messages.reverse()

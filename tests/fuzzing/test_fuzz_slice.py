@@ -20,6 +20,8 @@ def test_a_slice_of_the_fuzz_run_never_crashes_or_answers_5xx(tmp_path, caplog):
     assert report.failures == {}, report.render()
     assert report.requests == SLICE
     assert not [s for s in report.statuses if s.isdigit() and int(s) >= 500]
-    assert {"200", "204", "400", "401", "403", "404", "405", "408", "413", "415", "429", "no answer"} <= set(report.statuses)
+    assert {"200", "204", "400", "401", "403", "404", "405", "408", "413", "415", "429", "no answer"} <= set(
+        report.statuses
+    )
     assert report.rss_growth < RSS_GROWTH_BOUND, report.render()
     assert caplog.records == []  # nothing logged as an error: no unhandled exception anywhere

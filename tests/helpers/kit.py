@@ -12,8 +12,12 @@ def segment_field(f: Field) -> dict[str, Any]:
     out: dict[str, Any] = {"label": f.label, "type": f.type}
     if f.description:
         out["description"] = f.description
-    for attr, key in (("required", "required"), ("multiple", "multiple"), ("allow_null", "allowNull"),
-                      ("additional_properties", "additionalProperties")):
+    for attr, key in (
+        ("required", "required"),
+        ("multiple", "multiple"),
+        ("allow_null", "allowNull"),
+        ("additional_properties", "additionalProperties"),
+    ):
         if getattr(f, attr):
             out[key] = True
     if f.default is not UNSET:

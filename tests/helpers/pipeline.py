@@ -30,7 +30,13 @@ def write_pipeline_config(
     is `storage` (e.g. a PostgreSQL URL), else a SQLite file in `directory`."""
     config = {
         "storage": storage or f"sqlite:///{directory / 'pipeline.db'}",
-        "pipeline": {"poll_interval": "50ms", "batch_age": "50ms", "retry_base": "200ms", "retry_cap": "1s", **(pipeline or {})},
+        "pipeline": {
+            "poll_interval": "50ms",
+            "batch_age": "50ms",
+            "retry_base": "200ms",
+            "retry_cap": "1s",
+            **(pipeline or {}),
+        },
         "sources": [{"name": "load", "write_key": write_key}],
         "destinations": [
             {
@@ -70,7 +76,13 @@ class WorkerProcess(CliProcess):
 
 def track(n: int, run: str) -> dict[str, Any]:
     """Numbered event `n`: its number travels to 1Flow in `properties.n`."""
-    return {"type": "track", "event": "Load Test", "userId": f"user-{n % 97}", "messageId": f"{run}-{n}", "properties": {"n": n}}
+    return {
+        "type": "track",
+        "event": "Load Test",
+        "userId": f"user-{n % 97}",
+        "messageId": f"{run}-{n}",
+        "properties": {"n": n},
+    }
 
 
 class LoadGenerator:

@@ -47,8 +47,22 @@ class PostgresCluster:
         if os.geteuid() == 0:
             shutil.chown(root, SUPERUSER, SUPERUSER)
         subprocess.run(
-            _as_owner([str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", SUPERUSER, "-E", "UTF8", "--no-instructions"]),
-            check=True, capture_output=True,
+            _as_owner(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    SUPERUSER,
+                    "-E",
+                    "UTF8",
+                    "--no-instructions",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
 
     @property
@@ -64,14 +78,31 @@ class PostgresCluster:
         if not self.fsync:
             options += " -c fsync=off -c full_page_writes=off"
         subprocess.run(
-            _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "-t", "60", "start"]),
-            check=True, capture_output=True,
+            _as_owner(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-o",
+                    options,
+                    "-l",
+                    str(self.root / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            capture_output=True,
         )
         return self
 
     def stop(self, mode: str = "fast") -> None:
         """`pg_ctl stop -m MODE` (immediate: as if the server crashed)."""
-        subprocess.run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]), capture_output=True)
+        subprocess.run(
+            _as_owner([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop"]), capture_output=True
+        )
 
     def kill(self) -> None:
         """Stop for good, by PID, whatever state the cluster is in (the tests' clean-up)."""

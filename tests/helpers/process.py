@@ -33,7 +33,9 @@ class CliProcess:
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "ab")
-        self.process = subprocess.Popen([*cli_command(), *args], stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ})
+        self.process = subprocess.Popen(
+            [*cli_command(), *args], stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None

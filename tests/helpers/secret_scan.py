@@ -87,7 +87,7 @@ class SecretScan:
             for secret, what in self.secrets.items():
                 at = text.find(secret)
                 if at >= 0:
-                    excerpt = text[max(0, at - 60): at + len(secret) + 60].replace("\n", "⏎")
+                    excerpt = text[max(0, at - 60) : at + len(secret) + 60].replace("\n", "⏎")
                     found.append(Hit(secret, what, where, excerpt))
         return found
 

@@ -27,12 +27,27 @@ PAGE_SUBSCRIPTION = {
 """Pages reach 1Flow as a `Page Viewed` track, so every call a client makes has a 1Flow counterpart to count."""
 
 PRESET_SUBSCRIPTIONS = [
-    {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
-     "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-                 "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}},
-    {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
-     "mapping": {"userId": {"@path": "$.userId"}, "anonymousId": {"@path": "$.anonymousId"},
-                 "traits": {"@path": "$.traits"}}},
+    {
+        "name": "Track Event",
+        "subscribe": 'type = "track"',
+        "partnerAction": "trackEvent",
+        "mapping": {
+            "event_name": {"@path": "$.event"},
+            "userId": {"@path": "$.userId"},
+            "anonymousId": {"@path": "$.anonymousId"},
+            "properties": {"@path": "$.properties"},
+        },
+    },
+    {
+        "name": "Identify User",
+        "subscribe": 'type = "identify"',
+        "partnerAction": "identifyUser",
+        "mapping": {
+            "userId": {"@path": "$.userId"},
+            "anonymousId": {"@path": "$.anonymousId"},
+            "traits": {"@path": "$.traits"},
+        },
+    },
 ]
 """The two presets written out as subscriptions (identify also maps anonymousId)."""
 

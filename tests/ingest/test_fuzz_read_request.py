@@ -22,8 +22,12 @@ event_like = st.fixed_dictionaries(
         "userId": st.none() | st.text(max_size=5) | st.integers(),
         "anonymousId": st.none() | st.text(max_size=5),
         "messageId": st.none() | st.text(max_size=5) | st.integers(),
-        "timestamp": st.none() | st.text(max_size=30) | st.sampled_from(["2026-11-29T12:00:00Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"]),
-        "sentAt": st.none() | st.text(max_size=30) | st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00"]),
+        "timestamp": st.none()
+        | st.text(max_size=30)
+        | st.sampled_from(["2026-11-29T12:00:00Z", "9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00"]),
+        "sentAt": st.none()
+        | st.text(max_size=30)
+        | st.sampled_from(["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00+05:00"]),
         "context": json_values,
         "properties": json_values,
         "writeKey": st.none() | st.text(max_size=5),

@@ -41,7 +41,9 @@ def test_short_paths_map_to_types():
 
 
 def test_single_event_takes_its_type_from_the_path_and_is_enriched():
-    req = read_request("t", body({"event": "Order Completed", "userId": "u1", "writeKey": "wk", "type": "page"}), {}, "10.0.0.1", NOW)
+    req = read_request(
+        "t", body({"event": "Order Completed", "userId": "u1", "writeKey": "wk", "type": "page"}), {}, "10.0.0.1", NOW
+    )
     assert req.write_key == "wk"
     [event] = req.events
     assert event["type"] == "track"
@@ -75,14 +77,16 @@ def test_timestamp_without_sent_at_is_kept():
 
 
 def test_batch_sent_at_and_shared_context_apply_to_every_event():
-    raw = body({
-        "batch": [
-            {"type": "track", "event": "a", "userId": "u", "timestamp": "2026-11-29T12:00:00Z"},
-            {"type": "identify", "anonymousId": "x", "context": {"own": True}},
-        ],
-        "sentAt": "2026-11-29T12:00:05Z",
-        "context": {"library": {"name": "analytics-python"}},
-    })
+    raw = body(
+        {
+            "batch": [
+                {"type": "track", "event": "a", "userId": "u", "timestamp": "2026-11-29T12:00:00Z"},
+                {"type": "identify", "anonymousId": "x", "context": {"own": True}},
+            ],
+            "sentAt": "2026-11-29T12:00:05Z",
+            "context": {"library": {"name": "analytics-python"}},
+        }
+    )
     a, b = read_request("batch", raw, {}, None, NOW).events
     assert a["timestamp"] == "2026-11-29T11:59:55.500Z"
     assert a["context"] == {"library": {"name": "analytics-python"}}
@@ -190,14 +194,24 @@ def test_batch_over_2500_events():
 
 def test_corrupt_gzip_and_unknown_encoding():
     assert refuse("track", b"\x1f\x8b garbage", {"content-encoding": "gzip"}).code == "invalid_encoding"
-    assert refuse("track", gzip.compress(body({"userId": "u"}))[:-9], {"content-encoding": "gzip"}).code == "invalid_encoding"
+    assert (
+        refuse("track", gzip.compress(body({"userId": "u"}))[:-9], {"content-encoding": "gzip"}).code
+        == "invalid_encoding"
+    )
     err = refuse("track", body({"userId": "u"}), {"content-encoding": "br"})
     assert (err.status, err.code) == (415, "unsupported_encoding")
 
 
 def test_every_gzip_member_is_read():
     """A gzip body may be several members back to back (RFC 1952); the data after the first one is not dropped."""
-    whole = body({"batch": [{"type": "track", "userId": "u", "event": "first"}, {"type": "track", "userId": "u", "event": "second"}]})
+    whole = body(
+        {
+            "batch": [
+                {"type": "track", "userId": "u", "event": "first"},
+                {"type": "track", "userId": "u", "event": "second"},
+            ]
+        }
+    )
     raw = gzip.compress(whole[:20]) + gzip.compress(whole[20:])
     events = read_request("batch", raw, {"content-encoding": "gzip"}, "10.0.0.1", NOW).events
     assert [e["event"] for e in events] == ["first", "second"]
@@ -218,7 +232,11 @@ def test_bytes_after_a_gzip_member_that_are_no_member_are_refused(trailer):
 def test_bytes_after_a_deflate_stream_are_refused():
     import zlib
 
-    err = refuse("track", zlib.compress(body({"userId": "u", "event": "e"})) + b'{"userId": "x"}', {"content-encoding": "deflate"})
+    err = refuse(
+        "track",
+        zlib.compress(body({"userId": "u", "event": "e"})) + b'{"userId": "x"}',
+        {"content-encoding": "deflate"},
+    )
     assert (err.status, err.code) == (400, "invalid_encoding")
     assert "follow the end" in err.message
 

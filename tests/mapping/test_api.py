@@ -18,23 +18,32 @@ from actions_1flow.mapping import (
     validate,
 )
 
-PRESET = {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-          "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}
+PRESET = {
+    "event_name": {"@path": "$.event"},
+    "userId": {"@path": "$.userId"},
+    "anonymousId": {"@path": "$.anonymousId"},
+    "properties": {"@path": "$.properties"},
+}
 EVENT = {"type": "track", "event": "Order Completed", "userId": "u1", "properties": {"total": 10, "coupon": None}}
 
 
 def test_compile_then_apply_equals_transform():
     compiled = compile(PRESET)
     assert isinstance(compiled, CompiledMapping)
-    assert compiled.apply(EVENT) == transform(PRESET, EVENT) == {
-        "event_name": "Order Completed", "userId": "u1", "properties": {"total": 10, "coupon": None}}
+    assert (
+        compiled.apply(EVENT)
+        == transform(PRESET, EVENT)
+        == {"event_name": "Order Completed", "userId": "u1", "properties": {"total": 10, "coupon": None}}
+    )
 
 
 def test_compile_rejects_invalid_mappings_up_front():
     with pytest.raises(MappingValidationError) as failure:
         compile({"b": {"@path": 1}, "a": {"@if": "x"}})
-    assert failure.value.messages == ["/b/@path should be a string or a mapping directive but it is a number.",
-                                      "/a/@if should be an object but it is a string."]
+    assert failure.value.messages == [
+        "/b/@path should be a string or a mapping directive but it is a number.",
+        "/a/@if should be an object but it is a string.",
+    ]
     assert isinstance(failure.value, MappingError)
 
 
@@ -42,14 +51,21 @@ def test_validation_message_order_is_js_key_order():
     # integer-like keys come first in JS, whatever the insertion order
     with pytest.raises(MappingValidationError) as failure:
         validate({"b": {"@oops": 1}, "10": {"@oops": 1}, "2": {"@oops": 1}})
-    assert failure.value.messages == ["/2 has an invalid directive: @oops.", "/10 has an invalid directive: @oops.",
-                                      "/b has an invalid directive: @oops."]
+    assert failure.value.messages == [
+        "/2 has an invalid directive: @oops.",
+        "/10 has an invalid directive: @oops.",
+        "/b has an invalid directive: @oops.",
+    ]
 
 
 def test_validate_accepts_valid_mappings():
     assert validate(PRESET) is None
-    assert validate({"__segment_internal_directive": {"@transform": {"apply": {"p": {"@path": "$.a"}}}},
-                     "y": {"@path": "$.p"}}) is None
+    assert (
+        validate(
+            {"__segment_internal_directive": {"@transform": {"apply": {"p": {"@path": "$.a"}}}}, "y": {"@path": "$.p"}}
+        )
+        is None
+    )
 
 
 def test_apply_takes_only_objects_like_segment():
@@ -98,8 +114,9 @@ def test_cached_failures_are_raised_again_each_time():
 
 def test_transform_changes_neither_mapping_nor_event():
     mapping = {
-        "__segment_internal_directive": {"@transform": {"apply": {"r": {"@replace": {"pattern": "a", "value": {
-            "@path": "$.s"}}}}}},
+        "__segment_internal_directive": {
+            "@transform": {"apply": {"r": {"@replace": {"pattern": "a", "value": {"@path": "$.s"}}}}}
+        },
         "y": {"@path": "$.r"},
         "z": {"@liquid": "{% increment n %}"},
     }
@@ -119,26 +136,41 @@ def test_changing_an_output_does_not_change_later_outputs():
 
 
 def test_booleans_are_not_numbers():
-    m = {"t": {"@template": "{{a}}"}, "r": {"@replace": {"pattern": "1", "replacement": "one", "value": {"@path": "$.a"}}},
-         "j": {"@json": {"mode": "encode", "value": {"@path": "$.a"}}},
-         "i": {"@if": {"blank": {"@path": "$.a"}, "then": "filled", "else": "blank"}}}
+    m = {
+        "t": {"@template": "{{a}}"},
+        "r": {"@replace": {"pattern": "1", "replacement": "one", "value": {"@path": "$.a"}}},
+        "j": {"@json": {"mode": "encode", "value": {"@path": "$.a"}}},
+        "i": {"@if": {"blank": {"@path": "$.a"}, "then": "filled", "else": "blank"}},
+    }
     assert transform(m, {"a": True}) == {"t": "true", "r": "true", "j": "true", "i": "filled"}
     assert transform(m, {"a": 1}) == {"t": "1", "r": "one", "j": "1", "i": "filled"}
     assert transform(m, {"a": False}) == {"t": "false", "r": "false", "j": "false", "i": "blank"}
     assert transform(m, {"a": 0}) == {"t": "0", "r": "0", "j": "0", "i": "blank"}
 
 
-@pytest.mark.parametrize("number, text", [(1.0, "1"), (1e21, "1e+21"), (-0.0, "0"), (0.1, "0.1"), (1.5e-7, "1.5e-7"),
-                                          (123456789012345680000.0, "123456789012345680000"),
-                                          (2**53 + 1, "9007199254740992"), (10**21, "1e+21"), (-1e-7, "-1e-7")])
+@pytest.mark.parametrize(
+    "number, text",
+    [
+        (1.0, "1"),
+        (1e21, "1e+21"),
+        (-0.0, "0"),
+        (0.1, "0.1"),
+        (1.5e-7, "1.5e-7"),
+        (123456789012345680000.0, "123456789012345680000"),
+        (2**53 + 1, "9007199254740992"),
+        (10**21, "1e+21"),
+        (-1e-7, "-1e-7"),
+    ],
+)
 def test_numbers_print_like_javascript(number, text):
     assert transform({"x": {"@template": "{{n}}"}}, {"n": number}) == {"x": text}
 
 
 def test_flatten_collisions_follow_js_key_order():
     # With separator "0", "1" + "0" + "0" collides with the top-level key "100"; JS visits "1" first.
-    result = transform({"x": {"@flatten": {"separator": "0", "value": {"@path": "$.o"}}}},
-                       {"o": {"100": "top", "1": {"0": "nested"}}})
+    result = transform(
+        {"x": {"@flatten": {"separator": "0", "value": {"@path": "$.o"}}}}, {"o": {"100": "top", "1": {"0": "nested"}}}
+    )
     assert result == {"x": {"100": "top"}}
 
 
@@ -149,5 +181,12 @@ def test_replace_ignorecase_folds_like_a_js_regexp():
 
 
 def test_public_names():
-    assert set(mapping_kit.__all__) == {"CompiledMapping", "MISSING", "MappingError", "MappingValidationError",
-                                        "compile", "transform", "validate"}
+    assert set(mapping_kit.__all__) == {
+        "CompiledMapping",
+        "MISSING",
+        "MappingError",
+        "MappingValidationError",
+        "compile",
+        "transform",
+        "validate",
+    }

@@ -16,8 +16,11 @@ def run(tmp_path, mapping, event, *, raw_event: str | None = None):
 
 
 def test_prints_the_payload_as_json(tmp_path):
-    result = run(tmp_path, {"name": {"@path": "$.event"}, "total": {"@path": "$.properties.total"}},
-                 {"event": "Signed Up", "properties": {"total": 1.0}})
+    result = run(
+        tmp_path,
+        {"name": {"@path": "$.event"}, "total": {"@path": "$.properties.total"}},
+        {"event": "Signed Up", "properties": {"total": 1.0}},
+    )
     assert result.exit_code == 0
     assert json.loads(result.stdout) == {"name": "Signed Up", "total": 1}
     assert '"total": 1\n' in result.stdout  # JS number printing: 1.0 is 1

@@ -26,8 +26,12 @@ examples from fresh random seeds."""
 
 
 @pytest.mark.oracle
-@settings(max_examples=EXAMPLES * max(EXPLORE, 1), deadline=None, derandomize=not EXPLORE,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=EXAMPLES * max(EXPLORE, 1),
+    deadline=None,
+    derandomize=not EXPLORE,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(mapping=mappings(), batch=st.lists(events(), min_size=1, max_size=3))
 def test_transform_matches_segment(oracle, mapping, batch):
     cases = [{"mapping": mapping, "event": event} for event in batch]
@@ -37,4 +41,7 @@ def test_transform_matches_segment(oracle, mapping, batch):
         ours = outcome(case["mapping"], case["event"])
         event(f"outcome: {ours['error']['kind'] if 'error' in ours else 'output'}")
         assert same(ours, reference, runtime_messages=not liquid), (
-            json.dumps(case, ensure_ascii=False), as_text(ours), as_text(reference))
+            json.dumps(case, ensure_ascii=False),
+            as_text(ours),
+            as_text(reference),
+        )

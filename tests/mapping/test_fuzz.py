@@ -9,20 +9,95 @@ from hypothesis import strategies as st
 from actions_1flow.mapping import MappingError, compile, transform, validate
 from tests.mapping.strategies import JSON_VALUES, events, mappings
 
-DIRECTIVE_KEYS = ["@path", "@template", "@if", "@case", "@replace", "@arrayPath", "@literal", "@flatten", "@json",
-                  "@merge", "@transform", "@excludeWhenNull", "@liquid", "@oops", "_metadata",
-                  "__segment_internal_directive"]
-OPTION_KEYS = ["exists", "blank", "then", "else", "operator", "value", "pattern", "replacement", "pattern2",
-               "replacement2", "ignorecase", "global", "mode", "separator", "omitArrays", "direction", "objects",
-               "apply", "mapping", "a", "0"]
-LIQUID_BITS = ["{{", "}}", "{%", "%}", " if ", " a ", "|", " upcase", " plus: ", "'x'", "endif", " for ", " in ",
-               "assign", " = ", "date", ":", ",", "capture", "endcapture", " not ", " contains ", "..", "(", ")",
-               "[0]", ".size", "-", "raw", "endraw", "increment", "cycle", " and ", " or ", "\n"]
+DIRECTIVE_KEYS = [
+    "@path",
+    "@template",
+    "@if",
+    "@case",
+    "@replace",
+    "@arrayPath",
+    "@literal",
+    "@flatten",
+    "@json",
+    "@merge",
+    "@transform",
+    "@excludeWhenNull",
+    "@liquid",
+    "@oops",
+    "_metadata",
+    "__segment_internal_directive",
+]
+OPTION_KEYS = [
+    "exists",
+    "blank",
+    "then",
+    "else",
+    "operator",
+    "value",
+    "pattern",
+    "replacement",
+    "pattern2",
+    "replacement2",
+    "ignorecase",
+    "global",
+    "mode",
+    "separator",
+    "omitArrays",
+    "direction",
+    "objects",
+    "apply",
+    "mapping",
+    "a",
+    "0",
+]
+LIQUID_BITS = [
+    "{{",
+    "}}",
+    "{%",
+    "%}",
+    " if ",
+    " a ",
+    "|",
+    " upcase",
+    " plus: ",
+    "'x'",
+    "endif",
+    " for ",
+    " in ",
+    "assign",
+    " = ",
+    "date",
+    ":",
+    ",",
+    "capture",
+    "endcapture",
+    " not ",
+    " contains ",
+    "..",
+    "(",
+    ")",
+    "[0]",
+    ".size",
+    "-",
+    "raw",
+    "endraw",
+    "increment",
+    "cycle",
+    " and ",
+    " or ",
+    "\n",
+]
 
 # Any JSON at all, with keys that make directives and options likely.
 ANY_MAPPING = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False),
-              st.text(max_size=6), st.lists(st.sampled_from(LIQUID_BITS), max_size=12).map("".join)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=6),
+        st.lists(st.sampled_from(LIQUID_BITS), max_size=12).map("".join),
+    ),
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
         st.dictionaries(st.sampled_from(DIRECTIVE_KEYS + OPTION_KEYS), inner, max_size=4),
@@ -66,13 +141,17 @@ def nested(depth: int, leaf, wrap):
 DEEP = 20_000
 
 
-@pytest.mark.parametrize("mapping", [
-    nested(DEEP, {"@path": "$.a"}, lambda v: {"k": v}),
-    nested(DEEP, "$.a", lambda v: {"@path": v}),
-    nested(DEEP, {"@path": "$.a"}, lambda v: [v]),
-    nested(DEEP, "x", lambda v: {"@literal": v}),
-    nested(DEEP, {"k": 1}, lambda v: {"@transform": {"apply": {"a": 1}, "mapping": v}}),
-], ids=["objects", "path-directives", "lists", "literals", "transforms"])
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        nested(DEEP, {"@path": "$.a"}, lambda v: {"k": v}),
+        nested(DEEP, "$.a", lambda v: {"@path": v}),
+        nested(DEEP, {"@path": "$.a"}, lambda v: [v]),
+        nested(DEEP, "x", lambda v: {"@literal": v}),
+        nested(DEEP, {"k": 1}, lambda v: {"@transform": {"apply": {"a": 1}, "mapping": v}}),
+    ],
+    ids=["objects", "path-directives", "lists", "literals", "transforms"],
+)
 def test_deeply_nested_mapping_is_a_mapping_error(mapping):
     with pytest.raises(MappingError):
         transform(mapping, {"a": 1})
@@ -84,13 +163,17 @@ def test_deeply_nested_mapping_is_a_mapping_error(mapping):
         pass
 
 
-@pytest.mark.parametrize("mapping", [
-    {"x": {"@json": {"mode": "encode", "value": {"@path": "$.deep"}}}},
-    {"x": {"@flatten": {"separator": ".", "value": {"@path": "$.deep"}}}},
-    {"x": {"@template": "{{deep}}"}},
-    {"x": {"@excludeWhenNull": {"@path": "$.obj"}}},
-    {"x": {"@transform": {"apply": {"d": {"@path": "$.obj"}}, "mapping": {"@path": "$.d"}}}},
-], ids=["json-encode", "flatten", "template", "exclude-when-null", "transform-cleanup"])
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"x": {"@json": {"mode": "encode", "value": {"@path": "$.deep"}}}},
+        {"x": {"@flatten": {"separator": ".", "value": {"@path": "$.deep"}}}},
+        {"x": {"@template": "{{deep}}"}},
+        {"x": {"@excludeWhenNull": {"@path": "$.obj"}}},
+        {"x": {"@transform": {"apply": {"d": {"@path": "$.obj"}}, "mapping": {"@path": "$.d"}}}},
+    ],
+    ids=["json-encode", "flatten", "template", "exclude-when-null", "transform-cleanup"],
+)
 def test_deeply_nested_event_is_a_mapping_error(mapping):
     event = {"deep": nested(DEEP, 1, lambda v: [v]), "obj": nested(DEEP, None, lambda v: {"k": v})}
     with pytest.raises(MappingError):

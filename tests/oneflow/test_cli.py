@@ -13,8 +13,14 @@ from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY
 
 ENV = {"ONEFLOW_PROJECT_KEY": US_KEY}
 
-TRACK = {"type": "track", "messageId": "m-1", "event": "Order Completed", "userId": "u-1", "anonymousId": "a-1",
-         "properties": {"total": 30, "currency": "EUR"}}
+TRACK = {
+    "type": "track",
+    "messageId": "m-1",
+    "event": "Order Completed",
+    "userId": "u-1",
+    "anonymousId": "a-1",
+    "properties": {"total": 30, "currency": "EUR"},
+}
 IDENTIFY = {"type": "identify", "messageId": "m-2", "userId": "u-1", "traits": {"email": "a@example.com"}}
 ANONYMOUS_IDENTIFY = {"type": "identify", "messageId": "m-3", "anonymousId": "a-9", "traits": {"visits": 2}}
 
@@ -31,16 +37,23 @@ class TestSend:
         assert result.exit_code == 0, result.output
         lines = json_lines(result.stdout)
         assert statuses(lines) == [
-            (1, "Track Event", "delivered"), (1, "Identify User", "not_subscribed"),
-            (2, "Track Event", "not_subscribed"), (2, "Identify User", "delivered"),
-            (3, "Track Event", "not_subscribed"), (3, "Identify User", "filtered"),
+            (1, "Track Event", "delivered"),
+            (1, "Identify User", "not_subscribed"),
+            (2, "Track Event", "not_subscribed"),
+            (2, "Identify User", "delivered"),
+            (3, "Track Event", "not_subscribed"),
+            (3, "Identify User", "filtered"),
         ]
         assert lines[0]["messageId"] == "m-1" and lines[0]["http_status"] == 200
         assert "Identify needs a userId" in lines[5]["reason"]
         calls = live_sandbox.calls("http")
         assert [c["path"] for c in calls] == ["/v1/track", "/v1/identify"]  # nothing for the anonymous identify
-        assert calls[0]["body"] == {"user_id": "u-1", "anonymous_id": "a-1", "event": "Order Completed",
-                                    "properties": {"total": 30, "currency": "EUR"}}
+        assert calls[0]["body"] == {
+            "user_id": "u-1",
+            "anonymous_id": "a-1",
+            "event": "Order Completed",
+            "properties": {"total": 30, "currency": "EUR"},
+        }
         assert calls[1]["body"] == {"user_id": "u-1", "traits": {"email": "a@example.com"}}
         assert all(c["api_key"] == mask_secret(US_KEY) for c in calls)
 
@@ -59,28 +72,40 @@ class TestSend:
         config = write_config(tmp_path, live_sandbox.api_url())
         single = invoke("send", "--config", str(config), "-", "--json", input=json.dumps(IDENTIFY), env=ENV)
         assert single.exit_code == 0 and len(json_lines(single.stdout)) == 2
-        mixed = invoke("send", "--config", str(config), "-", "--json", input=f"{json.dumps(TRACK)}\n{{oops\n[1]\n", env=ENV)
+        mixed = invoke(
+            "send", "--config", str(config), "-", "--json", input=f"{json.dumps(TRACK)}\n{{oops\n[1]\n", env=ENV
+        )
         assert mixed.exit_code == 1
         lines = json_lines(mixed.stdout)
-        assert [(line["event"], line["status"]) for line in lines] == [(1, "delivered"), (1, "not_subscribed"), (2, "invalid"), (3, "invalid")]
+        assert [(line["event"], line["status"]) for line in lines] == [
+            (1, "delivered"),
+            (1, "not_subscribed"),
+            (2, "invalid"),
+            (3, "invalid"),
+        ]
         assert lines[2]["reason"].startswith("invalid JSON") and "must be a JSON object" in lines[3]["reason"]
 
     def test_custom_trigger_and_mapping_change_what_is_sent(self, live_sandbox, tmp_path):
-        subscriptions = [{
-            "name": "Big orders",
-            "subscribe": 'event = "Order Completed" and properties.total > 20',
-            "partnerAction": "trackEvent",
-            "mapping": {
-                "event_name": {"@template": "order:{{properties.currency}}"},
-                "userId": {"@path": "$.userId"},
-                "properties": {"amount": {"@path": "$.properties.total"}},
-            },
-        }]
+        subscriptions = [
+            {
+                "name": "Big orders",
+                "subscribe": 'event = "Order Completed" and properties.total > 20',
+                "partnerAction": "trackEvent",
+                "mapping": {
+                    "event_name": {"@template": "order:{{properties.currency}}"},
+                    "userId": {"@path": "$.userId"},
+                    "properties": {"amount": {"@path": "$.properties.total"}},
+                },
+            }
+        ]
         config = write_config(tmp_path, live_sandbox.api_url(), subscriptions=subscriptions)
         small = {**TRACK, "messageId": "m-4", "properties": {"total": 5, "currency": "EUR"}}
         result = invoke("send", "--config", str(config), str(write_events(tmp_path, [TRACK, small])), "--json", env=ENV)
         assert result.exit_code == 0
-        assert statuses(json_lines(result.stdout)) == [(1, "Big orders", "delivered"), (2, "Big orders", "not_subscribed")]
+        assert statuses(json_lines(result.stdout)) == [
+            (1, "Big orders", "delivered"),
+            (2, "Big orders", "not_subscribed"),
+        ]
         (call,) = live_sandbox.calls("http")
         assert call["body"] == {"user_id": "u-1", "event": "order:EUR", "properties": {"amount": 30}}
 
@@ -100,7 +125,9 @@ class TestSend:
         eu = write_config(tmp_path, live_sandbox.api_url("eu"), EU_KEY, region="eu")
         assert invoke("send", "--config", str(eu), "-", input=json.dumps(IDENTIFY)).exit_code == 0
 
-    @pytest.mark.parametrize(("fault", "status", "delay"), [({"status": 429, "retry_after": "5"}, 429, 5.0), ({"status": 503}, 503, None)])
+    @pytest.mark.parametrize(
+        ("fault", "status", "delay"), [({"status": 429, "retry_after": "5"}, 429, 5.0), ({"status": 503}, 503, None)]
+    )
     def test_throttling_and_outages_are_retryable(self, live_sandbox, tmp_path, fault, status, delay):
         live_sandbox.fault(**fault)
         config = write_config(tmp_path, live_sandbox.api_url())
@@ -120,10 +147,15 @@ class TestSend:
 
     def test_invalid_payload_is_reported_with_segments_message(self, live_sandbox, tmp_path):
         config = write_config(tmp_path, live_sandbox.api_url())
-        result = invoke("send", "--config", str(config), "-", "--json", input=json.dumps({"type": "track", "userId": "u"}), env=ENV)
+        result = invoke(
+            "send", "--config", str(config), "-", "--json", input=json.dumps({"type": "track", "userId": "u"}), env=ENV
+        )
         assert result.exit_code == 1
         line = json_lines(result.stdout)[0]
-        assert (line["status"], line["reason"]) == ("invalid", "The root value is missing the required field 'event_name'.")
+        assert (line["status"], line["reason"]) == (
+            "invalid",
+            "The root value is missing the required field 'event_name'.",
+        )
 
     def test_configuration_problems_exit_2(self, tmp_path):
         config = write_config(tmp_path, "http://127.0.0.1:9/v1", region="eu")
@@ -136,20 +168,30 @@ class TestSend:
         result = invoke("send", "--config", str(device), "-", input="{}", env=ENV)
         assert result.exit_code == 2 and "no destination with mode: cloud" in result.stderr
         assert invoke("send", "--config", str(tmp_path / "none.yaml"), env=ENV).exit_code == 2
-        result = invoke("send", "--config", str(write_config(tmp_path, "http://x/v1")), str(tmp_path / "missing.json"), env=ENV)
+        result = invoke(
+            "send", "--config", str(write_config(tmp_path, "http://x/v1")), str(tmp_path / "missing.json"), env=ENV
+        )
         assert result.exit_code == 2 and "cannot read" in result.stderr
 
 
 class TestEventTester:
     def test_report_shows_match_payload_masked_request_response_and_verdict(self, live_sandbox, tmp_path):
         config = write_config(tmp_path, live_sandbox.api_url())
-        result = invoke("test-event", "--config", str(config), str(write_events(tmp_path, TRACK, "track.json")), env=ENV)
+        result = invoke(
+            "test-event", "--config", str(config), str(write_events(tmp_path, TRACK, "track.json")), env=ENV
+        )
         assert result.exit_code == 0, result.output
         out = result.stdout
-        assert f"Destination 1flow-cloud (cloud mode, {live_sandbox.api_url()}, projectApiKey {mask_secret(US_KEY)})" in out
+        assert (
+            f"Destination 1flow-cloud (cloud mode, {live_sandbox.api_url()}, projectApiKey {mask_secret(US_KEY)})"
+            in out
+        )
         assert "Subscription 'Track Event' → trackEvent: trigger type = \"track\" matched" in out
         assert "Subscription 'Identify User' → identifyUser: trigger type = \"identify\" not matched" in out
-        assert "why not: the event does not match the trigger type = \"identify\" (the event has type 'track', event 'Order Completed')" in out
+        assert (
+            "why not: the event does not match the trigger type = \"identify\" (the event has type 'track', event 'Order Completed')"
+            in out
+        )
         assert "Validated payload:" in out and '"event_name": "Order Completed"' in out
         assert f"POST {live_sandbox.api_url()}/track" in out and f"api_key: {mask_secret(US_KEY)}" in out
         assert '{"user_id":"u-1","anonymous_id":"a-1","event":"Order Completed"' in out

@@ -41,13 +41,22 @@ class TestWireFormat:
         assert outcome.delivered and outcome.status == 200
         (call,) = sandbox.calls()
         assert call["path"] == "/v1/track"
-        assert call["body"] == {"user_id": "u-1", "anonymous_id": "a-1", "event": "Order Completed", "properties": {"total": 12.5}}
+        assert call["body"] == {
+            "user_id": "u-1",
+            "anonymous_id": "a-1",
+            "event": "Order Completed",
+            "properties": {"total": 12.5},
+        }
 
     def test_identify_goes_to_identify_with_user_id_traits_and_iso_timestamp(self, sandbox):
         assert run(send(sandbox.client(), IDENTIFY)).delivered
         (call,) = sandbox.calls()
         assert call["path"] == "/v1/identify"
-        assert call["body"] == {"user_id": "u-1", "traits": {"email": "a@example.com"}, "timestamp": "2024-05-01T08:00:00.000Z"}
+        assert call["body"] == {
+            "user_id": "u-1",
+            "traits": {"email": "a@example.com"},
+            "timestamp": "2024-05-01T08:00:00.000Z",
+        }
 
     def test_batch_carries_typed_items_in_order(self, sandbox):
         outcomes = run(send_batch(sandbox.client(), [IDENTIFY, TRACK]))
@@ -70,14 +79,20 @@ class TestWireFormat:
         summary = outcome.exchange.to_dict()
         assert summary["request"]["headers"]["api_key"] == mask_secret(US_KEY)
         assert summary["request"]["url"] == "http://sandbox.test/v1/track"
-        assert summary["response"] == {"status": 200, "headers": summary["response"]["headers"], "body": '{"success":true}'}
+        assert summary["response"] == {
+            "status": 200,
+            "headers": summary["response"]["headers"],
+            "body": '{"success":true}',
+        }
         assert US_KEY not in str(outcome.to_dict()) and US_KEY not in repr(sandbox.client())
 
 
 class TestOutcomes:
     def test_wrong_key_is_permanent_with_the_key_hint(self, sandbox):
         outcome = run(send(sandbox.client(UNKNOWN_KEY), TRACK))
-        assert outcome.permanent and outcome.status == 401 and outcome.hint == HINT_API_KEY == "check the Project API Key"
+        assert (
+            outcome.permanent and outcome.status == 401 and outcome.hint == HINT_API_KEY == "check the Project API Key"
+        )
         assert "401 Unauthorized" in outcome.summary() and UNKNOWN_KEY not in outcome.summary()
 
     def test_key_without_the_region_is_permanent_with_the_region_hint(self, sandbox):
@@ -110,10 +125,26 @@ class TestOutcomes:
 
     @pytest.mark.parametrize(
         ("status", "kind"),
-        [(200, "delivered"), (202, "delivered"), (400, "permanent"), (401, "permanent"), (403, "permanent"),
-         (404, "permanent"), (408, "retryable"), (409, "permanent"), (413, "permanent"), (423, "retryable"),
-         (429, "retryable"), (500, "retryable"), (501, "permanent"), (502, "retryable"), (503, "retryable"),
-         (504, "retryable"), (511, "retryable"), (599, "retryable")],
+        [
+            (200, "delivered"),
+            (202, "delivered"),
+            (400, "permanent"),
+            (401, "permanent"),
+            (403, "permanent"),
+            (404, "permanent"),
+            (408, "retryable"),
+            (409, "permanent"),
+            (413, "permanent"),
+            (423, "retryable"),
+            (429, "retryable"),
+            (500, "retryable"),
+            (501, "permanent"),
+            (502, "retryable"),
+            (503, "retryable"),
+            (504, "retryable"),
+            (511, "retryable"),
+            (599, "retryable"),
+        ],
     )
     def test_status_classes_follow_segments_retry_contract(self, status, kind):
         assert classify(status).value == kind
@@ -134,7 +165,9 @@ class TestOutcomes:
         assert parse_retry_after("Mon, 01 Jan 2024 00:00:30 GMT", now=now) == 30.0
         assert parse_retry_after("Sun, 31 Dec 2023 23:00:00 GMT", now=now) == 0.0
         assert parse_retry_after("-5") == 0.0
-        assert parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("nan") is None
+        assert (
+            parse_retry_after("soon") is None and parse_retry_after(None) is None and parse_retry_after("nan") is None
+        )
 
 
 class TestSizes:
@@ -179,7 +212,9 @@ class TestSizes:
         refused = [o for o in outcomes if not o.delivered]
         assert [(o.status, o.messages) for o in refused] == [(400, (bad,))]
         assert "event is required" in refused[0].reason
-        assert sorted(m.body["user_id"] for o in outcomes if o.delivered for m in o.messages) == [f"u{i}" for i in range(5)]
+        assert sorted(m.body["user_id"] for o in outcomes if o.delivered for m in o.messages) == [
+            f"u{i}" for i in range(5)
+        ]
 
     def test_stop_on_retryable_holds_back_the_rest_of_the_call(self, sandbox):
         messages = [wire.track("E", user_id=f"u{i}", properties={"blob": "x" * 20_000}) for i in range(60)]

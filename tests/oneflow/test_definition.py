@@ -12,11 +12,40 @@ from actions_1flow.destinations.oneflow.definition import (
 # Keys of Segment's metadata.json for this destination (packages/browser-destinations/destinations/1flow).
 SEGMENT_TOP_KEYS = {"slug", "name", "mode", "description", "authentication", "audienceConfig", "actions", "presets"}
 SEGMENT_SETTING_KEYS = {"label", "description", "type", "required", "multiple", "choices", "default", "depends_on"}
-SEGMENT_ACTION_KEYS = {"title", "description", "platform", "defaultSubscription", "hidden", "hasPerformBatch",
-                       "syncMode", "hooks", "fields"}
-SEGMENT_FIELD_KEYS = {"label", "description", "type", "required", "multiple", "allowNull", "dynamic", "default",
-                      "choices", "placeholder", "properties", "category", "depends_on", "readOnly", "hidden", "minimum",
-                      "maximum", "defaultObjectUI", "disabledInputMethods", "displayMode", "additionalProperties"}
+SEGMENT_ACTION_KEYS = {
+    "title",
+    "description",
+    "platform",
+    "defaultSubscription",
+    "hidden",
+    "hasPerformBatch",
+    "syncMode",
+    "hooks",
+    "fields",
+}
+SEGMENT_FIELD_KEYS = {
+    "label",
+    "description",
+    "type",
+    "required",
+    "multiple",
+    "allowNull",
+    "dynamic",
+    "default",
+    "choices",
+    "placeholder",
+    "properties",
+    "category",
+    "depends_on",
+    "readOnly",
+    "hidden",
+    "minimum",
+    "maximum",
+    "defaultObjectUI",
+    "disabledInputMethods",
+    "displayMode",
+    "additionalProperties",
+}
 SEGMENT_PRESET_KEYS = {"name", "type", "partnerAction", "subscribe", "mapping", "eventSlug"}
 
 
@@ -25,7 +54,11 @@ class TestMetadata:
 
     def test_identity_and_shape(self):
         assert set(self.meta) == SEGMENT_TOP_KEYS | {"additions"}
-        assert (self.meta["slug"], self.meta["name"], self.meta["mode"]) == ("actions-1flow", "1Flow Web (Actions)", "device")
+        assert (self.meta["slug"], self.meta["name"], self.meta["mode"]) == (
+            "actions-1flow",
+            "1Flow Web (Actions)",
+            "device",
+        )
         assert self.meta["authentication"]["scheme"] == "custom" and self.meta["audienceConfig"] is None
         for setting in self.meta["authentication"]["fields"].values():
             assert set(setting) == SEGMENT_SETTING_KEYS
@@ -38,7 +71,12 @@ class TestMetadata:
         fields = self.meta["authentication"]["fields"]
         assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
         key = fields["projectApiKey"]
-        assert (key["label"], key["type"], key["required"], key["default"]) == ("Project API Key", "password", True, None)
+        assert (key["label"], key["type"], key["required"], key["default"]) == (
+            "Project API Key",
+            "password",
+            True,
+            None,
+        )
         region = fields["region"]
         assert region["default"] == "us" and [c["value"] for c in region["choices"]] == ["us", "eu"]
         assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
@@ -48,7 +86,13 @@ class TestMetadata:
         from actions_1flow.destinations.oneflow.settings import OneFlowSettings
 
         assert list(self.meta["authentication"]["fields"]) == list(OneFlowSettings.model_fields)
-        assert self.meta["additions"]["settingsAdded"] == ["region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
+        assert self.meta["additions"]["settingsAdded"] == [
+            "region",
+            "apiBaseUrl",
+            "sdkUrl",
+            "loadTimeoutMs",
+            "sdkProxy",
+        ]
         timeout = self.meta["authentication"]["fields"]["loadTimeoutMs"]
         assert (timeout["type"], timeout["required"]) == ("integer", False)
         proxy = self.meta["authentication"]["fields"]["sdkProxy"]
@@ -56,7 +100,11 @@ class TestMetadata:
 
     def test_track_event_fields(self):
         action = self.meta["actions"]["trackEvent"]
-        assert (action["title"], action["defaultSubscription"], action["platform"]) == ("Track Event", 'type = "track"', "web")
+        assert (action["title"], action["defaultSubscription"], action["platform"]) == (
+            "Track Event",
+            'type = "track"',
+            "web",
+        )
         fields = action["fields"]
         assert {k: (f["label"], f["type"], f["required"], f["default"]) for k, f in fields.items()} == {
             "event_name": ("Event Name", "string", True, {"@path": "$.event"}),
@@ -78,15 +126,28 @@ class TestMetadata:
 
     def test_presets_are_automatic_with_default_mappings(self):
         assert self.meta["presets"] == [
-            {"name": "Track Event", "type": "automatic", "partnerAction": "trackEvent", "subscribe": 'type = "track"',
-             "mapping": default_values(ONEFLOW.actions["trackEvent"].fields), "eventSlug": None},
-            {"name": "Identify User", "type": "automatic", "partnerAction": "identifyUser",
-             "subscribe": 'type = "identify"', "mapping": default_values(ONEFLOW.actions["identifyUser"].fields),
-             "eventSlug": None},
+            {
+                "name": "Track Event",
+                "type": "automatic",
+                "partnerAction": "trackEvent",
+                "subscribe": 'type = "track"',
+                "mapping": default_values(ONEFLOW.actions["trackEvent"].fields),
+                "eventSlug": None,
+            },
+            {
+                "name": "Identify User",
+                "type": "automatic",
+                "partnerAction": "identifyUser",
+                "subscribe": 'type = "identify"',
+                "mapping": default_values(ONEFLOW.actions["identifyUser"].fields),
+                "eventSlug": None,
+            },
         ]
         assert self.meta["presets"][0]["mapping"] == {
-            "event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-            "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"},
+            "event_name": {"@path": "$.event"},
+            "userId": {"@path": "$.userId"},
+            "anonymousId": {"@path": "$.anonymousId"},
+            "properties": {"@path": "$.properties"},
         }
 
     def test_additions_document_regions_limits_and_schemas(self):
@@ -106,16 +167,27 @@ def results_for(event):
 
 
 def test_track_preset_builds_a_track_message():
-    event = {"type": "track", "event": "Order Completed", "userId": "u-1", "anonymousId": "a-1",
-             "properties": {"total": 10}, "timestamp": "2024-05-01T09:00:00Z"}
+    event = {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": "u-1",
+        "anonymousId": "a-1",
+        "properties": {"total": 10},
+        "timestamp": "2024-05-01T09:00:00Z",
+    }
     results = results_for(event)
     assert results["Identify User"].status is Status.NOT_SUBSCRIBED
     track = results["Track Event"]
     assert track.status is Status.READY
     (message,) = track.messages
     assert (message.type, message.path) == ("track", "/track")
-    assert message.body == {"user_id": "u-1", "anonymous_id": "a-1", "event": "Order Completed",
-                            "properties": {"total": 10}, "timestamp": "2024-05-01T09:00:00.000Z"}
+    assert message.body == {
+        "user_id": "u-1",
+        "anonymous_id": "a-1",
+        "event": "Order Completed",
+        "properties": {"total": 10},
+        "timestamp": "2024-05-01T09:00:00.000Z",
+    }
 
 
 def test_identify_preset_builds_an_identify_message():

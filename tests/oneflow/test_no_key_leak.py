@@ -51,7 +51,9 @@ def test_no_output_or_log_shows_an_unmasked_key(tmp_path, caplog):
             run_cli("definition"),
         ]
         broken = tmp_path / "broken.yaml"
-        broken.write_text(good.read_text().replace("region: us", "region: eu").replace(f"apiBaseUrl: {server.api_url()}", "sdkUrl: x"))
+        broken.write_text(
+            good.read_text().replace("region: us", "region: eu").replace(f"apiBaseUrl: {server.api_url()}", "sdkUrl: x")
+        )
         outputs.append(run_cli("send", "--config", str(broken), str(events), env_key=US_KEY))
         # The CLI really delivered: the keys went over the wire, so a leak would have had its chance.
         assert {c["status"] for c in server.calls()} >= {200, 401, 404, 429}
@@ -79,4 +81,3 @@ def test_no_output_or_log_shows_an_unmasked_key(tmp_path, caplog):
     for text in outputs:
         for key in ALL_KEYS:
             assert key not in text, f"unmasked key in output:\n{text}"
-

@@ -18,7 +18,9 @@ from tests.helpers.process import cli_command, free_port
 from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox
 
 
-def post(sandbox: InProcessSandbox, path: str, body: object = None, key: str | None = US_KEY, **kwargs) -> httpx.Response:
+def post(
+    sandbox: InProcessSandbox, path: str, body: object = None, key: str | None = US_KEY, **kwargs
+) -> httpx.Response:
     headers = {"content-type": "application/json", **kwargs.pop("headers", {})}
     if key is not None:
         headers["api_key"] = key
@@ -83,7 +85,11 @@ class TestHttpApiRules:
             ("/v1/batch", {"batch": []}, "batch must not be empty"),
             ("/v1/batch", [1], "body must be an object with a batch list"),
             ("/v1/batch", {"batch": [{"type": "page"}]}, "batch[0].type must be identify or track"),
-            ("/v1/batch", {"batch": [{"type": "track", **TRACK}, {"type": "identify"}]}, "batch[1]: user_id is required"),
+            (
+                "/v1/batch",
+                {"batch": [{"type": "track", **TRACK}, {"type": "identify"}]},
+                "batch[1]: user_id is required",
+            ),
         ],
     )
     def test_payload_rules_are_400_with_a_reason(self, sandbox, path, body, reason):
@@ -100,7 +106,9 @@ class TestHttpApiRules:
     def test_request_over_32_kb_is_413_and_batch_up_to_500_kb_passes(self, sandbox):
         big = {"user_id": "u", "event": "E", "properties": {"blob": "x" * wire.MAX_REQUEST_BYTES}}
         assert post(sandbox, "/v1/track", big).status_code == 413
-        items = [{"type": "track", "user_id": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(24)]
+        items = [
+            {"type": "track", "user_id": "u", "event": "E", "properties": {"blob": "x" * 20_000}} for _ in range(24)
+        ]
         assert 400_000 < len(json.dumps({"batch": items})) < wire.MAX_BATCH_BYTES
         assert post(sandbox, "/v1/batch", {"batch": items}).status_code == 200
         too_many = items * 2
@@ -249,7 +257,10 @@ class TestFakeSdk:
         # told where to report and its form as it is served, so a copy served from another origin still reports here
         region = "/eu" if path.startswith("/eu/") else ""
         form = "callable" if "callable" in path else "methods"
-        assert f'var served = {{"reportUrl":"http://sandbox.test{region}/_sandbox/sdk","form":"{form}"}} || {{}}' in response.text
+        assert (
+            f'var served = {{"reportUrl":"http://sandbox.test{region}/_sandbox/sdk","form":"{form}"}} || {{}}'
+            in response.text
+        )
 
     def test_sdk_reports_are_recorded_with_validity(self, sandbox):
         report = {"api_key": US_KEY, "method": "logEvent", "args": ["Signed Up", {"plan": "pro"}], "form": "methods"}
@@ -259,7 +270,10 @@ class TestFakeSdk:
         refused = post(sandbox, "/eu/_sandbox/sdk", {**report, "method": "init", "args": []}, key=None)
         assert refused.status_code == 404
         calls = sandbox.calls("sdk")
-        assert [(c["method"], c["region"], c["status"]) for c in calls] == [("logEvent", "us", 200), ("init", "eu", 404)]
+        assert [(c["method"], c["region"], c["status"]) for c in calls] == [
+            ("logEvent", "us", 200),
+            ("init", "eu", 404),
+        ]
         assert calls[0]["args"] == ["Signed Up", {"plan": "pro"}] and calls[0]["api_key"] == mask_secret(US_KEY)
 
     def test_sdk_report_preflight_and_bad_bodies(self, sandbox):

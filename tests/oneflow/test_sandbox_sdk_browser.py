@@ -81,7 +81,10 @@ def test_default_form_is_the_one_1flow_publishes(chromium, site, live_sandbox):
         "typeof window._1flow === 'object' && ['logEvent', 'logUser', 'on'].every(m => typeof window._1flow[m] === 'function')"
     )
     page.evaluate("window._1flow.logEvent('Viewed', {page: 1})")
-    assert [(c["method"], c["form"]) for c in wait_for_calls(live_sandbox, 2)] == [("init", "methods"), ("logEvent", "methods")]
+    assert [(c["method"], c["form"]) for c in wait_for_calls(live_sandbox, 2)] == [
+        ("init", "methods"),
+        ("logEvent", "methods"),
+    ]
     page.close()
 
 

@@ -73,7 +73,11 @@ def execute(store: Store, query: str, args: tuple = ()) -> list[tuple]:
 def set_cursor(store: Store, destination: str, seq: int) -> None:
     """Put `destination`'s cursor (partition 0) right after event id `seq`, forwards or backwards."""
     if not is_postgres(store):
-        execute(store, "INSERT INTO cursors VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq", (destination, seq))
+        execute(
+            store,
+            "INSERT INTO cursors VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq",
+            (destination, seq),
+        )
         return
     rows = execute(store, "SELECT xid::text FROM events WHERE seq = ?", (seq,))
     xid = rows[0][0] if rows else "0"

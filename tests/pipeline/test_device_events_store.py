@@ -10,9 +10,18 @@ def test_device_events_are_durable_and_listed_newest_first(tmp_path):
     store = SQLiteStore(path)
     sub = {"id": "d:0", "name": "Orders", "partnerAction": "trackEvent"}
     events = [
-        DeviceEvent(100.0, "web", "1flow-web", "sdk-load", "blocked", sdk_url="https://1flow.app/js/1flow.js",
-                    origin="https://shop.example"),
-        DeviceEvent(101.0, "web", "1flow-web", "mapping", "failed", subscription=sub, event_type="track", message_id="m1"),
+        DeviceEvent(
+            100.0,
+            "web",
+            "1flow-web",
+            "sdk-load",
+            "blocked",
+            sdk_url="https://1flow.app/js/1flow.js",
+            origin="https://shop.example",
+        ),
+        DeviceEvent(
+            101.0, "web", "1flow-web", "mapping", "failed", subscription=sub, event_type="track", message_id="m1"
+        ),
         DeviceEvent(101.0, "app", "1flow-app", "config", "no key"),
     ]
     for event in events:

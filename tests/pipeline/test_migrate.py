@@ -44,7 +44,9 @@ def load(sandbox: InProcessSandbox, storage: str):
     subscriptions: presets"""
         for name, key in KEYS.items()
     )
-    return parse_config(f"storage: {storage}\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:{dests}\n", "t.yaml")
+    return parse_config(
+        f"storage: {storage}\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:{dests}\n", "t.yaml"
+    )
 
 
 def track(n: int) -> dict:
@@ -56,7 +58,9 @@ def delivered(sandbox: InProcessSandbox) -> Counter[tuple[str, int]]:
     by_key = {key[-4:]: name for name, key in KEYS.items()}  # the sandbox logs keys masked but for their end
     return Counter(
         (by_key[c["api_key"][-4:]], item["properties"]["n"])
-        for c in sandbox.calls("http") if c["status"] == 200 for item in c["body"]["batch"]
+        for c in sandbox.calls("http")
+        if c["status"] == 200
+        for item in c["body"]["batch"]
     )
 
 
@@ -78,9 +82,14 @@ def history(tmp_path):
     def worker(name: str, batch_size: int) -> DestinationWorker:
         [dest] = [d for d in config.destinations if d.name == name]
         return DestinationWorker(
-            store, dest, ["web"], RetryPolicy(base=10, cap=300, window=4 * 3600),
+            store,
+            dest,
+            ["web"],
+            RetryPolicy(base=10, cap=300, window=4 * 3600),
             client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-            clock=clock, batch_size=batch_size, batch_age=0.0,
+            clock=clock,
+            batch_size=batch_size,
+            batch_age=0.0,
         )
 
     async def build() -> None:
@@ -118,7 +127,9 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
     url, sandbox, counts_before, config = history
     monkeypatch.setattr(migrate, "CHUNK", chunk)  # 3: many chunks, each event chunk followed by its log rows
     with Migration(url, pg_url, partitions=PARTITIONS) as migration:
-        assert migration.total == 20 + 12 + 4 + 2 + 1  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions
+        assert (
+            migration.total == 20 + 12 + 4 + 2 + 1
+        )  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions
         report = migration.run()
     assert report.suppressions == 1
     assert report.events == 20 and report.cursors == {"a": 5, "b": 7} and report.pending == {"a": 15, "b": 13}
@@ -137,9 +148,14 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         assert store.append("web", [track(3)], time.time()).result().duplicates == 1  # the dedup key survived
 
         worker = Worker(
-            store, [(d, ["web"]) for d in config.destinations], RetryPolicy(base=10, cap=300, window=4 * 3600),
-            client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_size=5, batch_age=0,
-            poll_interval=0.01, lease_ttl=2,
+            store,
+            [(d, ["web"]) for d in config.destinations],
+            RetryPolicy(base=10, cap=300, window=4 * 3600),
+            client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+            batch_size=5,
+            batch_age=0,
+            poll_interval=0.01,
+            lease_ttl=2,
         )
         expected = Counter({("a", n): 1 for n in range(1, 20)} | {("b", n): 1 for n in range(20)})
         await worker.start()

@@ -46,15 +46,42 @@ def filled(tmp_path, storage_url):
     store.append("other", [ev("x1")], now).result()
     set_cursor(store, "a", 5)
     set_cursor(store, "b", 0)
-    store.record("a", [
-        DeliveryRecord(1, "Track Event", "delivered", attempts=1, request="POST http://h/v1/batch [api_key: ****6789]", response="200 {}"),
-        DeliveryRecord(2, "Track Event", "dead", attempts=1, error="401 Unauthorized: invalid api_key",
-                       hint="check the Project API Key", request="POST http://h/v1/batch [api_key: ****6789]",
-                       response='401 {"error":"invalid api_key"}'),
-        DeliveryRecord(3, "", "filtered", error="matched no subscription"),
-        DeliveryRecord(4, "Track Event", "retrying", attempts=2, first_attempt_at=now - 50, next_attempt_at=now + 30, error="503"),
-        DeliveryRecord(5, "Track Event", "dead", attempts=1, error="401 Unauthorized", hint="check the Project API Key"),
-    ]).result()
+    store.record(
+        "a",
+        [
+            DeliveryRecord(
+                1,
+                "Track Event",
+                "delivered",
+                attempts=1,
+                request="POST http://h/v1/batch [api_key: ****6789]",
+                response="200 {}",
+            ),
+            DeliveryRecord(
+                2,
+                "Track Event",
+                "dead",
+                attempts=1,
+                error="401 Unauthorized: invalid api_key",
+                hint="check the Project API Key",
+                request="POST http://h/v1/batch [api_key: ****6789]",
+                response='401 {"error":"invalid api_key"}',
+            ),
+            DeliveryRecord(3, "", "filtered", error="matched no subscription"),
+            DeliveryRecord(
+                4,
+                "Track Event",
+                "retrying",
+                attempts=2,
+                first_attempt_at=now - 50,
+                next_attempt_at=now + 30,
+                error="503",
+            ),
+            DeliveryRecord(
+                5, "Track Event", "dead", attempts=1, error="401 Unauthorized", hint="check the Project API Key"
+            ),
+        ],
+    ).result()
     store.close()
     return config, now
 
@@ -80,7 +107,9 @@ def test_events_lists_newest_first_with_filters(filled):
     out = invoke("events", "--config", str(filled), "--json").stdout
     entries = [json.loads(line) for line in out.splitlines()]
     assert len(entries) == 5 and {e["destination"] for e in entries} == {"a"}
-    failed = [json.loads(line) for line in invoke("events", "--config", str(filled), "--failed", "--json").stdout.splitlines()]
+    failed = [
+        json.loads(line) for line in invoke("events", "--config", str(filled), "--failed", "--json").stdout.splitlines()
+    ]
     assert sorted((e["messageId"], e["status"]) for e in failed) == [("m2", "dead"), ("m4", "retrying"), ("m5", "dead")]
     [m2] = [e for e in failed if e["messageId"] == "m2"]
     assert m2["hint"] == "check the Project API Key" and m2["request"].endswith("[api_key: ****6789]")
@@ -90,16 +119,25 @@ def test_events_lists_newest_first_with_filters(filled):
     table = invoke("events", "--config", str(filled), "--failed").stdout
     assert "check the Project API Key" in table and "next in" in table and "m4" in table
     assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
-    assert "no failed deliveries recorded for b" in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
+    assert (
+        "no failed deliveries recorded for b"
+        in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout
+    )
 
 
 def test_events_shows_device_mode_reports_next_to_deliveries(filled, storage_url):
     filled, now = filled
     store = open_store(storage_url)
-    store.record_device_event(DeviceEvent(
-        now - 5, "web", "browser", "sdk-load", "the 1Flow SDK did not load from http://127.0.0.1:9/js/1flow.js",
-        origin="http://shop.example",
-    )).result()
+    store.record_device_event(
+        DeviceEvent(
+            now - 5,
+            "web",
+            "browser",
+            "sdk-load",
+            "the 1Flow SDK did not load from http://127.0.0.1:9/js/1flow.js",
+            origin="http://shop.example",
+        )
+    ).result()
     store.close()
     lines = [json.loads(line) for line in invoke("events", "--config", str(filled), "--json").stdout.splitlines()]
     [report] = [e for e in lines if e.get("channel") == "device"]
@@ -116,10 +154,17 @@ def test_events_escapes_control_characters_from_event_data(filled, storage_url):
     """A page's report (or a messageId) carrying terminal escapes is shown escaped, never acted on by the terminal."""
     filled, now = filled
     store = open_store(storage_url)
-    store.record_device_event(DeviceEvent(
-        now - 5, "web", "browser", "sdk-call", "\x1b[41mred alert\x1b[0m\rfake", message_id="m-\x1b]0;owned\x07",
-        event_type="track\nforged line",
-    )).result()
+    store.record_device_event(
+        DeviceEvent(
+            now - 5,
+            "web",
+            "browser",
+            "sdk-call",
+            "\x1b[41mred alert\x1b[0m\rfake",
+            message_id="m-\x1b]0;owned\x07",
+            event_type="track\nforged line",
+        )
+    ).result()
     store.append("web", [ev("\x1b]0;title\x07")], now).result()
     store.record("a", [DeliveryRecord(7, "Track Event", "dead", attempts=1, error="400 \x1b[2J cleared")]).result()
     store.close()
@@ -138,7 +183,10 @@ def test_replay_window_destination_dry_run_and_twice(filled, storage_url):
     assert "would re-queue 2 dead-lettered deliveries" in dry.stdout and "a: 2" in dry.stdout
     window = invoke("replay", "--config", str(filled), "--since", iso, "--dry-run")
     assert "would re-queue 1 dead-lettered deliveries" in window.stdout  # m5 only: m2 was received 2 h ago
-    assert "would re-queue 0" in invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "b", "--dry-run").stdout
+    assert (
+        "would re-queue 0"
+        in invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "b", "--dry-run").stdout
+    )
     first = invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "a")
     assert first.exit_code == 0 and "re-queued 2 dead-lettered deliveries" in first.stdout
     assert "nothing to replay" in invoke("replay", "--config", str(filled), "--since", "3h").stdout
@@ -180,7 +228,12 @@ def test_parse_moment_and_format_age():
     with pytest.raises(click.BadParameter):
         parse_moment("soon", now)
     assert [format_age(s) for s in (None, 5, 65, 3600, 3 * 3600 + 1200, 2 * 86400 + 3600)] == [
-        "", "5s", "1m 5s", "1h", "3h 20m", "2d 1h"
+        "",
+        "5s",
+        "1m 5s",
+        "1h",
+        "3h 20m",
+        "2d 1h",
     ]
 
 

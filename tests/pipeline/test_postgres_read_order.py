@@ -51,7 +51,8 @@ def test_read_after_reads_the_partition_in_index_order(pg_url):
             conn.execute("SET enable_seqscan TO off")  # a tiny table: make the planner show what it would do at scale
             conn.execute("SET enable_bitmapscan TO off")
             plan = "\n".join(
-                row[0] for row in conn.execute(
+                row[0]
+                for row in conn.execute(
                     "EXPLAIN " + READ_AFTER_SQL.replace("FROM events", "FROM actions_1flow.events"),
                     (0, "0", 0, ["web"], 10),
                 )

@@ -48,7 +48,9 @@ def test_a_foreign_or_newer_layout_is_refused_with_a_reason(pg_url, pg_cluster):
 
 
 def test_an_unreachable_database_is_a_clear_error_at_start():
-    with pytest.raises(StoreError, match=re.escape("cannot connect to the event store postgresql://x:***@127.0.0.1:1/db")):
+    with pytest.raises(
+        StoreError, match=re.escape("cannot connect to the event store postgresql://x:***@127.0.0.1:1/db")
+    ):
         PostgresStore("postgresql://x:secret@127.0.0.1:1/db")
 
 
@@ -160,7 +162,9 @@ async def test_two_workers_share_the_partitions_and_deliver_every_event_once(tmp
     config = load(tmp_path, sandbox, {"a": US_KEY})
     other = PostgresStore(pg_url)
     options = dict(
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01,
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        batch_age=0,
+        poll_interval=0.01,
         lease_ttl=1.5,
     )
     workers = [Worker(s, [(config.destinations[0], ["web"])], RetryPolicy(), **options) for s in (pg, other)]
@@ -170,7 +174,9 @@ async def test_two_workers_share_the_partitions_and_deliver_every_event_once(tmp
         await asyncio.sleep(1.2)  # a heartbeat or two: the first worker hands half back, the second takes it
         pg.append("web", [track(n) for n in range(200)], time.time()).result()
         for _ in range(300):
-            delivered = Counter(i["properties"]["n"] for c in sandbox.calls("http") if c["status"] == 200 for i in c["body"]["batch"])
+            delivered = Counter(
+                i["properties"]["n"] for c in sandbox.calls("http") if c["status"] == 200 for i in c["body"]["batch"]
+            )
             if len(delivered) == 200:
                 break
             await asyncio.sleep(0.02)

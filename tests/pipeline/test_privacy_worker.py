@@ -31,8 +31,12 @@ destinations:
         "test.yaml",
     )
     return DestinationWorker(
-        store, config.destinations[0], ["web"], RetryPolicy(base=10, cap=300, window=3600),
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0.0,
+        store,
+        config.destinations[0],
+        ["web"],
+        RetryPolicy(base=10, cap=300, window=3600),
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        batch_age=0.0,
         suppressions=SuppressionList(store, refresh=0.0),  # read afresh every round
     )
 
@@ -91,13 +95,22 @@ async def test_without_a_consent_rule_stamps_do_not_matter(store):
 
 async def test_privacy_drop_paths_never_reach_the_sandbox(store):
     sandbox = InProcessSandbox()
-    w = worker(store, sandbox, "    privacy: {drop: [traits.email, context.ip, properties.card.number, properties.secret]}")
+    w = worker(
+        store, sandbox, "    privacy: {drop: [traits.email, context.ip, properties.card.number, properties.secret]}"
+    )
     await w.load_cursor()
     identify = {
-        "type": "identify", "userId": "u1", "messageId": "i1",
-        "traits": {"email": "erin@example.com", "name": "Erin"}, "context": {"ip": "203.0.113.9"},
+        "type": "identify",
+        "userId": "u1",
+        "messageId": "i1",
+        "traits": {"email": "erin@example.com", "name": "Erin"},
+        "context": {"ip": "203.0.113.9"},
     }
-    store.append("web", [identify, track("t1", secret="hunter2", card={"number": "4111111111111111", "brand": "visa"})], w.clock()).result()
+    store.append(
+        "web",
+        [identify, track("t1", secret="hunter2", card={"number": "4111111111111111", "brand": "visa"})],
+        w.clock(),
+    ).result()
     assert await w.step()
     sent = json.dumps([c["body"] for c in sandbox.calls("http")])
     for value in ("erin@example.com", "203.0.113.9", "4111111111111111", "hunter2"):
@@ -117,7 +130,10 @@ async def test_a_suppressed_users_events_that_slipped_in_are_skipped_and_unsuppr
     store.append("web", [track("s1"), track("k1", user="u2")], w.clock()).result()
     assert await w.step()
     assert delivered(sandbox) == ["k1"]
-    assert outcomes(store)["s1"] == ("filtered", "suppressed: the user's events are suppressed (actions-1flow unsuppress lifts it)")
+    assert outcomes(store)["s1"] == (
+        "filtered",
+        "suppressed: the user's events are suppressed (actions-1flow unsuppress lifts it)",
+    )
     [counts] = store.counts({"a": ["web"]})
     assert counts.filtered_by == {"suppressed": 1}
     store.unsuppress("userId", "u1").result()

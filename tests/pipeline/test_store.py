@@ -62,7 +62,9 @@ def test_many_concurrent_appends_are_group_committed_and_all_kept(store):
 
 def test_a_failing_operation_does_not_undo_its_group(store):
     def boom(conn):
-        conn.execute("INSERT INTO device_events (received_at, source, destination, kind, message) VALUES (1, 'w', 'd', 'k', 'x')")
+        conn.execute(
+            "INSERT INTO device_events (received_at, source, destination, kind, message) VALUES (1, 'w', 'd', 'k', 'x')"
+        )
         conn.execute("INSERT INTO cursors (destination) VALUES ('x')")  # no position: the database refuses
 
     f_before = store.append("web", [ev("before")], 1.0)
@@ -88,16 +90,27 @@ def test_record_upserts_and_advances_cursor_atomically(store):
     store.ensure_cursor("d").result()  # at 2 now; rewind for the test
     set_cursor(store, "d", 0)
     [first, second] = store.read_after(0, ["web"], 10)
-    store.record("d", [
-        DeliveryRecord(1, "Track Event", "delivered", attempts=1, first_attempt_at=5.0, request="POST /batch"),
-        DeliveryRecord(2, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=50.0, error="503"),
-    ], cursor=second.position).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "Track Event", "delivered", attempts=1, first_attempt_at=5.0, request="POST /batch"),
+            DeliveryRecord(
+                2, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=50.0, error="503"
+            ),
+        ],
+        cursor=second.position,
+    ).result()
     assert store.cursor("d") == second.position
     store.record("d", [], cursor=first.position).result()
     assert store.cursor("d") == second.position  # never moves backwards
     assert store.due("d", 49.0, 10) == []
     [due] = store.due("d", 50.0, 10)
-    assert (due.event.event["messageId"], due.subscription, due.attempts, due.first_attempt_at) == ("m2", "Track Event", 1, 5.0)
+    assert (due.event.event["messageId"], due.subscription, due.attempts, due.first_attempt_at) == (
+        "m2",
+        "Track Event",
+        1,
+        5.0,
+    )
     store.record("d", [DeliveryRecord(2, "Track Event", "delivered", attempts=2, first_attempt_at=60.0)]).result()
     assert store.due("d", 1e12, 10) == []
     log = {e.message_id: e for e in store.log(10)}
@@ -108,10 +121,13 @@ def test_record_upserts_and_advances_cursor_atomically(store):
 def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
     store.append("web", [ev("early")], 10.0).result()
     store.append("web", [ev("late")], 20.0).result()
-    store.record("d", [
-        DeliveryRecord(1, "s", "dead", attempts=3, error="401"),
-        DeliveryRecord(2, "s", "dead", attempts=3, error="401"),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "s", "dead", attempts=3, error="401"),
+            DeliveryRecord(2, "s", "dead", attempts=3, error="401"),
+        ],
+    ).result()
     now = time.time() + 1
     assert store.requeue_dead(15.0, 25.0, None, now=now, dry_run=True).result() == 1
     assert [e.status for e in store.log(10)] == ["dead", "dead"]  # dry run changed nothing
@@ -140,10 +156,17 @@ def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_re
 
 def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
     store.append("web", [ev("a"), ev("b")], 1.0).result()
-    store.record("d", [
-        DeliveryRecord(1, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
-        DeliveryRecord(2, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(
+                1, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"
+            ),
+            DeliveryRecord(
+                2, "s", "delivered", attempts=1, request="POST /batch [api_key: ****abcd]", response="200 ok"
+            ),
+        ],
+    ).result()
     assert execute(store, "SELECT count(*) FROM exchanges") == [(1,)]
     assert {(e.request, e.response) for e in store.log(10)} == {("POST /batch [api_key: ****abcd]", "200 ok")}
     store.record("d", [DeliveryRecord(2, "s", "retrying", attempts=2, next_attempt_at=9.0, error="503")]).result()
@@ -155,10 +178,13 @@ def test_counts_per_destination(store):
     store.append("web", [ev("a"), ev("b"), ev("c")], time.time() - 60).result()
     store.append("srv", [ev("z")], time.time()).result()
     set_cursor(store, "d", 1)
-    store.record("d", [
-        DeliveryRecord(1, "s", "delivered"),
-        DeliveryRecord(2, "s", "retrying", next_attempt_at=1e12),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "s", "delivered"),
+            DeliveryRecord(2, "s", "retrying", next_attempt_at=1e12),
+        ],
+    ).result()
     [counts] = store.counts({"d": ["web"]})
     assert counts.received == 3
     assert counts.by_status == {"delivered": 1, "retrying": 1}
@@ -168,9 +194,20 @@ def test_counts_per_destination(store):
 
 def test_log_filters_failed(store):
     store.append("web", [ev("a"), ev("b")], 1.0).result()
-    store.record("d", [DeliveryRecord(1, "s", "delivered"), DeliveryRecord(2, "s", "dead", error="401", hint="check the Project API Key")]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "s", "delivered"),
+            DeliveryRecord(2, "s", "dead", error="401", hint="check the Project API Key"),
+        ],
+    ).result()
     [failed] = store.log(10, failed_only=True)
-    assert (failed.message_id, failed.status, failed.hint, failed.event_type) == ("b", "dead", "check the Project API Key", "track")
+    assert (failed.message_id, failed.status, failed.hint, failed.event_type) == (
+        "b",
+        "dead",
+        "check the Project API Key",
+        "track",
+    )
 
 
 def prune_all(store, before, dead_before, destinations):
@@ -185,11 +222,14 @@ def test_prune_keeps_dedup_for_events_still_needed(store):
     store.append("web", [ev("a"), ev("b"), ev("c"), ev("d")], 1.0).result()
     store.append("web", [ev("young")], 50.0).result()
     set_cursor(store, "d", 4)
-    store.record("d", [
-        DeliveryRecord(1, "s", "delivered"),
-        DeliveryRecord(2, "s", "dead"),
-        DeliveryRecord(3, "s", "retrying", next_attempt_at=1e12),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "s", "delivered"),
+            DeliveryRecord(2, "s", "dead"),
+            DeliveryRecord(3, "s", "retrying", next_attempt_at=1e12),
+        ],
+    ).result()
     # a: delivered and old → gone; b: dead, within the log retention → kept; c: retrying → kept;
     # d: old, matched nothing recorded → gone; young: inside the dedup window → kept.
     assert prune_all(store, before=10.0, dead_before=0.0, destinations=["d"]) == 2

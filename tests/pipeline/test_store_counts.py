@@ -50,7 +50,8 @@ def reference(store, destinations: dict[str, list[str]]) -> list[tuple]:
                 cursor = store.cursor(dest)
                 marks = ",".join("?" * len(sources))
                 ((n, first),) = execute(
-                    store, f"SELECT count(*), min(received_at) FROM events WHERE seq > ? AND source IN ({marks})",
+                    store,
+                    f"SELECT count(*), min(received_at) FROM events WHERE seq > ? AND source IN ({marks})",
                     (cursor, *sources),
                 )
             ((retry_n, retry_first),) = execute(
@@ -98,10 +99,17 @@ def deliver(store, destination: str, sources: list[str], limit: int) -> list[int
         records = []
         for e in events:
             status, error = OUTCOMES[len(seen) % len(OUTCOMES)]
-            records.append(DeliveryRecord(
-                e.seq, "sub", status, attempts=1, first_attempt_at=time.time(), error=error,
-                next_attempt_at=time.time() - 1 if status == "retrying" else None,
-            ))
+            records.append(
+                DeliveryRecord(
+                    e.seq,
+                    "sub",
+                    status,
+                    attempts=1,
+                    first_attempt_at=time.time(),
+                    error=error,
+                    next_attempt_at=time.time() - 1 if status == "retrying" else None,
+                )
+            )
             seen.append(e.seq)
         if events:
             store.record(destination, records, cursor=events[-1].position, partition=part).result()
@@ -135,8 +143,14 @@ def test_kept_counts_equal_the_rows_after_every_kind_of_write(counted):
     retried = 0
     for part in range(store.partitions):  # retried: delivered, dead, or failing again
         records = [
-            DeliveryRecord(d.event.seq, "sub", status, attempts=2, error="again",
-                           next_attempt_at=time.time() + 60 if status == "retrying" else None)
+            DeliveryRecord(
+                d.event.seq,
+                "sub",
+                status,
+                attempts=2,
+                error="again",
+                next_attempt_at=time.time() + 60 if status == "retrying" else None,
+            )
             for i, d in enumerate(store.due("d", time.time(), 100, part))
             for status in [("delivered", "dead", "retrying")[i % 3]]
         ]
@@ -185,9 +199,17 @@ def test_counts_kept_by_an_earlier_layout_are_filled_in_when_the_store_is_opened
     expected = reference(store, SOURCES)
     if is_postgres(store):
         execute(store, "DROP TABLE received_totals, passed_totals, delivery_totals, delivery_minutes, received_minutes")
-        for fn in ("events_counted_in", "events_counted_out", "cursors_counted_in", "cursors_counted_move",
-                   "cursors_counted_out", "deliveries_counted_in", "deliveries_counted_change",
-                   "deliveries_counted_out", "counted_slot"):
+        for fn in (
+            "events_counted_in",
+            "events_counted_out",
+            "cursors_counted_in",
+            "cursors_counted_move",
+            "cursors_counted_out",
+            "deliveries_counted_in",
+            "deliveries_counted_change",
+            "deliveries_counted_out",
+            "counted_slot",
+        ):
             execute(store, f"DROP FUNCTION {fn} CASCADE")
     else:
         for (trigger,) in execute(store, "SELECT name FROM sqlite_master WHERE type = 'trigger'"):
@@ -213,10 +235,20 @@ def test_activity_counts_each_status_a_delivery_enters_in_the_minute_it_entered_
     later = time.time() + 60
 
     def rec(seq: int, status: str, **kw) -> DeliveryRecord:
-        return DeliveryRecord(seq, "sub", status, attempts=1, next_attempt_at=later if status == "retrying" else None, **kw)
+        return DeliveryRecord(
+            seq, "sub", status, attempts=1, next_attempt_at=later if status == "retrying" else None, **kw
+        )
 
-    store.record("d", [rec(seqs[0], "delivered"), rec(seqs[1], "filtered", error="consent: no"),
-                       rec(seqs[2], "retrying"), rec(seqs[3], "retrying"), rec(seqs[4], "dead")]).result()
+    store.record(
+        "d",
+        [
+            rec(seqs[0], "delivered"),
+            rec(seqs[1], "filtered", error="consent: no"),
+            rec(seqs[2], "retrying"),
+            rec(seqs[3], "retrying"),
+            rec(seqs[4], "dead"),
+        ],
+    ).result()
     store.record("other", [rec(seqs[5], "delivered")]).result()
     store.record("d", [rec(seqs[2], "retrying", error="503 again"), rec(seqs[3], "delivered")]).result()
     assert store.requeue_dead(0.0, time.time(), "d", now=time.time()).result() == 1  # e4: dead → retrying
@@ -242,7 +274,12 @@ def test_activity_counts_each_status_a_delivery_enters_in_the_minute_it_entered_
 
     hourly = store.activity(["d"], time.time() - 7 * 86400, 3600)["d"]
     assert len(hourly) in (168, 169) and set(hourly[0][1]) == set(STATUSES)
-    assert {s: sum(b[s] for _, b in hourly) for s in STATUSES} == {"delivered": 2, "filtered": 1, "retrying": 3, "dead": 2}
+    assert {s: sum(b[s] for _, b in hourly) for s in STATUSES} == {
+        "delivered": 2,
+        "filtered": 1,
+        "retrying": 3,
+        "dead": 2,
+    }
 
     after: int | None = 0
     while after is not None:  # erasure removes the rows, not what was recorded when

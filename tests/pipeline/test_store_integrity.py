@@ -83,7 +83,9 @@ def run(command: str, config: str) -> tuple[int, str, str]:
     if command in ("serve", "worker"):
         extra = ["--port", str(free_port())] if command == "serve" else []
         try:
-            done = subprocess.run([*cli_command(), command, "--config", config, *extra], capture_output=True, text=True, timeout=20)
+            done = subprocess.run(
+                [*cli_command(), command, "--config", config, *extra], capture_output=True, text=True, timeout=20
+            )
         except subprocess.TimeoutExpired:
             pytest.fail(f"{command} started on a bad store instead of refusing it")
         return done.returncode, done.stdout, done.stderr

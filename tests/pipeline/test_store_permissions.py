@@ -19,7 +19,12 @@ def test_a_new_store_and_its_directory_are_owner_only(tmp_path):
         store.append("web", [{"type": "track", "messageId": "m1", "userId": "u"}], time.time()).result()
         assert store.acquire_delivery_lock() is None
         assert mode(path.parent) == 0o700
-        files = [path, path.with_name("events.db-wal"), path.with_name("events.db-shm"), path.with_name("events.db.delivery.lock")]
+        files = [
+            path,
+            path.with_name("events.db-wal"),
+            path.with_name("events.db-shm"),
+            path.with_name("events.db.delivery.lock"),
+        ]
         assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
     finally:
         store.close()

@@ -28,13 +28,23 @@ AUTH = {"authorization": "Basic " + base64.b64encode(b"wk:").decode()}
 
 def write_config(tmp_path, storage_url: str, api_url: str):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({
-        "storage": storage_url,
-        "pipeline": {"poll_interval": 0.02, "batch_age": 0, "partitions": 1},
-        "sources": [{"name": "web", "write_key": "wk"}],
-        "destinations": [{"name": "a", "mode": "cloud", "sources": ["web"],
-                          "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url}}],
-    }))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "storage": storage_url,
+                "pipeline": {"poll_interval": 0.02, "batch_age": 0, "partitions": 1},
+                "sources": [{"name": "web", "write_key": "wk"}],
+                "destinations": [
+                    {
+                        "name": "a",
+                        "mode": "cloud",
+                        "sources": ["web"],
+                        "settings": {"projectApiKey": US_KEY, "apiBaseUrl": api_url},
+                    }
+                ],
+            }
+        )
+    )
     path.chmod(0o600)
     return path
 
@@ -54,7 +64,9 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
     monkeypatch.setattr(suppression, "REFRESH_S", 0.05)
     sandbox = InProcessSandbox()
     path = write_config(tmp_path, storage_url, sandbox.api_url())
-    app = create_app(load_config(path), worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())})
+    app = create_app(
+        load_config(path), worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
+    )
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://server.test")
     delivered = lambda: [m["properties"]["mid"] for c in sandbox.calls("http") for m in c["body"]["batch"]]  # noqa: E731
     async with app.router.lifespan_context(app):
@@ -64,7 +76,9 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
         await wait_for(lambda: sorted(delivered()) == ["m1", "m2", "m3"])
 
         # In a thread, as from another process: the server's loop runs on (and reads the list again) meanwhile.
-        result = await asyncio.to_thread(invoke, "suppress", "--config", str(path), "--user-id", "u1", "--settle", "0.2")
+        result = await asyncio.to_thread(
+            invoke, "suppress", "--config", str(path), "--user-id", "u1", "--settle", "0.2"
+        )
         assert result.exit_code == 0, result.output
         assert "userId 'u1': suppressed; purged 2 stored events, 2 delivery-log rows (0 dead letters)" in result.stdout
         assert sorted(r[0] for r in execute(store, "SELECT message_id FROM events")) == ["m2"]
@@ -78,7 +92,9 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
         await wait_for(lambda: "m5" in delivered())
         assert sorted(r[0] for r in execute(store, "SELECT message_id FROM events")) == ["m2", "m5"]
         await wait_for(lambda: store.suppressions()[0].dropped == 2)  # reported at the server's next refresh
-        listed = [json.loads(line) for line in invoke("suppressions", "--config", str(path), "--json").stdout.splitlines()]
+        listed = [
+            json.loads(line) for line in invoke("suppressions", "--config", str(path), "--json").stdout.splitlines()
+        ]
         assert [(r["kind"], r["id"], r["dropped"]) for r in listed] == [("userId", "u1", 2)]
         status = [json.loads(line) for line in invoke("status", "--config", str(path), "--json").stdout.splitlines()]
         assert status[-1] == {"suppressed_ids": 1, "dropped_at_ingest": 2}

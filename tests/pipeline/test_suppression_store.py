@@ -26,7 +26,8 @@ def test_the_list_is_durable_and_lifted_by_unsuppress(open_store_at):
     assert store.suppress("anonymousId", "a1", 150.0).result() is True
     again = open_store_at()  # as another process sees it
     assert [(s.kind, s.value, s.created_at, s.dropped) for s in again.suppressions()] == [
-        ("userId", "u1", 100.0, 0), ("anonymousId", "a1", 150.0, 0),
+        ("userId", "u1", 100.0, 0),
+        ("anonymousId", "a1", 150.0, 0),
     ]
     again.count_suppressed({("userId", "u1"): 3, ("userId", "gone"): 5}).result()
     again.count_suppressed({("userId", "u1"): 2}).result()
@@ -43,13 +44,16 @@ def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch,
     nul = {**ev("m2", userId="u2"), "context": {"note": "a\x00b"}}  # a NUL, which PostgreSQL's jsonb refuses
     store.append("web", [ev("m1", userId="u1"), nul, ev("m3", userId="u1", anonymousId="a9")], 1.0).result()
     store.append("web", [ev("m4", anonymousId="a1"), ev("m5", userId=7), ev("m6", userId="u1")], 2.0).result()
-    store.record("d", [
-        DeliveryRecord(1, "Track Event", "delivered", attempts=1),
-        DeliveryRecord(2, "Track Event", "delivered", attempts=1),
-        DeliveryRecord(3, "Track Event", "dead", attempts=1, error="401"),
-        DeliveryRecord(3, "", "filtered", error="consent: C0002 not granted"),
-        DeliveryRecord(6, "Track Event", "retrying", attempts=1, next_attempt_at=0.0, error="503"),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "Track Event", "delivered", attempts=1),
+            DeliveryRecord(2, "Track Event", "delivered", attempts=1),
+            DeliveryRecord(3, "Track Event", "dead", attempts=1, error="401"),
+            DeliveryRecord(3, "", "filtered", error="consent: C0002 not granted"),
+            DeliveryRecord(6, "Track Event", "retrying", attempts=1, next_attempt_at=0.0, error="503"),
+        ],
+    ).result()
     total = [0, 0, 0]
     after: int | None = 0
     steps = 0
@@ -71,12 +75,15 @@ def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch,
 
 def test_counts_tell_privacy_filters_apart(store):
     store.append("web", [ev(f"m{i}", userId="u") for i in range(1, 5)], 1.0).result()
-    store.record("d", [
-        DeliveryRecord(1, "", "filtered", error="consent: no consent stamp (context.consent.categoryPreferences)"),
-        DeliveryRecord(2, "", "filtered", error="consent: C0002 not granted"),
-        DeliveryRecord(3, "", "filtered", error="suppressed: the user's events are suppressed"),
-        DeliveryRecord(4, "", "filtered", error="matched no subscription"),
-    ]).result()
+    store.record(
+        "d",
+        [
+            DeliveryRecord(1, "", "filtered", error="consent: no consent stamp (context.consent.categoryPreferences)"),
+            DeliveryRecord(2, "", "filtered", error="consent: C0002 not granted"),
+            DeliveryRecord(3, "", "filtered", error="suppressed: the user's events are suppressed"),
+            DeliveryRecord(4, "", "filtered", error="matched no subscription"),
+        ],
+    ).result()
     [counts] = store.counts({"d": ["web"]})
     assert counts.by_status == {"filtered": 4}
     assert counts.filtered_by == {"consent": 2, "suppressed": 1}

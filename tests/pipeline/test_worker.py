@@ -37,7 +37,9 @@ def load(tmp_path, sandbox: InProcessSandbox, destinations: dict[str, str], subs
     subscriptions: {subscriptions}"""
         for name, key in destinations.items()
     )
-    text = f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:{dests}\n"
+    text = (
+        f"storage: sqlite:///{tmp_path}/db.sqlite\nsources:\n  - {{name: web, write_key: wk}}\ndestinations:{dests}\n"
+    )
     return parse_config(text, "test.yaml")
 
 
@@ -45,14 +47,24 @@ def worker_for(store, config, sandbox, name="a", *, clock=None, policy=None, **o
     [dest] = [d for d in config.destinations if d.name == name]
     options.setdefault("batch_age", 0.0)
     return DestinationWorker(
-        store, dest, ["web"], policy or RetryPolicy(base=10, cap=300, window=4 * 3600),
+        store,
+        dest,
+        ["web"],
+        policy or RetryPolicy(base=10, cap=300, window=4 * 3600),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        clock=clock or Clock(), **options,
+        clock=clock or Clock(),
+        **options,
     )
 
 
 def track(n: int, **properties) -> dict:
-    return {"type": "track", "event": "E", "userId": f"u{n}", "messageId": f"m{n}", "properties": {"n": n, **properties}}
+    return {
+        "type": "track",
+        "event": "E",
+        "userId": f"u{n}",
+        "messageId": f"m{n}",
+        "properties": {"n": n, **properties},
+    }
 
 
 def sent(sandbox) -> list[list[int]]:
@@ -111,7 +123,12 @@ async def test_retryable_answer_pauses_the_destination_until_retry_after(tmp_pat
     assert await w.step()  # the due retries first …
     assert await w.step()  # … then the events that waited on disk
     assert sent(sandbox) == [[0, 1], [2, 3]]
-    assert rows(store) == {"m0": ("delivered", 2), "m1": ("delivered", 2), "m2": ("delivered", 1), "m3": ("delivered", 1)}
+    assert rows(store) == {
+        "m0": ("delivered", 2),
+        "m1": ("delivered", 2),
+        "m2": ("delivered", 1),
+        "m3": ("delivered", 1),
+    }
 
 
 async def test_nothing_more_is_sent_in_a_round_after_a_retryable_answer(tmp_path, store):
@@ -194,8 +211,13 @@ async def test_a_slow_destination_never_delays_another(tmp_path, store):
     config = load(tmp_path, sandbox, {"slow": US_KEY, "fast": EU_KEY})
     sandbox.fault(duration=30, delay=3.0, key=US_KEY)  # every request with the slow key hangs for 3 s
     worker = Worker(
-        store, [(d, ["web"]) for d in config.destinations], RetryPolicy(),
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_size=10, batch_age=0, poll_interval=0.01,
+        store,
+        [(d, ["web"]) for d in config.destinations],
+        RetryPolicy(),
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        batch_size=10,
+        batch_age=0,
+        poll_interval=0.01,
     )
     await worker.start()
     try:
@@ -220,7 +242,12 @@ async def test_only_one_worker_delivers_from_an_sqlite_store_the_other_stands_by
     config = load(tmp_path, sandbox, {"a": US_KEY})
     store = SQLiteStore(tmp_path / "db.sqlite")
     other_store = SQLiteStore(tmp_path / "db.sqlite")  # as a second process would open it
-    options = dict(client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01, lease_ttl=0.15)
+    options = dict(
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        batch_age=0,
+        poll_interval=0.01,
+        lease_ttl=0.15,
+    )
     first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     second = Worker(other_store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
     await first.start()
@@ -252,9 +279,14 @@ async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store)
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
     worker = Worker(
-        store, [(config.destinations[0], ["web"])], RetryPolicy(),
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()), batch_age=0, poll_interval=0.01,
-        dedup_window=0.3, prune_interval=3600,
+        store,
+        [(config.destinations[0], ["web"])],
+        RetryPolicy(),
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        batch_age=0,
+        poll_interval=0.01,
+        dedup_window=0.3,
+        prune_interval=3600,
     )
     await worker.start()
     try:

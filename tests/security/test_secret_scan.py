@@ -24,8 +24,10 @@ def test_secrets_come_from_config_files_and_leaks_from_logs():
 def check_planted(scan: SecretScan, tmp_path: Path) -> None:
     config = {
         "sources": [{"name": "web", "write_key": "wk_planted_web"}],
-        "destinations": [{"name": "d", "settings": {"projectApiKey": "1f_planted_key_123"}},
-                         {"name": "e", "settings": {"projectApiKey": "${ONEFLOW_PROJECT_KEY}"}}],
+        "destinations": [
+            {"name": "d", "settings": {"projectApiKey": "1f_planted_key_123"}},
+            {"name": "e", "settings": {"projectApiKey": "${ONEFLOW_PROJECT_KEY}"}},
+        ],
     }
     (tmp_path / "server.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     (tmp_path / "serve.log").write_text("INFO started\nWARNING refused key 1f_planted_key_123 oops\n", encoding="utf-8")
@@ -35,7 +37,8 @@ def check_planted(scan: SecretScan, tmp_path: Path) -> None:
     assert set(scan.secrets) == {"wk_planted_web", "1f_planted_key_123"}  # `${…}` is a name, not a secret
     hits = scan.hits()
     assert {(h.secret, h.where) for h in hits} == {
-        ("1f_planted_key_123", str(tmp_path / "serve.log")), ("wk_planted_web", "test_x (stdout)"),
+        ("1f_planted_key_123", str(tmp_path / "serve.log")),
+        ("wk_planted_web", "test_x (stdout)"),
     }
     text = report(hits)
     assert "2 secret(s)" in text and "destinations[0].settings.projectApiKey" in text
@@ -46,4 +49,3 @@ def test_the_run_scan_knows_in_process_configs_and_sees_cli_output(tmp_path):
     assert "wk_seen_by_the_scan" in SCAN.secrets and US_KEY in SCAN.secrets
     invoke("definition")
     assert SCAN.texts[-1][0] == "actions-1flow definition"
-

@@ -15,8 +15,12 @@ from tests.helpers.tls import self_signed
 
 def test_serve_answers_https_with_the_configured_certificate(tmp_path, sandbox_server):
     cert, key = self_signed(tmp_path)
-    config = cloud_config(tmp_path, sandbox_server.api_url(), [{"name": "web", "write_key": "wk_tls"}],
-                          tls={"cert": str(cert), "key": str(key)})
+    config = cloud_config(
+        tmp_path,
+        sandbox_server.api_url(),
+        [{"name": "web", "write_key": "wk_tls"}],
+        tls={"cert": str(cert), "key": str(key)},
+    )
     server = ServeProcess(config, tmp_path / "serve.log", "--no-worker", ca=cert)
     try:
         assert server.url.startswith("https://")

@@ -33,7 +33,9 @@ class Running:
     """The server app with its lifespan (store + worker) entered, and an HTTP client on it."""
 
     def __init__(self, config, sandbox: InProcessSandbox) -> None:
-        self.app = create_app(config, worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())})
+        self.app = create_app(
+            config, worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
+        )
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://server.test")
 
     async def __aenter__(self):
@@ -63,11 +65,19 @@ async def wait_for(predicate, timeout=10.0):
 async def test_track_and_identify_reach_1flow_once(tmp_path):
     sandbox = InProcessSandbox()
     async with Running(config_for(tmp_path, sandbox), sandbox) as srv:
-        batch = {"batch": [
-            {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "messageId": "m1"},
-            {"type": "track", "userId": "u1", "event": "Order Completed", "properties": {"total": 10}, "messageId": "m2"},
-            {"type": "identify", "anonymousId": "a1", "traits": {}, "messageId": "m3"},
-        ]}
+        batch = {
+            "batch": [
+                {"type": "identify", "userId": "u1", "traits": {"plan": "pro"}, "messageId": "m1"},
+                {
+                    "type": "track",
+                    "userId": "u1",
+                    "event": "Order Completed",
+                    "properties": {"total": 10},
+                    "messageId": "m2",
+                },
+                {"type": "identify", "anonymousId": "a1", "traits": {}, "messageId": "m3"},
+            ]
+        }
         r = await srv.http.post("/v1/batch", json=batch, headers=basic("wk_server"))
         assert r.status_code == 200 and r.json() == {"success": True}
         again = await srv.http.post("/v1/batch", json=batch, headers=basic("wk_server"))

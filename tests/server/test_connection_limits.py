@@ -98,16 +98,22 @@ def test_slow_clients_neither_delay_normal_requests_nor_grow_memory(tmp_path, sa
         for n in range(NORMAL_REQUESTS):  # alternately on a kept-alive connection and on a new one
             started = time.monotonic()
             if n % 2:
-                status = server.http.post("/v1/track", json={"userId": "u", "event": "Normal", "properties": {"n": n}}, headers=AUTH).status_code
+                status = server.http.post(
+                    "/v1/track", json={"userId": "u", "event": "Normal", "properties": {"n": n}}, headers=AUTH
+                ).status_code
             else:
                 status = post_on_a_new_connection(server.port, n)
             latencies.append(time.monotonic() - started)
             assert status == 200
         during = rss(server.process.pid)
-        assert all(still_open(sock) for sock in slow), "slow clients were dropped during the stream: the check means nothing"
+        assert all(still_open(sock) for sock in slow), (
+            "slow clients were dropped during the stream: the check means nothing"
+        )
         latencies.sort()
-        print(f"{SLOW_CLIENTS} slow clients: {NORMAL_REQUESTS} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
-              f"max {latencies[-1] * 1000:.1f} ms; server RSS {before / 2**20:.0f} → {during / 2**20:.0f} MB")
+        print(
+            f"{SLOW_CLIENTS} slow clients: {NORMAL_REQUESTS} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+            f"max {latencies[-1] * 1000:.1f} ms; server RSS {before / 2**20:.0f} → {during / 2**20:.0f} MB"
+        )
         assert latencies[-1] < 1.0, latencies[-5:]
         assert during - before < 32 * 1024 * 1024, (before, during)
         # header_timeout ends every slow connection; those that sent part of a head are told why
@@ -133,7 +139,9 @@ def test_oversized_heads_get_431_and_extra_connections_503(tmp_path, sandbox_ser
         assert refused.json()["code"] == "headers_too_large" and "8,192 bytes" in refused.json()["message"]
         assert refused.headers["connection"] == "close"
         # A big body next to small headers is not mistaken for a big head.
-        big = server.http.post("/v1/track", content=json.dumps({**event, "properties": {"p": "x" * 30_000}}), headers=AUTH)
+        big = server.http.post(
+            "/v1/track", content=json.dumps({**event, "properties": {"p": "x" * 30_000}}), headers=AUTH
+        )
         assert big.status_code == 200
         held = open_slow_clients(server.port, 30)
         try:

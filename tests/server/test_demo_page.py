@@ -18,11 +18,14 @@ with warnings.catch_warnings():
 
 def config(tmp_path, demo: str | None):
     server = f"server: {{demo: {demo}}}\n" if demo else ""
-    return parse_config(f"""{server}storage: sqlite:///{tmp_path}/db.sqlite
+    return parse_config(
+        f"""{server}storage: sqlite:///{tmp_path}/db.sqlite
 sources:
   - {{name: web, write_key: wk_web}}
   - {{name: other, write_key: wk_other}}
-""", "demo.yaml")
+""",
+        "demo.yaml",
+    )
 
 
 def test_no_demo_page_unless_configured(tmp_path):
@@ -36,7 +39,7 @@ def test_the_demo_page_sends_to_its_source_and_reports_activity(tmp_path):
         page = http.get("/demo")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         assert 'var writeKey = "wk_other";' in page.text and "wk_web" not in page.text
-        assert "analytics._cdn = cdn;" in page.text and "Object.defineProperty(window, \"_1flow\"" in page.text
+        assert "analytics._cdn = cdn;" in page.text and 'Object.defineProperty(window, "_1flow"' in page.text
         assert http.post("/v1/t", json={"userId": "u", "event": "E", "writeKey": "wk_other"}).status_code == 200
         activity = http.get("/demo/activity.json").json()
         assert activity == {"source": "other", "deliveries": [], "device_events": []}  # no destinations: none
@@ -53,12 +56,15 @@ HOSTILE_NAME = "</script><script>alert(1)</script><!-- & \u2028\u2029 __WRITE_KE
 
 def test_config_values_cannot_break_out_of_the_page_script(tmp_path):
     """A source name (or key) holding `</script>` or a placeholder stays one JavaScript string in the page."""
-    cfg = parse_config(f"""server: {{demo: evil}}
+    cfg = parse_config(
+        f"""server: {{demo: evil}}
 storage: sqlite:///{tmp_path}/db.sqlite
 sources:
   - name: {json.dumps(HOSTILE_NAME)}
     write_key: "wk_</script>__SOURCE__"
-""".replace("{demo: evil}", "{demo: " + json.dumps(HOSTILE_NAME) + "}"), "demo.yaml")
+""".replace("{demo: evil}", "{demo: " + json.dumps(HOSTILE_NAME) + "}"),
+        "demo.yaml",
+    )
     with TestClient(create_app(cfg, run_worker=False)) as http:
         page = http.get("/demo").text
     assert page.count("</script>") == page.count("<script") and "alert(1)</script>" not in page
@@ -84,8 +90,13 @@ def test_demo_activity_shows_only_the_demo_sources_deliveries_and_reports(tmp_pa
         store = http.app.state.server.store
         store.append("web", [{"type": "track", "event": "Secret", "userId": "u", "messageId": "web-1"}], 1.0).result()
         store.append("other", [{"type": "track", "event": "Demo", "userId": "u", "messageId": "demo-1"}], 2.0).result()
-        store.record("d", [DeliveryRecord(1, "Track Event", "delivered", attempts=1),
-                           DeliveryRecord(2, "Track Event", "delivered", attempts=1)]).result()
+        store.record(
+            "d",
+            [
+                DeliveryRecord(1, "Track Event", "delivered", attempts=1),
+                DeliveryRecord(2, "Track Event", "delivered", attempts=1),
+            ],
+        ).result()
         for source in ("web", "other"):
             store.record_device_event(DeviceEvent(3.0, source, "dev", "sdk-load", f"from {source}")).result()
         activity = http.get("/demo/activity.json").json()

@@ -46,11 +46,21 @@ def problems(text: str) -> list[tuple[str, str]]:
     ("where", "mapping_", "path"),
     [
         ("a raw array", {"event_name": "x", "list": [1, BAD_APPLY]}, "list[1].@transform.apply"),
-        ("a raw @literal object", {"event_name": "x", "lit": {"@literal": {"deep": BAD_APPLY}}}, "lit.@literal.deep.@transform.apply"),
-        ("a raw @excludeWhenNull object", {"event_name": "x", "e": {"@excludeWhenNull": {"k": [BAD_APPLY]}}},
-         "e.@excludeWhenNull.k[0].@transform.apply"),
-        ("an apply of an apply", {"event_name": "x", "t": {"@transform": {"apply": {"v": [BAD_APPLY]}, "mapping": {}}}},
-         "t.@transform.apply.v[0].@transform.apply"),
+        (
+            "a raw @literal object",
+            {"event_name": "x", "lit": {"@literal": {"deep": BAD_APPLY}}},
+            "lit.@literal.deep.@transform.apply",
+        ),
+        (
+            "a raw @excludeWhenNull object",
+            {"event_name": "x", "e": {"@excludeWhenNull": {"k": [BAD_APPLY]}}},
+            "e.@excludeWhenNull.k[0].@transform.apply",
+        ),
+        (
+            "an apply of an apply",
+            {"event_name": "x", "t": {"@transform": {"apply": {"v": [BAD_APPLY]}, "mapping": {}}}},
+            "t.@transform.apply.v[0].@transform.apply",
+        ),
     ],
 )
 def test_invalid_nested_apply_is_refused_in_device_mode(where, mapping_, path):
@@ -72,8 +82,10 @@ def test_valid_nested_applies_are_accepted():
 
 def test_an_invalid_mapping_reports_segments_message_once():
     ((key_path, reason),) = problems(config_text({"event_name": "x", "t": BAD_APPLY}))
-    assert (key_path, reason) == ("destinations[0].subscriptions[0].mapping", "/t/@transform/apply/x/@path should be "
-                                  "a string or a mapping directive but it is a number.")
+    assert (key_path, reason) == (
+        "destinations[0].subscriptions[0].mapping",
+        "/t/@transform/apply/x/@path should be a string or a mapping directive but it is a number.",
+    )
 
 
 def hidden_transforms(seed: int, count: int) -> list[dict]:

@@ -32,11 +32,23 @@ DOCS_SERVER = '"http://127.0.0.1:8080"'
 DOCS_WRITE_KEY = '"wk_web_demo"'
 DESTINATION = "1Flow Web (Actions)"
 
-TRACK = {"name": "Track Event", "subscribe": 'type = "track"', "partnerAction": "trackEvent",
-         "mapping": {"event_name": {"@path": "$.event"}, "userId": {"@path": "$.userId"},
-                     "anonymousId": {"@path": "$.anonymousId"}, "properties": {"@path": "$.properties"}}}
-IDENTIFY = {"name": "Identify User", "subscribe": 'type = "identify"', "partnerAction": "identifyUser",
-            "mapping": {"userId": {"@path": "$.userId"}, "traits": {"@path": "$.traits"}}}
+TRACK = {
+    "name": "Track Event",
+    "subscribe": 'type = "track"',
+    "partnerAction": "trackEvent",
+    "mapping": {
+        "event_name": {"@path": "$.event"},
+        "userId": {"@path": "$.userId"},
+        "anonymousId": {"@path": "$.anonymousId"},
+        "properties": {"@path": "$.properties"},
+    },
+}
+IDENTIFY = {
+    "name": "Identify User",
+    "subscribe": 'type = "identify"',
+    "partnerAction": "identifyUser",
+    "mapping": {"userId": {"@path": "$.userId"}, "traits": {"@path": "$.traits"}},
+}
 BIG_ORDERS = {
     "name": "Big orders",
     "subscribe": 'event = "Order Completed" and properties.total > 100',
@@ -45,8 +57,13 @@ BIG_ORDERS = {
         "event_name": {"@template": "Big order {{properties.order_id}}"},
         "properties": {
             "revenue": {"@path": "$.properties.total"},
-            "currency": {"@if": {"exists": {"@path": "$.properties.currency"}, "then": {"@path": "$.properties.currency"},
-                                 "else": "USD"}},
+            "currency": {
+                "@if": {
+                    "exists": {"@path": "$.properties.currency"},
+                    "then": {"@path": "$.properties.currency"},
+                    "else": "USD",
+                }
+            },
             "page": {"@path": "$.context.page.path"},
         },
     },
@@ -57,7 +74,7 @@ ORDER = {"order_id": "o-1", "total": 120, "currency": "USD"}
 def docs_snippet() -> str:
     """The snippet of docs/web.md ("Add the snippet to your page"), as a newcomer would paste it."""
     text = DOCS.read_text(encoding="utf-8")
-    section = text[text.index("### 3. Add the snippet to your page"):]
+    section = text[text.index("### 3. Add the snippet to your page") :]
     return re.search(r"```html\n(.*?)```", section, re.S).group(1)
 
 
@@ -67,8 +84,14 @@ def device_server(tmp_path_factory, sandbox_server):
     tmp = tmp_path_factory.mktemp("device")
 
     def destination(name: str, source: str, subscriptions, **settings):
-        return {"name": name, "type": "1flow", "mode": "device", "sources": [source],
-                "settings": {"projectApiKey": US_KEY, **settings}, "subscriptions": subscriptions}
+        return {
+            "name": name,
+            "type": "1flow",
+            "mode": "device",
+            "sources": [source],
+            "settings": {"projectApiKey": US_KEY, **settings},
+            "subscriptions": subscriptions,
+        }
 
     config = {
         "storage": f"sqlite:///{tmp}/device.db",
@@ -80,11 +103,19 @@ def device_server(tmp_path_factory, sandbox_server):
             destination("1flow-offline", "offline", "presets"),
             destination("1flow-strict", "strict", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
             # Consent from the settings alone (no integrationCategoryMappings in the page), and a field kept out.
-            {**destination("1flow-consent", "consent", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
-             "consent": {"categories": ["Analytics"]}, "privacy": {"drop": ["traits.email"]}},
+            {
+                **destination("1flow-consent", "consent", "presets", sdkUrl=sandbox_server.sdk_url("methods")),
+                "consent": {"categories": ["Analytics"]},
+                "privacy": {"drop": ["traits.email"]},
+            },
             # A destination without consent makes the source "unmapped", so the wrapper keeps analytics.js running.
-            {"name": "consent-cloud", "type": "1flow", "mode": "cloud", "sources": ["consent"],
-             "settings": {"projectApiKey": US_KEY, "apiBaseUrl": sandbox_server.api_url()}},
+            {
+                "name": "consent-cloud",
+                "type": "1flow",
+                "mode": "cloud",
+                "sources": ["consent"],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": sandbox_server.api_url()},
+            },
         ],
     }
     path = tmp / "device.yaml"
@@ -104,7 +135,9 @@ def open_shop(chromium, site, device_server, live_sandbox):
         """`head` turns the snippet (`<script>…</script>`) into the page's `<head>` (e.g. adds a policy)."""
         snippet = docs_snippet()
         assert snippet.count(DOCS_SERVER) == 1 and snippet.count(DOCS_WRITE_KEY) == 1
-        snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(DOCS_WRITE_KEY, json.dumps(write_key))
+        snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(
+            DOCS_WRITE_KEY, json.dumps(write_key)
+        )
         html = f"<!doctype html><html><head>{head(snippet)}</head><body>shop</body></html>"
         url = site.add(f"/{write_key}-{len(site.pages)}.html", html)
         context = chromium.new_context()
@@ -149,14 +182,18 @@ def sdk_calls(sandbox, count: int, timeout: float = 10.0) -> list[tuple[str, lis
         time.sleep(0.05)
 
 
-def test_track_and_identify_reach_the_sdk_methods_through_the_docs_snippet(open_shop, device_server, site, live_sandbox):
+def test_track_and_identify_reach_the_sdk_methods_through_the_docs_snippet(
+    open_shop, device_server, site, live_sandbox
+):
     page = open_shop("wk_shop")
     wait_loaded(page)
     # Loader, settings and plugin from our server (another origin than the page), the SDK from the sandbox.
     origins = {re.match(r"https?://[^/]+", url).group(0) for url in page.requests}
     assert origins == {site.url, device_server.url, live_sandbox.url}
     assert {url.removeprefix(device_server.url) for url in page.requests} >= {
-        "/analytics.js/v1/wk_shop/analytics.min.js", "/v1/projects/wk_shop/settings", "/plugins/actions-1flow.js"
+        "/analytics.js/v1/wk_shop/analytics.min.js",
+        "/v1/projects/wk_shop/settings",
+        "/plugins/actions-1flow.js",
     }
     assert plugins(page) == [[DESTINATION, True], [DESTINATION, True]]
     assert page.evaluate("typeof window.actions1flowDestination") == "function"
@@ -166,7 +203,9 @@ def test_track_and_identify_reach_the_sdk_methods_through_the_docs_snippet(open_
     ) == [US_KEY]
     anonymous = page.evaluate("async () => (await analytics.identify({plan: 'free'})).event.traits")
     assert anonymous == {"plan": "free"}
-    traits = page.evaluate("async () => (await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})).event.traits")
+    traits = page.evaluate(
+        "async () => (await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})).event.traits"
+    )
     event = page.evaluate(f"async () => (await analytics.track('Order Completed', {json.dumps(ORDER)})).event")
     assert event["userId"] == "u1"
     calls = sdk_calls(live_sandbox, 3)
@@ -210,7 +249,8 @@ def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox
     chunks = sorted(url.removeprefix(device_server.url) for url in page.requests if "/analytics-next/bundles/" in url)
     # ajs-destination: the classic-destination loader, fetched because `integrations` lists 1Flow (it installs nothing).
     assert [re.sub(r"\.[0-9a-f]+\.js$", "", c) for c in chunks] == [
-        "/analytics-next/bundles/ajs-destination.bundle", "/analytics-next/bundles/queryString.bundle"
+        "/analytics-next/bundles/ajs-destination.bundle",
+        "/analytics-next/bundles/queryString.bundle",
     ]
     calls = sdk_calls(live_sandbox, 2)
     assert sorted(calls) == [("logEvent", ["Shared", {}]), ("logUser", ["u9", {}])]
@@ -219,7 +259,9 @@ def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox
 def test_callable_sdk_form(open_shop, live_sandbox):
     page = open_shop("wk_callable")
     wait_loaded(page)
-    page.evaluate("async () => { await analytics.identify('u1', {name: 'Ada'}); await analytics.track('Order Completed', {total: 5}) }")
+    page.evaluate(
+        "async () => { await analytics.identify('u1', {name: 'Ada'}); await analytics.track('Order Completed', {total: 5}) }"
+    )
     anonymous_id = page.evaluate("analytics.user().anonymousId()")
     assert sdk_calls(live_sandbox, 2) == [
         ("identify", ["u1", {"name": "Ada"}]),
@@ -248,7 +290,10 @@ def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, de
     assert len(reports) == 1, reports
     (report,) = reports
     assert (report.source, report.destination, report.kind, report.sdk_url) == (
-        "offline", "1flow-offline", "sdk-load", "https://1flow.app/js/1flow.js"
+        "offline",
+        "1flow-offline",
+        "sdk-load",
+        "https://1flow.app/js/1flow.js",
     )
     assert report.message.startswith("the 1Flow SDK failed to load from https://1flow.app/js/1flow.js")
     assert report.origin is not None and report.origin.startswith("http://127.0.0.1:")
@@ -257,7 +302,6 @@ def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, de
     assert US_KEY not in log
     assert live_sandbox.calls("sdk") == []
     assert page.errors == []
-
 
 
 def strict_policy(sources: str) -> str:
@@ -271,13 +315,15 @@ def test_strict_csp_nonce_reaches_the_sdk_script(open_shop, device_server, live_
     nonce = base64.b64encode(b"per-response-nonce").decode()
 
     def head(snippet: str) -> str:
-        return strict_policy(f"'nonce-{nonce}' {device_server.url}") + snippet.replace("<script>", f'<script nonce="{nonce}">', 1)
+        return strict_policy(f"'nonce-{nonce}' {device_server.url}") + snippet.replace(
+            "<script>", f'<script nonce="{nonce}">', 1
+        )
 
     page = open_shop("wk_strict", head=head)
     wait_loaded(page)
-    assert page.evaluate(
-        "[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)"
-    ) == [nonce]
+    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [
+        nonce
+    ]
     page.evaluate("analytics.track('Order Completed', {total: 5})")
     assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 5}])]
     assert not [m for m in page.console if "Content Security Policy" in m]
@@ -303,7 +349,9 @@ def test_csp_nonce_given_in_load_options_reaches_the_sdk(open_shop, device_serve
 
     page = open_shop("wk_strict", head=head)
     wait_loaded(page)
-    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [nonce]
+    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [
+        nonce
+    ]
     page.evaluate("analytics.track('Order Completed', {total: 7})")
     assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 7}])]
 
@@ -311,11 +359,15 @@ def test_csp_nonce_given_in_load_options_reaches_the_sdk(open_shop, device_serve
 def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_server, live_sandbox):
     """The snippet is allowed by its hash, so the page has no nonce to give: the SDK is refused by the policy and
     the plugin says so in one `sdk-load` report (not a vague network error)."""
+
     def head(snippet: str) -> str:
         return strict_policy(f"{snippet_hash(snippet)} {device_server.url}") + snippet
 
     page = open_shop("wk_strict", head=head)
-    assert page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event") == "Order Completed"
+    assert (
+        page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
+        == "Order Completed"
+    )
     store = SQLiteStore(device_server.db)
     try:
         deadline = time.monotonic() + 10
@@ -344,8 +396,10 @@ def test_integrations_entry_is_not_installed_as_a_classic_destination(open_shop,
         "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'))"
         ".map(p => ({name: p.name, action: p.action ? p.action.name : null}))"
     )
-    assert ours == [{"name": DESTINATION, "action": f"{DESTINATION} trackEvent"},
-                    {"name": DESTINATION, "action": f"{DESTINATION} identifyUser"}]
+    assert ours == [
+        {"name": DESTINATION, "action": f"{DESTINATION} trackEvent"},
+        {"name": DESTINATION, "action": f"{DESTINATION} identifyUser"},
+    ]
     assert any("/analytics-next/bundles/ajs-destination.bundle." in url for url in page.requests)
     assert not [url for url in page.requests if "integrations" in url]
     page.evaluate("analytics.track('Order Completed', {total: 3})")
@@ -359,16 +413,27 @@ def consent_tools_bundle() -> str:
     root = Path(__file__).resolve().parents[2]
     entry = root / "node_modules" / "@segment" / "analytics-consent-tools" / "dist" / "esm" / "index.js"
     out = subprocess.run(
-        [str(root / "node_modules" / ".bin" / "esbuild"), str(entry), "--bundle", "--format=iife",
-         "--global-name=consentTools", "--minify", "--log-level=warning"],
-        capture_output=True, text=True, check=True,
+        [
+            str(root / "node_modules" / ".bin" / "esbuild"),
+            str(entry),
+            "--bundle",
+            "--format=iife",
+            "--global-name=consentTools",
+            "--minify",
+            "--log-level=warning",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "</script" not in out.stdout
     return out.stdout
 
 
 @pytest.mark.parametrize("consented", [False, True])
-def test_consent_tools_gate_the_destination_by_its_integrations_entry(open_shop, consent_tools_bundle, consented, live_sandbox):
+def test_consent_tools_gate_the_destination_by_its_integrations_entry(
+    open_shop, consent_tools_bundle, consented, live_sandbox
+):
     """Opt-in consent with Segment's consent tools: they prune `remotePlugins` by the keys of `integrations`, so
     without consent 1Flow is never loaded (no plugin, no SDK), with it 1Flow works as usual."""
     wrapper = (
@@ -410,7 +475,7 @@ CONSENT_PAGE = """<script>
 def consent_wrapper(*, opt_out: bool = False, extra: str = "") -> str:
     """The wrapper code of docs/web.md ("Consent managers"), opt-in as written or with its opt-out line on."""
     text = DOCS.read_text(encoding="utf-8")
-    code = re.search(r"```js\n(.*?)```", text[text.index("## Consent managers"):], re.S).group(1)
+    code = re.search(r"```js\n(.*?)```", text[text.index("## Consent managers") :], re.S).group(1)
     assert code.count("// shouldLoadSegment:") == 1 and code.count("analytics.load(writeKey);") == 1
     if opt_out:
         code = code.replace("// shouldLoadSegment:", "shouldLoadSegment:")
@@ -422,6 +487,7 @@ def consent_head(bundle: str, wrapper: str, granted: bool):
         assert snippet.count("analytics.load(writeKey);") == 1
         page = CONSENT_PAGE % json.dumps({"Analytics": granted, "Advertising": True})
         return page + f"<script>{bundle}</script>" + snippet.replace("analytics.load(writeKey);", wrapper)
+
     return head
 
 
@@ -450,7 +516,9 @@ def test_consent_opt_in_from_the_published_categories_alone(open_shop, consent_t
 
 
 @pytest.mark.parametrize("permissive", [False, True], ids=["wrapper-blocks", "plugin-alone-blocks"])
-def test_consent_granted_later_loads_the_sdk_revoking_stops_it(open_shop, consent_tools_bundle, permissive, live_sandbox):
+def test_consent_granted_later_loads_the_sdk_revoking_stops_it(
+    open_shop, consent_tools_bundle, permissive, live_sandbox
+):
     """Opt-out: the plugin is on the page but injects no SDK before consent; granting it in the page loads the SDK
     and the next track reaches it; revoking stops it; privacy.drop keeps traits.email out. `plugin-alone-blocks`:
     the wrapper lets every event through (`shouldEnableIntegration: () => true`), so only the plugin's own check of
@@ -469,8 +537,11 @@ def test_consent_granted_later_loads_the_sdk_revoking_stops_it(open_shop, consen
     def step(state: dict, script: str) -> None:
         page.evaluate(f"async () => {{ myConsentManager.set({json.dumps(state)}); {script} }}")
 
-    step({"Analytics": True}, "await analytics.track('After grant', {n: 2});"
-         " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})")
+    step(
+        {"Analytics": True},
+        "await analytics.track('After grant', {n: 2});"
+        " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})",
+    )
     wait_loaded(page)
     step({"Analytics": False}, "await analytics.track('After revoke', {n: 3})")
     step({"Analytics": True}, "await analytics.track('Granted again', {n: 4})")

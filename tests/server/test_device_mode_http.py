@@ -115,11 +115,20 @@ async def test_settings_document_for_a_source(tmp_path):
         "writeKey": "wk_web",
         "consent": None,  # no consent configured: the plugin loads 1Flow at once
         "privacy": {"drop": []},
-        "subscriptions": [{
-            "id": "1flow-web:0", "name": "Orders", "enabled": True, "partnerAction": "trackEvent",
-            "subscribe": subscribe, "ast": fql.parse(subscribe).ast,  # the disabled one is not published
-            "mapping": {"event_name": {"@path": "$.event"}, "properties": {"total": {"@path": "$.properties.total"}}},
-        }],
+        "subscriptions": [
+            {
+                "id": "1flow-web:0",
+                "name": "Orders",
+                "enabled": True,
+                "partnerAction": "trackEvent",
+                "subscribe": subscribe,
+                "ast": fql.parse(subscribe).ast,  # the disabled one is not published
+                "mapping": {
+                    "event_name": {"@path": "$.event"},
+                    "properties": {"total": {"@path": "$.properties.total"}},
+                },
+            }
+        ],
     }
 
 
@@ -128,13 +137,17 @@ async def test_settings_presets_region_override_and_public_url(tmp_path):
         doc = (await server.http.get("/v1/projects/wk_other/settings")).json()
         backend = (await server.http.get("/v1/projects/wk_backend/settings")).json()
     assert doc["integrations"]["Segment.io"] == {
-        "apiKey": "wk_other", "apiHost": "cdn.example.com/segment/v1", "protocol": "https"
+        "apiKey": "wk_other",
+        "apiHost": "cdn.example.com/segment/v1",
+        "protocol": "https",
     }
     settings = doc["remotePlugins"][0]["settings"]
     assert doc["remotePlugins"][0]["url"] == "https://cdn.example.com/segment/plugins/actions-1flow.js"
     assert settings["deviceEventsUrl"] == "https://cdn.example.com/segment/v1/device-events"
     assert (settings["projectApiKey"], settings["sdkUrl"], settings["loadTimeoutMs"]) == (
-        EU_KEY, "https://eu.example/js/1flow.js", 10_000
+        EU_KEY,
+        "https://eu.example/js/1flow.js",
+        10_000,
     )
     assert [(s["name"], s["partnerAction"], s["ast"]) for s in settings["subscriptions"]] == [
         ("Track Event", "trackEvent", fql.parse('type = "track"').ast),
@@ -155,7 +168,9 @@ async def test_settings_revalidate_with_etag(tmp_path):
     async with Server(tmp_path) as server:
         first = await server.http.get("/v1/projects/wk_web/settings")
         again = await server.http.get("/v1/projects/wk_web/settings", headers={"if-none-match": first.headers["etag"]})
-        other = await server.http.get("/v1/projects/wk_other/settings", headers={"if-none-match": first.headers["etag"]})
+        other = await server.http.get(
+            "/v1/projects/wk_other/settings", headers={"if-none-match": first.headers["etag"]}
+        )
     assert again.status_code == 304 and again.content == b""
     assert again.headers["access-control-allow-origin"] == "*"
     assert other.status_code == 200
@@ -176,8 +191,12 @@ async def test_unknown_write_key_is_a_404_json_readable_cross_origin(tmp_path):
 
 async def test_loader_is_analytics_next_standalone_with_gzip_and_etag(tmp_path):
     async with Server(tmp_path) as server:
-        plain = await server.http.get("/analytics.js/v1/wk_web/analytics.min.js", headers={"accept-encoding": "identity"})
-        zipped = await server.http.get("/analytics.js/v1/wk_web/analytics.min.js", headers={"accept-encoding": "gzip, br"})
+        plain = await server.http.get(
+            "/analytics.js/v1/wk_web/analytics.min.js", headers={"accept-encoding": "identity"}
+        )
+        zipped = await server.http.get(
+            "/analytics.js/v1/wk_web/analytics.min.js", headers={"accept-encoding": "gzip, br"}
+        )
         cached = await server.http.get(
             "/analytics.js/v1/wk_web/analytics.min.js", headers={"if-none-match": f'"x", {plain.headers["etag"]}'}
         )
@@ -197,8 +216,15 @@ async def test_chunks_are_immutable_and_only_files_of_the_build(tmp_path):
         ok = await server.http.get(f"/analytics-next/bundles/{chunk}")
         refused = [
             await server.http.get(f"/analytics-next/bundles/{name}")
-            for name in ("standalone.js", "index.js", "..%2F..%2Fpackage.json", "nope.bundle.0123456789abcdef0123.js",
-                         "%2e%2e", "..", "ajs-destination.bundle.40628baed746e9904edc.js.gz")
+            for name in (
+                "standalone.js",
+                "index.js",
+                "..%2F..%2Fpackage.json",
+                "nope.bundle.0123456789abcdef0123.js",
+                "%2e%2e",
+                "..",
+                "ajs-destination.bundle.40628baed746e9904edc.js.gz",
+            )
         ]
         traversal = await server.http.get("/analytics-next/bundles/../../package.json")
     assert ok.status_code == 200 and ok.content == (UMD / chunk).read_bytes()
@@ -274,10 +300,16 @@ async def test_a_report_is_stored_and_logged_once_without_keys(tmp_path, caplog)
     assert first.headers["access-control-allow-origin"] == "*"
     newest, oldest = stored
     assert (oldest.source, oldest.destination, oldest.kind, oldest.message) == (
-        "web", "1flow-web", "mapping", REPORT["message"]
+        "web",
+        "1flow-web",
+        "mapping",
+        REPORT["message"],
     )
     assert (oldest.subscription, oldest.event_type, oldest.message_id, oldest.origin) == (
-        REPORT["subscription"], "track", "ajs-next-1", "https://shop.example"
+        REPORT["subscription"],
+        "track",
+        "ajs-next-1",
+        "https://shop.example",
     )
     assert US_KEY not in newest.message and US_KEY not in newest.sdk_url and "****" in newest.message
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("device event")]
@@ -356,7 +388,8 @@ def test_no_body_gets_a_5xx(tmp_path):
 
     scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=30))
     values = st.recursive(
-        scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
         max_leaves=8,
     )
     reports = st.fixed_dictionaries(
@@ -434,11 +467,16 @@ def test_integrations_entry_keeps_only_what_every_1flow_plugin_of_the_source_sha
         return {"settings": {"projectApiKey": "k", "sdkUrl": "u", "subscriptions": [], **settings}}
 
     assert integration_entry([plugin(loadTimeoutMs=1000), plugin(loadTimeoutMs=2000)]) == {
-        "projectApiKey": "k", "sdkUrl": "u", "versionSettings": {"componentTypes": []}
+        "projectApiKey": "k",
+        "sdkUrl": "u",
+        "versionSettings": {"componentTypes": []},
     }
     assert integration_entry([plugin(loadTimeoutMs=1000)])["loadTimeoutMs"] == 1000
     # Consent: the union of the plugins' categories, so none of them loads without all of them.
-    a, b = plugin(consent={"categories": ["A"], "missing": "deny"}), plugin(consent={"categories": ["B", "A"], "missing": "deny"})
+    a, b = (
+        plugin(consent={"categories": ["A"], "missing": "deny"}),
+        plugin(consent={"categories": ["B", "A"], "missing": "deny"}),
+    )
     assert integration_entry([a, b, plugin(consent=None)])["consentSettings"] == {"categories": ["A", "B"]}
     assert "consentSettings" not in integration_entry([plugin(consent=None)])
 
@@ -471,7 +509,10 @@ async def test_allowed_hosts_and_public_url(tmp_path):
     async with server:
         doc = (await server.http.get("/v1/projects/wk_web/settings")).json()
         evil = await server.http.get("/v1/projects/wk_web/settings", headers={"host": "evil.example"})
-    assert doc["remotePlugins"][0]["url"] == "https://shop.example:8443/plugins/actions-1flow.js" and evil.status_code == 400
+    assert (
+        doc["remotePlugins"][0]["url"] == "https://shop.example:8443/plugins/actions-1flow.js"
+        and evil.status_code == 400
+    )
     async with Server(tmp_path, public_url="https://cdn.example.com", base_url="http://evil.example") as server:
         response = await server.http.get("/v1/projects/wk_web/settings")  # public_url: the Host is never used
     assert response.json()["remotePlugins"][0]["url"] == "https://cdn.example.com/plugins/actions-1flow.js"
@@ -482,8 +523,12 @@ async def test_a_previous_write_key_gets_the_current_settings_and_may_report(tmp
     """Rotation: pages still loading with the old key get a document that sends with the current one."""
     server = Server(tmp_path)
     text = CONFIG.replace("{tmp}", str(tmp_path)).replace("{public_url}", "null")
-    server.config = parse_config(text.replace("{name: web, write_key: wk_web}",
-                                              "{name: web, write_key: wk_web2, previous_write_keys: [wk_web]}"), "t.yaml")
+    server.config = parse_config(
+        text.replace(
+            "{name: web, write_key: wk_web}", "{name: web, write_key: wk_web2, previous_write_keys: [wk_web]}"
+        ),
+        "t.yaml",
+    )
     server.app = create_app(server.config, run_worker=False)
     server.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=server.app), base_url="http://127.0.0.1:8080")
     async with server:

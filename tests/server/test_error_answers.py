@@ -11,9 +11,20 @@ from actions_1flow.server import create_app
 
 
 def call(app, method: str, path: str, query: bytes) -> tuple[int, dict]:
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-             "path": path, "raw_path": path.encode("utf-8", "surrogateescape"), "query_string": query, "root_path": "",
-             "headers": [], "client": ("203.0.113.9", 5000), "server": ("server.test", 80)}
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": [],
+        "client": ("203.0.113.9", 5000),
+        "server": ("server.test", 80),
+    }
     sent: list[dict] = []
 
     async def receive() -> dict:

@@ -29,7 +29,11 @@ BOMB = gzip.compress(b'{"batch": [' + b" " * 64 * 1024 * 1024 + b"]}", 9)
 """64 MB of JSON in about 64 KB of gzip: inflating it would break MEMORY_BOUND."""
 
 json_leaf = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10)
-json_value = st.recursive(json_leaf, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3), max_leaves=12)
+json_value = st.recursive(
+    json_leaf,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=12,
+)
 event = st.fixed_dictionaries(
     {
         "type": st.sampled_from(["track", "identify", "page", "screen", "group", "alias"] * 3 + ["nope", 7, None]),
@@ -39,7 +43,8 @@ event = st.fixed_dictionaries(
     optional={
         "anonymousId": st.none() | st.text(max_size=4),
         "messageId": st.none() | st.text(max_size=4) | st.integers() | st.booleans(),
-        "timestamp": st.text(max_size=25) | st.sampled_from(["2026-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "0001-01-01T00:00:00-23:59"]),
+        "timestamp": st.text(max_size=25)
+        | st.sampled_from(["2026-01-01T00:00:00Z", "+275760-09-13T00:00:00Z", "0001-01-01T00:00:00-23:59"]),
         "sentAt": st.text(max_size=25) | st.sampled_from(["9999-12-31T23:59:59Z", "0001-01-01T00:00:00+23:59"]),
         "context": json_value,
         "properties": json_value,
@@ -65,11 +70,25 @@ bodies = weighted(
     (6, event.map(dumps)),
     (6, st.lists(event, max_size=4).map(lambda b: dumps({"batch": b, "writeKey": "wk_a"}))),
     (1, st.binary(max_size=200)),
-    (1, st.binary(max_size=40).map(lambda b: b'{"userId": "' + b + b'", "writeKey": "wk_a"}')),  # invalid UTF-8 inside JSON
+    (
+        1,
+        st.binary(max_size=40).map(lambda b: b'{"userId": "' + b + b'", "writeKey": "wk_a"}'),
+    ),  # invalid UTF-8 inside JSON
     (1, st.integers(1, 10_000).map(lambda d: deep(d, b"[", b"]"))),
     (1, st.integers(1, 10_000).map(lambda d: deep(d, b'{"a":', b"}"))),
     (1, st.integers(1, 10_000).map(lambda d: b'{"batch": ' + b"[" * d + b"]" * d + b', "writeKey": "wk_a"}')),
-    (1, st.integers(1, 1_000).map(lambda d: b'{"batch": [{"type": "track", "userId": "u"}], "writeKey": "wk_a", "context": ' + b'{"a":' * d + b"1" + b"}" * d + b"}")),
+    (
+        1,
+        st.integers(1, 1_000).map(
+            lambda d: (
+                b'{"batch": [{"type": "track", "userId": "u"}], "writeKey": "wk_a", "context": '
+                + b'{"a":' * d
+                + b"1"
+                + b"}" * d
+                + b"}"
+            )
+        ),
+    ),
     (1, st.sampled_from([b"\xef\xbb\xbf{}", b"null", b"[]", b'"x"', b"1e999999", b'{"batch": null}', b"{" * 5000])),
 )
 
@@ -90,32 +109,63 @@ header_text = st.text(max_size=30).map(lambda t: t.encode("utf-8")) | st.binary(
 some_headers = st.fixed_dictionaries(
     {},
     optional={
-        b"content-type": st.sampled_from([b"text/plain", b"application/json", b"application/json; charset=utf-8", b"multipart/form-data"]) | header_text,
-        b"content-encoding": st.sampled_from([b"gzip", b"deflate", b"identity", b"br", b"GZIP", b"gzip, gzip"]) | header_text,
-        b"authorization": st.sampled_from([b"Basic d2tfYTo=", b"Basic d2tfYg==", b"Basic %%%", b"Bearer t", b"Basic ", b"Basic \xff"]) | header_text,
-        b"origin": st.sampled_from([b"http://shop.example", b"null", b"http://server.test", b"https://evil.example"]) | header_text,
+        b"content-type": st.sampled_from(
+            [b"text/plain", b"application/json", b"application/json; charset=utf-8", b"multipart/form-data"]
+        )
+        | header_text,
+        b"content-encoding": st.sampled_from([b"gzip", b"deflate", b"identity", b"br", b"GZIP", b"gzip, gzip"])
+        | header_text,
+        b"authorization": st.sampled_from(
+            [b"Basic d2tfYTo=", b"Basic d2tfYg==", b"Basic %%%", b"Bearer t", b"Basic ", b"Basic \xff"]
+        )
+        | header_text,
+        b"origin": st.sampled_from([b"http://shop.example", b"null", b"http://server.test", b"https://evil.example"])
+        | header_text,
         b"content-length": st.sampled_from([b"0", b"5", b"99999999", b"-1", b"x"]),
         b"access-control-request-method": st.sampled_from([b"POST", b"PUT"]) | header_text,
         b"access-control-request-headers": header_text,
         b"host": st.sampled_from([b"server.test", b""]) | header_text,
     },
 )
-headers = weighted((2, st.sampled_from([{}, {b"content-type": b"text/plain"}, {b"authorization": b"Basic d2tfYTo="}])), (1, some_headers))
+headers = weighted(
+    (2, st.sampled_from([{}, {b"content-type": b"text/plain"}, {b"authorization": b"Basic d2tfYTo="}])),
+    (1, some_headers),
+)
 methods = st.sampled_from(["POST"] * 30 + ["GET", "HEAD", "OPTIONS", "OPTIONS", "PUT", "DELETE", "PATCH", "TRACE"])
-endpoints = ["/v1/track", "/v1/t", "/v1/batch", "/v1/b", "/v1/identify", "/v1/i", "/v1/page", "/v1/p", "/v1/screen", "/v1/group", "/v1/alias", "/v1/a"]
-paths = weighted((8, st.sampled_from(endpoints)), (1, st.sampled_from(["/v1/x", "/v1/", "/", "/health", "/v1/track/", "/v1/T"])), (1, st.text(max_size=20).map(lambda t: "/" + t)))
+endpoints = [
+    "/v1/track",
+    "/v1/t",
+    "/v1/batch",
+    "/v1/b",
+    "/v1/identify",
+    "/v1/i",
+    "/v1/page",
+    "/v1/p",
+    "/v1/screen",
+    "/v1/group",
+    "/v1/alias",
+    "/v1/a",
+]
+paths = weighted(
+    (8, st.sampled_from(endpoints)),
+    (1, st.sampled_from(["/v1/x", "/v1/", "/", "/health", "/v1/track/", "/v1/T"])),
+    (1, st.text(max_size=20).map(lambda t: "/" + t)),
+)
 
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
     directory = tmp_path_factory.mktemp("fuzz")
-    config = parse_config(f"""
+    config = parse_config(
+        f"""
 storage: sqlite:///{directory}/db.sqlite
 server: {{public_url: "http://server.test", body_timeout: 0.05}}
 sources:
   - {{name: a, write_key: wk_a, cors_origins: ["http://shop.example"]}}
   - {{name: b, write_key: wk_b}}
-""", "fuzz.yaml")
+""",
+        "fuzz.yaml",
+    )
     store = SQLiteStore(directory / "db.sqlite")
     yield create_app(config, store=store, run_worker=False)
     store.close()
@@ -125,12 +175,23 @@ async def call(app, method: str, path: str, hdrs: dict[bytes, bytes], parts: lis
     """Run one request through the ASGI app. `ending`: `complete` (the body ends), `hang_up` (the client
     disconnects before the body ends) or `stall` (more body is announced but never comes)."""
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode("utf-8", "surrogateescape"), "query_string": b"", "root_path": "",
-        "headers": list(hdrs.items()), "client": ("203.0.113.9", 5000), "server": ("server.test", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": b"",
+        "root_path": "",
+        "headers": list(hdrs.items()),
+        "client": ("203.0.113.9", 5000),
+        "server": ("server.test", 80),
     }
     last = len(parts) - 1
-    messages = [{"type": "http.request", "body": p, "more_body": i < last or ending != "complete"} for i, p in enumerate(parts)]
+    messages = [
+        {"type": "http.request", "body": p, "more_body": i < last or ending != "complete"} for i, p in enumerate(parts)
+    ]
     if ending == "hang_up":
         messages.append({"type": "http.disconnect"})
     sent: list[dict] = []
@@ -151,16 +212,20 @@ async def call(app, method: str, path: str, hdrs: dict[bytes, bytes], parts: lis
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(
-    method=methods, path=paths, hdrs=headers, raw=bodies,
+    method=methods,
+    path=paths,
+    hdrs=headers,
+    raw=bodies,
     how=st.sampled_from(["plain"] * 5 + ["gzip", "deflate", "bomb", "truncated"]),
-    split=st.integers(1, 4), ending=st.sampled_from(["complete"] * 16 + ["hang_up"] * 3 + ["stall"]),
+    split=st.integers(1, 4),
+    ending=st.sampled_from(["complete"] * 16 + ["hang_up"] * 3 + ["stall"]),
 )
 def test_any_request_gets_a_4xx_or_success_never_a_crash(app, method, path, hdrs, raw, how, split, ending):
     body = encode(raw, how)
     if how in ("gzip", "deflate", "bomb") and b"content-encoding" not in hdrs:
         hdrs = {**hdrs, b"content-encoding": b"deflate" if how == "deflate" else b"gzip"}
     size = -(-len(body) // split) or 1
-    parts = [body[i:i + size] for i in range(0, len(body), size)] or [b""]
+    parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
     store = app.state.server.store
     before = store.last_seq()
     tracemalloc.reset_peak()

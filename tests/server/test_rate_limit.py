@@ -67,8 +67,12 @@ def test_config_defaults_and_refuses_bad_limits(tmp_path):
     cfg = parse_config(config(tmp_path, "{events_per_second: 2.5}"))
     assert cfg.sources[0].rate_limit.bucket() == (2.5, 3)
     assert cfg.sources[1].rate_limit is None
-    for bad, where in [("{events_per_second: 0}", "events_per_second"), ("{events_per_second: 5, burst: 0}", "burst"),
-                       ("{burst: 5}", "events_per_second"), ("{events_per_second: 5, per: minute}", "per")]:
+    for bad, where in [
+        ("{events_per_second: 0}", "events_per_second"),
+        ("{events_per_second: 5, burst: 0}", "burst"),
+        ("{burst: 5}", "events_per_second"),
+        ("{events_per_second: 5, per: minute}", "per"),
+    ]:
         with pytest.raises(ConfigError) as caught:
             parse_config(config(tmp_path, bad))
         assert f"sources[0].rate_limit.{where}" in str(caught.value)
@@ -82,7 +86,9 @@ def test_over_the_limit_is_a_429_with_retry_after_nothing_stored_and_counted(tmp
         assert http.post("/v1/batch", content=json.dumps(batch)).status_code == 200
         with caplog.at_level(logging.WARNING, "actions_1flow.server"):
             r = http.post("/v1/track", content=json.dumps({"writeKey": "wk_limited", "userId": "u", "event": "Over"}))
-            again = http.post("/v1/track", content=json.dumps({"writeKey": "wk_limited", "userId": "u", "event": "Over"}))
+            again = http.post(
+                "/v1/track", content=json.dumps({"writeKey": "wk_limited", "userId": "u", "event": "Over"})
+            )
         assert r.status_code == 429 and again.status_code == 429
         assert r.headers["retry-after"] == "1"
         assert r.headers["content-type"] == "application/json"
@@ -95,11 +101,20 @@ def test_over_the_limit_is_a_429_with_retry_after_nothing_stored_and_counted(tmp
             "source limited is over its rate limit (1 events/s, burst 3): 1 request(s), 1 event(s) refused with 429 so far"
         ]
         # A page's analytics.js may read Retry-After: the 429 carries the CORS headers and exposes it.
-        r = http.post("/v1/t", content=json.dumps({"writeKey": "wk_limited", "userId": "u"}), headers={"origin": "http://shop.example"})
+        r = http.post(
+            "/v1/t",
+            content=json.dumps({"writeKey": "wk_limited", "userId": "u"}),
+            headers={"origin": "http://shop.example"},
+        )
         assert r.status_code == 429
         assert r.headers["access-control-allow-origin"] == "http://shop.example"
         assert r.headers["access-control-expose-headers"] == "Retry-After"
         # Another source is not affected.
         for _ in range(20):
-            assert http.post("/v1/track", content=json.dumps({"writeKey": "wk_free", "userId": "u", "event": "F"})).status_code == 200
+            assert (
+                http.post(
+                    "/v1/track", content=json.dumps({"writeKey": "wk_free", "userId": "u", "event": "F"})
+                ).status_code
+                == 200
+            )
         assert "free" not in limiter.refused_requests

@@ -65,7 +65,7 @@ class Upstream:
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
                     for start in range(0, len(answer.body), 4096):
-                        piece = answer.body[start:start + 4096]
+                        piece = answer.body[start : start + 4096]
                         self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                     self.wfile.write(b"0\r\n\r\n")
                 else:
@@ -98,8 +98,9 @@ class Served:
 
     def __init__(self, upstream: Upstream, **options: float) -> None:
         self.proxy = SdkProxy([(PATH, upstream.url)], **options)
-        self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=Starlette(routes=self.proxy.routes())),
-                                      base_url="http://server.test")
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=Starlette(routes=self.proxy.routes())), base_url="http://server.test"
+        )
 
     async def __aenter__(self) -> Served:
         await self.proxy.start()
@@ -137,13 +138,20 @@ async def test_a_failed_refresh_keeps_the_last_good_copy(upstream, caplog):
     caplog.set_level(logging.WARNING, "actions_1flow.server.sdk_proxy")
     async with Served(upstream) as served:
         etag = (await served.get()).headers["etag"]
-        for answer in (Answer(status=503), Answer(content_type="text/html; charset=utf-8", body=b"<html>login</html>"),
-                       Answer(body=b"")):
+        for answer in (
+            Answer(status=503),
+            Answer(content_type="text/html; charset=utf-8", body=b"<html>login</html>"),
+            Answer(body=b""),
+        ):
             upstream.answer = answer
             assert await served.proxy.refresh() is False
             response = await served.get()
             assert (response.status_code, response.content, response.headers["etag"]) == (200, SDK_V1, etag)
-        reasons = ["(HTTP 503)", "(the answer is a page (text/html; charset=utf-8), not a script)", "(the answer is empty)"]
+        reasons = [
+            "(HTTP 503)",
+            "(the answer is a page (text/html; charset=utf-8), not a script)",
+            "(the answer is empty)",
+        ]
         assert len(caplog.records) == 3
         for record, reason in zip(caplog.records, reasons, strict=True):
             assert record.levelno == logging.WARNING
@@ -265,9 +273,12 @@ def test_a_source_cannot_mix_a_hosted_and_a_vendor_loaded_sdk(tmp_path):
 def test_the_docs_configuration_for_first_party_hosting_is_accepted(tmp_path):
     """docs/web.md, "First-party SDK hosting": its destination, as written, in a configuration with its source."""
     text = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text(encoding="utf-8")
-    snippet = re.search(r"```yaml\n(.*?)```", text[text.index("## First-party SDK hosting"):], re.S).group(1)
-    config = {"storage": f"sqlite:///{tmp_path}/db.sqlite", "sources": [{"name": "web", "write_key": "wk_web"}],
-              **yaml.safe_load(snippet)}
+    snippet = re.search(r"```yaml\n(.*?)```", text[text.index("## First-party SDK hosting") :], re.S).group(1)
+    config = {
+        "storage": f"sqlite:///{tmp_path}/db.sqlite",
+        "sources": [{"name": "web", "write_key": "wk_web"}],
+        **yaml.safe_load(snippet),
+    }
     parsed = parse_config(yaml.safe_dump(config), "web.md", env={"ONEFLOW_PROJECT_KEY": US_KEY})
     path, upstream = parsed.destinations[0].definition.hosted_sdk(parsed.destinations[0].settings)
     assert upstream == "https://1flow.app/js/1flow.js"

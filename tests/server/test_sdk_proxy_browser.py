@@ -23,11 +23,16 @@ def hosting_server(tmp_path_factory, sandbox_server):
     config = {
         "storage": f"sqlite:///{tmp}/db.sqlite",
         "sources": [{"name": "shop", "write_key": "wk_fp"}],
-        "destinations": [{
-            "name": "1flow-first-party", "type": "1flow", "mode": "device", "sources": ["shop"],
-            "settings": {"projectApiKey": US_KEY, "sdkUrl": sandbox_server.sdk_url(), "sdkProxy": True},
-            "subscriptions": "presets",
-        }],
+        "destinations": [
+            {
+                "name": "1flow-first-party",
+                "type": "1flow",
+                "mode": "device",
+                "sources": ["shop"],
+                "settings": {"projectApiKey": US_KEY, "sdkUrl": sandbox_server.sdk_url(), "sdkProxy": True},
+                "subscriptions": "presets",
+            }
+        ],
     }
     path = tmp / "server.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

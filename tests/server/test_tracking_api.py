@@ -71,11 +71,27 @@ def refused(response, status: int, code: str) -> dict:
 
 @pytest.mark.parametrize(
     ("path", "kind"),
-    [("identify", "identify"), ("track", "track"), ("page", "page"), ("screen", "screen"), ("group", "group"),
-     ("alias", "alias"), ("i", "identify"), ("t", "track"), ("p", "page"), ("s", "screen"), ("g", "group"), ("a", "alias")],
+    [
+        ("identify", "identify"),
+        ("track", "track"),
+        ("page", "page"),
+        ("screen", "screen"),
+        ("group", "group"),
+        ("alias", "alias"),
+        ("i", "identify"),
+        ("t", "track"),
+        ("p", "page"),
+        ("s", "screen"),
+        ("g", "group"),
+        ("a", "alias"),
+    ],
 )
 def test_every_single_event_endpoint_stores_its_type(client, path, kind):
-    r = client.post(f"/v1/{path}", content=json.dumps({"userId": "u1", "writeKey": "wk_backend"}), headers={"content-type": "text/plain"})
+    r = client.post(
+        f"/v1/{path}",
+        content=json.dumps({"userId": "u1", "writeKey": "wk_backend"}),
+        headers={"content-type": "text/plain"},
+    )
     assert r.status_code == 200 and r.json() == {"success": True}
     [event] = stored(client)
     assert event["type"] == kind and event["userId"] == "u1" and "writeKey" not in event
@@ -95,7 +111,11 @@ def test_batch_endpoints(client, path):
 )
 def test_compressed_bodies(client, encoding, compress):
     raw = json.dumps({"batch": [{"type": "track", "userId": "u", "event": "E"}]}).encode()
-    r = client.post("/v1/batch", content=compress(raw), headers={**basic("wk_backend"), "content-encoding": encoding, "content-type": "application/json"})
+    r = client.post(
+        "/v1/batch",
+        content=compress(raw),
+        headers={**basic("wk_backend"), "content-encoding": encoding, "content-type": "application/json"},
+    )
     assert r.status_code == 200
     assert stored(client)[0]["event"] == "E"
 
@@ -176,7 +196,9 @@ def test_shared_batch_context_is_measured_too(client):
 
 def test_batch_over_500_kb(client):
     events = [{"type": "track", "userId": "u", "properties": {"blob": "x" * 20_000}} for _ in range(30)]
-    body = refused(client.post("/v1/batch", json={"batch": events}, headers=basic("wk_backend")), 400, "batch_too_large")
+    body = refused(
+        client.post("/v1/batch", json={"batch": events}, headers=basic("wk_backend")), 400, "batch_too_large"
+    )
     assert body["limit"] == MAX_BATCH_BYTES and "512,000" in body["message"]
     assert stored(client) == []
 
@@ -214,7 +236,9 @@ def test_invalid_json(client, raw):
 
 
 def test_no_user_or_anonymous_id(client):
-    body = refused(client.post("/v1/track", json={"event": "E", "userId": ""}, headers=basic("wk_backend")), 400, "no_user_anon_id")
+    body = refused(
+        client.post("/v1/track", json={"event": "E", "userId": ""}, headers=basic("wk_backend")), 400, "no_user_anon_id"
+    )
     assert "userId" in body["message"] and "anonymousId" in body["message"]
 
 
@@ -239,8 +263,14 @@ def test_encodings(client):
 def test_write_key_refusals(client):
     refused(client.post("/v1/track", json={"userId": "u"}), 401, "missing_write_key")
     refused(client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_nope")), 401, "unknown_write_key")
-    refused(client.post("/v1/track", json={"userId": "u", "writeKey": "wk_web"}, headers={"authorization": "Basic %%%"}), 401, "invalid_authorization")
-    refused(client.post("/v1/track", json={"userId": "u"}, headers={"authorization": "Bearer t"}), 401, "missing_write_key")
+    refused(
+        client.post("/v1/track", json={"userId": "u", "writeKey": "wk_web"}, headers={"authorization": "Basic %%%"}),
+        401,
+        "invalid_authorization",
+    )
+    refused(
+        client.post("/v1/track", json={"userId": "u"}, headers={"authorization": "Bearer t"}), 401, "missing_write_key"
+    )
     assert stored(client) == []
 
 
@@ -305,7 +335,8 @@ def test_storage_failure_is_a_503_so_clients_retry(client, broken):
 
 def preflight(client, origin, headers="authorization,content-type"):
     return client.options(
-        "/v1/t", headers={"origin": origin, "access-control-request-method": "POST", "access-control-request-headers": headers}
+        "/v1/t",
+        headers={"origin": origin, "access-control-request-method": "POST", "access-control-request-headers": headers},
     )
 
 
@@ -345,7 +376,11 @@ def test_a_listed_origin_can_read_the_response(client):
 
 
 def test_an_unlisted_origin_is_refused_and_nothing_stored(client):
-    r = client.post("/v1/t", content=json.dumps({"userId": "u", "writeKey": "wk_web"}), headers={"origin": OTHER_SITE, "content-type": "text/plain"})
+    r = client.post(
+        "/v1/t",
+        content=json.dumps({"userId": "u", "writeKey": "wk_web"}),
+        headers={"origin": OTHER_SITE, "content-type": "text/plain"},
+    )
     body = refused(r, 403, "origin_not_allowed")
     assert OTHER_SITE in body["message"] and "access-control-allow-origin" not in r.headers
     # listed for `web`, but sending to `backend` (no browser origins): refused as well
@@ -366,7 +401,9 @@ def test_any_origin_with_a_star_may_read_but_never_with_credentials(client):
 
 
 def test_the_servers_own_pages_are_always_allowed(client):
-    r = client.post("/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "http://collector.example"})
+    r = client.post(
+        "/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "http://collector.example"}
+    )
     assert r.status_code == 200 and r.headers["access-control-allow-credentials"] == "true"
 
 
@@ -378,18 +415,29 @@ def test_the_other_scheme_of_the_servers_host_is_another_origin(tmp_path, public
         text = text.replace('server: {public_url: "x"}', "")
     app = create_app(parse_config(text), run_worker=False)
     with TestClient(app, base_url="http://collector.example") as http:
-        r = http.post("/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "https://collector.example"})
+        r = http.post(
+            "/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "https://collector.example"}
+        )
         refused(r, 403, "origin_not_allowed")
     app = create_app(parse_config(text), run_worker=False)
     with TestClient(app, base_url="https://collector.example") as http:  # and the other way round
-        r = http.post("/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "http://collector.example"})
+        r = http.post(
+            "/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "http://collector.example"}
+        )
         assert r.status_code == (200 if public_url else 403)  # the public URL's own origin is always the server's
-        r = http.post("/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "https://collector.example"})
+        r = http.post(
+            "/v1/t", json={"userId": "u", "writeKey": "wk_backend"}, headers={"origin": "https://collector.example"}
+        )
         assert r.status_code == 200
 
 
 def test_requests_without_origin_are_not_checked(client):
-    assert client.post("/v1/batch", json={"batch": [{"type": "track", "userId": "u"}]}, headers=basic("wk_backend")).status_code == 200
+    assert (
+        client.post(
+            "/v1/batch", json={"batch": [{"type": "track", "userId": "u"}]}, headers=basic("wk_backend")
+        ).status_code
+        == 200
+    )
 
 
 @pytest.mark.parametrize("origin", ["shop.example", "http://shop.example/path", "ftp://shop.example", ""])
@@ -418,7 +466,10 @@ def test_nothing_malformed_is_echoed_into_cors_headers(client):
     r = client.post("/v1/t", json={"userId": "u", "writeKey": "wk_open"}, headers={"origin": "http://a b.example"})
     refused(r, 403, "origin_not_allowed")
     r = preflight(client, WEB, headers="authorization, x-custom\x7f")
-    assert r.status_code == 204 and r.headers["access-control-allow-headers"] == "authorization, content-type, content-encoding, x-retry-count"
+    assert (
+        r.status_code == 204
+        and r.headers["access-control-allow-headers"] == "authorization, content-type, content-encoding, x-retry-count"
+    )
     r = preflight(client, WEB, headers="authorization, x-custom-header")
     assert r.headers["access-control-allow-headers"] == "authorization, x-custom-header"
 
@@ -427,20 +478,28 @@ def test_nothing_malformed_is_echoed_into_cors_headers(client):
 
 
 def test_a_source_accepts_its_previous_write_keys_during_a_rotation(tmp_path):
-    text = config_text(tmp_path).replace("{name: backend, write_key: wk_backend}",
-                                         "{name: backend, write_key: wk_new, previous_write_keys: [wk_backend, wk_older]}")
+    text = config_text(tmp_path).replace(
+        "{name: backend, write_key: wk_backend}",
+        "{name: backend, write_key: wk_new, previous_write_keys: [wk_backend, wk_older]}",
+    )
     app = create_app(parse_config(text), run_worker=False)
     with TestClient(app, base_url="http://collector.example") as http:
         http.store = app.state.server.store
         for i, key in enumerate(["wk_new", "wk_backend", "wk_older"]):
             assert http.post("/v1/track", json={"userId": "u", "event": f"E{i}"}, headers=basic(key)).status_code == 200
-        refused(http.post("/v1/track", json={"userId": "u", "event": "E"}, headers=basic("wk_gone")), 401, "unknown_write_key")
+        refused(
+            http.post("/v1/track", json={"userId": "u", "event": "E"}, headers=basic("wk_gone")),
+            401,
+            "unknown_write_key",
+        )
         assert [e["event"] for e in stored(http, "backend")] == ["E0", "E1", "E2"]
 
 
 def test_a_write_key_names_one_source(tmp_path):
-    text = config_text(tmp_path).replace("{name: backend, write_key: wk_backend}",
-                                         "{name: backend, write_key: wk_backend, previous_write_keys: [wk_web]}")
+    text = config_text(tmp_path).replace(
+        "{name: backend, write_key: wk_backend}",
+        "{name: backend, write_key: wk_backend, previous_write_keys: [wk_web]}",
+    )
     with pytest.raises(ConfigError) as info:
         parse_config(text)
     assert "sources[1].previous_write_keys[0]: this write key is already a key of source 'web'" in str(info.value)

@@ -15,7 +15,9 @@ from .settings import WebhookSettings
 
 
 class WebhookClient:
-    def __init__(self, settings: WebhookSettings, *, timeout: float = 5.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, settings: WebhookSettings, *, timeout: float = 5.0, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self._settings = settings
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
 
@@ -46,9 +48,15 @@ class WebhookClient:
             "POST", self._settings.url, shown, body.decode(), status=response.status_code, response_body=response.text
         )
         retry_after = parse_retry_after(response.headers.get("retry-after")) if kind is OutcomeKind.RETRYABLE else None
-        return Outcome(kind, (message,), status=response.status_code, reason=str(response.status_code),
-                       hint=None if kind is OutcomeKind.DELIVERED else "the webhook refused it", retry_after=retry_after,
-                       exchange=exchange)
+        return Outcome(
+            kind,
+            (message,),
+            status=response.status_code,
+            reason=str(response.status_code),
+            hint=None if kind is OutcomeKind.DELIVERED else "the webhook refused it",
+            retry_after=retry_after,
+            exchange=exchange,
+        )
 
     async def send_batch(self, messages: list[Any], *, stop_on_retryable: bool = False) -> list[Outcome]:
         outcomes: list[Outcome] = []
@@ -56,6 +64,6 @@ class WebhookClient:
             outcome = await self.send(message)
             outcomes.append(outcome)
             if stop_on_retryable and outcome.retryable and index + 1 < len(messages):
-                outcomes.append(not_sent(tuple(messages[index + 1:]), outcome))
+                outcomes.append(not_sent(tuple(messages[index + 1 :]), outcome))
                 break
         return outcomes

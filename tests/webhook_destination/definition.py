@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from actions_1flow.actions import Action, Destination, Field, Filtered, PerformInput, PerformResult, Preset, default_values
+from actions_1flow.actions import (
+    Action,
+    Destination,
+    Field,
+    Filtered,
+    PerformInput,
+    PerformResult,
+    Preset,
+    default_values,
+)
 
 from .client import WebhookClient
 from .settings import WebhookSettings

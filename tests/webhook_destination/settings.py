@@ -13,4 +13,6 @@ class WebhookSettings(DestinationSettings):
     vendor: ClassVar[str] = "Webhook"
 
     url: str = setting("URL", "Where each message is posted as JSON.", example='"http://127.0.0.1:9000/hook"')
-    token: SecretStr = setting("Token", "Sent as `Authorization: Bearer <token>`. Kept secret.", example='"${HOOK_TOKEN}"')
+    token: SecretStr = setting(
+        "Token", "Sent as `Authorization: Bearer <token>`. Kept secret.", example='"${HOOK_TOKEN}"'
+    )

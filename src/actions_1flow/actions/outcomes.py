@@ -41,7 +41,12 @@ class Exchange:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "request": {"method": self.method, "url": self.url, "headers": self.request_headers, "body": self.request_body},
+            "request": {
+                "method": self.method,
+                "url": self.url,
+                "headers": self.request_headers,
+                "body": self.request_body,
+            },
             "response": None
             if self.status is None
             else {"status": self.status, "headers": self.response_headers, "body": self.response_body},

@@ -201,7 +201,9 @@ def _coerce_one(kind: str, value: Any) -> tuple[bool, Any]:
             return True, 1 if value is True else 0
         if typ == "string" and value:
             number = js.to_number(value)
-            if not math.isnan(number) and (kind == "number" or not js.truthy(number % 1 if math.isfinite(number) else math.nan)):
+            if not math.isnan(number) and (
+                kind == "number" or not js.truthy(number % 1 if math.isfinite(number) else math.nan)
+            ):
                 return True, js.tidy_number(number)
     elif kind == "boolean":
         if value == "false" or value is None or (js.is_number(value) and value == 0):
@@ -286,7 +288,9 @@ def compile_schema(schema: dict[str, Any]) -> Check:
     if _has_rules_for(schema, "object"):
         object_check = _object_check(schema)
         # With no type stage, ajv reports a wrong type inside the object group itself.
-        checks.append(_typed_group_or_error(schema, object_check) if stage is None and types == ["object"] else object_check)
+        checks.append(
+            _typed_group_or_error(schema, object_check) if stage is None and types == ["object"] else object_check
+        )
 
     steps = ([stage] if stage is not None else []) + checks
     if len(steps) == 1:
@@ -338,7 +342,9 @@ def _number_checks(schema: dict[str, Any]) -> list[Check]:
 
         def minimum(value: Any, pointer: str, errors: Errors) -> Any:
             if js.is_finite(value) and value < floor:
-                errors.append(_message(schema, pointer, f"must be equal to or greater than {js.number_to_string(floor)}"))
+                errors.append(
+                    _message(schema, pointer, f"must be equal to or greater than {js.number_to_string(floor)}")
+                )
             return value
 
         checks.append(minimum)
@@ -354,15 +360,20 @@ def _string_checks(schema: dict[str, Any]) -> list[Check]:
         if keyword in schema:
             limit = schema[keyword]
 
-            def length(value: Any, pointer: str, errors: Errors, limit: Any = limit, fails: Any = fails, word: str = word) -> Any:
+            def length(
+                value: Any, pointer: str, errors: Errors, limit: Any = limit, fails: Any = fails, word: str = word
+            ) -> Any:
                 # ajv counts code points (its ucs2length: a surrogate pair is one), the message JS's `.length`.
                 if isinstance(value, str) and fails(len(js.join_surrogates(value)), limit):
                     actual = js.utf16_length(value)
-                    errors.append(_message(
-                        schema, pointer,
-                        f"must be {js.number_to_string(limit)} {_plural('character', limit)} or {word} "
-                        f"but it was {actual} {_plural('character', actual)}",
-                    ))
+                    errors.append(
+                        _message(
+                            schema,
+                            pointer,
+                            f"must be {js.number_to_string(limit)} {_plural('character', limit)} or {word} "
+                            f"but it was {actual} {_plural('character', actual)}",
+                        )
+                    )
                 return value
 
             checks.append(length)

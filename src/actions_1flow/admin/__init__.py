@@ -26,7 +26,9 @@ class AdminGate:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and is_admin_path(scope["path"]) and not self.enabled():  # type: ignore[operator]
-            response = json_error(404, "not_found", f"{scope['method']} {scope['path'][:200]} is not an endpoint of this server")
+            response = json_error(
+                404, "not_found", f"{scope['method']} {scope['path'][:200]} is not an endpoint of this server"
+            )
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -43,7 +43,12 @@ def json_response(data: Any, status: int = 200) -> Response:
 
 
 def problem(status: int, code: str, message: str) -> Response:
-    return Response(orjson.dumps({"code": code, "message": message}), status, media_type="application/json", headers={"Cache-Control": "no-store"})
+    return Response(
+        orjson.dumps({"code": code, "message": message}),
+        status,
+        media_type="application/json",
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -124,7 +129,11 @@ class AdminAPI:
             if d.name == name:
                 return d
         kind = "cloud-mode destinations" if cloud_only else "destinations"
-        raise ApiError(400, "unknown_destination", f"unknown destination {str(name)[:100]!r}; the {kind} are: {', '.join(d.name for d in pool) or 'none'}")
+        raise ApiError(
+            400,
+            "unknown_destination",
+            f"unknown destination {str(name)[:100]!r}; the {kind} are: {', '.join(d.name for d in pool) or 'none'}",
+        )
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -133,7 +142,9 @@ class AdminAPI:
 
     async def session(self, request: Request, principal: Principal) -> Response:
         s = principal.session
-        return json_response({"via": principal.via, "csrf": s.csrf if s else None, "expires_at": s.expires_at if s else None})
+        return json_response(
+            {"via": principal.via, "csrf": s.csrf if s else None, "expires_at": s.expires_at if s else None}
+        )
 
     async def overview(self, request: Request, principal: Principal) -> Response:
         range_ = request.query_params.get("range", "1h")
@@ -148,8 +159,13 @@ class AdminAPI:
         limit = _int_param(request, "limit", 50, 1, queries.MAX_PAGE)
         try:
             rows, nxt = await self.read(
-                queries.log_page, self.state.store, destination=dest.name if dest else None, status=status,
-                q=(params.get("q") or "").strip()[:200] or None, cursor=params.get("cursor") or None, limit=limit,
+                queries.log_page,
+                self.state.store,
+                destination=dest.name if dest else None,
+                status=status,
+                q=(params.get("q") or "").strip()[:200] or None,
+                cursor=params.get("cursor") or None,
+                limit=limit,
             )
         except ValueError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
@@ -165,7 +181,11 @@ class AdminAPI:
             sources = [source]
         detail = await self.read(queries.event_detail, self.state.store, message_id, sources)
         if detail is None:
-            raise ApiError(404, "not_found", f"no stored event has messageId {message_id[:200]!r}" + (f" from source {source!r}" if source else ""))
+            raise ApiError(
+                404,
+                "not_found",
+                f"no stored event has messageId {message_id[:200]!r}" + (f" from source {source!r}" if source else ""),
+            )
         stored = detail.event
         verdicts = [
             _verdict(d, r)
@@ -173,19 +193,31 @@ class AdminAPI:
             if stored.source in self.config.sources_of(d)
             for r in _run(d, stored.event)
         ]
-        return json_response({
-            "messageId": message_id, "source": stored.source, "received_at": _iso(stored.received_at), "event": stored.event,
-            "verdicts": verdicts,
-            "deliveries": [
-                {
-                    "destination": r.entry.destination, "subscription": r.entry.subscription, "status": r.entry.status,
-                    "attempts": r.entry.attempts, "error": r.entry.error, "hint": r.entry.hint,
-                    "request": r.entry.request, "response": r.entry.response, "updated_at": _iso(r.entry.updated_at),
-                    "next_attempt_at": _iso(r.entry.next_attempt_at), "replays": r.entry.replays,
-                }
-                for r in detail.deliveries
-            ],
-        })
+        return json_response(
+            {
+                "messageId": message_id,
+                "source": stored.source,
+                "received_at": _iso(stored.received_at),
+                "event": stored.event,
+                "verdicts": verdicts,
+                "deliveries": [
+                    {
+                        "destination": r.entry.destination,
+                        "subscription": r.entry.subscription,
+                        "status": r.entry.status,
+                        "attempts": r.entry.attempts,
+                        "error": r.entry.error,
+                        "hint": r.entry.hint,
+                        "request": r.entry.request,
+                        "response": r.entry.response,
+                        "updated_at": _iso(r.entry.updated_at),
+                        "next_attempt_at": _iso(r.entry.next_attempt_at),
+                        "replays": r.entry.replays,
+                    }
+                    for r in detail.deliveries
+                ],
+            }
+        )
 
     async def test_event(self, request: Request, principal: Principal) -> Response:
         data = await body_json(request)
@@ -208,11 +240,17 @@ class AdminAPI:
                     for outcome in delivery.outcomes:
                         exchange = outcome.exchange.to_dict() if outcome.exchange is not None else None
                         entry = {
-                            "destination": dest.name, "subscription": delivery.result.subscription.name,
+                            "destination": dest.name,
+                            "subscription": delivery.result.subscription.name,
                             "request": exchange["request"] if exchange else None,
                             "response": exchange["response"] if exchange else None,
                             "error": exchange.get("error") if exchange else None,
-                            "outcome": {"kind": outcome.kind.value, "status": outcome.status, "reason": outcome.reason, "hint": outcome.hint},
+                            "outcome": {
+                                "kind": outcome.kind.value,
+                                "status": outcome.status,
+                                "reason": outcome.reason,
+                                "hint": outcome.hint,
+                            },
                         }
                         sent_all.append(entry)
                         if sent is None:
@@ -262,8 +300,15 @@ class AdminAPI:
                         result["payload"] = action.validator(mapped, batch=False)
                     except PayloadValidationError as exc:
                         result = {"ok": False, "payload": mapped, "error": str(exc)}
-        sub = {"name": data.get("name") or "Subscription", "subscribe": subscribe, "partnerAction": action_name, "mapping": mapping_}
-        return json_response({"trigger": trigger, "mapping": result, "yaml": yaml.safe_dump([sub], sort_keys=False, allow_unicode=True)})
+        sub = {
+            "name": data.get("name") or "Subscription",
+            "subscribe": subscribe,
+            "partnerAction": action_name,
+            "mapping": mapping_,
+        }
+        return json_response(
+            {"trigger": trigger, "mapping": result, "yaml": yaml.safe_dump([sub], sort_keys=False, allow_unicode=True)}
+        )
 
     async def replay(self, request: Request, principal: Principal) -> Response:
         data = await body_json(request)
@@ -272,7 +317,11 @@ class AdminAPI:
         names = [dest.name] if dest else list(self.cloud())
         event: int | None = None
         if data.get("messageId") not in (None, ""):  # one event's dead letters (the console's Replay on an event)
-            sources = [s.name for s in self.state.config.sources] if data.get("source") in (None, "") else [str(data["source"])]
+            sources = (
+                [s.name for s in self.state.config.sources]
+                if data.get("source") in (None, "")
+                else [str(data["source"])]
+            )
             found = await self.read(self.state.store.find_event, str(data["messageId"]), sources)
             if found is None:
                 raise ApiError(404, "not_found", f"no stored event with messageId {data['messageId']!r}")
@@ -292,16 +341,23 @@ class AdminAPI:
 
     async def config_view(self, request: Request, principal: Principal) -> Response:
         config = self.config
-        return json_response({
-            "file": str(config.file) if config.file else None,
-            "storage": config.storage_description(),
-            "sources": [
-                {"name": s.name, "write_key": _mask(s.write_key), "previous_write_keys": [_mask(k) for k in s.previous_write_keys],
-                 "cors_origins": s.cors_origins, "rate_limit": s.rate_limit.model_dump() if s.rate_limit else None}
-                for s in config.sources
-            ],
-            "destinations": [_destination_json(d, config) for d in config.destinations],
-        })
+        return json_response(
+            {
+                "file": str(config.file) if config.file else None,
+                "storage": config.storage_description(),
+                "sources": [
+                    {
+                        "name": s.name,
+                        "write_key": _mask(s.write_key),
+                        "previous_write_keys": [_mask(k) for k in s.previous_write_keys],
+                        "cors_origins": s.cors_origins,
+                        "rate_limit": s.rate_limit.model_dump() if s.rate_limit else None,
+                    }
+                    for s in config.sources
+                ],
+                "destinations": [_destination_json(d, config) for d in config.destinations],
+            }
+        )
 
     async def destinations(self, request: Request, principal: Principal) -> Response:
         reports: list[DeviceEvent] = await self.read(self.state.store.device_events, 200)
@@ -319,11 +375,18 @@ class AdminAPI:
                     state = "delivering"
                 elif worker is None:
                     reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
-            out.append({
-                "destination": d.name, "type": d.type, "mode": d.mode, "settings": d.settings.masked(),
-                "state": state, "until": until, "reason": reason,
-                "device_reports": [_device_json(r) for r in reports if r.destination == d.name][:5],
-            })
+            out.append(
+                {
+                    "destination": d.name,
+                    "type": d.type,
+                    "mode": d.mode,
+                    "settings": d.settings.masked(),
+                    "state": state,
+                    "until": until,
+                    "reason": reason,
+                    "device_reports": [_device_json(r) for r in reports if r.destination == d.name][:5],
+                }
+            )
         return json_response(out)
 
     async def device_events(self, request: Request, principal: Principal) -> Response:
@@ -350,34 +413,64 @@ def _run(dest: DestinationConfig, event: dict[str, Any]) -> list[Any]:
 
 def _verdict(dest: DestinationConfig, r: Any) -> dict[str, Any]:
     return {
-        "destination": dest.name, "subscription": r.subscription.name, "partnerAction": r.subscription.partner_action,
-        "status": r.status.value, "matched": r.matched, "reason": r.reason or None,
-        "mapped": r.mapped, "payload": r.payload if r.status is Status.READY or r.payload is not None else None,
+        "destination": dest.name,
+        "subscription": r.subscription.name,
+        "partnerAction": r.subscription.partner_action,
+        "status": r.status.value,
+        "matched": r.matched,
+        "reason": r.reason or None,
+        "mapped": r.mapped,
+        "payload": r.payload if r.status is Status.READY or r.payload is not None else None,
     }
 
 
 def _item(r: queries.LogRow) -> dict[str, Any]:
     e = r.entry
     return {
-        "messageId": e.message_id, "source": r.source, "destination": e.destination, "subscription": e.subscription,
-        "type": e.event_type, "status": e.status, "attempts": e.attempts, "updated_at": _iso(e.updated_at),
-        "received_at": _iso(e.received_at), "error": e.error, "hint": e.hint, "replays": e.replays,
+        "messageId": e.message_id,
+        "source": r.source,
+        "destination": e.destination,
+        "subscription": e.subscription,
+        "type": e.event_type,
+        "status": e.status,
+        "attempts": e.attempts,
+        "updated_at": _iso(e.updated_at),
+        "received_at": _iso(e.received_at),
+        "error": e.error,
+        "hint": e.hint,
+        "replays": e.replays,
     }
 
 
 def _device_json(d: DeviceEvent) -> dict[str, Any]:
     return {
-        "received_at": _iso(d.received_at), "destination": d.destination, "source": d.source, "kind": d.kind,
-        "message": d.message, "subscription": d.subscription, "type": d.event_type, "messageId": d.message_id,
+        "received_at": _iso(d.received_at),
+        "destination": d.destination,
+        "source": d.source,
+        "kind": d.kind,
+        "message": d.message,
+        "subscription": d.subscription,
+        "type": d.event_type,
+        "messageId": d.message_id,
         "origin": d.origin,
     }
 
 
 def _destination_json(d: DestinationConfig, config: Config) -> dict[str, Any]:
     return {
-        "name": d.name, "type": d.type, "mode": d.mode, "sources": config.sources_of(d), "settings": d.settings.masked(),
+        "name": d.name,
+        "type": d.type,
+        "mode": d.mode,
+        "sources": config.sources_of(d),
+        "settings": d.settings.masked(),
         "subscriptions": [
-            {"name": s.name, "subscribe": s.subscribe, "partnerAction": s.partner_action, "mapping": dict(s.mapping), "enabled": s.enabled}
+            {
+                "name": s.name,
+                "subscribe": s.subscribe,
+                "partnerAction": s.partner_action,
+                "mapping": dict(s.mapping),
+                "enabled": s.enabled,
+            }
             for s in d.subscription_specs()
         ],
         "consent": d.consent.model_dump() if d.consent else None,
@@ -402,4 +495,3 @@ def routes(state: ServerState, auth: AdminAuth) -> list[BaseRoute]:
         ("/reload", api.reload, ["POST"]),
     ]
     return [*auth_routes(), *(Route(PREFIX + path, guarded(h), methods=m) for path, h, m in table)]
-

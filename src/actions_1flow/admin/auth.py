@@ -49,7 +49,9 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = 300.0
 MAX_FORM_BYTES = 8 * 1024
 LOGIN_PATH = "/console/login"
-LOGIN_CSP = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+LOGIN_CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,9 @@ class Principal:
 
 
 def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps({"code": code, "message": message}), status, headers=headers, media_type="application/json")
+    return Response(
+        orjson.dumps({"code": code, "message": message}), status, headers=headers, media_type="application/json"
+    )
 
 
 def client_ip(request: Request) -> str:
@@ -80,7 +84,12 @@ def client_ip(request: Request) -> str:
 class LoginThrottle:
     """Failed attempts per client IP in a sliding window."""
 
-    def __init__(self, max_failures: int = MAX_FAILURES, window: float = FAILURE_WINDOW, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        max_failures: int = MAX_FAILURES,
+        window: float = FAILURE_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_failures = max_failures
         self.window = window
         self._clock = clock
@@ -136,7 +145,9 @@ class AdminAuth:
         return hmac.new(self._token(), b"actions-1flow console session v1", hashlib.sha256).digest()
 
     def token_matches(self, candidate: str) -> bool:
-        return self.config is not None and hmac.compare_digest(candidate.encode("utf-8", "surrogateescape"), self._token())
+        return self.config is not None and hmac.compare_digest(
+            candidate.encode("utf-8", "surrogateescape"), self._token()
+        )
 
     # -- sessions ------------------------------------------------------------------------------------------------
 
@@ -144,8 +155,12 @@ class AdminAuth:
         """A fresh session and its cookie value."""
         admin = self.config
         assert admin is not None
-        session = Session(secrets.token_urlsafe(12), secrets.token_urlsafe(24), round(self.clock() + admin.session_ttl, 3))
-        payload = base64.urlsafe_b64encode(orjson.dumps({"s": session.sid, "c": session.csrf, "e": session.expires_at})).rstrip(b"=")
+        session = Session(
+            secrets.token_urlsafe(12), secrets.token_urlsafe(24), round(self.clock() + admin.session_ttl, 3)
+        )
+        payload = base64.urlsafe_b64encode(
+            orjson.dumps({"s": session.sid, "c": session.csrf, "e": session.expires_at})
+        ).rstrip(b"=")
         signature = base64.urlsafe_b64encode(hmac.new(self._key(), payload, hashlib.sha256).digest()).rstrip(b"=")
         return session, (payload + b"." + signature).decode()
 
@@ -177,8 +192,13 @@ class AdminAuth:
 
     def set_cookie(self, response: Response, request: Request, value: str, session: Session) -> None:
         response.set_cookie(
-            COOKIE, value, max_age=max(1, round(session.expires_at - self.clock())), path="/", httponly=True,
-            samesite="strict", secure=request.url.scheme == "https",
+            COOKIE,
+            value,
+            max_age=max(1, round(session.expires_at - self.clock())),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
         )
 
     # -- checks --------------------------------------------------------------------------------------------------
@@ -201,16 +221,32 @@ class AdminAuth:
             ip = client_ip(request)
             wait = self.throttle.retry_after(ip)
             if wait:
-                return _json(429, "too_many_attempts", f"too many wrong tokens from this address; retry in {wait} s", {"Retry-After": str(wait)})
+                return _json(
+                    429,
+                    "too_many_attempts",
+                    f"too many wrong tokens from this address; retry in {wait} s",
+                    {"Retry-After": str(wait)},
+                )
             if self.token_matches(token):
                 return Principal("bearer")
             self.throttle.failed(ip)
-            return _json(401, "unauthorized", "wrong admin token", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'})
+            return _json(
+                401, "unauthorized", "wrong admin token", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'}
+            )
         session = self.read_session(request)
         if session is None:
-            return _json(401, "unauthorized", "log in at /console/login or send Authorization: Bearer <admin token>", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'})
+            return _json(
+                401,
+                "unauthorized",
+                "log in at /console/login or send Authorization: Bearer <admin token>",
+                {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'},
+            )
         if request.method not in SAFE_METHODS and not await self.csrf_ok(request, session):
-            return _json(403, "csrf", f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+            return _json(
+                403,
+                "csrf",
+                f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)",
+            )
         return Principal("session", session)
 
 
@@ -247,7 +283,11 @@ async def require_csrf(request: Request) -> Session | Response:
     if session is None:
         return RedirectResponse(LOGIN_PATH, 302)
     if not await auth.csrf_ok(request, session):
-        return _json(403, "csrf", f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+        return _json(
+            403,
+            "csrf",
+            f"a state-changing request needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)",
+        )
     return session
 
 
@@ -296,7 +336,16 @@ def login_html(next_path: str, error: str | None = None) -> str:
 
 
 def _page(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(body, status, headers={"Content-Security-Policy": LOGIN_CSP, "Cache-Control": "no-store", "X-Frame-Options": "DENY", **(headers or {})})
+    return HTMLResponse(
+        body,
+        status,
+        headers={
+            "Content-Security-Policy": LOGIN_CSP,
+            "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY",
+            **(headers or {}),
+        },
+    )
 
 
 async def login_form(request: Request) -> Response:
@@ -313,7 +362,11 @@ async def login_submit(request: Request) -> Response:
     next_path = _safe_next(form.get("next"))
     wait = auth.throttle.retry_after(ip)
     if wait:
-        return _page(login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s."), 429, {"Retry-After": str(wait)})
+        return _page(
+            login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s."),
+            429,
+            {"Retry-After": str(wait)},
+        )
     if not auth.token_matches(form.get("token", "")):
         auth.throttle.failed(ip)
         return _page(login_html(next_path, "Wrong token."), 401)
@@ -330,7 +383,9 @@ async def logout(request: Request) -> Response:
     session = auth.read_session(request)
     if session is not None:
         if not await auth.csrf_ok(request, session):
-            return _json(403, "csrf", f"logging out needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)")
+            return _json(
+                403, "csrf", f"logging out needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)"
+            )
         auth.revoke(session)
     response = RedirectResponse(LOGIN_PATH, 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")

@@ -28,7 +28,11 @@ class PendingCollector(Collector):
         self.pending: dict[str, int] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        family = GaugeMetricFamily("actions_1flow_pending_events", "Events received but not yet seen by the destination's worker", labels=["destination"])
+        family = GaugeMetricFamily(
+            "actions_1flow_pending_events",
+            "Events received but not yet seen by the destination's worker",
+            labels=["destination"],
+        )
         for name, n in sorted(self.pending.items()):
             family.add_metric([name], n)
         yield family
@@ -43,7 +47,9 @@ def metrics_routes(state: ServerState, auth: AdminAuth | None) -> list[Route]:
     async def endpoint(request: Request) -> Response:
         if not state.config.metrics.public:
             if auth is None or state.config.admin is None:
-                return json_error(404, "not_found", "/metrics needs an admin section (its token) or metrics.public: true")
+                return json_error(
+                    404, "not_found", "/metrics needs an admin section (its token) or metrics.public: true"
+                )
             principal = await auth.authenticate(request)
             if isinstance(principal, Response):
                 return principal

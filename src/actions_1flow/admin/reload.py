@@ -47,7 +47,9 @@ class Reloader:
     """Reloads one server's configuration; one reload at a time."""
 
     def __init__(
-        self, state: ServerState, restart_worker: Callable[[Config], Awaitable[None]] | None = None,
+        self,
+        state: ServerState,
+        restart_worker: Callable[[Config], Awaitable[None]] | None = None,
         load: Callable[[Path], Config] = load_config,
     ) -> None:
         self.state = state
@@ -72,9 +74,16 @@ class Reloader:
             return ReloadResult(False, str(exc).splitlines())
         refused = []
         if new.storage != old.storage:
-            refused.append(ConfigProblem(("storage",), "cannot change while the server runs (restart it to use another store)"))
+            refused.append(
+                ConfigProblem(("storage",), "cannot change while the server runs (restart it to use another store)")
+            )
         if new.pipeline.partitions != old.pipeline.partitions:
-            refused.append(ConfigProblem(("pipeline", "partitions"), "cannot change while the server runs (and is fixed when the store is created)"))
+            refused.append(
+                ConfigProblem(
+                    ("pipeline", "partitions"),
+                    "cannot change while the server runs (and is fixed when the store is created)",
+                )
+            )
         if (new.admin is None) != (old.admin is None):
             refused.append(ConfigProblem(("admin",), "turning the console on or off needs a restart"))
         if refused:
@@ -82,18 +91,24 @@ class Reloader:
             log.error("configuration reload refused; keeping the running one:\n%s", "\n".join(problems))
             return ReloadResult(False, problems)
         restart = [
-            name for name, a, b in (
-                ("server.host", old.server.host, new.server.host), ("server.port", old.server.port, new.server.port),
+            name
+            for name, a, b in (
+                ("server.host", old.server.host, new.server.host),
+                ("server.port", old.server.port, new.server.port),
                 ("server.tls", old.server.tls, new.server.tls),
                 ("admin.listen", old.admin.listen if old.admin else None, new.admin.listen if new.admin else None),
-            ) if a != b
+            )
+            if a != b
         ]
         self.swap(new)
         if self.restart_worker is not None:
             await self.restart_worker(new)
         self.reloads += 1
         log.info(
-            "configuration reloaded from %s: %d source(s), %d destination(s)%s", file, len(new.sources), len(new.destinations),
+            "configuration reloaded from %s: %d source(s), %d destination(s)%s",
+            file,
+            len(new.sources),
+            len(new.destinations),
             f"; restart to apply {', '.join(restart)}" if restart else "",
         )
         return ReloadResult(True, restart_needed=restart)

@@ -72,10 +72,22 @@ destinations:
 """
 
 DEMO_EVENTS = [
-    {"type": "identify", "messageId": "demo-1", "userId": "user-42", "anonymousId": "anon-7",
-     "traits": {"email": "ada@example.com", "plan": "pro"}, "timestamp": "2024-05-01T09:00:00.000Z"},
-    {"type": "track", "messageId": "demo-2", "userId": "user-42", "event": "Checkout Completed",
-     "properties": {"total": 49.9, "currency": "EUR"}, "timestamp": "2024-05-01T09:01:30.000Z"},
+    {
+        "type": "identify",
+        "messageId": "demo-1",
+        "userId": "user-42",
+        "anonymousId": "anon-7",
+        "traits": {"email": "ada@example.com", "plan": "pro"},
+        "timestamp": "2024-05-01T09:00:00.000Z",
+    },
+    {
+        "type": "track",
+        "messageId": "demo-2",
+        "userId": "user-42",
+        "event": "Checkout Completed",
+        "properties": {"total": 49.9, "currency": "EUR"},
+        "timestamp": "2024-05-01T09:01:30.000Z",
+    },
     {"type": "identify", "messageId": "demo-3", "anonymousId": "anon-8", "traits": {"visits": 3}},
 ]
 
@@ -84,7 +96,7 @@ ME = [sys.executable, "-m", "actions_1flow"]
 
 def _free_port(preferred: int = 0) -> int:
     """`preferred` when it is free on 127.0.0.1, else any free port."""
-    for port in ((preferred, 0) if preferred else (0,)):
+    for port in (preferred, 0) if preferred else (0,):
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -122,7 +134,8 @@ def _start_sandbox(key: str) -> tuple[subprocess.Popen[bytes], str]:
     url = f"http://127.0.0.1:{port}"
     sandbox = subprocess.Popen(
         [*ME, "sandbox", "--port", str(port), "--key", key, "--log-level", "warning"],
-        stdout=subprocess.DEVNULL, start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_until_up(f"{url}/_sandbox/calls", sandbox, "sandbox")
@@ -150,16 +163,22 @@ def live_demo(port: int) -> None:
     try:
         sandbox, sandbox_url = _start_sandbox(key)
         processes.append(sandbox)
-        click.echo(f"1Flow sandbox:  {sandbox_url}  (Project API Key {mask_secret(key)}; what it received: {sandbox_url}/_sandbox/calls)")
+        click.echo(
+            f"1Flow sandbox:  {sandbox_url}  (Project API Key {mask_secret(key)}; what it received: {sandbox_url}/_sandbox/calls)"
+        )
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         for old in DEMO_DIR.glob("events.db*"):  # every demo starts from an empty event log
             old.unlink()
         server_port = _free_port(port)
         config = DEMO_DIR / "actions-1flow-demo.yaml"
         config.write_text(
-            LIVE_CONFIG % {
-                "port": server_port, "db": DEMO_DIR / "events.db", "write_key": WRITE_KEY,
-                "sdk_url": f"{sandbox_url}/js/1flow.js", "api_url": f"{sandbox_url}/v1",
+            LIVE_CONFIG
+            % {
+                "port": server_port,
+                "db": DEMO_DIR / "events.db",
+                "write_key": WRITE_KEY,
+                "sdk_url": f"{sandbox_url}/js/1flow.js",
+                "api_url": f"{sandbox_url}/v1",
             },
             encoding="utf-8",
         )
@@ -167,7 +186,8 @@ def live_demo(port: int) -> None:
         server_url = f"http://127.0.0.1:{server_port}"
         server = subprocess.Popen(
             [*ME, "serve", "--config", str(config), "--log-level", "warning"],
-            env={**os.environ, "ONEFLOW_PROJECT_KEY": key, "ACTIONS_1FLOW_ADMIN_TOKEN": admin_token}, start_new_session=True,
+            env={**os.environ, "ONEFLOW_PROJECT_KEY": key, "ACTIONS_1FLOW_ADMIN_TOKEN": admin_token},
+            start_new_session=True,
         )
         processes.append(server)
         _wait_until_up(f"{server_url}/health", server, "server")
@@ -181,7 +201,9 @@ def live_demo(port: int) -> None:
         while all(p.poll() is None for p in processes):
             time.sleep(0.2)
         failed = next(p for p in processes if p.poll() is not None)
-        raise click.ClickException(f"{'the sandbox' if failed is sandbox else 'the server'} stopped unexpectedly (status {failed.returncode})")
+        raise click.ClickException(
+            f"{'the sandbox' if failed is sandbox else 'the server'} stopped unexpectedly (status {failed.returncode})"
+        )
     except _Interrupted:
         click.echo("\nStopping…")
     finally:
@@ -205,7 +227,9 @@ def send_demo() -> None:
             config.chmod(0o600)
             events = Path(workdir, "events.jsonl")
             events.write_text("".join(json.dumps(e) + "\n" for e in DEMO_EVENTS), encoding="utf-8")
-            click.echo(f"2. actions-1flow send --config {config.name} {events.name}  (ONEFLOW_PROJECT_KEY in the environment)")
+            click.echo(
+                f"2. actions-1flow send --config {config.name} {events.name}  (ONEFLOW_PROJECT_KEY in the environment)"
+            )
             for event in DEMO_EVENTS:
                 click.echo(f"     {json.dumps(event)}")
             click.echo("3. Verdicts, one line per event and subscription:")
@@ -229,8 +253,12 @@ def send_demo() -> None:
 
 
 @click.command("demo")
-@click.option("--send", "scripted", is_flag=True, help="Run the short scripted flow through `send` instead of the demo page.")
-@click.option("--port", default=DEMO_PORT, show_default=True, type=int, help="The server's port (another free one if taken).")
+@click.option(
+    "--send", "scripted", is_flag=True, help="Run the short scripted flow through `send` instead of the demo page."
+)
+@click.option(
+    "--port", default=DEMO_PORT, show_default=True, type=int, help="The server's port (another free one if taken)."
+)
 def demo_command(scripted: bool, port: int) -> None:
     """Run the 1Flow sandbox and the server with a demo page showing device and cloud delivery live (Ctrl-C stops)."""
     if scripted:

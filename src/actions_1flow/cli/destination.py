@@ -84,7 +84,10 @@ def parse_events(text: str) -> list[InputEvent]:
 
 
 async def _deliver_all(
-    items: list[InputEvent], destinations: list[DestinationConfig], timeout: float, endpoints: dict[str, str] | None = None
+    items: list[InputEvent],
+    destinations: list[DestinationConfig],
+    timeout: float,
+    endpoints: dict[str, str] | None = None,
 ) -> AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]:
     """Each event's results, as soon as it is done (one pooled client per destination; each client's endpoint is
     put in `endpoints` by destination name)."""
@@ -143,7 +146,9 @@ def send_command(config_path: str, events: str, as_json: bool, timeout: float) -
     sys.exit(EXIT_FAILED if failed else 0)
 
 
-async def _collect(results: AsyncIterator[tuple[InputEvent, list[DeliveryResult]]]) -> list[tuple[InputEvent, list[DeliveryResult]]]:
+async def _collect(
+    results: AsyncIterator[tuple[InputEvent, list[DeliveryResult]]],
+) -> list[tuple[InputEvent, list[DeliveryResult]]]:
     return [entry async for entry in results]
 
 
@@ -254,7 +259,7 @@ def test_event_command(config_path: str, event_file: str, as_json: bool, timeout
     if items[0].problem:
         fail(f"{event_file}: {items[0].problem}")
     endpoints: dict[str, str] = {}
-    (item, results), = asyncio.run(_collect(_deliver_all(items, destinations, timeout, endpoints)))
+    ((item, results),) = asyncio.run(_collect(_deliver_all(items, destinations, timeout, endpoints)))
     reports = [
         _test_report(item.event, dest, [r for r in results if r.destination == dest.name], endpoints[dest.name])
         for dest in destinations
@@ -299,7 +304,9 @@ def definition_command(type_: str | None, as_json: bool) -> None:
         click.echo(f"  {key} ({'; '.join(notes)}): {f['description']}")
     click.echo("\nActions:")
     for slug, action in meta["actions"].items():
-        click.echo(f"  {slug} — {action['title']}: {action['description']} Default trigger: {action['defaultSubscription']}")
+        click.echo(
+            f"  {slug} — {action['title']}: {action['description']} Default trigger: {action['defaultSubscription']}"
+        )
         for key, f in action["fields"].items():
             notes = [f["type"]] + (["required"] if f["required"] else [])
             default = f" ← {dumps(f['default']).decode()}" if f["default"] is not None else ""
@@ -313,7 +320,9 @@ def definition_command(type_: str | None, as_json: bool) -> None:
             if region["documented"]:
                 click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
             else:
-                click.echo(f"  {name}: no endpoint documented by {destination.vendor} — set apiBaseUrl (cloud) or sdkUrl (device)")
+                click.echo(
+                    f"  {name}: no endpoint documented by {destination.vendor} — set apiBaseUrl (cloud) or sdkUrl (device)"
+                )
     if additions.get("rules"):
         click.echo("\nRules:")
         for rule in additions["rules"]:

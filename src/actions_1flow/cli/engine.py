@@ -23,7 +23,9 @@ def read_json(source: BinaryIO, what: str) -> Any:
 
 @click.command("fql")
 @click.argument("expr")
-@click.option("--event", "event_file", type=click.File("rb"), help="JSON event to evaluate the trigger on ('-' = stdin).")
+@click.option(
+    "--event", "event_file", type=click.File("rb"), help="JSON event to evaluate the trigger on ('-' = stdin)."
+)
 def fql_command(expr: str, event_file: BinaryIO | None) -> None:
     """Parse the FQL trigger EXPR: print Segment's AST as JSON and, given --event, whether it matches (true/false).
 
@@ -40,12 +42,21 @@ def fql_command(expr: str, event_file: BinaryIO | None) -> None:
         click.echo("true" if subscription.matches(event) else "false")
 
 
-
 @click.command("map")
-@click.option("--mapping", "mapping_file", type=click.File("r", encoding="utf-8"), required=True,
-              help="Mapping JSON (Segment's mapping-kit directives).")
-@click.option("--event", "event_file", type=click.File("r", encoding="utf-8"), required=True,
-              help="Event JSON; '-' reads standard input.")
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="Mapping JSON (Segment's mapping-kit directives).",
+)
+@click.option(
+    "--event",
+    "event_file",
+    type=click.File("r", encoding="utf-8"),
+    required=True,
+    help="Event JSON; '-' reads standard input.",
+)
 def map_command(mapping_file, event_file) -> None:
     """Print the payload MAPPING makes of EVENT, exactly as Segment's transform would (exit 2 on failure)."""
     from ..jsvalues import json_parse, json_stringify

@@ -21,15 +21,27 @@ DEFAULT_PARTITIONS = 16
 
 
 @click.command("migrate")
-@click.option("--from", "source", required=True, metavar="URL", help="The SQLite store: sqlite:///PATH (relative) or sqlite:////PATH.")
-@click.option("--to", "target", required=True, metavar="URL", help="The PostgreSQL store: postgresql://user:pass@host:port/db.")
 @click.option(
-    "--partitions", default=DEFAULT_PARTITIONS, show_default=True, type=click.IntRange(1, 1024),
+    "--from",
+    "source",
+    required=True,
+    metavar="URL",
+    help="The SQLite store: sqlite:///PATH (relative) or sqlite:////PATH.",
+)
+@click.option(
+    "--to", "target", required=True, metavar="URL", help="The PostgreSQL store: postgresql://user:pass@host:port/db."
+)
+@click.option(
+    "--partitions",
+    default=DEFAULT_PARTITIONS,
+    show_default=True,
+    type=click.IntRange(1, 1024),
     help="Partitions per destination when the PostgreSQL store is created now (use pipeline.partitions' value; an "
     "existing store keeps its own).",
 )
 @click.option(
-    "--into-non-empty", is_flag=True,
+    "--into-non-empty",
+    is_flag=True,
     help="Add to a PostgreSQL store that already holds events or cursors. Events it already has (same source and "
     "messageId) are skipped; destinations that already have cursors there keep them, and receive the copied events "
     "after those cursors (some perhaps a second time).",
@@ -53,8 +65,12 @@ def migrate_command(source: str, target: str, partitions: int, into_non_empty: b
         fail(str(exc))
     with migration:
         with Progress(
-            TextColumn("migrating"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=False,
+            TextColumn("migrating"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
         ) as progress:
             task = progress.add_task("migrate", total=migration.total)
             try:
@@ -69,9 +85,9 @@ def migrate_command(source: str, target: str, partitions: int, into_non_empty: b
 def summary(report: MigrationReport) -> list[str]:
     """What was copied, in a few lines."""
     lines = [
-        f"migrated {report.source} → {report.target} ({report.partitions} partitions) "
-        f"in {report.seconds:.1f}s",
-        f"  events: {report.events:,}" + (f" ({report.duplicates:,} already there, skipped)" if report.duplicates else ""),
+        f"migrated {report.source} → {report.target} ({report.partitions} partitions) in {report.seconds:.1f}s",
+        f"  events: {report.events:,}"
+        + (f" ({report.duplicates:,} already there, skipped)" if report.duplicates else ""),
     ]
     for dest in sorted(report.cursors):
         kept = " — kept its existing cursors in the target" if dest in report.kept_cursors else ""

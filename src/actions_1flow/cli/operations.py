@@ -27,14 +27,21 @@ from .common import fail, load_config_or_exit
 COMMANDS: list[click.Command] = []
 
 config_option = click.option(
-    "--config", "config_path", required=True, metavar="FILE", type=click.Path(dir_okay=False), help="The YAML configuration."
+    "--config",
+    "config_path",
+    required=True,
+    metavar="FILE",
+    type=click.Path(dir_okay=False),
+    help="The YAML configuration.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one object per line) instead of a table.")
 
 
 def _open(config: Config) -> Store:
     if config.storage_kind == "sqlite" and not config.storage_path().exists():
-        fail(f"no event store at {config.storage_path()}: nothing has been received with this configuration yet (storage: {config.storage})")
+        fail(
+            f"no event store at {config.storage_path()}: nothing has been received with this configuration yet (storage: {config.storage})"
+        )
     try:
         return open_store(config.storage, partitions=config.pipeline.partitions)
     except StoreError as exc:
@@ -49,7 +56,11 @@ def _store_errors(store: Store) -> Iterator[None]:
         yield
     except sqlite3.Error as exc:
         assert isinstance(store, SQLiteStore)  # only its calls raise SQLite's errors
-        fail(str(damaged(store.path, exc)) if is_corruption(exc) else f"cannot read the event store {store.description}: {exc}")
+        fail(
+            str(damaged(store.path, exc))
+            if is_corruption(exc)
+            else f"cannot read the event store {store.description}: {exc}"
+        )
     except StoreError as exc:
         fail(str(exc))
     finally:
@@ -106,7 +117,9 @@ def status_command(config_path: str, as_json: bool) -> None:
     now = time.time()
     with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
-        rows = [queries.public_row(r) for r in queries.status_rows(store, destinations, now)]  # the console's figures too
+        rows = [
+            queries.public_row(r) for r in queries.status_rows(store, destinations, now)
+        ]  # the console's figures too
         suppressions = store.suppressions()
     dropped = sum(s.dropped for s in suppressions)
     if as_json:
@@ -124,14 +137,29 @@ def status_command(config_path: str, as_json: bool) -> None:
         click.echo(f"{config_path}: no cloud-mode destinations (device-mode delivery happens in the browser)")
         return
     table = Table(title=f"delivery pipeline — {config.storage_description()}", title_justify="left")
-    for name in ("destination", "received", "filtered", "delivered", "retrying", "dead-lettered", "pending",
-                 "oldest pending", "next retry"):
+    for name in (
+        "destination",
+        "received",
+        "filtered",
+        "delivered",
+        "retrying",
+        "dead-lettered",
+        "pending",
+        "oldest pending",
+        "next retry",
+    ):
         table.add_column(name, justify="left" if name == "destination" else "right")
     for row in rows:
         table.add_row(
-            Text(row["destination"]), f"{row['received']:,}", _filtered(row), f"{row['delivered']:,}",
-            f"{row['retrying']:,}", f"{row['dead']:,}", f"{row['pending']:,}",
-            format_age(row["oldest_pending_age_s"]), "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
+            Text(row["destination"]),
+            f"{row['received']:,}",
+            _filtered(row),
+            f"{row['delivered']:,}",
+            f"{row['retrying']:,}",
+            f"{row['dead']:,}",
+            f"{row['pending']:,}",
+            format_age(row["oldest_pending_age_s"]),
+            "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
         )
     _console().print(table)
 
@@ -156,7 +184,8 @@ def _entry_json(e: LogEntry) -> dict[str, Any]:
         "status": e.status,
         "attempts": e.attempts,
         "replays": e.replays,
-        "next_attempt_at": None if e.next_attempt_at is None
+        "next_attempt_at": None
+        if e.next_attempt_at is None
         else datetime.fromtimestamp(e.next_attempt_at, UTC).isoformat(timespec="milliseconds"),
         "error": e.error,
         "hint": e.hint,
@@ -231,7 +260,12 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     if reports:
         _console().print(_device_table(reports, now))
     if not entries:
-        click.echo("no " + ("failed " if failed else "") + "deliveries recorded" + (f" for {destination}" if destination else ""))
+        click.echo(
+            "no "
+            + ("failed " if failed else "")
+            + "deliveries recorded"
+            + (f" for {destination}" if destination else "")
+        )
         return
     table = Table(show_lines=True)
     for name in ("when", "destination · subscription", "messageId", "status", "details"):
@@ -273,7 +307,9 @@ def _unsubscribed(e: LogEntry) -> str:
 
 @click.command("replay")
 @config_option
-@click.option("--since", required=True, metavar="T", help="Events received from T on: 2h, 30m, 1d ago, or an ISO-8601 time.")
+@click.option(
+    "--since", required=True, metavar="T", help="Events received from T on: 2h, 30m, 1d ago, or an ISO-8601 time."
+)
 @click.option("--until", default=None, metavar="T", help="…and before T (default: now).")
 @click.option("--destination", default=None, help="Only this destination's dead letters.")
 @click.option("--dry-run", is_flag=True, help="Only count what would be re-queued.")
@@ -296,17 +332,25 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
         total = sum(per_destination.values())
         detail = ", ".join(f"{n}: {k:,}" for n, k in per_destination.items() if k)
         if dry_run:
-            click.echo(f"would re-queue {total:,} dead-lettered deliveries ({window})" + (f" — {detail}" if detail else ""))
+            click.echo(
+                f"would re-queue {total:,} dead-lettered deliveries ({window})" + (f" — {detail}" if detail else "")
+            )
             return
         if not total:
             click.echo(f"nothing to replay: no dead-lettered deliveries of {window}")
             return
         with Progress(
-            TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=False,
+            TextColumn("replaying"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=False,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            done = queries.replay(store, names, start, end, now, lambda n: progress.update(task, completed=min(n, total)))
+            done = queries.replay(
+                store, names, start, end, now, lambda n: progress.update(task, completed=min(n, total))
+            )
     click.echo(
         f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
         "configuration it runs with"

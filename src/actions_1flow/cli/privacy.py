@@ -41,7 +41,12 @@ def _purge(store: Store, kind: SubjectKind, value: str) -> PurgeResult:
     after: int | None = 0
     while after is not None:
         step = store.purge(kind, value, after).result()
-        events, deliveries, dead, after = events + step.events, deliveries + step.deliveries, dead + step.dead_letters, step.next
+        events, deliveries, dead, after = (
+            events + step.events,
+            deliveries + step.deliveries,
+            dead + step.dead_letters,
+            step.next,
+        )
     return PurgeResult(events, deliveries, dead, None)
 
 
@@ -58,7 +63,11 @@ def _purged(p: PurgeResult) -> str:
 @anonymous_id_option
 @click.option("--list", "list_only", is_flag=True, help="Only list the suppressions (as `suppressions` does).")
 @click.option(
-    "--settle", default=SETTLE_S, show_default=True, type=click.FloatRange(min=0), metavar="SECONDS",
+    "--settle",
+    default=SETTLE_S,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
     help="Wait this long for running servers to read the new list, then purge once more (0: no second pass).",
 )
 def suppress_command(
@@ -87,7 +96,9 @@ def suppress_command(
                 purged = _purge(store, kind, value)
                 if purged.events or purged.deliveries:
                     click.echo(f"{kind} {value!r}: second pass purged {_purged(purged)} accepted meanwhile")
-        click.echo(f"done: new events of {'these ids' if len(subjects) > 1 else 'this id'} are dropped at ingest until `unsuppress`")
+        click.echo(
+            f"done: new events of {'these ids' if len(subjects) > 1 else 'this id'} are dropped at ingest until `unsuppress`"
+        )
 
 
 @click.command("unsuppress")
@@ -121,7 +132,9 @@ def _list(config_path: str, as_json: bool) -> None:
         rows = store.suppressions()
     if as_json:
         for s in rows:
-            click.echo(orjson.dumps({"kind": s.kind, "id": s.value, "since": s.created_at, "dropped": s.dropped}).decode())
+            click.echo(
+                orjson.dumps({"kind": s.kind, "id": s.value, "since": s.created_at, "dropped": s.dropped}).decode()
+            )
         return
     if not rows:
         click.echo("no suppressions")

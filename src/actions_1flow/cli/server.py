@@ -26,7 +26,9 @@ def _logging(level: str) -> None:
 @click.option("--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML configuration.")
 @click.option("--host", default=None, help="Overrides server.host.")
 @click.option("--port", default=None, type=int, help="Overrides server.port.")
-@click.option("--no-worker", is_flag=True, help="Only accept events; deliver them with a separate `actions-1flow worker`.")
+@click.option(
+    "--no-worker", is_flag=True, help="Only accept events; deliver them with a separate `actions-1flow worker`."
+)
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve_command(config_path: str, host: str | None, port: int | None, no_worker: bool, log_level: str) -> None:
     """Run the server: tracking API, settings CDN and plugin for device mode, and the delivery worker."""
@@ -56,7 +58,12 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         "backlog": limits.backlog,
         "timeout_keep_alive": limits.keep_alive_timeout,  # a float works: it feeds call_later
     }
-    main = uvicorn.Config(app, host=host or config.server.host, port=config.server.port if port is None else port, **common)  # type: ignore[arg-type]
+    main = uvicorn.Config(
+        app,
+        host=host or config.server.host,
+        port=config.server.port if port is None else port,
+        **common,  # type: ignore[arg-type]
+    )
     gc.freeze()  # what start-up built lives for the whole run: keep it out of every full collection
     admin_app = app.state.admin_app
     if admin_app is None:

@@ -82,5 +82,10 @@ class StaticFiles:
         asked is older than the server; reloading it picks up the new URL)."""
         entry = self.by_url_name.get(request.path_params["name"])
         if entry is None:
-            return Response("not found\n", status_code=404, media_type="text/plain; charset=utf-8", headers={"X-Content-Type-Options": "nosniff"})
+            return Response(
+                "not found\n",
+                status_code=404,
+                media_type="text/plain; charset=utf-8",
+                headers={"X-Content-Type-Options": "nosniff"},
+            )
         return asset_response(request, entry.asset, SAME_ORIGIN)

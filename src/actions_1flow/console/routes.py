@@ -85,7 +85,9 @@ class Pages:
 
     async def overview(self, request: Request) -> Response:
         range_ = request.query_params.get("range", "1h")
-        return self.render(request, "overview.html", "overview", "Overview", range=range_ if range_ in ("1h", "24h", "7d") else "1h")
+        return self.render(
+            request, "overview.html", "overview", "Overview", range=range_ if range_ in ("1h", "24h", "7d") else "1h"
+        )
 
     async def events(self, request: Request) -> Response:
         return self.render(request, "events.html", "events", "Event delivery")
@@ -93,7 +95,12 @@ class Pages:
     async def event(self, request: Request) -> Response:
         message_id = request.path_params["message_id"]
         return self.render(
-            request, "event.html", "event", "Event " + message_id, message_id=message_id, source=request.query_params.get("source", "")
+            request,
+            "event.html",
+            "event",
+            "Event " + message_id,
+            message_id=message_id,
+            source=request.query_params.get("source", ""),
         )
 
     async def tester(self, request: Request) -> Response:

@@ -123,18 +123,22 @@ class _Lexer:
             return end
         last = _LAST_SEGMENT.search(raw).group()  # type: ignore[union-attr]
         if last in _KEYWORDS and last != raw and (not after or after in _SEGMENT_TERMINATORS):
-            raise self.fail(f"Segment reads a final '.{last}' as the keyword {last}: escape it as '\\{last}'",
-                            end - len(last))
+            raise self.fail(
+                f"Segment reads a final '.{last}' as the keyword {last}: escape it as '\\{last}'", end - len(last)
+            )
         if not after and ((last[0] == "a" and len(last) == 2) or (last[0] == "n" and len(last) in (2, 3))):
             # Segment's lexer, looking for `and`/`null`, runs into the end of the text and drops what it read.
-            raise self.fail(f"Segment reads '{last}' at the very end as '{last[0]}': add a space or quote it",
-                            end - len(last))
+            raise self.fail(
+                f"Segment reads '{last}' at the very end as '{last[0]}': add a space or quote it", end - len(last)
+            )
         value = raw
         if "\\" in raw:
             for escaped in _ESCAPED_CHAR.finditer(raw):
                 if ord(escaped.group(1)) > 0xFFFF:
-                    raise self.fail("a '\\' escape cannot take a character outside the Basic Multilingual Plane",
-                                    start + escaped.start())
+                    raise self.fail(
+                        "a '\\' escape cannot take a character outside the Basic Multilingual Plane",
+                        start + escaped.start(),
+                    )
             value = _ESCAPED_CHAR.sub(r"\1", raw)
             if any("\ud800" <= c <= "\udfff" for c in value):  # escaped UTF-16 halves form one character, as in JS
                 value = join_surrogates(value)
@@ -172,8 +176,9 @@ class _Lexer:
         if len(content) >= MAX_TOKEN_LENGTH // 2 and utf16_length(content) >= MAX_TOKEN_LENGTH:
             raise self.fail("string too long", start)
         if content.endswith("\\"):
-            raise self.fail('FQL strings have no escapes: this quote ends the string (a "\\" cannot precede it)',
-                            close - 1)
+            raise self.fail(
+                'FQL strings have no escapes: this quote ends the string (a "\\" cannot precede it)', close - 1
+            )
         after = self.peek(close + 1)
         if after and after not in _AFTER_VALUE:
             raise self.fail(f"expected a space after the string, found {describe_char(after)}", close + 1)

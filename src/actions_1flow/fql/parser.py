@@ -121,7 +121,7 @@ class _Grammar:
 
     def query(self) -> list[_Element]:
         if self.token.kind == EOS:
-            raise self.fail("empty trigger: expected a condition such as type = \"track\"", self.token.start)
+            raise self.fail('empty trigger: expected a condition such as type = "track"', self.token.start)
         return self.level(None)
 
     def level(self, opened: Token | None) -> list[_Element]:
@@ -189,18 +189,22 @@ class _Grammar:
         self.advance()  # "("
         field_token = self.token
         if field_token.kind != WORD:
-            raise self.fail(f"{function}() needs a field as its 1st argument, found {_show(field_token)}",
-                            field_token.start)
+            raise self.fail(
+                f"{function}() needs a field as its 1st argument, found {_show(field_token)}", field_token.start
+            )
         field_type, name = self.field(field_token, str(function))
         self.advance()
         if self.token.kind != COMMA:
-            raise self.fail(f"expected ',' after the field in {function}(), found {_show(self.token)}",
-                            self.token.start)
+            raise self.fail(
+                f"expected ',' after the field in {function}(), found {_show(self.token)}", self.token.start
+            )
         self.advance()
         value_token = self.token
         if value_token.kind != STRING:
-            raise self.fail(f"{function}() needs a double-quoted string as its 2nd argument, found "
-                            f"{_show(value_token)}", value_token.start)
+            raise self.fail(
+                f"{function}() needs a double-quoted string as its 2nd argument, found {_show(value_token)}",
+                value_token.start,
+            )
         self.advance()
         if self.token.kind != RPAREN:
             raise self.fail(f"expected ')' to close {function}(), found {_show(self.token)}", self.token.start)
@@ -234,12 +238,16 @@ class _Grammar:
         field_type = FIELD_TYPES.get(root)
         if field_type is None:
             known = next((f for f in FIELD_TYPES if f.lower() == root.lower()), None)
-            hint = f" (fields are case-sensitive: '{known}')" if known else (
-                " (fields are type, event, name, userId, properties.*, traits.*, context.*)")
+            hint = (
+                f" (fields are case-sensitive: '{known}')"
+                if known
+                else (" (fields are type, event, name, userId, properties.*, traits.*, context.*)")
+            )
             raise self.fail(f"unknown field '{clip(root)}'{hint}", token.start)
         if function is not None and field_type == "event-type":
-            raise self.fail(f"{function}() cannot test 'type' (Segment ignores it); compare with type = \"…\"",
-                            token.start)
+            raise self.fail(
+                f"{function}() cannot test 'type' (Segment ignores it); compare with type = \"…\"", token.start
+            )
         if field_type in TOP_LEVEL_FIELDS:
             if text != root:
                 raise self.fail(f"'{root}' has no sub-fields", token.start)
@@ -249,12 +257,14 @@ class _Grammar:
         name = text[len(root) + 1 :]
         segments = path_segments(name)
         if not segments:
-            raise self.fail(f"'{clip(token.text)}' names no field: a name needs characters other than '.', '[' and ']'",
-                            token.start)
+            raise self.fail(
+                f"'{clip(token.text)}' names no field: a name needs characters other than '.', '[' and ']'", token.start
+            )
         builtin = next((s for s in segments if s in OBJECT_PROTOTYPE_NAMES), None)
         if builtin is not None:
-            raise self.fail(f"'{clip(builtin)}' names a JavaScript built-in: Segment would read that, not the event",
-                            token.start)
+            raise self.fail(
+                f"'{clip(builtin)}' names a JavaScript built-in: Segment would read that, not the event", token.start
+            )
         return field_type, name
 
     def condition(self) -> dict[str, Any]:
@@ -263,8 +273,10 @@ class _Grammar:
         self.advance()
         op_token = self.token
         if op_token.kind != OP:
-            raise self.fail(f"expected an operator (= != < <= > >=) after '{clip(field_token.text)}', found "
-                            f"{_show(op_token)}", op_token.start)
+            raise self.fail(
+                f"expected an operator (= != < <= > >=) after '{clip(field_token.text)}', found {_show(op_token)}",
+                op_token.start,
+            )
         op: str = self.advance().value  # type: ignore[assignment]
         value_token = self.token
         if value_token.kind not in (STRING, NUMBER, WORD):
@@ -287,19 +299,27 @@ class _Grammar:
             raise self.fail(f"'{op}' compares numbers: the value must be a number", token.start)
         if kind == "null":
             if field_type in STRING_ONLY_FIELDS:
-                raise self.fail(f"'{clip(field)}' cannot be compared with null: Segment compares it with the text "
-                                f"\"null\"", token.start)
+                raise self.fail(
+                    f"'{clip(field)}' cannot be compared with null: Segment compares it with the text \"null\"",
+                    token.start,
+                )
             return _condition(field_type, name, "exists" if op == "!=" else "not_exists")
         if kind == "boolean" and field_type not in ("event-type", "event", "name"):
             if op == "!=":
-                raise self.fail(f"'{clip(field)} != {token.text}' is not supported: Segment compares with the text "
-                                f"\"{token.text}\", so it matches every value but that text", token.start)
+                raise self.fail(
+                    f"'{clip(field)} != {token.text}' is not supported: Segment compares with the text "
+                    f'"{token.text}", so it matches every value but that text',
+                    token.start,
+                )
             return _condition(field_type, name, "is_true" if value else "is_false")
         if field_type in TOP_LEVEL_FIELDS:
             text = to_string(value)
             if kind == NUMBER and op not in ORDERING and text != token.text:
-                raise self.fail(f"Segment reads {clip(token.text)} as the text \"{clip(text)}\"; quote it if you "
-                                f"mean \"{clip(token.text)}\"", token.start)
+                raise self.fail(
+                    f'Segment reads {clip(token.text)} as the text "{clip(text)}"; quote it if you '
+                    f'mean "{clip(token.text)}"',
+                    token.start,
+                )
             return _condition(field_type, name, op, text)
         if kind == NUMBER and op in ("=", "!="):
             return _condition(field_type, name, "number_equals" if op == "=" else "number_not_equals", value)
@@ -323,4 +343,3 @@ def _condition(field_type: str, name: str | None, operator: str, value: Any = _M
     if value is not _MISSING:
         node["value"] = value
     return node
-

@@ -24,9 +24,16 @@ def decompress(body: bytes, content_encoding: str) -> bytes:
     """Undo `Content-Encoding`, refusing anything that inflates past the batch limit (zip bombs included)."""
     encoding = content_encoding.strip().lower()
     if encoding not in _ACCEPTED_ENCODINGS:
-        raise IngestError(415, "unsupported_encoding", f"Content-Encoding {content_encoding!r} is not supported; use gzip or none")
+        raise IngestError(
+            415, "unsupported_encoding", f"Content-Encoding {content_encoding!r} is not supported; use gzip or none"
+        )
     if len(body) > MAX_COMPRESSED_BYTES and encoding not in ("", "identity"):
-        raise IngestError(400, "batch_too_large", f"the compressed body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
+        raise IngestError(
+            400,
+            "batch_too_large",
+            f"the compressed body is {len(body):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request",
+            MAX_BATCH_BYTES,
+        )
     if encoding in ("", "identity"):
         return body
     gzip = encoding in ("gzip", "x-gzip")
@@ -40,7 +47,12 @@ def decompress(body: bytes, content_encoding: str) -> bytes:
         except zlib.error as exc:
             raise IngestError(400, "invalid_encoding", f"the body is not valid {encoding}: {exc}") from None
         if len(out) > MAX_BATCH_BYTES or inflater.unconsumed_tail:
-            raise IngestError(400, "batch_too_large", f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
+            raise IngestError(
+                400,
+                "batch_too_large",
+                f"the decompressed body exceeds the limit of {MAX_BATCH_BYTES:,} bytes per request",
+                MAX_BATCH_BYTES,
+            )
         if not inflater.eof:
             raise IngestError(400, "invalid_encoding", f"the {encoding} body is truncated")
         rest = inflater.unused_data
@@ -57,9 +69,14 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     and `curl -d` sends form encoding; the body is JSON in every case.
     """
     if len(raw) > MAX_BATCH_BYTES:
-        raise IngestError(400, "batch_too_large", f"the body is {len(raw):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request", MAX_BATCH_BYTES)
+        raise IngestError(
+            400,
+            "batch_too_large",
+            f"the body is {len(raw):,} bytes; the limit is {MAX_BATCH_BYTES:,} bytes per request",
+            MAX_BATCH_BYTES,
+        )
     if raw.startswith(_UTF8_BOM):
-        raw = raw[len(_UTF8_BOM):]
+        raw = raw[len(_UTF8_BOM) :]
     if not raw.strip():
         raise IngestError(400, "invalid_json", "the body is empty; expected a JSON object")
     try:
@@ -82,7 +99,9 @@ def write_key_from(headers: Mapping[str, str], body: Mapping[str, Any]) -> str |
         try:
             decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
         except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
-            raise IngestError(401, "invalid_authorization", "the Basic Authorization header is not valid base64 of 'writeKey:'") from None
+            raise IngestError(
+                401, "invalid_authorization", "the Basic Authorization header is not valid base64 of 'writeKey:'"
+            ) from None
         user = decoded.partition(":")[0]
         if user:
             return user

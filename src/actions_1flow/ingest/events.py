@@ -41,8 +41,10 @@ def events_from_body(kind: str, body: dict[str, Any]) -> list[dict[str, Any]]:
         raise IngestError(400, "invalid_batch", "a batch body needs a `batch` array of events")
     if len(batch) > MAX_BATCH_EVENTS:
         raise IngestError(
-            400, "batch_too_many_events",
-            f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch", MAX_BATCH_EVENTS,
+            400,
+            "batch_too_many_events",
+            f"the batch has {len(batch):,} events; the limit is {MAX_BATCH_EVENTS:,} events per batch",
+            MAX_BATCH_EVENTS,
         )
     defaults = {k: body[k] for k in _BATCH_DEFAULTS if k in body}
     if defaults:
@@ -61,11 +63,15 @@ def check_size(event: dict[str, Any], where: str) -> None:
     try:
         size = len(orjson.dumps(event))
     except orjson.JSONEncodeError:
-        raise IngestError(400, "event_too_deep", f"{where} is nested too deeply to store (more than 254 levels)") from None
+        raise IngestError(
+            400, "event_too_deep", f"{where} is nested too deeply to store (more than 254 levels)"
+        ) from None
     if size > MAX_EVENT_BYTES:
         raise IngestError(
-            400, "event_too_large",
-            f"{where} is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,} bytes (32 KB) per event", MAX_EVENT_BYTES,
+            400,
+            "event_too_large",
+            f"{where} is {size:,} bytes; the limit is {MAX_EVENT_BYTES:,} bytes (32 KB) per event",
+            MAX_EVENT_BYTES,
         )
 
 
@@ -102,7 +108,13 @@ def iso(moment: datetime) -> str:
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
     )
 
 

@@ -45,7 +45,7 @@ def check_origin(origin: str) -> str:
     """A configured origin, normalised; raises ValueError for anything that is not `*`, `null` or scheme://host[:port]."""
     normal = normalize_origin(origin)
     if normal != ANY_ORIGIN and not _ORIGIN.match(normal):
-        raise ValueError(f"{origin!r} is not an origin: write scheme://host[:port] (no path), \"null\" or \"*\"")
+        raise ValueError(f'{origin!r} is not an origin: write scheme://host[:port] (no path), "null" or "*"')
     return normal
 
 
@@ -53,7 +53,9 @@ class OriginPolicy:
     """The configured origins per source; answers "may this origin send to that source" and the CORS headers."""
 
     def __init__(self, origins_by_source: Mapping[str, Iterable[str]], public_url: str | None = None) -> None:
-        self._by_source = {name: frozenset(normalize_origin(o) for o in origins) for name, origins in origins_by_source.items()}
+        self._by_source = {
+            name: frozenset(normalize_origin(o) for o in origins) for name, origins in origins_by_source.items()
+        }
         self._any_source = frozenset().union(*self._by_source.values()) if self._by_source else frozenset()
         self._own = _origin_of(normalize_origin(public_url)) if public_url else None
 

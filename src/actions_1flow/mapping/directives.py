@@ -183,9 +183,7 @@ def replace(opts: Any, ctx: Ctx) -> Node:
     if not truthy(value):
         return constant(MISSING)
     fn = compile_value(value, ctx.intermediate()).fn
-    applies = (
-        type(pattern) is str and type(replacement) is str and type(ignorecase) is bool and type(global_) is bool
-    )
+    applies = type(pattern) is str and type(replacement) is str and type(ignorecase) is bool and type(global_) is bool
     if not applies:
         return _after(fn, "", maybe_missing=False)  # Segment resolves the value, then gives "" whatever it is
     second = type(pattern2) is str and pattern2 != "" and type(replacement2) is str
@@ -411,9 +409,7 @@ def transform(opts: Any, ctx: Ctx) -> Node:
 
 def _null_to_missing(value: dict) -> dict:
     """Segment's `cleanNulls`: null values become MISSING, nested plain objects too (lists are left alone)."""
-    return {
-        k: MISSING if v is None else _null_to_missing(v) if type(v) is dict else v for k, v in value.items()
-    }
+    return {k: MISSING if v is None else _null_to_missing(v) if type(v) is dict else v for k, v in value.items()}
 
 
 def _drop_nulls(value: dict) -> dict:

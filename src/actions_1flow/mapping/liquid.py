@@ -48,9 +48,26 @@ MEMORY_LIMIT = 100_000_000
 
 DISABLED_TAGS = ("case", "for", "include", "layout", "render", "tablerow")
 DISABLED_FILTERS = (
-    "array_to_sentence_string", "concat", "find", "find_exp", "find_index", "find_index_exp", "group_by",
-    "group_by_exp", "has", "has_exp", "map", "newline_to_br", "reject", "reject_exp", "reverse", "sort",
-    "sort_natural", "uniq", "where_exp", "type",
+    "array_to_sentence_string",
+    "concat",
+    "find",
+    "find_exp",
+    "find_index",
+    "find_index_exp",
+    "group_by",
+    "group_by_exp",
+    "has",
+    "has_exp",
+    "map",
+    "newline_to_br",
+    "reject",
+    "reject_exp",
+    "reverse",
+    "sort",
+    "sort_natural",
+    "uniq",
+    "where_exp",
+    "type",
 )
 _NOT_IN_LIQUIDJS = ("ifchanged", "doc")
 
@@ -88,8 +105,9 @@ class _Context(RenderContext):
 
     def check_time(self) -> None:
         if time.monotonic() > self.deadline:
-            raise RenderTimeLimitError(f"template render limit of {int(RENDER_TIME_LIMIT * 1000)}ms exceeded",
-                                       token=None)
+            raise RenderTimeLimitError(
+                f"template render limit of {int(RENDER_TIME_LIMIT * 1000)}ms exceeded", token=None
+            )
 
     def filter(self, name: str, token: Any) -> Any:
         self.check_time()
@@ -208,8 +226,15 @@ class _SegmentLiquid(Environment):
 
 def _environment() -> Environment:
     env = _SegmentLiquid(tolerance=Mode.STRICT, strict_filters=False)
-    tags: tuple[type[Tag], ...] = (_JSOutput, _JSEcho, _Increment, _Decrement, _stop_tag("break"), _stop_tag("continue"),
-                                   *(_disabled_tag(name) for name in DISABLED_TAGS))
+    tags: tuple[type[Tag], ...] = (
+        _JSOutput,
+        _JSEcho,
+        _Increment,
+        _Decrement,
+        _stop_tag("break"),
+        _stop_tag("continue"),
+        *(_disabled_tag(name) for name in DISABLED_TAGS),
+    )
     for tag in tags:
         env.add_tag(tag)
     for name in _NOT_IN_LIQUIDJS:

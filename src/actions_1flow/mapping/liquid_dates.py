@@ -20,8 +20,20 @@ from ..jsvalues import MISSING, as_double, to_string
 DEFAULT_FORMAT = "%A, %B %-e, %Y at %-l:%M %P %z"
 """liquidjs's `dateFormat` default, used when no format is given."""
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-           "November", "December"]
+_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 _DAYS = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
 
@@ -154,8 +166,24 @@ _CODES: dict[str, Callable[[_Shown, dict], Any]] = {
     "n": lambda s, o: "\n",
     "%": lambda s, o: "%",
 }
-_PAD_WIDTHS = {"C": 2, "d": 2, "e": 2, "H": 2, "I": 2, "j": 3, "k": 2, "l": 2, "L": 3, "m": 2, "M": 2, "S": 2,
-               "U": 2, "W": 2, "y": 2, "Y": 4}
+_PAD_WIDTHS = {
+    "C": 2,
+    "d": 2,
+    "e": 2,
+    "H": 2,
+    "I": 2,
+    "j": 3,
+    "k": 2,
+    "l": 2,
+    "L": 3,
+    "m": 2,
+    "M": 2,
+    "S": 2,
+    "U": 2,
+    "W": 2,
+    "y": 2,
+    "Y": 4,
+}
 _PAD_SPACES = set("aAbBceklpP")
 _SPEC = re.compile(r"%([-_0^#:]+)?(\d+)?([EO])?(.)", re.DOTALL)
 

@@ -261,18 +261,20 @@ def _finite_op(fn: Callable[[float], float]) -> Callable[[float], float]:
     return lambda x: float(fn(x)) if math.isfinite(x) else float(x)
 
 
-FILTERS.update({
-    "abs": _numeric(lambda x: abs(float(x))),
-    "at_least": _numeric(lambda *xs: float(max(xs))),
-    "at_most": _numeric(lambda *xs: float(min(xs))),
-    "ceil": _numeric(_finite_op(math.ceil)),
-    "floor": _numeric(_finite_op(math.floor)),
-    "minus": _numeric(lambda a, b=math.nan: float(a) - float(b)),
-    "plus": _numeric(lambda a, b=math.nan: float(a) + float(b)),
-    "times": _numeric(lambda a, b=math.nan: float(a) * float(b)),
-    "modulo": _numeric(lambda a, b=math.nan: _js_mod(_js_mod(a, b) + b, b)),
-    "divided_by": _numeric(lambda a, b=math.nan, integer=0: _floor_if(integer, _js_divide(a, b))),
-})
+FILTERS.update(
+    {
+        "abs": _numeric(lambda x: abs(float(x))),
+        "at_least": _numeric(lambda *xs: float(max(xs))),
+        "at_most": _numeric(lambda *xs: float(min(xs))),
+        "ceil": _numeric(_finite_op(math.ceil)),
+        "floor": _numeric(_finite_op(math.floor)),
+        "minus": _numeric(lambda a, b=math.nan: float(a) - float(b)),
+        "plus": _numeric(lambda a, b=math.nan: float(a) + float(b)),
+        "times": _numeric(lambda a, b=math.nan: float(a) * float(b)),
+        "modulo": _numeric(lambda a, b=math.nan: _js_mod(_js_mod(a, b) + b, b)),
+        "divided_by": _numeric(lambda a, b=math.nan, integer=0: _floor_if(integer, _js_divide(a, b))),
+    }
+)
 
 
 def _floor_if(integer: float, q: float) -> float:
@@ -341,9 +343,24 @@ def _slug_keep(ch: str, extra: str) -> bool:
     return unicodedata.category(ch)[0] in "LM" or unicodedata.category(ch) == "Nd" or ch in extra
 
 
-_ACCENTS = [("àáâãäå", "a"), ("æ", "ae"), ("ç", "c"), ("èéêë", "e"), ("ìíîï", "i"), ("ð", "d"), ("ñ", "n"),
-            ("òóôõöø", "o"), ("ùúûü", "u"), ("ýÿ", "y"), ("ß", "ss"), ("œ", "oe"), ("þ", "th"), ("ẞ", "SS"),
-            ("Œ", "OE"), ("Þ", "TH")]
+_ACCENTS = [
+    ("àáâãäå", "a"),
+    ("æ", "ae"),
+    ("ç", "c"),
+    ("èéêë", "e"),
+    ("ìíîï", "i"),
+    ("ð", "d"),
+    ("ñ", "n"),
+    ("òóôõöø", "o"),
+    ("ùúûü", "u"),
+    ("ýÿ", "y"),
+    ("ß", "ss"),
+    ("œ", "oe"),
+    ("þ", "th"),
+    ("ẞ", "SS"),
+    ("Œ", "OE"),
+    ("Þ", "TH"),
+]
 
 
 @_filter("slugify")
@@ -469,7 +486,7 @@ def slice_(v: Any, begin: Any = 0, length: Any = 1, *_: Any, **__: Any) -> Any:
         begin += len(v)
     if begin < 0 or length < 0:
         return [] if type(v) is list else ""
-    return v[begin:begin + length]
+    return v[begin : begin + length]
 
 
 @_filter("where")
@@ -566,7 +583,7 @@ def remove_first(v: Any, arg: Any = MISSING, *_: Any, **__: Any) -> str:
 def remove_last(v: Any, arg: Any = MISSING, *_: Any, **__: Any) -> str:
     s, pattern = text(v), text(arg)
     i = s.rfind(pattern)
-    return s if i < 0 else s[:i] + s[i + len(pattern):]
+    return s if i < 0 else s[:i] + s[i + len(pattern) :]
 
 
 @_filter("replace")
@@ -583,7 +600,7 @@ def replace_first(v: Any, pattern: Any = MISSING, replacement: Any = MISSING, *_
 def replace_last(v: Any, pattern: Any = MISSING, replacement: Any = MISSING, *_: Any, **__: Any) -> str:
     s, p = text(v), text(pattern)
     i = s.rfind(p)
-    return s if i < 0 else s[:i] + text(replacement) + s[i + len(p):]
+    return s if i < 0 else s[:i] + text(replacement) + s[i + len(p) :]
 
 
 @_filter("split")
@@ -609,7 +626,7 @@ def normalize_whitespace(v: Any, *_: Any, **__: Any) -> str:
     return _JS_SPACES.sub(" ", text(v))
 
 
-_CJK = "\u4E00-\u9FFF\uF900-\uFAFF\u3400-\u4DBF\u3040-\u309F\u30A0-\u30FF\uAC00-\uD7AF"
+_CJK = "\u4e00-\u9fff\uf900-\ufaff\u3400-\u4dbf\u3040-\u309f\u30a0-\u30ff\uac00-\ud7af"
 
 
 @_filter("number_of_words")
@@ -714,12 +731,14 @@ def _date_words(month: str) -> Filter:
     return format_date
 
 
-FILTERS.update({
-    "date_to_xmlschema": _date_as("%Y-%m-%dT%H:%M:%S%:z"),
-    "date_to_rfc822": _date_as("%a, %d %b %Y %H:%M:%S %z"),
-    "date_to_string": _date_words("%b"),
-    "date_to_long_string": _date_words("%B"),
-})
+FILTERS.update(
+    {
+        "date_to_xmlschema": _date_as("%Y-%m-%dT%H:%M:%S%:z"),
+        "date_to_rfc822": _date_as("%a, %d %b %Y %H:%M:%S %z"),
+        "date_to_string": _date_words("%b"),
+        "date_to_long_string": _date_words("%B"),
+    }
+)
 
 
 # --- misc --------------------------------------------------------------------------------------------------------

@@ -200,8 +200,11 @@ def _fields(value: Any, fields: Fields, stack: Stack) -> None:
 
 
 def _check_if(v: Any, stack: Stack) -> None:
-    _fields(v, (("exists", False, _directive_or_raw), ("then", False, _directive_or_raw),
-                ("else", False, _directive_or_raw)), stack)
+    _fields(
+        v,
+        (("exists", False, _directive_or_raw), ("then", False, _directive_or_raw), ("else", False, _directive_or_raw)),
+        stack,
+    )
 
 
 def _check_case(v: Any, stack: Stack) -> None:
@@ -209,13 +212,17 @@ def _check_case(v: Any, stack: Stack) -> None:
 
 
 def _check_replace(v: Any, stack: Stack) -> None:
-    _fields(v, (
-        ("pattern", True, _chain(_string, _string_length(1, MAX_PATTERN_LENGTH))),
-        ("replacement", False, _chain(_string, _string_length(0, MAX_REPLACEMENT_LENGTH))),
-        ("value", True, _directive_or_string),
-        ("ignorecase", False, _boolean),
-        ("global", False, _boolean),
-    ), stack)
+    _fields(
+        v,
+        (
+            ("pattern", True, _chain(_string, _string_length(1, MAX_PATTERN_LENGTH))),
+            ("replacement", False, _chain(_string, _string_length(0, MAX_REPLACEMENT_LENGTH))),
+            ("value", True, _directive_or_string),
+            ("ignorecase", False, _boolean),
+            ("global", False, _boolean),
+        ),
+        stack,
+    )
 
 
 def _check_array_path(v: Any, stack: Stack) -> None:

@@ -73,7 +73,9 @@ class MigrationReport:
 def sqlite_path(url: str) -> Path:
     """The file of a `sqlite:///PATH` URL (relative) or `sqlite:////PATH` (absolute)."""
     if not url.startswith("sqlite:///"):
-        raise MigrationError(f"--from must be an SQLite store, sqlite:///PATH (relative) or sqlite:////PATH, not {redact_url(url)}")
+        raise MigrationError(
+            f"--from must be an SQLite store, sqlite:///PATH (relative) or sqlite:////PATH, not {redact_url(url)}"
+        )
     return Path(url.removeprefix("sqlite:///"))
 
 
@@ -88,7 +90,9 @@ class Migration:
         saying why not."""
         path = sqlite_path(source_url)
         if not target_url.startswith(("postgresql://", "postgres://")):
-            raise MigrationError(f"--to must be a PostgreSQL store, postgresql://user:pass@host:port/db, not {redact_url(target_url)}")
+            raise MigrationError(
+                f"--to must be a PostgreSQL store, postgresql://user:pass@host:port/db, not {redact_url(target_url)}"
+            )
         if not path.is_file():
             raise MigrationError(f"no SQLite store at {path}: nothing to migrate")
         self.into_non_empty = into_non_empty
@@ -176,7 +180,9 @@ class Migration:
                 self._copy_device_events(src, dst, report, advance)
                 self._copy_suppressions(src, dst, report, advance)
         except psycopg.Error as exc:
-            raise MigrationError(f"the migration into {self.target} failed, nothing was written: {_reason(exc)}") from None
+            raise MigrationError(
+                f"the migration into {self.target} failed, nothing was written: {_reason(exc)}"
+            ) from None
         report.seconds = time.monotonic() - started
         return report
 
@@ -206,8 +212,13 @@ class Migration:
         return mapping
 
     def _copy_events(
-        self, src: sqlite3.Connection, dst: psycopg.Connection, report: MigrationReport,
-        advance: Callable[[int], None], cursors: dict[str, int], exchange_ids: dict[int, int],
+        self,
+        src: sqlite3.Connection,
+        dst: psycopg.Connection,
+        report: MigrationReport,
+        advance: Callable[[int], None],
+        cursors: dict[str, int],
+        exchange_ids: dict[int, int],
     ) -> dict[str, dict[int, int]]:
         """Copy the events in SQLite's order, each chunk followed by its delivery-log rows. Returns, per
         destination and partition, the new id of the last copied event the destination had passed."""
@@ -223,8 +234,14 @@ class Migration:
                     "INSERT INTO events (seq, part, source, message_id, received_at, body) OVERRIDING SYSTEM VALUE "
                     "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::text[], %s::float8[], "
                     "%s::bytea[]) ON CONFLICT (source, message_id) DO NOTHING RETURNING seq",
-                    (new_ids, parts, [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows],
-                     [r[4] for r in rows]),
+                    (
+                        new_ids,
+                        parts,
+                        [r[1] for r in rows],
+                        [r[2] for r in rows],
+                        [r[3] for r in rows],
+                        [r[4] for r in rows],
+                    ),
                 ).fetchall()
             }
             moved: dict[int, tuple[int, int]] = {}
@@ -240,7 +257,9 @@ class Migration:
                         report.pending[dest] += 1
             report.events += len(moved)
             advance(len(rows))
-            copied_deliveries += self._copy_deliveries(src, dst, report, advance, rows[0][0], rows[-1][0], moved, exchange_ids)
+            copied_deliveries += self._copy_deliveries(
+                src, dst, report, advance, rows[0][0], rows[-1][0], moved, exchange_ids
+            )
         orphans = self.totals["deliveries"] - copied_deliveries - report.skipped_deliveries
         if orphans:  # rows whose event is gone from the source (never written so by this version): not copied
             report.skipped_deliveries += orphans
@@ -248,8 +267,14 @@ class Migration:
         return passed
 
     def _copy_deliveries(
-        self, src: sqlite3.Connection, dst: psycopg.Connection, report: MigrationReport,
-        advance: Callable[[int], None], first: int, last: int, moved: dict[int, tuple[int, int]],
+        self,
+        src: sqlite3.Connection,
+        dst: psycopg.Connection,
+        report: MigrationReport,
+        advance: Callable[[int], None],
+        first: int,
+        last: int,
+        moved: dict[int, tuple[int, int]],
         exchange_ids: dict[int, int],
     ) -> int:
         """Copy the delivery-log rows of the events with ids in [first, last] (events re-numbered, `part` set)."""
@@ -268,10 +293,19 @@ class Migration:
                 "%s::smallint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], "
                 "%s::float8[], %s::text[], %s::text[], %s::bigint[], %s::int[])",
                 (
-                    [moved[s][0] for s in columns[0]], [moved[s][1] for s in columns[0]], list(columns[1]),
-                    list(columns[2]), list(columns[3]), list(columns[4]), list(columns[5]), list(columns[6]),
-                    list(columns[7]), list(columns[8]), list(columns[9]),
-                    [None if x is None else exchange_ids.get(x) for x in columns[10]], list(columns[11]),
+                    [moved[s][0] for s in columns[0]],
+                    [moved[s][1] for s in columns[0]],
+                    list(columns[1]),
+                    list(columns[2]),
+                    list(columns[3]),
+                    list(columns[4]),
+                    list(columns[5]),
+                    list(columns[6]),
+                    list(columns[7]),
+                    list(columns[8]),
+                    list(columns[9]),
+                    [None if x is None else exchange_ids.get(x) for x in columns[10]],
+                    list(columns[11]),
                 ),
             )
             for status in columns[3]:
@@ -280,7 +314,11 @@ class Migration:
         return len(keep)
 
     def _set_cursors(
-        self, dst: psycopg.Connection, report: MigrationReport, xid: str, cursors: dict[str, int],
+        self,
+        dst: psycopg.Connection,
+        report: MigrationReport,
+        xid: str,
+        cursors: dict[str, int],
         passed: dict[str, dict[int, int]],
     ) -> None:
         """Every destination's cursor in every partition: after the last copied event it had passed there, else
@@ -314,7 +352,6 @@ class Migration:
             )
             report.device_events += len(rows)
             advance(len(rows))
-
 
     @staticmethod
     def _copy_suppressions(

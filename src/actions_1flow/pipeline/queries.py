@@ -59,19 +59,21 @@ def status_rows(store: Store, destinations: dict[str, list[str]], now: float) ->
     rows: list[dict[str, Any]] = []
     for c in counts:
         due = next_due.get(c.destination)
-        rows.append({
-            "destination": c.destination,
-            "received": c.received,
-            "filtered": c.by_status.get("filtered", 0),
-            **{f"filtered_{reason}": c.filtered_by.get(reason, 0) for reason in FILTER_REASONS},
-            "delivered": c.by_status.get("delivered", 0),
-            "retrying": c.by_status.get("retrying", 0),
-            "dead": c.by_status.get("dead", 0),
-            "pending": c.pending,
-            "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
-            "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
-            "_filtered_by": dict(c.filtered_by),
-        })
+        rows.append(
+            {
+                "destination": c.destination,
+                "received": c.received,
+                "filtered": c.by_status.get("filtered", 0),
+                **{f"filtered_{reason}": c.filtered_by.get(reason, 0) for reason in FILTER_REASONS},
+                "delivered": c.by_status.get("delivered", 0),
+                "retrying": c.by_status.get("retrying", 0),
+                "dead": c.by_status.get("dead", 0),
+                "pending": c.pending,
+                "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
+                "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
+                "_filtered_by": dict(c.filtered_by),
+            }
+        )
     return rows
 
 
@@ -97,14 +99,22 @@ def overview(store: Store, destinations: dict[str, list[str]], range_: str, now:
     rows = status_rows(store, destinations, now)
     out_rows = [
         {
-            "destination": r["destination"], "received": r["received"], "delivered": r["delivered"],
-            "filtered": r["filtered"], "filtered_by": filtered_by(r), "retrying": r["retrying"], "dead": r["dead"],
+            "destination": r["destination"],
+            "received": r["received"],
+            "delivered": r["delivered"],
+            "filtered": r["filtered"],
+            "filtered_by": filtered_by(r),
+            "retrying": r["retrying"],
+            "dead": r["dead"],
             "pending": r["pending"],
         }
         for r in rows
     ]
     return {
-        "range": range_, "step_s": step, "generated_at": round(now, 3), "destinations": out_rows,
+        "range": range_,
+        "step_s": step,
+        "generated_at": round(now, 3),
+        "destinations": out_rows,
         "series": series(store, list(destinations), now - span, step, now),
     }
 
@@ -133,8 +143,14 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
 
 
 def log_page(
-    store: Store, *, destination: str | None = None, status: str | None = None, q: str | None = None,
-    cursor: str | None = None, limit: int = 50, source: str | None = None,
+    store: Store,
+    *,
+    destination: str | None = None,
+    status: str | None = None,
+    q: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    source: str | None = None,
 ) -> tuple[list[LogRow], str | None]:
     """Delivery-log rows newest first (by last update), at most `limit`, after `cursor`; and the next cursor (None
     at the end). `status`: one of STATUSES or `failed` (retrying or dead); `q`: a messageId, or text found in the
@@ -155,7 +171,13 @@ def recent_log(store: Store, limit: int, failed_only: bool = False, destination:
     entries: list[LogEntry] = []
     cursor: str | None = None
     while len(entries) < limit:
-        rows, cursor = log_page(store, destination=destination, status="failed" if failed_only else None, cursor=cursor, limit=min(MAX_PAGE, limit - len(entries)))
+        rows, cursor = log_page(
+            store,
+            destination=destination,
+            status="failed" if failed_only else None,
+            cursor=cursor,
+            limit=min(MAX_PAGE, limit - len(entries)),
+        )
         entries += [r.entry for r in rows]
         if cursor is None:
             break
@@ -184,7 +206,12 @@ def replay_counts(
 
 
 def replay(
-    store: Store, names: list[str], since: float, until: float, now: float, progress: Callable[[int], None] | None = None,
+    store: Store,
+    names: list[str],
+    since: float,
+    until: float,
+    now: float,
+    progress: Callable[[int], None] | None = None,
     event: int | None = None,
 ) -> int:
     """Re-queue the dead letters of events received in [since, until) of these destinations, chunk by chunk (only

@@ -31,7 +31,11 @@ class RetryPolicy:
         return max(wait, retry_after or 0.0)
 
     def next_attempt(
-        self, attempt: int, first_attempt_at: float, now: float, retry_after: float | None = None,
+        self,
+        attempt: int,
+        first_attempt_at: float,
+        now: float,
+        retry_after: float | None = None,
         rng: random.Random | None = None,
     ) -> float | None:
         """When to try again, or None when the retry window has run out (dead-letter it).

@@ -158,7 +158,11 @@ ACTIVITY_STEP_S = 60
 
 
 def activity_buckets(
-    destinations: list[str], since: float, step_s: int, now: float, rows: list[tuple[str, int, str, int]],
+    destinations: list[str],
+    since: float,
+    step_s: int,
+    now: float,
+    rows: list[tuple[str, int, str, int]],
     received: dict[str, list[tuple[int, int]]] | None = None,
 ) -> dict[str, list[tuple[int, dict[str, int]]]]:
     """`Store.activity`'s answer from kept rows: `(destination, minute, status, n)`, and per destination its
@@ -270,7 +274,11 @@ class Store(Protocol):
         """The last position in `partition` this destination's worker has fully recorded."""
 
     def record(
-        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        self,
+        destination: str,
+        records: list[DeliveryRecord],
+        cursor: int | None = None,
+        partition: int = 0,
         lease: Lease | None = None,
     ) -> Future[None]:
         """Upsert delivery-log rows of events in `partition` and (optionally) advance the destination's cursor
@@ -283,7 +291,13 @@ class Store(Protocol):
         """When this destination's earliest retry in `partition` is due (None when nothing is retrying)."""
 
     def requeue_dead(
-        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        self,
+        since: float,
+        until: float,
+        destination: str | None,
+        now: float,
+        *,
+        limit: int | None = None,
         dry_run: bool = False,
         event: int | None = None,
     ) -> Future[int]:
@@ -313,8 +327,14 @@ class Store(Protocol):
         """The most recent delivery-log rows, newest first (only of events from `source`, when given)."""
 
     def log_page(
-        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
-        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+        self,
+        *,
+        destination: str | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        before: tuple[float, int] | None = None,
+        limit: int = 50,
+        source: str | None = None,
     ) -> list[LogRow]:
         """Delivery-log rows newest first (by last update, then id), strictly before `before` (updated_at, row id).
         `status`: one of STATUSES or `failed`; `text`: a messageId, or text in the subscription, error or event."""

@@ -79,7 +79,9 @@ class SuppressionList:
             return
         log.info(
             "dropped %d event(s) of %d suppressed user(s) at ingest in the last %.0fs",
-            sum(dropped.values()), len(dropped), self.refresh_interval,
+            sum(dropped.values()),
+            len(dropped),
+            self.refresh_interval,
         )
         try:
             self.store.count_suppressed(dict(dropped)).result()

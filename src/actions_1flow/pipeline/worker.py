@@ -33,7 +33,16 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .. import fql, privacy, telemetry
-from ..actions import Client, CompiledSubscription, Outcome, OutcomeKind, Status, SubscriptionResult, run_subscription, worst
+from ..actions import (
+    Client,
+    CompiledSubscription,
+    Outcome,
+    OutcomeKind,
+    Status,
+    SubscriptionResult,
+    run_subscription,
+    worst,
+)
 from ..config import DestinationConfig
 from .retry import RetryPolicy
 from .store import DeliveryRecord, DueDelivery, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
@@ -215,7 +224,9 @@ class DestinationWorker:
                     worked = await self.step()
                     unavailable = False
                 except (LeaseExpired, LeaseLost) as exc:  # another worker delivers this partition now
-                    log.warning("destination %s partition %d: stopping, %s", self.name, self.partition, exc or "lease lapsed")
+                    log.warning(
+                        "destination %s partition %d: stopping, %s", self.name, self.partition, exc or "lease lapsed"
+                    )
                     return
                 except StoreUnavailable as exc:  # the database is down: wait, then start again from what it recorded
                     if not unavailable:
@@ -343,7 +354,11 @@ class DestinationWorker:
         dead = [r for r in records if r.status == "dead"]
         if dead:
             log.warning(
-                "destination %s: %d deliveries dead-lettered: %s (%s)", self.name, len(dead), dead[0].error, dead[0].hint
+                "destination %s: %d deliveries dead-lettered: %s (%s)",
+                self.name,
+                len(dead),
+                dead[0].error,
+                dead[0].hint,
             )
         cursor = current.events[-1].position if current.events else None
         # Recorded even if the lease lapsed meanwhile: the store's fence decides, and a recorded round is one the
@@ -416,7 +431,9 @@ class DestinationWorker:
         elif status is Status.FILTERED or status in _NOT_MATCHED:  # not matching: the trigger changed since
             settled.append(self._record(p, "filtered", error=result.reason))
         else:
-            settled.append(self._record(p, "dead", error=result.reason, hint="fix the mapping or the trigger, then replay"))
+            settled.append(
+                self._record(p, "dead", error=result.reason, hint="fix the mapping or the trigger, then replay")
+            )
 
     async def _send(self, sendable: list[_Pending]) -> None:
         owner: dict[int, _Pending] = {}
@@ -438,7 +455,10 @@ class DestinationWorker:
             self.paused_until = self.clock() + self.policy.delay(self.pacing.failures, retry_after)
             self.pacing.pause_reason = retryable[0].summary()
             log.warning(
-                "destination %s paused for %.1fs: %s", self.name, self.paused_until - self.clock(), retryable[0].summary()
+                "destination %s paused for %.1fs: %s",
+                self.name,
+                self.paused_until - self.clock(),
+                retryable[0].summary(),
             )
         elif any(o.delivered for o in outcomes):
             self.pacing.failures = 0
@@ -455,14 +475,25 @@ class DestinationWorker:
         if decisive is None:
             return self._record(p, "delivered", attempts=attempts, first=first, summary=summary)
         if decisive.kind is OutcomeKind.PERMANENT:
-            return self._record(p, "dead", attempts=attempts, first=first, error=decisive.reason, hint=decisive.hint, summary=summary)
+            return self._record(
+                p, "dead", attempts=attempts, first=first, error=decisive.reason, hint=decisive.hint, summary=summary
+            )
         next_at = self.policy.next_attempt(attempts, first, now, decisive.retry_after)
         if next_at is None:
             error = f"gave up after {attempts} attempts over {now - first:.0f}s: {decisive.reason}"
-            return self._record(p, "dead", attempts=attempts, first=first, error=error, hint=decisive.hint, summary=summary)
+            return self._record(
+                p, "dead", attempts=attempts, first=first, error=error, hint=decisive.hint, summary=summary
+            )
         next_at = max(next_at, self.paused_until)
         return self._record(
-            p, "retrying", attempts=attempts, first=first, next_at=next_at, error=decisive.reason, hint=decisive.hint, summary=summary
+            p,
+            "retrying",
+            attempts=attempts,
+            first=first,
+            next_at=next_at,
+            error=decisive.reason,
+            hint=decisive.hint,
+            summary=summary,
         )
 
     @staticmethod
@@ -478,11 +509,16 @@ class DestinationWorker:
         summary: tuple[str | None, str | None] = (None, None),
     ) -> DeliveryRecord:
         return DeliveryRecord(
-            p.item.seq, p.subscription, status,
+            p.item.seq,
+            p.subscription,
+            status,
             attempts=p.attempts if attempts is None else attempts,
             first_attempt_at=first if first is not None else p.first_attempt_at,
             next_attempt_at=next_at,
-            error=error, hint=hint, request=summary[0], response=summary[1],
+            error=error,
+            hint=hint,
+            request=summary[0],
+            response=summary[1],
         )
 
 
@@ -597,7 +633,9 @@ class Worker:
 
     async def _supervise(self) -> None:
         # Threads for store reads and the engine: one per partition task would be many; the work is short.
-        self._executor = ThreadPoolExecutor(max_workers=min(32, len(self.destinations) * 4 + 2), thread_name_prefix="deliver")
+        self._executor = ThreadPoolExecutor(
+            max_workers=min(32, len(self.destinations) * 4 + 2), thread_name_prefix="deliver"
+        )
         prune = asyncio.create_task(self._prune_loop(), name="prune")
         try:
             await self._lease_loop()
@@ -649,7 +687,9 @@ class Worker:
         others, and hand back the surplus once its tasks have stopped."""
         wanted = {(x.destination, x.partition): x for x in held}
         gone = [key for key, (worker, task) in self.tasks.items() if task.done() or wanted.get(key) != worker.lease]
-        gone += [key for key in ((x.destination, x.partition) for x in surplus) if key in self.tasks and key not in gone]
+        gone += [
+            key for key in ((x.destination, x.partition) for x in surplus) if key in self.tasks and key not in gone
+        ]
         await self._stop_tasks(gone)
         if surplus:
             await asyncio.to_thread(self.store.release, self.id, surplus)
@@ -666,8 +706,16 @@ class Worker:
             self._clients[dest.name] = factory(dest) if factory is not None else dest.create_client()
             self._pacing[dest.name] = Pacing()
         worker = DestinationWorker(
-            self.store, dest, sources, self.policy, partition=lease.partition, lease=lease, holds=functools.partial(self.holds, lease),
-            client=self._clients[dest.name], pacing=self._pacing[dest.name], suppressions=self.suppressions,
+            self.store,
+            dest,
+            sources,
+            self.policy,
+            partition=lease.partition,
+            lease=lease,
+            holds=functools.partial(self.holds, lease),
+            client=self._clients[dest.name],
+            pacing=self._pacing[dest.name],
+            suppressions=self.suppressions,
             **self._options,
         )
         worker.executor = self._executor

@@ -61,7 +61,9 @@ class Fault:
         """A fault and how many requests it applies to, from `POST /_sandbox/faults`; raises ValueError."""
         unknown = set(data) - FAULT_KEYS
         if unknown:
-            raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(FAULT_KEYS))})")
+            raise ValueError(
+                f"unknown fault keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(FAULT_KEYS))})"
+            )
         count = data.get("count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
             raise ValueError("count must be a positive integer")

@@ -59,8 +59,6 @@ def build_worker(config: Config, store: Store, **options: Any) -> Worker:
     return Worker(store, destinations, retry_policy(config), **options)
 
 
-
-
 async def _refresh_suppressions(suppressions: SuppressionList) -> None:
     """Read the suppression list again every few seconds (one suppressed anywhere is dropped here from then on)."""
     failing = False
@@ -133,7 +131,9 @@ def create_app(
     them. `reload_on_sighup`: SIGHUP reloads the configuration file (see `admin.reload`)."""
     owned = store is None
     origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
-    state = ServerState(config, store or open_store(config), {k: s for s in config.sources for k in s.accepted_write_keys()}, origins)
+    state = ServerState(
+        config, store or open_store(config), {k: s for s in config.sources for k in s.accepted_write_keys()}, origins
+    )
     sdk_proxy = SdkProxy.for_config(config)
 
     slot = WorkerSlot(state, worker_options or {})
@@ -151,7 +151,9 @@ def create_app(
             await slot.start(state.config)
         loop = asyncio.get_running_loop()
         if reload_on_sighup:
-            loop.add_signal_handler(signal.SIGHUP, lambda: hup.append(asyncio.create_task(reloader.reload(), name="reload")))
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: hup.append(asyncio.create_task(reloader.reload(), name="reload"))
+            )
         try:
             yield
         finally:

@@ -182,7 +182,9 @@ class Assets:
             if destination.device is not None:
                 build = resources.files(destination.device.package).joinpath(*destination.device.path)
                 body = build.read_bytes()
-                self.plugins[destination.plugin_path] = Asset.of(body, JAVASCRIPT, REVALIDATE, gzip.compress(body, 9, mtime=0))
+                self.plugins[destination.plugin_path] = Asset.of(
+                    body, JAVASCRIPT, REVALIDATE, gzip.compress(body, 9, mtime=0)
+                )
 
     def describe(self) -> str:
         """One line for the server log: which analytics-next is served, or why none is."""
@@ -202,7 +204,9 @@ class Assets:
     async def loader(self, request: Request) -> Response:
         """`GET /analytics.js/v1/{writeKey}/analytics.min.js`: analytics-next's standalone build."""
         if request.path_params["writeKey"] not in request.app.state.server.sources_by_key:
-            return error_response(404, "unknown_write_key", "the write key does not belong to any source of this server")
+            return error_response(
+                404, "unknown_write_key", "the write key does not belong to any source of this server"
+            )
         if self.umd is None:
             return self._unavailable()
         return asset_response(request, await self._asset(LOADER_FILE, self.umd / LOADER_FILE, REVALIDATE))
@@ -225,4 +229,3 @@ class Assets:
             return asset_response(request, asset)
 
         return endpoint
-

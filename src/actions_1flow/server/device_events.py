@@ -148,8 +148,12 @@ class DeviceEvents:
         if not self.limiter.allow(report.writeKey):
             if source.name not in self._limited:
                 self._limited.add(source.name)
-                log.warning("device events from source %s exceed %g/s; dropping the excess", source.name, self.limiter.rate)
-            raise IngestError(429, "rate_limited", f"too many reports for this write key (at most {self.limiter.rate:g}/s)")
+                log.warning(
+                    "device events from source %s exceed %g/s; dropping the excess", source.name, self.limiter.rate
+                )
+            raise IngestError(
+                429, "rate_limited", f"too many reports for this write key (at most {self.limiter.rate:g}/s)"
+            )
         self._limited.discard(source.name)
         sub = report.subscription.model_dump(exclude_none=True) if report.subscription else None
         return DeviceEvent(
@@ -169,7 +173,9 @@ class DeviceEvents:
         """`POST /v1/device-events`."""
         try:
             try:
-                body = await read_body(request.receive, request.headers, self.state.config.server.body_timeout, MAX_REPORT_BYTES)
+                body = await read_body(
+                    request.receive, request.headers, self.state.config.server.body_timeout, MAX_REPORT_BYTES
+                )
             except IngestError as err:
                 if err.code != "batch_too_large":
                     raise
@@ -180,7 +186,12 @@ class DeviceEvents:
         about = f" [subscription {event.subscription.get('name')!r}]" if event.subscription else ""
         log.warning(
             "device event %s from source %s (destination %s, %s)%s: %s",
-            event.kind, event.source, event.destination, event.origin or "no origin", about, _one_line(event.message),
+            event.kind,
+            event.source,
+            event.destination,
+            event.origin or "no origin",
+            about,
+            _one_line(event.message),
         )
         try:
             await asyncio.wrap_future(self.state.store.record_device_event(event))

@@ -80,6 +80,10 @@ class RateLimiter:
             self._warned_at[source] = now
             log.warning(
                 "source %s is over its rate limit (%g events/s, burst %d): %d request(s), %d event(s) refused with 429 so far",
-                source, bucket.rate, bucket.burst, self.refused_requests[source], self.refused_events[source],
+                source,
+                bucket.rate,
+                bucket.burst,
+                self.refused_requests[source],
+                self.refused_events[source],
             )
         return max(1, math.ceil(wait))

@@ -37,4 +37,8 @@ async def ready(request: Request) -> Response:
     except (sqlite3.Error, StoreError) as exc:
         return _not_ready(store.damaged or f"the event store cannot be read: {exc}")
     problem = store.damaged
-    return JSONResponse({"ok": True, "ready": True}, headers={"cache-control": "no-store"}) if problem is None else _not_ready(problem)
+    return (
+        JSONResponse({"ok": True, "ready": True}, headers={"cache-control": "no-store"})
+        if problem is None
+        else _not_ready(problem)
+    )

@@ -167,7 +167,13 @@ class SdkProxy:
         else:
             upstream.copy = await asyncio.to_thread(SdkCopy.of, body, now)
             change = "first copy" if previous is None else "new version"
-            log.info("first-party SDK: %s of %s (%s bytes, ETag %s)", change, upstream.url, f"{len(body):,}", upstream.copy.etag)
+            log.info(
+                "first-party SDK: %s of %s (%s bytes, ETag %s)",
+                change,
+                upstream.url,
+                f"{len(body):,}",
+                upstream.copy.etag,
+            )
         upstream.last_error = None
         return True
 
@@ -176,12 +182,17 @@ class SdkProxy:
         if upstream.copy is None:
             log.warning(
                 "first-party SDK: cannot fetch %s (%s); it is answered with 503 until a fetch succeeds (next try in %gs)",
-                upstream.url, reason, self.retry_interval,
+                upstream.url,
+                reason,
+                self.retry_interval,
             )
         else:
             fetched = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(upstream.copy.fetched_at))
             log.warning(
-                "first-party SDK: cannot refresh %s (%s); still serving the copy fetched %s", upstream.url, reason, fetched
+                "first-party SDK: cannot refresh %s (%s); still serving the copy fetched %s",
+                upstream.url,
+                reason,
+                fetched,
             )
 
     async def refresh(self, upstreams: Iterable[Upstream] | None = None) -> bool:
@@ -190,7 +201,9 @@ class SdkProxy:
         if not chosen:
             return True
         async with httpx.AsyncClient(
-            transport=self._transport, timeout=self.timeout, follow_redirects=True,
+            transport=self._transport,
+            timeout=self.timeout,
+            follow_redirects=True,
             headers={"user-agent": "actions-1flow first-party SDK hosting"},
         ) as client:
             results = await asyncio.gather(*(self._refresh_one(client, u) for u in chosen))
@@ -198,8 +211,10 @@ class SdkProxy:
 
     async def _run(self) -> None:
         """The refresh schedule: everything every `refresh_interval`; failed upstreams every `retry_interval`."""
-        due = {url: time.monotonic() + (self.refresh_interval if u.last_error is None else self.retry_interval)
-               for url, u in self.upstreams.items()}
+        due = {
+            url: time.monotonic() + (self.refresh_interval if u.last_error is None else self.retry_interval)
+            for url, u in self.upstreams.items()
+        }
         while True:
             await asyncio.sleep(max(0.0, min(due.values()) - time.monotonic()))
             now = time.monotonic()
@@ -238,7 +253,8 @@ class SdkProxy:
         copy = upstream.copy
         if copy is None:
             answer = error_response(
-                503, "sdk_unavailable",
+                503,
+                "sdk_unavailable",
                 f"the server has no copy of the SDK yet: fetching it failed ({upstream.last_error or 'not tried yet'}); "
                 f"it is tried again every {self.retry_interval:g}s",
             )
@@ -248,7 +264,10 @@ class SdkProxy:
         use_gzip = accepts_gzip(request.headers.get("accept-encoding"))
         etag = copy.gzip_etag if use_gzip else copy.etag
         headers = {
-            **CORS_HEADERS, "Cache-Control": SDK_CACHE, "ETag": etag, "Vary": "Accept-Encoding",
+            **CORS_HEADERS,
+            "Cache-Control": SDK_CACHE,
+            "ETag": etag,
+            "Vary": "Accept-Encoding",
             "X-Content-Type-Options": "nosniff",
         }
         if_none_match = request.headers.get("if-none-match")

@@ -64,15 +64,17 @@ def subscription_entries(destination: DestinationConfig) -> list[dict[str, Any]]
         spec = compiled.spec
         if not spec.enabled:
             continue
-        entries.append({
-            "id": f"{destination.name}:{index}",
-            "name": spec.name,
-            "enabled": True,
-            "partnerAction": spec.partner_action,
-            "subscribe": spec.subscribe,
-            "ast": compiled.trigger.ast,
-            "mapping": dict(spec.mapping),
-        })
+        entries.append(
+            {
+                "id": f"{destination.name}:{index}",
+                "name": spec.name,
+                "enabled": True,
+                "partnerAction": spec.partner_action,
+                "subscribe": spec.subscribe,
+                "ast": compiled.trigger.ast,
+                "mapping": dict(spec.mapping),
+            }
+        )
     return entries
 
 
@@ -184,14 +186,16 @@ class SettingsCDN:
         source = self._sources.get(write_key)
         if source is None:
             return error_response(
-                404, "unknown_write_key",
+                404,
+                "unknown_write_key",
                 "no source of this server has this write key; check the key passed to analytics.load()",
             )
         host = request.headers.get("host")
         base_url = self.published.base_url(request.url.scheme, host)
         if base_url is None:
             return error_response(
-                400, "host_not_allowed",
+                400,
+                "host_not_allowed",
                 f"this server publishes no URLs for Host {(host or '')[:200]!r}: set server.public_url, or list the host in "
                 "server.allowed_hosts",
             )

@@ -38,8 +38,13 @@ ALLOW = "OPTIONS, POST"
 MAX_ORIGIN_WARNINGS = 1_000
 
 _HEADERS_USED = {
-    b"authorization", b"content-encoding", b"content-length", b"origin", b"host",
-    b"access-control-request-method", b"access-control-request-headers",
+    b"authorization",
+    b"content-encoding",
+    b"content-length",
+    b"origin",
+    b"host",
+    b"access-control-request-method",
+    b"access-control-request-headers",
 }
 _OK = b'{"success":true}'
 
@@ -74,7 +79,9 @@ class TrackingAPI:
         if kind is None:
             await self.app(scope, receive, send)
             return
-        headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"] if name in _HEADERS_USED}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"] if name in _HEADERS_USED
+        }
         method = scope["method"]
         if method == "POST":
             await self.track(kind, scope, receive, send, headers)
@@ -97,22 +104,30 @@ class TrackingAPI:
             client = scope.get("client")
             parsed = read_request(kind, body, headers, client[0] if client else None)
             if parsed.write_key is None:
-                raise IngestError(401, "missing_write_key", "no write key: send it as HTTP Basic user, or as writeKey in the body")
+                raise IngestError(
+                    401, "missing_write_key", "no write key: send it as HTTP Basic user, or as writeKey in the body"
+                )
             source = state.sources_by_key.get(parsed.write_key)
             if source is None:
-                raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
+                raise IngestError(
+                    401, "unknown_write_key", "the write key does not belong to any source of this server"
+                )
             source_name = source.name
             if origin is not None and not state.origins.allows(origin, source_name, host, scope.get("scheme", "http")):
                 self._warn_origin(origin, source_name)
                 raise IngestError(
-                    403, "origin_not_allowed", f"pages at {origin} may not send to this source; add the origin to its cors_origins"
+                    403,
+                    "origin_not_allowed",
+                    f"pages at {origin} may not send to this source; add the origin to its cors_origins",
                 )
             retry_after = self.limiter.admit(source_name, len(parsed.events))
             if retry_after:
                 extra_headers["retry-after"] = str(retry_after)
                 extra_headers["access-control-expose-headers"] = "Retry-After"  # analytics.js in a page reads it
                 raise IngestError(
-                    429, "rate_limited", f"source {source_name!r} is over its rate limit; retry after {retry_after}s (nothing was stored)"
+                    429,
+                    "rate_limited",
+                    f"source {source_name!r} is over its rate limit; retry after {retry_after}s (nothing was stored)",
                 )
         except ClientGone:
             return
@@ -134,7 +149,9 @@ class TrackingAPI:
             await state.appender.append(source_name, events)
         except Exception:
             telemetry.EVENTS_REJECTED.labels(source_name, "storage_unavailable").inc()
-            await respond_error(send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors)
+            await respond_error(
+                send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors
+            )
             return
         telemetry.EVENTS_RECEIVED.labels(source_name).inc(len(events))
         await respond(send, 200, _OK, cors)
@@ -159,7 +176,9 @@ class TrackingAPI:
             return
         self._warned.add((origin, source))
         where = f"source {source!r}" if source else "any source (CORS preflight)"
-        log.warning("refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where)
+        log.warning(
+            "refusing browser events from origin %s for %s: add it to cors_origins if it is yours", origin, where
+        )
 
     def _cors(self, origin: str | None, source: str | None, host: str | None, scope: Scope) -> dict[str, str]:
         if origin is None:
@@ -170,12 +189,19 @@ class TrackingAPI:
         return self.state.origins.response_headers(origin, credentials=grant == "listed")
 
 
-async def read_body(receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES) -> bytes:
+async def read_body(
+    receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES
+) -> bytes:
     """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
     stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestError(400, "batch_too_large", f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request", limit)
+        raise IngestError(
+            400,
+            "batch_too_large",
+            f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request",
+            limit,
+        )
     chunks, size = [], 0
     loop = asyncio.get_running_loop()
     try:
@@ -187,11 +213,15 @@ async def read_body(receive: Receive, headers: Mapping[str, str], timeout: float
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise IngestError(400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit)
+                    raise IngestError(
+                        400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit
+                    )
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
                 deadline.reschedule(loop.time() + timeout)
     except TimeoutError:
-        raise IngestError(408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)") from None
+        raise IngestError(
+            408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)"
+        ) from None
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

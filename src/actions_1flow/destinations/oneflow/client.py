@@ -151,7 +151,7 @@ class OneFlowClient:
             outcomes.extend(sent)
             failed = next((o for o in sent if o.retryable), None)
             if stop_on_retryable and failed is not None:
-                rest = tuple(m for g in groups[index + 1:] for m in g)
+                rest = tuple(m for g in groups[index + 1 :] for m in g)
                 if rest:
                     outcomes.append(not_sent(rest, failed))
                 break
@@ -235,7 +235,5 @@ class OneFlowClient:
         started: float,
         error: str,
     ) -> Outcome:
-        exchange = Exchange(
-            "POST", url, headers, body, elapsed_ms=(time.perf_counter() - started) * 1000, error=error
-        )
+        exchange = Exchange("POST", url, headers, body, elapsed_ms=(time.perf_counter() - started) * 1000, error=error)
         return Outcome(OutcomeKind.RETRYABLE, messages, reason=error, hint=HINT_TRANSIENT, exchange=exchange)

@@ -11,7 +11,17 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-from ...actions import Action, Destination, DevicePlugin, Field, Filtered, PerformInput, PerformResult, Preset, default_values
+from ...actions import (
+    Action,
+    Destination,
+    DevicePlugin,
+    Field,
+    Filtered,
+    PerformInput,
+    PerformResult,
+    Preset,
+    default_values,
+)
 from . import wire
 from .client import OneFlowClient
 from .regions import REGIONS, RegionError
@@ -121,7 +131,12 @@ ADDITIONS: dict[str, Any] = {
     "advancedSettings": [key for key, f in OneFlowSettings.fields().items() if f.advanced],
     "settingsAdded": [key for key in OneFlowSettings.model_fields if OneFlowSettings.info(key)["addition"]],
     "regions": {
-        r.name: {"label": r.label, "apiBaseUrl": r.api_base_url, "sdkUrl": r.sdk_url, "documented": r.api_base_url is not None}
+        r.name: {
+            "label": r.label,
+            "apiBaseUrl": r.api_base_url,
+            "sdkUrl": r.sdk_url,
+            "documented": r.api_base_url is not None,
+        }
         for r in REGIONS.values()
     },
     "limits": {"maxEventBytes": wire.MAX_REQUEST_BYTES, "maxBatchBytes": wire.MAX_BATCH_BYTES},
@@ -133,6 +148,7 @@ ADDITIONS: dict[str, Any] = {
         "Server-side (cloud) events feed 1Flow targeting but cannot trigger surveys.",
     ],
 }
+
 
 def create_client(settings: OneFlowSettings, **options: Any) -> OneFlowClient:
     """The cloud-mode client for the settings' endpoint and key (options go to `OneFlowClient`, e.g. `transport`)."""

@@ -151,5 +151,11 @@ def iso_timestamp(value: Any) -> str | None:
     elif moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # not strftime: this runs for every delivered message
-        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second, moment.microsecond // 1000
+        moment.year,
+        moment.month,
+        moment.day,
+        moment.hour,
+        moment.minute,
+        moment.second,
+        moment.microsecond // 1000,
     )

@@ -17,8 +17,15 @@ _FROM = "deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN exchanges x
 
 
 def page(
-    mark: str, body_text: str, *, destination: str | None, status: str | None, text: str | None,
-    before: tuple[float, int] | None, limit: int, source: str | None,
+    mark: str,
+    body_text: str,
+    *,
+    destination: str | None,
+    status: str | None,
+    text: str | None,
+    before: tuple[float, int] | None,
+    limit: int,
+    source: str | None,
 ) -> tuple[str, list[Any]]:
     """The SQL and arguments of one page of the log, newest first, strictly before `before` (updated_at, id).
     `mark` is the placeholder (`?` or `%s`); `body_text` an expression of the event body as text."""
@@ -66,8 +73,24 @@ def event_log(mark: str) -> str:
 def rows(found: list[tuple[Any, ...]]) -> list[LogRow]:
     return [
         LogRow(
-            LogEntry(dest, sub, mid, event_type(body), status, attempts, updated, next_at, error, hint, req, resp, received, replays),
-            source, rid,
+            LogEntry(
+                dest,
+                sub,
+                mid,
+                event_type(body),
+                status,
+                attempts,
+                updated,
+                next_at,
+                error,
+                hint,
+                req,
+                resp,
+                received,
+                replays,
+            ),
+            source,
+            rid,
         )
         for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays, source, rid in found
     ]
@@ -84,7 +107,9 @@ def event_type(body: Any) -> str | None:
 
 # -- device-mode reports ----------------------------------------------------------------------------------------
 
-_DEVICE_COLUMNS = "received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, origin"
+_DEVICE_COLUMNS = (
+    "received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, origin"
+)
 
 
 def device_insert(mark: str) -> str:
@@ -94,16 +119,26 @@ def device_insert(mark: str) -> str:
 def device_row(event: DeviceEvent) -> tuple[Any, ...]:
     """A report as `device_insert` stores it (its subscription as JSON text)."""
     return (
-        event.received_at, event.source, event.destination, event.kind, event.message,
+        event.received_at,
+        event.source,
+        event.destination,
+        event.kind,
+        event.message,
         None if event.subscription is None else orjson.dumps(event.subscription).decode(),
-        event.event_type, event.message_id, event.sdk_url, event.origin,
+        event.event_type,
+        event.message_id,
+        event.sdk_url,
+        event.origin,
     )
 
 
 def device_select(mark: str, source: str | None, limit: int) -> tuple[str, tuple[Any, ...]]:
     """The newest reports (of one source, when given)."""
     clause, args = (f"WHERE source = {mark} ", (source,)) if source is not None else ("", ())
-    return f"SELECT {_DEVICE_COLUMNS} FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT {mark}", (*args, limit)
+    return f"SELECT {_DEVICE_COLUMNS} FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT {mark}", (
+        *args,
+        limit,
+    )
 
 
 def device_events(found: list[tuple[Any, ...]]) -> list[DeviceEvent]:

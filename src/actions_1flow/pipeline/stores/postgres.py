@@ -148,8 +148,6 @@ class _Op:
         self.future: Future[Any] = Future()
 
 
-
-
 def _configure(conn: psycopg.Connection) -> None:
     conn.execute(f"SET search_path TO {SCHEMA}")
     conn.execute("SET synchronous_commit TO on")  # a 200 only after the commit is flushed, whatever the server default
@@ -355,7 +353,11 @@ class PostgresStore:
         return 0 if row is None else to_position(row[0], row[1])
 
     def record(
-        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        self,
+        destination: str,
+        records: list[DeliveryRecord],
+        cursor: int | None = None,
+        partition: int = 0,
         lease: Lease | None = None,
     ) -> Future[None]:
         now = time.time()
@@ -377,11 +379,17 @@ class PostgresStore:
                 conn.execute(
                     _UPSERT_DELIVERY,
                     (
-                        destination, partition, now,
-                        [r.event_seq for r in records], [r.subscription for r in records],
-                        [r.status for r in records], [r.attempts for r in records],
-                        [r.first_attempt_at for r in records], [r.next_attempt_at for r in records],
-                        [r.error for r in records], [r.hint for r in records],
+                        destination,
+                        partition,
+                        now,
+                        [r.event_seq for r in records],
+                        [r.subscription for r in records],
+                        [r.status for r in records],
+                        [r.attempts for r in records],
+                        [r.first_attempt_at for r in records],
+                        [r.next_attempt_at for r in records],
+                        [r.error for r in records],
+                        [r.hint for r in records],
                         [exchanges.get((r.request, r.response)) for r in records],
                     ),
                 )
@@ -484,7 +492,13 @@ class PostgresStore:
     # -- operations ------------------------------------------------------------------------------------------
 
     def requeue_dead(
-        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        self,
+        since: float,
+        until: float,
+        destination: str | None,
+        now: float,
+        *,
+        limit: int | None = None,
         dry_run: bool = False,
         event: int | None = None,
     ) -> Future[int]:
@@ -537,7 +551,9 @@ class PostgresStore:
                 passed.setdefault(dest, {})[source] = n
             out = []
             for dest, sources in destinations.items():
-                counts = DestinationCounts(dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {}))
+                counts = DestinationCounts(
+                    dest, by_status=by_status.get(dest, {}), filtered_by=filtered_by.get(dest, {})
+                )
                 counts.received = sum(per_source.get(s, 0) for s in sources)
                 if sources:
                     waiting = counts.received - sum(passed.get(dest, {}).get(s, 0) for s in sources)
@@ -545,25 +561,31 @@ class PostgresStore:
                     counts.pending = waiting + retrying
                     candidates = []
                     if waiting:
-                        candidates.append(conn.execute(  # each partition's first event after its cursor, by index
-                            "SELECT min(x.received_at) FROM cursors c CROSS JOIN LATERAL (SELECT e.received_at "
-                            "FROM events e WHERE e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) "
-                            "AND e.source = ANY(%s) ORDER BY e.xid, e.seq LIMIT 1) x WHERE c.destination = %s",
-                            (sources, dest),
-                        ).fetchone()[0])  # type: ignore[index]
-                        candidates.append(conn.execute(  # and of a partition without a cursor, its first event
-                            "SELECT min(x.received_at) FROM generate_series(0, %s - 1) g CROSS JOIN LATERAL ("
-                            "SELECT e.received_at FROM events e WHERE e.part = g AND e.source = ANY(%s) "
-                            "ORDER BY e.xid, e.seq LIMIT 1) x "
-                            "WHERE NOT EXISTS (SELECT 1 FROM cursors c WHERE c.destination = %s AND c.part = g)",
-                            (self.partitions, sources, dest),
-                        ).fetchone()[0])  # type: ignore[index]
+                        candidates.append(
+                            conn.execute(  # type: ignore[index]  # each partition's first event after its cursor, by index
+                                "SELECT min(x.received_at) FROM cursors c CROSS JOIN LATERAL (SELECT e.received_at "
+                                "FROM events e WHERE e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) "
+                                "AND e.source = ANY(%s) ORDER BY e.xid, e.seq LIMIT 1) x WHERE c.destination = %s",
+                                (sources, dest),
+                            ).fetchone()[0]
+                        )
+                        candidates.append(
+                            conn.execute(  # type: ignore[index]  # and of a partition without a cursor, its first event
+                                "SELECT min(x.received_at) FROM generate_series(0, %s - 1) g CROSS JOIN LATERAL ("
+                                "SELECT e.received_at FROM events e WHERE e.part = g AND e.source = ANY(%s) "
+                                "ORDER BY e.xid, e.seq LIMIT 1) x "
+                                "WHERE NOT EXISTS (SELECT 1 FROM cursors c WHERE c.destination = %s AND c.part = g)",
+                                (self.partitions, sources, dest),
+                            ).fetchone()[0]
+                        )
                     if retrying:
-                        candidates.append(conn.execute(
-                            "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                            "WHERE d.destination = %s AND d.status = 'retrying'",
-                            (dest,),
-                        ).fetchone()[0])  # type: ignore[index]
+                        candidates.append(
+                            conn.execute(  # type: ignore[index]
+                                "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                                "WHERE d.destination = %s AND d.status = 'retrying'",
+                                (dest,),
+                            ).fetchone()[0]
+                        )
                     present = [t for t in candidates if t is not None]
                     counts.oldest_pending_at = min(present) if present else None
                 out.append(counts)
@@ -591,7 +613,9 @@ class PostgresStore:
                     (step_s, names, start),
                 ):
                     per_source.setdefault(source, []).append((minute, n))
-                received = {dest: [x for s in sources.get(dest, []) for x in per_source.get(s, [])] for dest in destinations}
+                received = {
+                    dest: [x for s in sources.get(dest, []) for x in per_source.get(s, [])] for dest in destinations
+                }
         return activity_buckets(destinations, since, step_s, now, rows, received)
 
     def log(
@@ -618,11 +642,22 @@ class PostgresStore:
             ).fetchall()
         return [
             LogEntry(
-                dest, sub, mid, log_sql.event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
-                received, replays,
+                dest,
+                sub,
+                mid,
+                log_sql.event_type(body),
+                status,
+                attempts,
+                updated,
+                next_at,
+                error,
+                hint,
+                req,
+                resp,
+                received,
+                replays,
             )
-            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
-            in rows
+            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays in rows
         ]
 
     def prune(
@@ -731,7 +766,12 @@ class PostgresStore:
             ).fetchone()
             if not n:
                 return PurgeResult(0, 0, 0, None)
-            seqs = [s for (s,) in conn.execute(f"SELECT seq FROM events WHERE {match}", (after, last, "\\u0000", "\\ufffd", kind, value))]
+            seqs = [
+                s
+                for (s,) in conn.execute(
+                    f"SELECT seq FROM events WHERE {match}", (after, last, "\\u0000", "\\ufffd", kind, value)
+                )
+            ]
             if not seqs:
                 return PurgeResult(0, 0, 0, last if n == PURGE_CHUNK else None)
             dead = conn.execute(
@@ -744,12 +784,24 @@ class PostgresStore:
         return self.submit(purge)
 
     def log_page(
-        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
-        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+        self,
+        *,
+        destination: str | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        before: tuple[float, int] | None = None,
+        limit: int = 50,
+        source: str | None = None,
     ) -> list[LogRow]:
         sql, args = log_sql.page(
-            "%s", "convert_from(e.body, 'UTF8')", destination=destination, status=status, text=text, before=before,
-            limit=limit, source=source,
+            "%s",
+            "convert_from(e.body, 'UTF8')",
+            destination=destination,
+            status=status,
+            text=text,
+            before=before,
+            limit=limit,
+            source=source,
         )
         with self._read() as conn:
             return log_sql.rows(conn.execute(sql, args).fetchall())
@@ -782,7 +834,6 @@ class PostgresStore:
         sql, args = log_sql.device_select("%s", source, limit)
         with self._read() as conn:
             return log_sql.device_events(conn.execute(sql, args).fetchall())
-
 
 
 def _reason(exc: BaseException) -> str:

@@ -99,9 +99,11 @@ CREATE TABLE suppressions (
 """
 
 
-_REASON = "CASE " + " ".join(
-    f"WHEN status = 'filtered' AND left(error, {len(r)}) = '{r}' THEN '{r}'" for r in FILTER_REASONS
-) + " ELSE '' END"
+_REASON = (
+    "CASE "
+    + " ".join(f"WHEN status = 'filtered' AND left(error, {len(r)}) = '{r}' THEN '{r}'" for r in FILTER_REASONS)
+    + " ELSE '' END"
+)
 
 
 def _add(table: str, keys: str, select: str) -> str:
@@ -125,7 +127,8 @@ CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {tables} FOR EACH STA
 
 _AFTER = "(e.xid, e.seq) > (c.xid, c.seq)"
 
-COUNTS = """
+COUNTS = (
+    """
 CREATE TABLE received_totals (source text, part smallint, slot smallint, n bigint NOT NULL,
                               PRIMARY KEY (source, part, slot));
 CREATE TABLE passed_totals (destination text, source text, slot smallint, n bigint NOT NULL,
@@ -137,56 +140,168 @@ CREATE TABLE delivery_minutes (destination text, minute bigint, status text, slo
 CREATE TABLE received_minutes (source text, minute bigint, slot smallint, n bigint NOT NULL,
                                PRIMARY KEY (source, minute, slot));
 CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT (pg_backend_pid() % 64)::smallint $$;
-""" + _trigger("events", "events_counted_in", "INSERT", "NEW TABLE AS new_rows", f"""
+"""
+    + _trigger(
+        "events",
+        "events_counted_in",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        f"""
 {_add("received_totals", "source, part", "SELECT source, part, count(*) AS n FROM new_rows GROUP BY 1, 2")}
-{_add("received_minutes", "source, minute",
-      "SELECT source, floor(received_at / 60)::bigint * 60 AS minute, count(*) AS n FROM new_rows GROUP BY 1, 2")}
-{_add("passed_totals", "destination, source",
-      "SELECT c.destination, e.source, count(*) AS n FROM new_rows e JOIN cursors c ON c.part = e.part "
-      "AND (e.xid, e.seq) <= (c.xid, c.seq) GROUP BY 1, 2")}
-""") + _trigger("events", "events_counted_out", "DELETE", "OLD TABLE AS old_rows", f"""
+{
+            _add(
+                "received_minutes",
+                "source, minute",
+                "SELECT source, floor(received_at / 60)::bigint * 60 AS minute, count(*) AS n FROM new_rows GROUP BY 1, 2",
+            )
+        }
+{
+            _add(
+                "passed_totals",
+                "destination, source",
+                "SELECT c.destination, e.source, count(*) AS n FROM new_rows e JOIN cursors c ON c.part = e.part "
+                "AND (e.xid, e.seq) <= (c.xid, c.seq) GROUP BY 1, 2",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "events",
+        "events_counted_out",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        f"""
 {_add("received_totals", "source, part", "SELECT source, part, -count(*) AS n FROM old_rows GROUP BY 1, 2")}
-{_add("passed_totals", "destination, source",
-      "SELECT c.destination, e.source, -count(*) AS n FROM old_rows e JOIN cursors c ON c.part = e.part "
-      "AND (e.xid, e.seq) <= (c.xid, c.seq) GROUP BY 1, 2")}
-""") + _trigger("cursors", "cursors_counted_in", "INSERT", "NEW TABLE AS new_rows", f"""
-{_add("passed_totals", "destination, source",
-      "SELECT destination, source, sum(n) AS n FROM ("
-      " SELECT c.destination, r.source, r.n FROM new_rows c JOIN received_totals r ON r.part = c.part"
-      f" UNION ALL SELECT c.destination, e.source, -1 FROM new_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
-      ") t GROUP BY 1, 2")}
-""") + _trigger("cursors", "cursors_counted_move", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows", f"""
-{_add("passed_totals", "destination, source",
-      "SELECT destination, source, sum(n) AS n FROM ("
-      " SELECT c.destination, e.source, 1 AS n FROM old_rows o JOIN new_rows c USING (destination, part)"
-      "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (o.xid, o.seq) AND (e.xid, e.seq) <= (c.xid, c.seq)"
-      " UNION ALL SELECT c.destination, e.source, -1 FROM old_rows o JOIN new_rows c USING (destination, part)"
-      "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) AND (e.xid, e.seq) <= (o.xid, o.seq)"
-      ") t GROUP BY 1, 2")}
-""") + _trigger("cursors", "cursors_counted_out", "DELETE", "OLD TABLE AS old_rows", f"""
-{_add("passed_totals", "destination, source",
-      "SELECT destination, source, -sum(n) AS n FROM ("
-      " SELECT c.destination, r.source, r.n FROM old_rows c JOIN received_totals r ON r.part = c.part"
-      f" UNION ALL SELECT c.destination, e.source, -1 FROM old_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
-      ") t GROUP BY 1, 2")}
-""") + _trigger("deliveries", "deliveries_counted_in", "INSERT", "NEW TABLE AS new_rows", f"""
-{_add("delivery_totals", "destination, status, reason",
-      f"SELECT destination, status, {_REASON} AS reason, count(*) AS n FROM new_rows GROUP BY 1, 2, 3")}
-{_add("delivery_minutes", "destination, minute, status",
-      "SELECT destination, floor(updated_at / 60)::bigint * 60 AS minute, status, count(*) AS n FROM new_rows "
-      "GROUP BY 1, 2, 3")}
-""") + _trigger("deliveries", "deliveries_counted_change", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows", f"""
-{_add("delivery_totals", "destination, status, reason",
-      "SELECT destination, status, reason, sum(n) AS n FROM ("
-      f" SELECT destination, status, {_REASON} AS reason, -1 AS n FROM old_rows"
-      f" UNION ALL SELECT destination, status, {_REASON}, 1 FROM new_rows) t GROUP BY 1, 2, 3")}
-{_add("delivery_minutes", "destination, minute, status",
-      "SELECT n.destination, floor(n.updated_at / 60)::bigint * 60 AS minute, n.status, count(*) AS n "
-      "FROM old_rows o JOIN new_rows n USING (id) WHERE o.status <> n.status GROUP BY 1, 2, 3")}
-""") + _trigger("deliveries", "deliveries_counted_out", "DELETE", "OLD TABLE AS old_rows", f"""
-{_add("delivery_totals", "destination, status, reason",
-      f"SELECT destination, status, {_REASON} AS reason, -count(*) AS n FROM old_rows GROUP BY 1, 2, 3")}
-""")
+{
+            _add(
+                "passed_totals",
+                "destination, source",
+                "SELECT c.destination, e.source, -count(*) AS n FROM old_rows e JOIN cursors c ON c.part = e.part "
+                "AND (e.xid, e.seq) <= (c.xid, c.seq) GROUP BY 1, 2",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "cursors",
+        "cursors_counted_in",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        f"""
+{
+            _add(
+                "passed_totals",
+                "destination, source",
+                "SELECT destination, source, sum(n) AS n FROM ("
+                " SELECT c.destination, r.source, r.n FROM new_rows c JOIN received_totals r ON r.part = c.part"
+                f" UNION ALL SELECT c.destination, e.source, -1 FROM new_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
+                ") t GROUP BY 1, 2",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "cursors",
+        "cursors_counted_move",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        f"""
+{
+            _add(
+                "passed_totals",
+                "destination, source",
+                "SELECT destination, source, sum(n) AS n FROM ("
+                " SELECT c.destination, e.source, 1 AS n FROM old_rows o JOIN new_rows c USING (destination, part)"
+                "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (o.xid, o.seq) AND (e.xid, e.seq) <= (c.xid, c.seq)"
+                " UNION ALL SELECT c.destination, e.source, -1 FROM old_rows o JOIN new_rows c USING (destination, part)"
+                "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) AND (e.xid, e.seq) <= (o.xid, o.seq)"
+                ") t GROUP BY 1, 2",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "cursors",
+        "cursors_counted_out",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        f"""
+{
+            _add(
+                "passed_totals",
+                "destination, source",
+                "SELECT destination, source, -sum(n) AS n FROM ("
+                " SELECT c.destination, r.source, r.n FROM old_rows c JOIN received_totals r ON r.part = c.part"
+                f" UNION ALL SELECT c.destination, e.source, -1 FROM old_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
+                ") t GROUP BY 1, 2",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "deliveries",
+        "deliveries_counted_in",
+        "INSERT",
+        "NEW TABLE AS new_rows",
+        f"""
+{
+            _add(
+                "delivery_totals",
+                "destination, status, reason",
+                f"SELECT destination, status, {_REASON} AS reason, count(*) AS n FROM new_rows GROUP BY 1, 2, 3",
+            )
+        }
+{
+            _add(
+                "delivery_minutes",
+                "destination, minute, status",
+                "SELECT destination, floor(updated_at / 60)::bigint * 60 AS minute, status, count(*) AS n FROM new_rows "
+                "GROUP BY 1, 2, 3",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "deliveries",
+        "deliveries_counted_change",
+        "UPDATE",
+        "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+        f"""
+{
+            _add(
+                "delivery_totals",
+                "destination, status, reason",
+                "SELECT destination, status, reason, sum(n) AS n FROM ("
+                f" SELECT destination, status, {_REASON} AS reason, -1 AS n FROM old_rows"
+                f" UNION ALL SELECT destination, status, {_REASON}, 1 FROM new_rows) t GROUP BY 1, 2, 3",
+            )
+        }
+{
+            _add(
+                "delivery_minutes",
+                "destination, minute, status",
+                "SELECT n.destination, floor(n.updated_at / 60)::bigint * 60 AS minute, n.status, count(*) AS n "
+                "FROM old_rows o JOIN new_rows n USING (id) WHERE o.status <> n.status GROUP BY 1, 2, 3",
+            )
+        }
+""",
+    )
+    + _trigger(
+        "deliveries",
+        "deliveries_counted_out",
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        f"""
+{
+            _add(
+                "delivery_totals",
+                "destination, status, reason",
+                f"SELECT destination, status, {_REASON} AS reason, -count(*) AS n FROM old_rows GROUP BY 1, 2, 3",
+            )
+        }
+""",
+    )
+)
 """Counts kept as rows are written, by triggers in the writing transaction (so `migrate`'s and any other writes
 keep them too): events received per source and partition, events at or before each destination's cursors per
 source, deliveries per destination, status and filter reason, and per minute the deliveries entering each status and

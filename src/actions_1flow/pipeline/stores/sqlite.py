@@ -135,10 +135,12 @@ CREATE TABLE IF NOT EXISTS suppressions (  -- added within schema 2: files witho
 );
 """
 
+
 def _reason(row: str) -> str:
     """The `filtered_by` reason of a delivery row (`NEW`/`OLD`), '' for none — FILTER_REASONS' prefix rule."""
     cases = " ".join(
-        f"WHEN {row}.status = 'filtered' AND substr({row}.error, 1, {len(r)}) = '{r}' THEN '{r}'" for r in FILTER_REASONS
+        f"WHEN {row}.status = 'filtered' AND substr({row}.error, 1, {len(r)}) = '{r}' THEN '{r}'"
+        for r in FILTER_REASONS
     )
     return f"CASE {cases} ELSE '' END"
 
@@ -172,8 +174,7 @@ purge) and cursor moves, rarer or once per call, are counted by the triggers bel
 
 def _add(table: str, keys: str, values: str, n: str = "1") -> str:
     return (
-        f"INSERT INTO {table} ({keys}, n) VALUES ({values}, {n}) "
-        f"ON CONFLICT ({keys}) DO UPDATE SET n = n + excluded.n;"
+        f"INSERT INTO {table} ({keys}, n) VALUES ({values}, {n}) ON CONFLICT ({keys}) DO UPDATE SET n = n + excluded.n;"
     )
 
 
@@ -232,7 +233,7 @@ def _count_outcomes(conn: sqlite3.Connection, destination: str, records: list[De
     seqs = sorted({r.event_seq for r in records})
     old: dict[tuple[int, str], tuple[str, str | None]] = {}
     for i in range(0, len(seqs), 10_000):
-        chunk = seqs[i:i + 10_000]
+        chunk = seqs[i : i + 10_000]
         for seq, sub, status, error in conn.execute(
             f"SELECT event_seq, subscription, status, error FROM deliveries WHERE event_seq IN ({','.join('?' * len(chunk))}) "
             "AND destination = ?",
@@ -256,13 +257,13 @@ def _count_outcomes(conn: sqlite3.Connection, destination: str, records: list[De
 _COUNTS_BACKFILL = f"""
 INSERT INTO received_totals (source, n) SELECT source, count(*) FROM events GROUP BY source;
 INSERT INTO received_minutes (source, minute, n)
-    SELECT source, {_minute('received_at')}, count(*) FROM events GROUP BY 1, 2;
+    SELECT source, {_minute("received_at")}, count(*) FROM events GROUP BY 1, 2;
 INSERT INTO passed_totals (destination, source, n)
     SELECT c.destination, e.source, count(*) FROM cursors c JOIN events e ON e.seq <= c.seq GROUP BY 1, 2;
 INSERT INTO delivery_totals (destination, status, reason, n)
-    SELECT destination, status, {_reason('deliveries')}, count(*) FROM deliveries GROUP BY 1, 2, 3;
+    SELECT destination, status, {_reason("deliveries")}, count(*) FROM deliveries GROUP BY 1, 2, 3;
 INSERT INTO delivery_minutes (destination, minute, status, n)  -- the past as far as it is known: current outcomes
-    SELECT destination, {_minute('updated_at')}, status, count(*) FROM deliveries GROUP BY 1, 2, 3;
+    SELECT destination, {_minute("updated_at")}, status, count(*) FROM deliveries GROUP BY 1, 2, 3;
 """
 """Counts for a file written before they were kept (one pass over its rows, once)."""
 
@@ -311,6 +312,7 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
             raise
 
     return guarded
+
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
@@ -577,7 +579,11 @@ class SQLiteStore:
         return int(row[0]) if row else 0
 
     def record(
-        self, destination: str, records: list[DeliveryRecord], cursor: int | None = None, partition: int = 0,
+        self,
+        destination: str,
+        records: list[DeliveryRecord],
+        cursor: int | None = None,
+        partition: int = 0,
         lease: Lease | None = None,
     ) -> Future[None]:
         # No fence needed: the lease is the delivery lock, held until this process ends.
@@ -598,8 +604,17 @@ class SQLiteStore:
                     _UPSERT_DELIVERY,
                     [
                         (
-                            r.event_seq, destination, r.subscription, r.status, r.attempts, r.first_attempt_at,
-                            r.next_attempt_at, now, r.error, r.hint, exchanges.get((r.request, r.response)),
+                            r.event_seq,
+                            destination,
+                            r.subscription,
+                            r.status,
+                            r.attempts,
+                            r.first_attempt_at,
+                            r.next_attempt_at,
+                            now,
+                            r.error,
+                            r.hint,
+                            exchanges.get((r.request, r.response)),
                         )
                         for r in records
                     ],
@@ -629,23 +644,31 @@ class SQLiteStore:
 
     @_guarded
     def next_due_at(self, destination: str, partition: int = 0) -> float | None:
-        row = self._reader().execute(
-            "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ? AND status = 'retrying'",
-            (destination,),
-        ).fetchone()
+        row = (
+            self._reader()
+            .execute(
+                "SELECT min(next_attempt_at) FROM deliveries WHERE destination = ? AND status = 'retrying'",
+                (destination,),
+            )
+            .fetchone()
+        )
         return row[0]
 
     # -- operations ------------------------------------------------------------------------------------------
 
     def requeue_dead(
-        self, since: float, until: float, destination: str | None, now: float, *, limit: int | None = None,
+        self,
+        since: float,
+        until: float,
+        destination: str | None,
+        now: float,
+        *,
+        limit: int | None = None,
         dry_run: bool = False,
         event: int | None = None,
     ) -> Future[int]:
         # `updated_at < now`: a delivery that failed again after the replay began is not picked up a second time.
-        where = (
-            f"{_FAILED} AND d.status = 'dead' AND d.updated_at < ? AND e.received_at >= ? AND e.received_at < ?"
-        )
+        where = f"{_FAILED} AND d.status = 'dead' AND d.updated_at < ? AND e.received_at >= ? AND e.received_at < ?"
         args: tuple[Any, ...] = (now, since, until)
         if destination is not None:
             where += " AND d.destination = ?"
@@ -717,11 +740,13 @@ class SQLiteStore:
                         ).fetchone()
                         candidates.append(row[0] if row else None)
                     if retrying:
-                        candidates.append(db.execute(
-                            "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
-                            "WHERE d.destination = ? AND d.status = 'retrying'",
-                            (dest,),
-                        ).fetchone()[0])
+                        candidates.append(
+                            db.execute(
+                                "SELECT min(e.received_at) FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+                                "WHERE d.destination = ? AND d.status = 'retrying'",
+                                (dest,),
+                            ).fetchone()[0]
+                        )
                     present = [t for t in candidates if t is not None]
                     counts.oldest_pending_at = min(present) if present else None
                 out.append(counts)
@@ -785,11 +810,22 @@ class SQLiteStore:
         )
         return [
             LogEntry(
-                dest, sub, mid, log_sql.event_type(body), status, attempts, updated, next_at, error, hint, req, resp,
-                received, replays,
+                dest,
+                sub,
+                mid,
+                log_sql.event_type(body),
+                status,
+                attempts,
+                updated,
+                next_at,
+                error,
+                hint,
+                req,
+                resp,
+                received,
+                replays,
             )
-            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays
-            in rows
+            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays in rows
         ]
 
     def prune(
@@ -915,12 +951,24 @@ class SQLiteStore:
 
     @_guarded
     def log_page(
-        self, *, destination: str | None = None, status: str | None = None, text: str | None = None,
-        before: tuple[float, int] | None = None, limit: int = 50, source: str | None = None,
+        self,
+        *,
+        destination: str | None = None,
+        status: str | None = None,
+        text: str | None = None,
+        before: tuple[float, int] | None = None,
+        limit: int = 50,
+        source: str | None = None,
     ) -> list[LogRow]:
         sql, args = log_sql.page(
-            "?", "CAST(e.body AS TEXT)", destination=destination, status=status, text=text, before=before,
-            limit=limit, source=source,
+            "?",
+            "CAST(e.body AS TEXT)",
+            destination=destination,
+            status=status,
+            text=text,
+            before=before,
+            limit=limit,
+            source=source,
         )
         return log_sql.rows(self._reader().execute(sql, args).fetchall())
 
@@ -965,4 +1013,3 @@ def _statements(script: str) -> list[str]:
                 out.append(pending)
             pending = ""
     return out
-

@@ -37,7 +37,7 @@ def what_to_do(path: Path) -> str:
     """The advice every refusal of a damaged store ends with."""
     return (
         f"stop every process using it, move {path} (and its -wal and -shm files) aside, and restore the latest "
-        f"backup in its place (docs/operations.md, \"Backups\"); to salvage what is readable: "
+        f'backup in its place (docs/operations.md, "Backups"); to salvage what is readable: '
         f"sqlite3 {path} .recover | sqlite3 recovered.db"
     )
 
@@ -55,7 +55,9 @@ def check_path(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot use {path} as the event store: {exc.strerror or exc}") from None
     if stat.S_ISDIR(info.st_mode):
-        raise StoreError(f"{path} is a directory, not an event store: point `storage:` at a file (sqlite:///{path}/events.db)")
+        raise StoreError(
+            f"{path} is a directory, not an event store: point `storage:` at a file (sqlite:///{path}/events.db)"
+        )
     if not stat.S_ISREG(info.st_mode):
         raise StoreError(f"{path} is not a regular file: point `storage:` at an SQLite file")
     if not info.st_mode & stat.S_IWUSR or not os.access(path, os.R_OK | os.W_OK):
@@ -75,7 +77,9 @@ def check_path(path: Path) -> None:
     except OSError as exc:
         raise StoreError(f"cannot read the event store {path}: {exc.strerror or exc}") from None
     if header != SQLITE_HEADER:
-        raise StoreError(f"{path} is not an SQLite database (its first bytes are not SQLite's header); " + what_to_do(path))
+        raise StoreError(
+            f"{path} is not an SQLite database (its first bytes are not SQLite's header); " + what_to_do(path)
+        )
 
 
 def quick_check(conn: sqlite3.Connection, path: Path, budget: float = QUICK_CHECK_BUDGET_S) -> bool:
@@ -90,7 +94,10 @@ def quick_check(conn: sqlite3.Connection, path: Path, budget: float = QUICK_CHEC
             raise damaged(path, exc) from None
         log.warning(
             "the event store %s was not integrity-checked: quick_check did not finish within %.0fs; check it while "
-            "the server is stopped with: sqlite3 %s 'PRAGMA quick_check'", path, budget, path,
+            "the server is stopped with: sqlite3 %s 'PRAGMA quick_check'",
+            path,
+            budget,
+            path,
         )
         return False
     except sqlite3.DatabaseError as exc:
