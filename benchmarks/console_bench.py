@@ -145,7 +145,8 @@ def fill_postgres(store: PostgresStore, total: int, now: float) -> None:
             execute(
                 "INSERT INTO events (seq, part, source, message_id, received_at, body) OVERRIDING SYSTEM VALUE "
                 "SELECT x, (x % 10000) % %s, CASE WHEN x % 5 = 0 THEN 'app' ELSE 'web' END, 'm' || x, %s + x * %s, "
-                "convert_to(json_build_object('type', 'track', 'event', 'Order Completed', 'userId', 'u' || (x % 10000), "
+                "convert_to(json_build_object('type', 'track', 'event', 'Order Completed', "
+                "'userId', 'u' || (x % 10000), "
                 "'messageId', 'm' || x, 'properties', json_build_object('n', x, 'plan', 'pro'))::text, 'UTF8') "
                 "FROM generate_series(%s::bigint, %s::bigint) x",
                 (parts, start, span, low, high),
@@ -157,8 +158,8 @@ def fill_postgres(store: PostgresStore, total: int, now: float) -> None:
                 (start, span, REQUEST, RESPONSE, low // 50 + 1, high // 50 + 1, done // 50 + 1),
             )
             execute(
-                "INSERT INTO deliveries (event_seq, destination, part, subscription, status, attempts, first_attempt_at, "
-                "next_attempt_at, updated_at, error, exchange_id) "
+                "INSERT INTO deliveries (event_seq, destination, part, subscription, status, attempts, "
+                "first_attempt_at, next_attempt_at, updated_at, error, exchange_id) "
                 f"SELECT seq, 'oneflow', part, 'Track Event', {STATUS_SQL}, 1, received_at + 1, "
                 f"CASE WHEN seq % 1000 < 5 THEN %s END, received_at + 2, {ERROR_SQL}, seq / 50 + 1 "
                 "FROM events WHERE seq BETWEEN %s AND %s AND seq <= %s",

@@ -3,7 +3,8 @@
 Both sides evaluate every subscription against every event, repeatedly, for the same wall time; the best of
 `--rounds` rounds counts for each (the machine is shared). Ours is measured twice: one `Subscription.matches` call
 per (subscription, event), and one `SubscriptionSet.matches` call per event answering for all subscriptions (how a
-destination evaluates its subscriptions). Every side's hits per pass must agree, so all did the same work. Usage: `python benchmarks/fql_bench.py [--seconds S] [--rounds N] [--json]` (or `make bench`).
+destination evaluates its subscriptions). Every side's hits per pass must agree, so all did the same work. Usage:
+`python benchmarks/fql_bench.py [--seconds S] [--rounds N] [--json]` (or `make bench`).
 """
 
 from __future__ import annotations

@@ -50,7 +50,9 @@ BROWSER_EVENT = {
     "properties": {"product_id": "p-42", "price": 19.99, "currency": "EUR", "category": "shoes"},
     "context": {
         "page": {"path": "/p/42", "referrer": "", "search": "", "title": "Shoe", "url": "http://shop.example/p/42"},
-        "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        "userAgent": (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+        ),
         "userAgentData": {"brands": [{"brand": "Chromium", "version": "120"}], "mobile": False, "platform": "Linux"},
         "locale": "en-US",
         "library": {"name": "analytics.js", "version": "npm:next-1.84.3"},
@@ -247,14 +249,16 @@ def main() -> None:
     )
     print(
         f"  /v1/t single events:             {result['single_requests_per_s']:>9,.0f} requests/s   goal ≥ "
-        f"{GOALS['single_requests_per_s']:,}: {verdict(result['single_requests_per_s'], GOALS['single_requests_per_s'])}"
+        f"{GOALS['single_requests_per_s']:,}: "
+        f"{verdict(result['single_requests_per_s'], GOALS['single_requests_per_s'])}"
     )
     rounds = ", ".join(
         f"p50 {p50:.2f} / p99 {p99:.2f} / max {top:.1f}" for p50, p99, top in result["fixed_rate_rounds"]
     )
     print(f"  /v1/t at 1,000 requests/s (ms):  {rounds}")
     print(
-        f"                                   median p99 {result['p99_ms_at_1k']:.2f} ms   goal p99 < {GOALS['p99_ms_at_1k']:g} ms: "
+        f"                                   median p99 {result['p99_ms_at_1k']:.2f} ms   "
+        f"goal p99 < {GOALS['p99_ms_at_1k']:g} ms: "
         f"{verdict(result['p99_ms_at_1k'], GOALS['p99_ms_at_1k'], higher_is_better=False)}"
     )
     print(

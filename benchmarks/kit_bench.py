@@ -142,7 +142,8 @@ def main() -> None:
     print(f"one event through the 1Flow presets ({len(EVENTS)} events: track and identify):")
     print(f"  actions-core Destination.onEvent  {reference_events['per_second']:>10,.0f} events/s")
     print(
-        f"  actions-1flow run_event           {mine_events:>10,.0f} events/s   ratio {mine_events / reference_events['per_second']:.2f}"
+        f"  actions-1flow run_event           {mine_events:>10,.0f} events/s   "
+        f"ratio {mine_events / reference_events['per_second']:.2f}"
     )
     with tempfile.TemporaryDirectory() as tmp:
         server = SandboxServer(Path(tmp) / "sandbox.log", keys=[US_KEY], log_level="warning")

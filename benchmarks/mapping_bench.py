@@ -60,7 +60,9 @@ def realistic_events(count: int, seed: int = 7) -> list[dict]:
             "context": {
                 "ip": f"203.0.113.{rng.randrange(256)}",
                 "locale": rng.choice(["en-US", "de-DE", "fr-FR"]),
-                "userAgent": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36",
+                "userAgent": (
+                    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+                ),
                 "library": {"name": "analytics.js", "version": "next-1.84.3"},
                 "page": {
                     "path": path,

@@ -418,14 +418,15 @@ def report(results: dict[str, Any], args: argparse.Namespace, load_before: tuple
         if r["workers"] == 4 and base:
             goal = f">= {GOALS['speedup_4']:g}x: {mark(r['events_per_s'] / base >= GOALS['speedup_4'])}"
         print(
-            f"{'delivery, sandbox at 50 ms, ' + str(r['workers']) + ' worker(s)':52s} {r['events_per_s']:>10,.0f} ev/s  "
+            f"{'delivery, sandbox at 50 ms, ' + str(r['workers']) + ' worker(s)':52s} "
+            f"{r['events_per_s']:>10,.0f} ev/s  "
             f"{goal}{speedup}"
         )
         print(f"    leases per worker {r['leases']}; CPU: {cpu_text(r['cpu'], r['seconds'], r['events'])}")
     if runs:
         print(
-            f"    batch_size {args.batch_size}, {args.delivery:,} events pre-filled per run, rate over {args.window:g} s "
-            "once the leases were spread evenly"
+            f"    batch_size {args.batch_size}, {args.delivery:,} events pre-filled per run, "
+            f"rate over {args.window:g} s once the leases were spread evenly"
         )
     if "memory" in results:
         m = results["memory"]

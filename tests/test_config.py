@@ -70,7 +70,7 @@ def test_env_interpolation_default_and_escape():
           settings: {projectApiKey: "${ONEFLOW_PROJECT_KEY}", apiBaseUrl: "${API:-http://127.0.0.1:9/v1}"}
           subscriptions:
             - {name: "cost $${x}", subscribe: 'type = "track"', partnerAction: trackEvent, mapping: {event_name: "$${literal}"}}
-        """
+        """  # noqa: E501 -- the YAML under test is kept byte for byte
     )
     dest = config.destinations[0]
     assert dest.settings.api_base_url() == "http://127.0.0.1:9/v1"
@@ -92,7 +92,8 @@ def test_missing_project_api_key():
         (
             4,
             "destinations[0].settings.projectApiKey",
-            'projectApiKey is missing: the 1Flow Project API Key is required (e.g. projectApiKey: "${ONEFLOW_PROJECT_KEY}")',
+            "projectApiKey is missing: the 1Flow Project API Key is required "
+            '(e.g. projectApiKey: "${ONEFLOW_PROJECT_KEY}")',
         ),
     ]
 
@@ -237,7 +238,7 @@ def test_explicit_subscriptions_keep_order_and_enabled_flag():
           subscriptions:
             - {name: a, subscribe: 'type = "track"', partnerAction: trackEvent, mapping: {event_name: {"@path": "$.event"}}}
             - {name: b, subscribe: 'type = "identify"', partnerAction: identifyUser, enabled: false}
-        """
+        """  # noqa: E501 -- the YAML under test is kept byte for byte
     )
     assert [(c.name, c.spec.enabled) for c in config.destinations[0].compiled] == [("a", True), ("b", False)]
 
@@ -296,8 +297,8 @@ def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):
 def test_postgresql_storage_is_accepted_with_env_and_a_bad_url_is_refused_without_its_password():
     base = "sources:\n  - {name: web, write_key: wk}\n"
     config = parse_config(
-        "storage: postgresql://app:${PGPASS}@db.internal:5432/events?sslmode=require\npipeline: {lease_ttl: 5s, partitions: 32}\n"
-        + base,
+        "storage: postgresql://app:${PGPASS}@db.internal:5432/events?sslmode=require\n"
+        "pipeline: {lease_ttl: 5s, partitions: 32}\n" + base,
         "c.yaml",
         env={"PGPASS": "s3cret"},
     )

@@ -723,8 +723,9 @@ def _device_conflicts(config: Config) -> list[ConfigProblem]:
                 problems.append(
                     ConfigProblem(
                         ("destinations", i),
-                        f"source {source!r} already loads {vendor} through device-mode destination {seen[0].name!r} with "
-                        f"{device.page_conflict or 'other settings'}; a page can run only one {vendor} SDK",
+                        f"source {source!r} already loads {vendor} through device-mode destination "
+                        f"{seen[0].name!r} with {device.page_conflict or 'other settings'}; "
+                        f"a page can run only one {vendor} SDK",
                     )
                 )
     return problems

@@ -1,9 +1,10 @@
 """Warnings about how a configuration uses its keys — legal, but worth an operator's second look.
 
 A device-mode destination may publish a secret setting to every browser (1Flow: the Project API Key, which its SDK
-reads from its script tag). A cloud-mode destination sending with that same key means the key the server's deliveries rely on is one
-anyone can copy from a page, and so can send server-side events into the project as if they were ours. That
-is allowed (one 1Flow project may be all a plan has), so it is a warning, not a configuration error.
+reads from its script tag). A cloud-mode destination sending with that same key means the key the server's
+deliveries rely on is one anyone can copy from a page, and so can send server-side events into the project as if
+they were ours. That is allowed (one 1Flow project may be all a plan has), so it is a warning, not a configuration
+error.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def key_warnings(config: Config) -> list[str]:
                 warnings.append(
                     f"cloud-mode destination {dest.name!r} uses the same {key} that device-mode destination "
                     f"{device_name!r} publishes to every browser: anyone can copy it from a page and send events to "
-                    f"{vendor} as this server does; give server-side delivery a key of its own if your {vendor} plan allows"
+                    f"{vendor} as this server does; "
+                    f"give server-side delivery a key of its own if your {vendor} plan allows"
                 )
     return warnings
 

@@ -49,7 +49,7 @@ for (const name of ['alert', 'confirm', 'prompt']) {
   window[name] = function (...args) { window.__dialogs.push([name, String(args[0])]); };
 }
 document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-"""
+"""  # noqa: E501 -- the init script is kept byte for byte
 """Init scripts run before the page's own (and are exempt from its CSP): they record any dialog a script opens and
 every CSP violation."""
 
@@ -226,8 +226,10 @@ def check_overview(page, config: Path) -> dict[str, Any]:
     for field in ("received", "filtered", "retrying", "dead", "delivered", "pending"):
         assert card.locator(f'[data-field="{field}"]').inner_text().replace(",", "") == str(row[field]), field
     drawn = page.evaluate(
-        """() => { const c = document.querySelector('#chart canvas'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return [c.width, c.height, n] }"""
+        "() => { const c = document.querySelector('#chart canvas'); "
+        "const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;\n"
+        "                   let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; "
+        "return [c.width, c.height, n] }"
     )
     assert drawn[0] > 300 and drawn[1] > 100 and drawn[2] > 500, drawn  # axes, grid and the series' lines
     assert page.locator(".u-legend").inner_text().count("delivered") == 1

@@ -74,7 +74,8 @@ def test_outage_with_retry_after_then_full_delivery_while_the_other_destination_
         assert later, "no request after a fault"
         wait = at(later[0]) - at(call)
         assert wait >= float(call["fault"]["retry_after"]) - 0.002, (
-            f"request {later[0]['seq']} came {wait:.3f}s after a {call['status']} with Retry-After {call['fault']['retry_after']}"
+            f"request {later[0]['seq']} came {wait:.3f}s after a {call['status']} "
+            f"with Retry-After {call['fault']['retry_after']}"
         )
     recovered = at(next(c for c in down if c["status"] == 200 and c["seq"] > faults[-1]["seq"]))
     assert recovered - at(faults[0]) >= 6.0 - 0.01  # 1 + 1 + 2 + 2 seconds of Retry-After

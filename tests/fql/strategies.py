@@ -50,7 +50,8 @@ numbers = st.one_of(
 
 
 NAME_POOL = ["total", "plan", "tags", "nested", "level", "deep", "x", "my key", "email", "flag", "length",
-             "page", "path", "app", "version", "a[0]", "é", "_x", "count", "name", "type", "and", "null", "true"]  # fmt: skip
+             "page", "path", "app", "version", "a[0]", "é", "_x", "count", "name", "type", "and",
+             "null", "true"]  # fmt: skip
 
 
 @st.composite

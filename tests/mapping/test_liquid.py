@@ -467,7 +467,8 @@ DATE_TEXTS = [
 
 @pytest.mark.oracle
 def test_date_reads_text_as_new_date_does(oracle):
-    """liquidjs hands text to `new Date()`, so the legacy forms V8 accepts are dates here too (bad ones pass through)."""
+    """liquidjs hands text to `new Date()`, so the legacy forms V8 accepts are dates here too (bad ones pass
+    through)."""
     cases = [
         {"mapping": {"x": {"@liquid": '{{ d | date: "%Y-%m-%d %H:%M:%S.%L %z" }}'}}, "event": {"d": d}}
         for d in DATE_TEXTS

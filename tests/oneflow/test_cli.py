@@ -189,8 +189,8 @@ class TestEventTester:
         assert "Subscription 'Track Event' → trackEvent: trigger type = \"track\" matched" in out
         assert "Subscription 'Identify User' → identifyUser: trigger type = \"identify\" not matched" in out
         assert (
-            "why not: the event does not match the trigger type = \"identify\" (the event has type 'track', event 'Order Completed')"
-            in out
+            'why not: the event does not match the trigger type = "identify" '
+            "(the event has type 'track', event 'Order Completed')" in out
         )
         assert "Validated payload:" in out and '"event_name": "Order Completed"' in out
         assert f"POST {live_sandbox.api_url()}/track" in out and f"api_key: {mask_secret(US_KEY)}" in out

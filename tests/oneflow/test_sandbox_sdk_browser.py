@@ -17,11 +17,15 @@ pytestmark = pytest.mark.browser
 def open_page(chromium, site: Site, sdk_url: str, key: str, stub: bool = False):
     """A page on another origin that loads the SDK the way 1Flow documents (optionally after Segment's stub)."""
     stub_js = (
-        "<script>window._1flow = function (e, d, v) { setTimeout(function () { window._1flow(e, d, v ? v : {}) }, 5) }</script>"
+        "<script>window._1flow = function (e, d, v) "
+        "{ setTimeout(function () { window._1flow(e, d, v ? v : {}) }, 5) }</script>"
         if stub
         else ""
     )
-    html = f'<html><head>{stub_js}<script async data-api-key="{key}" src="{sdk_url}"></script></head><body>shop</body></html>'
+    html = (
+        f'<html><head>{stub_js}<script async data-api-key="{key}" src="{sdk_url}"></script></head>'
+        "<body>shop</body></html>"
+    )
     url = site.add(f"/page-{len(site.pages)}.html", html)
     page = chromium.new_page()
     page.goto(url)
@@ -78,7 +82,8 @@ def test_default_form_is_the_one_1flow_publishes(chromium, site, live_sandbox):
     page = open_page(chromium, site, live_sandbox.sdk_url(), US_KEY)
     page.wait_for_function("window.glob !== undefined")
     assert page.evaluate(
-        "typeof window._1flow === 'object' && ['logEvent', 'logUser', 'on'].every(m => typeof window._1flow[m] === 'function')"
+        "typeof window._1flow === 'object' && "
+        "['logEvent', 'logUser', 'on'].every(m => typeof window._1flow[m] === 'function')"
     )
     page.evaluate("window._1flow.logEvent('Viewed', {page: 1})")
     assert [(c["method"], c["form"]) for c in wait_for_calls(live_sandbox, 2)] == [

@@ -83,6 +83,7 @@ def set_cursor(store: Store, destination: str, seq: int) -> None:
     xid = rows[0][0] if rows else "0"
     execute(
         store,
-        "INSERT INTO cursors VALUES (?, 0, ?::xid8, ?) ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq",
+        "INSERT INTO cursors VALUES (?, 0, ?::xid8, ?) "
+        "ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq",
         (destination, xid, seq),
     )

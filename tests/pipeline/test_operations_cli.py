@@ -25,7 +25,8 @@ def write_config(tmp_path, *names: str, storage: str | None = None):
     path = tmp_path / "c.yaml"
     path.write_text(
         f"storage: {storage or f'sqlite:///{tmp_path}/db.sqlite'}\nsources:\n  - {{name: web, write_key: wk}}\n"
-        f"  - {{name: other, write_key: wk2}}\ndestinations:{dests}\n  - {{name: browser, mode: device, settings: {{projectApiKey: k}}}}\n"
+        f"  - {{name: other, write_key: wk2}}\ndestinations:{dests}\n"
+        "  - {name: browser, mode: device, settings: {projectApiKey: k}}\n"
     )
     return path
 

@@ -81,7 +81,8 @@ def test_a_cursor_never_passes_an_event_whose_transaction_commits_late(pg, pg_ur
     part = partition_of(ev("late"), 4)
     slow = psycopg.connect(pg_url)  # a server whose transaction began first but commits last
     slow.execute(
-        "INSERT INTO actions_1flow.events (part, source, message_id, received_at, body) VALUES (%s, 'web', 'late', 1, %s)",
+        "INSERT INTO actions_1flow.events (part, source, message_id, received_at, body) "
+        "VALUES (%s, 'web', 'late', 1, %s)",
         (part, b'{"type":"track","userId":"u","messageId":"late"}'),
     )
     pg.append("web", [ev("early")], 1.0).result()  # committed, but after a transaction still open

@@ -43,7 +43,8 @@ def reference(store, destinations: dict[str, list[str]]) -> list[tuple]:
             if pg:
                 query = (
                     "SELECT count(*), min(e.received_at) FROM events e LEFT JOIN cursors c ON c.destination = ? "
-                    "AND c.part = e.part WHERE e.source = ANY(?) AND (c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))"
+                    "AND c.part = e.part WHERE e.source = ANY(?) "
+                    "AND (c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))"
                 )
                 ((n, first),) = execute(store, query, (dest, sources))
             else:

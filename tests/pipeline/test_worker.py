@@ -165,7 +165,10 @@ async def test_retries_give_up_after_the_window(tmp_path, store):
 
 async def test_invalid_payload_is_dead_lettered_without_a_request(tmp_path, store):
     sandbox = InProcessSandbox()
-    subs = '[{name: Named, subscribe: "type = \\"track\\"", partnerAction: trackEvent, mapping: {event_name: {"@path": "$.properties.title"}, userId: {"@path": "$.userId"}}}]'
+    subs = (
+        '[{name: Named, subscribe: "type = \\"track\\"", partnerAction: trackEvent, '
+        'mapping: {event_name: {"@path": "$.properties.title"}, userId: {"@path": "$.userId"}}}]'
+    )
     w = worker_for(store, load(tmp_path, sandbox, {"a": US_KEY}, subs), sandbox)
     await w.load_cursor()
     store.append("web", [track(0, title="ok"), track(1)], w.clock()).result()

@@ -111,7 +111,8 @@ def test_slow_clients_neither_delay_normal_requests_nor_grow_memory(tmp_path, sa
         )
         latencies.sort()
         print(
-            f"{SLOW_CLIENTS} slow clients: {NORMAL_REQUESTS} normal requests, p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
+            f"{SLOW_CLIENTS} slow clients: {NORMAL_REQUESTS} normal requests, "
+            f"p50 {latencies[len(latencies) // 2] * 1000:.1f} ms, "
             f"max {latencies[-1] * 1000:.1f} ms; server RSS {before / 2**20:.0f} → {during / 2**20:.0f} MB"
         )
         assert latencies[-1] < 1.0, latencies[-5:]

@@ -232,7 +232,8 @@ def test_per_event_opt_out_is_honoured(open_shop, live_sandbox):
     page.evaluate(
         "async () => {"
         f"  await analytics.track('Skipped', {{n: 1}}, {{integrations: {{{json.dumps(DESTINATION)}: false}}}});"
-        f"  await analytics.track('Only identify skipped', {{n: 2}}, {{integrations: {{{json.dumps(DESTINATION + ' identifyUser')}: false}}}});"
+        "  await analytics.track('Only identify skipped', {n: 2}, "
+        f"{{integrations: {{{json.dumps(DESTINATION + ' identifyUser')}: false}}}});"
         "  await analytics.identify('u2', {a: 1}, {integrations: {'1Flow Web (Actions) identifyUser': false}});"
         "  await analytics.track('Sent', {n: 3});"
         "}"
@@ -260,7 +261,8 @@ def test_callable_sdk_form(open_shop, live_sandbox):
     page = open_shop("wk_callable")
     wait_loaded(page)
     page.evaluate(
-        "async () => { await analytics.identify('u1', {name: 'Ada'}); await analytics.track('Order Completed', {total: 5}) }"
+        "async () => { await analytics.identify('u1', {name: 'Ada'}); "
+        "await analytics.track('Order Completed', {total: 5}) }"
     )
     anonymous_id = page.evaluate("analytics.user().anonymousId()")
     assert sdk_calls(live_sandbox, 2) == [

@@ -98,7 +98,8 @@ def test_over_the_limit_is_a_429_with_retry_after_nothing_stored_and_counted(tmp
         limiter = app.state.rate_limiter
         assert (limiter.refused_requests["limited"], limiter.refused_events["limited"]) == (2, 2)  # counted per source
         assert [m for m in caplog.messages if "rate limit" in m] == [
-            "source limited is over its rate limit (1 events/s, burst 3): 1 request(s), 1 event(s) refused with 429 so far"
+            "source limited is over its rate limit (1 events/s, burst 3): "
+            "1 request(s), 1 event(s) refused with 429 so far"
         ]
         # A page's analytics.js may read Retry-After: the 429 carries the CORS headers and exposes it.
         r = http.post(

@@ -66,7 +66,8 @@ def test_the_page_loads_the_sdk_first_party_and_track_reaches_it(chromium, site,
         assert sdk_scripts[0].startswith(hosting_server.url + "/sdk/actions-1flow/")  # our origin, not the sandbox's
         assert blocked == []  # the page never asked for the vendor's URL
         tag = page.evaluate(
-            "() => [...document.scripts].filter(s => s.src.endsWith('/1flow.js')).map(s => [s.src, s.getAttribute('data-api-key')])"
+            "() => [...document.scripts].filter(s => s.src.endsWith('/1flow.js'))"
+            ".map(s => [s.src, s.getAttribute('data-api-key')])"
         )
         assert tag == [[sdk_scripts[0], US_KEY]]
         page.evaluate("async () => { await analytics.track('Signed Up', {plan: 'pro'}) }")

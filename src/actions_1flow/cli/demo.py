@@ -164,7 +164,8 @@ def live_demo(port: int) -> None:
         sandbox, sandbox_url = _start_sandbox(key)
         processes.append(sandbox)
         click.echo(
-            f"1Flow sandbox:  {sandbox_url}  (Project API Key {mask_secret(key)}; what it received: {sandbox_url}/_sandbox/calls)"
+            f"1Flow sandbox:  {sandbox_url}  (Project API Key {mask_secret(key)}; "
+            f"what it received: {sandbox_url}/_sandbox/calls)"
         )
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         for old in DEMO_DIR.glob("events.db*"):  # every demo starts from an empty event log

@@ -321,7 +321,8 @@ def definition_command(type_: str | None, as_json: bool) -> None:
                 click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
             else:
                 click.echo(
-                    f"  {name}: no endpoint documented by {destination.vendor} — set apiBaseUrl (cloud) or sdkUrl (device)"
+                    f"  {name}: no endpoint documented by {destination.vendor} — "
+                    "set apiBaseUrl (cloud) or sdkUrl (device)"
                 )
     if additions.get("rules"):
         click.echo("\nRules:")

@@ -40,7 +40,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one ob
 def _open(config: Config) -> Store:
     if config.storage_kind == "sqlite" and not config.storage_path().exists():
         fail(
-            f"no event store at {config.storage_path()}: nothing has been received with this configuration yet (storage: {config.storage})"
+            f"no event store at {config.storage_path()}: "
+            f"nothing has been received with this configuration yet (storage: {config.storage})"
         )
     try:
         return open_store(config.storage, partitions=config.pipeline.partitions)

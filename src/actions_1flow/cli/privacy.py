@@ -97,7 +97,8 @@ def suppress_command(
                 if purged.events or purged.deliveries:
                     click.echo(f"{kind} {value!r}: second pass purged {_purged(purged)} accepted meanwhile")
         click.echo(
-            f"done: new events of {'these ids' if len(subjects) > 1 else 'this id'} are dropped at ingest until `unsuppress`"
+            f"done: new events of {'these ids' if len(subjects) > 1 else 'this id'} "
+            "are dropped at ingest until `unsuppress`"
         )
 
 

@@ -64,7 +64,9 @@ _Element = _Node | _Conn | _Group
 
 
 def _segment_reading(elements: list[_Element]) -> dict[str, Any]:
-    """One level as Segment's parser reads it: the last connective seen applies to all; a group ends at its first `)`."""
+    """One level as Segment's parser reads it: the last connective seen applies to all; a group ends at its
+    first `)`.
+    """
     nodes: list[dict[str, Any]] = []
     operator = "and"
     for element in elements:

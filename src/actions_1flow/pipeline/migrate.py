@@ -135,8 +135,8 @@ class Migration:
             raise MigrationError(f"cannot use the target store {self.target}: {_reason(exc)}") from None
         if (events or cursors) and not self.into_non_empty:
             raise MigrationError(
-                f"the target store {self.target} is not empty ({events:,} events, {cursors:,} cursors); migrate into an "
-                "empty database, or pass --into-non-empty to add to it (see --help)"
+                f"the target store {self.target} is not empty ({events:,} events, {cursors:,} cursors); "
+                "migrate into an empty database, or pass --into-non-empty to add to it (see --help)"
             )
 
     @property
@@ -288,8 +288,9 @@ class Migration:
         if keep:
             columns = list(zip(*keep, strict=True))
             dst.execute(
-                "INSERT INTO deliveries (event_seq, part, destination, subscription, status, attempts, first_attempt_at, "
-                "next_attempt_at, updated_at, error, hint, exchange_id, replays) SELECT * FROM unnest(%s::bigint[], "
+                "INSERT INTO deliveries (event_seq, part, destination, subscription, status, attempts, "
+                "first_attempt_at, next_attempt_at, updated_at, error, hint, exchange_id, replays) "
+                "SELECT * FROM unnest(%s::bigint[], "
                 "%s::smallint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], "
                 "%s::float8[], %s::text[], %s::text[], %s::bigint[], %s::int[])",
                 (

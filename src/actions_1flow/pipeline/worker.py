@@ -8,7 +8,8 @@ fewer once the oldest has waited `batch_age` (the 500 KB limit of one request is
 the batch into as many requests as it needs). A destination answering with a retryable failure is paused
 (exponential backoff, never sooner than `Retry-After`) and sends nothing more until the pause ends; its new events
 wait on disk, not in memory. The cursor advances in the same transaction that records the outcomes of the events
-it passes, so a crash re-sends at most the batch in flight (at-least-once: a destination's API may have no idempotency key, 1Flow's has none).
+it passes, so a crash re-sends at most the batch in flight (at-least-once: a destination's API may have no
+idempotency key, 1Flow's has none).
 
 `Worker` holds leases on partitions of the destinations' logs (all of them on SQLite, a fair share among the live
 workers on PostgreSQL), runs one such task per leased partition, and, periodically, the store's clean-up (dedup
@@ -127,7 +128,8 @@ class DestinationWorker:
     is set or its lease is gone.
 
     While a round is being sent and recorded, the next batch of new events is read and evaluated (in a thread), so
-    the engine's work overlaps the destination's answer and the commit. Only one batch is ever sent and not yet recorded.
+    the engine's work overlaps the destination's answer and the commit. Only one batch is ever sent and not yet
+    recorded.
     """
 
     def __init__(
@@ -562,8 +564,9 @@ class Worker:
     periodic clean-up (events past the dedup window, dead letters past the log retention).
 
     The worker delivers the partitions it holds leases on, one task each, sharing each destination's HTTP client and
-    `Pacing` (its pause, and one round in flight at a time). On SQLite the lease is the store's delivery lock: one process delivers, another stands by and takes
-    over when it ends. On PostgreSQL every live worker gets a fair share of the partitions.
+    `Pacing` (its pause, and one round in flight at a time). On SQLite the lease is the store's delivery lock: one
+    process delivers, another stands by and takes over when it ends. On PostgreSQL every live worker gets a fair
+    share of the partitions.
     """
 
     def __init__(

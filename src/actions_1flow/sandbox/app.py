@@ -1,13 +1,16 @@
 """The 1Flow sandbox as an ASGI app: 1Flow's public HTTP API, a fake web SDK, and control endpoints for tests.
 
-| route | what |
-|---|---|
-| `POST /v1/{identify,track,batch}` | the HTTP API, US region (`/{region}/v1/...` for other regions, e.g. `/eu/v1/track`) |
-| `GET /js/1flow.js[?form=both\\|callable]` | the fake web SDK (CORS-open), by default shaped as 1Flow publishes it (`_1flow.logEvent`/`logUser`/`on`); `/{region}/js/1flow.js` likewise |
-| `POST /_sandbox/sdk` | where the fake SDK reports each call it receives |
-| `GET /_sandbox/calls[?channel=http\\|sdk]` | everything that arrived, in order (keys masked) |
-| `POST /_sandbox/reset` | forget calls and queued faults |
-| `POST /_sandbox/faults` | `{"status", "delay", "drop", "retry_after", "body"}` for the next `count` API requests (or for `duration` seconds), only those with api_key `key` and/or path `path` if given |
+Routes:
+
+- `POST /v1/{identify,track,batch}`: the HTTP API, US region (`/{region}/v1/...` for other regions, e.g.
+  `/eu/v1/track`)
+- `GET /js/1flow.js[?form=both|callable]`: the fake web SDK (CORS-open), by default shaped as 1Flow publishes it
+  (`_1flow.logEvent`/`logUser`/`on`); `/{region}/js/1flow.js` likewise
+- `POST /_sandbox/sdk`: where the fake SDK reports each call it receives
+- `GET /_sandbox/calls[?channel=http|sdk]`: everything that arrived, in order (keys masked)
+- `POST /_sandbox/reset`: forget calls and queued faults
+- `POST /_sandbox/faults`: `{"status", "delay", "drop", "retry_after", "body"}` for the next `count` API requests
+  (or for `duration` seconds), only those with api_key `key` and/or path `path` if given
 """
 
 from __future__ import annotations
@@ -143,7 +146,8 @@ SERVED_MARK = "/*SERVED*/null"
 
 
 async def sdk_script(request: Request) -> Response:
-    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both; callable).
+    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both;
+    callable).
 
     The script is told its report URL (this sandbox, the request's region) and form when it is served, so a copy
     served from another origin (first-party SDK hosting) still reports here, as 1Flow's SDK talks to 1Flow's API

@@ -25,7 +25,10 @@ async def http_exception(request: Request, exc: Exception) -> Response:
     if status == 404:
         message = f"{_shown(request.method)} {shown_path(request)} is not an endpoint of this server"
     elif status == 405:
-        message = f"{shown_path(request)} does not accept {_shown(request.method)}; allowed: {(exc.headers or {}).get('Allow', '')}"
+        message = (
+            f"{shown_path(request)} does not accept {_shown(request.method)}; "
+            f"allowed: {(exc.headers or {}).get('Allow', '')}"
+        )
     else:
         message = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     code = _CODES.get(status, HTTPStatus(status).phrase.lower().replace(" ", "_"))

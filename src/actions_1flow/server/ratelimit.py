@@ -79,7 +79,8 @@ class RateLimiter:
         if last is None or now - last >= WARN_EVERY:
             self._warned_at[source] = now
             log.warning(
-                "source %s is over its rate limit (%g events/s, burst %d): %d request(s), %d event(s) refused with 429 so far",
+                "source %s is over its rate limit (%g events/s, burst %d): "
+                "%d request(s), %d event(s) refused with 429 so far",
                 source,
                 bucket.rate,
                 bucket.burst,

@@ -1,7 +1,8 @@
 """`GET /health` and `GET /ready`: whether this server can keep its promise that a 200 means stored.
 
-Both answer 503 with the reason once the store is known to be damaged (see `pipeline.stores.sqlite_integrity`): a load balancer
-or supervisor then stops sending traffic to, or restarts, a process whose acknowledgements would be worthless —
+Both answer 503 with the reason once the store is known to be damaged (see `pipeline.stores.sqlite_integrity`): a
+load balancer or supervisor then stops sending traffic to, or restarts, a process whose acknowledgements would be
+worthless —
 and a restart refuses to start on the damaged file, saying what to do. `/ready` also asks the store a question (its
 newest log position), so a file that broke since the last write is noticed when it is probed.
 """

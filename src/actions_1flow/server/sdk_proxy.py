@@ -181,7 +181,8 @@ class SdkProxy:
         upstream.last_error = reason
         if upstream.copy is None:
             log.warning(
-                "first-party SDK: cannot fetch %s (%s); it is answered with 503 until a fetch succeeds (next try in %gs)",
+                "first-party SDK: cannot fetch %s (%s); "
+                "it is answered with 503 until a fetch succeeds (next try in %gs)",
                 upstream.url,
                 reason,
                 self.retry_interval,
@@ -255,7 +256,8 @@ class SdkProxy:
             answer = error_response(
                 503,
                 "sdk_unavailable",
-                f"the server has no copy of the SDK yet: fetching it failed ({upstream.last_error or 'not tried yet'}); "
+                "the server has no copy of the SDK yet: "
+                f"fetching it failed ({upstream.last_error or 'not tried yet'}); "
                 f"it is tried again every {self.retry_interval:g}s",
             )
             answer.headers["cache-control"] = "no-store"

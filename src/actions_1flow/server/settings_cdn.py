@@ -196,8 +196,8 @@ class SettingsCDN:
             return error_response(
                 400,
                 "host_not_allowed",
-                f"this server publishes no URLs for Host {(host or '')[:200]!r}: set server.public_url, or list the host in "
-                "server.allowed_hosts",
+                f"this server publishes no URLs for Host {(host or '')[:200]!r}: "
+                "set server.public_url, or list the host in server.allowed_hosts",
             )
         response = asset_response(request, self._document(source, base_url))
         if self.published.from_request:  # the document names the host it was asked for: caches must key on it

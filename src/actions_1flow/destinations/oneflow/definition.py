@@ -185,7 +185,9 @@ ONEFLOW = Destination(
     name=NAME,
     slug=SLUG,
     mode="device",
-    description="Send analytics to 1Flow: in the browser through 1Flow's web SDK, or from the server through its HTTP API.",
+    description=(
+        "Send analytics to 1Flow: in the browser through 1Flow's web SDK, or from the server through its HTTP API."
+    ),
     settings_model=OneFlowSettings,
     actions=ACTIONS,
     presets=PRESETS,

@@ -92,7 +92,24 @@ def rows(found: list[tuple[Any, ...]]) -> list[LogRow]:
             source,
             rid,
         )
-        for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays, source, rid in found
+        for (
+            dest,
+            sub,
+            mid,
+            body,
+            status,
+            attempts,
+            updated,
+            next_at,
+            error,
+            hint,
+            req,
+            resp,
+            received,
+            replays,
+            source,
+            rid,
+        ) in found
     ]
 
 

@@ -421,7 +421,8 @@ class PostgresStore:
     def next_due_at(self, destination: str, partition: int = 0) -> float | None:
         with self._read() as conn:
             row = conn.execute(
-                "SELECT min(next_attempt_at) FROM deliveries WHERE destination = %s AND part = %s AND status = 'retrying'",
+                "SELECT min(next_attempt_at) FROM deliveries "
+                "WHERE destination = %s AND part = %s AND status = 'retrying'",
                 (destination, partition),
             ).fetchone()
         return None if row is None else row[0]
@@ -456,7 +457,8 @@ class PostgresStore:
             share = math.ceil(len(destinations) * self.partitions / max(live, 1))
             if len(held) < share:
                 held += conn.execute(
-                    "UPDATE leases l SET owner = %s, epoch = l.epoch + 1, expires_at = now() + make_interval(secs => %s) "
+                    "UPDATE leases l "
+                    "SET owner = %s, epoch = l.epoch + 1, expires_at = now() + make_interval(secs => %s) "
                     "FROM (SELECT destination, part FROM leases WHERE destination = ANY(%s) AND expires_at <= now() "
                     "ORDER BY random() LIMIT %s FOR UPDATE SKIP LOCKED) free "
                     "WHERE l.destination = free.destination AND l.part = free.part "
@@ -657,7 +659,22 @@ class PostgresStore:
                 received,
                 replays,
             )
-            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays in rows
+            for (
+                dest,
+                sub,
+                mid,
+                body,
+                status,
+                attempts,
+                updated,
+                next_at,
+                error,
+                hint,
+                req,
+                resp,
+                received,
+                replays,
+            ) in rows
         ]
 
     def prune(
@@ -692,7 +709,8 @@ class PostgresStore:
             last = chunk[-1][0]
             old = conn.execute(  # old enough, and passed by every configured destination's cursor in its partition
                 "SELECT e.seq FROM events e WHERE e.seq > %s AND e.seq <= %s AND e.received_at < %s AND NOT EXISTS ("
-                "  SELECT 1 FROM unnest(%s::text[]) AS d(name) LEFT JOIN cursors c ON c.destination = d.name AND c.part = e.part"
+                "  SELECT 1 FROM unnest(%s::text[]) AS d(name)"
+                " LEFT JOIN cursors c ON c.destination = d.name AND c.part = e.part"
                 "  WHERE c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))",
                 (after, last, before, destinations),
             ).fetchall()

@@ -152,7 +152,8 @@ CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT
             _add(
                 "received_minutes",
                 "source, minute",
-                "SELECT source, floor(received_at / 60)::bigint * 60 AS minute, count(*) AS n FROM new_rows GROUP BY 1, 2",
+                "SELECT source, floor(received_at / 60)::bigint * 60 AS minute, count(*) AS n "
+                "FROM new_rows GROUP BY 1, 2",
             )
         }
 {
@@ -194,7 +195,8 @@ CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT
                 "destination, source",
                 "SELECT destination, source, sum(n) AS n FROM ("
                 " SELECT c.destination, r.source, r.n FROM new_rows c JOIN received_totals r ON r.part = c.part"
-                f" UNION ALL SELECT c.destination, e.source, -1 FROM new_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
+                " UNION ALL SELECT c.destination, e.source, -1 FROM new_rows c"
+                f" JOIN events e ON e.part = c.part AND {_AFTER}"
                 ") t GROUP BY 1, 2",
             )
         }
@@ -212,9 +214,12 @@ CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT
                 "destination, source",
                 "SELECT destination, source, sum(n) AS n FROM ("
                 " SELECT c.destination, e.source, 1 AS n FROM old_rows o JOIN new_rows c USING (destination, part)"
-                "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (o.xid, o.seq) AND (e.xid, e.seq) <= (c.xid, c.seq)"
-                " UNION ALL SELECT c.destination, e.source, -1 FROM old_rows o JOIN new_rows c USING (destination, part)"
-                "  JOIN events e ON e.part = c.part AND (e.xid, e.seq) > (c.xid, c.seq) AND (e.xid, e.seq) <= (o.xid, o.seq)"
+                "  JOIN events e ON e.part = c.part"
+                " AND (e.xid, e.seq) > (o.xid, o.seq) AND (e.xid, e.seq) <= (c.xid, c.seq)"
+                " UNION ALL SELECT c.destination, e.source, -1"
+                " FROM old_rows o JOIN new_rows c USING (destination, part)"
+                "  JOIN events e ON e.part = c.part"
+                " AND (e.xid, e.seq) > (c.xid, c.seq) AND (e.xid, e.seq) <= (o.xid, o.seq)"
                 ") t GROUP BY 1, 2",
             )
         }
@@ -232,7 +237,8 @@ CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT
                 "destination, source",
                 "SELECT destination, source, -sum(n) AS n FROM ("
                 " SELECT c.destination, r.source, r.n FROM old_rows c JOIN received_totals r ON r.part = c.part"
-                f" UNION ALL SELECT c.destination, e.source, -1 FROM old_rows c JOIN events e ON e.part = c.part AND {_AFTER}"
+                " UNION ALL SELECT c.destination, e.source, -1 FROM old_rows c"
+                f" JOIN events e ON e.part = c.part AND {_AFTER}"
                 ") t GROUP BY 1, 2",
             )
         }
@@ -255,8 +261,8 @@ CREATE FUNCTION counted_slot() RETURNS smallint LANGUAGE sql STABLE AS $$ SELECT
             _add(
                 "delivery_minutes",
                 "destination, minute, status",
-                "SELECT destination, floor(updated_at / 60)::bigint * 60 AS minute, status, count(*) AS n FROM new_rows "
-                "GROUP BY 1, 2, 3",
+                "SELECT destination, floor(updated_at / 60)::bigint * 60 AS minute, status, count(*) AS n "
+                "FROM new_rows GROUP BY 1, 2, 3",
             )
         }
 """,

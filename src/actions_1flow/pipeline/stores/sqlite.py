@@ -205,13 +205,14 @@ END;
 CREATE TRIGGER IF NOT EXISTS deliveries_counted_out AFTER DELETE ON deliveries BEGIN
     {_add("delivery_totals", "destination, status, reason", f"OLD.destination, OLD.status, {_reason('OLD')}", "-1")}
 END;
-"""
+"""  # noqa: E501 -- the trigger SQL is kept byte for byte
 
 _ADD_RECEIVED = _add("received_totals", "source", "?", "?")
 _ADD_RECEIVED_MINUTE = _add("received_minutes", "source, minute", "?, ?", "?")
 _ADD_PASSED_NEW = (  # new events at or before a cursor: only a cursor put past the log's end (by hand) has any
     "INSERT INTO passed_totals (destination, source, n) SELECT c.destination, ?, "
-    "(SELECT count(*) FROM events e WHERE e.seq > ? AND e.seq <= c.seq AND e.source = ?) FROM cursors c WHERE c.seq > ? "
+    "(SELECT count(*) FROM events e WHERE e.seq > ? AND e.seq <= c.seq AND e.source = ?) "
+    "FROM cursors c WHERE c.seq > ? "
     "ON CONFLICT (destination, source) DO UPDATE SET n = n + excluded.n"
 )
 _ADD_TOTAL = _add("delivery_totals", "destination, status, reason", "?, ?, ?", "?")
@@ -235,8 +236,8 @@ def _count_outcomes(conn: sqlite3.Connection, destination: str, records: list[De
     for i in range(0, len(seqs), 10_000):
         chunk = seqs[i : i + 10_000]
         for seq, sub, status, error in conn.execute(
-            f"SELECT event_seq, subscription, status, error FROM deliveries WHERE event_seq IN ({','.join('?' * len(chunk))}) "
-            "AND destination = ?",
+            "SELECT event_seq, subscription, status, error FROM deliveries "
+            f"WHERE event_seq IN ({','.join('?' * len(chunk))}) AND destination = ?",
             (*chunk, destination),
         ):
             old[(seq, sub)] = (status, error)
@@ -735,7 +736,8 @@ class SQLiteStore:
                     if waiting:
                         marks = ",".join("?" * len(sources))
                         row = db.execute(
-                            f"SELECT received_at FROM events WHERE seq > ? AND +source IN ({marks}) ORDER BY seq LIMIT 1",
+                            "SELECT received_at FROM events "
+                            f"WHERE seq > ? AND +source IN ({marks}) ORDER BY seq LIMIT 1",
                             (self.cursor(dest), *sources),
                         ).fetchone()
                         candidates.append(row[0] if row else None)
@@ -825,7 +827,22 @@ class SQLiteStore:
                 received,
                 replays,
             )
-            for dest, sub, mid, body, status, attempts, updated, next_at, error, hint, req, resp, received, replays in rows
+            for (
+                dest,
+                sub,
+                mid,
+                body,
+                status,
+                attempts,
+                updated,
+                next_at,
+                error,
+                hint,
+                req,
+                resp,
+                received,
+                replays,
+            ) in rows
         ]
 
     def prune(
@@ -938,7 +955,8 @@ class SQLiteStore:
                 return PurgeResult(0, 0, 0, None)
             args = (after, last[0], f"$.{kind}", value)
             dead = conn.execute(
-                f"SELECT count(*) FROM deliveries WHERE status = 'dead' AND event_seq IN (SELECT seq FROM events WHERE {match})",
+                "SELECT count(*) FROM deliveries "
+                f"WHERE status = 'dead' AND event_seq IN (SELECT seq FROM events WHERE {match})",
                 args,
             ).fetchone()[0]
             deliveries = conn.execute(
