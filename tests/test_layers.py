@@ -20,6 +20,7 @@ RANKS = {
     "actions_1flow.secrets": 0,
     "actions_1flow.privacy": 0,
     "actions_1flow.telemetry": 0,
+    "actions_1flow.times": 0,
     "actions_1flow.fql": 1,
     "actions_1flow.mapping": 1,
     "actions_1flow.ingest": 1,
@@ -97,6 +98,21 @@ def test_the_graph_is_read():
 def test_no_import_goes_up_a_layer():
     upward = sorted(f"{a} → {b}" for a, b in EDGES if rank(b) > rank(a))
     assert upward == []
+
+
+def imports_between(importer: str, imported: str) -> list[str]:
+    """Every import of a module of `imported` by a module of `importer` (each a package or module name)."""
+
+    def within(module: str, package: str) -> bool:
+        return module == package or module.startswith(package + ".")
+
+    return sorted(f"{a} → {b}" for a, b in EDGES if within(a, importer) and within(b, imported))
+
+
+def test_the_pipeline_does_not_import_the_configuration():
+    """The pipeline takes what it needs as arguments (destinations as the kit's targets, typed options): it works
+    the same whether the configuration came from a file or from a test."""
+    assert imports_between("actions_1flow.pipeline", "actions_1flow.config") == []
 
 
 def test_no_import_circles():

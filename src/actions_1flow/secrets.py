@@ -7,6 +7,8 @@ pydantic `SecretStr` and unwraps it only where a request header is built.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import SecretStr
 
 MASK = "****"
@@ -40,3 +42,8 @@ def redact(text: str, *secrets: str | SecretStr | None) -> str:
         if value:
             text = text.replace(value, mask_secret(value))
     return text
+
+
+def redact_url(url: str) -> str:
+    """A URL without its password (`postgresql://user:***@host/db`), for messages about where a store is."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import fql, mapping
+from .. import fql, mapping, times
 from ..actions import Status, deliver_event, run_subscription
 from ..actions.payload import PayloadValidationError
 from ..config import Config, DestinationConfig
@@ -101,11 +101,11 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def parse_moment(text: Any, now: float, name: str) -> float:
-    """`queries.parse_moment` for the API: a 400 naming the field on a bad value."""
+    """`times.parse_moment` for the API: a 400 naming the field on a bad value."""
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "invalid_parameter", f"{name} must be a duration ago (30m, 2h, 1d) or an ISO-8601 time")
     try:
-        return queries.parse_moment(text, now)
+        return times.parse_moment(text, now)
     except ValueError as exc:
         raise ApiError(400, "invalid_parameter", f"{name}: {exc}") from None
 

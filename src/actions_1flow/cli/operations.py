@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .. import times
 from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
 from ..pipeline.store import FILTER_REASONS
@@ -97,9 +98,9 @@ def _when(moment: float) -> str:
 
 
 def parse_moment(text: str, now: float) -> float:
-    """`queries.parse_moment` for the command line: click.BadParameter on a bad value."""
+    """`times.parse_moment` for the command line: click.BadParameter on a bad value."""
     try:
-        return queries.parse_moment(text, now)
+        return times.parse_moment(text, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 

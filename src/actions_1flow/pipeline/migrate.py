@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from ..config import redact_url
+from ..secrets import redact_url
 from .store import StoreError, partition_of
 from .stores.postgres_schema import SCHEMA, prepare
 from .stores.sqlite import SQLiteStore

@@ -14,12 +14,10 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from ..config import parse_duration
 from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, LogRow, Store, StoredEvent
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
@@ -32,24 +30,6 @@ rows are, apart from privacy, events no subscription matched). Invalid payloads 
 hint), not filtered, so `invalid` stays 0 unless a store counts some."""
 
 MAX_PAGE = 500
-
-
-def parse_moment(text: str, now: float) -> float:
-    """A point in time from `2h`/`30m`/`1d` (that long ago) or ISO-8601 (`2024-05-01`, `2024-05-01T09:00:00Z`;
-    without an offset it is local time), as `replay --since` and the API's replay read it. ValueError otherwise."""
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"{text[:80]!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time (2024-05-01T09:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as people type it
-    return moment.timestamp()
 
 
 def status_rows(store: Store, destinations: dict[str, list[str]], now: float) -> list[dict[str, Any]]:

@@ -28,10 +28,10 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .. import fql, privacy, telemetry
 from ..actions import (
@@ -44,7 +44,8 @@ from ..actions import (
     run_subscription,
     worst,
 )
-from ..config import DestinationConfig
+from ..actions.delivery import Target
+from ..privacy import ConsentRule, FieldRule
 from .retry import RetryPolicy
 from .store import DeliveryRecord, DueDelivery, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
 from .store import Status as RecordStatus
@@ -94,6 +95,19 @@ class Pacing:
     pause_reason: str | None = None
     """Why the destination was last paused (the retryable answer), for the console's destinations page."""
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class DestinationConfig(Target, Protocol):
+    """A cloud-mode destination as the worker needs it (the configuration's `DestinationConfig` is one): the
+    kit's target, its privacy rules, and its client."""
+
+    @property
+    def consent(self) -> ConsentRule | None: ...
+
+    @property
+    def privacy(self) -> FieldRule: ...
+
+    def create_client(self) -> Client: ...
 
 
 class LeaseExpired(Exception):
@@ -572,7 +586,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        destinations: list[tuple[DestinationConfig, list[str]]],
+        destinations: Sequence[tuple[DestinationConfig, list[str]]],
         policy: RetryPolicy,
         *,
         dedup_window: float = DEDUP_WINDOW_S,

@@ -33,7 +33,7 @@ import orjson
 import psycopg
 import psycopg_pool
 
-from ...config import redact_url
+from ...secrets import redact_url
 from ..store import (
     ACTIVITY_RETENTION_S,
     PURGE_CHUNK,
