@@ -20,6 +20,8 @@ from actions_1flow.pipeline.stores.postgres import split_position
 from actions_1flow.pipeline.worker import DestinationWorker, Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
+from .conftest import log
+
 pytestmark = pytest.mark.anyio
 
 PARTITIONS = 4
@@ -111,7 +113,7 @@ def history(tmp_path):
         store.record_device_event(DeviceEvent(clock.now, "web", "a", kind, f"{kind} failed", message_id="m3")).result()
     store.suppress("userId", "erased", clock.now).result()
     store.count_suppressed({("userId", "erased"): 4}).result()
-    statuses = {(e.destination, e.message_id): e.status for e in store.log(100)}
+    statuses = {(e.destination, e.message_id): e.status for e in log(store, 100)}
     assert statuses[("a", "m0")] == "dead" and statuses[("a", "m1")] == "retrying"
     assert store.cursor("a") == 5 and store.cursor("b") == 7
     counts = store.counts({"a": ["web"], "b": ["web"]})
@@ -172,8 +174,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         [a, b] = store.counts({"a": ["web"], "b": ["web"]})
         assert a.pending == b.pending == 0
         assert a.by_status == {"delivered": 20} and b.by_status == {"delivered": 20}
-        log = {(e.destination, e.message_id): e for e in store.log(100)}
-        assert log[("a", "m1")].attempts == 2 and log[("a", "m0")].replays == 1  # the retry went on where it was
+        rows = {(e.destination, e.message_id): e for e in log(store, 100)}
+        assert rows[("a", "m1")].attempts == 2 and rows[("a", "m0")].replays == 1  # the retry went on where it was
     finally:
         store.close()
 

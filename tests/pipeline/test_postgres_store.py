@@ -18,6 +18,7 @@ from actions_1flow.pipeline.worker import Worker
 from tests.helpers.postgres import PostgresCluster
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
+from .conftest import log
 from .test_worker import load, track
 
 
@@ -123,9 +124,9 @@ def test_a_write_on_a_lost_lease_is_fenced_and_writes_nothing(pg):
     assert new.epoch == old.epoch + 1
     with pytest.raises(LeaseLost):
         pg.record("d", [DeliveryRecord(event.seq, "s", "delivered", 1)], event.position, part, old).result()
-    assert pg.cursor("d", part) == start and pg.log(10) == []
+    assert pg.cursor("d", part) == start and log(pg, 10) == []
     pg.record("d", [DeliveryRecord(event.seq, "s", "delivered", 1)], event.position, part, new).result()
-    assert pg.cursor("d", part) == event.position and len(pg.log(10)) == 1
+    assert pg.cursor("d", part) == event.position and len(log(pg, 10)) == 1
 
 
 def test_the_store_reports_unavailable_while_the_database_is_down_and_recovers_by_itself():

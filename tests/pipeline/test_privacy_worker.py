@@ -14,6 +14,8 @@ from actions_1flow.pipeline.suppression import SuppressionList
 from actions_1flow.pipeline.worker import DestinationWorker
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
+from .conftest import log
+
 pytestmark = pytest.mark.anyio
 
 
@@ -54,7 +56,7 @@ def delivered(sandbox) -> list[str]:
 
 
 def outcomes(store) -> dict[str, tuple[str, str | None]]:
-    return {e.message_id: (e.status, e.error) for e in store.log(100)}
+    return {e.message_id: (e.status, e.error) for e in log(store, 100)}
 
 
 @pytest.mark.parametrize("missing", ["deny", "allow"])
@@ -79,7 +81,7 @@ async def test_consent_against_each_missing_policy(store, missing):
     assert set(denied) == set(events) - set(allowed)
     assert all(error.startswith("consent") for error in denied.values())
     assert denied["one-refused"] == "consent: C0004 not granted"
-    assert [e.subscription for e in store.log(100) if e.status == "filtered"] == [""] * len(denied)  # one row each
+    assert [e.subscription for e in log(store, 100) if e.status == "filtered"] == [""] * len(denied)  # one row each
     [counts] = store.counts({"a": ["web"]})
     assert counts.by_status["filtered"] == counts.filtered_by["consent"] == len(denied)
 

@@ -19,7 +19,7 @@ from actions_1flow.server import create_app
 from tests.helpers.cli import invoke
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
-from .conftest import execute
+from .conftest import execute, log
 
 pytestmark = pytest.mark.anyio
 
@@ -82,7 +82,7 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
         assert result.exit_code == 0, result.output
         assert "userId 'u1': suppressed; purged 2 stored events, 2 delivery-log rows (0 dead letters)" in result.stdout
         assert sorted(r[0] for r in execute(store, "SELECT message_id FROM events")) == ["m2"]
-        assert [e.message_id for e in store.log(100)] == ["m2"]
+        assert [e.message_id for e in log(store, 100)] == ["m2"]
 
         # The server has read the list again by now (--settle waited longer than the server's refresh).
         batch = {"batch": [track("m4", "u1"), track("m5", "u2")]}

@@ -14,7 +14,7 @@ from actions_1flow.pipeline import RetryPolicy, SQLiteStore
 from actions_1flow.pipeline.worker import DestinationWorker, Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
-from .conftest import seq_of
+from .conftest import log, seq_of
 
 pytestmark = pytest.mark.anyio
 
@@ -73,7 +73,7 @@ def sent(sandbox) -> list[list[int]]:
 
 
 def rows(store) -> dict[str, tuple]:
-    return {e.message_id: (e.status, e.attempts) for e in store.log(10_000)}
+    return {e.message_id: (e.status, e.attempts) for e in log(store, 10_000)}
 
 
 async def test_batches_by_size_then_by_age(tmp_path, store):
@@ -116,7 +116,7 @@ async def test_retryable_answer_pauses_the_destination_until_retry_after(tmp_pat
     assert w.paused_until >= clock.now + 30
     due = {d.event.event["messageId"]: d for d in store.due("a", 1e12, 10)}
     assert set(due) == {"m0", "m1"}
-    assert all(e.next_attempt_at >= clock.now + 30 and e.hint for e in store.log(10) if e.status == "retrying")
+    assert all(e.next_attempt_at >= clock.now + 30 and e.hint for e in log(store, 10) if e.status == "retrying")
     clock.now += 29.9
     assert not await w.step() and len(sandbox.calls("http")) == 1  # paused: nothing at all goes out
     clock.now = w.paused_until + 0.01
@@ -140,7 +140,7 @@ async def test_nothing_more_is_sent_in_a_round_after_a_retryable_answer(tmp_path
     await w.step()
     assert [c["status"] for c in sandbox.calls("http")] == [503]  # the second request of the round was held back
     assert {status for status, _ in rows(store).values()} == {"retrying"}
-    held = [e for e in store.log(100) if e.request is None]
+    held = [e for e in log(store, 100) if e.request is None]
     assert held and all("not sent" in e.error and e.next_attempt_at >= w.clock() + 5 for e in held)
 
 
@@ -157,7 +157,7 @@ async def test_retries_give_up_after_the_window(tmp_path, store):
         await w.step()
         if rows(store)["m0"][0] == "dead":
             break
-    [entry] = store.log(1)
+    [entry] = log(store, 1)
     assert entry.status == "dead" and entry.error.startswith("gave up after") and "500" in entry.error
     assert entry.hint == "1Flow or the network failed temporarily; retry later"
     assert 3 <= entry.attempts <= 7
@@ -173,9 +173,9 @@ async def test_invalid_payload_is_dead_lettered_without_a_request(tmp_path, stor
     await w.load_cursor()
     store.append("web", [track(0, title="ok"), track(1)], w.clock()).result()
     await w.step()
-    log = {e.message_id: e for e in store.log(10)}
-    assert log["m0"].status == "delivered"
-    assert log["m1"].status == "dead" and "event_name" in log["m1"].error and "fix the mapping" in log["m1"].hint
+    rows = {e.message_id: e for e in log(store, 10)}
+    assert rows["m0"].status == "delivered"
+    assert rows["m1"].status == "dead" and "event_name" in rows["m1"].error and "fix the mapping" in rows["m1"].hint
     [call] = sandbox.calls("http")
     assert [(i["event"], i["user_id"]) for i in call["body"]["batch"]] == [("ok", "u0")]
 

@@ -20,7 +20,7 @@ from rich.text import Text
 from .. import times
 from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
-from ..pipeline.store import FILTER_REASONS
+from ..pipeline.store import FilterReason
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
@@ -119,9 +119,7 @@ def status_command(config_path: str, as_json: bool) -> None:
     now = time.time()
     with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
-        rows = [
-            queries.public_row(r) for r in queries.status_rows(store, destinations, now)
-        ]  # the console's figures too
+        rows = queries.status_rows(store, destinations, now)  # the console's figures too
         suppressions = store.suppressions()
     dropped = sum(s.dropped for s in suppressions)
     if as_json:
@@ -167,9 +165,9 @@ def status_command(config_path: str, as_json: bool) -> None:
 
 
 def _filtered(row: dict[str, Any]) -> str:
-    """`12`, or `12 (consent 3, suppressed 1)` when privacy filtered some."""
-    reasons = ", ".join(f"{r} {row[f'filtered_{r}']:,}" for r in FILTER_REASONS if row[f"filtered_{r}"])
-    return f"{row['filtered']:,}" + (f" ({reasons})" if reasons else "")
+    """`12`, then why, one reason a line: `no match 8`, `consent 3`, `refused 1`."""
+    reasons = [f"{FilterReason(r).label} {n:,}" for r, n in queries.filtered_by(row).items() if n]
+    return "\n".join([f"{row['filtered']:,}", *reasons])
 
 
 # -- events ----------------------------------------------------------------------------------------------------
@@ -184,6 +182,7 @@ def _entry_json(e: LogEntry) -> dict[str, Any]:
         "received_at": datetime.fromtimestamp(e.received_at, UTC).isoformat(timespec="milliseconds"),
         "type": e.event_type,
         "status": e.status,
+        "reason": e.reason,
         "attempts": e.attempts,
         "replays": e.replays,
         "next_attempt_at": None
@@ -299,9 +298,9 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
 
 def _unsubscribed(e: LogEntry) -> str:
     """What the subscription cell says of an event's single row recorded before any subscription ran."""
-    if e.error and e.error.startswith(FILTER_REASONS):
-        return "(kept from every subscription)"  # consent or suppression: the error says which
-    return "(no subscription matched)"
+    if e.reason is FilterReason.NO_MATCH:
+        return "(no subscription matched)"
+    return "(kept from every subscription)"  # consent or suppression: the error says which
 
 
 # -- replay ----------------------------------------------------------------------------------------------------

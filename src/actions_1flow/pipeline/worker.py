@@ -47,7 +47,7 @@ from ..actions import (
 from ..actions.delivery import Target
 from ..privacy import ConsentRule, FieldRule
 from .retry import RetryPolicy
-from .store import DeliveryRecord, DueDelivery, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
+from .store import DeliveryRecord, DueDelivery, FilterReason, Lease, LeaseLost, Store, StoredEvent, StoreUnavailable
 from .store import Status as RecordStatus
 from .suppression import SUPPRESSED, SuppressionList
 
@@ -382,15 +382,15 @@ class DestinationWorker:
         await asyncio.wrap_future(self.store.record(self.name, records, cursor, self.partition, self.lease))
         _count_records(self.name, records)
 
-    def _privacy(self, item: StoredEvent) -> tuple[StoredEvent, str | None]:
+    def _privacy(self, item: StoredEvent) -> tuple[StoredEvent, tuple[FilterReason, str] | None]:
         """The event as this destination may see it (its `privacy.drop` paths removed), or why it may not see it
         at all: its user is suppressed, or the visitor's consent stamp lacks a category (judged on the event as
         received: dropping paths never changes the consent decision)."""
         if self.suppressions.matches(item.event) is not None:
-            return item, SUPPRESSED
+            return item, (FilterReason.SUPPRESSED, SUPPRESSED)
         refused = privacy.consent_verdict(item.event, self._consent)
         if refused is not None:
-            return item, refused
+            return item, (FilterReason.CONSENT, refused)
         if self._drop:
             item = item._replace(event=privacy.drop_paths(item.event, self._drop))
         return item, None
@@ -404,7 +404,7 @@ class DestinationWorker:
         for item in events:
             item, refused = self._privacy(item)
             if refused is not None:
-                settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error=refused))
+                settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error=refused[1], reason=refused[0]))
                 continue
             try:
                 hits = self._triggers.matches(item.event)
@@ -416,7 +416,11 @@ class DestinationWorker:
                     matched = True
                     self._settle(_Pending(item, compiled.name, 0, None), compiled, pending, settled)
             if not matched:
-                settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error="matched no subscription"))
+                settled.append(
+                    DeliveryRecord(
+                        item.seq, NO_MATCH, "filtered", error="matched no subscription", reason=FilterReason.NO_MATCH
+                    )
+                )
         return _Round(pending, settled, events)
 
     def _evaluate_due(self, due: list[DueDelivery]) -> _Round:
@@ -428,7 +432,7 @@ class DestinationWorker:
             p = _Pending(item, d.subscription, d.attempts, d.first_attempt_at)
             compiled = self._by_name.get(d.subscription)
             if refused is not None:  # consent or suppression, as configured or recorded since
-                settled.append(self._record(p, "filtered", error=refused))
+                settled.append(self._record(p, "filtered", error=refused[1], reason=refused[0]))
             elif compiled is None:  # the subscription was removed from the configuration since
                 settled.append(self._record(p, "dead", error=f"subscription {d.subscription!r} no longer exists"))
             else:
@@ -444,8 +448,10 @@ class DestinationWorker:
         status = result.status
         if status is Status.READY:
             pending.append(p)
-        elif status is Status.FILTERED or status in _NOT_MATCHED:  # not matching: the trigger changed since
-            settled.append(self._record(p, "filtered", error=result.reason))
+        elif status is Status.FILTERED:  # the action chose not to send it
+            settled.append(self._record(p, "filtered", error=result.reason, reason=FilterReason.REFUSED))
+        elif status in _NOT_MATCHED:  # a retry no longer matching: the trigger changed since
+            settled.append(self._record(p, "filtered", error=result.reason, reason=FilterReason.NO_MATCH))
         else:
             settled.append(
                 self._record(p, "dead", error=result.reason, hint="fix the mapping or the trigger, then replay")
@@ -523,6 +529,7 @@ class DestinationWorker:
         error: str | None = None,
         hint: str | None = None,
         summary: tuple[str | None, str | None] = (None, None),
+        reason: FilterReason | None = None,
     ) -> DeliveryRecord:
         return DeliveryRecord(
             p.item.seq,
@@ -535,6 +542,7 @@ class DestinationWorker:
             hint=hint,
             request=summary[0],
             response=summary[1],
+            reason=reason,
         )
 
 

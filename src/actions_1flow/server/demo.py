@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..pipeline import queries
 from .inline_json import script_json
 from .state import ServerState
 
@@ -44,7 +45,7 @@ def demo_routes(state: ServerState) -> list[Route]:
 
     async def activity(request: Request) -> Response:
         # Only the demo's own source: the route has no authentication, other sources' traffic is not its to show.
-        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS, source=source.name)
+        deliveries = await asyncio.to_thread(queries.recent_log, state.store, ACTIVITY_ROWS, source=source.name)
         reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS, source=source.name)
         return JSONResponse(
             {
