@@ -16,8 +16,10 @@ from actions_1flow.cli import main
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import DeviceEvent, RetryPolicy, SQLiteStore, migrate, open_store
 from actions_1flow.pipeline.migrate import Migration, MigrationError
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.stores.postgres import split_position
-from actions_1flow.pipeline.worker import DestinationWorker, Worker
+from actions_1flow.pipeline.worker import Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
 from .conftest import log
@@ -88,10 +90,8 @@ def history(tmp_path):
             dest,
             ["web"],
             RetryPolicy(base=10, cap=300, window=4 * 3600),
+            DeliveryOptions(clock=clock, batch_size=batch_size, batch_age=0.0),
             client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-            clock=clock,
-            batch_size=batch_size,
-            batch_age=0.0,
         )
 
     async def build() -> None:
@@ -153,11 +153,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
             store,
             [(d, ["web"]) for d in config.destinations],
             RetryPolicy(base=10, cap=300, window=4 * 3600),
+            DeliveryOptions(batch_size=5, batch_age=0, poll_interval=0.01, lease_ttl=2),
             client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-            batch_size=5,
-            batch_age=0,
-            poll_interval=0.01,
-            lease_ttl=2,
         )
         expected = Counter({("a", n): 1 for n in range(1, 20)} | {("b", n): 1 for n in range(20)})
         await worker.start()

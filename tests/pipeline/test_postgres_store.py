@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from actions_1flow.pipeline import DeliveryRecord, LeaseLost, RetryPolicy, StoreError, StoreUnavailable, partition_of
+from actions_1flow.pipeline.options import DeliveryOptions
 from actions_1flow.pipeline.stores.postgres import PostgresStore
 from actions_1flow.pipeline.worker import Worker
 from tests.helpers.postgres import PostgresCluster
@@ -163,13 +164,17 @@ async def test_two_workers_share_the_partitions_and_deliver_every_event_once(tmp
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
     other = PostgresStore(pg_url)
-    options = dict(
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0,
-        poll_interval=0.01,
-        lease_ttl=1.5,
-    )
-    workers = [Worker(s, [(config.destinations[0], ["web"])], RetryPolicy(), **options) for s in (pg, other)]
+    options = DeliveryOptions(batch_age=0, poll_interval=0.01, lease_ttl=1.5)
+    workers = [
+        Worker(
+            s,
+            [(config.destinations[0], ["web"])],
+            RetryPolicy(),
+            options,
+            client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        )
+        for s in (pg, other)
+    ]
     try:
         for w in workers:
             await w.start()

@@ -10,8 +10,9 @@ import pytest
 
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import RetryPolicy
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.suppression import SuppressionList
-from actions_1flow.pipeline.worker import DestinationWorker
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
 from .conftest import log
@@ -37,8 +38,8 @@ destinations:
         config.destinations[0],
         ["web"],
         RetryPolicy(base=10, cap=300, window=3600),
+        DeliveryOptions(batch_age=0.0),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0.0,
         suppressions=SuppressionList(store, refresh=0.0),  # read afresh every round
     )
 

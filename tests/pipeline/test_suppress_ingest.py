@@ -64,9 +64,7 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
     monkeypatch.setattr(suppression, "REFRESH_S", 0.05)
     sandbox = InProcessSandbox()
     path = write_config(tmp_path, storage_url, sandbox.api_url())
-    app = create_app(
-        load_config(path), worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
-    )
+    app = create_app(load_config(path), client_factory=lambda d: d.create_client(transport=sandbox.transport()))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://server.test")
     delivered = lambda: [m["properties"]["mid"] for c in sandbox.calls("http") for m in c["body"]["batch"]]  # noqa: E731
     async with app.router.lifespan_context(app):

@@ -34,9 +34,7 @@ class Running:
     """The server app with its lifespan (store + worker) entered, and an HTTP client on it."""
 
     def __init__(self, config, sandbox: InProcessSandbox) -> None:
-        self.app = create_app(
-            config, worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
-        )
+        self.app = create_app(config, client_factory=lambda d: d.create_client(transport=sandbox.transport()))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://server.test")
 
     async def __aenter__(self):

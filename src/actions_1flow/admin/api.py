@@ -364,18 +364,14 @@ class AdminAPI:
         reports: list[DeviceEvent] = await self.read(self.state.store.device_events, 200)
         slot = getattr(request.app.state, "worker_slot", None)
         worker = getattr(slot, "worker", None)
-        now = time.time()
         out = []
         for d in self.config.destinations:
             state, until, reason = "idle", None, None
-            if d.mode == "cloud":
-                pacing = getattr(worker, "_pacing", {}).get(d.name) if worker is not None else None
-                if pacing is not None and pacing.paused_until > now:
-                    state, until, reason = "backing-off", _iso(pacing.paused_until), pacing.pause_reason
-                elif worker is not None and any(w.name == d.name for w in worker.workers):
-                    state = "delivering"
-                elif worker is None:
-                    reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
+            if d.mode == "cloud" and worker is not None:
+                delivery = worker.delivery_state(d.name)
+                state, until, reason = delivery.state, _iso(delivery.until), delivery.reason
+            elif d.mode == "cloud":
+                reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
             out.append(
                 {
                     "destination": d.name,

@@ -11,21 +11,23 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
+from ..actions import Client
 from ..admin import AdminGate
 from ..admin.api import routes as admin_api_routes
 from ..admin.auth import AdminAuth
 from ..admin.metrics import metrics_routes
 from ..admin.reload import Reloader
-from ..config import Config
+from ..config import Config, DestinationConfig
 from ..ingest.origins import OriginPolicy
 from ..pipeline import RetryPolicy, Store, stores
+from ..pipeline.options import DeliveryOptions
 from ..pipeline.suppression import SuppressionList
 from ..pipeline.worker import Worker
 from .demo import demo_routes
@@ -50,13 +52,36 @@ def retry_policy(config: Config) -> RetryPolicy:
     return RetryPolicy(base=p.retry_base, cap=p.retry_cap, window=p.retry_window)
 
 
-def build_worker(config: Config, store: Store, **options: Any) -> Worker:
+def delivery_options(config: Config) -> DeliveryOptions:
+    """The worker's pacing as the configuration's `pipeline:` section sets it."""
+    p = config.pipeline
+    return DeliveryOptions(
+        batch_size=p.batch_size,
+        batch_age=p.batch_age,
+        poll_interval=p.poll_interval,
+        dedup_window=p.dedup_window,
+        log_retention=p.log_retention,
+        lease_ttl=p.lease_ttl,
+    )
+
+
+def build_worker(
+    config: Config,
+    store: Store,
+    *,
+    client_factory: Callable[[DestinationConfig], Client] | None = None,
+    suppressions: SuppressionList | None = None,
+) -> Worker:
     """A worker for every cloud-mode destination of the configuration."""
     destinations = [(d, config.sources_of(d)) for d in config.cloud_destinations()]
-    p = config.pipeline
-    for name in ("poll_interval", "batch_size", "batch_age", "dedup_window", "log_retention", "lease_ttl"):
-        options.setdefault(name, getattr(p, name))
-    return Worker(store, destinations, retry_policy(config), **options)
+    return Worker(
+        store,
+        destinations,
+        retry_policy(config),
+        delivery_options(config),
+        client_factory=client_factory,
+        suppressions=suppressions,
+    )
 
 
 async def _refresh_suppressions(suppressions: SuppressionList) -> None:
@@ -78,13 +103,15 @@ class WorkerSlot:
     """The server's delivery worker, replaceable on reload: the old one finishes its round and stops, a new one
     for the new configuration starts from the recorded cursors."""
 
-    def __init__(self, state: ServerState, options: dict[str, Any]) -> None:
+    def __init__(self, state: ServerState, client_factory: Callable[[DestinationConfig], Client] | None) -> None:
         self.state = state
-        self.options = options
+        self.client_factory = client_factory
         self.worker: Worker | None = None
 
     async def start(self, config: Config) -> None:
-        worker = build_worker(config, self.state.store, suppressions=self.state.suppressions, **self.options)
+        worker = build_worker(
+            config, self.state.store, client_factory=self.client_factory, suppressions=self.state.suppressions
+        )
         self.state.on_stored.append(worker.wake)
         await worker.start()
         self.worker = worker
@@ -121,14 +148,15 @@ def create_app(
     *,
     store: Store | None = None,
     run_worker: bool = True,
-    worker_options: dict[str, Any] | None = None,
+    client_factory: Callable[[DestinationConfig], Client] | None = None,
     reload_on_sighup: bool = False,
 ) -> Starlette:
     """The ASGI app. Owns the store it opens (closes it on shutdown); a store passed in stays the caller's.
 
     With an `admin` section it serves the console, the admin API and `/metrics`; with `admin.listen`, those are
     served by `app.state.admin_app` instead (run it on that address: `serve` does), and this app answers 404 for
-    them. `reload_on_sighup`: SIGHUP reloads the configuration file (see `admin.reload`)."""
+    them. `client_factory(destination)` makes the worker's clients (each destination's own by default).
+    `reload_on_sighup`: SIGHUP reloads the configuration file (see `admin.reload`)."""
     owned = store is None
     origins = OriginPolicy({s.name: s.cors_origins for s in config.sources}, config.server.public_url)
     state = ServerState(
@@ -136,7 +164,7 @@ def create_app(
     )
     sdk_proxy = SdkProxy.for_config(config)
 
-    slot = WorkerSlot(state, worker_options or {})
+    slot = WorkerSlot(state, client_factory)
     reloader = Reloader(state, slot.restart if run_worker else None)
     hup: list[asyncio.Task[Any]] = []
 
