@@ -255,7 +255,7 @@ def write_config(directory: Path, storage: str) -> Path:
 
 
 async def api_queries(store: Store, config_path: Path) -> dict[str, dict[str, float]]:
-    from actions_1flow.server.app import create_app
+    from actions_1flow.app import create_app
 
     app = create_app(load_config(config_path), store=store, run_worker=False)
     results: dict[str, dict[str, float]] = {}

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import yaml
 
+from actions_1flow.app import create_app
 from actions_1flow.config import load_config
-from actions_1flow.server.app import create_app
 from tests.helpers.sandbox import US_KEY
 from tests.helpers.server import PRESET_SUBSCRIPTIONS
 

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import orjson
 
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import SQLiteStore
-from actions_1flow.server import create_app
 from tests.fuzzing.generate import FuzzRequest, RequestGenerator
 
 ANSWER_TIMEOUT = 10.0

@@ -72,7 +72,7 @@ def execute(store: Store, query: str, args: tuple = ()) -> list[tuple]:
 
 def log(store: Store, limit: int, failed_only: bool = False) -> list[LogEntry]:
     """The newest delivery-log rows, as `actions-1flow events` reads them."""
-    return queries.recent_log(store, limit, failed_only=failed_only)
+    return [row.entry for row in queries.recent_log(store, limit, failed_only=failed_only)]
 
 
 def recount(store: Store) -> None:

@@ -281,7 +281,7 @@ def test_prune_goes_in_chunks(store, monkeypatch):
 def test_closed_store_refuses_writes(open_store_at):
     s = open_store_at()
     s.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StoreError, match="closed"):
         s.append("web", [ev("a")], 1.0)
 
 

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import yaml
 
+from actions_1flow.app import create_app
 from actions_1flow.config import load_config
 from actions_1flow.pipeline import open_store, suppression
-from actions_1flow.server import create_app
 from tests.helpers.cli import invoke
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 

@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -22,6 +22,7 @@ from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
 from ..pipeline.store import FilterReason
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
+from ..service import records
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
 
@@ -173,43 +174,6 @@ def _filtered(row: dict[str, Any]) -> str:
 # -- events ----------------------------------------------------------------------------------------------------
 
 
-def _entry_json(e: LogEntry) -> dict[str, Any]:
-    return {
-        "updated_at": datetime.fromtimestamp(e.updated_at, UTC).isoformat(timespec="milliseconds"),
-        "destination": e.destination,
-        "subscription": e.subscription,
-        "messageId": e.message_id,
-        "received_at": datetime.fromtimestamp(e.received_at, UTC).isoformat(timespec="milliseconds"),
-        "type": e.event_type,
-        "status": e.status,
-        "reason": e.reason,
-        "attempts": e.attempts,
-        "replays": e.replays,
-        "next_attempt_at": None
-        if e.next_attempt_at is None
-        else datetime.fromtimestamp(e.next_attempt_at, UTC).isoformat(timespec="milliseconds"),
-        "error": e.error,
-        "hint": e.hint,
-        "request": e.request,
-        "response": e.response,
-    }
-
-
-def _device_json(d: DeviceEvent) -> dict[str, Any]:
-    return {
-        "channel": "device",
-        "received_at": datetime.fromtimestamp(d.received_at, UTC).isoformat(timespec="milliseconds"),
-        "destination": d.destination,
-        "source": d.source,
-        "kind": d.kind,
-        "message": d.message,
-        "subscription": d.subscription,
-        "type": d.event_type,
-        "messageId": d.message_id,
-        "origin": d.origin,
-    }
-
-
 def _device_table(reports: list[DeviceEvent], now: float) -> Table:
     """What device-mode plugins reported from pages (SDK load failures, mapping errors …)."""
     table = Table(title="device mode: reports from pages", title_justify="left", show_lines=True)
@@ -252,10 +216,10 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         entries = queries.recent_log(store, limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     if as_json:
-        for e in entries:
-            click.echo(orjson.dumps(_entry_json(e)).decode())
+        for row in entries:
+            click.echo(orjson.dumps(records.log_entry(row.entry, row.source)).decode())
         for d in reports:
-            click.echo(orjson.dumps(_device_json(d)).decode())
+            click.echo(orjson.dumps({"channel": "device", **records.device_event(d)}).decode())
         return
     now = time.time()
     if reports:
@@ -271,7 +235,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     table = Table(show_lines=True)
     for name in ("when", "destination · subscription", "messageId", "status", "details"):
         table.add_column(name, overflow="fold")
-    for e in entries:
+    for e in (row.entry for row in entries):
         status = f"[{_STATUS_STYLE[e.status]}]{e.status}[/]\n{e.attempts} attempt{'s' if e.attempts != 1 else ''}"
         if e.replays:
             status += f", {e.replays} replay{'s' if e.replays != 1 else ''}"

@@ -18,7 +18,7 @@ from importlib import resources
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..server.assets import IMMUTABLE, Asset, asset_response
+from ..service.answers import IMMUTABLE, Asset, asset_response
 
 PACKAGE = "actions_1flow.console"
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, LogRow, OperatorQueries, StoredEvent
+from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogRow, OperatorQueries, StoredEvent
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
 """Overview ranges: how far back, and the bucket (seconds) of the series."""
@@ -139,10 +139,10 @@ def recent_log(
     failed_only: bool = False,
     destination: str | None = None,
     source: str | None = None,
-) -> list[LogEntry]:
+) -> list[LogRow]:
     """What `actions-1flow events` lists: the newest `limit` rows (paged through `log_page`), of events from
     `source` only when given."""
-    entries: list[LogEntry] = []
+    entries: list[LogRow] = []
     cursor: str | None = None
     while len(entries) < limit:
         rows, cursor = log_page(
@@ -153,7 +153,7 @@ def recent_log(
             limit=min(MAX_PAGE, limit - len(entries)),
             source=source,
         )
-        entries += [r.entry for r in rows]
+        entries += rows
         if cursor is None:
             break
     return entries

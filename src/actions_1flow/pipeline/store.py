@@ -228,7 +228,8 @@ class Store(EventLog, DeviceReports, DeliveryLedger, Leases, Housekeeping, Priva
     """The whole contract, as the composition root opens it and the CLI's store commands use it."""
 
     def close(self) -> None:
-        """Finish queued writes and release the backend (leases held through it expire or are released)."""
+        """Finish queued writes and release the backend (leases held through it expire or are released); writes
+        are refused from then on (`StoreError`)."""
 
 
 __all__ = [

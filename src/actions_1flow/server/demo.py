@@ -11,7 +11,6 @@ neither is authenticated, so the demo is for a developer's machine, not for prod
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from importlib.resources import files
 
@@ -20,8 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from ..pipeline import queries
+from ..service import records
+from ..service.state import ServerState
 from .inline_json import script_json
-from .state import ServerState
 
 ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""
@@ -50,8 +50,8 @@ def demo_routes(state: ServerState) -> list[Route]:
         return JSONResponse(
             {
                 "source": source.name,
-                "deliveries": [dataclasses.asdict(d) for d in deliveries],
-                "device_events": [dataclasses.asdict(r) for r in reports],
+                "deliveries": [records.log_entry(r.entry, r.source) for r in deliveries],
+                "device_events": [records.device_event(r) for r in reports],
             },
             headers=_NO_STORE,
         )

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from .responses import json_error
+from ..service.answers import json_error
 
 log = logging.getLogger("actions_1flow.server")
 

@@ -2,7 +2,8 @@
 short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
-4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
+4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries, and
+anything else (a bug) a 500 with the traceback logged (the client keeps the events too).
 Events of suppressed users (`actions-1flow suppress`) are dropped, counted, and still answered 200: the client
 must not keep retrying them.
 
@@ -15,18 +16,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
+from ..config import Config, SourceConfig
 from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
+from ..ingest.origins import OriginPolicy
+from ..pipeline.appender import GroupAppender
+from ..pipeline.store import StoreError
+from ..pipeline.suppression import SuppressionList
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
-from .state import ServerState
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -49,6 +51,18 @@ _HEADERS_USED = {
 _OK = b'{"success":true}'
 
 
+class Ingest(Protocol):
+    """What the tracking API reads and writes (the server's `ServerState` is one): the configuration, the write
+    keys and origins, the suppressed users, and the store's event log through the group appender."""
+
+    config: Config
+    sources_by_key: dict[str, SourceConfig]
+    origins: OriginPolicy
+    suppressions: SuppressionList
+    appender: GroupAppender
+    on_reload: list[Callable[[Config], Callable[[], None]]]
+
+
 class ClientGone(IngestError):
     """The client closed the connection before its body arrived: nobody is left to answer (a 400 if asked)."""
 
@@ -59,7 +73,7 @@ class ClientGone(IngestError):
 class TrackingAPI:
     """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, state: ServerState, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: ASGIApp, state: Ingest, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.state = state
         self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
@@ -147,10 +161,17 @@ class TrackingAPI:
             return
         try:
             await state.appender.append(source_name, events)
-        except Exception:
+        except StoreError:  # unreachable, damaged or refusing writes (logged by the appender): retry later
             telemetry.EVENTS_REJECTED.labels(source_name, "storage_unavailable").inc()
             await respond_error(
                 send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors
+            )
+            return
+        except Exception:
+            log.exception("storing %d event(s) from source %s failed on a bug", len(events), source_name)
+            telemetry.EVENTS_REJECTED.labels(source_name, "internal_error").inc()
+            await respond_error(
+                send, IngestError(500, "internal_error", "the server failed to store the events; retry later"), cors
             )
             return
         telemetry.EVENTS_RECEIVED.labels(source_name).inc(len(events))

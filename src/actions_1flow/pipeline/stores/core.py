@@ -29,6 +29,7 @@ from ..records import (
     LogRow,
     PurgeResult,
     StoredEvent,
+    StoreError,
     SubjectKind,
     Suppression,
     activity_buckets,
@@ -179,7 +180,7 @@ class StoreCore:
         refused = self._refusal()
         if refused is not None:
             if self._writer.closed:
-                raise RuntimeError("the store is closed")
+                raise StoreError("the store is closed")
             future: Future[T] = Future()
             future.set_exception(refused)
             return future
@@ -520,34 +521,12 @@ class StoreCore:
         now = time.time()
         activity_buckets([], since, step_s, now, [])  # refuses a step that is no multiple of a minute
         start = int(since // step_s) * step_s
-        rows: list[tuple[str, int, str, int]] = []
-        received: dict[str, list[tuple[int, int]]] | None = None
         with self._reading() as conn:
-            if destinations:
-                clause, args = self._in("destination", destinations)
-                rows = conn.execute(  # summed per bucket here: a week of minutes is 10,080 rows per status
-                    self._sql(
-                        "SELECT destination, minute - minute % ?, status, CAST(sum(n) AS BIGINT) FROM delivery_minutes "
-                        f"WHERE {clause} AND minute >= ? GROUP BY 1, 2, 3"
-                    ),
-                    (step_s, *args, start),
-                ).fetchall()
+            rows = self._counts.minutes(conn, destinations, start, step_s, self._in)
+            received = None
             if sources is not None:
-                per_source: dict[str, list[tuple[int, int]]] = {}
-                names = sorted({s for dest in destinations for s in sources.get(dest, [])})
-                if names:
-                    clause, args = self._in("source", names)
-                    for source, minute, n in conn.execute(
-                        self._sql(
-                            "SELECT source, minute - minute % ?, CAST(sum(n) AS BIGINT) FROM received_minutes "
-                            f"WHERE {clause} AND minute >= ? GROUP BY 1, 2"
-                        ),
-                        (step_s, *args, start),
-                    ):
-                        per_source.setdefault(source, []).append((minute, n))
-                received = {
-                    dest: [x for s in sources.get(dest, []) for x in per_source.get(s, [])] for dest in destinations
-                }
+                per_source = self._counts.received_minutes(conn, destinations, sources, start, step_s, self._in)
+                received = {d: [x for s in sources.get(d, []) for x in per_source.get(s, [])] for d in destinations}
         return activity_buckets(destinations, since, step_s, now, rows, received)
 
     def log_page(

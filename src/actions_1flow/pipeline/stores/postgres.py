@@ -202,7 +202,7 @@ class PostgresStore(StoreCore):
     def _reading(self) -> Iterator[psycopg.Connection]:
         """A pooled connection; StoreUnavailable when the database cannot be reached."""
         if self._writer.closed:
-            raise RuntimeError("the store is closed")
+            raise StoreError("the store is closed")
         try:
             with self._pool.connection() as conn:
                 yield conn

@@ -85,6 +85,8 @@ class _Writes:
 
     def failure(self, exc: BaseException, conn: sqlite3.Connection | None) -> tuple[BaseException, bool]:
         self.store._note_error(exc)
+        if isinstance(exc, sqlite3.Error):  # the file refused the write (full, read-only, damaged …)
+            return StoreError(self.store.damaged or f"the event store {self.store.path} refused a write: {exc}"), False
         return exc, False
 
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, Generic, Protocol, TypeVar
 
-from ..records import LeaseLost
+from ..records import LeaseLost, StoreError
 
 C = TypeVar("C")
 T = TypeVar("T")
@@ -79,7 +79,7 @@ class GroupWriter(Generic[C]):
     def submit(self, fn: Callable[[C], T]) -> Future[T]:
         """Run `fn(connection)` inside the next group transaction; the future resolves after the commit."""
         if self.closed:
-            raise RuntimeError("the store is closed")
+            raise StoreError("the store is closed")
         op = _Op(fn)
         self._queue.put(op)
         return op.future
