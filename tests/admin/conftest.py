@@ -77,6 +77,19 @@ async def login(client: httpx.AsyncClient, token: str = TOKEN) -> str:
 
 
 @pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request, tmp_path) -> str:
+    """A new store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/events.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
 def sqlite_config(tmp_path) -> Path:
     return write_config(tmp_path, f"sqlite:///{tmp_path}/events.db")
 

@@ -21,18 +21,6 @@ pytestmark = pytest.mark.anyio
 EXPECTED = {"page-1": "no_match", "anonymous-identify-1": "refused", "no-consent-1": "consent", "gone-1": "suppressed"}
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/events.db"
-    return request.getfixturevalue("pg_url")
-
-
 def event(message_id: str, **fields: object) -> dict:
     return {"messageId": message_id, **fields}
 
