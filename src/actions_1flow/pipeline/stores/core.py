@@ -140,9 +140,9 @@ class StoreCore:
     def _fence(self, conn: Any, destination: str, lease: Lease | None) -> None:
         """Raise `LeaseLost` when `lease` is no longer held (before anything is written)."""
 
-    def _upsert_deliveries(self, conn: Any, destination: str, partition: int, rows: list[tuple[Any, ...]]) -> None:
-        """Upsert delivery rows `(event_seq, subscription, status, attempts, first_attempt_at, next_attempt_at,
-        updated_at, error, hint, exchange_id, reason)`."""
+    def _upsert_deliveries(self, conn: Any, partition: int, rows: list[tuple[Any, ...]]) -> None:
+        """Upsert delivery rows `(event_seq, destination, subscription, status, attempts, first_attempt_at,
+        next_attempt_at, updated_at, error, hint, exchange_id, reason)`, all of one destination."""
         raise NotImplementedError
 
     def _create_cursors(self, conn: Any, destination: str) -> list[tuple[str, int]]:
@@ -229,6 +229,7 @@ class StoreCore:
                 rows = [
                     (
                         r.event_seq,
+                        destination,
                         r.subscription,
                         r.status,
                         r.attempts,
@@ -242,7 +243,7 @@ class StoreCore:
                     )
                     for r in records
                 ]
-                self._upsert_deliveries(conn, destination, partition, rows)
+                self._upsert_deliveries(conn, partition, rows)
             if cursor is not None:
                 self._counts.passed(conn, destination, self._advance_cursor(conn, destination, partition, cursor))
 

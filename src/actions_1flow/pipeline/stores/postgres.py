@@ -275,10 +275,9 @@ class PostgresStore(StoreCore):
             if conn.execute(LEASE_FENCE_SQL, (lease.destination, lease.partition, lease.epoch)).fetchone() is None:
                 raise LeaseLost(f"partition {lease.partition} of {destination} is no longer leased to this worker")
 
-    def _upsert_deliveries(
-        self, conn: psycopg.Connection, destination: str, partition: int, rows: list[tuple[Any, ...]]
-    ) -> None:
-        conn.execute(_UPSERT_DELIVERY, (destination, partition, *(list(column) for column in zip(*rows))))
+    def _upsert_deliveries(self, conn: psycopg.Connection, partition: int, rows: list[tuple[Any, ...]]) -> None:
+        seqs, destinations, *rest = (list(column) for column in zip(*rows))
+        conn.execute(_UPSERT_DELIVERY, (destinations[0], partition, seqs, *rest))
 
     def _create_cursors(self, conn: psycopg.Connection, destination: str) -> list[tuple[str, int]]:
         created = conn.execute(  # all partitions at once, at the end of the log as every running transaction sees it

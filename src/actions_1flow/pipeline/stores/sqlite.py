@@ -235,10 +235,8 @@ class SQLiteStore(StoreCore):
             ).fetchall()
         return [StoredEvent(s, src, at, orjson.loads(body), s) for s, src, at, body in rows]
 
-    def _upsert_deliveries(
-        self, conn: sqlite3.Connection, destination: str, partition: int, rows: list[tuple[Any, ...]]
-    ) -> None:
-        conn.executemany(_UPSERT_DELIVERY, [(seq, destination, *rest) for seq, *rest in rows])
+    def _upsert_deliveries(self, conn: sqlite3.Connection, partition: int, rows: list[tuple[Any, ...]]) -> None:
+        conn.executemany(_UPSERT_DELIVERY, rows)
 
     def _create_cursors(self, conn: sqlite3.Connection, destination: str) -> list[tuple[str, int]]:
         created = conn.execute(
