@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions_1flow.mapping import MappingError, liquid, transform
+from actions_1flow.mapping import MISSING, MappingError, liquid, transform
 from tests.mapping.compare import as_text, outcome, same
 
 PAYLOADS = [
@@ -254,6 +254,14 @@ TEMPLATES = [
     '{{ ts | date_to_string: "ordinal", "US" }}',
     '{{ ts | date_to_long_string: "ordinal" }}',
     "{{ '&lt;' | unescape }}",
+    # literals in brackets, `cycle` (falsy values print nothing), filters given more arguments than they take
+    "{{ o[true] }}{{ o[nil] }}{{ o[empty] }}{{ a[false] }}",
+    '{% cycle false, "b" %}{% cycle false, "b" %}|{% cycle 0 %}|{% cycle nul %}|{% cycle f %}',
+    "{{ n | abs: 1 }} {{ f | ceil: 2, 3 }} {{ neg | floor: 'x' }} {{ n | plus: 1, 2 }} {{ n | divided_by: 2, 0, 1 }}",
+    "{{ b | append: 'x', 'y' }}",
+    "{{ b | prepend: 'x', 'y' }}",
+    "{{ b | append: k: 'v' }}",
+    "{{ b | append: ['n'] }}|{{ missing | default: ['o'].k, allow_false: true }}|{{ arr | where: 'p', ['n'] | size }}",
     # failures on both sides
     "{% if x %}",
     "{{ a | sort }}",
@@ -431,19 +439,66 @@ def test_comparisons_follow_liquidjs_across_types(oracle):
     assert all("output" in r for r in references)  # every case is a rendering, none an error, on both sides
 
 
+LITERAL_OBJECT_TEMPLATES = [
+    f"{{% if {left} {op} {right} %}}T{{% else %}}F{{% endif %}}"
+    for op in ("==", "!=", "<", ">", "<=", ">=", "contains")
+    for literal in ("nil", "null", "empty", "blank")
+    for left, right in (("v", literal), (literal, "v"))
+] + [
+    "{% if nil == null %}T{% endif %}{% if empty == empty %}E{% endif %}{% if blank == empty %}B{% endif %}",
+    "{% assign x = nil %}{% if x == v %}T{% else %}F{% endif %}{% if x %}X{% endif %}",
+    "{% assign x = blank %}{% if x == v %}T{% else %}F{% endif %}{{ x }}",
+    "{{ v | where: 'a', nil | size }}/{{ v | where: 'a', empty | size }}/{{ v | where: 'a', blank | size }}",
+    "{{ nil | json }}{{ empty | json }}{{ v | default: nil }}{{ v | append: blank }}",
+]
+LITERAL_OBJECT_VALUES = [None, False, True, 0, 1, "", " \t\n", "a", [], [1], [""], {}, {"a": 1}, MISSING]
+LITERAL_OBJECT_VALUES.append([{"a": None}, {"a": ""}, {"a": " "}, {"b": 1}, {"a": []}, {"a": False}, {"a": 0}])
+
+
 @pytest.mark.oracle
-@pytest.mark.parametrize(
-    "template, event",
-    [
-        ("{% if b == blank %}blank{% endif %}", {"b": None}),
-        ("{% if e == blank %}blank{% endif %}", {}),
-        ("{% if b == blank %}blank{% endif %}", {"b": False}),
-    ],
-)
-def test_difference_blank_against_nil_and_false(oracle, template, event):
+def test_nil_empty_blank_compare_as_liquidjs_objects(oracle):
+    """liquidjs's `nil`, `empty` and `blank` are objects that decide `==` on either side and make `<` `>` false:
+    `blank` equals nil, undefined, `false` and whitespace; `empty` equals `""`, `[]`, `{}`; neither equals itself."""
+    cases = [
+        {"mapping": {"x": {"@liquid": t}}, "event": {} if v is MISSING else {"v": v}}
+        for t in LITERAL_OBJECT_TEMPLATES
+        for v in LITERAL_OBJECT_VALUES
+    ]
+    references = oracle.call("mapping.transformMany", cases=cases)
+    mismatches = [
+        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
+        for case, reference in zip(cases, references)
+        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
+    ]
+    assert mismatches == []
+    assert all("output" in r for r in references)
+    assert transform({"x": {"@liquid": "{% if v == blank %}blank{% endif %}"}}, {"v": None}) == {"x": "blank"}
+
+
+GRAMMAR_DIFFERENCES = [
+    # (template, event, liquidjs's output, ours: the output, or None for a syntax error)
+    ("{{ a == b }}", {"a": 1, "b": 1}, "true", None),
+    ('{% assign x = a contains "b" %}{{ x }}', {"a": "abc"}, "true", None),
+    ("{{ a b }}", {"a": "A", "b": "B"}, "A", None),
+    ("{{ a if b else c }}", {"a": "A", "b": False, "c": "C"}, "A", None),
+    ("{{ a .b }}", {"a": {"b": "inner"}, "b": "B"}, "[object Object]", "inner"),
+    ('{{ "abc".size }}', {}, "3", None),
+    ("{{ empty.size }}", {}, "", None),
+    ("{{ v | strip: empty }}", {"v": " x "}, " x ", "x"),
+    ("{{ nil | date | json }}", {}, "{}", "null"),
+]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("template, event, segment, ours", GRAMMAR_DIFFERENCES)
+def test_difference_liquidjs_grammar_is_looser(oracle, template, event, segment, ours):
     mapping = {"x": {"@liquid": template}}
-    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {"output": {"x": "blank"}}
-    assert transform(mapping, event) == {"x": ""}
+    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {"output": {"x": segment}}
+    if ours is None:
+        with pytest.raises(MappingError):
+            transform(mapping, event)
+    else:
+        assert transform(mapping, event) == {"x": ours}
 
 
 DATE_TEXTS = [
