@@ -91,13 +91,14 @@ def mapping(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def main() -> None:
+    from tests.mapping.compare import reference_replies
     from tests.oracle import NodeOracle
 
     generated = cases()
     with NodeOracle() as oracle:
-        expects = oracle.call(
-            "mapping.transformMany",
-            cases=[{"mapping": mapping(c), "event": EVENTS[c["event"]]} for c in generated],
+        expects = reference_replies(
+            oracle,
+            [{"mapping": mapping(c), "event": EVENTS[c["event"]]} for c in generated],
         )
     lines = [json.dumps({**c, "expect": e}, ensure_ascii=False) for c, e in zip(generated, expects)]
     head = {"generator": "tests/mapping/liquid_keywords.py", "reference": REFERENCE, "events": EVENTS}

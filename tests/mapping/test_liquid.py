@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from actions_1flow.mapping import MISSING, MappingError, liquid, transform
-from tests.mapping.compare import as_text, outcome, same
+from tests.mapping.compare import as_text, outcome, reference_replies, same
 
 PAYLOADS = [
     {
@@ -69,6 +69,7 @@ TEMPLATES = [
     "{{ missing }}",
     "{{ missing.x }}",
     "{{ nul.x }}",
+    "{{ nul.x | json }}{{ nul.x.y | json }}{{ nul.size | json }}{% if 1 > nul.x %}G{% endif %}",
     "{{ n.size }}",
     "{{ o.k }}",
     '{{ o["k"] }}',
@@ -283,7 +284,7 @@ TEMPLATES = [
 @pytest.mark.oracle
 def test_templates_render_like_liquidjs(oracle):
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": p} for t in TEMPLATES for p in PAYLOADS]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     mismatches = [
         (case["mapping"]["x"]["@liquid"], PAYLOADS.index(case["event"]), as_text(ours), as_text(reference))
         for case, reference in zip(cases, references)
@@ -321,7 +322,7 @@ DATES = [
 def test_dates_across_the_whole_js_range(oracle):
     mapping = {"x": {"@liquid": "{{ d | date: '%Y-%m-%d %H:%M:%S.%L %a %j %U %W %u %C %y %s %c %z' }}"}}
     cases = [{"mapping": mapping, "event": {"d": d}} for d in DATES]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     assert [as_text(outcome(mapping, case["event"])) for case in cases] == [as_text(r) for r in references]
 
 
@@ -429,7 +430,7 @@ def test_comparisons_follow_liquidjs_across_types(oracle):
     """`==`, `!=`, `<`, `>`, `<=`, `>=` and `contains` compare as liquidjs (JavaScript) does, not as Ruby/Python:
     `"7" > 3`, `{"x": 1} contains "x"` is false, `[true] contains 1` is false, objects equal only themselves."""
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": e} for t in OPERATOR_TEMPLATES for e in OPERATOR_EVENTS]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     mismatches = [
         (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
         for case, reference in zip(cases, references)
@@ -450,6 +451,7 @@ LITERAL_OBJECT_TEMPLATES = [
     "{% assign x = blank %}{% if x == v %}T{% else %}F{% endif %}{{ x }}",
     "{{ v | where: 'a', nil | size }}/{{ v | where: 'a', empty | size }}/{{ v | where: 'a', blank | size }}",
     "{{ nil | json }}{{ empty | json }}{{ v | default: nil }}{{ v | append: blank }}",
+    "{{ v | default: nil | json }}{{ v | default: empty, allow_false: true | json }}{{ v | default: blank | size }}",
 ]
 LITERAL_OBJECT_VALUES = [None, False, True, 0, 1, "", " \t\n", "a", [], [1], [""], {}, {"a": 1}, MISSING]
 LITERAL_OBJECT_VALUES.append([{"a": None}, {"a": ""}, {"a": " "}, {"b": 1}, {"a": []}, {"a": False}, {"a": 0}])
@@ -464,7 +466,7 @@ def test_nil_empty_blank_compare_as_liquidjs_objects(oracle):
         for t in LITERAL_OBJECT_TEMPLATES
         for v in LITERAL_OBJECT_VALUES
     ]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     mismatches = [
         (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
         for case, reference in zip(cases, references)
@@ -528,7 +530,7 @@ def test_date_reads_text_as_new_date_does(oracle):
         {"mapping": {"x": {"@liquid": '{{ d | date: "%Y-%m-%d %H:%M:%S.%L %z" }}'}}, "event": {"d": d}}
         for d in DATE_TEXTS
     ]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     assert [as_text(outcome(c["mapping"], c["event"])) for c in cases] == [as_text(r) for r in references]
     assert sum(r["output"]["x"] not in DATE_TEXTS for r in references) >= 11  # most are dates, the rest pass through
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from actions_1flow.mapping import MappingError, transform
-from tests.mapping.compare import as_text, outcome, same
+from tests.mapping.compare import as_text, outcome, reference_replies, same
 from tests.mapping.liquid_keywords import EVENTS, FIXTURE, KEYWORDS, OPERATORS, REFERENCE, SHAPES, cases, mapping
 
 CORPUS = json.loads(FIXTURE.read_text(encoding="utf-8"))
@@ -69,7 +69,7 @@ def test_the_fix_reads_the_variable_at_segment_too(oracle, word):
         f"{{% assign x = ['{word}'] | upcase %}}{{{{ x }}}}",
     ]
     cases_ = [{"mapping": {"x": {"@liquid": t}}, "event": {word: "v"}} for t in templates]
-    references = oracle.call("mapping.transformMany", cases=cases_)
+    references = reference_replies(oracle, cases_)
     assert references == [{"output": {"x": "v"}}, {"output": {"x": "T"}}, {"output": {"x": "V"}}]
     assert [outcome(c["mapping"], c["event"]) for c in cases_] == references
 
@@ -77,7 +77,5 @@ def test_the_fix_reads_the_variable_at_segment_too(oracle, word):
 @pytest.mark.oracle
 def test_fixture_is_what_segment_gives_today(oracle):
     """The fixture is the installed reference's output, message for message."""
-    references = oracle.call(
-        "mapping.transformMany", cases=[{"mapping": mapping(c), "event": EVENTS[c["event"]]} for c in CASES]
-    )
+    references = reference_replies(oracle, [{"mapping": mapping(c), "event": EVENTS[c["event"]]} for c in CASES])
     assert [c["expect"] for c in CASES] == references

@@ -80,6 +80,11 @@ def value(x: Any) -> Any:
     return drop_value(x)
 
 
+def _held(x: Any) -> Any:
+    """A filter argument as liquidjs hands it over: a literal object (`nil`, `empty`, `blank`) stays the object."""
+    return x if type(x) in DROPS else value(x)
+
+
 def text(x: Any) -> str:
     """liquidjs `stringify`: nil prints nothing, arrays print their items with no separator."""
     x = value(x)
@@ -122,9 +127,12 @@ def _given(x: Any, default: Any) -> Any:
 
 
 def read_property(obj: Any, key: Any) -> Any:
-    """liquidjs `readProperty`: own properties, then `size`, `first`, `last`; MISSING when undefined."""
+    """liquidjs `readProperty`: own properties, then `size`, `first`, `last`; MISSING when undefined; null has only
+    null properties."""
     obj = value(obj)
     t = type(obj)
+    if obj is None:
+        return None
     if t is list:
         if type(key) is int:
             index = key + len(obj) if key < 0 else key
@@ -483,9 +491,7 @@ def slice_(v: Any, begin: Any = 0, length: Any = 1, *_: Any, **__: Any) -> Any:
 
 @_filter("where")
 def where(v: Any, prop: Any = MISSING, *expected: Any, **__: Any) -> list:
-    wanted = expected[0] if expected else MISSING
-    if type(wanted) not in DROPS:  # a literal `nil`, `empty` or `blank` matches by its own rule
-        wanted = value(wanted)
+    wanted = _held(expected[0]) if expected else MISSING  # a literal `nil`, `empty`, `blank` matches by its own rule
     out = []
     for item in _array(v):
         found = value(_path(item, prop))
@@ -740,10 +746,10 @@ FILTERS.update(
 def default(v: Any, fallback: Any = MISSING, *_: Any, allow_false: Any = False, **__: Any) -> Any:
     v = value(v)
     if type(v) in (list, str):
-        return v if v else value(fallback)
+        return v if v else _held(fallback)
     if v is False and value(allow_false) not in (False, None, MISSING, 0, ""):
         return False
-    return value(fallback) if v is False or _nil(v) else v
+    return _held(fallback) if v is False or _nil(v) else v
 
 
 def _json(v: Any, space: Any = 0, *_: Any, **__: Any) -> Any:
