@@ -58,3 +58,15 @@ def reference_replies(oracle: Any, cases: list[dict], *, tries: int = 3) -> list
         for i, reply in zip(again, oracle.call("mapping.transformMany", cases=[cases[i] for i in again])):
             replies[i] = reply
     return replies
+
+
+def liquid_differences(oracle: Any, cases: list[dict]) -> tuple[list, list[dict]]:
+    """The cases whose outcome here differs from Segment's (as (template, event, ours, Segment's), runtime messages
+    not compared), and Segment's replies; for cases of the form {"mapping": {"x": {"@liquid": T}}, "event": E}."""
+    replies = reference_replies(oracle, cases)
+    differences = [
+        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reply))
+        for case, reply in zip(cases, replies)
+        if not same(ours := outcome(case["mapping"], case["event"]), reply, runtime_messages=False)
+    ]
+    return differences, replies

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from actions_1flow.mapping import MISSING, MappingError, liquid, transform
-from tests.mapping.compare import as_text, outcome, reference_replies, same
+from tests.mapping.compare import as_text, liquid_differences, outcome, reference_replies, same
 
 PAYLOADS = [
     {
@@ -284,12 +284,7 @@ TEMPLATES = [
 @pytest.mark.oracle
 def test_templates_render_like_liquidjs(oracle):
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": p} for t in TEMPLATES for p in PAYLOADS]
-    references = reference_replies(oracle, cases)
-    mismatches = [
-        (case["mapping"]["x"]["@liquid"], PAYLOADS.index(case["event"]), as_text(ours), as_text(reference))
-        for case, reference in zip(cases, references)
-        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
-    ]
+    mismatches, _ = liquid_differences(oracle, cases)
     assert mismatches == []
 
 
@@ -430,12 +425,7 @@ def test_comparisons_follow_liquidjs_across_types(oracle):
     """`==`, `!=`, `<`, `>`, `<=`, `>=` and `contains` compare as liquidjs (JavaScript) does, not as Ruby/Python:
     `"7" > 3`, `{"x": 1} contains "x"` is false, `[true] contains 1` is false, objects equal only themselves."""
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": e} for t in OPERATOR_TEMPLATES for e in OPERATOR_EVENTS]
-    references = reference_replies(oracle, cases)
-    mismatches = [
-        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
-        for case, reference in zip(cases, references)
-        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
-    ]
+    mismatches, references = liquid_differences(oracle, cases)
     assert mismatches == []
     assert all("output" in r for r in references)  # every case is a rendering, none an error, on both sides
 
@@ -466,12 +456,7 @@ def test_nil_empty_blank_compare_as_liquidjs_objects(oracle):
         for t in LITERAL_OBJECT_TEMPLATES
         for v in LITERAL_OBJECT_VALUES
     ]
-    references = reference_replies(oracle, cases)
-    mismatches = [
-        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
-        for case, reference in zip(cases, references)
-        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
-    ]
+    mismatches, references = liquid_differences(oracle, cases)
     assert mismatches == []
     assert all("output" in r for r in references)
     assert transform({"x": {"@liquid": "{% if v == blank %}blank{% endif %}"}}, {"v": None}) == {"x": "blank"}
