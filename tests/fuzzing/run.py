@@ -35,6 +35,7 @@ from tests.fuzzing.generate import ADMIN_TOKEN, CLIENT, FuzzRequest, RequestGene
 
 ANSWER_TIMEOUT = 10.0
 MAX_FAILURES_KEPT = 20
+PROGRESS_EVERY = 50_000
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 CONFIG = """
@@ -80,12 +81,28 @@ class FuzzReport:
     seconds: float = 0.0
     seed: int = 0
 
+    progress: bool = False
+    """Print each kept failure when it happens, and a line every `PROGRESS_EVERY` requests (`make fuzz`)."""
+
     def fail(self, kind: str, index: int, request: FuzzRequest, detail: str) -> None:
         self.failures[kind] += 1
         if len(self.examples) < MAX_FAILURES_KEPT:
             self.examples.append(
                 f"#{index} {kind}: {describe(request)}: {detail[:300]}\n    replay: {replay(self.seed, index)}"
             )
+            if self.progress:
+                print(self.examples[-1], flush=True)
+
+    def tick(self) -> None:
+        if self.progress and self.requests % PROGRESS_EVERY == 0:
+            print(
+                f"{self.requests:,} requests: {self.errors:,} answers >= 500, failures {dict(self.failures)}",
+                flush=True,
+            )
+
+    @property
+    def errors(self) -> int:
+        return sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)
 
     @property
     def rss_growth(self) -> int:
@@ -109,7 +126,7 @@ class FuzzReport:
             f"RSS: {first / 2**20:.0f} MB after {self.rss_samples[0][0] if self.rss_samples else 0:,} requests, "
             f"peak {peak / 2**20:.0f} MB, growth after warm-up {self.rss_growth / 2**20:.1f} MB"
         )
-        lines.append(f"answers >= 500: {sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)}")
+        lines.append(f"answers >= 500: {self.errors}")
         lines.append(f"failures: {sum(self.failures.values())} {dict(self.failures)}")
         lines.extend("  " + e for e in self.examples)
         return "\n".join(lines)
@@ -197,9 +214,11 @@ async def log_in(app) -> tuple[bytes, bytes]:
     return cookie, orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))["csrf"].encode()
 
 
-async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int, only: int | None = None) -> FuzzReport:
+async def fuzz(
+    app, count: int, seed: int, concurrency: int, sample_every: int, only: int | None = None, progress: bool = False
+) -> FuzzReport:
     """`count` generated requests through `app`, `concurrency` at a time (`only`: request number `only` alone)."""
-    report = FuzzReport(seed=seed)
+    report = FuzzReport(seed=seed, progress=progress)
     generator = RequestGenerator(seed)
     generator.session = await log_in(app)
     if only is not None:
@@ -231,6 +250,7 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int, 
                 report.fail("crash", index, request, repr(exc))
                 continue
             check(report, index, request, sent)
+            report.tick()
             if report.requests % sample_every == 0:
                 report.rss_samples.append((report.requests, rss()))
 
@@ -254,7 +274,12 @@ def fuzz_app(directory: Path) -> Iterator[Any]:
 
 
 def run(
-    count: int, seed: int = 1, concurrency: int = 64, directory: Path | None = None, only: int | None = None
+    count: int,
+    seed: int = 1,
+    concurrency: int = 64,
+    directory: Path | None = None,
+    only: int | None = None,
+    progress: bool = False,
 ) -> FuzzReport:
     """The fuzz run against a fresh app and store in `directory` (a temporary one when None)."""
     with (
@@ -262,7 +287,7 @@ def run(
         fuzz_app(Path(directory or scratch)) as app,
     ):
         sample_every = max(1, min(10_000, count // 100))
-        return asyncio.run(fuzz(app, count, seed, concurrency, sample_every, only))
+        return asyncio.run(fuzz(app, count, seed, concurrency, sample_every, only, progress))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     seed = args.seed if args.seed is not None else time.time_ns() % 2**32
     print(f"seed {seed} (replay this run: --seed {seed})", flush=True)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    report = run(args.requests, seed, args.concurrency, only=args.only)
+    report = run(args.requests, seed, args.concurrency, only=args.only, progress=True)
     print(report.render())
     return 1 if report.failures else 0
 
