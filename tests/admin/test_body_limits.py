@@ -17,7 +17,7 @@ import yaml
 
 from actions_1flow.admin.api import MAX_BODY
 from actions_1flow.admin.auth import MAX_FORM_BYTES
-from tests.admin.conftest import TOKEN, AppClient, write_config
+from tests.admin.conftest import TOKEN, AppClient, login, write_config
 from tests.helpers.process import peak_rss_mib
 from tests.helpers.server import ServeProcess, cloud_config
 
@@ -200,3 +200,18 @@ def test_a_huge_body_leaves_the_servers_memory_where_it_was(tmp_path, sandbox_se
         assert server.http.get("/health").status_code == 200
     finally:
         assert server.stop() in (0, -15), server.log_text()
+
+
+async def test_a_console_form_over_the_limit_is_refused_before_its_csrf_token_is_read(tmp_path):
+    """The CSRF check reads a form body (no `X-CSRF-Token` header) with the same bounded reader: 413 as JSON."""
+    app = AppClient(write_config(tmp_path, f"sqlite:///{tmp_path}/events.db"))
+    async with app as http:
+        await login(http)
+        answer = await http.post(
+            "/console/logout",
+            content=b"csrf_token=" + b"x" * (MAX_FORM_BYTES * 2),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert answer.status_code == 413, answer.text
+        assert answer.json()["code"] == "body_too_large" and f"{MAX_FORM_BYTES:,} bytes" in answer.json()["message"]
+        assert (await http.get("/admin/api/v1/session")).status_code == 200  # not logged out
