@@ -329,3 +329,30 @@ class TestKeysAndCommand:
     def test_bad_rate_is_a_usage_error(self):
         result = subprocess.run([*cli_command(), "sandbox", "--rate", "0"], capture_output=True, text=True)
         assert result.returncode == 2 and "--rate" in result.stderr
+
+
+SANDBOX_ROUTES = [
+    ("POST", "/v1/track"),
+    ("POST", "/eu/v1/batch"),
+    ("GET", "/js/1flow.js"),
+    ("GET", "/eu/js/1flow.js"),
+    ("POST", "/_sandbox/sdk"),
+    ("GET", "/_sandbox/calls"),
+    ("POST", "/_sandbox/reset"),
+    ("POST", "/_sandbox/faults"),
+    ("GET", "/v1/track/"),  # a slash redirect builds a URL from the request
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SANDBOX_ROUTES)
+def test_a_url_that_is_not_text_is_a_400_with_a_json_reason(sandbox, method, path):
+    """As the server's routes (issue 30): query-string bytes that are not UTF-8, or a path with a lone surrogate."""
+    from tests.fuzzing.generate import FuzzRequest
+    from tests.fuzzing.run import call
+
+    for query, where in ((b"channel=\xff\xfe", path), (b"", path + "\udcff")):
+        sent = asyncio.run(call(sandbox.app, FuzzRequest(method, where, query, [], [b"{}"], "complete")))
+        assert sent[0]["status"] == 400, (where, query, sent)
+        answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert answer["status"] == 400 and "percent-encode" in answer["error"]
+    assert sandbox.calls() == []  # nothing recorded

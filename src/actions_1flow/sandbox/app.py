@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..destinations.oneflow import wire
 from ..destinations.oneflow.regions import DEFAULT_REGION, REGIONS
+from ..request_text import RequestTextGuard
 from .rules import CHECKS
 from .state import CHANNEL_HTTP, CHANNEL_SDK, Fault, SandboxKey, SandboxState, retry_after_header
 
@@ -265,7 +267,8 @@ def create_app(keys: list[SandboxKey | str] | None = None, *, rate: float | None
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", faults, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    text_only = Middleware(RequestTextGuard, refusal=lambda code, message: _error(400, message))
+    app = Starlette(routes=routes, middleware=[text_only], exception_handlers={HTTPException: _http_error})
     app.state.sandbox = SandboxState(parsed, rate)
     return app
 

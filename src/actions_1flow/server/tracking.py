@@ -190,22 +190,29 @@ class TrackingAPI:
 
 
 async def read_body(
-    receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES
+    receive: Receive,
+    headers: Mapping[str, str],
+    timeout: float,
+    limit: int = MAX_BATCH_BYTES,
+    *,
+    too_large: tuple[int, str] = (400, "batch_too_large"),
+    deadline: float | None = None,
 ) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
-    stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
+    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more, whatever
+    its Content-Length says or when it sends none) or stalls for `timeout` seconds (a Content-Length larger than what
+    is sent would otherwise hold the request open). `too_large` is the refusal's status and code (the tracking API
+    answers 400 as Segment does; other endpoints 413); `deadline`, when given, bounds the whole body's time too."""
+    status, code = too_large
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise IngestError(
-            400,
-            "batch_too_large",
-            f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request",
-            limit,
+            status, code, f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request", limit
         )
     chunks, size = [], 0
     loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
-        async with asyncio.timeout(timeout) as deadline:
+        async with asyncio.timeout(timeout if deadline is None else min(timeout, deadline)) as stall:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -213,14 +220,15 @@ async def read_body(
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise IngestError(
-                        400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit
-                    )
+                    raise IngestError(status, code, f"the body exceeds the limit of {limit:,} bytes per request", limit)
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
-                deadline.reschedule(loop.time() + timeout)
+                next_stall = loop.time() + timeout
+                stall.reschedule(next_stall if deadline is None else min(next_stall, started + deadline))
     except TimeoutError:
+        if deadline is not None and loop.time() >= started + deadline:
+            raise IngestError(408, "body_timeout", f"the body took longer than {deadline:g}s to arrive") from None
         raise IngestError(
             408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)"
         ) from None
