@@ -106,7 +106,7 @@ def settings_as(server, write_key: str, headers: dict[str, str]) -> dict[str, An
     return response.json()
 
 
-def test_settings_as_analytics_swift_asks_name_the_1flow_mobile_plugin(mobile_server):
+def test_settings_requested_as_analytics_swift_does_carry_the_1flow_mobile_plugin(mobile_server):
     doc = settings_as(mobile_server, "wk_ios", SWIFT_HEADERS)
     assert doc["integrations"][MOBILE_PLUGIN] == {"apiKey": US_KEY}  # what OneFlowDestination.update reads
     # SegmentDestination.update takes the API host from here (the scheme is always https).
@@ -114,7 +114,7 @@ def test_settings_as_analytics_swift_asks_name_the_1flow_mobile_plugin(mobile_se
     assert doc["integrations"]["Segment.io"]["apiKey"] == "wk_ios"
 
 
-def test_settings_as_analytics_kotlin_asks_name_the_plugin_too_and_a_server_only_source_does_not(mobile_server):
+def test_settings_requested_as_analytics_kotlin_does_carry_it_too_but_not_for_a_server_only_source(mobile_server):
     doc = settings_as(mobile_server, "wk_android", KOTLIN_SETTINGS_HEADERS)
     assert doc["integrations"][MOBILE_PLUGIN] == {"apiKey": US_KEY}  # OneFlowIntegration.FACTORY: getString("apiKey")
     backend = settings_as(mobile_server, "wk_backend", KOTLIN_SETTINGS_HEADERS)
