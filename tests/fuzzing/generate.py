@@ -35,6 +35,7 @@ ENDPOINTS = [
     "/v1/t",
     "/v1/batch",
     "/v1/b",
+    "/v1/import",
     "/v1/identify",
     "/v1/i",
     "/v1/page",

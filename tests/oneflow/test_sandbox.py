@@ -247,7 +247,7 @@ class TestFaults:
 
 
 class TestFakeSdk:
-    @pytest.mark.parametrize("path", ["/js/1flow.js", "/js/1flow.js?form=methods", "/eu/js/1flow.js?form=callable"])
+    @pytest.mark.parametrize("path", ["/js/1flow.js", "/js/1flow.js?form=methods", "/eu/js/1flow.js?form=both"])
     def test_sdk_is_served_as_javascript_with_cors(self, sandbox, path):
         response = get(sandbox, path)
         assert response.status_code == 200
@@ -256,11 +256,16 @@ class TestFakeSdk:
         assert "data-api-key" in response.text and "window.glob" in response.text
         # told where to report and its form as it is served, so a copy served from another origin still reports here
         region = "/eu" if path.startswith("/eu/") else ""
-        form = "callable" if "callable" in path else "methods"
+        form = path.partition("form=")[2] or "callable"  # callable unless asked: the form the evidence points to
         assert (
             f'var served = {{"reportUrl":"http://sandbox.test{region}/_sandbox/sdk","form":"{form}"}} || {{}}'
             in response.text
         )
+
+    def test_an_unknown_form_is_refused_with_the_known_ones(self, sandbox):
+        response = get(sandbox, "/js/1flow.js?form=object")
+        assert response.status_code == 400
+        assert "callable, methods, both" in response.text
 
     def test_sdk_reports_are_recorded_with_validity(self, sandbox):
         report = {"api_key": US_KEY, "method": "logEvent", "args": ["Signed Up", {"plan": "pro"}], "form": "methods"}

@@ -1,5 +1,6 @@
-"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}` and analytics.js's
-short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
+"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}`, analytics.js's
+short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` too) and the classic mobile
+libraries' `/v1/import`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
-from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
+from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, PATH_ALIASES, IngestError, read_request
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
 from .state import ServerState
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("actions_1flow.server")
 
-ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
+ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *PATH_ALIASES)}
 """Every tracking path and the endpoint name it stands for."""
 
 ALLOW = "OPTIONS, POST"
