@@ -469,6 +469,7 @@ GRAMMAR_DIFFERENCES = [
     ("{{ a b }}", {"a": "A", "b": "B"}, "A", None),
     ("{{ a if b else c }}", {"a": "A", "b": False, "c": "C"}, "A", None),
     ("{{ a .b }}", {"a": {"b": "inner"}, "b": "B"}, "[object Object]", "inner"),
+    ("{{ a ['b'] }}", {"a": {"b": "inner"}, "b": "B"}, "[object Object]", "inner"),
     ('{{ "abc".size }}', {}, "3", None),
     ("{{ empty.size }}", {}, "", None),
     ("{{ v | strip: empty }}", {"v": " x "}, " x ", "x"),
