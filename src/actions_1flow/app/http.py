@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import signal
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -27,6 +28,7 @@ from ..admin.reload import Reloader
 from ..config import Config, DestinationConfig
 from ..ingest.origins import OriginPolicy
 from ..pipeline import Store
+from ..request_text import RequestTextGuard
 from ..server.demo import demo_routes
 from ..server.device_mode import device_mode_routes
 from ..server.errors import EXCEPTION_HANDLERS
@@ -34,6 +36,7 @@ from ..server.ratelimit import RateLimiter
 from ..server.readiness import health, ready
 from ..server.sdk_proxy import SdkProxy
 from ..server.tracking import TrackingAPI
+from ..service.answers import json_error
 from ..service.state import ServerState
 from .delivery import WorkerSlot, open_store, refresh_suppressions
 
@@ -121,8 +124,11 @@ def create_app(
     elif config.metrics.public:
         routes += metrics
     limiter = RateLimiter.for_sources(config.sources)
+    # Inside the tracking API, which reads no URL (and answers first on its hot path): every other route.
+    text_only = Middleware(RequestTextGuard, refusal=functools.partial(json_error, 400))
     middleware = [
         Middleware(TrackingAPI, state=state, limiter=limiter),
+        text_only,
         Middleware(AdminGate, enabled=(lambda: False) if separate else (lambda: state.config.admin is not None)),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
@@ -135,7 +141,7 @@ def create_app(
     if separate:
         admin_app = Starlette(
             routes=[Route("/health", health), *admin_routes, *metrics],
-            middleware=[Middleware(AdminGate, enabled=lambda: state.config.admin is not None)],
+            middleware=[text_only, Middleware(AdminGate, enabled=lambda: state.config.admin is not None)],
             exception_handlers=EXCEPTION_HANDLERS,
         )
         for name, value in shared.items():

@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 import psycopg
 
-from ..secrets import redact_url
+from ..secrets import redact_url, scrub_url_secrets
 from .store import StoreError, partition_of
 from .stores.layout import (
     DELIVERIES,
@@ -141,6 +141,7 @@ class Migration:
 
     def _open_target(self, url: str, partitions: int) -> None:
         self.target = redact_url(url)
+        self._target_url = url
         try:
             self._target = psycopg.connect(url, autocommit=True, connect_timeout=5)
             self.partitions = prepare(self._target, self.target, partitions, PostgresStore.kept_counts())
@@ -150,7 +151,9 @@ class Migration:
                 "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM cursors)"
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
-            raise MigrationError(f"cannot use the target store {self.target}: {_reason(exc)}") from None
+            raise MigrationError(
+                f"cannot use the target store {self.target}: {_reason(exc, self._target_url)}"
+            ) from None
         if (events or cursors) and not self.into_non_empty:
             raise MigrationError(
                 f"the target store {self.target} is not empty ({events:,} events, {cursors:,} cursors); "
@@ -200,7 +203,7 @@ class Migration:
                 self._count(src, dst, [d for d in cursors if d not in report.kept_cursors])
         except psycopg.Error as exc:
             raise MigrationError(
-                f"the migration into {self.target} failed, nothing was written: {_reason(exc)}"
+                f"the migration into {self.target} failed, nothing was written: {_reason(exc, self._target_url)}"
             ) from None
         report.seconds = time.monotonic() - started
         return report
@@ -395,8 +398,9 @@ def _chunks(src: sqlite3.Connection, sql: str) -> Iterator[list[Any]]:
         yield rows
 
 
-def _reason(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def _reason(exc: BaseException, url: str) -> str:
+    """The first line of a driver's error, without the secrets of `url`."""
+    return scrub_url_secrets((str(exc).strip().splitlines() or [type(exc).__name__])[0], url)
 
 
 __all__ = ["Migration", "MigrationError", "MigrationReport", "sqlite_path"]

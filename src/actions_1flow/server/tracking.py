@@ -1,5 +1,6 @@
-"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}` and analytics.js's
-short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
+"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}`, analytics.js's
+short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` too) and the classic mobile
+libraries' `/v1/import`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries, and
@@ -13,26 +14,26 @@ objects or per-request middleware): the path is looked up in a dict, the few hea
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
 from ..config import Config, SourceConfig
-from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
+from ..ingest import EVENT_TYPES, PATH_ALIASES, IngestError, read_request
 from ..ingest.origins import OriginPolicy
 from ..pipeline.appender import GroupAppender
 from ..pipeline.store import StoreError
 from ..pipeline.suppression import SuppressionList
+from ..service.bodies import ClientGone, read_body
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
 
 log = logging.getLogger("actions_1flow.server")
 
-ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
+ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *PATH_ALIASES)}
 """Every tracking path and the endpoint name it stands for."""
 
 ALLOW = "OPTIONS, POST"
@@ -61,13 +62,6 @@ class Ingest(Protocol):
     suppressions: SuppressionList
     appender: GroupAppender
     on_reload: list[Callable[[Config], Callable[[], None]]]
-
-
-class ClientGone(IngestError):
-    """The client closed the connection before its body arrived: nobody is left to answer (a 400 if asked)."""
-
-    def __init__(self) -> None:
-        super().__init__(400, "client_disconnected", "the client closed the connection before the body was read")
 
 
 class TrackingAPI:
@@ -208,41 +202,3 @@ class TrackingAPI:
         if grant is None:
             return {}
         return self.state.origins.response_headers(origin, credentials=grant == "listed")
-
-
-async def read_body(
-    receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES
-) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
-    stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestError(
-            400,
-            "batch_too_large",
-            f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request",
-            limit,
-        )
-    chunks, size = [], 0
-    loop = asyncio.get_running_loop()
-    try:
-        async with asyncio.timeout(timeout) as deadline:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise IngestError(
-                        400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit
-                    )
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-                deadline.reschedule(loop.time() + timeout)
-    except TimeoutError:
-        raise IngestError(
-            408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)"
-        ) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

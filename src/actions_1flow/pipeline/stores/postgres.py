@@ -31,7 +31,7 @@ import orjson
 import psycopg
 import psycopg_pool
 
-from ...secrets import redact_url
+from ...secrets import redact_url, scrub_url_secrets
 from ..records import (
     Lease,
     LeaseLost,
@@ -152,7 +152,7 @@ class _Writes:
                 conn.close()
             return self.store._lost(exc), True
         if isinstance(exc, psycopg.Error):
-            return StoreError(_reason(exc)), False
+            return StoreError(self.store._why(exc)), False
         return exc, False
 
 
@@ -179,9 +179,9 @@ class PostgresStore(StoreCore):
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
                 self.partitions = prepare(conn, self.description, partitions, self._counts)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to the event store {self.description}: {_reason(exc)}") from None
+            raise StoreError(f"cannot connect to the event store {self.description}: {self._why(exc)}") from None
         except psycopg.Error as exc:
-            raise StoreError(f"cannot use the event store {self.description}: {_reason(exc)}") from None
+            raise StoreError(f"cannot use the event store {self.description}: {self._why(exc)}") from None
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -217,8 +217,12 @@ class PostgresStore(StoreCore):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield conn
 
+    def _why(self, exc: BaseException) -> str:
+        """The driver's reason for a failure, without the URL's secrets (libpq may quote what it could not parse)."""
+        return scrub_url_secrets(_reason(exc), self.url)
+
     def _lost(self, exc: BaseException) -> StoreUnavailable:
-        reason = f"the event store {self.description} cannot be reached: {_reason(exc)}"
+        reason = f"the event store {self.description} cannot be reached: {self._why(exc)}"
         if self.unavailable is None:
             log.error("%s — answering 503 until it is back", reason)
         self.unavailable = reason
