@@ -98,6 +98,7 @@ def site():
 # --- the whole-run secrets scan (tests/helpers/secret_scan.py) -------------------------------------------------
 
 import actions_1flow.config as _config_module  # noqa: E402
+import actions_1flow.config.load as _config_load  # noqa: E402
 from tests.helpers.sandbox import ALL_KEYS  # noqa: E402
 from tests.helpers.secret_scan import SCAN  # noqa: E402
 from tests.helpers.secret_scan import report as _scan_report  # noqa: E402
@@ -111,14 +112,14 @@ def _recording_parse_config(text, file="<config>", env=None, **options):
     """`parse_config`, remembering the secrets of every configuration a test builds (wrapped before any test
     module imports it, so in-process configurations are scanned for too)."""
     config = _parse_config(text, file, env, **options)
-    SCAN.add_config(config.model_dump(), str(file))
+    SCAN.add_config(config.spec.model_dump(), str(file))
     for dest in config.destinations:
         for secret in dest.settings.secrets():
             SCAN.add_secret(secret.get_secret_value(), f"a secret setting of {dest.name} in {file}")
     return config
 
 
-_config_module.parse_config = _recording_parse_config
+_config_module.parse_config = _config_load.parse_config = _recording_parse_config  # load_config calls it too
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -58,7 +58,7 @@ def test_the_design_sample_loads(tmp_path):
 def test_the_key_is_masked_wherever_the_model_is_shown():
     config = parse_config(DESIGN_SAMPLE, env=ENV)
     settings = config.destinations[0].settings
-    assert US_KEY not in repr(config) and US_KEY not in str(settings) and US_KEY not in config.model_dump_json()
+    assert US_KEY not in repr(config) and US_KEY not in str(settings) and US_KEY not in config.spec.model_dump_json()
     assert settings.masked()["projectApiKey"] == "****" + US_KEY[-4:]
 
 

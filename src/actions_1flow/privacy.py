@@ -24,6 +24,13 @@ class ConsentRule(Protocol):
     def missing(self) -> str: ...
 
 
+class FieldRule(Protocol):
+    """What a destination's `privacy:` says (`config.PrivacyConfig` is one): the dotted paths to remove."""
+
+    @property
+    def drop(self) -> Sequence[str]: ...
+
+
 def preferences(event: Mapping[str, Any]) -> Mapping[str, Any] | None:
     """The event's `context.consent.categoryPreferences` object, or None when it has none (no stamp)."""
     context = event.get("context")

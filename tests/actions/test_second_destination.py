@@ -14,7 +14,8 @@ import pytest
 from actions_1flow.config import ConfigError, load_config, parse_config
 from actions_1flow.destinations import REGISTRY
 from actions_1flow.pipeline import RetryPolicy, SQLiteStore
-from actions_1flow.pipeline.worker import DestinationWorker
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
 from tests.helpers.cli import invoke
 from tests.webhook_destination.definition import WEBHOOK
 
@@ -96,7 +97,7 @@ def test_config_worker_retry_status_and_events(tmp_path, monkeypatch, webhook_re
         store = SQLiteStore(config.storage_path())
         clock = Clock()
         worker = DestinationWorker(
-            store, dest, ["web"], RetryPolicy(base=1, cap=5, window=3600), clock=clock, batch_age=0
+            store, dest, ["web"], RetryPolicy(base=1, cap=5, window=3600), DeliveryOptions(clock=clock, batch_age=0)
         )
         events = [
             {"type": "track", "event": "Signed Up", "userId": "u1", "messageId": "m1"},

@@ -9,8 +9,8 @@ import httpx
 import pytest
 import yaml
 
+from actions_1flow.app import create_app
 from actions_1flow.config import load_config
-from actions_1flow.server.app import create_app
 from tests.helpers.sandbox import US_KEY
 from tests.helpers.server import PRESET_SUBSCRIPTIONS
 
@@ -74,6 +74,19 @@ async def login(client: httpx.AsyncClient, token: str = TOKEN) -> str:
     r = await client.get("/admin/api/v1/session")
     assert r.status_code == 200
     return r.json()["csrf"]
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request, tmp_path) -> str:
+    """A new store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/events.db"
+    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture

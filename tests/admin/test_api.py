@@ -19,18 +19,6 @@ from tests.helpers.sandbox import US_KEY
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/events.db"
-    return request.getfixturevalue("pg_url")
-
-
 def batch(*events: dict) -> dict:
     return {"batch": [{"messageId": f"m-{time.time_ns()}-{i}", **e} for i, e in enumerate(events)]}
 

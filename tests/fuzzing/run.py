@@ -28,9 +28,9 @@ from typing import Any
 
 import orjson
 
+from actions_1flow.app import create_app
 from actions_1flow.config import load_config
 from actions_1flow.pipeline import SQLiteStore
-from actions_1flow.server import create_app
 from tests.fuzzing.generate import ADMIN_TOKEN, CLIENT, FuzzRequest, RequestGenerator
 
 ANSWER_TIMEOUT = 10.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions_1flow.pipeline import SQLiteStore, Store, open_store
+from actions_1flow.pipeline import LogEntry, SQLiteStore, Store, open_store, queries
 
 LOW_BITS = (1 << 64) - 1
 
@@ -70,20 +70,32 @@ def execute(store: Store, query: str, args: tuple = ()) -> list[tuple]:
     return store.submit(run).result()  # type: ignore[attr-defined]
 
 
+def log(store: Store, limit: int, failed_only: bool = False) -> list[LogEntry]:
+    """The newest delivery-log rows, as `actions-1flow events` reads them."""
+    return [row.entry for row in queries.recent_log(store, limit, failed_only=failed_only)]
+
+
+def recount(store: Store) -> None:
+    """Recount the kept totals from the rows, as after any hand edit of the tables (the store counts its own
+    writes only)."""
+    store.submit(type(store).kept_counts().rebuild_totals).result()  # type: ignore[attr-defined]
+
+
 def set_cursor(store: Store, destination: str, seq: int) -> None:
-    """Put `destination`'s cursor (partition 0) right after event id `seq`, forwards or backwards."""
+    """Put `destination`'s cursor (partition 0) right after event id `seq`, forwards or backwards, by hand."""
     if not is_postgres(store):
         execute(
             store,
             "INSERT INTO cursors VALUES (?, ?) ON CONFLICT (destination) DO UPDATE SET seq = excluded.seq",
             (destination, seq),
         )
-        return
-    rows = execute(store, "SELECT xid::text FROM events WHERE seq = ?", (seq,))
-    xid = rows[0][0] if rows else "0"
-    execute(
-        store,
-        "INSERT INTO cursors VALUES (?, 0, ?::xid8, ?) "
-        "ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq",
-        (destination, xid, seq),
-    )
+    else:
+        rows = execute(store, "SELECT xid::text FROM events WHERE seq = ?", (seq,))
+        xid = rows[0][0] if rows else "0"
+        execute(
+            store,
+            "INSERT INTO cursors VALUES (?, 0, ?::xid8, ?) "
+            "ON CONFLICT (destination, part) DO UPDATE SET xid = excluded.xid, seq = excluded.seq",
+            (destination, xid, seq),
+        )
+    recount(store)

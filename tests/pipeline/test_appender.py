@@ -10,7 +10,7 @@ from concurrent.futures import Future
 import pytest
 
 from actions_1flow.pipeline.appender import MAX_GROUP_EVENTS, GroupAppender
-from actions_1flow.pipeline.store import AppendResult
+from actions_1flow.pipeline.store import AppendResult, StoreError
 
 
 class SlowStore:
@@ -74,7 +74,7 @@ async def test_groups_are_capped():
 async def test_a_closed_store_refuses_at_once():
     class Closed:
         def append(self, *args):
-            raise RuntimeError("the store is closed")
+            raise StoreError("the store is closed")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StoreError):
         await GroupAppender(Closed(), lambda: None).append("a", [{"n": 1}])

@@ -16,9 +16,13 @@ from actions_1flow.cli import main
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import DeviceEvent, RetryPolicy, SQLiteStore, migrate, open_store
 from actions_1flow.pipeline.migrate import Migration, MigrationError
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.stores.postgres import split_position
-from actions_1flow.pipeline.worker import DestinationWorker, Worker
+from actions_1flow.pipeline.worker import Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
+
+from .conftest import log
 
 pytestmark = pytest.mark.anyio
 
@@ -86,10 +90,8 @@ def history(tmp_path):
             dest,
             ["web"],
             RetryPolicy(base=10, cap=300, window=4 * 3600),
+            DeliveryOptions(clock=clock, batch_size=batch_size, batch_age=0.0),
             client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-            clock=clock,
-            batch_size=batch_size,
-            batch_age=0.0,
         )
 
     async def build() -> None:
@@ -111,7 +113,7 @@ def history(tmp_path):
         store.record_device_event(DeviceEvent(clock.now, "web", "a", kind, f"{kind} failed", message_id="m3")).result()
     store.suppress("userId", "erased", clock.now).result()
     store.count_suppressed({("userId", "erased"): 4}).result()
-    statuses = {(e.destination, e.message_id): e.status for e in store.log(100)}
+    statuses = {(e.destination, e.message_id): e.status for e in log(store, 100)}
     assert statuses[("a", "m0")] == "dead" and statuses[("a", "m1")] == "retrying"
     assert store.cursor("a") == 5 and store.cursor("b") == 7
     counts = store.counts({"a": ["web"], "b": ["web"]})
@@ -151,11 +153,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
             store,
             [(d, ["web"]) for d in config.destinations],
             RetryPolicy(base=10, cap=300, window=4 * 3600),
+            DeliveryOptions(batch_size=5, batch_age=0, poll_interval=0.01, lease_ttl=2),
             client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-            batch_size=5,
-            batch_age=0,
-            poll_interval=0.01,
-            lease_ttl=2,
         )
         expected = Counter({("a", n): 1 for n in range(1, 20)} | {("b", n): 1 for n in range(20)})
         await worker.start()
@@ -172,8 +171,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         [a, b] = store.counts({"a": ["web"], "b": ["web"]})
         assert a.pending == b.pending == 0
         assert a.by_status == {"delivered": 20} and b.by_status == {"delivered": 20}
-        log = {(e.destination, e.message_id): e for e in store.log(100)}
-        assert log[("a", "m1")].attempts == 2 and log[("a", "m0")].replays == 1  # the retry went on where it was
+        rows = {(e.destination, e.message_id): e for e in log(store, 100)}
+        assert rows[("a", "m1")].attempts == 2 and rows[("a", "m0")].replays == 1  # the retry went on where it was
     finally:
         store.close()
 

@@ -11,7 +11,7 @@ import click
 import pytest
 
 from actions_1flow.cli.operations import format_age, parse_moment
-from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, SQLiteStore, open_store
+from actions_1flow.pipeline import DeliveryRecord, DeviceEvent, FilterReason, SQLiteStore, open_store
 from tests.helpers.cli import invoke
 
 from .conftest import set_cursor
@@ -68,7 +68,7 @@ def filled(tmp_path, storage_url):
                 request="POST http://h/v1/batch [api_key: ****6789]",
                 response='401 {"error":"invalid api_key"}',
             ),
-            DeliveryRecord(3, "", "filtered", error="matched no subscription"),
+            DeliveryRecord(3, "", "filtered", error="matched no subscription", reason=FilterReason.NO_MATCH),
             DeliveryRecord(
                 4,
                 "Track Event",

@@ -13,11 +13,13 @@ import psycopg
 import pytest
 
 from actions_1flow.pipeline import DeliveryRecord, LeaseLost, RetryPolicy, StoreError, StoreUnavailable, partition_of
+from actions_1flow.pipeline.options import DeliveryOptions
 from actions_1flow.pipeline.stores.postgres import PostgresStore
 from actions_1flow.pipeline.worker import Worker
 from tests.helpers.postgres import PostgresCluster
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
+from .conftest import log
 from .test_worker import load, track
 
 
@@ -123,9 +125,9 @@ def test_a_write_on_a_lost_lease_is_fenced_and_writes_nothing(pg):
     assert new.epoch == old.epoch + 1
     with pytest.raises(LeaseLost):
         pg.record("d", [DeliveryRecord(event.seq, "s", "delivered", 1)], event.position, part, old).result()
-    assert pg.cursor("d", part) == start and pg.log(10) == []
+    assert pg.cursor("d", part) == start and log(pg, 10) == []
     pg.record("d", [DeliveryRecord(event.seq, "s", "delivered", 1)], event.position, part, new).result()
-    assert pg.cursor("d", part) == event.position and len(pg.log(10)) == 1
+    assert pg.cursor("d", part) == event.position and len(log(pg, 10)) == 1
 
 
 def test_the_store_reports_unavailable_while_the_database_is_down_and_recovers_by_itself():
@@ -162,13 +164,17 @@ async def test_two_workers_share_the_partitions_and_deliver_every_event_once(tmp
     sandbox = InProcessSandbox()
     config = load(tmp_path, sandbox, {"a": US_KEY})
     other = PostgresStore(pg_url)
-    options = dict(
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0,
-        poll_interval=0.01,
-        lease_ttl=1.5,
-    )
-    workers = [Worker(s, [(config.destinations[0], ["web"])], RetryPolicy(), **options) for s in (pg, other)]
+    options = DeliveryOptions(batch_age=0, poll_interval=0.01, lease_ttl=1.5)
+    workers = [
+        Worker(
+            s,
+            [(config.destinations[0], ["web"])],
+            RetryPolicy(),
+            options,
+            client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+        )
+        for s in (pg, other)
+    ]
     try:
         for w in workers:
             await w.start()

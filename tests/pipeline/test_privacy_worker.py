@@ -10,9 +10,12 @@ import pytest
 
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import RetryPolicy
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.suppression import SuppressionList
-from actions_1flow.pipeline.worker import DestinationWorker
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
+
+from .conftest import log
 
 pytestmark = pytest.mark.anyio
 
@@ -35,8 +38,8 @@ destinations:
         config.destinations[0],
         ["web"],
         RetryPolicy(base=10, cap=300, window=3600),
+        DeliveryOptions(batch_age=0.0),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0.0,
         suppressions=SuppressionList(store, refresh=0.0),  # read afresh every round
     )
 
@@ -54,7 +57,7 @@ def delivered(sandbox) -> list[str]:
 
 
 def outcomes(store) -> dict[str, tuple[str, str | None]]:
-    return {e.message_id: (e.status, e.error) for e in store.log(100)}
+    return {e.message_id: (e.status, e.error) for e in log(store, 100)}
 
 
 @pytest.mark.parametrize("missing", ["deny", "allow"])
@@ -79,7 +82,7 @@ async def test_consent_against_each_missing_policy(store, missing):
     assert set(denied) == set(events) - set(allowed)
     assert all(error.startswith("consent") for error in denied.values())
     assert denied["one-refused"] == "consent: C0004 not granted"
-    assert [e.subscription for e in store.log(100) if e.status == "filtered"] == [""] * len(denied)  # one row each
+    assert [e.subscription for e in log(store, 100) if e.status == "filtered"] == [""] * len(denied)  # one row each
     [counts] = store.counts({"a": ["web"]})
     assert counts.by_status["filtered"] == counts.filtered_by["consent"] == len(denied)
 

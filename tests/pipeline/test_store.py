@@ -12,7 +12,7 @@ import pytest
 
 from actions_1flow.pipeline import DeliveryRecord, SQLiteStore, StoreError
 
-from .conftest import execute, set_cursor
+from .conftest import execute, log, set_cursor
 
 
 def ev(mid: str, **extra) -> dict:
@@ -113,9 +113,9 @@ def test_record_upserts_and_advances_cursor_atomically(store):
     )
     store.record("d", [DeliveryRecord(2, "Track Event", "delivered", attempts=2, first_attempt_at=60.0)]).result()
     assert store.due("d", 1e12, 10) == []
-    log = {e.message_id: e for e in store.log(10)}
-    assert log["m2"].status == "delivered" and log["m2"].attempts == 2
-    assert log["m1"].request == "POST /batch"
+    rows = {e.message_id: e for e in log(store, 10)}
+    assert rows["m2"].status == "delivered" and rows["m2"].attempts == 2
+    assert rows["m1"].request == "POST /batch"
 
 
 def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
@@ -130,13 +130,13 @@ def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
     ).result()
     now = time.time() + 1
     assert store.requeue_dead(15.0, 25.0, None, now=now, dry_run=True).result() == 1
-    assert [e.status for e in store.log(10)] == ["dead", "dead"]  # dry run changed nothing
+    assert [e.status for e in log(store, 10)] == ["dead", "dead"]  # dry run changed nothing
     assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 1
     assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 0
     [due] = store.due("d", now, 10)
     assert due.event.event["messageId"] == "late" and due.attempts == 0 and due.first_attempt_at is None
     assert store.requeue_dead(0.0, 100.0, "other", now=now).result() == 0
-    [late] = [e for e in store.log(10) if e.message_id == "late"]
+    [late] = [e for e in log(store, 10) if e.message_id == "late"]
     assert (late.status, late.replays) == ("retrying", 1)
 
 
@@ -151,7 +151,7 @@ def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_re
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 1
     assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 0  # not event 1 again: no loop
-    assert [e.message_id for e in store.log(10, failed_only=True) if e.status == "dead"] == ["m0"]
+    assert [e.message_id for e in log(store, 10, failed_only=True) if e.status == "dead"] == ["m0"]
 
 
 def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
@@ -168,9 +168,9 @@ def test_record_shares_one_exchange_per_request_and_log_shows_it(store):
         ],
     ).result()
     assert execute(store, "SELECT count(*) FROM exchanges") == [(1,)]
-    assert {(e.request, e.response) for e in store.log(10)} == {("POST /batch [api_key: ****abcd]", "200 ok")}
+    assert {(e.request, e.response) for e in log(store, 10)} == {("POST /batch [api_key: ****abcd]", "200 ok")}
     store.record("d", [DeliveryRecord(2, "s", "retrying", attempts=2, next_attempt_at=9.0, error="503")]).result()
-    [b] = [e for e in store.log(10) if e.message_id == "b"]
+    [b] = [e for e in log(store, 10) if e.message_id == "b"]
     assert (b.status, b.request) == ("retrying", "POST /batch [api_key: ****abcd]")  # the last exchange stays shown
 
 
@@ -201,7 +201,7 @@ def test_log_filters_failed(store):
             DeliveryRecord(2, "s", "dead", error="401", hint="check the Project API Key"),
         ],
     ).result()
-    [failed] = store.log(10, failed_only=True)
+    [failed] = log(store, 10, failed_only=True)
     assert (failed.message_id, failed.status, failed.hint, failed.event_type) == (
         "b",
         "dead",
@@ -235,7 +235,7 @@ def test_prune_keeps_dedup_for_events_still_needed(store):
     assert prune_all(store, before=10.0, dead_before=0.0, destinations=["d"]) == 2
     assert store.append("web", [ev("a"), ev("d")], 60.0).result().accepted == 2  # past the window: new again
     assert store.append("web", [ev("b"), ev("c"), ev("young")], 60.0).result().duplicates == 3
-    assert sorted(e.message_id for e in store.log(10, failed_only=True)) == ["b", "c"]
+    assert sorted(e.message_id for e in log(store, 10, failed_only=True)) == ["b", "c"]
     # Once the dead letter is older than the log retention it goes too, with its event.
     assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["d"]) == 1
     assert store.append("web", [ev("b")], 70.0).result().accepted == 1
@@ -262,7 +262,7 @@ def test_prune_lets_go_of_a_removed_destinations_retries_after_the_log_retention
     store.record("removed", [DeliveryRecord(1, "s", "retrying", next_attempt_at=1e12)]).result()
     assert prune_all(store, before=10.0, dead_before=0.0, destinations=["kept"]) == 0  # within the retention
     assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["kept"]) == 1
-    assert store.log(10) == []
+    assert log(store, 10) == []
 
 
 def test_prune_goes_in_chunks(store, monkeypatch):
@@ -281,7 +281,7 @@ def test_prune_goes_in_chunks(store, monkeypatch):
 def test_closed_store_refuses_writes(open_store_at):
     s = open_store_at()
     s.close()
-    with pytest.raises(RuntimeError):
+    with pytest.raises(StoreError, match="closed"):
         s.append("web", [ev("a")], 1.0)
 
 
@@ -328,6 +328,6 @@ def test_requeue_dead_of_one_event_leaves_the_others(store):
     assert found is not None and found.seq == 2
     assert store.requeue_dead(0.0, now, "d", now, dry_run=True, event=found.seq).result() == 1
     assert store.requeue_dead(0.0, now, "d", now, event=found.seq).result() == 1
-    assert {e.message_id: e.status for e in store.log(10)} == {"a": "dead", "b": "retrying"}
+    assert {e.message_id: e.status for e in log(store, 10)} == {"a": "dead", "b": "retrying"}
     assert [r.entry.message_id for r in store.event_log(found.seq)] == ["b"]
     assert store.find_event("b", ["other"]) is None

@@ -12,9 +12,9 @@ import warnings
 
 import pytest
 
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import SQLiteStore
-from actions_1flow.server import create_app
 from tests.helpers.cli import invoke
 from tests.helpers.process import cli_command, free_port
 

@@ -13,13 +13,13 @@ import httpx
 import pytest
 import yaml
 
+from actions_1flow.app import create_app
 from actions_1flow.config import load_config
 from actions_1flow.pipeline import open_store, suppression
-from actions_1flow.server import create_app
 from tests.helpers.cli import invoke
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
-from .conftest import execute
+from .conftest import execute, log
 
 pytestmark = pytest.mark.anyio
 
@@ -64,9 +64,7 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
     monkeypatch.setattr(suppression, "REFRESH_S", 0.05)
     sandbox = InProcessSandbox()
     path = write_config(tmp_path, storage_url, sandbox.api_url())
-    app = create_app(
-        load_config(path), worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
-    )
+    app = create_app(load_config(path), client_factory=lambda d: d.create_client(transport=sandbox.transport()))
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://server.test")
     delivered = lambda: [m["properties"]["mid"] for c in sandbox.calls("http") for m in c["body"]["batch"]]  # noqa: E731
     async with app.router.lifespan_context(app):
@@ -82,7 +80,7 @@ async def test_suppress_purges_drops_new_events_and_unsuppress_restores(tmp_path
         assert result.exit_code == 0, result.output
         assert "userId 'u1': suppressed; purged 2 stored events, 2 delivery-log rows (0 dead letters)" in result.stdout
         assert sorted(r[0] for r in execute(store, "SELECT message_id FROM events")) == ["m2"]
-        assert [e.message_id for e in store.log(100)] == ["m2"]
+        assert [e.message_id for e in log(store, 100)] == ["m2"]
 
         # The server has read the list again by now (--settle waited longer than the server's refresh).
         batch = {"batch": [track("m4", "u1"), track("m5", "u2")]}

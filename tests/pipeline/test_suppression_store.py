@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from actions_1flow.pipeline import DeliveryRecord
-from actions_1flow.pipeline.stores import postgres, sqlite
+from actions_1flow.pipeline import DeliveryRecord, FilterReason
+from actions_1flow.pipeline.stores import core
 
-from .conftest import execute
+from .conftest import execute, log
 
 
 def ev(mid: str, **ids) -> dict:
@@ -39,8 +39,7 @@ def test_the_list_is_durable_and_lifted_by_unsuppress(open_store_at):
 
 @pytest.mark.parametrize("chunk", [20_000, 2])
 def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch, chunk):
-    monkeypatch.setattr(sqlite, "PURGE_CHUNK", chunk)
-    monkeypatch.setattr(postgres, "PURGE_CHUNK", chunk)
+    monkeypatch.setattr(core, "PURGE_CHUNK", chunk)
     nul = {**ev("m2", userId="u2"), "context": {"note": "a\x00b"}}  # a NUL, which PostgreSQL's jsonb refuses
     store.append("web", [ev("m1", userId="u1"), nul, ev("m3", userId="u1", anonymousId="a9")], 1.0).result()
     store.append("web", [ev("m4", anonymousId="a1"), ev("m5", userId=7), ev("m6", userId="u1")], 2.0).result()
@@ -50,7 +49,7 @@ def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch,
             DeliveryRecord(1, "Track Event", "delivered", attempts=1),
             DeliveryRecord(2, "Track Event", "delivered", attempts=1),
             DeliveryRecord(3, "Track Event", "dead", attempts=1, error="401"),
-            DeliveryRecord(3, "", "filtered", error="consent: C0002 not granted"),
+            DeliveryRecord(3, "", "filtered", error="consent: C0002 not granted", reason=FilterReason.CONSENT),
             DeliveryRecord(6, "Track Event", "retrying", attempts=1, next_attempt_at=0.0, error="503"),
         ],
     ).result()
@@ -64,7 +63,7 @@ def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch,
     assert total == [3, 4, 1]
     assert steps == (1 if chunk > 6 else 4)  # the last step finds the end
     assert stored_ids(store) == ["m2", "m4", "m5"]
-    assert [(e.message_id, e.status) for e in store.log(100)] == [("m2", "delivered")]
+    assert [(e.message_id, e.status) for e in log(store, 100)] == [("m2", "delivered")]
     assert store.due("d", 1e12, 10) == [] and store.requeue_dead(0, 1e12, None, 1e12, dry_run=True).result() == 0
     assert execute(store, "SELECT count(*) FROM deliveries") == [(1,)]  # no row of theirs left behind
     n = store.purge("anonymousId", "a1").result()
@@ -78,12 +77,12 @@ def test_counts_tell_privacy_filters_apart(store):
     store.record(
         "d",
         [
-            DeliveryRecord(1, "", "filtered", error="consent: no consent stamp (context.consent.categoryPreferences)"),
-            DeliveryRecord(2, "", "filtered", error="consent: C0002 not granted"),
-            DeliveryRecord(3, "", "filtered", error="suppressed: the user's events are suppressed"),
-            DeliveryRecord(4, "", "filtered", error="matched no subscription"),
+            DeliveryRecord(1, "", "filtered", error="consent: no stamp", reason=FilterReason.CONSENT),
+            DeliveryRecord(2, "", "filtered", error="consent: C0002 not granted", reason=FilterReason.CONSENT),
+            DeliveryRecord(3, "", "filtered", error="suppressed: …", reason=FilterReason.SUPPRESSED),
+            DeliveryRecord(4, "", "filtered", error="matched no subscription", reason=FilterReason.NO_MATCH),
         ],
     ).result()
     [counts] = store.counts({"d": ["web"]})
     assert counts.by_status == {"filtered": 4}
-    assert counts.filtered_by == {"consent": 2, "suppressed": 1}
+    assert counts.filtered_by == {"consent": 2, "suppressed": 1, "no_match": 1}

@@ -11,10 +11,12 @@ import pytest
 
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import RetryPolicy, SQLiteStore
-from actions_1flow.pipeline.worker import DestinationWorker, Worker
+from actions_1flow.pipeline.options import DeliveryOptions
+from actions_1flow.pipeline.partition import DestinationWorker
+from actions_1flow.pipeline.worker import Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
-from .conftest import seq_of
+from .conftest import log, seq_of
 
 pytestmark = pytest.mark.anyio
 
@@ -51,9 +53,8 @@ def worker_for(store, config, sandbox, name="a", *, clock=None, policy=None, **o
         dest,
         ["web"],
         policy or RetryPolicy(base=10, cap=300, window=4 * 3600),
+        DeliveryOptions(clock=clock or Clock(), **options),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        clock=clock or Clock(),
-        **options,
     )
 
 
@@ -73,7 +74,7 @@ def sent(sandbox) -> list[list[int]]:
 
 
 def rows(store) -> dict[str, tuple]:
-    return {e.message_id: (e.status, e.attempts) for e in store.log(10_000)}
+    return {e.message_id: (e.status, e.attempts) for e in log(store, 10_000)}
 
 
 async def test_batches_by_size_then_by_age(tmp_path, store):
@@ -116,7 +117,7 @@ async def test_retryable_answer_pauses_the_destination_until_retry_after(tmp_pat
     assert w.paused_until >= clock.now + 30
     due = {d.event.event["messageId"]: d for d in store.due("a", 1e12, 10)}
     assert set(due) == {"m0", "m1"}
-    assert all(e.next_attempt_at >= clock.now + 30 and e.hint for e in store.log(10) if e.status == "retrying")
+    assert all(e.next_attempt_at >= clock.now + 30 and e.hint for e in log(store, 10) if e.status == "retrying")
     clock.now += 29.9
     assert not await w.step() and len(sandbox.calls("http")) == 1  # paused: nothing at all goes out
     clock.now = w.paused_until + 0.01
@@ -140,7 +141,7 @@ async def test_nothing_more_is_sent_in_a_round_after_a_retryable_answer(tmp_path
     await w.step()
     assert [c["status"] for c in sandbox.calls("http")] == [503]  # the second request of the round was held back
     assert {status for status, _ in rows(store).values()} == {"retrying"}
-    held = [e for e in store.log(100) if e.request is None]
+    held = [e for e in log(store, 100) if e.request is None]
     assert held and all("not sent" in e.error and e.next_attempt_at >= w.clock() + 5 for e in held)
 
 
@@ -157,7 +158,7 @@ async def test_retries_give_up_after_the_window(tmp_path, store):
         await w.step()
         if rows(store)["m0"][0] == "dead":
             break
-    [entry] = store.log(1)
+    [entry] = log(store, 1)
     assert entry.status == "dead" and entry.error.startswith("gave up after") and "500" in entry.error
     assert entry.hint == "1Flow or the network failed temporarily; retry later"
     assert 3 <= entry.attempts <= 7
@@ -173,9 +174,9 @@ async def test_invalid_payload_is_dead_lettered_without_a_request(tmp_path, stor
     await w.load_cursor()
     store.append("web", [track(0, title="ok"), track(1)], w.clock()).result()
     await w.step()
-    log = {e.message_id: e for e in store.log(10)}
-    assert log["m0"].status == "delivered"
-    assert log["m1"].status == "dead" and "event_name" in log["m1"].error and "fix the mapping" in log["m1"].hint
+    rows = {e.message_id: e for e in log(store, 10)}
+    assert rows["m0"].status == "delivered"
+    assert rows["m1"].status == "dead" and "event_name" in rows["m1"].error and "fix the mapping" in rows["m1"].hint
     [call] = sandbox.calls("http")
     assert [(i["event"], i["user_id"]) for i in call["body"]["batch"]] == [("ok", "u0")]
 
@@ -217,10 +218,8 @@ async def test_a_slow_destination_never_delays_another(tmp_path, store):
         store,
         [(d, ["web"]) for d in config.destinations],
         RetryPolicy(),
+        DeliveryOptions(batch_size=10, batch_age=0, poll_interval=0.01),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_size=10,
-        batch_age=0,
-        poll_interval=0.01,
     )
     await worker.start()
     try:
@@ -245,14 +244,10 @@ async def test_only_one_worker_delivers_from_an_sqlite_store_the_other_stands_by
     config = load(tmp_path, sandbox, {"a": US_KEY})
     store = SQLiteStore(tmp_path / "db.sqlite")
     other_store = SQLiteStore(tmp_path / "db.sqlite")  # as a second process would open it
-    options = dict(
-        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0,
-        poll_interval=0.01,
-        lease_ttl=0.15,
-    )
-    first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
-    second = Worker(other_store, [(config.destinations[0], ["web"])], RetryPolicy(), **options)
+    options = DeliveryOptions(batch_age=0, poll_interval=0.01, lease_ttl=0.15)
+    factory = lambda d: d.create_client(transport=sandbox.transport())  # noqa: E731
+    first = Worker(store, [(config.destinations[0], ["web"])], RetryPolicy(), options, client_factory=factory)
+    second = Worker(other_store, [(config.destinations[0], ["web"])], RetryPolicy(), options, client_factory=factory)
     await first.start()
     await asyncio.wait_for(first.delivering.wait(), 5)
     await second.start()
@@ -285,23 +280,22 @@ async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store)
         store,
         [(config.destinations[0], ["web"])],
         RetryPolicy(),
+        DeliveryOptions(batch_age=0, poll_interval=0.01, dedup_window=2.0, prune_interval=3600),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
-        batch_age=0,
-        poll_interval=0.01,
-        dedup_window=0.3,
-        prune_interval=3600,
     )
     await worker.start()
     try:
         await asyncio.wait_for(worker.delivering.wait(), 5)
-        assert store.append("web", [track(0)], time.time()).result().accepted == 1
+        received = time.time()
+        assert store.append("web", [track(0)], received).result().accepted == 1
         for _ in range(100):
             if seq_of(store.cursor("a")) == 1:
                 break
             await asyncio.sleep(0.02)
+        assert time.time() - received < 1.5, "delivered too late to see the window (a loaded machine)"
         assert await worker.prune() == 0  # within the window: kept, so a repeat is still a duplicate
         assert store.append("web", [track(0)], time.time()).result().duplicates == 1
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(max(0.0, received + 2.05 - time.time()))
         assert await worker.prune() >= 1
         assert store.append("web", [track(0)], time.time()).result().accepted == 1  # past the window: new
     finally:

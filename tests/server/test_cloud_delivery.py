@@ -9,8 +9,9 @@ import time
 import httpx
 import pytest
 
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
-from actions_1flow.server import create_app
+from actions_1flow.pipeline import queries
 from tests.helpers.sandbox import US_KEY, InProcessSandbox
 
 
@@ -33,9 +34,7 @@ class Running:
     """The server app with its lifespan (store + worker) entered, and an HTTP client on it."""
 
     def __init__(self, config, sandbox: InProcessSandbox) -> None:
-        self.app = create_app(
-            config, worker_options={"client_factory": lambda d: d.create_client(transport=sandbox.transport())}
-        )
+        self.app = create_app(config, client_factory=lambda d: d.create_client(transport=sandbox.transport()))
         self.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=self.app), base_url="http://server.test")
 
     async def __aenter__(self):
@@ -92,7 +91,7 @@ async def test_track_and_identify_reach_1flow_once(tmp_path):
         counts = srv.app.state.server.store.counts({"oneflow": ["server"]})[0]
         assert counts.received == 3
         assert counts.by_status == {"delivered": 2, "filtered": 1}
-        filtered = [e for e in srv.app.state.server.store.log(10) if e.status == "filtered"]
+        filtered = [r.entry for r in queries.recent_log(srv.app.state.server.store, 10) if r.entry.status == "filtered"]
         assert "userId" in filtered[0].error
 
 
@@ -115,5 +114,5 @@ async def test_retryable_outage_then_delivery(tmp_path):
         assert r.status_code == 200
         store = srv.app.state.server.store
         await wait_for(lambda: store.counts({"oneflow": ["server"]})[0].by_status.get("delivered") == 1)
-        [entry] = store.log(5)
+        [entry] = [r.entry for r in queries.recent_log(store, 5)]
         assert entry.attempts == 3 and entry.status == "delivered"

@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
+from actions_1flow.app import create_app
 from actions_1flow.config import ConfigError, parse_config
-from actions_1flow.server import create_app
 from actions_1flow.server.inline_json import script_json
 
 with warnings.catch_warnings():
@@ -100,5 +100,5 @@ def test_demo_activity_shows_only_the_demo_sources_deliveries_and_reports(tmp_pa
         for source in ("web", "other"):
             store.record_device_event(DeviceEvent(3.0, source, "dev", "sdk-load", f"from {source}")).result()
         activity = http.get("/demo/activity.json").json()
-    assert [d["message_id"] for d in activity["deliveries"]] == ["demo-1"]
+    assert [d["messageId"] for d in activity["deliveries"]] == ["demo-1"]
     assert [r["message"] for r in activity["device_events"]] == ["from other"]

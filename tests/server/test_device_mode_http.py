@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from actions_1flow import fql
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
-from actions_1flow.server import create_app
 from actions_1flow.server import device_events as device_events_module
 from actions_1flow.server.assets import ANALYTICS_NEXT_ENV, AnalyticsNextMissing, locate_analytics_next
 from actions_1flow.server.device_events import RateLimiter

@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
-from actions_1flow.server import create_app
 
 
 def call(app, method: str, path: str, query: bytes) -> tuple[int, dict]:

@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from actions_1flow.app import create_app
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import SQLiteStore
-from actions_1flow.server import create_app
 
 MEMORY_BOUND = 24 * 1024 * 1024
 """Peak Python allocation for one request: a full 500 KB batch parses into a few MB; nothing may approach this."""

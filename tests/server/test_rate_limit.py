@@ -13,8 +13,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from actions_1flow.app import create_app
 from actions_1flow.config import ConfigError, parse_config
-from actions_1flow.server import create_app
 from actions_1flow.server.ratelimit import RateLimiter
 
 

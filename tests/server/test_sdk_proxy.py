@@ -19,8 +19,8 @@ import pytest
 import yaml
 from starlette.applications import Starlette
 
+from actions_1flow.app import create_app
 from actions_1flow.config import ConfigError, parse_config
-from actions_1flow.server import create_app
 from actions_1flow.server.sdk_proxy import SDK_CACHE, SdkProxy
 from tests.helpers.sandbox import US_KEY
 

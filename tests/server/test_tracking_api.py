@@ -18,9 +18,10 @@ with warnings.catch_warnings():  # Starlette would like `httpx2`; httpx is what 
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
+from actions_1flow.app import create_app
 from actions_1flow.config import ConfigError, parse_config
 from actions_1flow.ingest import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
-from actions_1flow.server import create_app
+from actions_1flow.pipeline import StoreError
 
 WEB = "http://shop.example"
 OTHER_SITE = "http://evil.example"
@@ -299,23 +300,37 @@ def test_plain_options_lists_the_methods(client):
 
 
 class _BrokenStore:
+    """A store refusing the write at once, as a closed one does."""
+
+    error: Exception = StoreError("the store is closed")
+
     def __init__(self, store):
         self._store = store
 
     def append(self, *args):
-        raise OSError("disk full")
+        raise self.error
 
     def __getattr__(self, name):
         return getattr(self._store, name)
 
 
 class _FailingWrites(_BrokenStore):
+    """A store whose write fails, as a full disk or a database gone make it (the stores raise StoreError)."""
+
+    error = StoreError("the event store events.db refused a write: database or disk is full")
+
     def append(self, *args):
         from concurrent.futures import Future
 
         failed = Future()
-        failed.set_exception(OSError("disk I/O error"))
+        failed.set_exception(self.error)
         return failed
+
+
+class _Bug(_FailingWrites):
+    """A bug on the way to the store, not the store failing."""
+
+    error = TypeError("'NoneType' object is not subscriptable")
 
 
 @pytest.mark.parametrize("broken", [_BrokenStore, _FailingWrites])
@@ -328,6 +343,19 @@ def test_storage_failure_is_a_503_so_clients_retry(client, broken):
     finally:
         appender.store = appender.store._store
     assert client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_backend")).status_code == 200
+
+
+def test_a_bug_on_the_way_to_the_store_is_a_500_with_its_traceback_logged(client, caplog):
+    appender = client.app.state.server.appender
+    appender.store = _Bug(appender.store)
+    try:
+        r = client.post("/v1/track", json={"userId": "u"}, headers=basic("wk_backend"))
+        refused(r, 500, "internal_error")  # not 503 storage_unavailable: the store is fine, the server is not
+    finally:
+        appender.store = appender.store._store
+    assert "NoneType" not in r.text
+    [logged] = [record for record in caplog.records if record.exc_info and "failed on a bug" in record.getMessage()]
+    assert isinstance(logged.exc_info[1], TypeError)
 
 
 # --- CORS -------------------------------------------------------------------------------------------------------

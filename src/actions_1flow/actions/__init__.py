@@ -10,7 +10,15 @@ from .outcomes import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_
 from .payload import PayloadValidationError, PayloadValidator, remove_empty_values
 from .registry import Registry, UnknownDestination
 from .settings import DestinationSettings, setting
-from .subscriptions import CompiledSubscription, Status, Subscription, SubscriptionResult, run_event, run_subscription
+from .subscriptions import (
+    CompiledSubscription,
+    Status,
+    Subscription,
+    SubscriptionResult,
+    run_action,
+    run_event,
+    run_subscription,
+)
 
 __all__ = [
     "UNSET",
@@ -45,6 +53,7 @@ __all__ = [
     "not_sent",
     "parse_retry_after",
     "remove_empty_values",
+    "run_action",
     "run_event",
     "run_subscription",
     "setting",

@@ -95,12 +95,22 @@ def run_subscription(
     spec = compiled.spec
     if not spec.enabled:
         return SubscriptionResult(spec, Status.DISABLED, "the subscription is disabled")
-    try:
-        matched = compiled.trigger.matches(event)
-    except Exception as exc:
-        return SubscriptionResult(spec, Status.INVALID, f"the trigger could not evaluate the event: {exc}")
-    if not matched:
+    if not compiled.trigger.matches(event):  # never raises (see fql.Subscription)
         return SubscriptionResult(spec, Status.NOT_SUBSCRIBED, f"the event does not match the trigger {spec.subscribe}")
+    return run_action(destination, compiled, event, settings, batch=batch)
+
+
+def run_action(
+    destination: Destination,
+    compiled: CompiledSubscription,
+    event: Mapping[str, Any],
+    settings: Mapping[str, Any],
+    *,
+    batch: bool = False,
+) -> SubscriptionResult:
+    """A subscription whose trigger matched `event` (judged by the caller, e.g. all of a destination's triggers in
+    one call): mapping, payload validation, the action."""
+    spec = compiled.spec
     action: Action | None = destination.actions.get(spec.partner_action)
     if action is None:
         known = ", ".join(destination.actions)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..server.responses import json_error
+from ..service.answers import json_error
 
 ADMIN_PREFIXES = ("/console", "/admin")
 

@@ -1,13 +1,13 @@
 """The admin JSON API under `/admin/api/v1/` (docs/console.md, "Admin API"): what the console's pages call, and
 what scripts may call with `Authorization: Bearer <admin token>`. Every figure comes from the query layer the CLI
-uses (`pipeline.queries`); every error is a 4xx JSON `{"code", "message"}`; secrets are always masked."""
+uses (`pipeline.queries`), every record in the shape the CLI prints (`service.records`); every error is a 4xx JSON
+`{"code", "message"}`; secrets are always masked."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -16,14 +16,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import fql, mapping
-from ..actions import Status, deliver_event, run_subscription
+from .. import fql, mapping, times
+from ..actions import SubscriptionResult, deliver_event, run_subscription
 from ..actions.payload import PayloadValidationError
 from ..config import Config, DestinationConfig
 from ..ingest import IngestError
 from ..jsvalues import dumps as js_dumps
 from ..pipeline import DeviceEvent, StoreError, queries
-from ..server.state import ServerState
+from ..service import records
+from ..service.state import ServerState
+from ..times import iso
 from .auth import AdminAuth, Principal, admin_auth, auth_routes, read_limited_body
 
 PREFIX = "/admin/api/v1"
@@ -86,10 +88,6 @@ async def body_json(request: Request) -> dict[str, Any]:
     return data
 
 
-def _iso(moment: float | None) -> str | None:
-    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
-
-
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
@@ -104,11 +102,11 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
 
 
 def parse_moment(text: Any, now: float, name: str) -> float:
-    """`queries.parse_moment` for the API: a 400 naming the field on a bad value."""
+    """`times.parse_moment` for the API: a 400 naming the field on a bad value."""
     if not isinstance(text, str) or not text.strip():
         raise ApiError(400, "invalid_parameter", f"{name} must be a duration ago (30m, 2h, 1d) or an ISO-8601 time")
     try:
-        return queries.parse_moment(text, now)
+        return times.parse_moment(text, now)
     except ValueError as exc:
         raise ApiError(400, "invalid_parameter", f"{name}: {exc}") from None
 
@@ -172,7 +170,7 @@ class AdminAPI:
             )
         except ValueError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
-        return json_response({"items": [_item(r) for r in rows], "next": nxt})
+        return json_response({"items": [records.log_entry(r.entry, r.source) for r in rows], "next": nxt})
 
     async def event(self, request: Request, principal: Principal) -> Response:
         message_id = request.path_params["message_id"]
@@ -191,7 +189,7 @@ class AdminAPI:
             )
         stored = detail.event
         verdicts = [
-            _verdict(d, r)
+            records.verdict(d, r)
             for d in self.config.destinations
             if stored.source in self.config.sources_of(d)
             for r in _run(d, stored.event)
@@ -200,25 +198,10 @@ class AdminAPI:
             {
                 "messageId": message_id,
                 "source": stored.source,
-                "received_at": _iso(stored.received_at),
+                "received_at": iso(stored.received_at),
                 "event": stored.event,
                 "verdicts": verdicts,
-                "deliveries": [
-                    {
-                        "destination": r.entry.destination,
-                        "subscription": r.entry.subscription,
-                        "status": r.entry.status,
-                        "attempts": r.entry.attempts,
-                        "error": r.entry.error,
-                        "hint": r.entry.hint,
-                        "request": r.entry.request,
-                        "response": r.entry.response,
-                        "updated_at": _iso(r.entry.updated_at),
-                        "next_attempt_at": _iso(r.entry.next_attempt_at),
-                        "replays": r.entry.replays,
-                    }
-                    for r in detail.deliveries
-                ],
+                "deliveries": [records.log_entry(r.entry, r.source) for r in detail.deliveries],
             }
         )
 
@@ -235,11 +218,11 @@ class AdminAPI:
         sent_all: list[dict[str, Any]] = []
         for dest in targets:
             if not send:
-                results += [_verdict(dest, r) for r in _run(dest, event)]
+                results += [records.verdict(dest, r) for r in _run(dest, event)]
                 continue
             async with dest.create_client(timeout=SEND_TIMEOUT_S) as client:
                 for delivery in await deliver_event(event, dest, client):
-                    results.append({**_verdict(dest, delivery.result), "verdict": delivery.verdict})
+                    results.append({**records.verdict(dest, delivery.result), "verdict": delivery.verdict})
                     for outcome in delivery.outcomes:
                         exchange = outcome.exchange.to_dict() if outcome.exchange is not None else None
                         entry = {
@@ -278,10 +261,7 @@ class AdminAPI:
         except fql.FQLSyntaxError as exc:
             trigger = {"ok": False, "matched": None, "error": str(exc)}
         else:
-            try:
-                trigger["matched"] = bool(parsed.matches(event))
-            except Exception as exc:
-                trigger = {"ok": True, "matched": None, "error": f"the trigger could not evaluate the event: {exc}"}
+            trigger["matched"] = parsed.matches(event)  # never raises (see fql.Subscription)
         result: dict[str, Any] = {"ok": False, "payload": None, "error": None}
         try:
             compiled = mapping.compile(dict(mapping_))
@@ -348,36 +328,22 @@ class AdminAPI:
             {
                 "file": str(config.file) if config.file else None,
                 "storage": config.storage_description(),
-                "sources": [
-                    {
-                        "name": s.name,
-                        "write_key": _mask(s.write_key),
-                        "previous_write_keys": [_mask(k) for k in s.previous_write_keys],
-                        "cors_origins": s.cors_origins,
-                        "rate_limit": s.rate_limit.model_dump() if s.rate_limit else None,
-                    }
-                    for s in config.sources
-                ],
-                "destinations": [_destination_json(d, config) for d in config.destinations],
+                "sources": [records.source(s) for s in config.sources],
+                "destinations": [records.destination(d, config) for d in config.destinations],
             }
         )
 
     async def destinations(self, request: Request, principal: Principal) -> Response:
         reports: list[DeviceEvent] = await self.read(self.state.store.device_events, 200)
-        slot = getattr(request.app.state, "worker_slot", None)
-        worker = getattr(slot, "worker", None)
-        now = time.time()
+        worker = self.state.delivery
         out = []
         for d in self.config.destinations:
             state, until, reason = "idle", None, None
-            if d.mode == "cloud":
-                pacing = getattr(worker, "_pacing", {}).get(d.name) if worker is not None else None
-                if pacing is not None and pacing.paused_until > now:
-                    state, until, reason = "backing-off", _iso(pacing.paused_until), pacing.pause_reason
-                elif worker is not None and any(w.name == d.name for w in worker.workers):
-                    state = "delivering"
-                elif worker is None:
-                    reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
+            if d.mode == "cloud" and worker is not None:
+                delivery = worker.delivery_state(d.name)
+                state, until, reason = delivery.state, iso(delivery.until), delivery.reason
+            elif d.mode == "cloud":
+                reason = "no delivery worker in this process (a separate `actions-1flow worker` may deliver)"
             out.append(
                 {
                     "destination": d.name,
@@ -387,7 +353,7 @@ class AdminAPI:
                     "state": state,
                     "until": until,
                     "reason": reason,
-                    "device_reports": [_device_json(r) for r in reports if r.destination == d.name][:5],
+                    "device_reports": [records.device_event(r) for r in reports if r.destination == d.name][:5],
                 }
             )
         return json_response(out)
@@ -395,7 +361,7 @@ class AdminAPI:
     async def device_events(self, request: Request, principal: Principal) -> Response:
         limit = _int_param(request, "limit", 50, 1, 1000)
         reports = await self.read(self.state.store.device_events, limit)
-        return json_response({"items": [_device_json(r) for r in reports]})
+        return json_response({"items": [records.device_event(r) for r in reports]})
 
     async def reload(self, request: Request, principal: Principal) -> Response:
         reloader = getattr(request.app.state, "reloader", None)
@@ -405,80 +371,9 @@ class AdminAPI:
         return json_response(result.to_json(), 200 if result.ok else 400)
 
 
-def _mask(key: str) -> str:
-    return key[:4] + "…" if len(key) > 8 else "…"
-
-
-def _run(dest: DestinationConfig, event: dict[str, Any]) -> list[Any]:
+def _run(dest: DestinationConfig, event: dict[str, Any]) -> list[SubscriptionResult]:
     settings = dest.setting_values()
     return [run_subscription(dest.definition, compiled, event, settings) for compiled in dest.compiled]
-
-
-def _verdict(dest: DestinationConfig, r: Any) -> dict[str, Any]:
-    return {
-        "destination": dest.name,
-        "subscription": r.subscription.name,
-        "partnerAction": r.subscription.partner_action,
-        "status": r.status.value,
-        "matched": r.matched,
-        "reason": r.reason or None,
-        "mapped": r.mapped,
-        "payload": r.payload if r.status is Status.READY or r.payload is not None else None,
-    }
-
-
-def _item(r: queries.LogRow) -> dict[str, Any]:
-    e = r.entry
-    return {
-        "messageId": e.message_id,
-        "source": r.source,
-        "destination": e.destination,
-        "subscription": e.subscription,
-        "type": e.event_type,
-        "status": e.status,
-        "attempts": e.attempts,
-        "updated_at": _iso(e.updated_at),
-        "received_at": _iso(e.received_at),
-        "error": e.error,
-        "hint": e.hint,
-        "replays": e.replays,
-    }
-
-
-def _device_json(d: DeviceEvent) -> dict[str, Any]:
-    return {
-        "received_at": _iso(d.received_at),
-        "destination": d.destination,
-        "source": d.source,
-        "kind": d.kind,
-        "message": d.message,
-        "subscription": d.subscription,
-        "type": d.event_type,
-        "messageId": d.message_id,
-        "origin": d.origin,
-    }
-
-
-def _destination_json(d: DestinationConfig, config: Config) -> dict[str, Any]:
-    return {
-        "name": d.name,
-        "type": d.type,
-        "mode": d.mode,
-        "sources": config.sources_of(d),
-        "settings": d.settings.masked(),
-        "subscriptions": [
-            {
-                "name": s.name,
-                "subscribe": s.subscribe,
-                "partnerAction": s.partner_action,
-                "mapping": dict(s.mapping),
-                "enabled": s.enabled,
-            }
-            for s in d.subscription_specs()
-        ],
-        "consent": d.consent.model_dump() if d.consent else None,
-        "privacy": d.privacy.model_dump(),
-    }
 
 
 def routes(state: ServerState, auth: AdminAuth) -> list[BaseRoute]:

@@ -37,11 +37,11 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..ingest import IngestError
-from ..server.tracking import read_body
+from ..service.bodies import read_body
 
 if TYPE_CHECKING:
     from ..config import AdminConfig
-    from ..server.state import ServerState
+    from ..service.state import ServerState
 
 COOKIE = "actions_1flow_console"
 CSRF_HEADER = "x-csrf-token"
@@ -129,9 +129,13 @@ class LoginThrottle:
 class AdminAuth:
     """The token check, sessions and the login throttle of one server (its console and admin API)."""
 
-    def __init__(self, state: ServerState, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, state: ServerState, clock: Callable[[], float] = time.time, stylesheets: tuple[str, ...] = ()
+    ) -> None:
+        """`stylesheets`: what the login form links (the console's, when it is installed)."""
         self.state = state
         self.clock = clock
+        self.stylesheets = stylesheets
         self.throttle = LoginThrottle()
         self._revoked: dict[str, float] = {}
 
@@ -339,12 +343,10 @@ _LOGIN_PAGE = """<!doctype html>
 </form></main></body></html>
 """
 
-LOGIN_STYLESHEET: list[str] = []
-"""URLs of stylesheets the login page links (the console sets its own; the page has no inline style)."""
 
-
-def login_html(next_path: str, error: str | None = None) -> str:
-    links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for url in LOGIN_STYLESHEET)
+def login_html(next_path: str, error: str | None = None, stylesheets: list[str] | tuple[str, ...] = ()) -> str:
+    """The login form (linking `stylesheets`: the page has no inline style)."""
+    links = "".join(f'<link rel="stylesheet" href="{html.escape(url)}">' for url in stylesheets)
     shown = f'<p class="error" role="alert">{html.escape(error)}</p>\n' if error else ""
     return _LOGIN_PAGE.format(stylesheet=links, error=shown, next=html.escape(_safe_next(next_path)))
 
@@ -366,7 +368,7 @@ async def login_form(request: Request) -> Response:
     auth = admin_auth(request)
     if auth.read_session(request) is not None:
         return RedirectResponse(_safe_next(request.query_params.get("next")), 302)
-    return _page(login_html(request.query_params.get("next") or "/console"))
+    return _page(login_html(request.query_params.get("next") or "/console", stylesheets=auth.stylesheets))
 
 
 async def login_submit(request: Request) -> Response:
@@ -380,13 +382,13 @@ async def login_submit(request: Request) -> Response:
     wait = auth.throttle.retry_after(ip)
     if wait:
         return _page(
-            login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s."),
+            login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s.", auth.stylesheets),
             429,
             {"Retry-After": str(wait)},
         )
     if not auth.token_matches(form.get("token", "")):
         auth.throttle.failed(ip)
-        return _page(login_html(next_path, "Wrong token."), 401)
+        return _page(login_html(next_path, "Wrong token.", auth.stylesheets), 401)
     auth.throttle.succeeded(ip)
     session, cookie = auth.new_session()
     response = RedirectResponse(next_path, 303)

@@ -16,8 +16,8 @@ from starlette.routing import Route
 
 from .. import telemetry
 from ..pipeline import queries
-from ..server.responses import json_error
-from ..server.state import ServerState
+from ..service.answers import json_error
+from ..service.state import ServerState
 from .auth import AdminAuth
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..config import Config, ConfigError, ConfigProblem, load_config
 from ..ingest.origins import OriginPolicy
-from ..server.state import ServerState
+from ..service.state import ServerState
 
 log = logging.getLogger("actions_1flow.admin")
 

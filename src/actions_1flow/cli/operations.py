@@ -7,7 +7,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import click
@@ -17,10 +17,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from .. import times
 from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
-from ..pipeline.store import FILTER_REASONS
+from ..pipeline.store import FilterReason
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
+from ..service import records
 from ..terminal import escape_controls
 from .common import fail, load_config_or_exit
 
@@ -97,9 +99,9 @@ def _when(moment: float) -> str:
 
 
 def parse_moment(text: str, now: float) -> float:
-    """`queries.parse_moment` for the command line: click.BadParameter on a bad value."""
+    """`times.parse_moment` for the command line: click.BadParameter on a bad value."""
     try:
-        return queries.parse_moment(text, now)
+        return times.parse_moment(text, now)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -118,9 +120,7 @@ def status_command(config_path: str, as_json: bool) -> None:
     now = time.time()
     with _store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
-        rows = [
-            queries.public_row(r) for r in queries.status_rows(store, destinations, now)
-        ]  # the console's figures too
+        rows = queries.status_rows(store, destinations, now)  # the console's figures too
         suppressions = store.suppressions()
     dropped = sum(s.dropped for s in suppressions)
     if as_json:
@@ -166,48 +166,12 @@ def status_command(config_path: str, as_json: bool) -> None:
 
 
 def _filtered(row: dict[str, Any]) -> str:
-    """`12`, or `12 (consent 3, suppressed 1)` when privacy filtered some."""
-    reasons = ", ".join(f"{r} {row[f'filtered_{r}']:,}" for r in FILTER_REASONS if row[f"filtered_{r}"])
-    return f"{row['filtered']:,}" + (f" ({reasons})" if reasons else "")
+    """`12`, then why, one reason a line: `no match 8`, `consent 3`, `refused 1`."""
+    reasons = [f"{FilterReason(r).label} {n:,}" for r, n in queries.filtered_by(row).items() if n]
+    return "\n".join([f"{row['filtered']:,}", *reasons])
 
 
 # -- events ----------------------------------------------------------------------------------------------------
-
-
-def _entry_json(e: LogEntry) -> dict[str, Any]:
-    return {
-        "updated_at": datetime.fromtimestamp(e.updated_at, UTC).isoformat(timespec="milliseconds"),
-        "destination": e.destination,
-        "subscription": e.subscription,
-        "messageId": e.message_id,
-        "received_at": datetime.fromtimestamp(e.received_at, UTC).isoformat(timespec="milliseconds"),
-        "type": e.event_type,
-        "status": e.status,
-        "attempts": e.attempts,
-        "replays": e.replays,
-        "next_attempt_at": None
-        if e.next_attempt_at is None
-        else datetime.fromtimestamp(e.next_attempt_at, UTC).isoformat(timespec="milliseconds"),
-        "error": e.error,
-        "hint": e.hint,
-        "request": e.request,
-        "response": e.response,
-    }
-
-
-def _device_json(d: DeviceEvent) -> dict[str, Any]:
-    return {
-        "channel": "device",
-        "received_at": datetime.fromtimestamp(d.received_at, UTC).isoformat(timespec="milliseconds"),
-        "destination": d.destination,
-        "source": d.source,
-        "kind": d.kind,
-        "message": d.message,
-        "subscription": d.subscription,
-        "type": d.event_type,
-        "messageId": d.message_id,
-        "origin": d.origin,
-    }
 
 
 def _device_table(reports: list[DeviceEvent], now: float) -> Table:
@@ -252,10 +216,10 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         entries = queries.recent_log(store, limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     if as_json:
-        for e in entries:
-            click.echo(orjson.dumps(_entry_json(e)).decode())
+        for row in entries:
+            click.echo(orjson.dumps(records.log_entry(row.entry, row.source)).decode())
         for d in reports:
-            click.echo(orjson.dumps(_device_json(d)).decode())
+            click.echo(orjson.dumps({"channel": "device", **records.device_event(d)}).decode())
         return
     now = time.time()
     if reports:
@@ -271,7 +235,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     table = Table(show_lines=True)
     for name in ("when", "destination · subscription", "messageId", "status", "details"):
         table.add_column(name, overflow="fold")
-    for e in entries:
+    for e in (row.entry for row in entries):
         status = f"[{_STATUS_STYLE[e.status]}]{e.status}[/]\n{e.attempts} attempt{'s' if e.attempts != 1 else ''}"
         if e.replays:
             status += f", {e.replays} replay{'s' if e.replays != 1 else ''}"
@@ -298,9 +262,9 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
 
 def _unsubscribed(e: LogEntry) -> str:
     """What the subscription cell says of an event's single row recorded before any subscription ran."""
-    if e.error and e.error.startswith(FILTER_REASONS):
-        return "(kept from every subscription)"  # consent or suppression: the error says which
-    return "(no subscription matched)"
+    if e.reason is FilterReason.NO_MATCH:
+        return "(no subscription matched)"
+    return "(kept from every subscription)"  # consent or suppression: the error says which
 
 
 # -- replay ----------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import signal
 from typing import Any
 
@@ -20,6 +21,9 @@ COMMANDS: list[click.Command] = []
 
 def _logging(level: str) -> None:
     install_safe_logging(level, "%(asctime)s %(levelname)s %(name)s: %(message)s")  # event data escaped in the log
+    # psycopg's pool warns at every failed connection attempt, many a second while the database is down; the store
+    # says it once (`unavailable`), and again when it is back.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 
 @click.command("serve")
@@ -34,7 +38,7 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     """Run the server: tracking API, settings CDN and plugin for device mode, and the delivery worker."""
     import uvicorn
 
-    from ..server import create_app
+    from ..app import create_app
     from ..server.connections import limited_protocol
 
     config = load_config_or_exit(config_path)
@@ -94,7 +98,7 @@ async def _serve_both(main: Any, admin: Any) -> None:
 @click.option("--log-level", default="info", type=click.Choice(["debug", "info", "warning", "error"]))
 def worker_command(config_path: str, log_level: str) -> None:
     """Deliver stored events of the configuration's cloud-mode destinations (no HTTP server)."""
-    from ..server import build_worker, open_store
+    from ..app import build_worker, open_store
 
     config = load_config_or_exit(config_path)
     _logging(log_level)

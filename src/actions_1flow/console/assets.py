@@ -18,8 +18,7 @@ from importlib import resources
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..server.assets import IMMUTABLE, Asset, asset_response
-from ..server.responses import json_error
+from ..service.answers import IMMUTABLE, Asset, asset_response, json_error
 
 PACKAGE = "actions_1flow.console"
 

@@ -3,21 +3,21 @@ JSON API (`/admin/api/v1/…`) with the session cookie and the page's CSRF token
 only. Every page answers with a strict Content-Security-Policy: scripts, styles and requests to this origin only,
 no inline script or style, no framing.
 
-Without a session a page answers 302 to `/console/login` (auth is `admin/auth.py`'s); the app mounts these routes
-only when the configuration has an `admin` section.
+Without a session a page answers 302 to `/console/login`: `Pages` is given how to tell (the admin's session check,
+wired by the composition root, `app`), and the app mounts these routes only when the configuration has an `admin`
+section.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..admin import auth
-from ..server.state import ServerState
 from .assets import StaticFiles
 
 CSP = "; ".join(
@@ -66,20 +66,39 @@ def environment(static: StaticFiles) -> Environment:
     return env
 
 
+class PageSession(Protocol):
+    """An operator's console session, as a page needs it."""
+
+    @property
+    def csrf(self) -> str: ...
+
+    @property
+    def expires_at(self) -> float: ...
+
+
+SessionCheck = Callable[[Request], "PageSession | Response"]
+"""The request's session, or the answer to give without one (a redirect to the login form)."""
+
+
 class Pages:
-    def __init__(self, state: ServerState) -> None:
-        self.state = state
+    """The console's pages and files; `session` tells who is logged in."""
+
+    def __init__(self, session: SessionCheck) -> None:
+        self.session = session
         self.static = StaticFiles()
         self.env = environment(self.static)
-        # The login form (admin/auth.py) links the console's stylesheet: it has no inline style either.
-        auth.LOGIN_STYLESHEET[:] = [self.static.url("console.css")]
+
+    @property
+    def stylesheet(self) -> str:
+        """The console stylesheet's URL (the login form links it too: it has no inline style either)."""
+        return self.static.url("console.css")
 
     def render(self, request: Request, template: str, page: str, title: str, **context: Any) -> Response:
-        session = auth.require_page_session(request)
-        if not isinstance(session, auth.Session):
+        session = self.session(request)
+        if isinstance(session, Response):
             return session
         html = self.env.get_template(template).render(
-            page=page, title=title, csrf=auth.csrf_token(request), expires_at=session.expires_at, **context
+            page=page, title=title, csrf=session.csrf, expires_at=session.expires_at, **context
         )
         return HTMLResponse(html, headers=PAGE_HEADERS)
 
@@ -116,9 +135,8 @@ class Pages:
         return self.render(request, "replay.html", "replay", "Replay")
 
 
-def routes(state: ServerState) -> list[Route]:
-    """The console's routes (full paths; `/console/login` and `/console/logout` are admin/auth.py's)."""
-    pages = Pages(state)
+def routes(pages: Pages) -> list[Route]:
+    """The console's routes (full paths; `/console/login` and `/console/logout` are the admin's)."""
     return [
         Route("/console", pages.overview),
         Route("/console/", pages.overview),

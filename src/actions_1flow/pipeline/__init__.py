@@ -2,12 +2,14 @@
 
 from .retry import RetryPolicy
 from .store import (
+    FILTER_REASONS,
     STATUSES,
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
     DeviceEvent,
     DueDelivery,
+    FilterReason,
     Lease,
     LeaseLost,
     LeaseState,
@@ -23,12 +25,14 @@ from .store import (
 from .stores import SQLiteStore, open_store
 
 __all__ = [
+    "FILTER_REASONS",
     "STATUSES",
     "AppendResult",
     "DeliveryRecord",
     "DestinationCounts",
     "DeviceEvent",
     "DueDelivery",
+    "FilterReason",
     "Lease",
     "LeaseLost",
     "LeaseState",

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
-from .store import Store
+from .store import EventLog
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -28,7 +28,7 @@ _Waiter = tuple[list[dict[str, Any]], asyncio.Future[None]]
 class GroupAppender:
     """`await append(source, events)` returns once the events are durable (or raises what the store raised)."""
 
-    def __init__(self, store: Store, on_stored: Callable[[], None]) -> None:
+    def __init__(self, store: EventLog, on_stored: Callable[[], None]) -> None:
         self.store = store
         self._on_stored = on_stored
         self._waiting: dict[str, list[_Waiter]] = {}

@@ -30,11 +30,28 @@ from typing import Any
 import orjson
 import psycopg
 
-from ..config import redact_url
-from ..secrets import scrub_url_secrets
+from ..secrets import redact_url, scrub_url_secrets
 from .store import StoreError, partition_of
+from .stores.layout import (
+    DELIVERIES,
+    DELIVERY_MINUTES,
+    DELIVERY_TOTALS,
+    DEVICE_EVENTS,
+    EVENTS,
+    EXCHANGES,
+    PASSED_TOTALS,
+    RECEIVED_MINUTES,
+    RECEIVED_TOTALS,
+    SQLITE,
+    SUPPRESSIONS,
+)
+from .stores.postgres import PostgresStore
 from .stores.postgres_schema import SCHEMA, prepare
 from .stores.sqlite import SQLiteStore
+
+_DELIVERY_COLUMNS = [c for c in DELIVERIES.names(SQLITE) if c != "id"]
+"""What a delivery row carries over (its id is the target's own; `part` is added: its event's partition)."""
+_DEVICE_COLUMNS = [c for c in DEVICE_EVENTS.names(SQLITE) if c != "id"]
 
 CHUNK = 5_000
 """Rows read from SQLite and written to PostgreSQL per statement."""
@@ -127,7 +144,7 @@ class Migration:
         self._target_url = url
         try:
             self._target = psycopg.connect(url, autocommit=True, connect_timeout=5)
-            self.partitions = prepare(self._target, self.target, partitions)
+            self.partitions = prepare(self._target, self.target, partitions, PostgresStore.kept_counts())
             self._target.execute(f"SET search_path TO {SCHEMA}")
             self._target.execute("SET synchronous_commit TO on")
             events, cursors = self._target.execute(
@@ -183,6 +200,7 @@ class Migration:
                 self._set_cursors(dst, report, xid, cursors, passed)
                 self._copy_device_events(src, dst, report, advance)
                 self._copy_suppressions(src, dst, report, advance)
+                self._count(src, dst, [d for d in cursors if d not in report.kept_cursors])
         except psycopg.Error as exc:
             raise MigrationError(
                 f"the migration into {self.target} failed, nothing was written: {_reason(exc, self._target_url)}"
@@ -206,8 +224,7 @@ class Migration:
         for rows in _chunks(src, "SELECT id, at, request, response FROM exchanges ORDER BY id"):
             ids = self._allocate(dst, f"{SCHEMA}.exchanges", "id", len(rows))
             dst.execute(
-                "INSERT INTO exchanges (id, at, request, response) OVERRIDING SYSTEM VALUE "
-                "SELECT * FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::text[])",
+                EXCHANGES.insert_arrays(["id", "at", "request", "response"]),
                 (ids, [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]),
             )
             mapping.update(zip((r[0] for r in rows), ids, strict=True))
@@ -235,9 +252,10 @@ class Migration:
             inserted = {
                 int(r[0])
                 for r in dst.execute(
-                    "INSERT INTO events (seq, part, source, message_id, received_at, body) OVERRIDING SYSTEM VALUE "
-                    "SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::text[], %s::text[], %s::float8[], "
-                    "%s::bytea[]) ON CONFLICT (source, message_id) DO NOTHING RETURNING seq",
+                    EVENTS.insert_arrays(
+                        ["seq", "part", "source", "message_id", "received_at", "body"],
+                        " ON CONFLICT (source, message_id) DO NOTHING RETURNING seq",
+                    ),
                     (
                         new_ids,
                         parts,
@@ -283,37 +301,19 @@ class Migration:
     ) -> int:
         """Copy the delivery-log rows of the events with ids in [first, last] (events re-numbered, `part` set)."""
         rows = src.execute(
-            "SELECT event_seq, destination, subscription, status, attempts, first_attempt_at, next_attempt_at, "
-            "updated_at, error, hint, exchange_id, replays FROM deliveries WHERE event_seq BETWEEN ? AND ? ORDER BY id",
+            f"SELECT {', '.join(_DELIVERY_COLUMNS)} FROM deliveries WHERE event_seq BETWEEN ? AND ? ORDER BY id",
             (first, last),
         ).fetchall()
         keep = [r for r in rows if r[0] in moved]
         report.skipped_deliveries += len(rows) - len(keep)
         if keep:
-            columns = list(zip(*keep, strict=True))
-            dst.execute(
-                "INSERT INTO deliveries (event_seq, part, destination, subscription, status, attempts, "
-                "first_attempt_at, next_attempt_at, updated_at, error, hint, exchange_id, replays) "
-                "SELECT * FROM unnest(%s::bigint[], "
-                "%s::smallint[], %s::text[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], "
-                "%s::float8[], %s::text[], %s::text[], %s::bigint[], %s::int[])",
-                (
-                    [moved[s][0] for s in columns[0]],
-                    [moved[s][1] for s in columns[0]],
-                    list(columns[1]),
-                    list(columns[2]),
-                    list(columns[3]),
-                    list(columns[4]),
-                    list(columns[5]),
-                    list(columns[6]),
-                    list(columns[7]),
-                    list(columns[8]),
-                    list(columns[9]),
-                    [None if x is None else exchange_ids.get(x) for x in columns[10]],
-                    list(columns[11]),
-                ),
-            )
-            for status in columns[3]:
+            columns = dict(zip(_DELIVERY_COLUMNS, ([*c] for c in zip(*keep, strict=True)), strict=True))
+            seqs = columns["event_seq"]
+            columns["event_seq"] = [moved[s][0] for s in seqs]
+            columns["part"] = [moved[s][1] for s in seqs]
+            columns["exchange_id"] = [None if x is None else exchange_ids.get(x) for x in columns["exchange_id"]]
+            dst.execute(DELIVERIES.insert_arrays(list(columns)), list(columns.values()))
+            for status in columns["status"]:
                 report.deliveries[status] = report.deliveries.get(status, 0) + 1
         advance(len(rows))
         return len(keep)
@@ -343,20 +343,40 @@ class Migration:
     def _copy_device_events(
         self, src: sqlite3.Connection, dst: psycopg.Connection, report: MigrationReport, advance: Callable[[int], None]
     ) -> None:
-        sql = (
-            "SELECT received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, "
-            "origin FROM device_events ORDER BY id"
-        )
+        sql = f"SELECT {', '.join(_DEVICE_COLUMNS)} FROM device_events ORDER BY id"
         for rows in _chunks(src, sql):
-            columns = [list(c) for c in zip(*rows, strict=True)]
-            dst.execute(
-                "INSERT INTO device_events (received_at, source, destination, kind, message, subscription, event_type, "
-                "message_id, sdk_url, origin) SELECT * FROM unnest(%s::float8[], %s::text[], %s::text[], %s::text[], "
-                "%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[])",
-                columns,
-            )
+            dst.execute(DEVICE_EVENTS.insert_arrays(_DEVICE_COLUMNS), [list(c) for c in zip(*rows, strict=True)])
             report.device_events += len(rows)
             advance(len(rows))
+
+    @staticmethod
+    def _count(src: sqlite3.Connection, dst: psycopg.Connection, new_cursors: list[str]) -> None:
+        """Add what the copy brought to the target's kept counts: the copied events and their delivery rows (this
+        transaction's), the events the new cursors pass, and the source's per-minute history as it kept it."""
+        counts = PostgresStore.kept_counts()
+        mine = "xid = pg_current_xact_id()"
+        counts.add(
+            dst, RECEIVED_TOTALS, dst.execute(f"SELECT source, part, count(*) FROM events WHERE {mine} GROUP BY 1, 2")
+        )
+        counts.add(
+            dst,
+            DELIVERY_TOTALS,
+            dst.execute(
+                "SELECT d.destination, d.status, coalesce(d.reason, ''), count(*) FROM deliveries d "
+                f"JOIN events e ON e.seq = d.event_seq WHERE e.{mine} GROUP BY 1, 2, 3"
+            ),
+        )
+        counts.add(
+            dst,
+            PASSED_TOTALS,
+            dst.execute(
+                "SELECT c.destination, e.source, count(*) FROM cursors c "
+                f"JOIN events e ON {PostgresStore.AT_OR_BEFORE} WHERE c.destination = ANY(%s) GROUP BY 1, 2",
+                (new_cursors,),
+            ),
+        )
+        counts.add(dst, RECEIVED_MINUTES, src.execute("SELECT source, minute, n FROM received_minutes"))
+        counts.add(dst, DELIVERY_MINUTES, src.execute("SELECT destination, minute, status, n FROM delivery_minutes"))
 
     @staticmethod
     def _copy_suppressions(
@@ -366,8 +386,7 @@ class Migration:
         rows = src.execute("SELECT kind, value, created_at, dropped FROM suppressions ORDER BY created_at").fetchall()
         if rows:
             report.suppressions = dst.execute(
-                "INSERT INTO suppressions (kind, value, created_at, dropped) "
-                "SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[], %s::bigint[]) ON CONFLICT DO NOTHING",
+                SUPPRESSIONS.insert_arrays(["kind", "value", "created_at", "dropped"], " ON CONFLICT DO NOTHING"),
                 [list(c) for c in zip(*rows, strict=True)],
             ).rowcount
             advance(len(rows))

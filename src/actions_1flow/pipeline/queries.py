@@ -14,46 +14,21 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-from ..config import parse_duration
-from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogEntry, LogRow, Store, StoredEvent
+from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogRow, OperatorQueries, StoredEvent
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
 """Overview ranges: how far back, and the bucket (seconds) of the series."""
 
-FILTERED_BY = ("no_match", "consent", "suppressed", "invalid", "other")
-"""How the overview splits `filtered`: privacy's reasons (consent, suppressed) as `status` counts them, what the
-store counts apart beyond those when it does (`no_match`, `invalid`), the rest as `no_match` (the worker's filtered
-rows are, apart from privacy, events no subscription matched). Invalid payloads are dead-lettered here (with a
-hint), not filtered, so `invalid` stays 0 unless a store counts some."""
-
 MAX_PAGE = 500
 
 
-def parse_moment(text: str, now: float) -> float:
-    """A point in time from `2h`/`30m`/`1d` (that long ago) or ISO-8601 (`2024-05-01`, `2024-05-01T09:00:00Z`;
-    without an offset it is local time), as `replay --since` and the API's replay read it. ValueError otherwise."""
-    try:
-        return now - parse_duration(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"{text[:80]!r} is neither a duration ago (30m, 2h, 1d) nor an ISO-8601 time (2024-05-01T09:00:00Z)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # local time, as people type it
-    return moment.timestamp()
-
-
-def status_rows(store: Store, destinations: dict[str, list[str]], now: float) -> list[dict[str, Any]]:
-    """Per cloud-mode destination (name → its sources): the counts `status --json` prints, in that order."""
+def status_rows(store: OperatorQueries, destinations: dict[str, list[str]], now: float) -> list[dict[str, Any]]:
+    """Per cloud-mode destination (name → its sources): the counts `status --json` prints, in that order; the
+    filtered ones also by reason (`filtered_<reason>`, every `FilterReason`)."""
     counts = store.counts(destinations)
     next_due = {name: store.next_due_at(name) for name in destinations}
     rows: list[dict[str, Any]] = []
@@ -71,27 +46,17 @@ def status_rows(store: Store, destinations: dict[str, list[str]], now: float) ->
                 "pending": c.pending,
                 "oldest_pending_age_s": None if c.oldest_pending_at is None else round(now - c.oldest_pending_at, 3),
                 "next_retry_in_s": None if due is None else round(max(due - now, 0.0), 3),
-                "_filtered_by": dict(c.filtered_by),
             }
         )
     return rows
 
 
-def public_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A status row without its internal keys (what `status --json` prints)."""
-    return {k: v for k, v in row.items() if not k.startswith("_")}
-
-
 def filtered_by(row: dict[str, Any]) -> dict[str, int]:
-    known = row.get("_filtered_by", {})
-    split = {reason: int(known.get(reason, 0)) for reason in FILTERED_BY if reason != "no_match"}
-    split["no_match"] = int(known["no_match"]) if "no_match" in known else max(0, row["filtered"] - sum(split.values()))
-    if "no_match" in known:
-        split["other"] += max(0, row["filtered"] - sum(split.values()))
-    return {reason: split[reason] for reason in FILTERED_BY}
+    """A status row's filtered events by reason, every `FilterReason` present."""
+    return {reason.value: int(row[f"filtered_{reason}"]) for reason in FILTER_REASONS}
 
 
-def overview(store: Store, destinations: dict[str, list[str]], range_: str, now: float) -> dict[str, Any]:
+def overview(store: OperatorQueries, destinations: dict[str, list[str]], range_: str, now: float) -> dict[str, Any]:
     """The console's Delivery Overview: `status` numbers per destination and per-bucket outcome series."""
     if range_ not in RANGES:
         raise ValueError(f"range must be one of {', '.join(RANGES)}, not {range_!r}")
@@ -119,7 +84,9 @@ def overview(store: Store, destinations: dict[str, list[str]], range_: str, now:
     }
 
 
-def series(store: Store, names: list[str], since: float, step: int, now: float) -> dict[str, list[dict[str, int]]]:
+def series(
+    store: OperatorQueries, names: list[str], since: float, step: int, now: float
+) -> dict[str, list[dict[str, int]]]:
     """Outcomes per bucket, oldest first, every bucket present, from the counts the store keeps per minute
     (`Store.activity`: never a scan of the log)."""
     raw = store.activity(names, since, step)
@@ -143,7 +110,7 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
 
 
 def log_page(
-    store: Store,
+    store: OperatorQueries,
     *,
     destination: str | None = None,
     status: str | None = None,
@@ -166,9 +133,16 @@ def log_page(
     return rows, (_encode_cursor(rows[-1].entry.updated_at, rows[-1].row_id) if more and rows else None)
 
 
-def recent_log(store: Store, limit: int, failed_only: bool = False, destination: str | None = None) -> list[LogEntry]:
-    """What `actions-1flow events` lists: the newest `limit` rows (paged through `log_page`)."""
-    entries: list[LogEntry] = []
+def recent_log(
+    store: OperatorQueries,
+    limit: int,
+    failed_only: bool = False,
+    destination: str | None = None,
+    source: str | None = None,
+) -> list[LogRow]:
+    """What `actions-1flow events` lists: the newest `limit` rows (paged through `log_page`), of events from
+    `source` only when given."""
+    entries: list[LogRow] = []
     cursor: str | None = None
     while len(entries) < limit:
         rows, cursor = log_page(
@@ -177,8 +151,9 @@ def recent_log(store: Store, limit: int, failed_only: bool = False, destination:
             status="failed" if failed_only else None,
             cursor=cursor,
             limit=min(MAX_PAGE, limit - len(entries)),
+            source=source,
         )
-        entries += [r.entry for r in rows]
+        entries += rows
         if cursor is None:
             break
     return entries
@@ -190,7 +165,7 @@ class EventDetail:
     deliveries: list[LogRow]
 
 
-def event_detail(store: Store, message_id: str, sources: list[str]) -> EventDetail | None:
+def event_detail(store: OperatorQueries, message_id: str, sources: list[str]) -> EventDetail | None:
     """The newest stored event with this messageId from one of `sources`, and every delivery row of it."""
     event = store.find_event(message_id, sources)
     if event is None:
@@ -199,14 +174,14 @@ def event_detail(store: Store, message_id: str, sources: list[str]) -> EventDeta
 
 
 def replay_counts(
-    store: Store, names: list[str], since: float, until: float, now: float, event: int | None = None
+    store: OperatorQueries, names: list[str], since: float, until: float, now: float, event: int | None = None
 ) -> dict[str, int]:
     """Dead-lettered deliveries `replay` would re-queue, per destination (only of one event, when given its id)."""
     return {n: store.requeue_dead(since, until, n, now, dry_run=True, event=event).result() for n in names}
 
 
 def replay(
-    store: Store,
+    store: OperatorQueries,
     names: list[str],
     since: float,
     until: float,

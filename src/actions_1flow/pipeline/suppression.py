@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from .store import SUBJECT_KINDS, Store, SubjectKind
+from .store import SUBJECT_KINDS, PrivacyStore, SubjectKind
 
 log = logging.getLogger("actions_1flow.privacy")
 
@@ -24,10 +24,6 @@ REFRESH_S = 5.0
 SETTLE_S = REFRESH_S + 1.0
 """How long `suppress` waits before it purges a second time: by then every running server has the new list, so
 events it accepted just before are gone too."""
-
-SUPPRESSED = "suppressed: the user's events are suppressed (actions-1flow unsuppress lifts it)"
-"""The error of a `filtered` row of an event the worker skipped for a suppression (no id in it: the row may
-outlive the event)."""
 
 
 def subject(event: Mapping[str, Any], kind: str) -> str | None:
@@ -43,7 +39,7 @@ def subject(event: Mapping[str, Any], kind: str) -> str | None:
 class SuppressionList:
     """The suppressed ids, refreshed from `store`. Thread-safe; `matches` and `keep` never touch the store."""
 
-    def __init__(self, store: Store, refresh: float | None = None) -> None:
+    def __init__(self, store: PrivacyStore, refresh: float | None = None) -> None:
         self.store = store
         self.refresh_interval = REFRESH_S if refresh is None else refresh
         self._ids: dict[str, frozenset[str]] = {}

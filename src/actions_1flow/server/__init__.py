@@ -1,5 +1,2 @@
-"""The HTTP server: tracking API (ingest → pipeline) and, for device mode, settings and plugin assets."""
-
-from .app import ServerState, build_worker, create_app, open_store
-
-__all__ = ["ServerState", "build_worker", "create_app", "open_store"]
+"""The HTTP server's own parts: tracking API, settings CDN and plugin assets (device mode), device reports, demo
+page, health. `app.create_app` assembles them with the admin API and the console."""

@@ -10,12 +10,10 @@ revalidated. Only files listed when the server starts can be served: a request n
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -24,12 +22,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..actions import Destination
+from ..service.answers import IMMUTABLE, JAVASCRIPT, REVALIDATE, Asset, asset_response
 from .responses import CORS_HEADERS, error_response
-
-IMMUTABLE = "public, max-age=31536000, immutable"
-"""Content-hashed chunk names never change content."""
-REVALIDATE = "public, max-age=300"
-"""The loader and plugin keep their URL across releases: five minutes, then a cheap 304."""
 
 ANALYTICS_NEXT_ENV = "ACTIONS_1FLOW_ANALYTICS_NEXT_DIR"
 ANALYTICS_NEXT_PACKAGE = Path("node_modules", "@segment", "analytics-next")
@@ -37,73 +31,6 @@ UMD = Path("dist", "umd")
 LOADER_FILE = "standalone.js"
 CHUNK_NAME = re.compile(r"^[A-Za-z0-9_-]+\.bundle\.[0-9a-f]{16,}\.js(?:\.map)?$")
 """analytics-next's lazy chunks (`<name>.bundle.<contenthash>.js`) and their source maps."""
-
-JAVASCRIPT = "application/javascript; charset=utf-8"
-
-
-@dataclass(frozen=True)
-class Asset:
-    """One file as served: its body (and gzip form), validator and caching rule."""
-
-    body: bytes
-    media_type: str
-    cache_control: str
-    gzipped: bytes | None = None
-    etag: str = ""
-
-    @classmethod
-    def of(cls, body: bytes, media_type: str, cache_control: str, gzipped: bytes | None = None) -> Asset:
-        # Weak: the identity and gzip forms share it (byte-different, same content).
-        etag = 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-        return cls(body, media_type, cache_control, gzipped, etag)
-
-    @classmethod
-    def read(cls, path: Path, cache_control: str) -> Asset:
-        """A file, with its `.gz` sibling when the package ships one."""
-        body = path.read_bytes()
-        sibling = path.with_name(path.name + ".gz")
-        gzipped = sibling.read_bytes() if sibling.is_file() else None
-        media_type = JAVASCRIPT if path.suffix == ".js" else "application/json"
-        return cls.of(body, media_type, cache_control, gzipped)
-
-
-def etag_matches(header: str | None, etag: str) -> bool:
-    """Weak comparison (RFC 9110 §13.1.2), as `If-None-Match` asks."""
-    if not header:
-        return False
-    if header.strip() == "*":
-        return True
-    bare = etag.removeprefix("W/")
-    return any(tag.strip().removeprefix("W/") == bare for tag in header.split(","))
-
-
-def accepts_gzip(header: str | None) -> bool:
-    for part in (header or "").split(","):
-        coding, _, params = part.partition(";")
-        if coding.strip().lower() != "gzip":
-            continue
-        q = params.strip().lower()
-        if not q.startswith("q="):
-            return True
-        try:
-            return float(q[2:]) > 0
-        except ValueError:
-            return False
-    return False
-
-
-def asset_response(request: Request, asset: Asset, extra: dict[str, str] = CORS_HEADERS) -> Response:
-    """The asset (gzipped when the client takes it), or 304 when the client already has it; `extra` headers on
-    either (CORS by default: pages of any origin load these files)."""
-    headers = {**extra, "Cache-Control": asset.cache_control, "ETag": asset.etag, "Vary": "Accept-Encoding"}
-    if etag_matches(request.headers.get("if-none-match"), asset.etag):
-        return Response(status_code=304, headers=headers)
-    body = asset.body
-    if asset.gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
-        body = asset.gzipped
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, headers=headers, media_type=asset.media_type)
-
 
 # --- finding analytics-next -------------------------------------------------------------------------------------
 
@@ -209,7 +136,7 @@ class Assets:
             )
         if self.umd is None:
             return self._unavailable()
-        return asset_response(request, await self._asset(LOADER_FILE, self.umd / LOADER_FILE, REVALIDATE))
+        return asset_response(request, await self._asset(LOADER_FILE, self.umd / LOADER_FILE, REVALIDATE), CORS_HEADERS)
 
     async def chunk(self, request: Request) -> Response:
         """`GET /analytics-next/bundles/{name}`: a lazy chunk the loader asks for (only files of the build)."""
@@ -219,13 +146,13 @@ class Assets:
         path = self._chunks.get(name)
         if path is None:
             return error_response(404, "not_found", f"analytics-next has no bundle named {name!r}")
-        return asset_response(request, await self._asset(name, path, IMMUTABLE))
+        return asset_response(request, await self._asset(name, path, IMMUTABLE), CORS_HEADERS)
 
     def plugin_script(self, path: str) -> Callable[[Request], Awaitable[Response]]:
         """The endpoint serving the plugin at `path` (`/plugins/{slug}.js`), its destination's committed build."""
         asset = self.plugins[path]
 
         async def endpoint(request: Request) -> Response:
-            return asset_response(request, asset)
+            return asset_response(request, asset, CORS_HEADERS)
 
         return endpoint

@@ -11,7 +11,6 @@ neither is authenticated, so the demo is for a developer's machine, not for prod
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 from importlib.resources import files
 
@@ -19,8 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from ..pipeline import queries
+from ..service import records
+from ..service.state import ServerState
 from .inline_json import script_json
-from .state import ServerState
 
 ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""
@@ -44,13 +45,13 @@ def demo_routes(state: ServerState) -> list[Route]:
 
     async def activity(request: Request) -> Response:
         # Only the demo's own source: the route has no authentication, other sources' traffic is not its to show.
-        deliveries = await asyncio.to_thread(state.store.log, ACTIVITY_ROWS, source=source.name)
+        deliveries = await asyncio.to_thread(queries.recent_log, state.store, ACTIVITY_ROWS, source=source.name)
         reports = await asyncio.to_thread(state.store.device_events, ACTIVITY_ROWS, source=source.name)
         return JSONResponse(
             {
                 "source": source.name,
-                "deliveries": [dataclasses.asdict(d) for d in deliveries],
-                "device_events": [dataclasses.asdict(r) for r in reports],
+                "deliveries": [records.log_entry(r.entry, r.source) for r in deliveries],
+                "device_events": [records.device_event(r) for r in reports],
             },
             headers=_NO_STORE,
         )

@@ -22,10 +22,10 @@ from starlette.responses import Response
 from ..ingest import IngestError
 from ..pipeline import DeviceEvent
 from ..secrets import redact
+from ..service.bodies import read_body
+from ..service.state import ServerState
 from .ratelimit import TokenBucket
 from .responses import CORS_HEADERS, error_response
-from .state import ServerState
-from .tracking import read_body
 
 if TYPE_CHECKING:
     from ..config import Config

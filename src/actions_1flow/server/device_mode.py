@@ -8,11 +8,11 @@ import logging
 from starlette.routing import Route
 
 from ..destinations import REGISTRY
+from ..service.state import ServerState
 from .assets import Assets
 from .device_events import DeviceEvents
 from .sdk_proxy import SdkProxy
 from .settings_cdn import DEVICE_EVENTS_PATH, SettingsCDN
-from .state import ServerState
 
 log = logging.getLogger("actions_1flow.server")
 

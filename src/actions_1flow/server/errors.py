@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..ingest import IngestError
-from .responses import json_error
+from ..service.answers import json_error
 
 log = logging.getLogger("actions_1flow.server")
 

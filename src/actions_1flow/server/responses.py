@@ -1,11 +1,11 @@
-"""How the server answers, in one place: JSON errors in the shape Segment's libraries read
-(`{"success": false, "code", "message"}`; analytics-python raises `APIError(status, code, message)` from it), the
-public CORS header of device-mode files, and raw ASGI answers for the tracking API's hot path."""
+"""How the tracking API and device mode answer: the public CORS header of device-mode files and refusals, and raw
+ASGI answers for the tracking API's hot path, in the error shape every part of the server uses
+(`service.answers.json_error`)."""
 
 from __future__ import annotations
 
 import orjson
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import Send
 
 from ..ingest import IngestError
@@ -14,12 +14,6 @@ CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
 """As Segment's CDN: settings, loader, chunks and plugin are public and readable from any origin."""
 
 _JSON = (b"content-type", b"application/json")
-
-
-def json_error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
-    """A refusal as JSON."""
-    body = orjson.dumps({"success": False, "code": code, "message": message})
-    return Response(body, status, headers=headers, media_type="application/json")
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:

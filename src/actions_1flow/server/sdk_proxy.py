@@ -32,7 +32,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import Config
-from .assets import JAVASCRIPT, accepts_gzip, etag_matches
+from ..service.answers import JAVASCRIPT, accepts_gzip, etag_matches
 from .responses import CORS_HEADERS, error_response
 
 log = logging.getLogger("actions_1flow.server.sdk_proxy")

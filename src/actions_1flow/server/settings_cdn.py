@@ -49,9 +49,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..config import Config, DestinationConfig, SourceConfig
-from .assets import Asset, asset_response
+from ..service.answers import Asset, asset_response
 from .published_url import PublishedBase
-from .responses import error_response
+from .responses import CORS_HEADERS, error_response
 
 DEVICE_EVENTS_PATH = "/v1/device-events"
 SETTINGS_CACHE = "public, max-age=60"
@@ -224,7 +224,7 @@ class SettingsCDN:
                 f"this server publishes no URLs for Host {(host or '')[:200]!r}: "
                 "set server.public_url, or list the host in server.allowed_hosts",
             )
-        response = asset_response(request, self._document(source, base_url))
+        response = asset_response(request, self._document(source, base_url), CORS_HEADERS)
         if self.published.from_request:  # the document names the host it was asked for: caches must key on it
             response.headers["vary"] = "Accept-Encoding, Host"
         return response

@@ -3,7 +3,8 @@ short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` t
 libraries' `/v1/import`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
-4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
+4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries, and
+anything else (a bug) a 500 with the traceback logged (the client keeps the events too).
 Events of suppressed users (`actions-1flow suppress`) are dropped, counted, and still answered 200: the client
 must not keep retrying them.
 
@@ -13,21 +14,22 @@ objects or per-request middleware): the path is looked up in a dict, the few hea
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
-from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, PATH_ALIASES, IngestError, read_request
+from ..config import Config, SourceConfig
+from ..ingest import EVENT_TYPES, PATH_ALIASES, IngestError, read_request
+from ..ingest.origins import OriginPolicy
+from ..pipeline.appender import GroupAppender
+from ..pipeline.store import StoreError
+from ..pipeline.suppression import SuppressionList
+from ..service.bodies import ClientGone, read_body
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
-from .state import ServerState
-
-if TYPE_CHECKING:
-    from ..config import Config
 
 log = logging.getLogger("actions_1flow.server")
 
@@ -50,17 +52,22 @@ _HEADERS_USED = {
 _OK = b'{"success":true}'
 
 
-class ClientGone(IngestError):
-    """The client closed the connection before its body arrived: nobody is left to answer (a 400 if asked)."""
+class Ingest(Protocol):
+    """What the tracking API reads and writes (the server's `ServerState` is one): the configuration, the write
+    keys and origins, the suppressed users, and the store's event log through the group appender."""
 
-    def __init__(self) -> None:
-        super().__init__(400, "client_disconnected", "the client closed the connection before the body was read")
+    config: Config
+    sources_by_key: dict[str, SourceConfig]
+    origins: OriginPolicy
+    suppressions: SuppressionList
+    appender: GroupAppender
+    on_reload: list[Callable[[Config], Callable[[], None]]]
 
 
 class TrackingAPI:
     """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
 
-    def __init__(self, app: ASGIApp, state: ServerState, limiter: RateLimiter | None = None) -> None:
+    def __init__(self, app: ASGIApp, state: Ingest, limiter: RateLimiter | None = None) -> None:
         self.app = app
         self.state = state
         self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
@@ -148,10 +155,17 @@ class TrackingAPI:
             return
         try:
             await state.appender.append(source_name, events)
-        except Exception:
+        except StoreError:  # unreachable, damaged or refusing writes (logged by the appender): retry later
             telemetry.EVENTS_REJECTED.labels(source_name, "storage_unavailable").inc()
             await respond_error(
                 send, IngestError(503, "storage_unavailable", "events could not be stored; retry later"), cors
+            )
+            return
+        except Exception:
+            log.exception("storing %d event(s) from source %s failed on a bug", len(events), source_name)
+            telemetry.EVENTS_REJECTED.labels(source_name, "internal_error").inc()
+            await respond_error(
+                send, IngestError(500, "internal_error", "the server failed to store the events; retry later"), cors
             )
             return
         telemetry.EVENTS_RECEIVED.labels(source_name).inc(len(events))
@@ -188,49 +202,3 @@ class TrackingAPI:
         if grant is None:
             return {}
         return self.state.origins.response_headers(origin, credentials=grant == "listed")
-
-
-async def read_body(
-    receive: Receive,
-    headers: Mapping[str, str],
-    timeout: float,
-    limit: int = MAX_BATCH_BYTES,
-    *,
-    too_large: tuple[int, str] = (400, "batch_too_large"),
-    deadline: float | None = None,
-) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more, whatever
-    its Content-Length says or when it sends none) or stalls for `timeout` seconds (a Content-Length larger than what
-    is sent would otherwise hold the request open). `too_large` is the refusal's status and code (the tracking API
-    answers 400 as Segment does; other endpoints 413); `deadline`, when given, bounds the whole body's time too."""
-    status, code = too_large
-    declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise IngestError(
-            status, code, f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request", limit
-        )
-    chunks, size = [], 0
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    try:
-        async with asyncio.timeout(timeout if deadline is None else min(timeout, deadline)) as stall:
-            while True:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    raise ClientGone()
-                chunk = message.get("body", b"")
-                size += len(chunk)
-                if size > limit:
-                    raise IngestError(status, code, f"the body exceeds the limit of {limit:,} bytes per request", limit)
-                chunks.append(chunk)
-                if not message.get("more_body", False):
-                    break
-                next_stall = loop.time() + timeout
-                stall.reschedule(next_stall if deadline is None else min(next_stall, started + deadline))
-    except TimeoutError:
-        if deadline is not None and loop.time() >= started + deadline:
-            raise IngestError(408, "body_timeout", f"the body took longer than {deadline:g}s to arrive") from None
-        raise IngestError(
-            408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)"
-        ) from None
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

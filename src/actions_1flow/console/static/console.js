@@ -158,7 +158,12 @@
     { key: 'retrying', label: 'retrying', color: '#bf8700' },
     { key: 'dead', label: 'dead-lettered', color: '#cf222e' }
   ]
-  var FILTER_LABELS = { no_match: 'no matching subscription', consent: 'consent', suppressed: 'suppressed', invalid: 'invalid payload', other: 'other' }
+  // Why a delivery was filtered (the store's `reason`, the admin API's `filtered_by` keys), in the user's words.
+  var FILTER_LABELS = { no_match: 'no matching subscription', consent: 'no consent', suppressed: 'suppressed user', refused: 'refused by the action' }
+
+  function reasonNote(reason) {
+    return reason ? h('div', { class: 'hint', 'data-reason': reason, text: FILTER_LABELS[reason] || reason }) : null
+  }
 
   function funnelStep(label, field, value, total, cls, detail) {
     var bar = h('span', { class: 'bar ' + cls })
@@ -280,7 +285,7 @@
         h('td', { text: item.subscription || '' }),
         h('td', { text: item.type || '' }),
         h('td', null, link),
-        h('td', null, badge(item.status)),
+        h('td', null, badge(item.status), reasonNote(item.reason)),
         h('td', { class: 'num', text: item.attempts }),
         h('td', { class: 'error-cell' }, item.error ? h('div', { text: item.error }) : null, item.hint ? h('div', { class: 'hint', text: item.hint }) : null))
       tr.addEventListener('click', function (e) { if (e.target.tagName !== 'A') location.assign(link.href) })
@@ -331,7 +336,7 @@
         deliveries.appendChild(h('article', { class: 'delivery', 'data-destination': d.destination, 'data-subscription': d.subscription || '' },
           h('div', { class: 'row' },
             h('h3', { text: d.destination + (d.subscription ? ' · ' + d.subscription : '') }),
-            badge(d.status),
+            badge(d.status), reasonNote(d.reason),
             h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' : '') + ' · ' + when(d.updated_at) }),
             h('div', { class: 'spacer' }), replay),
           d.error ? h('p', { class: 'error', text: d.error }) : null,

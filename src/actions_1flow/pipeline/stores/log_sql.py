@@ -1,5 +1,6 @@
-"""The log queries both stores answer (`Store.log_page`, `find_event`, `event_log`, device-mode reports), written
-once: the stores differ only in their placeholder and in how a stored body is read as text."""
+"""The log queries both stores answer (`log_page`, `event_log`, device-mode reports), in neutral SQL (`?`
+placeholders), and the folding of their rows into records. The stores differ only in how a stored body is read
+as text (`body_text`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ from typing import Any
 
 import orjson
 
-from ..store import STATUSES, DeviceEvent, LogEntry, LogRow
+from ..records import STATUSES, DeviceEvent, FilterReason, LogEntry, LogRow
+from .layout import DEVICE_EVENTS, SQLITE
 
 _COLUMNS = (
     "d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, d.next_attempt_at, "
-    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, e.source, d.id"
+    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, d.reason, e.source, d.id"
 )
 _FROM = "deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN exchanges x ON x.id = d.exchange_id"
 
+EVENT_LOG = f"SELECT {_COLUMNS} FROM {_FROM} WHERE d.event_seq = ? ORDER BY d.destination, d.subscription"
+"""Every delivery row of one event."""
+
 
 def page(
-    mark: str,
     body_text: str,
     *,
     destination: str | None,
@@ -28,7 +32,7 @@ def page(
     source: str | None,
 ) -> tuple[str, list[Any]]:
     """The SQL and arguments of one page of the log, newest first, strictly before `before` (updated_at, id).
-    `mark` is the placeholder (`?` or `%s`); `body_text` an expression of the event body as text."""
+    `body_text` is an expression of the event body as text."""
     where: list[str] = []
     args: list[Any] = []
     if status == "failed":
@@ -36,81 +40,36 @@ def page(
     elif status is not None:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join((*STATUSES, 'failed'))}, not {status!r}")
-        where.append(f"d.status = {mark}")
+        where.append("d.status = ?")
         args.append(status)
     if destination is not None:
-        where.append(f"d.destination = {mark}")
+        where.append("d.destination = ?")
         args.append(destination)
     if source is not None:
-        where.append(f"e.source = {mark}")
+        where.append("e.source = ?")
         args.append(source)
     if text:
         like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         where.append(
-            f"(e.message_id = {mark} OR d.subscription LIKE {mark} ESCAPE '\\' OR d.error LIKE {mark} ESCAPE '\\' "
-            f"OR {body_text} LIKE {mark} ESCAPE '\\')"
+            "(e.message_id = ? OR d.subscription LIKE ? ESCAPE '\\' OR d.error LIKE ? ESCAPE '\\' "
+            f"OR {body_text} LIKE ? ESCAPE '\\')"
         )
         args += [text, like, like, like]
     if before is not None:
-        where.append(f"(d.updated_at < {mark} OR (d.updated_at = {mark} AND d.id < {mark}))")
+        where.append("(d.updated_at < ? OR (d.updated_at = ? AND d.id < ?))")
         args += [before[0], before[0], before[1]]
     clause = ("WHERE " + " AND ".join(where)) if where else ""
-    return f"SELECT {_COLUMNS} FROM {_FROM} {clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT {mark}", [*args, limit]
-
-
-def find_event(mark: str, sources: list[str]) -> str:
-    marks = ",".join([mark] * len(sources))
-    return (
-        f"SELECT seq, source, received_at, body FROM events WHERE source IN ({marks}) AND message_id = {mark} "
-        "ORDER BY seq DESC LIMIT 1"
-    )
-
-
-def event_log(mark: str) -> str:
-    return f"SELECT {_COLUMNS} FROM {_FROM} WHERE d.event_seq = {mark} ORDER BY d.destination, d.subscription"
+    return f"SELECT {_COLUMNS} FROM {_FROM} {clause} ORDER BY d.updated_at DESC, d.id DESC LIMIT ?", [*args, limit]
 
 
 def rows(found: list[tuple[Any, ...]]) -> list[LogRow]:
-    return [
-        LogRow(
-            LogEntry(
-                dest,
-                sub,
-                mid,
-                event_type(body),
-                status,
-                attempts,
-                updated,
-                next_at,
-                error,
-                hint,
-                req,
-                resp,
-                received,
-                replays,
-            ),
-            source,
-            rid,
-        )
-        for (
-            dest,
-            sub,
-            mid,
-            body,
-            status,
-            attempts,
-            updated,
-            next_at,
-            error,
-            hint,
-            req,
-            resp,
-            received,
-            replays,
-            source,
-            rid,
-        ) in found
-    ]
+    """Rows of `_COLUMNS` as records (the event's type read from its body)."""
+    out = []
+    for row in found:
+        reason = None if row[14] is None else FilterReason(row[14])
+        fields = [*row[:3], event_type(row[3]), *row[4:14], reason]
+        out.append(LogRow(LogEntry(*fields), row[15], row[16]))
+    return out
 
 
 def event_type(body: Any) -> str | None:
@@ -124,17 +83,14 @@ def event_type(body: Any) -> str | None:
 
 # -- device-mode reports ----------------------------------------------------------------------------------------
 
-_DEVICE_COLUMNS = (
-    "received_at, source, destination, kind, message, subscription, event_type, message_id, sdk_url, origin"
+_DEVICE_COLUMNS = [c for c in DEVICE_EVENTS.names(SQLITE) if c != "id"]
+DEVICE_INSERT = (
+    f"INSERT INTO device_events ({', '.join(_DEVICE_COLUMNS)}) VALUES ({', '.join('?' * len(_DEVICE_COLUMNS))})"
 )
 
 
-def device_insert(mark: str) -> str:
-    return f"INSERT INTO device_events ({_DEVICE_COLUMNS}) VALUES ({', '.join([mark] * 10)})"
-
-
 def device_row(event: DeviceEvent) -> tuple[Any, ...]:
-    """A report as `device_insert` stores it (its subscription as JSON text)."""
+    """A report as `DEVICE_INSERT` stores it (its subscription as JSON text)."""
     return (
         event.received_at,
         event.source,
@@ -149,13 +105,11 @@ def device_row(event: DeviceEvent) -> tuple[Any, ...]:
     )
 
 
-def device_select(mark: str, source: str | None, limit: int) -> tuple[str, tuple[Any, ...]]:
+def device_select(source: str | None, limit: int) -> tuple[str, tuple[Any, ...]]:
     """The newest reports (of one source, when given)."""
-    clause, args = (f"WHERE source = {mark} ", (source,)) if source is not None else ("", ())
-    return f"SELECT {_DEVICE_COLUMNS} FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT {mark}", (
-        *args,
-        limit,
-    )
+    clause, args = ("WHERE source = ? ", (source,)) if source is not None else ("", ())
+    columns = ", ".join(_DEVICE_COLUMNS)
+    return f"SELECT {columns} FROM device_events {clause}ORDER BY received_at DESC, id DESC LIMIT ?", (*args, limit)
 
 
 def device_events(found: list[tuple[Any, ...]]) -> list[DeviceEvent]:

@@ -1,0 +1,239 @@
+"""What only the engines and the registry can judge, beyond each section's own model: each trigger parses (FQL, a
+caret under the problem), each mapping validates (Segment's messages), each destination's settings pass its own
+model and its own checks, names refer to what exists, and device-mode mappings avoid what the browser cannot run
+(`@liquid`, nested `@transform`s whose `apply` fails Segment's run-time validation; see `mapping.nested`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from .. import fql, mapping
+from ..actions import CompiledSubscription, DestinationSettings
+from ..destinations import REGISTRY
+from ..mapping.nested import invalid_transform_applies
+from .errors import ConfigProblem, Path_
+from .model import ConfigSpec, DestinationSpec
+from .resolved import Config
+
+_PYDANTIC_REASONS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a known key here",
+}
+
+
+def structure_problems(error: ValidationError) -> list[ConfigProblem]:
+    problems = []
+    for item in error.errors(include_input=False, include_url=False):
+        loc: Path_ = tuple(item["loc"])
+        # A union (`presets` or a list) reports under its member names; show the key the user wrote.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
+        problems.append(
+            ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
+        )
+    unique: dict[tuple[Path_, str], ConfigProblem] = {}
+    for p in problems:
+        unique.setdefault((p.path, p.reason), p)
+    return list(unique.values())
+
+
+def _liquid_paths(value: Any, path: Path_) -> Iterator[Path_]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key == "@liquid":
+                yield (*path, key)
+            yield from _liquid_paths(child, (*path, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value):
+            yield from _liquid_paths(child, (*path, i))
+
+
+def _nested_apply_problems(where: Path_, mapping_: dict[str, Any]) -> list[ConfigProblem]:
+    """Device mode: `@transform.apply` objects Segment would reject at run time (the plugin does not validate)."""
+    return [
+        ConfigProblem(
+            (*where, *path),
+            f"{message} (Segment validates a @transform's apply each time it runs, so every event reaching it "
+            "would fail; the browser plugin cannot reproduce that)",
+        )
+        for path, messages in invalid_transform_applies(mapping_)
+        for message in messages
+    ]
+
+
+def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> list[ConfigProblem]:
+    """What the engines say about one subscription's trigger and mapping (and @liquid in device mode)."""
+    problems: list[ConfigProblem] = []
+    if isinstance(subscribe, str):
+        try:
+            fql.parse(subscribe)
+        except fql.FQLSyntaxError as exc:
+            problems.append(ConfigProblem((*where, "subscribe"), f"invalid FQL: {exc}"))
+    if isinstance(mapping_, dict):
+        try:
+            mapping.validate(mapping_)
+        except mapping.MappingValidationError as exc:
+            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
+        else:
+            if mode == "device":
+                problems.extend(_nested_apply_problems((*where, "mapping"), mapping_))
+        if mode == "device":
+            problems.extend(
+                ConfigProblem(
+                    liquid,
+                    "@liquid is not available in device mode: Segment's browser runtime does not run it; "
+                    "use @template, or mode: cloud",
+                )
+                for liquid in _liquid_paths(mapping_, (*where, "mapping"))
+            )
+    return problems
+
+
+def raw_engine_problems(data: dict[str, Any]) -> list[ConfigProblem]:
+    """Trigger and mapping problems of a configuration whose structure is invalid, so they are reported too."""
+    problems: list[ConfigProblem] = []
+    destinations = data.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        subscriptions = dest.get("subscriptions") if isinstance(dest, dict) else None
+        for j, sub in enumerate(subscriptions if isinstance(subscriptions, list) else []):
+            if isinstance(sub, dict):
+                where: Path_ = ("destinations", i, "subscriptions", j)
+                problems.extend(
+                    _engine_problems(where, sub.get("subscribe"), sub.get("mapping"), dest.get("mode", "device"))
+                )
+    return problems
+
+
+def settings_problems(data: dict[str, Any]) -> tuple[list[ConfigProblem], dict[int, DestinationSettings]]:
+    """Each destination's settings validated by its own model (from the raw data, so they are reported even when
+    the structure elsewhere is invalid), and the settings that passed, by destination index."""
+    problems: list[ConfigProblem] = []
+    valid: dict[int, DestinationSettings] = {}
+    destinations = data.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        if not isinstance(dest, dict) or not isinstance(dest.get("settings"), dict):
+            continue  # the structure check reports it
+        kind = dest.get("type", REGISTRY.default.type)
+        if kind not in REGISTRY:
+            continue
+        model = REGISTRY.get(kind).settings_model
+        try:
+            valid[i] = model.model_validate(dest["settings"])
+        except ValidationError as exc:
+            problems.extend(
+                _setting_problem(model, ("destinations", i, "settings"), item)
+                for item in exc.errors(include_input=False, include_url=False)
+            )
+    return problems, valid
+
+
+def _setting_problem(model: type[DestinationSettings], base: Path_, item: Any) -> ConfigProblem:
+    loc: Path_ = (*base, *item["loc"])
+    key = item["loc"][0] if item["loc"] else None
+    if item["type"] == "missing" and isinstance(key, str) and key in model.model_fields:
+        info = model.info(key)
+        reason = f"{key} is missing: the {model.vendor} {info['label']} is required"
+        if info["example"]:
+            reason += f" (e.g. {key}: {info['example']})"
+        return ConfigProblem(loc, reason)
+    return ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
+
+
+def check_destination(
+    index: int, dest: DestinationSpec, settings: DestinationSettings, source_names: set[str]
+) -> tuple[list[ConfigProblem], list[CompiledSubscription]]:
+    """One destination's problems, and its subscriptions compiled (those without problems)."""
+    base: Path_ = ("destinations", index)
+    definition = REGISTRY.get(dest.type)
+    vendor = definition.vendor
+    problems: list[ConfigProblem] = []
+    if dest.mode not in definition.modes:
+        problems.append(
+            ConfigProblem((*base, "mode"), f"{vendor} has no {dest.mode} mode (it has {', '.join(definition.modes)})")
+        )
+    model = definition.settings_model
+    for key, f in model.fields().items():
+        value = getattr(settings, key)
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if f.required and isinstance(text, str) and not text.strip():
+            problems.append(
+                ConfigProblem(
+                    (*base, "settings", key), f"{key} is empty: the {vendor} {model.info(key)['label']} is required"
+                )
+            )
+    problems.extend(ConfigProblem((*base, "settings", key), reason) for key, reason in settings.problems(dest.mode))
+    for j, name in enumerate(dest.sources):
+        if name not in source_names:
+            problems.append(
+                ConfigProblem(
+                    (*base, "sources", j),
+                    f"unknown source {name!r} (sources: {', '.join(sorted(source_names)) or 'none'})",
+                )
+            )
+    actions = definition.actions
+    compiled: list[CompiledSubscription] = []
+    names: set[str] = set()
+    for j, spec in enumerate(dest.subscription_specs(definition)):
+        where: Path_ = (*base, "subscriptions", j) if dest.subscriptions != "presets" else (*base, "subscriptions")
+        found = _engine_problems(where, spec.subscribe, dict(spec.mapping), dest.mode)
+        if spec.name in names:  # the delivery log and retries know a subscription by its name
+            found.insert(
+                0, ConfigProblem((*where, "name"), f"duplicate subscription name {spec.name!r} in this destination")
+            )
+        names.add(spec.name)
+        if spec.partner_action not in actions:
+            found.insert(
+                0,
+                ConfigProblem(
+                    (*where, "partnerAction"),
+                    f"unknown partnerAction {spec.partner_action!r}; {vendor} has {', '.join(actions)}",
+                ),
+            )
+        if found:
+            problems.extend(found)
+        else:
+            compiled.append(CompiledSubscription(spec))
+    return problems, compiled
+
+
+def write_key_clashes(config: ConfigSpec) -> list[ConfigProblem]:
+    """A write key names one source: the same key twice (in one source or two) would send events to a guess."""
+    problems: list[ConfigProblem] = []
+    owner: dict[str, str] = {}
+    for i, source in enumerate(config.sources):
+        for j, key in enumerate(source.accepted_write_keys()):
+            where: Path_ = ("sources", i, "write_key") if j == 0 else ("sources", i, "previous_write_keys", j - 1)
+            if key in owner:
+                problems.append(ConfigProblem(where, f"this write key is already a key of source {owner[key]!r}"))
+            else:
+                owner[key] = source.name
+    return problems
+
+
+def device_conflicts(config: Config) -> list[ConfigProblem]:
+    """A page runs one SDK per vendor (1Flow: one `window._1flow`, one `data-api-key`): device-mode destinations
+    of one type sharing a source must agree on what their plugin's `page_key` names (the project and the SDK)."""
+    problems: list[ConfigProblem] = []
+    first: dict[tuple[str, str], tuple[Any, Any]] = {}
+    for i, dest in enumerate(config.destinations):
+        device = dest.definition.device
+        if dest.mode != "device" or device is None or device.page_key is None:
+            continue
+        key = device.page_key(dest.settings)
+        if key is None:
+            continue  # unresolvable settings, already reported
+        vendor = dest.definition.vendor
+        for source in config.sources_of(dest):
+            seen = first.setdefault((source, dest.type), (dest, key))
+            if seen[1] != key:
+                problems.append(
+                    ConfigProblem(
+                        ("destinations", i),
+                        f"source {source!r} already loads {vendor} through device-mode destination "
+                        f"{seen[0].name!r} with {device.page_conflict or 'other settings'}; "
+                        f"a page can run only one {vendor} SDK",
+                    )
+                )
+    return problems
