@@ -287,7 +287,7 @@ def definition_command(type_: str | None, as_json: bool) -> None:
         return
     additions = meta["additions"]
     click.echo(f"{meta['name']} (slug {meta['slug']}; modes: {', '.join(destination.modes)})")
-    click.echo(meta["description"])
+    click.echo(destination.description)
     click.echo("\nSettings:")
     for key, f in meta["authentication"]["fields"].items():
         notes = [f["type"]]
@@ -303,7 +303,7 @@ def definition_command(type_: str | None, as_json: bool) -> None:
             notes.append("choices " + ", ".join(c["value"] if isinstance(c, dict) else c for c in f["choices"]))
         click.echo(f"  {key} ({'; '.join(notes)}): {f['description']}")
     click.echo("\nActions:")
-    for slug, action in meta["actions"].items():
+    for slug, action in {**meta["actions"], **additions.get("actionsAdded", {})}.items():
         click.echo(
             f"  {slug} — {action['title']}: {action['description']} Default trigger: {action['defaultSubscription']}"
         )
@@ -312,7 +312,7 @@ def definition_command(type_: str | None, as_json: bool) -> None:
             default = f" ← {dumps(f['default']).decode()}" if f["default"] is not None else ""
             click.echo(f"    {key} ({', '.join(notes)}){default}: {f['description']}")
     click.echo("\nPresets (automatic):")
-    for preset in meta["presets"]:
+    for preset in [*meta["presets"], *additions.get("presetsAdded", [])]:
         click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
     if additions.get("optionalPresets"):
         click.echo("\nOptional presets (ours; run only when listed under subscriptions, see definition --json):")
