@@ -137,10 +137,11 @@ def bench_ingest(total: int, work: Path) -> dict[str, float]:
     }
 
 
-def prefill(db: Path, total: int) -> None:
+def prefill(db: Path, total: int, destination: str = "oneflow") -> None:
+    """`total` ~300-byte track events in the store at `db`, `destination`'s cursor before the first."""
     store = SQLiteStore(db)
     try:
-        store.ensure_cursor("oneflow").result()
+        store.ensure_cursor(destination).result()
         now = time.time()
         futures = []
         for first in range(0, total, 1000):
