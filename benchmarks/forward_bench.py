@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pipeline_bench import bench_delivery, prefill, running  # noqa: E402
-
 from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
 from tests.helpers.process import cpu_seconds, free_port  # noqa: E402
+
+from pipeline_bench import bench_delivery, prefill, running  # noqa: E402
 
 GOAL = 20_000
 RECEIVER_KEY = "wk_receiver"

@@ -8,9 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ import yaml
 from tests.helpers.cli import invoke
 from tests.helpers.pipeline import ServerProcess, wait_until
 from tests.helpers.process import free_port
+from tests.helpers.receiver import Answer, Receiver, Request
 
 SECRET = "whsec-shared-0123456789"
 WRITE_KEY = "wk_hooks"
@@ -31,66 +30,34 @@ IDENTIFIES = 75
 REFUSAL = {"error": "amount must be a number"}
 
 
-class Receiver:
-    """A webhook receiver: every request's path, headers, raw body and arrival time; the signature checked with
-    its own HMAC-SHA1. `/flaky` answers 503 (Retry-After) once, `/reject` answers 400 while `rejecting`."""
+class Hooks:
+    """The webhook receiver of this test: the signature checked with its own HMAC-SHA1 over the raw body (401 when
+    it does not match); `/flaky` answers 503 (Retry-After) once, `/reject` answers 400 while `rejecting`."""
 
     def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
         self.bad_signatures: list[str] = []
         self.flaky_left = 1
         self.rejecting = True
-        self.lock = threading.Lock()
-        receiver = self
+        self.receiver = Receiver(self.answer)
+        self.url = self.receiver.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def _answer(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("content-length", "0")))
-                expected = hmac.new(SECRET.encode(), raw, hashlib.sha1).hexdigest()
-                signed = hmac.compare_digest(self.headers.get("X-Signature", ""), expected)
-                status, answer, extra = 200, b"ok", {}
-                with receiver.lock:
-                    if not signed:
-                        receiver.bad_signatures.append(self.path)
-                        status, answer = 401, b"bad signature"
-                    elif self.path == "/flaky" and receiver.flaky_left > 0:
-                        receiver.flaky_left -= 1
-                        status, answer, extra = 503, b"busy", {"Retry-After": str(RETRY_AFTER_S)}
-                    elif self.path == "/reject" and receiver.rejecting:
-                        status, answer = 400, json.dumps(REFUSAL).encode()
-                    receiver.requests.append(
-                        {
-                            "path": self.path,
-                            "method": self.command,
-                            "headers": dict(self.headers),
-                            "body": json.loads(raw) if raw else None,
-                            "status": status,
-                            "at": time.monotonic(),
-                        }
-                    )
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            do_POST = do_PUT = do_PATCH = _answer
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: Request) -> Answer:
+        expected = hmac.new(SECRET.encode(), request.raw, hashlib.sha1).hexdigest()
+        if not hmac.compare_digest(request.headers.get("X-Signature", ""), expected):
+            self.bad_signatures.append(request.path)
+            return Answer(401, b"bad signature")
+        if request.path == "/flaky" and self.flaky_left > 0:
+            self.flaky_left -= 1
+            return Answer(503, b"busy", {"Retry-After": str(RETRY_AFTER_S)})
+        if request.path == "/reject" and self.rejecting:
+            return Answer(400, json.dumps(REFUSAL).encode())
+        return Answer(200, b"ok")
 
     def at(self, path: str, status: int | None = None) -> list[dict[str, Any]]:
-        with self.lock:
-            return [r for r in self.requests if r["path"] == path and (status is None or r["status"] == status)]
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return [
+            {"method": r.method, "headers": r.headers, "body": json.loads(r.raw) if r.raw else None, "at": r.at}
+            for r in self.receiver.at(path, status)
+        ]
 
 
 def write_config(directory: Path, url: str) -> Path:
@@ -162,9 +129,9 @@ def entries(config: Path, *args: str) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def receiver():
-    r = Receiver()
-    yield r
-    r.close()
+    hooks = Hooks()
+    yield hooks
+    hooks.receiver.close()
 
 
 def test_signed_deliveries_retry_after_dead_letter_and_replay(tmp_path, receiver):
