@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import orjson
@@ -132,3 +132,21 @@ async def send_request(
         method, url, shown_headers, request_text, elapsed_ms=(time.perf_counter() - started) * 1000, error=error
     )
     return Outcome(OutcomeKind.RETRYABLE, messages, reason=error, hint=transient_hint, exchange=exchange)
+
+
+class PooledClient:
+    """What every destination's HTTP client shares: its pooled connections, closed by `aclose` or `async with`."""
+
+    def __init__(
+        self, *, timeout: float | httpx.Timeout = DEFAULT_TIMEOUT, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self._http = pooled_client(timeout=timeout, transport=transport)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()

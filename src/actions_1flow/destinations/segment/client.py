@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.batching import pack, send_groups
-from ...actions.http import DEFAULT_TIMEOUT, pooled_client, send_request
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, send_request
 from ...actions.outcomes import Outcome, OutcomeKind, classify
 from ...secrets import mask_secret, secret_value
 from . import wire
@@ -42,7 +42,7 @@ def hint(status: int) -> str | None:
     return None
 
 
-class SegmentClient:
+class SegmentClient(PooledClient):
     """Pooled connections to one tracking API with one write key; `async with` closes them."""
 
     def __init__(
@@ -54,8 +54,8 @@ class SegmentClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._key = write_key if isinstance(write_key, SecretStr) else SecretStr(write_key)
+        super().__init__(timeout=timeout, transport=transport)
         self.base_url = base_url.rstrip("/")
-        self._http = pooled_client(timeout=timeout, transport=transport)
         token = base64.b64encode(f"{secret_value(self._key)}:".encode()).decode("ascii")
         self._headers = {
             "authorization": f"Basic {token}",
@@ -72,15 +72,6 @@ class SegmentClient:
 
     def __repr__(self) -> str:
         return f"SegmentClient(base_url={self.base_url!r}, write_key={mask_secret(self._key)!r})"
-
-    async def __aenter__(self) -> SegmentClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def send(self, message: Message) -> Outcome:
         """One event, as a batch of one."""

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.batching import send_groups
-from ...actions.http import DEFAULT_TIMEOUT, pooled_client, send_request
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, send_request
 from ...actions.outcomes import Outcome, OutcomeKind, classify
 from ...secrets import mask_secret, secret_value
 from . import wire
@@ -44,7 +44,7 @@ def hint(status: int) -> str | None:
     return None
 
 
-class WebhookClient:
+class WebhookClient(PooledClient):
     """Pooled connections to any number of receivers, with one shared secret; `async with` closes them."""
 
     def __init__(
@@ -57,8 +57,8 @@ class WebhookClient:
     ) -> None:
         self._secret = secret_value(shared_secret)
         self._masked = mask_secret(shared_secret) if self._secret else ""
+        super().__init__(timeout=timeout, transport=transport)
         self._guard = AddressGuard() if refuse_private else None
-        self._http = pooled_client(timeout=timeout, transport=transport)
 
     @property
     def endpoint(self) -> str:
@@ -66,15 +66,6 @@ class WebhookClient:
 
     def __repr__(self) -> str:
         return f"WebhookClient(sharedSecret={self._masked or None!r})"
-
-    async def __aenter__(self) -> WebhookClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def send(self, message: Message) -> Outcome:
         """One request: the message's data, or a batch of one when its subscription batches."""
