@@ -17,17 +17,16 @@ import json
 import sqlite3
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.helpers.pipeline import ServerProcess, WorkerProcess  # noqa: E402
+from tests.helpers.pipeline import ServerProcess  # noqa: E402
 from tests.helpers.process import cpu_seconds, free_port  # noqa: E402
 
-from pipeline_bench import bench_delivery, prefill, running  # noqa: E402
+from pipeline_bench import bench_delivery, deliver_prefilled, prefill, running  # noqa: E402
 
 GOAL = 20_000
 RECEIVER_KEY = "wk_receiver"
@@ -50,10 +49,6 @@ sources:
 """
 
 
-def cursor(db: sqlite3.Connection) -> int:
-    return db.execute("SELECT seq FROM cursors WHERE destination = 'segment'").fetchone()[0]
-
-
 def bench_forward(total: int, work: Path, batch_size: int) -> dict[str, float]:
     receiver_config = work / "receiver.yaml"
     receiver_config.write_text(RECEIVER.format(db=work / "receiver.db", key=RECEIVER_KEY), encoding="utf-8")
@@ -62,32 +57,11 @@ def bench_forward(total: int, work: Path, batch_size: int) -> dict[str, float]:
         text = FORWARDER.format(db=work / "forward.db", batch_size=batch_size, key=RECEIVER_KEY, api_url=rx.url + "/v1")
         config.write_text(text, encoding="utf-8")
         prefill(work / "forward.db", total, "segment")
-        db = sqlite3.connect(work / "forward.db")
-        with running(WorkerProcess(config, work / "worker.log")) as worker:
-            started = None
-            while True:
-                at = cursor(db)
-                if started is None and at > 0:
-                    started, first = time.perf_counter(), at
-                if at >= total:
-                    break
-                if not worker.alive():
-                    raise RuntimeError("worker exited: " + worker.log_text())
-                time.sleep(0.02)
-            seconds = time.perf_counter() - started
-            cpu = cpu_seconds(worker.process.pid)
-            receiver_cpu = cpu_seconds(rx.process.pid)
-        delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
+        result = deliver_prefilled(config, work, work / "forward.db", "segment", total)
+        receiver_cpu = cpu_seconds(rx.process.pid)
     received = sqlite3.connect(work / "receiver.db").execute("SELECT count(*) FROM events").fetchone()[0]
-    assert delivered == received == total, (delivered, received, total)
-    return {
-        "events": total - first,
-        "seconds": seconds,
-        "events_per_s": (total - first) / seconds,
-        "worker_cpu_s": cpu,
-        "receiver_cpu_s": receiver_cpu,
-        "batch_size": batch_size,
-    }
+    assert received == total, (received, total)
+    return {**result, "receiver_cpu_s": receiver_cpu, "batch_size": batch_size}
 
 
 def main() -> None:

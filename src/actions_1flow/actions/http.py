@@ -9,7 +9,7 @@ destination's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, Self
 
@@ -43,6 +43,18 @@ def pooled_client(
         ),
         transport=transport,
     )
+
+
+def hints(by_status: Mapping[int, str], transient: str) -> Callable[[int], str | None]:
+    """A destination's hint for an answer: its own by status, else `transient` for a retryable one."""
+
+    def hint(status: int) -> str | None:
+        found = by_status.get(status)
+        if found is None and classify(status) is OutcomeKind.RETRYABLE:
+            return transient
+        return found
+
+    return hint
 
 
 def phrase(status: int) -> str:

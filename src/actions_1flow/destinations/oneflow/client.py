@@ -12,8 +12,8 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.batching import send_groups
-from ...actions.http import DEFAULT_TIMEOUT, PooledClient, send_request
-from ...actions.outcomes import Outcome, OutcomeKind, classify
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.outcomes import Outcome, OutcomeKind
 from ...secrets import mask_secret, secret_value
 from . import wire
 from .wire import Message
@@ -30,20 +30,9 @@ HINT_PAYLOAD = "1Flow rejected the message's content; see the response"
 HINT_TRANSIENT = "1Flow or the network failed temporarily; retry later"
 
 
-def _hint(status: int) -> str | None:
-    if status == 401:
-        return HINT_API_KEY
-    if status == 404:
-        return HINT_REGION
-    if status == 413:
-        return HINT_TOO_LARGE
-    if status == 429:
-        return HINT_RATE
-    if status == 400:
-        return HINT_PAYLOAD
-    if classify(status) is OutcomeKind.RETRYABLE:
-        return HINT_TRANSIENT
-    return None
+_hint = hints(
+    {401: HINT_API_KEY, 404: HINT_REGION, 413: HINT_TOO_LARGE, 429: HINT_RATE, 400: HINT_PAYLOAD}, HINT_TRANSIENT
+)
 
 
 class OneFlowClient(PooledClient):

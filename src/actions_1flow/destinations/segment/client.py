@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.batching import pack, send_groups
-from ...actions.http import DEFAULT_TIMEOUT, PooledClient, send_request
-from ...actions.outcomes import Outcome, OutcomeKind, classify
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.outcomes import Outcome, OutcomeKind
 from ...secrets import mask_secret, secret_value
 from . import wire
 from .wire import Message
@@ -28,18 +28,10 @@ HINT_REFUSED = "the receiving API refused the event's content; see the response"
 HINT_TRANSIENT = "the receiving API or the network failed for now; retried later"
 
 
-def hint(status: int) -> str | None:
-    if status in (401, 403):
-        return HINT_WRITE_KEY
-    if status == 404:
-        return HINT_NOT_FOUND
-    if status == 413:
-        return HINT_TOO_LARGE
-    if status == 400:
-        return HINT_REFUSED
-    if classify(status) is OutcomeKind.RETRYABLE:
-        return HINT_TRANSIENT
-    return None
+hint = hints(
+    {401: HINT_WRITE_KEY, 403: HINT_WRITE_KEY, 404: HINT_NOT_FOUND, 413: HINT_TOO_LARGE, 400: HINT_REFUSED},
+    HINT_TRANSIENT,
+)
 
 
 class SegmentClient(PooledClient):

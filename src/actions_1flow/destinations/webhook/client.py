@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from ... import __version__
 from ...actions.batching import send_groups
-from ...actions.http import DEFAULT_TIMEOUT, PooledClient, send_request
-from ...actions.outcomes import Outcome, OutcomeKind, classify
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.outcomes import Outcome, OutcomeKind
 from ...secrets import mask_secret, secret_value
 from . import wire
 from .addresses import AddressGuard
@@ -28,20 +28,18 @@ HINT_TRANSIENT = "the receiver or the network failed for now; retried later"
 HINT_FIX = "fix the subscription's mapping, then replay"
 
 
-def hint(status: int) -> str | None:
-    if status == 400 or status == 422:
-        return HINT_REFUSED
-    if status in (401, 403):
-        return HINT_AUTH
-    if status == 404:
-        return HINT_NOT_FOUND
-    if status == 405:
-        return HINT_METHOD
-    if status == 413:
-        return HINT_TOO_LARGE
-    if classify(status) is OutcomeKind.RETRYABLE:
-        return HINT_TRANSIENT
-    return None
+hint = hints(
+    {
+        400: HINT_REFUSED,
+        422: HINT_REFUSED,
+        401: HINT_AUTH,
+        403: HINT_AUTH,
+        404: HINT_NOT_FOUND,
+        405: HINT_METHOD,
+        413: HINT_TOO_LARGE,
+    },
+    HINT_TRANSIENT,
+)
 
 
 class WebhookClient(PooledClient):
