@@ -168,3 +168,15 @@ def test_segment_forward_presets_cover_every_type_unchanged():
     }
     assert all(p["partnerAction"] == "forwardEvent" and p["mapping"] == {"event": {"@path": "$."}} for p in presets)
     assert all(p["type"] == "automatic" for p in presets)
+
+
+@pytest.mark.parametrize("type_", ["webhook", "segment"])
+def test_the_human_summary_names_what_is_ours(type_):
+    result = invoke("definition", type_)
+    assert result.exit_code == 0, result.stderr
+    assert "none in Segment's definition" in result.stdout
+    if type_ == "segment":
+        assert "forwardEvent — Forward Event (ours)" in result.stdout and "Presets (automatic, ours):" in result.stdout
+        assert "eu: API https://events.eu1.segmentapis.com/v1" in result.stdout
+    else:
+        assert "send — Send:" in result.stdout and "refusePrivateUrls" in result.stdout

@@ -111,7 +111,7 @@ ACTIONS = {
     "forwardEvent": Action(
         title="Forward Event",
         description=(
-            "Ours: send the event as it was received (every key but sentAt and receivedAt), so the receiving API "
+            "Send the event as it was received (every key but sentAt and receivedAt), so the receiving API "
             "stores what this server stored: messageId, timestamp and the whole context."
         ),
         fields=FORWARD_FIELDS,
