@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...actions import Action, Choice, Destination, Field, PerformInput, PerformResult
+from ...jsvalues import MISSING
 from . import wire
 from .client import create_client
 from .settings import WebhookSettings
@@ -65,7 +66,7 @@ def perform_send(data: PerformInput) -> PerformResult:
             url=payload["url"],
             method=payload["method"],
             headers=wire.headers(payload.get("headers")),
-            data=payload.get("data", wire.MISSING),
+            data=payload.get("data", MISSING),
             batch=data.mapping.get(ENABLE_BATCHING) is True,
             batch_size=wire.batch_size(payload.get("batch_size")),
         )
