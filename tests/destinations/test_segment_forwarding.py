@@ -23,6 +23,8 @@ PER_TYPE = 2_000
 TYPES = ("track", "identify", "page", "screen", "group", "alias")
 A_KEY = "wk_site"
 B_KEY = "wk_upstream_source"
+STARTUP_S = 60.0
+"""How long a server may take to answer (a restart replays nothing, but a loaded machine is slow to start one)."""
 KEPT = ("messageId", "type", "userId", "anonymousId", "properties", "traits", "context", "timestamp")
 """What B must hold as A stored it (and, per type, event / name / groupId / previousId)."""
 
@@ -69,7 +71,8 @@ def test_forwarded_exactly_once_unchanged_through_a_crash(tmp_path):
         b_dir / "b.yaml",
         {"storage": f"sqlite:///{b_dir / 'b.db'}", "sources": [{"name": "upstream", "write_key": B_KEY}]},
     )
-    b = ServerProcess(b_config, free_port(), b_dir / "serve.log").wait_ready()
+    b = ServerProcess(b_config, free_port(), b_dir / "serve.log")
+    a: ServerProcess | None = None
     a_config = write(
         a_dir / "a.yaml",
         {
@@ -88,11 +91,10 @@ def test_forwarded_exactly_once_unchanged_through_a_crash(tmp_path):
         },
     )
     a_port = free_port()
-    a = ServerProcess(a_config, a_port, a_dir / "serve.log").wait_ready()
     errors: list[tuple[Exception, list[dict[str, Any]]]] = []
     client = Client(
         A_KEY,
-        host=a.url,
+        host=f"http://127.0.0.1:{a_port}",
         gzip=True,
         upload_size=250,
         upload_interval=0.05,
@@ -102,24 +104,29 @@ def test_forwarded_exactly_once_unchanged_through_a_crash(tmp_path):
     )
     total = PER_TYPE * len(TYPES)
     try:
+        b.wait_ready(STARTUP_S)
+        a = ServerProcess(a_config, a_port, a_dir / "serve.log")
+        a.wait_ready(STARTUP_S)
         enqueue_all(client, 0, total // 2)
         wait_until(lambda: len(stored(b_dir / "b.db", "upstream")) >= 500, 60, "A forwarding to B")
         a.kill()  # SIGKILL mid-way: A is receiving and forwarding
         assert len(stored(b_dir / "b.db", "upstream")) < total // 2
         enqueue_all(client, total // 2, total)  # the client keeps sending into the outage, retrying
         time.sleep(0.3)
-        a = ServerProcess(a_config, a_port, a_dir / "serve.log").wait_ready()
+        a = ServerProcess(a_config, a_port, a_dir / "serve.log")
+        a.wait_ready(STARTUP_S)
         client.flush()
         client.shutdown()
         assert errors == [], f"{len(errors)} batches refused, e.g. {errors[0][0]!r}"
         at_a = stored(a_dir / "a.db", "site")
         assert len(at_a) == total  # everything acknowledged, each once
-        wait_until(lambda: len(stored(b_dir / "b.db", "upstream")) >= total, 120, "every event forwarded to B")
+        wait_until(lambda: len(stored(b_dir / "b.db", "upstream")) >= total, 180, "every event forwarded to B")
         time.sleep(0.5)  # anything still in flight would arrive now
     finally:
         for consumer in client.consumers or []:
             consumer.pause()  # no waiting on a queue that can no longer drain: the servers stop next
-        a.stop()
+        if a is not None:
+            a.stop()
         b.stop()
     at_b = stored(b_dir / "b.db", "upstream")
     by_id = {e["messageId"]: e for e in at_b}

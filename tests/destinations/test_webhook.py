@@ -137,7 +137,7 @@ def receiver():
 def test_signed_deliveries_retry_after_dead_letter_and_replay(tmp_path, receiver):
     config = write_config(tmp_path, receiver.url)
     port = free_port()
-    server = ServerProcess(config, port, tmp_path / "serve.log").wait_ready()
+    server = ServerProcess(config, port, tmp_path / "serve.log")
     orders = [
         {"type": "track", "event": "Order Completed", "userId": f"u{n}", "messageId": f"order-{n}",
          "properties": {"n": n, "note": "naïve ☕"}}
@@ -147,6 +147,7 @@ def test_signed_deliveries_retry_after_dead_letter_and_replay(tmp_path, receiver
         {"type": "identify", "userId": f"u{n}", "messageId": f"user-{n}", "traits": {"n": n}} for n in range(IDENTIFIES)
     ]
     try:
+        server.wait_ready(60)
         post(server, [*orders, *users])
         post(
             server, [{"type": "track", "event": "Flaky", "userId": "f", "messageId": "flaky-1", "properties": {"x": 1}}]
