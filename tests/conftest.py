@@ -21,6 +21,7 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 from tests.helpers.browser import Site, launch_chromium  # noqa: E402
+from tests.helpers.engines import ENGINES, Engine  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
 
 
@@ -76,15 +77,40 @@ def live_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
     return sandbox_server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium():
-    """Debian's Chromium (headless, offline but for 127.0.0.1), one per test module."""
+    """Debian's Chromium (headless, offline but for 127.0.0.1) through Playwright, one for the whole run (a test
+    opens a context of its own; Playwright's sync API allows one instance per thread, so every test shares it)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """The browser engines of tests/helpers/engines, each launched when a test first asks for it and kept for the
+    run (Chromium runs in the run's `chromium`)."""
+    from tests.helpers.engines import launch
+
+    launched: dict[str, Engine] = {}
+
+    def get(name: str, playwright_chromium=None) -> Engine:
+        if name not in launched:
+            launched[name] = launch(name, playwright_chromium)
+        return launched[name]
+
+    yield get
+    for engine in launched.values():
+        engine.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest, engines) -> Engine:
+    """Each engine in turn (Chromium, Firefox, WebKit): a test that takes it is one scenario run in all three."""
+    return engines(request.param, request.getfixturevalue("chromium") if request.param == "chromium" else None)
 
 
 @pytest.fixture(scope="module")

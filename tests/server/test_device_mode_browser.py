@@ -1,9 +1,10 @@
-"""Device mode end to end in real Chromium: a customer page on its own origin with the analytics.js snippet of
-docs/web.md, `actions-1flow serve` as the CDN (loader, chunks, settings, plugin) and error sink, and the 1Flow
-sandbox's fake SDK recording what reaches 1Flow.
+"""Device mode end to end in each browser engine (Chromium, Firefox, WebKit: every test runs in all three): a
+customer page on its own origin with the analytics.js snippet of docs/web.md, `actions-1flow serve` as the CDN
+(loader, chunks, settings, plugin) and error sink, and the 1Flow sandbox's fake SDK recording what reaches 1Flow.
 
-The browser reaches only 127.0.0.1 and nothing is routed by Playwright, so every cross-origin request (settings,
-chunks, plugin, SDK, reports) goes through real CORS.
+The browsers reach only 127.0.0.1 and nothing is routed, so every cross-origin request (settings, chunks, plugin,
+SDK, reports) goes through real CORS. What the SDK received is read through `sdk_received` (one normalised form for
+either shape of the SDK), the exact calls through `sdk_calls`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 from actions_1flow import mapping
 from actions_1flow.pipeline import SQLiteStore
 from actions_1flow.secrets import mask_secret
+from tests.helpers.engines import Tab, watched
 from tests.helpers.sandbox import US_KEY
 from tests.helpers.server import ServeProcess
 
@@ -126,49 +128,53 @@ def device_server(tmp_path_factory, sandbox_server):
     server.stop()
 
 
-@pytest.fixture
-def open_shop(chromium, site, device_server, live_sandbox):
-    """Opens a fresh page (own storage) with the docs snippet for a write key; closes it afterwards."""
-    contexts = []
+def origin(url: str) -> str:
+    return re.match(r"https?://[^/]+", url).group(0)
 
-    def open_(write_key: str, query: str = "", head=lambda snippet: snippet):
+
+def page_html(snippet: str, head=lambda snippet: snippet) -> str:
+    """A shop page whose `<head>` is `head(snippet)` (e.g. with a policy added); the snippet runs `WATCH` first."""
+    return f"<!doctype html><html><head>{head(watched(snippet))}</head><body>shop</body></html>"
+
+
+def wait_initialized(tab: Tab) -> None:
+    tab.wait_for("() => window.analytics && window.analytics.initialized === true", what="analytics.js initialized")
+
+
+@pytest.fixture
+def open_shop(engine, site, device_server, live_sandbox):
+    """Opens a fresh tab (own storage) in the engine with the docs snippet for a write key; closes it afterwards."""
+    tabs = []
+
+    def open_(write_key: str, query: str = "", head=lambda snippet: snippet) -> Tab:
         """`head` turns the snippet (`<script>…</script>`) into the page's `<head>` (e.g. adds a policy)."""
         snippet = docs_snippet()
         assert snippet.count(DOCS_SERVER) == 1 and snippet.count(DOCS_WRITE_KEY) == 1
         snippet = snippet.replace(DOCS_SERVER, json.dumps(device_server.url)).replace(
             DOCS_WRITE_KEY, json.dumps(write_key)
         )
-        html = f"<!doctype html><html><head>{head(snippet)}</head><body>shop</body></html>"
-        url = site.add(f"/{write_key}-{len(site.pages)}.html", html)
-        context = chromium.new_context()
-        contexts.append(context)
-        page = context.new_page()
-        page.errors, page.requests = [], []
-        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
-        page.on("request", lambda request: page.requests.append(request.url))
-        page.on("console", lambda message: page.console.append(message.text))
-        page.console = []
-        page.goto(url + query)
-        # Functions, not expressions: Playwright evaluates an expression with eval, which a strict policy forbids.
-        page.wait_for_function("() => window.analytics && window.analytics.initialized === true", timeout=10_000)
-        return page
+        url = site.add(f"/{write_key}-{len(site.pages)}.html", page_html(snippet, head))
+        tab = engine.open(url + query)
+        tabs.append(tab)
+        wait_initialized(tab)
+        return tab
 
     yield open_
-    for context in contexts:
-        context.close()
+    for tab in tabs:
+        tab.close()
 
 
-def plugins(page) -> list[list]:
-    return page.evaluate(
-        "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow')).map(p => [p.name, p.isLoaded()])"
+def plugins(tab: Tab) -> list[list]:
+    return tab.evaluate(
+        "() => analytics.queue.plugins.filter(p => p.name.startsWith('1Flow')).map(p => [p.name, p.isLoaded()])"
     )
 
 
-def wait_loaded(page) -> None:
-    page.wait_for_function(
+def wait_loaded(tab: Tab) -> None:
+    tab.wait_for(
         "() => { const ours = analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'));"
         " return ours.length > 0 && ours.every(p => p.isLoaded()) }",
-        timeout=10_000,
+        what="the 1Flow plugins loaded",
     )
 
 
@@ -182,89 +188,138 @@ def sdk_calls(sandbox, count: int, timeout: float = 10.0) -> list[tuple[str, lis
         time.sleep(0.05)
 
 
+def sdk_received(sandbox, count: int, timeout: float = 10.0) -> list[tuple[str, object, object]]:
+    """What 1Flow's SDK received, whichever form the plugin called: `("track", name, properties)` for
+    `logEvent(name, properties)` or `_1flow("track", name, {properties, …})`, `("identify", userId, traits)` for
+    `logUser(userId, traits)` or `_1flow("identify", userId, traits)`."""
+    received: list[tuple[str, object, object]] = []
+    for method, args in sdk_calls(sandbox, count, timeout):
+        if method == "logEvent":
+            received.append(("track", args[0], args[1]))
+        elif method == "track":
+            received.append(("track", args[0], (args[1] or {}).get("properties")))
+        elif method in ("logUser", "identify"):
+            received.append(("identify", args[0], args[1]))
+        else:
+            raise AssertionError(f"the plugin called the SDK's {method}{args}")
+    return received
+
+
+def sdk_requested(tab: Tab) -> bool:
+    """Whether the page asked for 1Flow's SDK (a script tag for it, or a fetch of it)."""
+    return any("/js/1flow.js" in url for url in tab.resources()) or tab.evaluate(
+        "() => [...document.scripts].some(s => s.src.includes('/js/1flow.js'))"
+    )
+
+
+def sdk_tags(tab: Tab, attribute: str) -> list:
+    """`attribute` of each SDK `<script>` on the page (`nonce` is read as the property, which keeps it)."""
+    return tab.evaluate(
+        "(name) => [...document.scripts].filter(s => s.src.includes('/js/1flow.js'))"
+        ".map(s => name === 'nonce' ? s.nonce : s.getAttribute(name))",
+        attribute,
+    )
+
+
+def device_reports(server, source: str, since: float, timeout: float = 10.0) -> list:
+    """The device-mode reports of `source` received after `since` (a `time.time()`) once one arrived, and after
+    room for a second (which must not come)."""
+    store = SQLiteStore(server.db)
+    mine = lambda: [r for r in store.device_events(50) if r.source == source and r.received_at >= since]  # noqa: E731
+    try:
+        deadline = time.monotonic() + timeout
+        while not mine() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        return mine()
+    finally:
+        store.close()
+
+
 def test_track_and_identify_reach_the_sdk_methods_through_the_docs_snippet(
     open_shop, device_server, site, live_sandbox
 ):
-    page = open_shop("wk_shop")
-    wait_loaded(page)
+    tab = open_shop("wk_shop")
+    wait_loaded(tab)
     # Loader, settings and plugin from our server (another origin than the page), the SDK from the sandbox.
-    origins = {re.match(r"https?://[^/]+", url).group(0) for url in page.requests}
-    assert origins == {site.url, device_server.url, live_sandbox.url}
-    assert {url.removeprefix(device_server.url) for url in page.requests} >= {
+    fetched = tab.resources()
+    assert {origin(url) for url in fetched} | {site.url} == {site.url, device_server.url, live_sandbox.url}
+    assert {url.removeprefix(device_server.url) for url in fetched} >= {
         "/analytics.js/v1/wk_shop/analytics.min.js",
         "/v1/projects/wk_shop/settings",
         "/plugins/actions-1flow.js",
     }
-    assert plugins(page) == [[DESTINATION, True], [DESTINATION, True]]
-    assert page.evaluate("typeof window.actions1flowDestination") == "function"
+    assert plugins(tab) == [[DESTINATION, True], [DESTINATION, True]]
+    assert tab.evaluate("() => typeof window.actions1flowDestination") == "function"
     # The plugin and SDK came from our server and the sandbox, the SDK with the project key on its tag.
-    assert page.evaluate(
-        "[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.getAttribute('data-api-key'))"
-    ) == [US_KEY]
-    anonymous = page.evaluate("async () => (await analytics.identify({plan: 'free'})).event.traits")
+    assert sdk_tags(tab, "data-api-key") == [US_KEY]
+    anonymous = tab.evaluate("async () => (await analytics.identify({plan: 'free'})).event.traits")
     assert anonymous == {"plan": "free"}
-    traits = page.evaluate(
+    traits = tab.evaluate(
         "async () => (await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})).event.traits"
     )
-    event = page.evaluate(f"async () => (await analytics.track('Order Completed', {json.dumps(ORDER)})).event")
+    event = tab.evaluate("async (order) => (await analytics.track('Order Completed', order)).event", ORDER)
     assert event["userId"] == "u1"
-    calls = sdk_calls(live_sandbox, 3)
+    received = sdk_received(live_sandbox, 3)
     # The custom subscription's mapping gives in the page what the Python engine gives for the same event.
     big_order = mapping.transform(BIG_ORDERS["mapping"], event)
     assert big_order["properties"] == {"revenue": 120, "currency": "USD", "page": event["context"]["page"]["path"]}
-    assert calls == [
-        ("logUser", ["u1", traits]),  # the identify without a userId sent nothing
-        ("logEvent", ["Order Completed", ORDER]),
-        ("logEvent", ["Big order o-1", big_order["properties"]]),  # the custom trigger and mapping
+    assert received == [
+        ("identify", "u1", traits),  # the identify without a userId sent nothing
+        ("track", "Order Completed", ORDER),
+        ("track", "Big order o-1", big_order["properties"]),  # the custom trigger and mapping
     ]
     assert traits["email"] == "ada@example.com" and traits["plan"] == "pro"
+    # The methods form of the SDK (1Flow's published one) is called by its methods.
+    assert [method for method, _ in sdk_calls(live_sandbox, 3)] == ["logUser", "logEvent", "logEvent"]
     records = live_sandbox.calls("sdk")
     assert {(r["form"], r["api_key"], r["status"]) for r in records} == {("methods", mask_secret(US_KEY), 200)}
     # A small order matches the preset-like subscription only.
-    page.evaluate("analytics.track('Order Completed', {order_id: 'o-2', total: 5})")
-    assert sdk_calls(live_sandbox, 4)[3:] == [("logEvent", ["Order Completed", {"order_id": "o-2", "total": 5}])]
-    assert page.errors == []
+    tab.evaluate("() => { analytics.track('Order Completed', {order_id: 'o-2', total: 5}) }")
+    assert sdk_received(live_sandbox, 4)[3:] == [("track", "Order Completed", {"order_id": "o-2", "total": 5})]
+    assert tab.errors() == []
 
 
 def test_per_event_opt_out_is_honoured(open_shop, live_sandbox):
-    page = open_shop("wk_shop")
-    wait_loaded(page)
-    page.evaluate(
-        "async () => {"
-        f"  await analytics.track('Skipped', {{n: 1}}, {{integrations: {{{json.dumps(DESTINATION)}: false}}}});"
+    tab = open_shop("wk_shop")
+    wait_loaded(tab)
+    tab.evaluate(
+        "async (destination) => {"
+        "  await analytics.track('Skipped', {n: 1}, {integrations: {[destination]: false}});"
         "  await analytics.track('Only identify skipped', {n: 2}, "
-        f"{{integrations: {{{json.dumps(DESTINATION + ' identifyUser')}: false}}}});"
-        "  await analytics.identify('u2', {a: 1}, {integrations: {'1Flow Web (Actions) identifyUser': false}});"
+        "{integrations: {[destination + ' identifyUser']: false}});"
+        "  await analytics.identify('u2', {a: 1}, {integrations: {[destination + ' identifyUser']: false}});"
         "  await analytics.track('Sent', {n: 3});"
-        "}"
+        "}",
+        DESTINATION,
     )
-    assert sdk_calls(live_sandbox, 2) == [
-        ("logEvent", ["Only identify skipped", {"n": 2}]),
-        ("logEvent", ["Sent", {"n": 3}]),
+    assert sdk_received(live_sandbox, 2) == [
+        ("track", "Only identify skipped", {"n": 2}),
+        ("track", "Sent", {"n": 3}),
     ]
 
 
 def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox):
     """analytics-next's query-string feature (`?ajs_uid=…&ajs_event=…`) lives in a lazy chunk."""
-    page = open_shop("wk_shop", "?ajs_uid=u9&ajs_event=Shared")
-    chunks = sorted(url.removeprefix(device_server.url) for url in page.requests if "/analytics-next/bundles/" in url)
+    tab = open_shop("wk_shop", "?ajs_uid=u9&ajs_event=Shared")
+    received = sorted(sdk_received(live_sandbox, 2))
+    assert received == [("identify", "u9", {}), ("track", "Shared", {})]
+    chunks = sorted(url.removeprefix(device_server.url) for url in tab.resources() if "/analytics-next/bundles/" in url)
     # ajs-destination: the classic-destination loader, fetched because `integrations` lists 1Flow (it installs nothing).
     assert [re.sub(r"\.[0-9a-f]+\.js$", "", c) for c in chunks] == [
         "/analytics-next/bundles/ajs-destination.bundle",
         "/analytics-next/bundles/queryString.bundle",
     ]
-    calls = sdk_calls(live_sandbox, 2)
-    assert sorted(calls) == [("logEvent", ["Shared", {}]), ("logUser", ["u9", {}])]
 
 
 def test_callable_sdk_form(open_shop, live_sandbox):
-    page = open_shop("wk_callable")
-    wait_loaded(page)
-    page.evaluate(
+    tab = open_shop("wk_callable")
+    wait_loaded(tab)
+    tab.evaluate(
         "async () => { await analytics.identify('u1', {name: 'Ada'}); "
         "await analytics.track('Order Completed', {total: 5}) }"
     )
-    anonymous_id = page.evaluate("analytics.user().anonymousId()")
+    anonymous_id = tab.evaluate("() => analytics.user().anonymousId()")
     assert sdk_calls(live_sandbox, 2) == [
         ("identify", ["u1", {"name": "Ada"}]),
         ("track", ["Order Completed", {"userId": "u1", "anonymousId": anonymous_id, "properties": {"total": 5}}]),
@@ -273,22 +328,16 @@ def test_callable_sdk_form(open_shop, live_sandbox):
 
 
 def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, device_server, live_sandbox):
-    page = open_shop("wk_offline")
+    logged = "device event sdk-load from source offline"
+    since, logged_before = time.time(), device_server.log_text().count(logged)
+    tab = open_shop("wk_offline")
     # analytics.track resolves although the SDK never loads, and the page keeps working.
-    first = page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
+    first = tab.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
     assert first == "Order Completed"
-    store = SQLiteStore(device_server.db)
-    try:
-        deadline = time.monotonic() + 10
-        while not store.device_events(10) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert page.evaluate("async () => (await analytics.track('Again', {total: 2})).event.event") == "Again"
-        assert page.evaluate("document.body.textContent") == "shop"
-        assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]
-        page.wait_for_timeout(500)  # room for a second report, which must not come
-        reports = store.device_events(10)
-    finally:
-        store.close()
+    reports = device_reports(device_server, "offline", since)
+    assert tab.evaluate("async () => (await analytics.track('Again', {total: 2})).event.event") == "Again"
+    assert tab.evaluate("() => document.body.textContent") == "shop"
+    assert plugins(tab) == [[DESTINATION, False], [DESTINATION, False]]
     assert len(reports) == 1, reports
     (report,) = reports
     assert (report.source, report.destination, report.kind, report.sdk_url) == (
@@ -300,14 +349,15 @@ def test_unreachable_sdk_reports_one_error_and_the_page_carries_on(open_shop, de
     assert report.message.startswith("the 1Flow SDK failed to load from https://1flow.app/js/1flow.js")
     assert report.origin is not None and report.origin.startswith("http://127.0.0.1:")
     log = device_server.log_text()
-    assert log.count("device event sdk-load from source offline") == 1
+    assert log.count(logged) == logged_before + 1
     assert US_KEY not in log
     assert live_sandbox.calls("sdk") == []
-    assert page.errors == []
+    # The page's console says it once too, in the report's words; nothing else went wrong.
+    assert tab.errors() == [f"console.error: [{DESTINATION}] {report.message}"]
 
 
 def strict_policy(sources: str) -> str:
-    """A page's strict Content-Security-Policy (as a `<meta>`, which Chromium enforces like the header)."""
+    """A page's strict Content-Security-Policy (as a `<meta>`, which browsers enforce like the header)."""
     return f'<meta http-equiv="Content-Security-Policy" content="script-src {sources}">'
 
 
@@ -321,15 +371,12 @@ def test_strict_csp_nonce_reaches_the_sdk_script(open_shop, device_server, live_
             "<script>", f'<script nonce="{nonce}">', 1
         )
 
-    page = open_shop("wk_strict", head=head)
-    wait_loaded(page)
-    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [
-        nonce
-    ]
-    page.evaluate("analytics.track('Order Completed', {total: 5})")
-    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 5}])]
-    assert not [m for m in page.console if "Content Security Policy" in m]
-    assert page.errors == []
+    tab = open_shop("wk_strict", head=head)
+    wait_loaded(tab)
+    assert sdk_tags(tab, "nonce") == [nonce]
+    tab.evaluate("() => { analytics.track('Order Completed', {total: 5}) }")
+    assert sdk_received(live_sandbox, 1) == [("track", "Order Completed", {"total": 5})]
+    assert tab.errors() == []  # no policy violation either
 
 
 def snippet_hash(snippet: str) -> str:
@@ -349,13 +396,12 @@ def test_csp_nonce_given_in_load_options_reaches_the_sdk(open_shop, device_serve
         snippet = snippet.replace("analytics.load(writeKey);", f"analytics.load(writeKey, {options});")
         return strict_policy(f"{snippet_hash(snippet)} 'nonce-{nonce}' {device_server.url}") + snippet
 
-    page = open_shop("wk_strict", head=head)
-    wait_loaded(page)
-    assert page.evaluate("[...document.scripts].filter(s => s.src.includes('/js/1flow.js')).map(s => s.nonce)") == [
-        nonce
-    ]
-    page.evaluate("analytics.track('Order Completed', {total: 7})")
-    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 7}])]
+    tab = open_shop("wk_strict", head=head)
+    wait_loaded(tab)
+    assert sdk_tags(tab, "nonce") == [nonce]
+    tab.evaluate("() => { analytics.track('Order Completed', {total: 7}) }")
+    assert sdk_received(live_sandbox, 1) == [("track", "Order Completed", {"total": 7})]
+    assert tab.errors() == []
 
 
 def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_server, live_sandbox):
@@ -365,48 +411,46 @@ def test_strict_csp_without_a_nonce_reports_the_policy_once(open_shop, device_se
     def head(snippet: str) -> str:
         return strict_policy(f"{snippet_hash(snippet)} {device_server.url}") + snippet
 
-    page = open_shop("wk_strict", head=head)
+    since = time.time()
+    tab = open_shop("wk_strict", head=head)
     assert (
-        page.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
+        tab.evaluate("async () => (await analytics.track('Order Completed', {total: 1})).event.event")
         == "Order Completed"
     )
-    store = SQLiteStore(device_server.db)
-    try:
-        deadline = time.monotonic() + 10
-        while not [r for r in store.device_events(50) if r.source == "strict"] and time.monotonic() < deadline:
-            time.sleep(0.05)
-        page.wait_for_timeout(500)  # room for a second report, which must not come
-        reports = [r for r in store.device_events(50) if r.source == "strict"]
-    finally:
-        store.close()
-    assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]
+    reports = device_reports(device_server, "strict", since)
+    assert plugins(tab) == [[DESTINATION, False], [DESTINATION, False]]
     assert [(r.kind, r.sdk_url) for r in reports] == [("sdk-load", live_sandbox.sdk_url("methods"))], reports
     assert "Content-Security-Policy (script-src-elem) blocked the 1Flow SDK" in reports[0].message
     assert "no nonce found on the page" in reports[0].message
     assert live_sandbox.calls("sdk") == []
+    assert sorted(tab.errors()) == [
+        f"console.error: [{DESTINATION}] {reports[0].message}",
+        f"csp: script-src-elem {live_sandbox.sdk_url('methods')}",
+    ]
 
 
 def test_integrations_entry_is_not_installed_as_a_classic_destination(open_shop, device_server, live_sandbox):
     """The settings list 1Flow under `integrations` (as Segment's CDN does); analytics-next's classic loader runs
     but installs nothing for it: the only 1Flow plugins are the remote loader's action wrappers, and no legacy
     bundle is requested from anywhere."""
-    page = open_shop("wk_shop")
-    wait_loaded(page)
+    tab = open_shop("wk_shop")
+    wait_loaded(tab)
     settings = device_server.http.get("/v1/projects/wk_shop/settings").json()
     assert settings["integrations"][DESTINATION]["versionSettings"] == {"componentTypes": []}
-    ours = page.evaluate(
-        "analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'))"
+    ours = tab.evaluate(
+        "() => analytics.queue.plugins.filter(p => p.name.startsWith('1Flow'))"
         ".map(p => ({name: p.name, action: p.action ? p.action.name : null}))"
     )
     assert ours == [
         {"name": DESTINATION, "action": f"{DESTINATION} trackEvent"},
         {"name": DESTINATION, "action": f"{DESTINATION} identifyUser"},
     ]
-    assert any("/analytics-next/bundles/ajs-destination.bundle." in url for url in page.requests)
-    assert not [url for url in page.requests if "integrations" in url]
-    page.evaluate("analytics.track('Order Completed', {total: 3})")
-    assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 3}])]
-    assert page.errors == []
+    fetched = tab.resources()
+    assert any("/analytics-next/bundles/ajs-destination.bundle." in url for url in fetched)
+    assert not [url for url in fetched if "integrations" in url]
+    tab.evaluate("() => { analytics.track('Order Completed', {total: 3}) }")
+    assert sdk_received(live_sandbox, 1) == [("track", "Order Completed", {"total": 3})]
+    assert tab.errors() == []
 
 
 @pytest.fixture(scope="module")
@@ -451,17 +495,18 @@ def test_consent_tools_gate_the_destination_by_its_integrations_entry(
             "analytics.load(writeKey);", wrapper + "analytics.load(writeKey);"
         )
 
-    page = open_shop("wk_shop", head=head)
-    page.evaluate("analytics.track('Order Completed', {total: 4})")
+    tab = open_shop("wk_shop", head=head)
+    tab.evaluate("() => { analytics.track('Order Completed', {total: 4}) }")
     if consented:
-        wait_loaded(page)
-        assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 4}])]
+        wait_loaded(tab)
+        assert sdk_received(live_sandbox, 1) == [("track", "Order Completed", {"total": 4})]
     else:
-        page.wait_for_timeout(500)
-        assert plugins(page) == []
-        assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url or "/js/1flow.js" in url]
+        time.sleep(0.5)  # room for a plugin or SDK to load, which must not
+        assert plugins(tab) == []
+        assert not [url for url in tab.resources() if "/plugins/actions-1flow.js" in url]
+        assert not sdk_requested(tab)
         assert live_sandbox.calls("sdk") == []
-    assert page.errors == []
+    assert tab.errors() == []
 
 
 CONSENT_PAGE = """<script>
@@ -493,28 +538,22 @@ def consent_head(bundle: str, wrapper: str, granted: bool):
     return head
 
 
-def sdk_requested(page) -> bool:
-    return any("/js/1flow.js" in url for url in page.requests) or page.evaluate(
-        "() => [...document.scripts].some(s => s.src.includes('/js/1flow.js'))"
-    )
-
-
 @pytest.mark.parametrize("granted", [False, True])
 def test_consent_opt_in_from_the_published_categories_alone(open_shop, consent_tools_bundle, granted, live_sandbox):
     """The docs' wrapper, opt-in, no mappings in the page: the categories the settings publish are what keeps the
     plugin and the SDK off the page without consent (and lets them on with it)."""
-    page = open_shop("wk_consent", head=consent_head(consent_tools_bundle, consent_wrapper(), granted))
-    sent = page.evaluate("async () => (await analytics.track('Order Completed', {total: 4})).event.context.consent")
+    tab = open_shop("wk_consent", head=consent_head(consent_tools_bundle, consent_wrapper(), granted))
+    sent = tab.evaluate("async () => (await analytics.track('Order Completed', {total: 4})).event.context.consent")
     assert sent == {"categoryPreferences": {"Analytics": granted, "Advertising": True}}  # the wrapper's stamp
     if granted:
-        wait_loaded(page)
-        assert sdk_calls(live_sandbox, 1) == [("logEvent", ["Order Completed", {"total": 4}])]
+        wait_loaded(tab)
+        assert sdk_received(live_sandbox, 1) == [("track", "Order Completed", {"total": 4})]
     else:
-        assert plugins(page) == []
-        assert not [url for url in page.requests if "/plugins/actions-1flow.js" in url]
-        assert not sdk_requested(page)
+        assert plugins(tab) == []
+        assert not [url for url in tab.resources() if "/plugins/actions-1flow.js" in url]
+        assert not sdk_requested(tab)
         assert live_sandbox.calls("sdk") == []
-    assert page.errors == []
+    assert tab.errors() == []
 
 
 @pytest.mark.parametrize("permissive", [False, True], ids=["wrapper-blocks", "plugin-alone-blocks"])
@@ -527,33 +566,33 @@ def test_consent_granted_later_loads_the_sdk_revoking_stops_it(
     each event's stamp stands between the page and 1Flow."""
     extra = "shouldEnableIntegration: () => true," if permissive else ""
     wrapper = consent_wrapper(opt_out=True, extra=extra)
-    page = open_shop("wk_consent", head=consent_head(consent_tools_bundle, wrapper, granted=False))
-    page.evaluate(
+    tab = open_shop("wk_consent", head=consent_head(consent_tools_bundle, wrapper, granted=False))
+    tab.evaluate(
         "async () => { await analytics.track('Before consent', {n: 1});"
         " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'}) }"
     )
-    assert plugins(page) == [[DESTINATION, False], [DESTINATION, False]]  # loaded, waiting for consent
-    assert not sdk_requested(page)
+    assert plugins(tab) == [[DESTINATION, False], [DESTINATION, False]]  # loaded, waiting for consent
+    assert not sdk_requested(tab)
     assert live_sandbox.calls("sdk") == []
 
     def step(state: dict, script: str) -> None:
-        page.evaluate(f"async () => {{ myConsentManager.set({json.dumps(state)}); {script} }}")
+        tab.evaluate(f"async (state) => {{ myConsentManager.set(state); {script} }}", state)
 
     step(
         {"Analytics": True},
         "await analytics.track('After grant', {n: 2});"
         " await analytics.identify('u1', {email: 'ada@example.com', plan: 'pro'})",
     )
-    wait_loaded(page)
+    wait_loaded(tab)
     step({"Analytics": False}, "await analytics.track('After revoke', {n: 3})")
     step({"Analytics": True}, "await analytics.track('Granted again', {n: 4})")
-    updated = ("logEvent", ["Segment Consent Preference Updated", {}])  # the wrapper's own event, stamped
-    assert sdk_calls(live_sandbox, 5) == [
+    updated = ("track", "Segment Consent Preference Updated", {})  # the wrapper's own event, stamped
+    assert sdk_received(live_sandbox, 5) == [
         updated,
-        ("logEvent", ["After grant", {"n": 2}]),
-        ("logUser", ["u1", {"plan": "pro"}]),  # privacy.drop: no email reaches the SDK
+        ("track", "After grant", {"n": 2}),
+        ("identify", "u1", {"plan": "pro"}),  # privacy.drop: no email reaches the SDK
         updated,
-        ("logEvent", ["Granted again", {"n": 4}]),
+        ("track", "Granted again", {"n": 4}),
     ]
     assert not [c for c in live_sandbox.calls("sdk") if "ada@example.com" in json.dumps(c)]
-    assert page.errors == []
+    assert tab.errors() == []
