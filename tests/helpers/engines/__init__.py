@@ -2,9 +2,9 @@
 (Playwright), Firefox (puppeteer-core over WebDriver BiDi) and WebKit (Selenium's WebKitGTK driver). All of them
 are Debian's builds, offline but for 127.0.0.1.
 
-An `Engine` opens a `Tab` (a fresh profile's storage) on a URL; a tab evaluates a JavaScript function in the page,
-waits for one to return something truthy, and reports what went wrong in the page (uncaught errors, rejected
-promises, `console.error` calls and Content-Security-Policy violations, all recorded by `WATCH`).
+An `Engine` opens a `Tab` (a fresh profile's storage) on a URL; a tab goes to another URL, evaluates a JavaScript
+function in the page, waits for one to return something truthy, and reports what went wrong in the page (uncaught
+errors, rejected promises, `console.error` calls and Content-Security-Policy violations, all recorded by `WATCH`).
 """
 
 from __future__ import annotations
@@ -46,6 +46,10 @@ class Tab:
         """The JSON value of `expression` (awaited when it is a promise)."""
         raise NotImplementedError
 
+    def goto(self, url: str) -> None:
+        """Loads `url` in this tab (its cookies and storage stay), until the load event."""
+        raise NotImplementedError
+
     def close(self) -> None:
         raise NotImplementedError
 
@@ -54,14 +58,20 @@ class Tab:
         return self._evaluate(f"({function})({json.dumps(arg)})")
 
     def wait_for(self, function: str, arg: Any = None, timeout: float = 10.0, what: str = "") -> Any:
-        """Polls `function(arg)` until it returns something truthy, and returns that; AssertionError at `timeout`."""
+        """Polls `function(arg)` until it returns something truthy, and returns that; AssertionError at `timeout`.
+        A call that fails while the page navigates (its document going away) is polled again."""
         deadline = time.monotonic() + timeout
+        failure: Exception | None = None
         while True:
-            value = self.evaluate(function, arg)
+            try:
+                value = self.evaluate(function, arg)
+                failure = None
+            except Exception as exc:  # each engine has its own error for "the document went away"
+                value, failure = None, exc
             if value:
                 return value
             if time.monotonic() > deadline:
-                raise AssertionError(f"{self.engine}: not within {timeout:g}s: {what or function}")
+                raise AssertionError(f"{self.engine}: not within {timeout:g}s: {what or function}") from failure
             time.sleep(0.05)
 
     def errors(self) -> list[str]:

@@ -20,6 +20,9 @@ class ChromiumTab(Tab):
         # A function, not an expression: Playwright evaluates expressions with eval, which a strict policy forbids.
         return self.page.evaluate(f"async () => {expression}")
 
+    def goto(self, url: str) -> None:
+        self.page.goto(url)
+
     def close(self) -> None:
         self.context.close()
 

@@ -1,5 +1,5 @@
 // Debian's Firefox ESR driven by puppeteer-core over WebDriver BiDi, for tests/helpers/engines/firefox.py.
-// JSON lines in, JSON lines out: {"op": "launch"|"open"|"evaluate"|"close"|"quit", ...} → {"ok": value} or
+// JSON lines in, JSON lines out: {"op": "launch"|"open"|"goto"|"evaluate"|"close"|"quit", ...} → {"ok": value} or
 // {"fail": message}. puppeteer-core downloads no browser; the executable is given.
 import readline from 'node:readline'
 import puppeteer from 'puppeteer-core'
@@ -34,6 +34,10 @@ const ops = {
     const id = nextId++
     tabs.set(id, { context, page })
     return id
+  },
+  async goto({ id, url }) {
+    await tabs.get(id).page.goto(url)
+    return null
   },
   async evaluate({ id, expression }) {
     const value = await tabs.get(id).page.evaluate(expression)

@@ -24,6 +24,9 @@ class FirefoxTab(Tab):
     def _evaluate(self, expression: str) -> Any:
         return self.node.call("evaluate", id=self.id, expression=expression)
 
+    def goto(self, url: str) -> None:
+        self.node.call("goto", id=self.id, url=url)
+
     def close(self) -> None:
         self.node.call("close", id=self.id)
 

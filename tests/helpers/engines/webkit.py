@@ -3,9 +3,11 @@ MiniBrowser in automation mode on an Xvfb display of its own. The driver path is
 any download) is skipped.
 
 WebKitGTK's WebDriver has no init scripts and no BiDi: pages of our own carry `WATCH` themselves (`watched`);
-on other pages `Tab.watch()` installs it after the load, so an error thrown while such a page loads shows only as
-the page not getting ready. One WebDriver session (one MiniBrowser) serves every tab; a tab's `close` clears the
-cookies and storage of the origin it was on, which is all a page of these tests writes.
+on other pages `goto` installs it after the load event, so an error thrown while such a page loads shows only as
+the page not getting ready (a page loaded by a form or a link is watched from the next `watch()` or `goto`).
+
+One WebDriver session (one MiniBrowser) serves every tab; a tab's `close` clears the cookies and storage of the
+origin it was on, which is all a page of these tests writes.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ DRIVER = "/usr/bin/WebKitWebDriver"
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 DEAD_PROXY = "127.0.0.1:9"
 """Offline but for 127.0.0.1: every other host goes to a proxy that is not there (a closed loopback port)."""
-QUIET = {"NO_AT_BRIDGE": "1", "WEBKIT_DISABLE_DMABUF_RENDERER": "1"}
-"""No accessibility bus to look for (there is no D-Bus session) and no DMA-BUF renderer (Xvfb has no GPU device):
-both are ways for the MiniBrowser to stall on a headless machine."""
+ENVIRONMENT = {"NO_AT_BRIDGE": "1", "WEBKIT_DISABLE_DMABUF_RENDERER": "1", "LC_ALL": "C"}
+"""For the MiniBrowser: no accessibility bus to look for (there is no D-Bus session) and no DMA-BUF renderer (Xvfb
+has no GPU device), both ways for it to stall on a headless machine; and the locale `C`, which WebKitGTK turns into
+`navigator.language` "en-US". Under this machine's `C.UTF-8` it reports "C", an invalid language tag on which
+`Intl.NumberFormat(navigator.language)` throws (and so does the console's chart library): no user's Safari has it."""
 COMMAND_TIMEOUT = 60
 """Seconds for one WebDriver command (a new session included): a stalled browser fails the test, not the run."""
 
@@ -56,7 +60,11 @@ class WebKitTab(Tab):
 
     def __init__(self, driver: Any, url: str) -> None:
         self.driver = driver
-        driver.get(url)
+        self.goto(url)
+
+    def goto(self, url: str) -> None:
+        self.driver.get(url)
+        self.watch()  # too late for what ran during the load: pages of our own carry it from the start
 
     def _evaluate(self, expression: str) -> Any:
         # WebDriver's Execute Script awaits a returned promise.
@@ -88,7 +96,7 @@ class WebKitEngine:
             {"proxyType": ProxyType.MANUAL, "httpProxy": DEAD_PROXY, "sslProxy": DEAD_PROXY, "noProxy": ["127.0.0.1"]}
         )
         self.xvfb = Xvfb()
-        env = {**os.environ, "DISPLAY": self.xvfb.display, **QUIET}
+        env = {**os.environ, "DISPLAY": self.xvfb.display, **ENVIRONMENT}
         self.service = Service(executable_path=DRIVER, env=env, log_output=log_path)
         try:
             self.service.start()
