@@ -86,6 +86,7 @@ class WebKitEngine:
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy, ProxyType
         from selenium.webdriver.remote.client_config import ClientConfig
+        from selenium.webdriver.remote.remote_connection import RemoteConnection
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
 
@@ -101,9 +102,7 @@ class WebKitEngine:
         try:
             self.service.start()
             config = ClientConfig(remote_server_addr=self.service.service_url, timeout=COMMAND_TIMEOUT)
-            self.driver = webdriver.Remote(
-                command_executor=self.service.service_url, options=options, client_config=config
-            )
+            self.driver = webdriver.Remote(RemoteConnection(client_config=config), options=options)
         except BaseException:
             self.service.stop()
             self.xvfb.stop()
