@@ -38,7 +38,7 @@ def watched(snippet: str) -> str:
 
 
 class Tab:
-    """One page in a fresh context. Engines implement `_evaluate` and `close`; the rest is shared."""
+    """One page in a fresh context. Engines implement `_evaluate`, `goto` and `close`; the rest is shared."""
 
     engine: str
 

@@ -16,6 +16,8 @@ import os
 import subprocess
 from typing import Any
 
+from . import Tab
+
 DRIVER = "/usr/bin/WebKitWebDriver"
 MINIBROWSER = "/usr/lib/x86_64-linux-gnu/webkit2gtk-4.1/MiniBrowser"
 DEAD_PROXY = "127.0.0.1:9"
@@ -27,8 +29,6 @@ has no GPU device), both ways for it to stall on a headless machine; and the loc
 `Intl.NumberFormat(navigator.language)` throws (and so does the console's chart library): no user's Safari has it."""
 COMMAND_TIMEOUT = 60
 """Seconds for one WebDriver command (a new session included): a stalled browser fails the test, not the run."""
-
-from . import Tab  # noqa: E402
 
 
 class Xvfb:
@@ -81,8 +81,7 @@ class WebKitTab(Tab):
 class WebKitEngine:
     name = "webkit"
 
-    def __init__(self, log_path: str = os.devnull) -> None:
-        """`log_path`: where WebKitWebDriver and the MiniBrowser write their output."""
+    def __init__(self) -> None:
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy, ProxyType
         from selenium.webdriver.remote.client_config import ClientConfig
@@ -98,7 +97,7 @@ class WebKitEngine:
         )
         self.xvfb = Xvfb()
         env = {**os.environ, "DISPLAY": self.xvfb.display, **ENVIRONMENT}
-        self.service = Service(executable_path=DRIVER, env=env, log_output=log_path)
+        self.service = Service(executable_path=DRIVER, env=env, log_output=subprocess.DEVNULL)
         try:
             self.service.start()
             config = ClientConfig(remote_server_addr=self.service.service_url, timeout=COMMAND_TIMEOUT)
