@@ -82,7 +82,7 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium
         assert html.status_code == 200 and "analytics.load(writeKey)" in html.text and '"wk_demo_web"' in html.text
         assert (tmp_path / "var" / "demo" / "events.db").exists()
 
-        context = chromium.new_context()  # the run's Chromium (tests/conftest.py)
+        context = chromium.new_context()  # the module's Chromium (tests/conftest.py)
         try:
             page = context.new_page()
             errors: list[str] = []

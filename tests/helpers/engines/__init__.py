@@ -99,8 +99,8 @@ class Engine(Protocol):
 
 
 def launch(name: str, playwright_chromium: Any = None) -> Engine:
-    """The engine `name` (one of `ENGINES`); Chromium runs in `playwright_chromium`, the run's shared Playwright
-    browser (Playwright allows one per thread)."""
+    """The engine `name` (one of `ENGINES`); Chromium runs in `playwright_chromium`, a Playwright browser the caller
+    owns (Playwright's sync API allows one per thread, and tests/conftest.py keeps one per module)."""
     if name == "chromium":
         from .chromium import ChromiumEngine
 

@@ -38,4 +38,4 @@ class ChromiumEngine:
         return ChromiumTab(self.browser, url)
 
     def close(self) -> None:
-        """The Playwright browser belongs to the run (`playwright_chromium`), which closes it."""
+        """The Playwright browser belongs to the caller (tests/conftest.py's `chromium`), which closes it."""
