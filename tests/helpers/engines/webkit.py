@@ -6,8 +6,8 @@ WebKitGTK's WebDriver has no init scripts and no BiDi: pages of our own carry `W
 on other pages `goto` installs it after the load event, so an error thrown while such a page loads shows only as
 the page not getting ready (a page loaded by a form or a link is watched from the next `watch()` or `goto`).
 
-One WebDriver session (one MiniBrowser) serves every tab; a tab's `close` clears the cookies and storage of the
-origin it was on, which is all a page of these tests writes.
+One WebDriver session (one MiniBrowser window) serves every tab, one tab at a time; a tab's `close` clears the
+cookies and storage of the origin it was on, which is all a page of these tests writes.
 """
 
 from __future__ import annotations
