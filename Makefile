@@ -86,9 +86,11 @@ bench-console: setup
 
 # 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
 # A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.
+# The seed comes from the clock unless FUZZ_SEED is given; the run prints it, and each failure its replay command.
 FUZZ_REQUESTS ?= 1000000
+FUZZ_SEED ?=
 fuzz: setup
-	$(BIN)/python -m tests.fuzzing.run --requests $(FUZZ_REQUESTS)
+	$(BIN)/python -m tests.fuzzing.run --requests $(FUZZ_REQUESTS) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .hypothesis var

@@ -97,13 +97,16 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium
 
             # Device mode: the plugin called the sandbox's SDK in the page, and the page lists the calls.
             def sdk_calls():
-                found = [c for c in calls(sandbox_url, "sdk") if c["method"] in ("logUser", "logEvent")]
+                found = [c for c in calls(sandbox_url, "sdk") if c["method"] in ("identify", "track")]
                 return found if len(found) >= 2 else None
 
+            # The sandbox's SDK is callable by default, and the plugin calls it as Segment's integration does.
             sdk = wait_until(sdk_calls, page, "two SDK calls in the sandbox")
-            assert [(c["method"], c["args"][0]) for c in sdk] == [("logUser", "user-42"), ("logEvent", "Demo Pressed")]
+            assert [(c["method"], c["args"][0]) for c in sdk] == [("identify", "user-42"), ("track", "Demo Pressed")]
+            assert sdk[1]["args"][1]["userId"] == "user-42" and sdk[1]["args"][1]["properties"] == {"total": 49.9}
             listed = page.inner_text("#sdk-calls")
-            assert 'logEvent("Demo Pressed", {"total":49.9})' in listed and 'logUser("user-42"' in listed
+            assert '_1flow("track", "Demo Pressed", {"userId":"user-42",' in listed
+            assert '_1flow("identify", "user-42", {' in listed
 
             # Cloud mode: the server delivered both to the sandbox's HTTP API, and the page shows the deliveries.
             def http_items():

@@ -20,6 +20,7 @@ RANKS = {
     "actions_1flow.secrets": 0,
     "actions_1flow.privacy": 0,
     "actions_1flow.telemetry": 0,
+    "actions_1flow.request_text": 0,
     "actions_1flow.fql": 1,
     "actions_1flow.mapping": 1,
     "actions_1flow.ingest": 1,

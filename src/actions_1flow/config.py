@@ -40,6 +40,7 @@ from .actions import Client, CompiledSubscription, Destination, DestinationSetti
 from .destinations import REGISTRY
 from .ingest.origins import check_origin
 from .mapping.nested import invalid_transform_applies
+from .secrets import redact_url
 
 log = logging.getLogger("actions_1flow.config")
 
@@ -439,11 +440,6 @@ class Config(_Model):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-
-
-def redact_url(url: str) -> str:
-    """A storage URL without its password (`user:***@host`)."""
-    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def unset_secret(name: str) -> str:

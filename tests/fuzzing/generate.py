@@ -4,6 +4,10 @@ sizes, chunking and clients that hang up or stall.
 Hypothesis explores a few hundred requests well (tests/server/test_fuzz_http.py) but draws tens of examples a
 second; a million requests need a generator that costs microseconds, so this one is a seeded `random.Random`:
 the same seed gives the same requests, so a failure is replayed by its seed and index.
+
+About one request in twenty goes to the operator's side (`admin.token` is set in the fuzz configuration): the
+login form, the admin API's JSON endpoints, the console's pages and `/metrics`, with the right token, a wrong one,
+a console session (cookie and CSRF token, set by the runner after it logs in) or nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +20,12 @@ import zlib
 from dataclasses import dataclass
 
 WRITE_KEYS = ["wk_fuzz_a", "wk_fuzz_b", "wk_fuzz_limited"]
+ADMIN_TOKEN = "fuzz-admin-token-0123456789"
+"""The fuzz configuration's `admin.token`."""
+CLIENT = "203.0.113.9"
+"""The client address of every request but those trying wrong admin tokens (they come from `GUESSERS`, so the
+login throttle of one address does not turn every later admin request into a 429)."""
+GUESSERS = [f"198.51.100.{n}" for n in range(1, 255)]
 """The fuzz configuration's sources (`wk_fuzz_limited` has a small rate limit)."""
 
 ORIGINS = [b"http://shop.example", b"https://evil.example", b"null", b"http://server.test", b"HTTP://SHOP.EXAMPLE"]
@@ -25,6 +35,7 @@ ENDPOINTS = [
     "/v1/t",
     "/v1/batch",
     "/v1/b",
+    "/v1/import",
     "/v1/identify",
     "/v1/i",
     "/v1/page",
@@ -57,6 +68,51 @@ OTHER_PATHS = [
     "/v1/track%00",
     "/v1/ba\u0000tch",
     "/\udcff",
+]
+ADMIN_GETS = [
+    "/admin/api/v1/session",
+    "/admin/api/v1/overview",
+    "/admin/api/v1/events",
+    "/admin/api/v1/events/m1",
+    "/admin/api/v1/config",
+    "/admin/api/v1/destinations",
+    "/admin/api/v1/device-events",
+    "/metrics",
+    "/console",
+    "/console/",
+    "/console/events",
+    "/console/events/m1",
+    "/console/tester",
+    "/console/mappings",
+    "/console/destinations",
+    "/console/replay",
+    "/console/static/nope.css",
+    "/console/login",
+]
+ADMIN_POSTS = ["/admin/api/v1/test-event", "/admin/api/v1/mapping-preview", "/admin/api/v1/replay"]
+"""The admin API's endpoints that read a JSON body (`/reload` reads none: it reads the configuration file again)."""
+ADMIN_OTHER = ["/console/login", "/console/logout", "/admin/api/v1/reload", "/admin/api/v1/nope", "/admin/"]
+QUERY_NAMES = ["limit", "range", "status", "destination", "cursor", "q", "source", "next", "since"]
+QUERY_VALUES = [
+    b"1",
+    b"0",
+    b"-1",
+    b"1000",
+    b"99999999999999999999",
+    b"1h",
+    b"24h",
+    b"7d",
+    b"x",
+    b"failed",
+    b"web",
+    b"%FF",
+    b"%00",
+    b"%C3%A9",
+    b"/console",
+    b"//evil.example",
+    b"eyJ4Ijox",
+    b"WzFlOTk5LDFd",
+    b"",
 ]
 METHODS = (
     ["POST"] * 40 + ["GET"] * 3 + ["OPTIONS"] * 3 + ["HEAD", "PUT", "DELETE", "PATCH", "TRACE", "CONNECT", "FOO", ""]
@@ -135,6 +191,7 @@ class FuzzRequest:
     ending: str
     """`complete`, `hang_up` (the client disconnects before the body ends) or `stall` (more body announced, none
     sent)."""
+    client: str = CLIENT
 
 
 class RequestGenerator:
@@ -142,6 +199,8 @@ class RequestGenerator:
 
     def __init__(self, seed: int = 0) -> None:
         self.rng = r = random.Random(seed)
+        self.session: tuple[bytes, bytes] | None = None
+        """A console session's cookie header value and CSRF token (the runner logs in and sets it)."""
         # Pools drawn once: picking from them costs far less than building text character by character.
         self._texts = list(STRANGE_TEXT)
         for _ in range(3_000):
@@ -379,6 +438,8 @@ class RequestGenerator:
 
     def next(self) -> FuzzRequest:
         r = self.rng
+        if r.random() < 0.05:
+            return self.admin()
         method = r.choice(METHODS)
         roll = r.random()
         if roll < 0.88:
@@ -401,3 +462,106 @@ class RequestGenerator:
         ending = r.choices(["complete", "hang_up", "stall"], [970, 25, 5])[0]
         query = b"" if r.random() < 0.95 else self.junk(r.randint(0, 40))
         return FuzzRequest(method, path, query, headers, parts, ending)
+
+    # --- the operator's side -----------------------------------------------------------------------------------
+
+    def query(self) -> bytes:
+        """A query string of the admin and console parameters, sometimes with raw bytes that are not UTF-8."""
+        r = self.rng
+        if r.random() < 0.1:
+            return self.junk(r.randint(1, 40))
+        pairs = [r.choice(QUERY_NAMES).encode() + b"=" + r.choice(QUERY_VALUES) for _ in range(r.randint(0, 4))]
+        return b"&".join(pairs)
+
+    def admin_json(self, path: str) -> bytes:
+        r = self.rng
+        roll = r.random()
+        if roll < 0.1:
+            return self.raw_body(None)
+        if roll < 0.12:
+            return b'{"event": {"pad": "' + b"x" * r.choice([1024 * 1024, 1024 * 1024 + 1]) + b'"}}'
+        body: dict = {}
+        if path.endswith("test-event"):
+            body = {"event": self.event() if r.random() < 0.9 else self.value(), "send": r.random() < 0.3}
+        elif path.endswith("mapping-preview"):
+            body = {
+                "subscribe": r.choice(['type = "track"', "event = ", "properties.total > 1", self.text()]),
+                "mapping": r.choice([{"a": {"@path": "$.event"}}, {"b": {"@template": "{{userId}}"}}, self.value()]),
+                "event": self.event(),
+                "partnerAction": r.choice(["trackEvent", "identifyUser", "nope", None, 7]),
+            }
+        else:
+            body = {
+                "since": r.choice(["1h", "30m", "2026-01-01T00:00:00Z", "", "x", None, 5]),
+                "until": r.choice([None, "", "1m", "yesterday"]),
+                "dry_run": r.random() < 0.8,
+                "messageId": r.choice([None, "", "m1", f"m{r.randint(0, 4000)}", 7]),
+            }
+        if r.random() < 0.3:
+            body["destination"] = r.choice(["web", "nope", "", None, 1])
+        for _ in range(r.randint(0, 1)):
+            body[self.text()] = self.value()
+        return json.dumps(body, ensure_ascii=r.random() < 0.5).encode("utf-8", "surrogatepass")
+
+    def login_form(self) -> bytes:
+        r = self.rng
+        roll = r.random()
+        if roll < 0.05:
+            return b"token=" + b"A" * r.choice([8 * 1024, 9 * 1024, 64 * 1024])
+        if roll < 0.15:
+            return self.junk(300)
+        token = r.choice([ADMIN_TOKEN.encode(), b"wrong", b"", b"%FF%FE", b"\xff", ADMIN_TOKEN.encode() + b"x"])
+        return b"token=" + token + b"&next=" + r.choice([b"/console", b"//evil.example", b"/console/events", b"%FF"])
+
+    def admin(self) -> FuzzRequest:
+        """A request to the login form, the admin API, a console page or `/metrics`."""
+        r = self.rng
+        roll = r.random()
+        if roll < 0.45:
+            path, method = r.choice(ADMIN_POSTS), "POST"
+        elif roll < 0.85:
+            path, method = r.choice(ADMIN_GETS), r.choice(["GET"] * 9 + ["HEAD"])
+        else:
+            path, method = r.choice(ADMIN_OTHER), r.choice(["POST"] * 4 + ["GET", "PUT", "DELETE", "OPTIONS"])
+        if r.random() < 0.03:
+            path += r.choice(["/x", "/../config", "/%00", "/\udcff"])
+        headers: list[tuple[bytes, bytes]] = []
+        client = CLIENT
+        auth = r.choices(["bearer", "session", "wrong", "none"], [45, 30, 10, 15])[0]
+        if auth == "bearer":
+            headers.append((b"authorization", b"Bearer " + ADMIN_TOKEN.encode()))
+        elif auth == "session" and self.session is not None:
+            cookie, csrf = self.session
+            headers.append((b"cookie", cookie))
+            if r.random() < 0.9:
+                headers.append((b"x-csrf-token", csrf if r.random() < 0.9 else self.junk(20)))
+        elif auth == "wrong":
+            client = r.choice(GUESSERS)
+            headers.append((b"authorization", r.choice([b"Bearer wrong", b"Bearer \xff\xfe", b"Bearer ", b"Basic x"])))
+            if r.random() < 0.3:
+                headers.append((b"cookie", b"actions_1flow_console=" + self.junk(r.randint(0, 60))))
+        if method == "POST":
+            if path == "/console/login":
+                body = self.login_form()
+                client = r.choice(GUESSERS)
+                headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+            else:
+                body = self.admin_json(path)
+                headers.append((b"content-type", r.choice([b"application/json", b"text/plain", b""])))
+        else:
+            body = b""
+        roll = r.random()
+        if roll < 0.8:
+            headers.append((b"content-length", str(len(body)).encode()))
+        elif roll < 0.9:
+            headers.append((b"content-length", r.choice([b"0", b"1", b"99999999", b"x"])))  # lying
+        if r.random() < 0.1:
+            headers.append((b"host", r.choice([b"server.test", b"evil.example", self.junk(10)])))
+        if r.random() < 0.05:
+            headers.extend((self.junk(r.randint(1, 20)).lower(), self.junk(r.randint(0, 200))) for _ in range(5))
+        query = self.query() if r.random() < 0.6 else b""
+        pieces = r.choice([1] * 8 + [2, 7])
+        size = -(-len(body) // pieces) or 1
+        parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+        ending = r.choices(["complete", "hang_up", "stall"], [970, 25, 5])[0]
+        return FuzzRequest(method, path, query, headers, parts, ending, client)

@@ -5,34 +5,42 @@
 no answer although its client waited, a refusal that is not JSON with a code, a 200 for a body that never ended,
 or an app that stopped answering (10 s). tests/fuzzing/test_fuzz_slice.py runs 20,000 of the same requests in
 `make test`.
+
+The seed is taken from the clock unless given (`--seed`, `FUZZ_SEED=` for `make fuzz`) and printed first, so each
+run explores new requests; every failure is printed with the command that replays it alone (`--seed S --only N`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 
-from actions_1flow.config import parse_config
+from actions_1flow.config import load_config
 from actions_1flow.pipeline import SQLiteStore
 from actions_1flow.server import create_app
-from tests.fuzzing.generate import FuzzRequest, RequestGenerator
+from tests.fuzzing.generate import ADMIN_TOKEN, CLIENT, FuzzRequest, RequestGenerator
 
 ANSWER_TIMEOUT = 10.0
 MAX_FAILURES_KEPT = 20
+PROGRESS_EVERY = 50_000
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 CONFIG = """
 storage: sqlite:///{db}
+admin: {{token: "{token}"}}
 server: {{public_url: "http://server.test", body_timeout: 0.05}}
 sources:
   - {{name: a, write_key: wk_fuzz_a, cors_origins: ["http://shop.example"]}}
@@ -41,6 +49,19 @@ sources:
 destinations:
   - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
 """
+
+
+def replay(seed: int, index: int) -> str:
+    """The command that sends request `index` of run `seed` alone and prints its answer."""
+    return f".venv/bin/python -m tests.fuzzing.run --seed {seed} --only {index}"
+
+
+def describe(request: FuzzRequest) -> str:
+    headers = [(name[:40], value[:80]) for name, value in request.headers[:8]]
+    return (
+        f"{request.method} {request.path[:80]!r}?{request.query[:40]!r} headers={headers!r} "
+        f"body={b''.join(request.parts)[:120]!r} ending={request.ending}"
+    )
 
 
 def rss() -> int:
@@ -58,15 +79,30 @@ class FuzzReport:
     rss_samples: list[tuple[int, int]] = field(default_factory=list)
     """(requests done, RSS bytes)."""
     seconds: float = 0.0
+    seed: int = 0
+
+    progress: bool = False
+    """Print each kept failure when it happens, and a line every `PROGRESS_EVERY` requests (`make fuzz`)."""
 
     def fail(self, kind: str, index: int, request: FuzzRequest, detail: str) -> None:
         self.failures[kind] += 1
         if len(self.examples) < MAX_FAILURES_KEPT:
-            headers = [(name[:40], value[:80]) for name, value in request.headers[:8]]
             self.examples.append(
-                f"#{index} {kind}: {request.method} {request.path[:80]!r}?{request.query[:40]!r} headers={headers!r} "
-                f"body={b''.join(request.parts)[:120]!r} ending={request.ending}: {detail[:300]}"
+                f"#{index} {kind}: {describe(request)}: {detail[:300]}\n    replay: {replay(self.seed, index)}"
             )
+            if self.progress:
+                print(self.examples[-1], flush=True)
+
+    def tick(self) -> None:
+        if self.progress and self.requests % PROGRESS_EVERY == 0:
+            print(
+                f"{self.requests:,} requests: {self.errors:,} answers >= 500, failures {dict(self.failures)}",
+                flush=True,
+            )
+
+    @property
+    def errors(self) -> int:
+        return sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)
 
     @property
     def rss_growth(self) -> int:
@@ -78,7 +114,8 @@ class FuzzReport:
 
     def render(self) -> str:
         lines = [
-            f"{self.requests:,} requests in {self.seconds:.0f} s ({self.requests / max(self.seconds, 1e-9):,.0f}/s)"
+            f"seed {self.seed}: {self.requests:,} requests in {self.seconds:.0f} s "
+            f"({self.requests / max(self.seconds, 1e-9):,.0f}/s)"
         ]
         lines.append("answers by status:")
         for status, count in sorted(self.statuses.items()):
@@ -89,7 +126,7 @@ class FuzzReport:
             f"RSS: {first / 2**20:.0f} MB after {self.rss_samples[0][0] if self.rss_samples else 0:,} requests, "
             f"peak {peak / 2**20:.0f} MB, growth after warm-up {self.rss_growth / 2**20:.1f} MB"
         )
-        lines.append(f"answers >= 500: {sum(c for s, c in self.statuses.items() if s.isdigit() and int(s) >= 500)}")
+        lines.append(f"answers >= 500: {self.errors}")
         lines.append(f"failures: {sum(self.failures.values())} {dict(self.failures)}")
         lines.extend("  " + e for e in self.examples)
         return "\n".join(lines)
@@ -108,7 +145,7 @@ async def call(app, request: FuzzRequest) -> list[dict]:
         "query_string": request.query,
         "root_path": "",
         "headers": request.headers,
-        "client": ("203.0.113.9", 5000),
+        "client": (request.client, 5000),
         "server": ("server.test", 80),
     }
     last = len(request.parts) - 1
@@ -135,6 +172,10 @@ async def call(app, request: FuzzRequest) -> list[dict]:
     return sent
 
 
+BODY_READERS = {"/console/login", *(f"/admin/api/v1/{name}" for name in ("test-event", "mapping-preview", "replay"))}
+"""Operator endpoints that read the body before answering anything below 400 (when the caller may use them)."""
+
+
 def check(report: FuzzReport, index: int, request: FuzzRequest, sent: list[dict]) -> None:
     if not sent:
         report.statuses["no answer"] += 1
@@ -144,23 +185,53 @@ def check(report: FuzzReport, index: int, request: FuzzRequest, sent: list[dict]
     status = sent[0]["status"]
     report.statuses[str(status)] += 1
     payload = b"".join(m.get("body", b"") for m in sent[1:])
+    headers = dict(sent[0].get("headers", []))
     if status >= 500:
         report.fail("5xx", index, request, payload.decode("utf-8", "replace"))
-    elif status == 200 and request.path.startswith("/v1/") and request.method == "POST":
-        if request.ending != "complete":
-            report.fail("accepted_unfinished_body", index, request, "200 for a body that never ended")
+    elif (
+        request.method == "POST"
+        and request.ending != "complete"
+        and ((status == 200 and request.path.startswith("/v1/")) or (status < 400 and request.path in BODY_READERS))
+    ):
+        report.fail("accepted_unfinished_body", index, request, f"{status} for a body that never ended")
     elif status >= 400 and payload and request.method != "HEAD":
+        if request.path == "/console/login" and headers.get(b"content-type", b"").startswith(b"text/html"):
+            return  # the login form answers its refusals as the page, with the reason shown
         try:
             answer = orjson.loads(payload)
-            assert answer["success"] is False and isinstance(answer["code"], str) and answer["message"]
+            assert answer.get("success", False) is False and isinstance(answer["code"], str) and answer["message"]
         except Exception as exc:
             report.fail("refusal_not_json", index, request, f"{exc!r}: {payload[:200]!r}")
 
 
-async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) -> FuzzReport:
-    """`count` generated requests through `app`, `concurrency` at a time."""
-    report = FuzzReport()
+async def log_in(app) -> tuple[bytes, bytes]:
+    """A console session of `app`: its cookie header value and CSRF token."""
+    form = f"token={ADMIN_TOKEN}".encode()
+    headers = [(b"content-type", b"application/x-www-form-urlencoded"), (b"content-length", str(len(form)).encode())]
+    sent = await call(app, FuzzRequest("POST", "/console/login", b"", headers, [form], "complete", CLIENT))
+    cookie = dict(sent[0]["headers"])[b"set-cookie"].split(b";")[0]
+    sent = await call(app, FuzzRequest("GET", "/admin/api/v1/session", b"", [(b"cookie", cookie)], [b""], "complete"))
+    return cookie, orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))["csrf"].encode()
+
+
+async def fuzz(
+    app, count: int, seed: int, concurrency: int, sample_every: int, only: int | None = None, progress: bool = False
+) -> FuzzReport:
+    """`count` generated requests through `app`, `concurrency` at a time (`only`: request number `only` alone)."""
+    report = FuzzReport(seed=seed, progress=progress)
     generator = RequestGenerator(seed)
+    generator.session = await log_in(app)
+    if only is not None:
+        for _ in range(only):
+            generator.next()
+        request = generator.next()
+        print(f"#{only}: {describe(request)}")
+        sent = await call(app, request)
+        for message in sent:
+            print(message)
+        report.requests = 1
+        check(report, only, request, sent)
+        return report
     issued = 0
 
     async def client() -> None:
@@ -179,6 +250,7 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
                 report.fail("crash", index, request, repr(exc))
                 continue
             check(report, index, request, sent)
+            report.tick()
             if report.requests % sample_every == 0:
                 report.rss_samples.append((report.requests, rss()))
 
@@ -188,28 +260,47 @@ async def fuzz(app, count: int, seed: int, concurrency: int, sample_every: int) 
     return report
 
 
-def run(count: int, seed: int = 1, concurrency: int = 64, directory: Path | None = None) -> FuzzReport:
+@contextlib.contextmanager
+def fuzz_app(directory: Path) -> Iterator[Any]:
+    """The app of the fuzz configuration (admin token set) on a fresh SQLite store in `directory`."""
+    config_file = directory / "fuzz.yaml"  # a file, so that `POST /admin/api/v1/reload` reads it again
+    config_file.write_text(CONFIG.format(db=directory / "fuzz.db", token=ADMIN_TOKEN), encoding="utf-8")
+    config_file.chmod(0o600)
+    store = SQLiteStore(directory / "fuzz.db")
+    try:
+        yield create_app(load_config(config_file), store=store, run_worker=False)
+    finally:
+        store.close()
+
+
+def run(
+    count: int,
+    seed: int = 1,
+    concurrency: int = 64,
+    directory: Path | None = None,
+    only: int | None = None,
+    progress: bool = False,
+) -> FuzzReport:
     """The fuzz run against a fresh app and store in `directory` (a temporary one when None)."""
-    with tempfile.TemporaryDirectory(prefix="actions-1flow-fuzz-") as scratch:
-        where = Path(directory or scratch)
-        config = parse_config(CONFIG.format(db=where / "fuzz.db"), "fuzz.yaml")
-        store = SQLiteStore(where / "fuzz.db")
-        try:
-            app = create_app(config, store=store, run_worker=False)
-            sample_every = max(1, min(10_000, count // 100))
-            return asyncio.run(fuzz(app, count, seed, concurrency, sample_every))
-        finally:
-            store.close()
+    with (
+        tempfile.TemporaryDirectory(prefix="actions-1flow-fuzz-") as scratch,
+        fuzz_app(Path(directory or scratch)) as app,
+    ):
+        sample_every = max(1, min(10_000, count // 100))
+        return asyncio.run(fuzz(app, count, seed, concurrency, sample_every, only, progress))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1_000_000)
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=None, help="the generator's seed (default: from the clock)")
+    parser.add_argument("--only", type=int, default=None, help="send request number ONLY of the run alone")
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args(argv)
+    seed = args.seed if args.seed is not None else time.time_ns() % 2**32
+    print(f"seed {seed} (replay this run: --seed {seed})", flush=True)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    report = run(args.requests, args.seed, args.concurrency)
+    report = run(args.requests, seed, args.concurrency, only=args.only, progress=True)
     print(report.render())
     return 1 if report.failures else 0
 

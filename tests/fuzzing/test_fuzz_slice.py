@@ -1,12 +1,18 @@
 """20,000 of `make fuzz`'s generated requests through the whole ASGI app: no answer ≥ 500, no exception out of the
 app, every refusal JSON with a code, memory flat, and every kind of answer reached (so the generator still gets
-past routing, auth, CORS, sizes, encodings, body timeouts and rate limits)."""
+past routing, auth, CORS, sizes, encodings, body timeouts and rate limits); and, as named cases, the requests that
+runs with other seeds found crashing (and their kind on every other route)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
-from tests.fuzzing.run import run
+import orjson
+import pytest
+
+from tests.fuzzing.generate import ADMIN_TOKEN, FuzzRequest
+from tests.fuzzing.run import FuzzReport, call, check, fuzz_app, run
 
 SLICE = 20_000
 RSS_GROWTH_BOUND = 48 * 1024 * 1024
@@ -25,3 +31,47 @@ def test_a_slice_of_the_fuzz_run_never_crashes_or_answers_5xx(tmp_path, caplog):
     )
     assert report.rss_growth < RSS_GROWTH_BOUND, report.render()
     assert caplog.records == []  # nothing logged as an error: no unhandled exception anywhere
+
+
+NOT_UTF8 = b"g\x82\xc7\xbf"
+BEARER = (b"authorization", b"Bearer " + ADMIN_TOKEN.encode())
+REGRESSIONS = {
+    # Issue 30: seed 99991, request 186321 (and seeds 20261206, 42, 1234): UnicodeDecodeError out of the app. The
+    # console page (its login redirect) and the slash redirect crashed the same way; the other routes answered as
+    # if the bytes were not there. Every route but the tracking API now refuses such a URL before reading it.
+    "settings GET, query not UTF-8": FuzzRequest(
+        "GET", "/v1/projects/wk_fuzz_a/settings", NOT_UTF8, [], [b""], "complete"
+    ),
+    "settings HEAD, query not UTF-8": FuzzRequest(
+        "HEAD", "/v1/projects/wk_fuzz_a/settings", NOT_UTF8, [], [b""], "complete"
+    ),
+    "loader, query not UTF-8": FuzzRequest(
+        "GET", "/analytics.js/v1/wk_fuzz_a/analytics.min.js", b"\xff", [], [b""], "complete"
+    ),
+    "plugin, query not UTF-8": FuzzRequest("GET", "/plugins/actions-1flow.js", b"v=\xc3", [], [b""], "complete"),
+    "console page, query not UTF-8": FuzzRequest("GET", "/console/events", b"q=\xff", [], [b""], "complete"),
+    "login form, query not UTF-8": FuzzRequest("GET", "/console/login", b"next=\xff", [], [b""], "complete"),
+    "admin API, query not UTF-8": FuzzRequest("GET", "/admin/api/v1/events", b"q=\xfe", [BEARER], [b""], "complete"),
+    "metrics, query not UTF-8": FuzzRequest("GET", "/metrics", b"\x80", [BEARER], [b""], "complete"),
+    "device report, query not UTF-8": FuzzRequest(
+        "POST", "/v1/device-events", b"\xc3(", [], [b'{"writeKey": "wk_fuzz_a"}'], "complete"
+    ),
+    "demo, query not UTF-8": FuzzRequest("GET", "/demo/activity.json", b"\xe2\x28\xa1", [], [b""], "complete"),
+    "SDK copy, query not UTF-8": FuzzRequest("GET", "/sdk/1flow/x/1flow.js", b"\xf0\x28", [], [b""], "complete"),
+    "slash redirect, query not UTF-8": FuzzRequest("GET", "/console/events/", b"\xff", [], [b""], "complete"),
+    "unknown path, lone surrogate": FuzzRequest("GET", "/\udcff/x", b"", [], [b""], "complete"),
+}
+
+
+@pytest.mark.parametrize("name", list(REGRESSIONS))
+def test_a_url_that_crashed_or_could_crash_a_route_is_refused_with_a_json_reason(name, tmp_path):
+    request = REGRESSIONS[name]
+    with fuzz_app(tmp_path) as app:
+        sent = asyncio.run(call(app, request))
+    report = FuzzReport()
+    check(report, 0, request, sent)
+    assert report.failures == {}, report.render()
+    assert sent[0]["status"] == 400
+    if request.method != "HEAD":
+        answer = orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert answer["code"] in ("invalid_query_string", "invalid_path") and "percent-encode" in answer["message"]

@@ -3,10 +3,10 @@ log and every piece of command output the run produced; any hit fails the run.
 
 Secrets come from the configurations parsed in this process (`record_config`), every configuration file written
 under the run's temporary directory (the subprocesses' configs) and the sandbox's keys (given to processes through
-`ONEFLOW_PROJECT_KEY`). Texts come from each test's captured stdout, stderr and log records, the output of
-in-process CLI runs (`tests.helpers.cli.invoke`) and every `*.log` file under the temporary directory (servers,
-workers, sandboxes). A write key is legitimately in its own source's requests and pages (the settings document,
-the snippet), never in a log or an output, so any occurrence counts.
+`ONEFLOW_PROJECT_KEY`); a `storage:` URL's password counts too. Texts come from each test's captured stdout, stderr
+and log records, the output of in-process CLI runs (`tests.helpers.cli.invoke`) and every `*.log` file under the
+temporary directory (servers, workers, sandboxes). A write key is legitimately in its own source's requests and
+pages (the settings document, the snippet), never in a log or an output, so any occurrence counts.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from actions_1flow.secrets import url_secrets
 
 MIN_SECRET_LENGTH = 4
 """Shorter strings (`""`, `"x"`) are test placeholders that occur everywhere by chance, not secrets."""
@@ -40,6 +42,8 @@ def secrets_in(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             if key in ("write_key", "projectApiKey") and isinstance(child, str):
                 if "${" not in child:  # an unresolved `${ENV}` is a name, not the secret (its value is known apart)
                     yield child, where
+            elif key == "storage" and isinstance(child, str):  # a database password, in the URL or its query
+                yield from ((secret, where) for secret in url_secrets(child) if "${" not in secret)
             else:
                 yield from secrets_in(child, where)
     elif isinstance(value, list):

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import yaml
 
+from actions_1flow.destinations.oneflow.definition import ONEFLOW
 from tests.helpers.process import CliProcess, free_port
 from tests.helpers.sandbox import US_KEY
 
@@ -26,30 +27,16 @@ PAGE_SUBSCRIPTION = {
 }
 """Pages reach 1Flow as a `Page Viewed` track, so every call a client makes has a 1Flow counterpart to count."""
 
-PRESET_SUBSCRIPTIONS = [
-    {
-        "name": "Track Event",
-        "subscribe": 'type = "track"',
-        "partnerAction": "trackEvent",
-        "mapping": {
-            "event_name": {"@path": "$.event"},
-            "userId": {"@path": "$.userId"},
-            "anonymousId": {"@path": "$.anonymousId"},
-            "properties": {"@path": "$.properties"},
-        },
-    },
-    {
-        "name": "Identify User",
-        "subscribe": 'type = "identify"',
-        "partnerAction": "identifyUser",
-        "mapping": {
-            "userId": {"@path": "$.userId"},
-            "anonymousId": {"@path": "$.anonymousId"},
-            "traits": {"@path": "$.traits"},
-        },
-    },
-]
-"""The two presets written out as subscriptions (identify also maps anonymousId)."""
+
+def as_subscriptions(presets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Presets of `definition --json` as a configuration lists them under `subscriptions`."""
+    return [{k: p[k] for k in ("name", "subscribe", "partnerAction", "mapping")} for p in presets]
+
+
+PRESET_SUBSCRIPTIONS = as_subscriptions(ONEFLOW.metadata()["presets"])
+"""1Flow's two presets (Segment's) written out as subscriptions."""
+OPTIONAL_SUBSCRIPTIONS = {s["name"]: s for s in as_subscriptions(ONEFLOW.metadata()["additions"]["optionalPresets"])}
+"""Our optional presets (`Track Page`, `Track Screen`) as subscriptions, by name."""
 
 PRESETS_AND_PAGES = [*PRESET_SUBSCRIPTIONS, PAGE_SUBSCRIPTION]
 

@@ -37,7 +37,9 @@ def refuse(kind, raw, headers=None) -> IngestError:
 def test_short_paths_map_to_types():
     assert [endpoint_kind(n) for n in "itpsgab"] == ["identify", "track", "page", "screen", "group", "alias", "batch"]
     assert endpoint_kind("track") == "track" and endpoint_kind("batch") == "batch"
-    assert endpoint_kind("x") is None and endpoint_kind("import") is None
+    assert endpoint_kind("x") is None and endpoint_kind("batches") is None
+    # Segment's classic mobile libraries (analytics-android, which 1Flow's Android plugin needs) post to /v1/import.
+    assert endpoint_kind("import") == "batch"
 
 
 def test_single_event_takes_its_type_from_the_path_and_is_enriched():

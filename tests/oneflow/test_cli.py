@@ -233,6 +233,7 @@ class TestDefinition:
         assert (meta["slug"], meta["name"]) == ("actions-1flow", "1Flow Web (Actions)")
         assert list(meta["actions"]) == ["trackEvent", "identifyUser"]
         assert [p["name"] for p in meta["presets"]] == ["Track Event", "Identify User"]
+        assert [p["name"] for p in meta["additions"]["optionalPresets"]] == ["Track Page", "Track Screen"]
 
     def test_human_summary(self):
         out = invoke("definition").stdout
@@ -240,3 +241,6 @@ class TestDefinition:
         assert "projectApiKey (password; required; secret)" in out
         assert "eu: no endpoint documented by 1Flow" in out
         assert '    event_name (string, required) ← {"@path":"$.event"}' in out
+        optional = out.split("Optional presets", 1)[1]
+        assert '  Track Page: type = "page" → trackEvent' in optional
+        assert '  Track Screen: type = "screen" → trackEvent' in optional

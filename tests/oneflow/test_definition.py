@@ -1,6 +1,12 @@
-"""The 1Flow Web (Actions) definition: Segment's metadata shape, fields and presets, and what each action sends."""
+"""The 1Flow Web (Actions) definition, held to Segment's metadata.json at a named commit (tests/oneflow/
+segment_metadata.py), and what each action and preset sends."""
 
 from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
 
 from actions_1flow.actions import CompiledSubscription, Status, Subscription, default_values, run_event
 from actions_1flow.destinations.oneflow.definition import (
@@ -8,154 +14,125 @@ from actions_1flow.destinations.oneflow.definition import (
     ONEFLOW,
     TRACK_WITHOUT_IDS,
 )
+from actions_1flow.destinations.oneflow.settings import OneFlowSettings
+from tests.oneflow import segment_metadata as segment
 
-# Keys of Segment's metadata.json for this destination (packages/browser-destinations/destinations/1flow).
-SEGMENT_TOP_KEYS = {"slug", "name", "mode", "description", "authentication", "audienceConfig", "actions", "presets"}
-SEGMENT_SETTING_KEYS = {"label", "description", "type", "required", "multiple", "choices", "default", "depends_on"}
-SEGMENT_ACTION_KEYS = {
-    "title",
-    "description",
-    "platform",
-    "defaultSubscription",
-    "hidden",
-    "hasPerformBatch",
-    "syncMode",
-    "hooks",
-    "fields",
-}
-SEGMENT_FIELD_KEYS = {
-    "label",
-    "description",
-    "type",
-    "required",
-    "multiple",
-    "allowNull",
-    "dynamic",
-    "default",
-    "choices",
-    "placeholder",
-    "properties",
-    "category",
-    "depends_on",
-    "readOnly",
-    "hidden",
-    "minimum",
-    "maximum",
-    "defaultObjectUI",
-    "disabledInputMethods",
-    "displayMode",
-    "additionalProperties",
-}
-SEGMENT_PRESET_KEYS = {"name", "type", "partnerAction", "subscribe", "mapping", "eventSlug"}
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "oneflow.md"
 
 
-class TestMetadata:
+def without_descriptions(value: Any) -> Any:
+    """The value with every `description` key removed (at any depth), key order kept."""
+    if isinstance(value, dict):
+        return {k: without_descriptions(v) for k, v in value.items() if k != "description"}
+    if isinstance(value, list):
+        return [without_descriptions(v) for v in value]
+    return value
+
+
+def same(ours: Any, theirs: Any) -> bool:
+    """Equal, key order included (as the JSON text compares)."""
+    return ours == theirs and json.dumps(ours) == json.dumps(theirs)
+
+
+def described(meta: dict[str, Any]) -> dict[str, str]:
+    """Every description in Segment's part of the metadata (not our added settings), by dotted path."""
+    found = {"description": meta["description"]}
+    for key, setting in meta["authentication"]["fields"].items():
+        if key not in meta["additions"]["settingsAdded"]:
+            found[f"authentication.fields.{key}"] = setting["description"]
+    for slug, action in meta["actions"].items():
+        found[f"actions.{slug}"] = action["description"]
+        for key, field in action["fields"].items():
+            found[f"actions.{slug}.fields.{key}"] = field["description"]
+    return found
+
+
+class TestAgainstSegment:
+    """`definition --json` against Segment's metadata.json at `segment.COMMIT`: every key, in Segment's order."""
+
     meta = ONEFLOW.metadata()
+    added = meta["additions"]["settingsAdded"]
 
-    def test_identity_and_shape(self):
-        assert set(self.meta) == SEGMENT_TOP_KEYS | {"additions"}
-        assert (self.meta["slug"], self.meta["name"], self.meta["mode"]) == (
-            "actions-1flow",
-            "1Flow Web (Actions)",
-            "device",
-        )
-        assert self.meta["authentication"]["scheme"] == "custom" and self.meta["audienceConfig"] is None
-        for setting in self.meta["authentication"]["fields"].values():
-            assert set(setting) == SEGMENT_SETTING_KEYS
-        for action in self.meta["actions"].values():
-            assert set(action) == SEGMENT_ACTION_KEYS
-            assert all(set(f) == SEGMENT_FIELD_KEYS for f in action["fields"].values())
-        assert all(set(p) == SEGMENT_PRESET_KEYS for p in self.meta["presets"])
+    def test_the_commit_read_is_named(self):
+        assert re.fullmatch(r"[0-9a-f]{40}", segment.COMMIT) and re.fullmatch(r"[0-9a-f]{40}", segment.IDENTIFY_CHANGE)
+
+    def test_top_level_keys_and_identity(self):
+        assert list(self.meta) == [*segment.TOP_KEYS, "additions"]
+        assert {k: self.meta[k] for k in segment.IDENTITY} == segment.IDENTITY
+        assert self.meta["authentication"]["scheme"] == segment.AUTHENTICATION_SCHEME
+
+    def test_segments_settings_and_ours_named_under_additions(self):
+        fields = self.meta["authentication"]["fields"]
+        assert all(list(f) == segment.SETTING_KEYS for f in fields.values())
+        theirs = {k: f for k, f in fields.items() if k not in self.added}
+        assert same(without_descriptions(theirs), segment.SETTINGS)
+        assert [k for k in fields if k not in segment.SETTINGS] == self.added
+
+    def test_actions_and_every_field_attribute(self):
+        actions = self.meta["actions"]
+        for action in actions.values():
+            assert list(action) == segment.ACTION_KEYS
+            assert all(list(f) == segment.FIELD_KEYS for f in action["fields"].values())
+        assert same(without_descriptions(actions), segment.ACTIONS)
+
+    def test_identify_user_has_no_anonymous_id_since_2024(self):
+        assert list(self.meta["actions"]["identifyUser"]["fields"]) == ["userId", "traits"]
+
+    def test_presets_are_segments(self):
+        assert all(list(p) == segment.PRESET_KEYS for p in self.meta["presets"])
+        assert same(self.meta["presets"], segment.PRESETS)
+        for preset in ONEFLOW.presets:
+            assert dict(preset.mapping) == default_values(ONEFLOW.actions[preset.partner_action].fields)
+
+    def test_descriptions_are_ours_and_each_is_listed_in_the_docs(self):
+        ours = described(self.meta)
+        assert list(ours) == segment.DESCRIBED
+        assert all(text.strip() for text in ours.values())
+        table = DOCS.read_text(encoding="utf-8").split("### Descriptions", 1)[1].split("\n## ", 1)[0]
+        listed = re.findall(r"^\| `([^`]+)` \|", table, re.M)
+        assert listed == segment.DESCRIBED
+
+
+class TestAdditions:
+    meta = ONEFLOW.metadata()
+    additions = meta["additions"]
 
     def test_settings(self):
         fields = self.meta["authentication"]["fields"]
         assert list(fields) == ["projectApiKey", "region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
-        key = fields["projectApiKey"]
-        assert (key["label"], key["type"], key["required"], key["default"]) == (
-            "Project API Key",
-            "password",
-            True,
-            None,
-        )
         region = fields["region"]
         assert region["default"] == "us" and [c["value"] for c in region["choices"]] == ["us", "eu"]
-        assert self.meta["additions"]["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
-        assert self.meta["additions"]["secretSettings"] == ["projectApiKey"] == ONEFLOW.secret_settings
+        assert self.additions["advancedSettings"] == ["apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
+        assert self.additions["secretSettings"] == ["projectApiKey"] == ONEFLOW.secret_settings
 
     def test_every_setting_the_config_accepts_is_in_the_definition_and_ours_are_marked(self):
-        from actions_1flow.destinations.oneflow.settings import OneFlowSettings
-
         assert list(self.meta["authentication"]["fields"]) == list(OneFlowSettings.model_fields)
-        assert self.meta["additions"]["settingsAdded"] == [
-            "region",
-            "apiBaseUrl",
-            "sdkUrl",
-            "loadTimeoutMs",
-            "sdkProxy",
-        ]
+        assert self.additions["settingsAdded"] == ["region", "apiBaseUrl", "sdkUrl", "loadTimeoutMs", "sdkProxy"]
         timeout = self.meta["authentication"]["fields"]["loadTimeoutMs"]
         assert (timeout["type"], timeout["required"]) == ("integer", False)
         proxy = self.meta["authentication"]["fields"]["sdkProxy"]
         assert (proxy["type"], proxy["required"], proxy["default"]) == ("boolean", False, False)
 
-    def test_track_event_fields(self):
-        action = self.meta["actions"]["trackEvent"]
-        assert (action["title"], action["defaultSubscription"], action["platform"]) == (
-            "Track Event",
-            'type = "track"',
-            "web",
-        )
-        fields = action["fields"]
-        assert {k: (f["label"], f["type"], f["required"], f["default"]) for k, f in fields.items()} == {
-            "event_name": ("Event Name", "string", True, {"@path": "$.event"}),
-            "userId": ("User ID", "string", False, {"@path": "$.userId"}),
-            "anonymousId": ("Anonymous ID", "string", False, {"@path": "$.anonymousId"}),
-            "properties": ("Event Properties", "object", False, {"@path": "$.properties"}),
+    def test_regions_limits_schemas_and_the_mobile_plugin(self):
+        assert self.additions["regions"]["us"]["apiBaseUrl"] == "https://api.1flow.app/v1"
+        assert self.additions["regions"]["eu"] == {
+            "label": "EU",
+            "apiBaseUrl": None,
+            "sdkUrl": None,
+            "documented": False,
         }
+        assert self.additions["limits"] == {"maxEventBytes": 32768, "maxBatchBytes": 512000}
+        assert self.additions["payloadSchemas"]["trackEvent"]["required"] == ["event_name"]
+        assert list(self.additions["payloadSchemas"]["identifyUser"]["properties"]) == ["userId", "traits"]
+        assert self.additions["mobilePlugin"] == {"key": "1Flow Mobile Plugin", "settings": {"apiKey": "projectApiKey"}}
 
-    def test_identify_user_fields(self):
-        action = self.meta["actions"]["identifyUser"]
-        assert (action["title"], action["defaultSubscription"]) == ("Identify User", 'type = "identify"')
-        fields = action["fields"]
-        assert {k: (f["type"], f["required"], f["default"]) for k, f in fields.items()} == {
-            "userId": ("string", False, {"@path": "$.userId"}),
-            "anonymousId": ("string", False, {"@path": "$.anonymousId"}),
-            "traits": ("object", False, {"@path": "$.traits"}),
-        }
-        assert fields["traits"]["defaultObjectUI"] == "keyvalue"
-
-    def test_presets_are_automatic_with_default_mappings(self):
-        assert self.meta["presets"] == [
-            {
-                "name": "Track Event",
-                "type": "automatic",
-                "partnerAction": "trackEvent",
-                "subscribe": 'type = "track"',
-                "mapping": default_values(ONEFLOW.actions["trackEvent"].fields),
-                "eventSlug": None,
-            },
-            {
-                "name": "Identify User",
-                "type": "automatic",
-                "partnerAction": "identifyUser",
-                "subscribe": 'type = "identify"',
-                "mapping": default_values(ONEFLOW.actions["identifyUser"].fields),
-                "eventSlug": None,
-            },
+    def test_page_and_screen_presets_are_optional_and_not_among_segments(self):
+        optional = self.additions["optionalPresets"]
+        assert [(p["name"], p["type"], p["subscribe"], p["partnerAction"]) for p in optional] == [
+            ("Track Page", "optional", 'type = "page"', "trackEvent"),
+            ("Track Screen", "optional", 'type = "screen"', "trackEvent"),
         ]
-        assert self.meta["presets"][0]["mapping"] == {
-            "event_name": {"@path": "$.event"},
-            "userId": {"@path": "$.userId"},
-            "anonymousId": {"@path": "$.anonymousId"},
-            "properties": {"@path": "$.properties"},
-        }
-
-    def test_additions_document_regions_limits_and_schemas(self):
-        additions = self.meta["additions"]
-        assert additions["regions"]["us"]["apiBaseUrl"] == "https://api.1flow.app/v1"
-        assert additions["regions"]["eu"] == {"label": "EU", "apiBaseUrl": None, "sdkUrl": None, "documented": False}
-        assert additions["limits"] == {"maxEventBytes": 32768, "maxBatchBytes": 512000}
-        assert additions["payloadSchemas"]["trackEvent"]["required"] == ["event_name"]
+        assert {p["name"] for p in optional}.isdisjoint(p["name"] for p in self.meta["presets"])
 
 
 PRESETS = [CompiledSubscription(Subscription.from_preset(p)) for p in ONEFLOW.presets]
@@ -190,10 +167,19 @@ def test_track_preset_builds_a_track_message():
     }
 
 
-def test_identify_preset_builds_an_identify_message():
-    results = results_for({"type": "identify", "userId": "u-1", "traits": {"email": "a@example.com"}})
-    (message,) = results["Identify User"].messages
+def test_identify_preset_sends_user_id_and_traits_only():
+    event = {"type": "identify", "userId": "u-1", "anonymousId": "a-1", "traits": {"email": "a@example.com"}}
+    result = results_for(event)["Identify User"]
+    assert result.payload == {"userId": "u-1", "traits": {"email": "a@example.com"}}
+    (message,) = result.messages
     assert message.type == "identify" and message.body == {"user_id": "u-1", "traits": {"email": "a@example.com"}}
+
+
+def test_an_old_identify_mapping_with_anonymous_id_keeps_working_without_sending_it():
+    """Subscriptions written for the pre-2024 action map `anonymousId`; like Segment, the key is dropped."""
+    old = Subscription("Old identify", 'type = "identify"', "identifyUser", {"userId": "u", "anonymousId": "a"})
+    (result,) = run_event(ONEFLOW, [CompiledSubscription(old)], {"type": "identify", "userId": "u"}, SETTINGS)
+    assert result.status is Status.READY and result.messages[0].body == {"user_id": "u", "traits": {}}
 
 
 def test_identify_without_user_id_is_filtered_with_the_reason():
@@ -216,3 +202,36 @@ def test_track_without_event_name_is_invalid_with_segments_message():
 def test_track_fields_are_coerced():
     result = results_for({"type": "track", "event": 42, "userId": 7, "properties": {"a": None}})["Track Event"]
     assert result.messages[0].body == {"user_id": "7", "event": "42", "properties": {"a": None}}
+
+
+OPTIONAL = [CompiledSubscription(Subscription.from_preset(p)) for p in ONEFLOW.optional_presets]
+
+
+def optional_results(event):
+    return {r.subscription.name: r for r in run_event(ONEFLOW, OPTIONAL, event, SETTINGS)}
+
+
+def test_page_and_screen_presets_name_the_track_as_1flows_classic_destination():
+    cases = [
+        ({"type": "page", "name": "Pricing", "userId": "u-1", "properties": {"path": "/pricing"}}, "page_Pricing"),
+        ({"type": "page", "anonymousId": "a-1"}, "page_view"),
+        ({"type": "screen", "name": "Home", "userId": "u-1"}, "screen_Home"),
+        ({"type": "screen", "name": "", "anonymousId": "a-1"}, "screen_view"),  # analytics-kotlin's unnamed screen
+        ({"type": "screen", "name": None, "anonymousId": "a-1"}, "screen_view"),
+    ]
+    for event, name in cases:
+        preset = "Track Page" if event["type"] == "page" else "Track Screen"
+        results = optional_results(event)
+        (message,) = results[preset].messages
+        assert (message.type, message.body["event"]) == ("track", name)
+        assert message.body.get("user_id") == event.get("userId")
+        assert message.body.get("anonymous_id") == event.get("anonymousId")
+        assert message.body["properties"] == event.get("properties", {})
+        other = "Track Screen" if preset == "Track Page" else "Track Page"
+        assert results[other].status is Status.NOT_SUBSCRIBED
+
+
+def test_optional_presets_are_not_run_by_subscriptions_presets():
+    assert {r.status for r in results_for({"type": "page", "name": "Pricing", "userId": "u"}).values()} == {
+        Status.NOT_SUBSCRIBED
+    }

@@ -247,7 +247,7 @@ class TestFaults:
 
 
 class TestFakeSdk:
-    @pytest.mark.parametrize("path", ["/js/1flow.js", "/js/1flow.js?form=methods", "/eu/js/1flow.js?form=callable"])
+    @pytest.mark.parametrize("path", ["/js/1flow.js", "/js/1flow.js?form=methods", "/eu/js/1flow.js?form=both"])
     def test_sdk_is_served_as_javascript_with_cors(self, sandbox, path):
         response = get(sandbox, path)
         assert response.status_code == 200
@@ -256,11 +256,16 @@ class TestFakeSdk:
         assert "data-api-key" in response.text and "window.glob" in response.text
         # told where to report and its form as it is served, so a copy served from another origin still reports here
         region = "/eu" if path.startswith("/eu/") else ""
-        form = "callable" if "callable" in path else "methods"
+        form = path.partition("form=")[2] or "callable"  # callable unless asked: the form the evidence points to
         assert (
             f'var served = {{"reportUrl":"http://sandbox.test{region}/_sandbox/sdk","form":"{form}"}} || {{}}'
             in response.text
         )
+
+    def test_an_unknown_form_is_refused_with_the_known_ones(self, sandbox):
+        response = get(sandbox, "/js/1flow.js?form=object")
+        assert response.status_code == 400
+        assert "callable, methods, both" in response.text
 
     def test_sdk_reports_are_recorded_with_validity(self, sandbox):
         report = {"api_key": US_KEY, "method": "logEvent", "args": ["Signed Up", {"plan": "pro"}], "form": "methods"}
@@ -329,3 +334,30 @@ class TestKeysAndCommand:
     def test_bad_rate_is_a_usage_error(self):
         result = subprocess.run([*cli_command(), "sandbox", "--rate", "0"], capture_output=True, text=True)
         assert result.returncode == 2 and "--rate" in result.stderr
+
+
+SANDBOX_ROUTES = [
+    ("POST", "/v1/track"),
+    ("POST", "/eu/v1/batch"),
+    ("GET", "/js/1flow.js"),
+    ("GET", "/eu/js/1flow.js"),
+    ("POST", "/_sandbox/sdk"),
+    ("GET", "/_sandbox/calls"),
+    ("POST", "/_sandbox/reset"),
+    ("POST", "/_sandbox/faults"),
+    ("GET", "/v1/track/"),  # a slash redirect builds a URL from the request
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SANDBOX_ROUTES)
+def test_a_url_that_is_not_text_is_a_400_with_a_json_reason(sandbox, method, path):
+    """As the server's routes (issue 30): query-string bytes that are not UTF-8, or a path with a lone surrogate."""
+    from tests.fuzzing.generate import FuzzRequest
+    from tests.fuzzing.run import call
+
+    for query, where in ((b"channel=\xff\xfe", path), (b"", path + "\udcff")):
+        sent = asyncio.run(call(sandbox.app, FuzzRequest(method, where, query, [], [b"{}"], "complete")))
+        assert sent[0]["status"] == 400, (where, query, sent)
+        answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+        assert answer["status"] == 400 and "percent-encode" in answer["error"]
+    assert sandbox.calls() == []  # nothing recorded

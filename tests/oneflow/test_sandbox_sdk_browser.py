@@ -76,20 +76,17 @@ def test_methods_form_with_logevent_loguser_and_on(chromium, site, live_sandbox)
     page.close()
 
 
-def test_default_form_is_the_one_1flow_publishes(chromium, site, live_sandbox):
-    """1Flow's published SDK (javascript-1flow-sdk) calls `_1flow.logEvent/logUser/on` on an object, after
-    `window.glob`: that is the sandbox's default; the other shapes are options."""
+def test_default_form_is_callable_as_segments_integration_calls_it(chromium, site, live_sandbox):
+    """Segment's integration, last changed by 1Flow's own engineer in 2024, calls `_1flow('track' | 'identify', …)`
+    through a stub that re-calls `window._1flow`: that only works with a callable SDK, so the sandbox's default is
+    the callable form (docs/oneflow.md weighs the evidence); the methods form is an option."""
     page = open_page(chromium, site, live_sandbox.sdk_url(), US_KEY)
     page.wait_for_function("window.glob !== undefined")
-    assert page.evaluate(
-        "typeof window._1flow === 'object' && "
-        "['logEvent', 'logUser', 'on'].every(m => typeof window._1flow[m] === 'function')"
-    )
-    page.evaluate("window._1flow.logEvent('Viewed', {page: 1})")
-    assert [(c["method"], c["form"]) for c in wait_for_calls(live_sandbox, 2)] == [
-        ("init", "methods"),
-        ("logEvent", "methods"),
-    ]
+    assert page.evaluate("typeof window._1flow === 'function' && window._1flow.logEvent === undefined")
+    page.evaluate("window._1flow('track', 'Viewed', {properties: {page: 1}})")
+    calls = wait_for_calls(live_sandbox, 2)
+    assert [(c["method"], c["form"]) for c in calls] == [("init", "callable"), ("track", "callable")]
+    assert calls[1]["args"] == ["Viewed", {"properties": {"page": 1}}]
     page.close()
 
 

@@ -142,8 +142,9 @@ def test_a_store_found_damaged_at_run_time_makes_ingest_and_readiness_503(tmp_pa
         for route in ("/ready", "/health"):
             answer = http.get(route)
             assert answer.status_code == 503, route
-            assert answer.json()["code"] == "storage_damaged" and str(store_path) in answer.json()["message"]
+            assert answer.json()["code"] == "storage_damaged" and str(store_path) not in answer.text  # unauthenticated
     assert "is damaged" in caplog.text and "refusing to store events from now on" in caplog.text
+    assert f"/ready storage_damaged: the event store {store_path} is damaged" in caplog.text  # the detail is logged
 
 
 def test_a_healthy_store_is_ready(tmp_path):

@@ -95,6 +95,8 @@ async def test_settings_document_for_a_source(tmp_path):
             "writeKey": "wk_web",
             "versionSettings": {"componentTypes": []},
         },
+        # 1Flow's plugins for analytics-swift and Android read their key here (docs/mobile.md).
+        "1Flow Mobile Plugin": {"apiKey": US_KEY},
     }
     assert doc["metrics"] == {"sampleRate": 0}
     assert "consentSettings" not in doc
@@ -450,6 +452,11 @@ def test_settings_publish_consent_as_segments_cdn_for_the_consent_wrapper(tmp_pa
     assert entry["consentSettings"] == {"categories": ["C0004", "C0002"]}
     assert entry["versionSettings"] == {"componentTypes": []}  # still nothing for the classic loader
     assert "consent" not in entry and "privacy" not in entry  # each plugin's own, never merged over it
+    # The mobile plugins' entry carries the categories where Segment's mobile consent plugins read them.
+    assert web["integrations"]["1Flow Mobile Plugin"] == {
+        "apiKey": US_KEY,
+        "consentSettings": {"categories": ["C0004", "C0002"]},
+    }
     (plugin,) = web["remotePlugins"]
     assert plugin["creationName"] == "1Flow Web (Actions)"  # the key the wrapper filters remotePlugins by
     assert plugin["settings"]["consent"] == {"categories": ["C0004", "C0002"], "missing": "deny"}

@@ -1,5 +1,5 @@
-"""Routing refusals (404, 405) are JSON whatever bytes the client put in the query string or the path (found by
-`make fuzz`: Starlette's `request.url` decodes the query as UTF-8, and orjson refuses lone surrogates)."""
+"""Refusals are JSON whatever bytes the client put in the query string or the path (found by `make fuzz`:
+Starlette's `request.url` decodes the query as UTF-8, and orjson refuses lone surrogates)."""
 
 from __future__ import annotations
 
@@ -37,12 +37,15 @@ def call(app, method: str, path: str, query: bytes) -> tuple[int, dict]:
     return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
 
 
-def test_stray_bytes_in_the_query_or_path_still_get_a_json_refusal(tmp_path):
+def test_stray_bytes_in_the_query_or_path_get_a_400_with_a_json_reason(tmp_path):
+    """Before any route reads the URL (`request_text.RequestTextGuard`); percent-encoded bytes are not refused."""
     app = create_app(parse_config(f"storage: sqlite:///{tmp_path}/db.sqlite\n"), run_worker=False)
     status, body = call(app, "POST", "/v1/projects/wk/settings", b"a=\x90\xff")
+    assert (status, body["code"]) == (400, "invalid_query_string") and "byte 3 is 0x90" in body["message"]
+    status, body = call(app, "GET", "/nope\udcff", b"")
+    assert (status, body["code"]) == (400, "invalid_path") and "percent-encode" in body["message"]
+    status, body = call(app, "POST", "/v1/projects/wk/settings", b"a=%90%FF")
     assert (status, body["code"]) == (405, "method_not_allowed")
-    status, body = call(app, "GET", "/nope\udcff", b"\xed")
-    assert (status, body["code"]) == (404, "not_found") and "/nope\\udcff" in body["message"]
     status, body = call(app, "GET", "/" + "x" * 10_000, b"")
     assert status == 404 and len(body["message"]) < 300
     app.state.server.store.close()

@@ -145,6 +145,10 @@ export function installSdk(win, form = 'methods') {
     }
   } else {
     win._1flow = (...args) => calls.push(['call', ...args])
+    if (form === 'both') {
+      win._1flow.logEvent = (...args) => calls.push(['logEvent', ...args])
+      win._1flow.logUser = (...args) => calls.push(['logUser', ...args])
+    }
   }
   win.glob = { apiKey: 'from-sdk' }
   return calls

@@ -286,6 +286,30 @@ export const scenarios = {
     ])
   },
 
+  async 'an SDK that is callable and has the methods is called as Segment calls it'() {
+    const { win, plugins } = setup()
+    const calls = installSdk(win, 'both')
+    await loadAll(plugins)
+    await dispatch(plugins, track('Order Completed'))
+    await dispatch(plugins, identify('u1', { plan: 'pro' }))
+    assert.deepEqual(calls, [
+      ['call', 'track', 'Order Completed', { userId: 'u1', anonymousId: 'a1', properties: { total: 30 } }],
+      ['call', 'identify', 'u1', { plan: 'pro' }],
+    ])
+  },
+
+  async 'callable form: absent ids and properties stay absent, as in Segment\'s call'() {
+    const { win, plugins } = setup()
+    const calls = installSdk(win, 'callable')
+    await loadAll(plugins)
+    await dispatch(plugins, context({ type: 'track', event: 'Anonymous', anonymousId: 'a9' }))
+    await dispatch(plugins, context({ type: 'identify', userId: 'u1' }))
+    assert.deepEqual(calls, [
+      ['call', 'track', 'Anonymous', { userId: undefined, anonymousId: 'a9', properties: undefined }],
+      ['call', 'identify', 'u1', {}],
+    ])
+  },
+
   async 'identify without a userId is never sent, and noted at debug level only'() {
     const { win, plugins } = setup()
     const calls = installSdk(win)

@@ -70,6 +70,7 @@ class Action:
             "hasPerformBatch": False,
             "syncMode": None,
             "hooks": None,
+            "dynamicFields": None,
             "fields": {key: field_metadata(f) for key, f in self.fields.items()},
         }
 
@@ -80,7 +81,8 @@ class Preset:
     partner_action: str
     subscribe: str
     mapping: Mapping[str, Any]
-    type: Literal["automatic"] = "automatic"
+    type: Literal["automatic", "optional"] = "automatic"
+    """Segment's `automatic` (run by `subscriptions: presets`), or our `optional` (run only when listed)."""
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -91,6 +93,18 @@ class Preset:
             "mapping": dict(self.mapping),
             "eventSlug": None,
         }
+
+
+@dataclass(frozen=True)
+class MobilePlugin:
+    """A vendor's plugin for Segment's mobile libraries (analytics-swift, analytics-kotlin, the classic Android
+    library): it configures itself from `integrations[key]` of the source's settings document, which the settings
+    CDN fills with `settings(destination settings)` for every source a device-mode destination of this type names."""
+
+    key: str
+    """The plugin's key in `integrations` (`1Flow Mobile Plugin`)."""
+    settings: Callable[[Any], dict[str, Any]]
+    """The entry the plugin reads (`{"apiKey": …}`): public, as the app holds it."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +131,8 @@ class DevicePlugin:
     destination's SDK is never hosted."""
     sdk_file: str = "sdk.js"
     """The file name of the hosted copy (the last part of its path, as the vendor names its script)."""
+    mobile: MobilePlugin | None = None
+    """The vendor's mobile plugin the same device-mode destination configures in apps (None: web only)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +145,9 @@ class Destination:
     """The one declaration of the settings: validates the configuration, describes the definition."""
     actions: Mapping[str, Action]
     presets: tuple[Preset, ...] = ()
+    """Segment's presets (what `subscriptions: presets` runs)."""
+    optional_presets: tuple[Preset, ...] = ()
+    """Ours, never run by default: ready-made subscriptions a configuration lists to use (in `additions`)."""
     additions: Mapping[str, Any] = field(default_factory=dict)
     """Our own facts about the destination, shown next to Segment's metadata shape."""
     type: str = ""
@@ -184,5 +203,8 @@ class Destination:
             "audienceConfig": None,
             "actions": {slug: action.metadata() for slug, action in self.actions.items()},
             "presets": [preset.metadata() for preset in self.presets],
-            "additions": dict(self.additions),
+            "additions": {
+                **self.additions,
+                **({"optionalPresets": [p.metadata() for p in self.optional_presets]} if self.optional_presets else {}),
+            },
         }

@@ -63,6 +63,8 @@ class Field:
     maximum: float | None = None
     default_object_ui: str | None = None
     placeholder: str | None = None
+    format: str | None = None
+    """A JSON Schema `format` for the value (`uri`, `email`, …); types datetime, password and text set their own."""
     advanced: bool = False
     """Ours: an expert override, hidden from the basic settings."""
 
@@ -102,6 +104,8 @@ def field_schema(f: Field) -> dict[str, Any]:
     if f.description:
         schema["description"] = f.description
     schema["type"] = base_type
+    if f.format:
+        schema["format"] = f.format
     if f.default is not UNSET:
         schema["default"] = f.default
     if f.type == "datetime":
@@ -163,7 +167,7 @@ def field_metadata(f: Field) -> dict[str, Any]:
         "allowNull": f.allow_null,
         "dynamic": False,
         "default": None if f.default is UNSET else f.default,
-        "choices": None if f.choices is None else [_choice_metadata(c) for c in f.choices],
+        "choices": _choices_metadata(f.choices),
         "placeholder": f.placeholder,
         "properties": None if f.properties is None else {k: field_metadata(p) for k, p in f.properties.items()},
         "category": None,
@@ -175,6 +179,7 @@ def field_metadata(f: Field) -> dict[str, Any]:
         "defaultObjectUI": f.default_object_ui,
         "disabledInputMethods": None,
         "displayMode": None,
+        "format": f.format,
         "additionalProperties": f.additional_properties,
     }
 
@@ -187,11 +192,15 @@ def setting_metadata(f: Field) -> dict[str, Any]:
         "type": f.type,
         "required": f.required,
         "multiple": f.multiple,
-        "choices": None if f.choices is None else [_choice_metadata(c) for c in f.choices],
+        "choices": _choices_metadata(f.choices),
         "default": None if f.default is UNSET else f.default,
         "depends_on": None,
     }
 
 
-def _choice_metadata(choice: str | Choice) -> Any:
-    return choice if isinstance(choice, str) else {"value": choice.value, "label": choice.label}
+def _choices_metadata(choices: tuple[str | Choice, ...] | None) -> list[dict[str, Any]] | None:
+    """Choices as Segment's metadata lists them: `{label, value}` objects (a plain value is its own label), null
+    when there are none."""
+    if not choices:
+        return None
+    return [{"label": c, "value": c} if isinstance(c, str) else {"label": c.label, "value": c.value} for c in choices]

@@ -20,10 +20,11 @@ from .. import fql, mapping
 from ..actions import Status, deliver_event, run_subscription
 from ..actions.payload import PayloadValidationError
 from ..config import Config, DestinationConfig
+from ..ingest import IngestError
 from ..jsvalues import dumps as js_dumps
 from ..pipeline import DeviceEvent, StoreError, queries
 from ..server.state import ServerState
-from .auth import AdminAuth, Principal, admin_auth, auth_routes
+from .auth import AdminAuth, Principal, admin_auth, auth_routes, read_limited_body
 
 PREFIX = "/admin/api/v1"
 MAX_BODY = 1024 * 1024
@@ -71,9 +72,11 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
 
 
 async def body_json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise ApiError(413, "too_large", f"the body is over {MAX_BODY:,} bytes")
+    """The request's JSON object body of at most `MAX_BODY` bytes (refused with 413 while it is read)."""
+    try:
+        body = await read_limited_body(request, MAX_BODY)
+    except IngestError as err:
+        raise ApiError(err.status, err.code, err.message) from None
     try:
         data = orjson.loads(body or b"{}")
     except orjson.JSONDecodeError as exc:

@@ -36,6 +36,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from ..ingest import IngestError
+from ..server.tracking import read_body
+
 if TYPE_CHECKING:
     from ..config import AdminConfig
     from ..server.state import ServerState
@@ -48,6 +51,8 @@ MAX_FAILURES = 5
 """Wrong tokens one client IP may try within `FAILURE_WINDOW` seconds; the next attempts get 429."""
 FAILURE_WINDOW = 300.0
 MAX_FORM_BYTES = 8 * 1024
+"""The login form and the console's forms; a larger body is refused (413) while it is read."""
+_BODY_KEY = "actions_1flow.body"
 LOGIN_PATH = "/console/login"
 LOGIN_CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -291,18 +296,27 @@ async def require_csrf(request: Request) -> Session | Response:
     return session
 
 
+async def read_limited_body(request: Request, limit: int) -> bytes:
+    """The request's body, read once (kept on the request) with the tracking API's reader: refused with an
+    `IngestError` (413 `body_too_large`, answered as JSON by the server's error handler) as soon as it passes
+    `limit` bytes, and with 408 when it stalls or takes longer in all than the server's `body_timeout`."""
+    body = request.scope.get(_BODY_KEY)
+    if body is None:
+        timeout = request.app.state.server.config.server.body_timeout
+        body = await read_body(
+            request.receive, request.headers, timeout, limit, too_large=(413, "body_too_large"), deadline=timeout
+        )
+        request.scope[_BODY_KEY] = body
+    if len(body) > limit:
+        raise IngestError(413, "body_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit)
+    return body
+
+
 async def read_form(request: Request) -> dict[str, str]:
-    """An `application/x-www-form-urlencoded` body (first value of each field); cached on the request."""
-    cached = request.scope.get("actions_1flow.form")
-    if cached is not None:
-        return dict(cached)
-    body = await request.body()
-    fields: dict[str, str] = {}
-    if len(body) <= MAX_FORM_BYTES:
-        for name, values in parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True).items():
-            fields[name] = values[0]
-    request.scope["actions_1flow.form"] = fields
-    return dict(fields)
+    """An `application/x-www-form-urlencoded` body of at most `MAX_FORM_BYTES` (first value of each field)."""
+    body = await read_limited_body(request, MAX_FORM_BYTES)
+    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {name: values[0] for name, values in fields.items()}
 
 
 def _safe_next(target: str | None) -> str:
@@ -358,7 +372,10 @@ async def login_form(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     auth = admin_auth(request)
     ip = client_ip(request)
-    form = await read_form(request)
+    try:
+        form = await read_form(request)
+    except IngestError as err:  # too large, too slow or gone: the form shows why, as for a wrong token
+        return _page(login_html("/console", f"The form was refused: {err.message}."), err.status)
     next_path = _safe_next(form.get("next"))
     wait = auth.throttle.retry_after(ip)
     if wait:

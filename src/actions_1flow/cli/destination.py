@@ -314,6 +314,10 @@ def definition_command(type_: str | None, as_json: bool) -> None:
     click.echo("\nPresets (automatic):")
     for preset in meta["presets"]:
         click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
+    if additions.get("optionalPresets"):
+        click.echo("\nOptional presets (ours; run only when listed under subscriptions, see definition --json):")
+        for preset in additions["optionalPresets"]:
+            click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
     if additions.get("regions"):
         click.echo("\nRegions:")
         for name, region in additions["regions"].items():

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..server.assets import IMMUTABLE, Asset, asset_response
+from ..server.responses import json_error
 
 PACKAGE = "actions_1flow.console"
 
@@ -82,10 +83,6 @@ class StaticFiles:
         asked is older than the server; reloading it picks up the new URL)."""
         entry = self.by_url_name.get(request.path_params["name"])
         if entry is None:
-            return Response(
-                "not found\n",
-                status_code=404,
-                media_type="text/plain; charset=utf-8",
-                headers={"X-Content-Type-Options": "nosniff"},
-            )
+            message = "no such console file (a page older than the server asks for it: reload the page)"
+            return json_error(404, "not_found", message, {"X-Content-Type-Options": "nosniff"})
         return asset_response(request, entry.asset, SAME_ORIGIN)

@@ -13,7 +13,7 @@ from typing import Any
 
 from .body import decompress, parse_json_object, write_key_from
 from .errors import IngestError
-from .events import EVENT_TYPES, SHORT_PATHS, check_event, enrich, events_from_body
+from .events import EVENT_TYPES, PATH_ALIASES, check_event, enrich, events_from_body
 from .limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 
 __all__ = [
@@ -21,7 +21,7 @@ __all__ = [
     "MAX_BATCH_BYTES",
     "MAX_BATCH_EVENTS",
     "MAX_EVENT_BYTES",
-    "SHORT_PATHS",
+    "PATH_ALIASES",
     "IngestError",
     "TrackingRequest",
     "endpoint_kind",
@@ -38,10 +38,10 @@ class TrackingRequest:
 
 
 def endpoint_kind(name: str) -> str | None:
-    """`track`, `t`, `batch`, `b` … → the canonical kind (`track`, `batch`); None for an unknown endpoint."""
+    """`track`, `t`, `batch`, `b`, `import` … → the canonical kind (`track`, `batch`); None for an unknown endpoint."""
     if name in EVENT_TYPES or name == "batch":
         return name
-    return SHORT_PATHS.get(name)
+    return PATH_ALIASES.get(name)
 
 
 def read_request(

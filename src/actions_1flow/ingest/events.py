@@ -19,8 +19,19 @@ from .limits import MAX_BATCH_EVENTS, MAX_EVENT_BYTES
 
 EVENT_TYPES = ("identify", "track", "page", "screen", "group", "alias")
 
-SHORT_PATHS = {"i": "identify", "t": "track", "p": "page", "s": "screen", "g": "group", "a": "alias", "b": "batch"}
-"""analytics.js's short endpoint names (`/v1/t` …, `/v1/b` for batches)."""
+PATH_ALIASES = {
+    "i": "identify",
+    "t": "track",
+    "p": "page",
+    "s": "screen",
+    "g": "group",
+    "a": "alias",
+    "b": "batch",
+    "import": "batch",
+}
+"""Other names of the endpoints: analytics.js's short ones (`/v1/t` …, `/v1/b`, which analytics-swift, -kotlin and
+-react-native batch to as well), and `/v1/import`, where Segment's classic mobile libraries (analytics-android,
+which 1Flow's Android plugin runs on) post their batches."""
 
 _BATCH_DEFAULTS = ("context", "integrations", "sentAt")
 

@@ -31,6 +31,7 @@ import orjson
 import psycopg
 
 from ..config import redact_url
+from ..secrets import scrub_url_secrets
 from .store import StoreError, partition_of
 from .stores.postgres_schema import SCHEMA, prepare
 from .stores.sqlite import SQLiteStore
@@ -123,6 +124,7 @@ class Migration:
 
     def _open_target(self, url: str, partitions: int) -> None:
         self.target = redact_url(url)
+        self._target_url = url
         try:
             self._target = psycopg.connect(url, autocommit=True, connect_timeout=5)
             self.partitions = prepare(self._target, self.target, partitions)
@@ -132,7 +134,9 @@ class Migration:
                 "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM cursors)"
             ).fetchone()  # type: ignore[misc]
         except psycopg.Error as exc:
-            raise MigrationError(f"cannot use the target store {self.target}: {_reason(exc)}") from None
+            raise MigrationError(
+                f"cannot use the target store {self.target}: {_reason(exc, self._target_url)}"
+            ) from None
         if (events or cursors) and not self.into_non_empty:
             raise MigrationError(
                 f"the target store {self.target} is not empty ({events:,} events, {cursors:,} cursors); "
@@ -181,7 +185,7 @@ class Migration:
                 self._copy_suppressions(src, dst, report, advance)
         except psycopg.Error as exc:
             raise MigrationError(
-                f"the migration into {self.target} failed, nothing was written: {_reason(exc)}"
+                f"the migration into {self.target} failed, nothing was written: {_reason(exc, self._target_url)}"
             ) from None
         report.seconds = time.monotonic() - started
         return report
@@ -375,8 +379,9 @@ def _chunks(src: sqlite3.Connection, sql: str) -> Iterator[list[Any]]:
         yield rows
 
 
-def _reason(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+def _reason(exc: BaseException, url: str) -> str:
+    """The first line of a driver's error, without the secrets of `url`."""
+    return scrub_url_secrets((str(exc).strip().splitlines() or [type(exc).__name__])[0], url)
 
 
 __all__ = ["Migration", "MigrationError", "MigrationReport", "sqlite_path"]

@@ -4,8 +4,9 @@ Routes:
 
 - `POST /v1/{identify,track,batch}`: the HTTP API, US region (`/{region}/v1/...` for other regions, e.g.
   `/eu/v1/track`)
-- `GET /js/1flow.js[?form=both|callable]`: the fake web SDK (CORS-open), by default shaped as 1Flow publishes it
-  (`_1flow.logEvent`/`logUser`/`on`); `/{region}/js/1flow.js` likewise
+- `GET /js/1flow.js[?form=callable|methods|both]`: the fake web SDK (CORS-open), by default callable as
+  `_1flow("track"|"identify", …)`, the form 1Flow's own 2024 Segment integration calls (docs/oneflow.md has the
+  evidence); `/{region}/js/1flow.js` likewise
 - `POST /_sandbox/sdk`: where the fake SDK reports each call it receives
 - `GET /_sandbox/calls[?channel=http|sdk]`: everything that arrived, in order (keys masked)
 - `POST /_sandbox/reset`: forget calls and queued faults
@@ -23,6 +24,7 @@ from typing import Any
 import orjson
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..destinations.oneflow import wire
 from ..destinations.oneflow.regions import DEFAULT_REGION, REGIONS
+from ..request_text import RequestTextGuard
 from .rules import CHECKS
 from .state import CHANNEL_HTTP, CHANNEL_SDK, Fault, SandboxKey, SandboxState, retry_after_header
 
@@ -144,10 +147,15 @@ async def api(request: Request) -> Response:
 SERVED_MARK = "/*SERVED*/null"
 """Where the served script gets what this request says: the report URL and the form."""
 
+SDK_FORMS = ("callable", "methods", "both")
+"""How the fake SDK's `window._1flow` looks: a function `_1flow(command, …)`; an object with `logEvent`,
+`logUser` and `on` (the 2022 npm loader's form); or a function that also has those methods."""
+DEFAULT_SDK_FORM = "callable"
+"""The form the evidence points to for 1Flow's SDK today (docs/oneflow.md, "The web SDK's form")."""
+
 
 async def sdk_script(request: Request) -> Response:
-    """The fake web SDK; `?form=` picks how `window._1flow` looks (methods, the default and 1Flow's own; both;
-    callable).
+    """The fake web SDK; `?form=` picks how `window._1flow` looks (`SDK_FORMS`, `DEFAULT_SDK_FORM` when absent).
 
     The script is told its report URL (this sandbox, the request's region) and form when it is served, so a copy
     served from another origin (first-party SDK hosting) still reports here, as 1Flow's SDK talks to 1Flow's API
@@ -155,11 +163,11 @@ async def sdk_script(request: Request) -> Response:
     region = _region(request)
     if region is None:
         return _error(404, "unknown region")
+    form = request.query_params.get("form") or DEFAULT_SDK_FORM
+    if form not in SDK_FORMS:
+        return _error(400, f"form must be one of {', '.join(SDK_FORMS)}, not {form[:40]!r}")
     prefix = "" if "region" not in request.path_params else f"/{region}"
-    served = {
-        "reportUrl": str(request.base_url).rstrip("/") + prefix + "/_sandbox/sdk",
-        "form": request.query_params.get("form") or "methods",
-    }
+    served = {"reportUrl": str(request.base_url).rstrip("/") + prefix + "/_sandbox/sdk", "form": form}
     return Response(
         SDK_SOURCE.replace(SERVED_MARK, orjson.dumps(served).decode(), 1),
         media_type="application/javascript",
@@ -265,7 +273,8 @@ def create_app(keys: list[SandboxKey | str] | None = None, *, rate: float | None
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", faults, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error})
+    text_only = Middleware(RequestTextGuard, refusal=lambda code, message: _error(400, message))
+    app = Starlette(routes=routes, middleware=[text_only], exception_handlers={HTTPException: _http_error})
     app.state.sandbox = SandboxState(parsed, rate)
     return app
 

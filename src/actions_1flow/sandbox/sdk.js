@@ -6,12 +6,12 @@
  * on("ready") listeners. Every call is reported to the sandbox that served it (POST <sandbox>/_sandbox/sdk, even when
  * the page loaded a copy from elsewhere) so tests can see it.
  *
- * ?form= picks the shape of window._1flow:
- *   methods (default) - a plain object with logEvent(name, props), logUser(userId, props), on(event, cb): the
- *                       shape 1Flow publishes (its npm wrapper, javascript-1flow-sdk, calls exactly these on
- *                       the global _1flow once window.glob is set)
- *   both              - a function _1flow("track"|"identify", ...) that also has those methods
- *   callable          - only the function form, as Segment's integration calls it
+ * ?form= picks the shape of window._1flow (the sandbox always says which; an unknown form is refused):
+ *   callable (default) - only the function form _1flow("track"|"identify", ...), as Segment's integration calls it
+ *                        since 1Flow's own 2024 change to it (docs/oneflow.md weighs the evidence)
+ *   methods            - a plain object with logEvent(name, props), logUser(userId, props), on(event, cb): what
+ *                        1Flow's 2022 npm wrapper, javascript-1flow-sdk, calls on the global once window.glob is set
+ *   both               - a function that also has those methods
  */
 (function () {
   'use strict'
@@ -24,7 +24,7 @@
   var apiKey = script.getAttribute('data-api-key') || ''
   // Filled in by the sandbox as it serves the script, so a copy served from elsewhere still reports to it.
   var served = /*SERVED*/null || {}
-  var form = served.form || src.searchParams.get('form') || 'methods'
+  var form = served.form || src.searchParams.get('form') || 'callable'
   var reportUrl = served.reportUrl || src.origin + src.pathname.replace(/\/js\/1flow\.js$/, '') + '/_sandbox/sdk'
   var listeners = {}
   var ready = false

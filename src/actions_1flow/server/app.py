@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 from collections.abc import AsyncIterator
@@ -28,11 +29,13 @@ from ..ingest.origins import OriginPolicy
 from ..pipeline import RetryPolicy, Store, stores
 from ..pipeline.suppression import SuppressionList
 from ..pipeline.worker import Worker
+from ..request_text import RequestTextGuard
 from .demo import demo_routes
 from .device_mode import device_mode_routes
 from .errors import EXCEPTION_HANDLERS
 from .ratelimit import RateLimiter
 from .readiness import health, ready
+from .responses import json_error
 from .sdk_proxy import SdkProxy
 from .state import ServerState
 from .tracking import TrackingAPI
@@ -184,8 +187,11 @@ def create_app(
     elif config.metrics.public:
         routes += metrics
     limiter = RateLimiter.for_sources(config.sources)
+    # Inside the tracking API, which reads no URL (and answers first on its hot path): every other route.
+    text_only = Middleware(RequestTextGuard, refusal=functools.partial(json_error, 400))
     middleware = [
         Middleware(TrackingAPI, state=state, limiter=limiter),
+        text_only,
         Middleware(AdminGate, enabled=(lambda: False) if separate else (lambda: state.config.admin is not None)),
     ]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan, exception_handlers=EXCEPTION_HANDLERS)
@@ -198,7 +204,7 @@ def create_app(
     if separate:
         admin_app = Starlette(
             routes=[Route("/health", health), *admin_routes, *metrics],
-            middleware=[Middleware(AdminGate, enabled=lambda: state.config.admin is not None)],
+            middleware=[text_only, Middleware(AdminGate, enabled=lambda: state.config.admin is not None)],
             exception_handlers=EXCEPTION_HANDLERS,
         )
         for name, value in shared.items():

@@ -172,14 +172,13 @@ class DeviceEvents:
     async def endpoint(self, request: Request) -> Response:
         """`POST /v1/device-events`."""
         try:
-            try:
-                body = await read_body(
-                    request.receive, request.headers, self.state.config.server.body_timeout, MAX_REPORT_BYTES
-                )
-            except IngestError as err:
-                if err.code != "batch_too_large":
-                    raise
-                raise IngestError(413, "report_too_large", f"a report is at most {MAX_REPORT_BYTES:,} bytes") from None
+            body = await read_body(
+                request.receive,
+                request.headers,
+                self.state.config.server.body_timeout,
+                MAX_REPORT_BYTES,
+                too_large=(413, "report_too_large"),
+            )
             event = self._read(body, request.headers.get("origin"))
         except IngestError as err:
             return error_response(err.status, err.code, err.message)

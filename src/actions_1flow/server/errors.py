@@ -11,6 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..ingest import IngestError
 from .responses import json_error
 
 log = logging.getLogger("actions_1flow.server")
@@ -41,7 +42,13 @@ async def unexpected(request: Request, exc: Exception) -> Response:
     return json_error(500, "internal_error", "the server failed to handle the request; retry later")
 
 
-EXCEPTION_HANDLERS = {HTTPException: http_exception, Exception: unexpected}
+async def refused_input(request: Request, exc: Exception) -> Response:
+    """Input refused below a route (a body over its limit, too slow, a client gone) as the tracking API answers it."""
+    assert isinstance(exc, IngestError)
+    return json_error(exc.status, exc.code, exc.message)
+
+
+EXCEPTION_HANDLERS = {HTTPException: http_exception, IngestError: refused_input, Exception: unexpected}
 
 
 MAX_SHOWN_PATH = 200

@@ -29,6 +29,13 @@ Consent (docs/privacy.md), published as Segment's CDN does for `@segment/analyti
   every event's stamp itself, injects the vendor SDK only once an event grants consent, and drops the paths before
   its triggers and mappings, so a page without the wrapper (or with a permissive one) gets the same verdict.
 Nothing is published when no destination of the source has consent configured.
+
+Mobile apps load the same document (analytics-swift and analytics-kotlin ask `https://<cdnHost>/projects/<wk>/
+settings`, and take `integrations["Segment.io"].apiHost` from it): a destination whose `DevicePlugin.mobile` names
+the vendor's plugin for Segment's mobile libraries gets `integrations[<its key>]` = what that plugin reads (for 1Flow,
+`"1Flow Mobile Plugin": {"apiKey": …}`), plus `consentSettings.categories` when the destination has consent (Segment's
+mobile consent plugins read it there). analytics-next leaves such an entry alone: it has no `type: "browser"`, no
+`componentTypes` and no `bundlingStatus`, and names no remote plugin.
 """
 
 from __future__ import annotations
@@ -122,6 +129,23 @@ def integration_entry(plugins: list[dict[str, Any]]) -> dict[str, Any]:
     return entry
 
 
+def mobile_entries(device: list[DestinationConfig]) -> dict[str, dict[str, Any]]:
+    """`integrations` entries for the vendors' mobile plugins of these device-mode destinations: one per plugin key
+    (destinations sharing a key share the page's vendor SDK and settings, which the configuration checks), with the
+    union of their consent categories."""
+    entries: dict[str, dict[str, Any]] = {}
+    for destination in device:
+        plugin = destination.definition.device
+        mobile = plugin.mobile if plugin is not None else None
+        if mobile is None:
+            continue
+        entry = entries.setdefault(mobile.key, mobile.settings(destination.settings))
+        if destination.consent:
+            known = entry.setdefault("consentSettings", {"categories": []})["categories"]
+            known.extend(c for c in destination.consent.categories if c not in known)
+    return entries
+
+
 def settings_document(config: Config, source: SourceConfig, base_url: str) -> dict[str, Any]:
     """analytics-next's CDN settings for `source`, served from `base_url` (`http://host:port`, no trailing slash)."""
     url = urlsplit(base_url)
@@ -136,6 +160,7 @@ def settings_document(config: Config, source: SourceConfig, base_url: str) -> di
     }
     for name in dict.fromkeys(p["name"] for p in plugins):
         integrations[name] = integration_entry([p for p in plugins if p["name"] == name])
+    integrations.update(mobile_entries(device))
     consent: dict[str, Any] = {}
     every = [d for d in config.destinations if source.name in config.sources_of(d)]  # both modes
     if all_categories := consent_categories(every):

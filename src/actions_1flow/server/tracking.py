@@ -1,5 +1,6 @@
-"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}` and analytics.js's
-short paths `/v1/{i,t,p,s,g,a,b}`, with CORS for browser sources.
+"""The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}`, analytics.js's
+short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` too) and the classic mobile
+libraries' `/v1/import`, with CORS for browser sources.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries.
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
-from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, SHORT_PATHS, IngestError, read_request
+from ..ingest import EVENT_TYPES, MAX_BATCH_BYTES, PATH_ALIASES, IngestError, read_request
 from .ratelimit import RateLimiter
 from .responses import respond, respond_error
 from .state import ServerState
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("actions_1flow.server")
 
-ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *SHORT_PATHS)}
+ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *PATH_ALIASES)}
 """Every tracking path and the endpoint name it stands for."""
 
 ALLOW = "OPTIONS, POST"
@@ -190,22 +191,29 @@ class TrackingAPI:
 
 
 async def read_body(
-    receive: Receive, headers: Mapping[str, str], timeout: float, limit: int = MAX_BATCH_BYTES
+    receive: Receive,
+    headers: Mapping[str, str],
+    timeout: float,
+    limit: int = MAX_BATCH_BYTES,
+    *,
+    too_large: tuple[int, str] = (400, "batch_too_large"),
+    deadline: float | None = None,
 ) -> bytes:
-    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more) or
-    stalls for `timeout` seconds (a Content-Length larger than what is sent would otherwise hold the request open)."""
+    """The request body, refused as soon as it passes `limit` bytes (the client cannot make us buffer more, whatever
+    its Content-Length says or when it sends none) or stalls for `timeout` seconds (a Content-Length larger than what
+    is sent would otherwise hold the request open). `too_large` is the refusal's status and code (the tracking API
+    answers 400 as Segment does; other endpoints 413); `deadline`, when given, bounds the whole body's time too."""
+    status, code = too_large
     declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise IngestError(
-            400,
-            "batch_too_large",
-            f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request",
-            limit,
+            status, code, f"the body is {int(declared):,} bytes; the limit is {limit:,} bytes per request", limit
         )
     chunks, size = [], 0
     loop = asyncio.get_running_loop()
+    started = loop.time()
     try:
-        async with asyncio.timeout(timeout) as deadline:
+        async with asyncio.timeout(timeout if deadline is None else min(timeout, deadline)) as stall:
             while True:
                 message = await receive()
                 if message["type"] == "http.disconnect":
@@ -213,14 +221,15 @@ async def read_body(
                 chunk = message.get("body", b"")
                 size += len(chunk)
                 if size > limit:
-                    raise IngestError(
-                        400, "batch_too_large", f"the body exceeds the limit of {limit:,} bytes per request", limit
-                    )
+                    raise IngestError(status, code, f"the body exceeds the limit of {limit:,} bytes per request", limit)
                 chunks.append(chunk)
                 if not message.get("more_body", False):
                     break
-                deadline.reschedule(loop.time() + timeout)
+                next_stall = loop.time() + timeout
+                stall.reschedule(next_stall if deadline is None else min(next_stall, started + deadline))
     except TimeoutError:
+        if deadline is not None and loop.time() >= started + deadline:
+            raise IngestError(408, "body_timeout", f"the body took longer than {deadline:g}s to arrive") from None
         raise IngestError(
             408, "body_timeout", f"the body stopped arriving for {timeout:g}s (is Content-Length right?)"
         ) from None

@@ -1,9 +1,11 @@
 """The 1Flow Web (Actions) destination: the Track Event and Identify User actions, their presets, and how the kit
-runs it (settings model, HTTP client for cloud mode, browser plugin for device mode).
+runs it (settings model, HTTP client for cloud mode, browser plugin for device mode, 1Flow's mobile plugins).
 
-Fields, defaults and presets follow Segment's `actions-1flow` (identify also takes an `anonymousId`). Our rules on
-top: Identify without a userId is not sent (the destination's docs promise it; Segment's code does not enforce
-it), and neither is a Track with no user id and no anonymous id (1Flow could not attribute it).
+Actions, fields, defaults and presets are Segment's `actions-1flow` as it stands since 1Flow's own 2024 change
+(Identify User has `userId` and `traits` only; tests/oneflow/segment_metadata.py holds the facts at a named commit);
+the descriptions are ours (docs/oneflow.md lists each). Our rules on top: Identify without a userId is not sent (the
+destination's docs promise it; Segment's code does not enforce it), and neither is a Track with no user id and no
+anonymous id (1Flow could not attribute it). Page and screen presets are optional: ours, never run by default.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ...actions import (
     DevicePlugin,
     Field,
     Filtered,
+    MobilePlugin,
     PerformInput,
     PerformResult,
     Preset,
@@ -36,29 +39,40 @@ PLUGIN_BUILD = ("web", "dist", "actions-1flow.min.js")
 DEFAULT_LOAD_TIMEOUT_MS = 10_000
 """The plugin's own default, published explicitly so the settings document says what the page will do."""
 
-_USER_ID = Field(label="User ID", description="The user's unique identifier.", default={"@path": "$.userId"})
-_ANONYMOUS_ID = Field(
-    label="Anonymous ID", description="The identifier of a user not yet known.", default={"@path": "$.anonymousId"}
-)
-
 TRACK_FIELDS: dict[str, Field] = {
-    "event_name": Field(label="Event Name", description="What happened.", required=True, default={"@path": "$.event"}),
-    "userId": _USER_ID,
-    "anonymousId": _ANONYMOUS_ID,
+    "event_name": Field(
+        label="Event Name",
+        description="The event's name, which 1Flow's survey triggers match (Segment's `event`).",
+        required=True,
+        default={"@path": "$.event"},
+    ),
+    "userId": Field(
+        label="User ID",
+        description="The user's id in your system (Segment's `userId`), sent to 1Flow as `userId` / `user_id`.",
+        default={"@path": "$.userId"},
+    ),
+    "anonymousId": Field(
+        label="Anonymous ID",
+        description="The id the Segment library gave a visitor not yet identified (Segment's `anonymousId`).",
+        default={"@path": "$.anonymousId"},
+    ),
     "properties": Field(
         label="Event Properties",
-        description="Details of the event.",
+        description="The event's details, 1Flow's event parameters (Segment's `properties`).",
         type="object",
         default={"@path": "$.properties"},
     ),
 }
 
 IDENTIFY_FIELDS: dict[str, Field] = {
-    "userId": _USER_ID,
-    "anonymousId": _ANONYMOUS_ID,
+    "userId": Field(
+        label="User ID",
+        description="The user's id in your system, 1Flow's userID; an Identify without one is not sent.",
+        default={"@path": "$.userId"},
+    ),
     "traits": Field(
         label="Custom Attributes",
-        description="The user's attributes (1Flow's userDetails).",
+        description="The user's attributes, 1Flow's userDetails (Segment's `traits`).",
         type="object",
         default={"@path": "$.traits"},
         default_object_ui="keyvalue",
@@ -92,19 +106,15 @@ def perform_identify(data: PerformInput) -> PerformResult:
     payload = data.payload
     if not payload.get("userId"):
         return Filtered(IDENTIFY_WITHOUT_USER_ID)
-    return [
-        wire.identify(
-            payload["userId"],
-            traits=payload.get("traits"),
-            anonymous_id=payload.get("anonymousId") or None,
-            timestamp=_timestamp(data.event),
-        )
-    ]
+    return [wire.identify(payload["userId"], traits=payload.get("traits"), timestamp=_timestamp(data.event))]
 
 
 TRACK_EVENT = Action(
     title="Track Event",
-    description="Send an event to 1Flow (logEvent in the browser, POST /track from the server).",
+    description=(
+        "Send an event to 1Flow: `_1flow('track', event_name, {userId, anonymousId, properties})` in the browser, "
+        "`POST /track` from the server."
+    ),
     fields=TRACK_FIELDS,
     perform=perform_track,
     default_subscription='type = "track"',
@@ -112,7 +122,10 @@ TRACK_EVENT = Action(
 
 IDENTIFY_USER = Action(
     title="Identify User",
-    description="Create or update a 1Flow user (logUser in the browser, POST /identify from the server).",
+    description=(
+        "Create or update a 1Flow user: `_1flow('identify', userId, traits)` in the browser, `POST /identify` from "
+        "the server; not sent without a userId."
+    ),
     fields=IDENTIFY_FIELDS,
     perform=perform_identify,
     default_subscription='type = "identify"',
@@ -124,6 +137,30 @@ PRESETS = (
     Preset("Track Event", "trackEvent", 'type = "track"', default_values(TRACK_FIELDS)),
     Preset("Identify User", "identifyUser", 'type = "identify"', default_values(IDENTIFY_FIELDS)),
 )
+
+
+def _named_view(kind: str) -> Preset:
+    """Pages or screens as 1Flow tracks: `<kind>_<name>`, or `<kind>_view` without a name, as 1Flow's classic
+    Segment destination names them (its mobile plugins' docs name screens the same way; docs/oneflow.md)."""
+    event_name = {
+        "@if": {"blank": {"@path": "$.name"}, "then": {"@template": kind + "_{{name}}"}, "else": f"{kind}_view"}
+    }
+    mapping = {**default_values(TRACK_FIELDS), "event_name": event_name}
+    return Preset(f"Track {kind.title()}", "trackEvent", f'type = "{kind}"', mapping, type="optional")
+
+
+OPTIONAL_PRESETS = (_named_view("page"), _named_view("screen"))
+"""Ours, never run by `subscriptions: presets`: list them as subscriptions to send pages and screens."""
+
+MOBILE_PLUGIN_KEY = "1Flow Mobile Plugin"
+"""The key 1Flow's plugins for analytics-swift (`1Flow-Inc/1flow-segment-iOS`) and the classic Android library
+(`1Flow-Inc/1flow-segment-tool`) read from the settings document's `integrations`."""
+
+
+def mobile_settings(settings: OneFlowSettings) -> dict[str, Any]:
+    """`integrations["1Flow Mobile Plugin"]`: the one key both plugins read (`apiKey`), public as in the page."""
+    return {"apiKey": settings.projectApiKey.get_secret_value()}
+
 
 ADDITIONS: dict[str, Any] = {
     "modes": ["device", "cloud"],
@@ -142,10 +179,14 @@ ADDITIONS: dict[str, Any] = {
     "limits": {"maxEventBytes": wire.MAX_REQUEST_BYTES, "maxBatchBytes": wire.MAX_BATCH_BYTES},
     "cloudEndpoints": {"trackEvent": "POST /track", "identifyUser": "POST /identify", "batch": "POST /batch"},
     "payloadSchemas": {slug: action.schema for slug, action in ACTIONS.items()},
+    "mobilePlugin": {"key": MOBILE_PLUGIN_KEY, "settings": {"apiKey": "projectApiKey"}},
     "rules": [
         "Identify without a userId is not sent; it is reported as filtered.",
         "Track without a userId and an anonymousId is not sent; it is reported as filtered.",
         "Server-side (cloud) events feed 1Flow targeting but cannot trigger surveys.",
+        "In the page, the SDK is called as Segment calls it, `_1flow('track' | 'identify', …)`, when `_1flow` is a "
+        "function; its methods `logEvent` / `logUser` otherwise.",
+        "Pages and screens reach 1Flow only through the optional presets (optionalPresets), never by default.",
     ],
 }
 
@@ -191,6 +232,7 @@ ONEFLOW = Destination(
     settings_model=OneFlowSettings,
     actions=ACTIONS,
     presets=PRESETS,
+    optional_presets=OPTIONAL_PRESETS,
     additions=ADDITIONS,
     type=TYPE,
     vendor="1Flow",
@@ -204,5 +246,6 @@ ONEFLOW = Destination(
         page_conflict="another projectApiKey, sdkUrl or sdkProxy",
         hosted_sdk=hosted_sdk,
         sdk_file="1flow.js",
+        mobile=MobilePlugin(MOBILE_PLUGIN_KEY, mobile_settings),
     ),
 )

@@ -19,7 +19,8 @@ class OneFlowSettings(DestinationSettings):
 
     projectApiKey: SecretStr = setting(
         "Project API Key",
-        "Your 1Flow project's API key (1Flow dashboard → Settings → Project settings). Kept secret.",
+        "Your 1Flow project's API key (1Flow dashboard → Settings → Project settings → API keys). Masked in logs "
+        "and outputs; device mode gives it to the page and the app, where 1Flow's SDKs read it.",
         example='"${ONEFLOW_PROJECT_KEY}"',
     )
     region: Literal["us", "eu"] = setting(

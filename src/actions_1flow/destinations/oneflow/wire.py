@@ -89,17 +89,10 @@ def track(
     return Message("track", body, ref)
 
 
-def identify(
-    user_id: str,
-    *,
-    traits: dict[str, Any] | None = None,
-    anonymous_id: str | None = None,
-    timestamp: Any = None,
-    ref: Any = None,
-) -> Message:
-    """`POST /identify`: create or update a user and its traits (1Flow requires `user_id`)."""
+def identify(user_id: str, *, traits: dict[str, Any] | None = None, timestamp: Any = None, ref: Any = None) -> Message:
+    """`POST /identify`: create or update a user and its traits (1Flow requires `user_id`; the documented body has
+    no anonymous id, and Segment's Identify User sends none since 2024)."""
     body: dict[str, Any] = {"user_id": user_id}
-    _put(body, "anonymous_id", anonymous_id)
     body["traits"] = traits if traits is not None else {}
     _put(body, "timestamp", iso_timestamp(timestamp))
     return Message("identify", body, ref)

@@ -34,6 +34,7 @@ import psycopg
 import psycopg_pool
 
 from ...config import redact_url
+from ...secrets import scrub_url_secrets
 from ..store import (
     ACTIVITY_RETENTION_S,
     PURGE_CHUNK,
@@ -170,9 +171,9 @@ class PostgresStore:
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S, autocommit=True) as conn:
                 self.partitions = prepare(conn, self.description, partitions)
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot connect to the event store {self.description}: {_reason(exc)}") from None
+            raise StoreError(f"cannot connect to the event store {self.description}: {self._why(exc)}") from None
         except psycopg.Error as exc:
-            raise StoreError(f"cannot use the event store {self.description}: {_reason(exc)}") from None
+            raise StoreError(f"cannot use the event store {self.description}: {self._why(exc)}") from None
         self._pool = psycopg_pool.ConnectionPool(
             url,
             min_size=1,
@@ -203,8 +204,12 @@ class PostgresStore:
         else:
             self.unavailable = None
 
+    def _why(self, exc: BaseException) -> str:
+        """The driver's reason for a failure, without the URL's secrets (libpq may quote what it could not parse)."""
+        return scrub_url_secrets(_reason(exc), self.url)
+
     def _lost(self, exc: BaseException) -> StoreUnavailable:
-        reason = f"the event store {self.description} cannot be reached: {_reason(exc)}"
+        reason = f"the event store {self.description} cannot be reached: {self._why(exc)}"
         if self.unavailable is None:
             log.error("%s — answering 503 until it is back", reason)
         self.unavailable = reason
@@ -264,7 +269,7 @@ class PostgresStore:
                     break
                 except psycopg.Error as exc:
                     conn.rollback()  # type: ignore[union-attr]
-                    outcomes.append((op, None, StoreError(_reason(exc))))
+                    outcomes.append((op, None, StoreError(self._why(exc))))
             done = {id(op) for op, _, _ in outcomes}
             outcomes.extend((op, None, StoreUnavailable(self.unavailable or "")) for op in ops if id(op) not in done)
         else:

@@ -15,18 +15,21 @@ export const POLL_INTERVAL_MS = 50
 export const MAX_REPORTS_PER_PAGE = 20
 const EVENT_HOOKS = ['track', 'identify', 'page', 'screen', 'group', 'alias']
 
-// What each 1Flow action sends: a call on the SDK (methods when the SDK has them, else its callable form), or
-// a reason not to send (`skip`: filtered, reported at debug level; `invalid`: a payload error, reported).
+// What each 1Flow action sends: a call on the SDK, or a reason not to send (`skip`: filtered, reported at debug
+// level; `invalid`: a payload error, reported). The SDK is called as Segment's integration calls it when
+// `window._1flow` is a function (its callable form, which 1Flow's own 2024 change to that integration relies on),
+// through its methods (the 2022 npm loader's form) when it is an object without one.
 const ACTIONS = {
   trackEvent(payload) {
     const name = text(payload.event_name)
     if (!name) return { invalid: `trackEvent needs an event_name, the mapping gave ${typeOf(payload.event_name)}` }
     const properties = plainObject(payload.properties)
+    const ids = { userId: text(payload.userId) || undefined, anonymousId: text(payload.anonymousId) || undefined }
     return {
       call: (sdk) =>
-        typeof sdk.logEvent === 'function'
-          ? sdk.logEvent(name, properties)
-          : sdk('track', name, { userId: payload.userId, anonymousId: payload.anonymousId, properties }),
+        typeof sdk === 'function'
+          ? sdk('track', name, { ...ids, properties })
+          : sdk.logEvent(name, properties || {}),
     }
   },
   identifyUser(payload) {
@@ -35,7 +38,7 @@ const ACTIONS = {
     const traits = plainObject(payload.traits)
     return {
       call: (sdk) =>
-        typeof sdk.logUser === 'function' ? sdk.logUser(userId, traits) : sdk('identify', userId, { ...traits }),
+        typeof sdk === 'function' ? sdk('identify', userId, { ...traits }) : sdk.logUser(userId, traits || {}),
     }
   },
 }
@@ -45,7 +48,7 @@ function text(value) {
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   return typeof value === 'string' ? value : ''
 }
-const plainObject = (value) => (typeOf(value) === 'object' ? value : {})
+const plainObject = (value) => (typeOf(value) === 'object' ? value : undefined)
 
 /** Plugins for analytics-next from the settings our server publishes (docs/web.md, "Plugin contract"). */
 export function createPlugins(settings, win) {
@@ -154,7 +157,7 @@ function createReporter(settings, win) {
   }
 }
 
-// The real SDK: `window.glob` is set and `window._1flow` is either an object with logEvent/logUser or a function,
+// The real SDK: `window.glob` is set and `window._1flow` is either a function or an object with logEvent/logUser,
 // and it is not whatever `_1flow` held before the SDK ran (a stub such as Segment's 5-ms retry function).
 function sdkIsReady(win, stub) {
   const sdk = win._1flow
