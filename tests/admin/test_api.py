@@ -19,11 +19,6 @@ from tests.helpers.sandbox import US_KEY
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def storage_url(request, tmp_path) -> str:
     if request.param == "sqlite":

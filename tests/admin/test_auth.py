@@ -11,11 +11,6 @@ from tests.admin.conftest import TOKEN, AppClient, bearer, login, write_config
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_without_session_pages_redirect_and_api_answers_401(sqlite_config):
     async with AppClient(sqlite_config) as client:
         r = await client.get("/admin/api/v1/session")

@@ -20,11 +20,6 @@ from tests.helpers.server import ServeProcess
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 def edit(path, change) -> None:
     data = yaml.safe_load(path.read_text())
     change(data)
