@@ -26,11 +26,11 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def hosting_server(tmp_path_factory, sandbox_server):
+def hosting_server(tmp_path_factory, sandbox_server, site):
     tmp = tmp_path_factory.mktemp("sdkproxy")
     config = {
         "storage": f"sqlite:///{tmp}/db.sqlite",
-        "sources": [{"name": "shop", "write_key": "wk_fp"}],
+        "sources": [{"name": "shop", "write_key": "wk_fp", "cors_origins": [site.url]}],
         "destinations": [
             {
                 "name": "1flow-first-party",

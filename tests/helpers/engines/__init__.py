@@ -83,7 +83,8 @@ class Tab:
         self._evaluate(WATCH)
 
     def resources(self) -> list[str]:
-        """Every URL the current document fetched (Resource Timing: scripts, XHR/fetch, beacons)."""
+        """Every URL the current document fetched (Resource Timing: scripts, XHR/fetch, beacons), each once its body
+        arrived. WebKit lists only requests that got a response; Chromium and Firefox list failed ones too."""
         return self.evaluate("() => performance.getEntriesByType('resource').map((e) => e.name)")
 
 
