@@ -1,7 +1,8 @@
 """Mapping throughput: ours against Segment's `@segment/actions-core` transform, same inputs, one run.
 
 (a) the 1Flow presets' mappings over 10,000 realistic ~1 KB events;
-(b) the public conformance corpus (284 mapping/event pairs: every directive, invalid and failing mappings too).
+(b) the public conformance corpus (284 mapping/event pairs: every directive, invalid and failing mappings too);
+(c) `@liquid` mappings (output, filters, conditions with `blank`, a property named `limit`) over 2,000 of the events.
 
 For ours, two numbers: `CompiledMapping.apply` (compiled once) and `transform()` (through its cache, as the
 pipeline calls it). The reference is `transform` in node via the oracle's bench ops, timed inside node.
@@ -39,6 +40,20 @@ PRESETS = [
     {"userId": {"@path": "$.userId"}, "traits": {"@path": "$.traits"}},
 ]
 EVENT_COUNT = 10_000
+LIQUID = [
+    {
+        "summary": {
+            "@liquid": "{{ event | upcase }}: {{ properties.total | times: 1.19 | round: 2 }} "
+            "{{ properties.currency | default: 'EUR' }}"
+        }
+    },
+    {
+        "plan": {"@liquid": "{% if traits.plan == blank %}none{% elsif traits.plan == 'pro' %}paid{% endif %}"},
+        "page": {"@liquid": "{{ context.page.path | split: '/' | last | default: 'home' }}"},
+        "limit": {"@liquid": "{{ properties.limit | default: 20 }}"},
+    },
+]
+LIQUID_EVENT_COUNT = 2_000
 
 
 def realistic_events(count: int, seed: int = 7) -> list[dict]:
@@ -130,8 +145,8 @@ def rate(work: Callable[[], int], seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
-def bench_presets(oracle: NodeOracle, events: list[dict], seconds: float) -> dict[str, float]:
-    compiled = [compile(m).apply for m in PRESETS]
+def bench_mappings(oracle: NodeOracle, mappings: list[dict], events: list[dict], seconds: float) -> dict[str, float]:
+    compiled = [compile(m).apply for m in mappings]
 
     def apply_all() -> int:
         for apply in compiled:
@@ -140,12 +155,12 @@ def bench_presets(oracle: NodeOracle, events: list[dict], seconds: float) -> dic
         return len(compiled) * len(events)
 
     def transform_all() -> int:
-        for mapping in PRESETS:
+        for mapping in mappings:
             for event in events:
                 transform(mapping, event)
-        return len(PRESETS) * len(events)
+        return len(mappings) * len(events)
 
-    reference = oracle.call("mapping.bench", mappings=PRESETS, events=events, seconds=seconds)["per_second"]
+    reference = oracle.call("mapping.bench", mappings=mappings, events=events, seconds=seconds)["per_second"]
     return {"compiled": rate(apply_all, seconds), "transform": rate(transform_all, seconds), "reference": reference}
 
 
@@ -195,12 +210,15 @@ def main() -> None:
     corpus = json.loads((ROOT / "tests/fixtures/mapping-public.json").read_text(encoding="utf-8"))["cases"]
     size = sum(len(json.dumps(e, separators=(",", ":"))) for e in events) / len(events)
     with NodeOracle() as oracle:
-        check_agreement(oracle, [{"mapping": m, "event": e} for m in PRESETS for e in events[:500]] + corpus)
+        check_agreement(oracle, [{"mapping": m, "event": e} for m in PRESETS + LIQUID for e in events[:500]] + corpus)
         results = {
-            f"(a) 1Flow presets x {EVENT_COUNT:,} events (avg {size:.0f} B)": bench_presets(
-                oracle, events, args.seconds
+            f"(a) 1Flow presets x {EVENT_COUNT:,} events (avg {size:.0f} B)": bench_mappings(
+                oracle, PRESETS, events, args.seconds
             ),
             f"(b) public corpus, {len(corpus)} pairs": bench_corpus(oracle, corpus, args.seconds),
+            f"(c) @liquid mappings x {LIQUID_EVENT_COUNT:,} events": bench_mappings(
+                oracle, LIQUID, events[:LIQUID_EVENT_COUNT], args.seconds
+            ),
         }
     print(
         f"{'workload':44} {'ours apply/s':>13} {'ours transform/s':>17} {'actions-core/s':>15} "

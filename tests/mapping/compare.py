@@ -6,6 +6,7 @@ comparison is strict about types, key order and number spelling, and blind only 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from actions_1flow.jsvalues import json_stringify
@@ -40,3 +41,32 @@ def same(ours: dict, reference: dict, *, runtime_messages: bool = True) -> bool:
             return False
         return a["messages"] == b["messages"] if a["kind"] == "validation" or runtime_messages else True
     return as_text(ours) == as_text(reference)
+
+
+RENDER_LIMIT = "template render limit exceeded"
+"""liquidjs's error for a render that took over 500 ms of wall-clock time, which a loaded machine can cause."""
+
+
+def reference_replies(oracle: Any, cases: list[dict], *, tries: int = 3) -> list[dict]:
+    """Segment's replies for `cases` (`mapping.transformMany`); a render that hit liquidjs's time limit is asked
+    again, up to `tries` times, so a busy machine does not pass for a difference."""
+    replies = oracle.call("mapping.transformMany", cases=cases)
+    for _ in range(tries):
+        again = [i for i, reply in enumerate(replies) if RENDER_LIMIT in json.dumps(reply.get("error", ""))]
+        if not again:
+            break
+        for i, reply in zip(again, oracle.call("mapping.transformMany", cases=[cases[i] for i in again])):
+            replies[i] = reply
+    return replies
+
+
+def liquid_differences(oracle: Any, cases: list[dict]) -> tuple[list, list[dict]]:
+    """The cases whose outcome here differs from Segment's (as (template, event, ours, Segment's), runtime messages
+    not compared), and Segment's replies; for cases of the form {"mapping": {"x": {"@liquid": T}}, "event": E}."""
+    replies = reference_replies(oracle, cases)
+    differences = [
+        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reply))
+        for case, reply in zip(cases, replies)
+        if not same(ours := outcome(case["mapping"], case["event"]), reply, runtime_messages=False)
+    ]
+    return differences, replies

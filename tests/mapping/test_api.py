@@ -68,6 +68,42 @@ def test_validate_accepts_valid_mappings():
     )
 
 
+ROOT_KEY_MAPPINGS = [
+    {"__segment_internal_directive": {"@transform": {"apply": {"p": {"@path": "$.a"}}}}, "y": {"@path": "$.p"}},
+    {"__segment_internal_directive": 5},
+    {"__segment_internal_directive": {"a": 1, "b": 2}},
+    {"__segment_internal_directive": {"@transform": {"apply": {"p": {"@path": 3}}}}},
+    {"__segment_internal_directive": {"@transform": {"apply": {}, "mapping": {}}}, "y": {"@path": 1}},
+]
+
+
+def _validation(mapping) -> dict:
+    try:
+        validate(mapping)
+    except MappingValidationError as error:
+        return {"error": {"kind": "validation", "messages": error.messages}}
+    except MappingError as error:
+        return {"error": {"kind": "runtime", "messages": [str(error)]}}
+    return {"valid": True}
+
+
+@pytest.mark.oracle
+def test_validate_is_the_check_transform_runs_not_the_standalone_validate(oracle):
+    """For a mapping whose root holds `__segment_internal_directive`, `validate` gives transform's verdict (after
+    the root key is expanded), not that of mapping-kit's standalone `validate()` (docs/mapping.md, Validation)."""
+    transforms = oracle.call(
+        "mapping.transformMany", cases=[{"mapping": m, "event": {"a": 1}} for m in ROOT_KEY_MAPPINGS]
+    )
+    standalone = [oracle.call("mapping.validateStandalone", mapping=m) for m in ROOT_KEY_MAPPINGS]
+    ours = [_validation(m) for m in ROOT_KEY_MAPPINGS]
+    assert ours == [{"valid": True} if "output" in t else t for t in transforms]
+    assert [ours[i] != standalone[i] for i in range(len(ROOT_KEY_MAPPINGS))] == [True] * 5
+    assert standalone[0]["error"]["messages"] == [
+        '/__segment_internal_directive/@transform should have field "mapping" but it doesn\'t.'
+    ]
+    assert standalone[1] == standalone[2] == {"valid": True}
+
+
 def test_apply_takes_only_objects_like_segment():
     compiled = compile(PRESET)
     for event, kind in ([1], "array"), (None, "null"), ("x", "string"), (1, "number"), (True, "boolean"):

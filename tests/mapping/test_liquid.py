@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from actions_1flow.mapping import MappingError, liquid, transform
-from tests.mapping.compare import as_text, outcome, same
+from actions_1flow.mapping import MISSING, MappingError, liquid, transform
+from tests.mapping.compare import as_text, liquid_differences, outcome, reference_replies, same
 
 PAYLOADS = [
     {
@@ -69,6 +69,7 @@ TEMPLATES = [
     "{{ missing }}",
     "{{ missing.x }}",
     "{{ nul.x }}",
+    "{{ nul.x | json }}{{ nul.x.y | json }}{{ nul.size | json }}{% if 1 > nul.x %}G{% endif %}",
     "{{ n.size }}",
     "{{ o.k }}",
     '{{ o["k"] }}',
@@ -254,6 +255,14 @@ TEMPLATES = [
     '{{ ts | date_to_string: "ordinal", "US" }}',
     '{{ ts | date_to_long_string: "ordinal" }}',
     "{{ '&lt;' | unescape }}",
+    # literals in brackets, `cycle` (falsy values print nothing), filters given more arguments than they take
+    "{{ o[true] }}{{ o[nil] }}{{ o[empty] }}{{ a[false] }}",
+    '{% cycle false, "b" %}{% cycle false, "b" %}|{% cycle 0 %}|{% cycle nul %}|{% cycle f %}',
+    "{{ n | abs: 1 }} {{ f | ceil: 2, 3 }} {{ neg | floor: 'x' }} {{ n | plus: 1, 2 }} {{ n | divided_by: 2, 0, 1 }}",
+    "{{ b | append: 'x', 'y' }}",
+    "{{ b | prepend: 'x', 'y' }}",
+    "{{ b | append: k: 'v' }}",
+    "{{ b | append: ['n'] }}|{{ missing | default: ['o'].k, allow_false: true }}|{{ arr | where: 'p', ['n'] | size }}",
     # failures on both sides
     "{% if x %}",
     "{{ a | sort }}",
@@ -275,12 +284,7 @@ TEMPLATES = [
 @pytest.mark.oracle
 def test_templates_render_like_liquidjs(oracle):
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": p} for t in TEMPLATES for p in PAYLOADS]
-    references = oracle.call("mapping.transformMany", cases=cases)
-    mismatches = [
-        (case["mapping"]["x"]["@liquid"], PAYLOADS.index(case["event"]), as_text(ours), as_text(reference))
-        for case, reference in zip(cases, references)
-        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
-    ]
+    mismatches, _ = liquid_differences(oracle, cases)
     assert mismatches == []
 
 
@@ -313,7 +317,7 @@ DATES = [
 def test_dates_across_the_whole_js_range(oracle):
     mapping = {"x": {"@liquid": "{{ d | date: '%Y-%m-%d %H:%M:%S.%L %a %j %U %W %u %C %y %s %c %z' }}"}}
     cases = [{"mapping": mapping, "event": {"d": d}} for d in DATES]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     assert [as_text(outcome(mapping, case["event"])) for case in cases] == [as_text(r) for r in references]
 
 
@@ -421,29 +425,68 @@ def test_comparisons_follow_liquidjs_across_types(oracle):
     """`==`, `!=`, `<`, `>`, `<=`, `>=` and `contains` compare as liquidjs (JavaScript) does, not as Ruby/Python:
     `"7" > 3`, `{"x": 1} contains "x"` is false, `[true] contains 1` is false, objects equal only themselves."""
     cases = [{"mapping": {"x": {"@liquid": t}}, "event": e} for t in OPERATOR_TEMPLATES for e in OPERATOR_EVENTS]
-    references = oracle.call("mapping.transformMany", cases=cases)
-    mismatches = [
-        (case["mapping"]["x"]["@liquid"], case["event"], as_text(ours), as_text(reference))
-        for case, reference in zip(cases, references)
-        if not same(ours := outcome(case["mapping"], case["event"]), reference, runtime_messages=False)
-    ]
+    mismatches, references = liquid_differences(oracle, cases)
     assert mismatches == []
     assert all("output" in r for r in references)  # every case is a rendering, none an error, on both sides
 
 
+LITERAL_OBJECT_TEMPLATES = [
+    f"{{% if {left} {op} {right} %}}T{{% else %}}F{{% endif %}}"
+    for op in ("==", "!=", "<", ">", "<=", ">=", "contains")
+    for literal in ("nil", "null", "empty", "blank")
+    for left, right in (("v", literal), (literal, "v"))
+] + [
+    "{% if nil == null %}T{% endif %}{% if empty == empty %}E{% endif %}{% if blank == empty %}B{% endif %}",
+    "{% assign x = nil %}{% if x == v %}T{% else %}F{% endif %}{% if x %}X{% endif %}",
+    "{% assign x = blank %}{% if x == v %}T{% else %}F{% endif %}{{ x }}",
+    "{{ v | where: 'a', nil | size }}/{{ v | where: 'a', empty | size }}/{{ v | where: 'a', blank | size }}",
+    "{{ nil | json }}{{ empty | json }}{{ v | default: nil }}{{ v | append: blank }}",
+    "{{ v | default: nil | json }}{{ v | default: empty, allow_false: true | json }}{{ v | default: blank | size }}",
+]
+LITERAL_OBJECT_VALUES = [None, False, True, 0, 1, "", " \t\n", "a", [], [1], [""], {}, {"a": 1}, MISSING]
+LITERAL_OBJECT_VALUES.append([{"a": None}, {"a": ""}, {"a": " "}, {"b": 1}, {"a": []}, {"a": False}, {"a": 0}])
+
+
 @pytest.mark.oracle
-@pytest.mark.parametrize(
-    "template, event",
-    [
-        ("{% if b == blank %}blank{% endif %}", {"b": None}),
-        ("{% if e == blank %}blank{% endif %}", {}),
-        ("{% if b == blank %}blank{% endif %}", {"b": False}),
-    ],
-)
-def test_difference_blank_against_nil_and_false(oracle, template, event):
+def test_nil_empty_blank_compare_as_liquidjs_objects(oracle):
+    """liquidjs's `nil`, `empty` and `blank` are objects that decide `==` on either side and make `<` `>` false:
+    `blank` equals nil, undefined, `false` and whitespace; `empty` equals `""`, `[]`, `{}`; neither equals itself."""
+    cases = [
+        {"mapping": {"x": {"@liquid": t}}, "event": {} if v is MISSING else {"v": v}}
+        for t in LITERAL_OBJECT_TEMPLATES
+        for v in LITERAL_OBJECT_VALUES
+    ]
+    mismatches, references = liquid_differences(oracle, cases)
+    assert mismatches == []
+    assert all("output" in r for r in references)
+    assert transform({"x": {"@liquid": "{% if v == blank %}blank{% endif %}"}}, {"v": None}) == {"x": "blank"}
+
+
+GRAMMAR_DIFFERENCES = [
+    # (template, event, liquidjs's output, ours: the output, or None for a syntax error)
+    ("{{ a == b }}", {"a": 1, "b": 1}, "true", None),
+    ('{% assign x = a contains "b" %}{{ x }}', {"a": "abc"}, "true", None),
+    ("{{ a b }}", {"a": "A", "b": "B"}, "A", None),
+    ("{{ a if b else c }}", {"a": "A", "b": False, "c": "C"}, "A", None),
+    ("{{ a .b }}", {"a": {"b": "inner"}, "b": "B"}, "[object Object]", "inner"),
+    ("{{ a ['b'] }}", {"a": {"b": "inner"}, "b": "B"}, "[object Object]", "inner"),
+    ('{{ "abc".size }}', {}, "3", None),
+    ("{{ empty.size }}", {}, "", None),
+    ("{{ v | strip: empty }}", {"v": " x "}, " x ", "x"),
+    ("{{ nil | date | json }}", {}, "{}", "null"),
+]
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("template, event, segment, ours", GRAMMAR_DIFFERENCES)
+def test_difference_liquidjs_grammar_is_looser(oracle, template, event, segment, ours):
     mapping = {"x": {"@liquid": template}}
-    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {"output": {"x": "blank"}}
-    assert transform(mapping, event) == {"x": ""}
+    assert oracle.call("mapping.transform", mapping=mapping, event=event) == {"output": {"x": segment}}
+    if ours is None:
+        with pytest.raises(MappingError):
+            transform(mapping, event)
+    else:
+        assert transform(mapping, event) == {"x": ours}
 
 
 DATE_TEXTS = [
@@ -473,7 +516,7 @@ def test_date_reads_text_as_new_date_does(oracle):
         {"mapping": {"x": {"@liquid": '{{ d | date: "%Y-%m-%d %H:%M:%S.%L %z" }}'}}, "event": {"d": d}}
         for d in DATE_TEXTS
     ]
-    references = oracle.call("mapping.transformMany", cases=cases)
+    references = reference_replies(oracle, cases)
     assert [as_text(outcome(c["mapping"], c["event"])) for c in cases] == [as_text(r) for r in references]
     assert sum(r["output"]["x"] not in DATE_TEXTS for r in references) >= 11  # most are dates, the rest pass through
 

@@ -6,8 +6,9 @@ const readline = require('readline')
 const { parseFql, validate, generateFql } = require('@segment/destination-subscriptions')
 const path = require('path')
 const { Destination, transform, fieldsToJsonSchema, validateSchema } = require('@segment/actions-core')
-// removeEmptyValues is not exported; load it from the same build.
+// removeEmptyValues and mapping-kit's standalone validate() are not exported; load them from the same build.
 const { removeEmptyValues } = require(path.join(path.dirname(require.resolve('@segment/actions-core')), 'remove-empty-values.js'))
+const standaloneValidate = require(path.join(path.dirname(require.resolve('@segment/actions-core')), 'mapping-kit', 'validate.js')).default
 
 function errorOf(e) {
   return e && e.message !== undefined ? String(e.message) : String(e)
@@ -46,16 +47,30 @@ function fqlParseAndMatch(text, events) {
   return { parsed, matches: events.map((ev) => fqlMatch(parsed.ast, ev)) }
 }
 
-// transform() with failures classified as validation (ValidationError or its aggregate) or runtime.
+// A mapping-kit failure classified as validation (ValidationError or its aggregate) or runtime.
+function mappingFailure(e) {
+  const isAggregate = e && e.name === 'AggregateError' && typeof e[Symbol.iterator] === 'function'
+  if (isAggregate) return { error: { kind: 'validation', messages: [...e].map(errorOf) } }
+  if (e && e.constructor && e.constructor.name === 'ValidationError')
+    return { error: { kind: 'validation', messages: [errorOf(e)] } }
+  return { error: { kind: 'runtime', messages: [errorOf(e)] } }
+}
+
 function mappingTransform(mapping, event) {
   try {
     return { output: transform(mapping, event) }
   } catch (e) {
-    const isAggregate = e && e.name === 'AggregateError' && typeof e[Symbol.iterator] === 'function'
-    if (isAggregate) return { error: { kind: 'validation', messages: [...e].map(errorOf) } }
-    if (e && e.constructor && e.constructor.name === 'ValidationError')
-      return { error: { kind: 'validation', messages: [errorOf(e)] } }
-    return { error: { kind: 'runtime', messages: [errorOf(e)] } }
+    return mappingFailure(e)
+  }
+}
+
+// mapping-kit's own validate(mapping), which its tests call (transform() validates after expanding the root key).
+function mappingValidateStandalone(mapping) {
+  try {
+    standaloneValidate(mapping)
+    return { valid: true }
+  } catch (e) {
+    return mappingFailure(e)
   }
 }
 
@@ -202,6 +217,7 @@ const ops = {
   'mapping.transform': (a) => mappingTransform(a.mapping, a.event),
   'mapping.transformMany': (a) => a.cases.map((c) => mappingTransform(c.mapping, c.event)),
   'mapping.checkMany': (a) => a.mappings.map(mappingCheck),
+  'mapping.validateStandalone': (a) => mappingValidateStandalone(a.mapping),
   'mapping.bench': mappingBench,
   'kit.schema': (a) => fieldsToJsonSchema(a.fields),
   'kit.validate': kitValidate,

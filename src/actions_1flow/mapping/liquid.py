@@ -4,7 +4,12 @@ Segment renders with liquidjs: lax variables and filters, Ruby truthiness, six t
 disabled, templates up to 1,000 characters, a 500 ms render limit and a memory limit. Here python-liquid parses
 and renders, with the JavaScript parts put back where they show in the output:
 
-- output prints values as liquidjs does (`1` for 1.0, lists concatenated, objects as `[object Object]`);
+- expressions are read as liquidjs reads them: Liquid's keywords are names after `.`, as variables and as filter
+  arguments (`liquid_tokens.py`, through every tag's token stream);
+- comparisons and the literals `nil`, `empty`, `blank` behave as liquidjs's (`liquid_operators.py`, applied to the
+  parsed template with `liquid_tokens.restore_literal_arguments`);
+- output prints values as liquidjs does (`1` for 1.0, lists concatenated, objects as `[object Object]`, nothing
+  for `empty`), and so does `cycle` (nothing for a falsy value);
 - properties are read as liquidjs reads them (`size`, `first`, `last`, `length`, string indexes);
 - filters are liquidjs's, reimplemented with JS semantics (`liquid_filters.py`);
 - `increment`/`decrement` count in the event's variables, as liquidjs does (on a copy: the event is not changed).
@@ -16,26 +21,33 @@ from __future__ import annotations
 
 import io
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO, cast
 
-from liquid import Environment, Mode
-from liquid.ast import Node
+from liquid import Environment, Mode, is_undefined
+from liquid.ast import BlockNode, Node
+from liquid.builtin.expressions import FilteredExpression
 from liquid.builtin.output import Output, OutputNode
+from liquid.builtin.tags.cycle_tag import CycleNode, CycleTag
 from liquid.builtin.tags.decrement_tag import DecrementNode, DecrementTag
 from liquid.builtin.tags.echo_tag import EchoNode, EchoTag
 from liquid.builtin.tags.increment_tag import IncrementNode, IncrementTag
+from liquid.builtin.tags.liquid_tag import LiquidTag
 from liquid.context import ReadOnlyChainMap, RenderContext
 from liquid.exceptions import LiquidError, LiquidSyntaxError, OutputStreamLimitError, ResourceLimitError, StopRender
+from liquid.expression import Expression
+from liquid.parser import get_parser
 from liquid.stream import TokenStream
 from liquid.tag import Tag
 from liquid.template import BoundTemplate
-from liquid.token import TOKEN_TAG
+from liquid.token import TOKEN_EOF, TOKEN_EXPRESSION, TOKEN_OUTPUT, TOKEN_TAG
 from liquid.undefined import UNDEFINED
 
-from ..jsvalues import MISSING, to_string
+from ..jsvalues import MISSING, to_string, truthy
 from . import liquid_filters
 from .errors import MappingError
-from .liquid_operators import use_js_operators
+from .liquid_operators import to_liquidjs
+from .liquid_tokens import ExpressionStream, restore_literal_arguments
 
 MAX_TEMPLATE_LENGTH = 1000
 """Segment rejects longer templates before parsing them."""
@@ -139,6 +151,10 @@ class _JSOutputNode(OutputNode):
 class _JSOutput(Output):
     node_class = _JSOutputNode
 
+    def parse(self, stream: TokenStream) -> OutputNode:
+        token = stream.eat(TOKEN_OUTPUT)
+        return self.node_class(token, FilteredExpression.parse(self.env, stream.into_inner(tag=token, eat=False)))
+
 
 class _JSEchoNode(EchoNode):
     __slots__ = ()
@@ -149,6 +165,25 @@ class _JSEchoNode(EchoNode):
 
 class _JSEcho(EchoTag):
     node_class = _JSEchoNode
+
+
+class _JSCycleNode(CycleNode):
+    """`cycle` writes its value as liquidjs does: nothing for a falsy one (`false`, `0`, `""`, nil), JS text else."""
+
+    __slots__ = ()
+
+    def render_to_output(self, context: RenderContext, buffer: TextIO) -> int:
+        group = self.group.evaluate(context) if self.group else ""
+        group_name = "__UNDEFINED" if is_undefined(group) else str(group)
+        values = [liquid_filters.value(arg.evaluate(context)) for arg in self.args]
+        index = context.cycle(group_name or str(values), len(values))
+        if index >= len(values) or not truthy(values[index]):
+            return 0
+        return buffer.write(liquid_filters.text(values[index]))
+
+
+class _JSCycle(CycleTag):
+    node_class = _JSCycleNode
 
 
 def _counter(context: RenderContext, name: str) -> dict:
@@ -184,6 +219,20 @@ class _Increment(IncrementTag):
 
 class _Decrement(DecrementTag):
     node_class = _DecrementNode
+
+
+class _Liquid(LiquidTag):
+    """`{% liquid %}`, its lines parsed from an ExpressionStream like the rest of the template."""
+
+    def parse(self, stream: TokenStream) -> Node:
+        token = stream.eat(TOKEN_TAG)
+        if stream.current.kind == TOKEN_EOF:
+            return self.node_class(token, None, block=BlockNode(token, []))
+        if stream.current.kind == TOKEN_TAG:
+            return self.node_class(token, None, block=get_parser(self.env).parse_block(stream, end=()))
+        lines = stream.expect(TOKEN_EXPRESSION)
+        inner = ExpressionStream(self._tokenize(lines.value, token=lines), block_depth_carry=stream.block_depth)
+        return self.node_class(token, lines, block=get_parser(self.env).parse_block(inner, end=()))
 
 
 class _StopNode(Node):
@@ -223,12 +272,18 @@ class _SegmentLiquid(Environment):
     shorthand_indexes = True  # `a.0`, as liquidjs reads it
     logical_not_operator = True  # liquidjs has `not`
 
+    def _parse(self, source: str) -> list[Node]:
+        """python-liquid's parse, its tags reading expressions as liquidjs does (`liquid_tokens`)."""
+        return get_parser(self).parse(ExpressionStream(self.tokenizer()(source)))
+
 
 def _environment() -> Environment:
     env = _SegmentLiquid(tolerance=Mode.STRICT, strict_filters=False)
     tags: tuple[type[Tag], ...] = (
         _JSOutput,
         _JSEcho,
+        _Liquid,
+        _JSCycle,
         _Increment,
         _Decrement,
         _stop_tag("break"),
@@ -253,11 +308,29 @@ _ENV = _environment()
 def parse(source: str) -> BoundTemplate:
     """Parse a template (MappingError with the parser's message if it is not valid Liquid)."""
     try:
-        return use_js_operators(_ENV.from_string(source))
+        template = _ENV.from_string(source)
     except LiquidError as error:
         raise MappingError(_message(error)) from None
     except RecursionError:
         raise MappingError("liquid template is nested too deeply") from None
+    for expression in _expressions(template):
+        to_liquidjs(expression)
+        restore_literal_arguments(expression)
+    return template
+
+
+def _expressions(template: BoundTemplate) -> Iterator[Expression]:
+    """Every expression of the template, a parent before its children."""
+    static = RenderContext(template)
+    nodes = list(template.nodes)
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.children(static, include_partials=False))
+        expressions = list(node.expressions())
+        while expressions:
+            expression = expressions.pop()
+            yield expression
+            expressions.extend(expression.children())
 
 
 def render(template: BoundTemplate, payload: Any) -> str:

@@ -40,6 +40,7 @@ from ..jsvalues import (
     utf16_units,
 )
 from . import liquid_dates
+from .liquid_operators import DROPS, PLAIN, drop_value, liquid_equals
 
 Filter = Callable[..., Any]
 FILTERS: dict[str, Filter] = {}
@@ -67,12 +68,21 @@ def disabled(name: str) -> Filter:
 
 
 def value(x: Any) -> Any:
-    """python-liquid's values as JS values: Undefined is MISSING, ranges are arrays."""
+    """python-liquid's values as JS values: Undefined is MISSING, ranges are arrays, the literal objects `nil`,
+    `empty` and `blank` their values (None, `""`, `""`: liquidjs's `toValue`)."""
+    t = type(x)
+    if t in PLAIN:  # first: isinstance() against Undefined is slow
+        return x
     if isinstance(x, Undefined):
         return MISSING
-    if type(x) is range:
+    if t is range:
         return list(x)
-    return x
+    return drop_value(x)
+
+
+def _held(x: Any) -> Any:
+    """A filter argument as liquidjs hands it over: a literal object (`nil`, `empty`, `blank`) stays the object."""
+    return x if type(x) in DROPS else value(x)
 
 
 def text(x: Any) -> str:
@@ -117,9 +127,12 @@ def _given(x: Any, default: Any) -> Any:
 
 
 def read_property(obj: Any, key: Any) -> Any:
-    """liquidjs `readProperty`: own properties, then `size`, `first`, `last`; MISSING when undefined."""
+    """liquidjs `readProperty`: own properties, then `size`, `first`, `last`; MISSING when undefined; null has only
+    null properties."""
     obj = value(obj)
     t = type(obj)
+    if obj is None:
+        return None
     if t is list:
         if type(key) is int:
             index = key + len(obj) if key < 0 else key
@@ -157,20 +170,6 @@ def _path(obj: Any, path: Any) -> Any:
             return obj
         obj = read_property(obj, key)
     return obj
-
-
-def _equals(a: Any, b: Any) -> bool:
-    """liquidjs `equals`: `===`, with arrays compared item by item."""
-    a, b = value(a), value(b)
-    if type(a) is list:
-        return type(b) is list and len(a) == len(b) and all(_equals(x, y) for x, y in zip(a, b))
-    if type(a) is bool or type(b) is bool:
-        return a is b
-    if type(a) in (int, float) and type(b) in (int, float):
-        return as_double(a) == as_double(b)
-    if type(a) is str and type(b) is str:
-        return a == b
-    return a is b or (a is None and b is None)
 
 
 def _utf8(s: str) -> bytes:
@@ -257,22 +256,23 @@ def _js_mod(a: float, b: float) -> float:
     return math.fmod(a, b)
 
 
-def _finite_op(fn: Callable[[float], float]) -> Callable[[float], float]:
-    return lambda x: float(fn(x)) if math.isfinite(x) else float(x)
+def _finite_op(fn: Callable[[float], float]) -> Callable[..., float]:
+    return lambda x, *_: float(fn(x)) if math.isfinite(x) else float(x)
 
 
+# Like the JS functions they follow, these ignore arguments past the ones they take (`{{ x | abs: 1 }}`).
 FILTERS.update(
     {
-        "abs": _numeric(lambda x: abs(float(x))),
+        "abs": _numeric(lambda x, *_: abs(float(x))),
         "at_least": _numeric(lambda *xs: float(max(xs))),
         "at_most": _numeric(lambda *xs: float(min(xs))),
         "ceil": _numeric(_finite_op(math.ceil)),
         "floor": _numeric(_finite_op(math.floor)),
-        "minus": _numeric(lambda a, b=math.nan: float(a) - float(b)),
-        "plus": _numeric(lambda a, b=math.nan: float(a) + float(b)),
-        "times": _numeric(lambda a, b=math.nan: float(a) * float(b)),
-        "modulo": _numeric(lambda a, b=math.nan: _js_mod(_js_mod(a, b) + b, b)),
-        "divided_by": _numeric(lambda a, b=math.nan, integer=0: _floor_if(integer, _js_divide(a, b))),
+        "minus": _numeric(lambda a, b=math.nan, *_: float(a) - float(b)),
+        "plus": _numeric(lambda a, b=math.nan, *_: float(a) + float(b)),
+        "times": _numeric(lambda a, b=math.nan, *_: float(a) * float(b)),
+        "modulo": _numeric(lambda a, b=math.nan, *_: _js_mod(_js_mod(a, b) + b, b)),
+        "divided_by": _numeric(lambda a, b=math.nan, integer=0, *_: _floor_if(integer, _js_divide(a, b))),
     }
 )
 
@@ -491,11 +491,11 @@ def slice_(v: Any, begin: Any = 0, length: Any = 1, *_: Any, **__: Any) -> Any:
 
 @_filter("where")
 def where(v: Any, prop: Any = MISSING, *expected: Any, **__: Any) -> list:
-    wanted = value(expected[0]) if expected else MISSING
+    wanted = _held(expected[0]) if expected else MISSING  # a literal `nil`, `empty`, `blank` matches by its own rule
     out = []
     for item in _array(v):
         found = value(_path(item, prop))
-        keep = not (_nil(found) or found is False) if wanted is MISSING else _equals(found, wanted)
+        keep = not (_nil(found) or found is False) if wanted is MISSING else liquid_equals(found, wanted)
         if keep:
             out.append(item)
     return out
@@ -504,24 +504,22 @@ def where(v: Any, prop: Any = MISSING, *expected: Any, **__: Any) -> list:
 # --- strings -----------------------------------------------------------------------------------------------------
 
 
-def _needs(arg: Any, name: str) -> None:
-    if arg is _ABSENT:
+def _one_argument(name: str, args: tuple, kwargs: dict) -> Any:
+    """The argument of `append`/`prepend`, which liquidjs requires exactly one of (`key: value` is `[key, value]`)."""
+    given = [*args, *([key, item] for key, item in kwargs.items())]
+    if len(given) != 1:
         raise FilterError(f"{name} expect 2 arguments", token=None)
-
-
-_ABSENT = object()
+    return given[0]
 
 
 @_filter("append")
-def append(v: Any, arg: Any = _ABSENT, *_: Any, **__: Any) -> str:
-    _needs(arg, "append")
-    return text(v) + text(arg)
+def append(v: Any, *args: Any, **kwargs: Any) -> str:
+    return text(v) + text(_one_argument("append", args, kwargs))
 
 
 @_filter("prepend")
-def prepend(v: Any, arg: Any = _ABSENT, *_: Any, **__: Any) -> str:
-    _needs(arg, "prepend")
-    return text(arg) + text(v)
+def prepend(v: Any, *args: Any, **kwargs: Any) -> str:
+    return text(_one_argument("prepend", args, kwargs)) + text(v)
 
 
 _JS_SPACES = re.compile(f"[{WHITESPACE}]+")
@@ -748,23 +746,27 @@ FILTERS.update(
 def default(v: Any, fallback: Any = MISSING, *_: Any, allow_false: Any = False, **__: Any) -> Any:
     v = value(v)
     if type(v) in (list, str):
-        return v if v else value(fallback)
+        return v if v else _held(fallback)
     if v is False and value(allow_false) not in (False, None, MISSING, 0, ""):
         return False
-    return value(fallback) if v is False or _nil(v) else v
+    return _held(fallback) if v is False or _nil(v) else v
 
 
 def _json(v: Any, space: Any = 0, *_: Any, **__: Any) -> Any:
-    return json_stringify(_plain(value(v)), indent=_indent(value(space)))
+    return json_stringify(_plain(v), indent=_indent(value(space)))
 
 
 def _plain(v: Any) -> Any:
-    """Values as JSON.stringify sees them (Undefined inside containers is undefined)."""
+    """Values as JSON.stringify sees them: Undefined inside containers is undefined, and liquidjs's literal objects
+    (`nil`, `empty`, `blank`) have no properties of their own, so they are `{}`."""
+    if type(v) in DROPS:
+        return {}
+    v = value(v)
     if type(v) is list:
-        return [_plain(value(x)) for x in v]
+        return [_plain(x) for x in v]
     if isinstance(v, dict):
-        return {k: _plain(value(x)) for k, x in v.items()}
-    return value(v)
+        return {k: _plain(x) for k, x in v.items()}
+    return v
 
 
 def _indent(space: Any) -> str:
