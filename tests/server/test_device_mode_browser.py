@@ -5,7 +5,8 @@ customer page on its own origin with the analytics.js snippet of docs/web.md, `a
 The browsers reach only 127.0.0.1 and nothing is routed, so every cross-origin request (settings, chunks, plugin,
 SDK, reports) goes through real CORS. The sandbox serves its SDK in its default form, callable as Segment's
 integration calls it, except where a scenario names another form; the exact calls are read through `sdk_calls`,
-what reached 1Flow without the ids a track carries through `sdk_received`.
+what reached 1Flow without the ids a track carries through `sdk_received`. One source has the SDK hosted first-party
+(`sdkProxy`): the page loads it from our server's origin and never asks the vendor's URL for it.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ def device_server(tmp_path_factory, sandbox_server, site):
         # The shop's origin may send the sources events (docs/web.md), so analytics.js's own sends succeed.
         "sources": [
             {"name": s, "write_key": f"wk_{s}", "cors_origins": [site.url]}
-            for s in ("shop", "methods", "both", "pages", "offline", "strict", "consent")
+            for s in ("shop", "methods", "both", "pages", "offline", "strict", "consent", "fp")
         ],
         "destinations": [
             destination("1flow-shop", "shop", [*PRESET_SUBSCRIPTIONS, BIG_ORDERS], sdkUrl=sandbox_server.sdk_url()),
@@ -101,6 +102,8 @@ def device_server(tmp_path_factory, sandbox_server, site):
             # The real SDK URL: the browser cannot resolve 1flow.app, as if an ad blocker stopped it.
             destination("1flow-offline", "offline", "presets"),
             destination("1flow-strict", "strict", "presets", sdkUrl=sandbox_server.sdk_url()),
+            # First-party hosting: the server fetches the SDK from sdkUrl and serves its copy from its own origin.
+            destination("1flow-first-party", "fp", "presets", sdkUrl=sandbox_server.sdk_url(), sdkProxy=True),
             # Consent from the settings alone (no integrationCategoryMappings in the page), and a field kept out.
             {
                 **destination("1flow-consent", "consent", "presets", sdkUrl=sandbox_server.sdk_url()),
@@ -122,7 +125,8 @@ def device_server(tmp_path_factory, sandbox_server, site):
     server = ServeProcess(path, tmp / "serve.log", "--no-worker", "--log-level", "info")
     server.db = tmp / "device.db"
     yield server
-    server.stop()
+    assert server.stop() in (0, -15), server.log_text()
+    assert "Traceback" not in server.log_text()
 
 
 def origin(url: str) -> str:
@@ -205,17 +209,20 @@ def sdk_forms(sandbox) -> set[str]:
     return {c["form"] for c in sandbox.calls("sdk")}
 
 
+def is_sdk(url: str) -> bool:
+    """Whether `url` is 1Flow's SDK: the vendor's, the sandbox's (`…/js/1flow.js?form=…`) or a first-party copy."""
+    return url.split("?")[0].endswith("/1flow.js")
+
+
 def sdk_requested(tab: Tab) -> bool:
     """Whether the page asked for 1Flow's SDK (a script tag for it, or a fetch of it)."""
-    return any("/js/1flow.js" in url for url in tab.resources()) or tab.evaluate(
-        "() => [...document.scripts].some(s => s.src.includes('/js/1flow.js'))"
-    )
+    return any(is_sdk(url) for url in tab.resources()) or bool(sdk_tags(tab, "src"))
 
 
 def sdk_tags(tab: Tab, attribute: str) -> list:
     """`attribute` of each SDK `<script>` on the page (`nonce` is read as the property, which keeps it)."""
     return tab.evaluate(
-        "(name) => [...document.scripts].filter(s => s.src.includes('/js/1flow.js'))"
+        "(name) => [...document.scripts].filter(s => s.src && new URL(s.src).pathname.endsWith('/1flow.js'))"
         ".map(s => name === 'nonce' ? s.nonce : s.getAttribute(name))",
         attribute,
     )
@@ -343,6 +350,22 @@ def test_lazy_chunks_load_from_the_server(open_shop, device_server, live_sandbox
         "/analytics-next/bundles/ajs-destination.bundle",
         "/analytics-next/bundles/queryString.bundle",
     ]
+
+
+def test_the_page_loads_the_sdk_first_party_and_track_reaches_it(open_shop, device_server, live_sandbox):
+    """`sdkProxy`: the page fetches the SDK once, from our server's origin, never from the vendor's (the sandbox's)
+    URL, so a blocker of that URL, or a tracker list naming it, has nothing to block; and a track reaches it."""
+    tab = open_shop("wk_fp")
+    wait_loaded(tab)
+    sdk_scripts = [url for url in tab.resources() if is_sdk(url)]
+    assert len(sdk_scripts) == 1, sdk_scripts  # one fetch of the SDK: not the vendor's URL
+    assert sdk_scripts[0].startswith(device_server.url + "/sdk/actions-1flow/")  # our origin, not the sandbox's
+    assert sdk_tags(tab, "src") == sdk_scripts and sdk_tags(tab, "data-api-key") == [US_KEY]
+    tab.evaluate("async () => { await analytics.track('Signed Up', {plan: 'pro'}) }")
+    assert sdk_received(live_sandbox, 1) == [("track", "Signed Up", {"plan": "pro"})]
+    init = [c for c in live_sandbox.calls("sdk") if c["method"] == "init"]
+    assert [c["status"] for c in init] == [200]  # the hosted copy reports to 1Flow (the sandbox), key accepted
+    assert tab.errors() == []
 
 
 def test_the_optional_page_preset_sends_pages_as_1flow_tracks(open_shop, live_sandbox):
