@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
+FIREFOX ?= /usr/bin/firefox-esr
+WEBKIT_DRIVER ?= /usr/bin/WebKitWebDriver
 
 .PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-forward fuzz clean
 
@@ -39,11 +41,15 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-# Debian packages the tests drive for real: Chromium for the browser tests, PostgreSQL 15 for the shared store.
+# Debian packages the tests drive for real: the three browser engines (Chromium; Firefox ESR; WebKitGTK's driver and
+# MiniBrowser, under Xvfb), PostgreSQL 15 for the shared store.
 PG_BIN ?= /usr/lib/postgresql/15/bin
 system:
 	@missing=""; \
 	test -x $(CHROMIUM) || missing="$$missing chromium"; \
+	test -x $(FIREFOX) || missing="$$missing firefox-esr"; \
+	test -x $(WEBKIT_DRIVER) || missing="$$missing webkit2gtk-driver"; \
+	command -v Xvfb >/dev/null || missing="$$missing xvfb"; \
 	test -x $(PG_BIN)/initdb || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \

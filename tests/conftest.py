@@ -21,7 +21,16 @@ settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fixed"))
 
 from tests.helpers.browser import Site, launch_chromium  # noqa: E402
+from tests.helpers.engines import ENGINES, Engine  # noqa: E402
+from tests.helpers.engines import launch as launch_engine  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """Async tests run on asyncio only, the loop the package is written for. (trio is installed too, as Selenium's
+    dependency, and anyio's pytest plugin would otherwise run every async test on it as well.)"""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -78,13 +87,39 @@ def live_sandbox(sandbox_server: SandboxServer) -> SandboxServer:
 
 @pytest.fixture(scope="module")
 def chromium():
-    """Debian's Chromium (headless, offline but for 127.0.0.1), one per test module."""
+    """Debian's Chromium (headless, offline but for 127.0.0.1) through Playwright, one per test module (a test opens
+    a context of its own). Not longer: Playwright's sync API keeps an asyncio loop running in the thread while it
+    is open, which breaks the `asyncio.run` and trio of tests that run after it in the same worker."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = launch_chromium(playwright)
         yield browser
         browser.close()
+
+
+@pytest.fixture(scope="session")
+def engines():
+    """Firefox and WebKit (tests/helpers/engines), each launched when a test first asks for it and kept for the run
+    (they run in processes of their own, outside this thread's event loop)."""
+    launched: dict[str, Engine] = {}
+
+    def get(name: str) -> Engine:
+        if name not in launched:
+            launched[name] = launch_engine(name)
+        return launched[name]
+
+    yield get
+    for engine in launched.values():
+        engine.close()
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest, engines) -> Engine:
+    """Each engine in turn (Chromium, Firefox, WebKit): a test that takes it is one scenario run in all three."""
+    if request.param == "chromium":
+        return launch_engine("chromium", request.getfixturevalue("chromium"))  # the module's Playwright browser
+    return engines(request.param)
 
 
 @pytest.fixture(scope="module")

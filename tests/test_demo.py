@@ -13,9 +13,7 @@ import time
 
 import httpx
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.helpers.browser import launch_chromium
 from tests.helpers.process import cli_command, free_port
 
 
@@ -68,7 +66,7 @@ def wait_until(predicate, page, what: str, timeout: float = 20.0):
 
 
 @pytest.mark.browser
-def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
+def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium):
     demo = Demo(tmp_path, "--port", str(free_port()))
     try:
         sandbox_url = demo.wait_for_line(r"1Flow sandbox:\s+(http://127\.0\.0\.1:\d+)").group(1)
@@ -84,9 +82,9 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
         assert html.status_code == 200 and "analytics.load(writeKey)" in html.text and '"wk_demo_web"' in html.text
         assert (tmp_path / "var" / "demo" / "events.db").exists()
 
-        with sync_playwright() as playwright:
-            browser = launch_chromium(playwright)
-            page = browser.new_page()
+        context = chromium.new_context()  # the module's Chromium (tests/conftest.py)
+        try:
+            page = context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(page_url)
@@ -135,7 +133,8 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path):
             ).json()
             assert overview["destinations"][0]["delivered"] == 2
             assert errors == []
-            browser.close()
+        finally:
+            context.close()
     finally:
         demo.process.send_signal(signal.SIGINT)  # Ctrl-C
         status = demo.process.wait(timeout=30)

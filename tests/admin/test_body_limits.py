@@ -24,11 +24,6 @@ from tests.helpers.server import ServeProcess, cloud_config
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 CHUNK = 64 * 1024
 ENDLESS = 64 * 1024 * 1024
 """Bytes the client below offers: far more than any limit (and finite, so a reader without a limit ends too)."""

@@ -73,11 +73,6 @@ def test_no_inline_script_or_style_in_templates_and_no_innerhtml_in_the_script()
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def config(tmp_path):
     return write_config(tmp_path, f"sqlite:///{tmp_path}/events.db")
 
