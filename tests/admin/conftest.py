@@ -76,11 +76,6 @@ async def login(client: httpx.AsyncClient, token: str = TOKEN) -> str:
     return r.json()["csrf"]
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def storage_url(request, tmp_path) -> str:
     """A new store of each backend."""

@@ -18,11 +18,6 @@ WRITE_KEY = "wk_segment_source_0123"
 SECRET = "hook-secret-for-console-42"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 async def test_event_tester_mapping_preview_and_masked_views(tmp_path):
     receiver = Receiver()
     config = {
