@@ -54,7 +54,10 @@ sources:
         batch:
           "@arrayPath":
             - "$.answers"
-            - {{type: track, event: Answered, userId: {{"@path": "$.person"}}, properties: {{score: {{"@path": "$.score"}}}}}}
+            - type: track
+              event: Answered
+              userId: {{"@path": "$.person"}}
+              properties: {{score: {{"@path": "$.score"}}}}
 destinations:
   - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
 """
