@@ -113,11 +113,13 @@ class SurveyEmitter:
             while True:
                 emission.state = "sending"
                 attempt: dict[str, Any] = {"at": datetime.now(UTC).isoformat(timespec="milliseconds")}
+                sent = time.monotonic()
                 try:
                     response = await client.post(emission.url, json=emission.body)
                     attempt["status"] = response.status_code
                 except httpx.HTTPError as exc:
                     attempt["error"] = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                attempt["ms"] = round((time.monotonic() - sent) * 1000)
                 emission.attempts.append(attempt)
                 if attempt.get("status") == 200:
                     emission.state = "delivered"
