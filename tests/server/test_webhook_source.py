@@ -291,3 +291,21 @@ def test_a_mapping_without_a_type_is_refused_at_load():
 )
 def test_a_preset_is_one_this_server_has(webhook, reason):
     assert reason in problems(f"sources: [{{name: hook, write_key: wk, webhook: {webhook}}}]")
+
+
+def test_each_source_keeps_its_events_for_the_longest_of_its_windows():
+    from actions_1flow.app.delivery import delivery_options
+
+    config = parse_config(
+        """
+pipeline: {dedup_window: 2d}
+sources:
+  - {name: web, write_key: wk_web}
+  - {name: short, write_key: wk_short, dedup_window: 1h}
+  - {name: survey, write_key: wk_survey, webhook: {preset: 1flow-survey}}
+  - {name: long, write_key: wk_long, dedup_window: 7d, webhook: {preset: 1flow-survey}}
+"""
+    )
+    options = delivery_options(config)
+    assert options.dedup_window == 2 * 86400
+    assert options.source_dedup_windows == {"survey": 4 * 86400, "long": 7 * 86400}
