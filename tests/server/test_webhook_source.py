@@ -44,7 +44,7 @@ sources:
   - {{name: web, write_key: wk_web}}
   - {{name: survey, write_key: wk_survey, previous_write_keys: [wk_survey_old], webhook: {{preset: 1flow-survey}}}}
   - {{name: limited, write_key: wk_limited, webhook: {{preset: 1flow-survey}},
-      rate_limit: {{events_per_second: 1, burst: 1}}}}
+      rate_limit: {{events_per_second: 0.01, burst: 1}}}}
   - name: delighted
     write_key: wk_delighted
     webhook:

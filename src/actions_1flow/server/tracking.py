@@ -1,6 +1,8 @@
 """The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}`, analytics.js's
 short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` too) and the classic mobile
-libraries' `/v1/import`, with CORS for browser sources.
+libraries' `/v1/import`, with CORS for browser sources; and `POST /v1/webhook?writeKey=…`, where a webhook source
+takes another tool's JSON and its mapping makes the events (`ingest.webhooks`; a body over 500 KB is a 413 there),
+through the same key look-up, origin check, rate limit, suppression and store as every other request.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries, and
