@@ -309,3 +309,13 @@ sources:
     options = delivery_options(config)
     assert options.dedup_window == 2 * 86400
     assert options.source_dedup_windows == {"survey": 4 * 86400, "long": 7 * 86400}
+
+
+def test_the_admin_apis_configuration_shows_each_sources_webhook(tmp_path):
+    from actions_1flow.service import records
+
+    config = parse_config(config_text(tmp_path))
+    shown = {s.name: records.source(s) for s in config.sources}
+    assert shown["web"]["webhook"] is None and shown["survey"]["webhook"] == {"preset": "1flow-survey"}
+    assert shown["delighted"]["webhook"]["mapping"]["event"] == "Survey Question Answered"
+    assert shown["survey"]["write_key"] == "****" and "wk_survey" not in str(shown["survey"])
