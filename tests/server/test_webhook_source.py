@@ -285,8 +285,8 @@ def test_a_mapping_without_a_type_is_refused_at_load():
     ("webhook", "reason"),
     [
         ("{preset: nope}", "unknown webhook preset 'nope'; this server has 1flow-survey"),
-        ("{}", "give either preset (one of: 1flow-survey) or mapping"),
-        ("{preset: 1flow-survey, mapping: {type: track}}", "not both"),
+        ("{}", "give exactly one of preset (one of: 1flow-survey) or mapping"),
+        ("{preset: 1flow-survey, mapping: {type: track}}", "give exactly one of preset"),
     ],
 )
 def test_a_preset_is_one_this_server_has(webhook, reason):

@@ -111,7 +111,7 @@ class WebhookConfig(_Model):
     def _one(self) -> WebhookConfig:
         if (self.preset is None) == (self.mapping is None):
             presets = ", ".join(REGISTRY.source_preset_names) or "none"
-            raise ValueError(f"give either preset (one of: {presets}) or mapping (type, event, userId, …), not both")
+            raise ValueError(f"give exactly one of preset (one of: {presets}) or mapping (type, event, userId, …)")
         if self.preset is not None and REGISTRY.source_preset(self.preset) is None:
             raise ValueError(
                 f"unknown webhook preset {self.preset!r}; this server has {', '.join(REGISTRY.source_preset_names)}"
