@@ -132,6 +132,25 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium
                 timeout=5,
             ).json()
             assert overview["destinations"][0]["delivered"] == 2
+
+            # The loop: a survey answered in the fake 1Flow of the page, 1Flow's webhook from the sandbox to the
+            # server's 1flow-answers source, the event in the console (filtered for 1Flow: not sent back).
+            page.fill("#score", "7")
+            page.click("#answer")
+            wait_until(lambda: "delivered · webhook" in page.inner_text("#surveys"), page, "the answer's webhook")
+            assert "user-42 · server answered 200" in page.inner_text("#surveys")
+
+            def answer_in_console():
+                items = httpx.get(
+                    f"{server_url}/admin/api/v1/events",
+                    headers={"Authorization": f"Bearer {console.group(2)}"},
+                    timeout=5,
+                ).json()["items"]
+                return [i for i in items if i["source"] == "1flow-answers"]
+
+            (answer,) = wait_until(answer_in_console, page, "the answer in the console")
+            assert (answer["type"], answer["status"], answer["reason"]) == ("track", "filtered", "no_match")
+            assert answer["messageId"].startswith("1flow-")
             assert errors == []
         finally:
             context.close()

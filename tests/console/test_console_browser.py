@@ -272,6 +272,8 @@ def test_login_then_every_page(console, browser_page):
     assert page.locator("#log tbody tr").count() >= 10
     xss_row = page.locator("#log tbody tr", has_text=XSS_ID)
     assert xss_row.count() >= 1
+    assert page.locator("#log thead th").nth(3).inner_text() == "Source"  # where each event came from
+    assert page.locator("#log tbody tr").first.locator("td").nth(3).inner_text() == "web"
     shot(page, "events")
     page.select_option("select[name=status]", "dead")
     page.click("#filters button[type=submit]")

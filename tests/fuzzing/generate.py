@@ -20,6 +20,9 @@ import zlib
 from dataclasses import dataclass
 
 WRITE_KEYS = ["wk_fuzz_a", "wk_fuzz_b", "wk_fuzz_limited"]
+WEBHOOK_KEYS = ["wk_fuzz_survey", "wk_fuzz_hook", "wk_fuzz_a", "wk_nope", ""]
+"""`/v1/webhook`'s keys: the 1Flow preset's source, a written mapping's (with a `batch`), a source that takes no
+webhooks, an unknown key and an empty one."""
 ADMIN_TOKEN = "fuzz-admin-token-0123456789"
 """The fuzz configuration's `admin.token`."""
 CLIENT = "203.0.113.9"
@@ -440,6 +443,8 @@ class RequestGenerator:
         r = self.rng
         if r.random() < 0.05:
             return self.admin()
+        if r.random() < 0.06:
+            return self.webhook()
         method = r.choice(METHODS)
         roll = r.random()
         if roll < 0.88:
@@ -462,6 +467,65 @@ class RequestGenerator:
         ending = r.choices(["complete", "hang_up", "stall"], [970, 25, 5])[0]
         query = b"" if r.random() < 0.95 else self.junk(r.randint(0, 40))
         return FuzzRequest(method, path, query, headers, parts, ending)
+
+    # --- webhook sources -------------------------------------------------------------------------------------
+
+    def survey(self) -> dict:
+        """A 1Flow `submitted_survey` body, each part sometimes missing or of another type."""
+        r = self.rng
+
+        def maybe(value: object) -> object:
+            return value if r.random() < 0.85 else self.value()
+
+        screens = [
+            {"title": maybe(self.text()), "answer": maybe(r.choice(["10", "7", "x", "[1]", "null", self.text()]))}
+            for _ in range(r.choice([0, 1, 2, 5]))
+        ]
+        body: dict = {
+            "alert_name": "submitted_survey",
+            "alert_id": maybe(f"al{r.randint(0, 300)}"),
+            "survey_id": maybe(self.text()),
+            "platform": maybe("web"),
+            "survey_info": maybe({"name": self.text(), "screens": maybe(screens)}),
+            "user": maybe({"user_id": maybe(f"u{r.randint(0, 50)}")} if r.random() < 0.8 else {}),
+        }
+        for name in list(body):
+            if r.random() < 0.05:
+                del body[name]
+        return body
+
+    def webhook(self) -> FuzzRequest:
+        """A POST to `/v1/webhook`: the key in the query, in Basic or nowhere; a 1Flow body, a Delighted-like one
+        with a list of answers, any JSON or junk; sometimes over the size limit."""
+        r = self.rng
+        key = r.choice(WEBHOOK_KEYS)
+        roll = r.random()
+        if roll < 0.5:
+            data: object = self.survey()
+        elif roll < 0.75:
+            data = {"answers": [{"person": f"p{r.randint(0, 9)}", "score": self.scalar()} for _ in range(3)]}
+            if r.random() < 0.3:
+                data = {"answers": self.value()}
+        else:
+            data = self.value()
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        if r.random() < 0.1:
+            body = r.choice([self.junk(200), b"", b"[]", self.deep(), b'{"x": "' + b"y" * 2_100_000 + b'"}'])
+        body, encoding = self.encode(body)
+        key_in = r.choices(["query", "basic", "none", "bad_auth"], [70, 20, 5, 5])[0]
+        query = b"writeKey=" + key.encode() if key_in == "query" else b""
+        if r.random() < 0.05:
+            query = r.choice(
+                [b"writeKey=", b"writeKey=%ff%fe", b"writeKey=\xff", self.junk(30), b"writeKey=a&writeKey=b"]
+            )
+        headers = self.headers(body, encoding, key, key_in)
+        pieces = r.choice([1] * 8 + [2, 5])
+        size = -(-len(body) // pieces) or 1
+        parts = [body[i : i + size] for i in range(0, len(body), size)] or [b""]
+        ending = r.choices(["complete", "hang_up", "stall"], [970, 25, 5])[0]
+        return FuzzRequest(
+            r.choice(["POST"] * 9 + ["GET", "OPTIONS", "PUT"]), "/v1/webhook", query, headers, parts, ending
+        )
 
     # --- the operator's side -----------------------------------------------------------------------------------
 

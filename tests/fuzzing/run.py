@@ -46,6 +46,18 @@ sources:
   - {{name: a, write_key: wk_fuzz_a, cors_origins: ["http://shop.example"]}}
   - {{name: b, write_key: wk_fuzz_b, cors_origins: ["*"]}}
   - {{name: limited, write_key: wk_fuzz_limited, rate_limit: {{events_per_second: 5, burst: 20}}}}
+  - {{name: survey, write_key: wk_fuzz_survey, webhook: {{preset: 1flow-survey}}}}
+  - name: hook
+    write_key: wk_fuzz_hook
+    webhook:
+      mapping:
+        batch:
+          "@arrayPath":
+            - "$.answers"
+            - type: track
+              event: Answered
+              userId: {{"@path": "$.person"}}
+              properties: {{score: {{"@path": "$.score"}}}}
 destinations:
   - {{name: web, mode: device, sources: [a, b], settings: {{projectApiKey: "1f_fuzz_device_key_0001"}}}}
 """

@@ -66,7 +66,14 @@ class SandboxServer(CliProcess):
     """`actions-1flow sandbox` as a subprocess on a free port; its output goes to `log_path`."""
 
     def __init__(
-        self, log_path: Path, keys: list[str] | None = None, rate: float | None = None, log_level: str = "info"
+        self,
+        log_path: Path,
+        keys: list[str] | None = None,
+        rate: float | None = None,
+        log_level: str = "info",
+        *,
+        webhook_url: str | None = None,
+        webhook_interval: str | None = None,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -75,6 +82,10 @@ class SandboxServer(CliProcess):
             args += ["--key", key]
         if rate is not None:
             args += ["--rate", str(rate)]
+        if webhook_url is not None:
+            args += ["--webhook-url", webhook_url]
+        if webhook_interval is not None:
+            args += ["--webhook-interval", webhook_interval]
         super().__init__(args, log_path)
         self._http = httpx.Client(base_url=self.url, timeout=5)
         self.wait_answering(self.url + "/_sandbox/calls")
@@ -88,6 +99,10 @@ class SandboxServer(CliProcess):
     def calls(self, channel: str | None = None) -> list[dict[str, Any]]:
         params = {"channel": channel} if channel else None
         return self._http.get("/_sandbox/calls", params=params).json()["calls"]
+
+    def surveys(self) -> list[dict[str, Any]]:
+        """Every survey webhook the sandbox sent, with its attempts (`GET /_sandbox/surveys`)."""
+        return self._http.get("/_sandbox/surveys").json()["surveys"]
 
     def reset(self) -> None:
         self._http.post("/_sandbox/reset").raise_for_status()

@@ -67,9 +67,12 @@ def cloud_config(directory: Path, api_url: str, sources: list[dict[str, Any]], *
 class ServeProcess(CliProcess):
     """`actions-1flow serve --config FILE --port P`; output (the server log) goes to `log_path`."""
 
-    def __init__(self, config_path: Path, log_path: Path, *extra: str, ca: Path | None = None) -> None:
-        """`ca`: the server has `server.tls`, with a certificate this CA file verifies (the URL is https)."""
-        self.port = free_port()
+    def __init__(
+        self, config_path: Path, log_path: Path, *extra: str, ca: Path | None = None, port: int | None = None
+    ) -> None:
+        """`ca`: the server has `server.tls`, with a certificate this CA file verifies (the URL is https). `port`:
+        this one (a restarted server), else a free one."""
+        self.port = port or free_port()
         self.url = f"{'https' if ca else 'http'}://127.0.0.1:{self.port}"
         verify: bool | ssl.SSLContext = ssl.create_default_context(cafile=str(ca)) if ca else True
         super().__init__(["serve", "--config", str(config_path), "--port", str(self.port), *extra], log_path)

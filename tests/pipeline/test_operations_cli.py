@@ -120,6 +120,7 @@ def test_events_lists_newest_first_with_filters(filled):
     table = invoke("events", "--config", str(filled), "--failed").stdout
     assert "check the Project API Key" in table and "next in" in table and "m4" in table
     assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
+    assert "from web" in table and all(e["source"] == "web" for e in entries)  # where each event came from
     assert (
         "no failed deliveries recorded for b"
         in invoke("events", "--config", str(filled), "--failed", "--destination", "b").stdout

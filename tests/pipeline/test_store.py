@@ -210,10 +210,10 @@ def test_log_filters_failed(store):
     )
 
 
-def prune_all(store, before, dead_before, destinations):
+def prune_all(store, before, dead_before, destinations, kept=None):
     removed, after = 0, 0
     while after is not None:
-        n, after = store.prune(before, dead_before, destinations, after).result()
+        n, after = store.prune(before, dead_before, destinations, after, kept).result()
         removed += n
     return removed
 
@@ -239,6 +239,21 @@ def test_prune_keeps_dedup_for_events_still_needed(store):
     # Once the dead letter is older than the log retention it goes too, with its event.
     assert prune_all(store, before=10.0, dead_before=time.time() + 1, destinations=["d"]) == 1
     assert store.append("web", [ev("b")], 70.0).result().accepted == 1
+
+
+def test_a_source_with_a_longer_dedup_window_keeps_its_events_past_the_ordinary_one(store):
+    """A webhook source whose sender retries for days (1Flow: hourly for 3 days) keeps its messageIds for its own
+    window; the other sources' events go at the ordinary one, around and after it."""
+    store.append("web", [ev("w1")], 1.0).result()
+    store.append("survey", [ev("1flow-a")], 2.0).result()
+    store.append("web", [ev("w2")], 3.0).result()
+    store.append("survey", [ev("1flow-b")], 4.0).result()
+    set_cursor(store, "d", 4)
+    # Ordinary window: gone before 10; the survey source's: gone before 3 (only its first event is that old).
+    assert prune_all(store, before=10.0, dead_before=0.0, destinations=["d"], kept={"survey": 3.0}) == 3
+    assert [e.event["messageId"] for e in store.read_after(0, ["web", "survey"], 10)] == ["1flow-b"]
+    assert store.append("survey", [ev("1flow-b")], 11.0).result().duplicates == 1  # a retry after the ordinary window
+    assert store.append("survey", [ev("1flow-a")], 11.0).result().accepted == 1  # past its own window: new again
 
 
 def test_prune_never_passes_a_destination_cursor_and_seqs_are_never_reused(store):
@@ -276,6 +291,19 @@ def test_prune_goes_in_chunks(store, monkeypatch):
     assert first == (4, 4)
     assert prune_all(store, before=10.0, dead_before=10.0, destinations=["d"]) == 6
     assert store.read_after(0, ["web"], 100) == []
+
+
+def test_prune_goes_past_whole_chunks_of_events_a_longer_window_keeps(store, monkeypatch):
+    from actions_1flow.pipeline.stores import postgres, sqlite
+
+    monkeypatch.setattr(sqlite, "PRUNE_CHUNK", 2)
+    monkeypatch.setattr(postgres, "PRUNE_CHUNK", 2)
+    store.append("survey", [ev(f"s{i}") for i in range(5)], 1.0).result()
+    store.append("web", [ev(f"w{i}") for i in range(3)], 1.0).result()
+    store.ensure_cursor("d").result()
+    set_cursor(store, "d", 8)
+    assert prune_all(store, before=10.0, dead_before=10.0, destinations=["d"], kept={"survey": 0.5}) == 3
+    assert [e.source for e in store.read_after(0, ["web", "survey"], 100)] == ["survey"] * 5
 
 
 def test_closed_store_refuses_writes(open_store_at):

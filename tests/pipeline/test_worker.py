@@ -16,7 +16,7 @@ from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.worker import Worker
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
-from .conftest import log, seq_of
+from .conftest import log, seq_of, set_cursor
 
 pytestmark = pytest.mark.anyio
 
@@ -300,3 +300,43 @@ async def test_prune_forgets_message_ids_after_the_dedup_window(tmp_path, store)
         assert store.append("web", [track(0)], time.time()).result().accepted == 1  # past the window: new
     finally:
         await worker.stop()
+
+
+async def test_a_retry_after_the_ordinary_dedup_window_is_still_a_duplicate_for_a_source_with_a_longer_one(
+    tmp_path, store
+):
+    """1Flow sends an unanswered webhook again hourly for 3 days: a `1flow-survey` source keeps its messageIds for
+    4 days (`app.delivery_options`), while the other sources' go after `pipeline.dedup_window`."""
+    from actions_1flow.app.delivery import delivery_options
+
+    text = f"""
+storage: sqlite:///{tmp_path}/db.sqlite
+sources:
+  - {{name: web, write_key: wk}}
+  - {{name: survey, write_key: wk_survey, webhook: {{preset: 1flow-survey}}}}
+destinations:
+  - {{name: a, mode: cloud, sources: [web, survey], settings: {{projectApiKey: "{US_KEY}"}}}}
+"""
+    config = parse_config(text, "test.yaml")
+    options = delivery_options(config)
+    assert options.dedup_window == 86400 and options.source_dedup_windows == {"survey": 4 * 86400}
+    clock = Clock(time.time())
+    worker = Worker(
+        store,
+        [(config.destinations[0], ["web", "survey"])],
+        RetryPolicy(),
+        DeliveryOptions(
+            dedup_window=options.dedup_window, source_dedup_windows=options.source_dedup_windows, clock=clock
+        ),
+    )
+    two_days_ago = clock.now - 2 * 86400
+    store.append("survey", [track(0) | {"messageId": "1flow-al"}], two_days_ago).result()
+    store.append("web", [track(1)], two_days_ago).result()
+    set_cursor(store, "a", store.last_seq())
+    assert await worker.prune() == 1  # the web event only
+    assert store.append("survey", [track(0) | {"messageId": "1flow-al"}], clock.now).result().duplicates == 1
+    assert store.append("web", [track(1)], clock.now).result().accepted == 1
+    clock.now += 2 * 86400 + 1  # four days after the response: past 1Flow's retries, forgotten
+    set_cursor(store, "a", store.last_seq())
+    assert await worker.prune() >= 1
+    assert store.append("survey", [track(0) | {"messageId": "1flow-al"}], clock.now).result().accepted == 1

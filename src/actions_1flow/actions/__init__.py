@@ -3,7 +3,17 @@ definitions, running an event through subscriptions, and what every destination'
 protocol, outcomes and the retry contract, synchronous delivery, the registry of destinations by type)."""
 
 from .client import Client
-from .definition import Action, Destination, DevicePlugin, Filtered, MobilePlugin, PerformInput, PerformResult, Preset
+from .definition import (
+    Action,
+    Destination,
+    DevicePlugin,
+    Filtered,
+    MobilePlugin,
+    PerformInput,
+    PerformResult,
+    Preset,
+    SourcePreset,
+)
 from .delivery import DeliveryResult, deliver_event
 from .fields import UNSET, Choice, Field, default_values, fields_to_schema
 from .outcomes import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_retry_after, worst
@@ -42,6 +52,7 @@ __all__ = [
     "PerformResult",
     "Preset",
     "Registry",
+    "SourcePreset",
     "Status",
     "Subscription",
     "SubscriptionResult",

@@ -103,6 +103,19 @@ class Preset:
 
 
 @dataclass(frozen=True)
+class SourcePreset:
+    """A ready-made webhook source for the vendor's own outgoing webhooks (`webhook: {preset: NAME}` on a source):
+    the mapping-kit mapping that turns one webhook body into Segment events, and how long a retry of the same body
+    can still arrive (the vendor's retry schedule), which the source's dedup window must cover."""
+
+    name: str
+    description: str
+    mapping: Mapping[str, Any]
+    dedup_window: float = 0.0
+    """Seconds over which the vendor may send the same body again (0: nothing beyond the ordinary window)."""
+
+
+@dataclass(frozen=True)
 class MobilePlugin:
     """A vendor's plugin for Segment's mobile libraries (analytics-swift, analytics-kotlin, the classic Android
     library): it configures itself from `integrations[key]` of the source's settings document, which the settings
@@ -166,6 +179,11 @@ class Destination:
     """`create_client(settings, **options)`: the HTTP client of cloud mode (None: no cloud mode)."""
     device: DevicePlugin | None = None
     """The browser plugin of device mode (None: no device mode)."""
+    source_presets: tuple[SourcePreset, ...] = ()
+    """Webhook sources for the vendor's own webhooks (see `SourcePreset`)."""
+    origin: str | None = None
+    """The `context.integration.name` the events of `source_presets` carry. Cloud-mode subscriptions of this
+    destination skip such events (no loop back to the vendor) unless their trigger tests `context.integration`."""
     described_in_metadata: bool = True
     """Whether Segment's `metadata.json` has a top-level `description` (its cloud destinations' have none)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from .definition import Destination
+from .definition import Destination, SourcePreset
 
 
 class UnknownDestination(KeyError):
@@ -53,3 +53,11 @@ class Registry:
 
     def unknown_message(self, type_: object) -> str:
         return f"unknown destination type {type_!r}; this server has {', '.join(self.types) or 'none'}"
+
+    def source_preset(self, name: str) -> SourcePreset | None:
+        """The webhook source preset of that name, from whichever destination declares it."""
+        return next((p for d in self for p in d.source_presets if p.name == name), None)
+
+    @property
+    def source_preset_names(self) -> list[str]:
+        return [p.name for d in self for p in d.source_presets]

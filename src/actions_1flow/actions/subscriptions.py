@@ -33,11 +33,20 @@ class Subscription:
 
 class CompiledSubscription:
     """A subscription with its trigger parsed and its mapping compiled (raises `FQLSyntaxError` or
-    `MappingValidationError` for invalid ones, so they are refused when the configuration loads)."""
+    `MappingValidationError` for invalid ones, so they are refused when the configuration loads).
 
-    def __init__(self, spec: Subscription) -> None:
+    With `skip_origin` (a cloud-mode destination's `Destination.origin`), the trigger also requires that the event's
+    `context.integration.name` is not that origin, unless the trigger itself tests `context.integration`: events
+    the vendor's own webhooks brought in are not sent back to it unless a subscription asks for them by name."""
+
+    def __init__(self, spec: Subscription, skip_origin: str | None = None) -> None:
         self.spec = spec
-        self.trigger = fql.parse(spec.subscribe)
+        trigger = fql.parse(spec.subscribe)
+        if skip_origin is not None and not tests_origin(trigger.ast):
+            trigger = fql.Subscription(
+                {"type": "group", "operator": "and", "children": [trigger.ast, _not_from(skip_origin)]}, spec.subscribe
+            )
+        self.trigger = trigger
         self.mapping = mapping.compile(dict(spec.mapping))
 
     @property
@@ -46,6 +55,23 @@ class CompiledSubscription:
 
     def __repr__(self) -> str:
         return f"CompiledSubscription({self.spec.name!r}, {self.spec.subscribe!r} → {self.spec.partner_action})"
+
+
+ORIGIN_FIELD = "integration"
+"""Where an event says which integration made it (`context.integration.name`, as Segment's cloud sources do)."""
+
+
+def _not_from(origin: str) -> dict[str, Any]:
+    """Segment's AST of `context.integration.name != "<origin>"` (true for events without the field)."""
+    return {"type": "event-context", "name": f"{ORIGIN_FIELD}.name", "operator": "!=", "value": origin}
+
+
+def tests_origin(ast: Mapping[str, Any]) -> bool:
+    """Whether a trigger's AST reads `context.integration` (anywhere): such a subscription chose its origins."""
+    if ast.get("type") == "event-context":
+        name = str(ast.get("name", ""))
+        return name == ORIGIN_FIELD or name.startswith(ORIGIN_FIELD + ".")
+    return any(tests_origin(child) for child in ast.get("children", ()) if isinstance(child, Mapping))
 
 
 class Status(StrEnum):

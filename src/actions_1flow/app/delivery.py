@@ -37,6 +37,11 @@ def delivery_options(config: Config) -> DeliveryOptions:
         batch_age=p.batch_age,
         poll_interval=p.poll_interval,
         dedup_window=p.dedup_window,
+        source_dedup_windows={
+            s.name: s.kept_for_dedup(p.dedup_window)
+            for s in config.sources
+            if s.kept_for_dedup(p.dedup_window) > p.dedup_window
+        },
         log_retention=p.log_retention,
         lease_ttl=p.lease_ttl,
     )

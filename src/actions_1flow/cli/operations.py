@@ -235,7 +235,8 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     table = Table(show_lines=True)
     for name in ("when", "destination · subscription", "messageId", "status", "details"):
         table.add_column(name, overflow="fold")
-    for e in (row.entry for row in entries):
+    for row in entries:
+        e = row.entry
         status = f"[{_STATUS_STYLE[e.status]}]{e.status}[/]\n{e.attempts} attempt{'s' if e.attempts != 1 else ''}"
         if e.replays:
             status += f", {e.replays} replay{'s' if e.replays != 1 else ''}"
@@ -253,7 +254,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
             _cell(e.destination, e.subscription or _unsubscribed(e)),
-            _cell(e.message_id, e.event_type or ""),
+            _cell(e.message_id, e.event_type or "", f"from {row.source}"),
             status,
             _cell(*details),
         )

@@ -24,6 +24,7 @@ from .model import (
     SourceConfig,
     SubscriptionConfig,
     TLSConfig,
+    WebhookConfig,
 )
 from .resolved import Config, DestinationConfig
 
@@ -47,6 +48,7 @@ __all__ = [
     "SourceConfig",
     "SubscriptionConfig",
     "TLSConfig",
+    "WebhookConfig",
     "format_path",
     "load_config",
     "parse_config",

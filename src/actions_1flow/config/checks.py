@@ -13,6 +13,7 @@ from pydantic import SecretStr, ValidationError
 from .. import fql, mapping
 from ..actions import CompiledSubscription, DestinationSettings
 from ..destinations import REGISTRY
+from ..ingest.webhooks import BATCH_KEY, WebhookMapping
 from ..mapping.nested import invalid_transform_applies
 from .errors import ConfigProblem, Path_
 from .model import ConfigSpec, DestinationSpec
@@ -194,8 +195,31 @@ def check_destination(
         if found:
             problems.extend(found)
         else:
-            compiled.append(CompiledSubscription(spec))
+            compiled.append(CompiledSubscription(spec, definition.origin if dest.mode == "cloud" else None))
     return problems, compiled
+
+
+def webhook_problems(config: ConfigSpec) -> list[ConfigProblem]:
+    """Each webhook source's mapping validated as destination mappings are (Segment's messages), and able to make an
+    event: a `type` for each event (one event, or each item of `batch`)."""
+    problems: list[ConfigProblem] = []
+    for i, source in enumerate(config.sources):
+        if source.webhook is None or source.webhook.mapping is None:
+            continue  # a preset's mapping is the destination's, tested with it
+        where: Path_ = ("sources", i, "webhook", "mapping")
+        try:
+            made = WebhookMapping(source.webhook.mapping).item
+        except mapping.MappingValidationError as exc:
+            problems.extend(ConfigProblem(where, message) for message in exc.messages)
+            continue
+        if "type" not in made:
+            at = (*where, BATCH_KEY) if BATCH_KEY in source.webhook.mapping else where
+            problems.append(
+                ConfigProblem(
+                    at, "a webhook mapping must say which event it makes: add type (track, identify, page, …)"
+                )
+            )
+    return problems
 
 
 def write_key_clashes(config: ConfigSpec) -> list[ConfigProblem]:

@@ -21,6 +21,7 @@ from .checks import (
     raw_engine_problems,
     settings_problems,
     structure_problems,
+    webhook_problems,
     write_key_clashes,
 )
 from .errors import ConfigError, ConfigProblem, Path_
@@ -146,6 +147,7 @@ def _resolve(data: dict[str, Any], problems: list[ConfigProblem], file: Path) ->
     seen: set[str] = set()
     unset = {p.path for p in problems}  # an unset variable already explains an empty value there
     problems.extend(write_key_clashes(spec))
+    problems.extend(webhook_problems(spec))
     if spec.server.demo is not None and spec.server.demo not in source_names:
         problems.append(
             ConfigProblem(

@@ -100,6 +100,42 @@ class RateLimitConfig(_Model):
         return self.events_per_second, self.burst or max(1, math.ceil(self.events_per_second))
 
 
+class WebhookConfig(_Model):
+    """A source that takes another tool's webhooks at `POST /v1/webhook?writeKey=…`: a mapping-kit `mapping` from the
+    body to Segment events, or a `preset` a destination ships (`1flow-survey`). Exactly one of the two."""
+
+    preset: str | None = None
+    mapping: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> WebhookConfig:
+        if (self.preset is None) == (self.mapping is None):
+            presets = ", ".join(REGISTRY.source_preset_names) or "none"
+            raise ValueError(f"give exactly one of preset (one of: {presets}) or mapping (type, event, userId, …)")
+        if self.preset is not None and REGISTRY.source_preset(self.preset) is None:
+            raise ValueError(
+                f"unknown webhook preset {self.preset!r}; this server has {', '.join(REGISTRY.source_preset_names)}"
+            )
+        return self
+
+    def resolved_mapping(self) -> dict[str, Any]:
+        """The mapping the source runs: the preset's, or the one written."""
+        if self.mapping is not None:
+            return self.mapping
+        preset = REGISTRY.source_preset(self.preset or "")
+        assert preset is not None  # checked above
+        return dict(preset.mapping)
+
+    def dedup_window(self) -> float:
+        """The dedup window the preset needs (its vendor's retries), 0 for a written mapping."""
+        preset = REGISTRY.source_preset(self.preset) if self.preset is not None else None
+        return preset.dedup_window if preset is not None else 0.0
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds, written as a number or as `500ms`, `10s`, `5m`, `4h`, `1d`."""
+
+
 class SourceConfig(_Model):
     name: str
     write_key: str
@@ -111,6 +147,15 @@ class SourceConfig(_Model):
     """Browser origins allowed to send to this source (`"*"`: any); see `ingest.origins` for what is enforced."""
     rate_limit: RateLimitConfig | None = None
     """Events this source may send (per server process); over it requests get 429 with Retry-After. None: unlimited."""
+    webhook: WebhookConfig | None = None
+    """Take webhooks at `POST /v1/webhook` and map their bodies to events (see `WebhookConfig`)."""
+    dedup_window: Duration | None = Field(None, gt=0)
+    """This source's own dedup window when longer than `pipeline.dedup_window` (a webhook preset sets its own
+    minimum, e.g. 1Flow's 3 days of retries)."""
+
+    def kept_for_dedup(self, default: float) -> float:
+        """Seconds this source's events are kept for dedup: the longest of `default`, its own and its preset's."""
+        return max(default, self.dedup_window or 0.0, self.webhook.dedup_window() if self.webhook else 0.0)
 
     def accepted_write_keys(self) -> list[str]:
         """`write_key`, then `previous_write_keys`: every key that identifies this source."""
@@ -198,10 +243,6 @@ class DestinationSpec(_Model):
         if self.subscriptions == "presets":
             return [Subscription.from_preset(p) for p in definition.presets]
         return [s.spec() for s in self.subscriptions]
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-"""Seconds, written as a number or as `500ms`, `10s`, `5m`, `4h`, `1d`."""
 
 
 class PipelineConfig(_Model):

@@ -11,3 +11,7 @@ MAX_BATCH_EVENTS = 2_500
 
 MAX_COMPRESSED_BYTES = MAX_BATCH_BYTES
 """A gzip body is read only up to this size before it is refused, so a client cannot stream forever."""
+
+MAX_WEBHOOK_BYTES = MAX_BATCH_BYTES
+"""One webhook body (`/v1/webhook`), as sent; over it the answer is 413 (a webhook sender reads HTTP's status, not
+Segment's 400), and it stores nothing."""

@@ -4,7 +4,7 @@ section by the composition root (`app.delivery`), or given by a test."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 BATCH_SIZE = 500
@@ -34,6 +34,8 @@ class DeliveryOptions:
     batch_age: float = BATCH_AGE_S
     poll_interval: float = POLL_INTERVAL_S
     dedup_window: float = DEDUP_WINDOW_S
+    source_dedup_windows: Mapping[str, float] = field(default_factory=dict)
+    """Sources whose dedup window is longer than `dedup_window` (a webhook source whose sender retries for days)."""
     log_retention: float = LOG_RETENTION_S
     prune_interval: float = PRUNE_INTERVAL_S
     lease_ttl: float = LEASE_TTL_S

@@ -133,9 +133,15 @@ class Housekeeping(Protocol):
     """Forgetting what no one needs any more."""
 
     def prune(
-        self, before: float, dead_before: float, destinations: list[str], after: int = 0
+        self,
+        before: float,
+        dead_before: float,
+        destinations: list[str],
+        after: int = 0,
+        kept: dict[str, float] | None = None,
     ) -> Future[tuple[int, int | None]]:
-        """Forget one chunk of events received before `before` that every destination has passed, with their
+        """Forget one chunk of events received before `before` (before `kept[source]` for the sources there, each
+        earlier than `before`: a longer dedup window) that every destination has passed, with their
         delivered/filtered log rows and dead-lettered rows last updated before `dead_before`. Returns the rows
         removed and where the next chunk starts (None when done)."""
 

@@ -247,11 +247,12 @@ class Worker:
         """Run the clean-up now, one short transaction per chunk; returns the rows removed."""
         now = self.clock()
         names = list(self.destinations)
+        kept = {source: now - window for source, window in self.options.source_dedup_windows.items()}
         removed = 0
         after: int | None = 0
         while after is not None:
             n, after = await asyncio.wrap_future(
-                self.store.prune(now - self.options.dedup_window, now - self.options.log_retention, names, after)
+                self.store.prune(now - self.options.dedup_window, now - self.options.log_retention, names, after, kept)
             )
             removed += n
         return removed

@@ -6,5 +6,6 @@ In-process: `create_app(...)` with `httpx.ASGITransport`; as a server: `actions-
 from .app import asgi, create_app
 from .server import serve
 from .state import Fault, SandboxKey, SandboxState
+from .surveys import SurveyEmitter
 
-__all__ = ["Fault", "SandboxKey", "SandboxState", "asgi", "create_app", "serve"]
+__all__ = ["Fault", "SandboxKey", "SandboxState", "SurveyEmitter", "asgi", "create_app", "serve"]

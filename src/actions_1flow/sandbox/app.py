@@ -12,6 +12,9 @@ Routes:
 - `POST /_sandbox/reset`: forget calls and queued faults
 - `POST /_sandbox/faults`: `{"status", "delay", "drop", "retry_after", "body"}` for the next `count` API requests
   (or for `duration` seconds), only those with api_key `key` and/or path `path` if given
+- `POST /_sandbox/surveys`: `{"user_id"[, "alert_id", "url", "score", "comment"]}` answers a survey for that user:
+  1Flow's `submitted_survey` webhook goes to `url` (else the sandbox's `--webhook-url`), retried as 1Flow does
+  (CORS-open, so a demo page can click it); `GET /_sandbox/surveys`: every webhook sent and its attempts
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from ..destinations.oneflow.regions import DEFAULT_REGION, REGIONS
 from ..request_text import RequestTextGuard
 from .rules import CHECKS
 from .state import CHANNEL_HTTP, CHANNEL_SDK, Fault, SandboxKey, SandboxState, retry_after_header
+from .surveys import SurveyEmitter
 
 TRANSPORT_SCOPE_KEY = "actions_1flow.sandbox.transport"
 CORS_HEADERS = {
@@ -240,6 +244,55 @@ async def faults(request: Request) -> Response:
     return JSONResponse({"queued": queued})
 
 
+SURVEY_KEYS = frozenset({"user_id", "alert_id", "url", "score", "comment"})
+
+
+async def survey_answers(request: Request) -> Response:
+    """Answer a survey (POST: 1Flow's webhook for it starts going out) or list the webhooks sent (GET)."""
+    emitter: SurveyEmitter = request.app.state.surveys
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=CORS_HEADERS)
+    if request.method == "GET":
+        return JSONResponse({"surveys": [e.describe() for e in emitter.emissions]}, headers=CORS_HEADERS)
+    try:
+        data = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return JSONResponse({"error": "body is not valid JSON"}, status_code=400, headers=CORS_HEADERS)
+    problem = _survey_problem(data)
+    if problem is None:
+        try:
+            emission = emitter.answer(
+                data.get("user_id"),
+                alert_id=data.get("alert_id"),
+                url=data.get("url"),
+                score=data.get("score"),
+                comment=data.get("comment"),
+            )
+        except ValueError as exc:
+            problem = str(exc)
+        else:
+            return JSONResponse(emission.describe(), status_code=202, headers=CORS_HEADERS)
+    return JSONResponse({"error": problem, "status": 400}, status_code=400, headers=CORS_HEADERS)
+
+
+def _survey_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "expected an object: {user_id[, alert_id, url, score, comment]}"
+    unknown = set(data) - SURVEY_KEYS
+    if unknown:
+        return f"unknown keys: {', '.join(sorted(unknown))} (allowed: {', '.join(sorted(SURVEY_KEYS))})"
+    for name in ("user_id", "alert_id", "url", "comment"):
+        if data.get(name) is not None and (not isinstance(data[name], str) or not data[name]):
+            return f"{name} must be a non-empty string"
+    url = data.get("url")
+    if url is not None and not url.startswith(("http://", "https://")):
+        return "url must be an http:// or https:// URL"
+    score = data.get("score")
+    if score is not None and (not isinstance(score, int) or isinstance(score, bool) or not 0 <= score <= 10):
+        return "score must be a whole number from 0 to 10 (an NPS answer)"
+    return None
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     return _error(exc.status_code, exc.detail)
@@ -259,8 +312,11 @@ class _ExposeTransport:
         await self.app(scope, receive, send)
 
 
-def create_app(keys: list[SandboxKey | str] | None = None, *, rate: float | None = None) -> Starlette:
-    """A fresh sandbox knowing `keys` (`SandboxKey` or `KEY[:us,eu]` text), limited to `rate` API requests/s."""
+def create_app(
+    keys: list[SandboxKey | str] | None = None, *, rate: float | None = None, surveys: SurveyEmitter | None = None
+) -> Starlette:
+    """A fresh sandbox knowing `keys` (`SandboxKey` or `KEY[:us,eu]` text), limited to `rate` API requests/s,
+    sending survey webhooks with `surveys` (no default URL, 1Flow's retry interval when not given)."""
     parsed = [k if isinstance(k, SandboxKey) else SandboxKey.parse(k) for k in keys or []]
     routes = [
         Route("/v1/{endpoint}", api, methods=["POST"]),
@@ -272,10 +328,12 @@ def create_app(keys: list[SandboxKey | str] | None = None, *, rate: float | None
         Route("/_sandbox/calls", calls, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", faults, methods=["POST"]),
+        Route("/_sandbox/surveys", survey_answers, methods=["GET", "POST", "OPTIONS"]),
     ]
     text_only = Middleware(RequestTextGuard, refusal=lambda code, message: _error(400, message))
     app = Starlette(routes=routes, middleware=[text_only], exception_handlers={HTTPException: _http_error})
     app.state.sandbox = SandboxState(parsed, rate)
+    app.state.surveys = surveys or SurveyEmitter()
     return app
 
 

@@ -2,7 +2,7 @@
  * actions-1flow sandbox: a stand-in for 1Flow's web SDK (https://1flow.app/js/1flow.js).
  *
  * Loaded as <script src=".../js/1flow.js" data-api-key="KEY" async>. It reads the key from its own tag, installs
- * window._1flow and, once the sandbox has accepted the key, sets window.glob (1Flow's readiness signal) and fires
+ * window._1flow (and window._1flowSandbox.answerSurvey, the sandbox's survey answers, for demos) and, once the sandbox has accepted the key, sets window.glob (1Flow's readiness signal) and fires
  * on("ready") listeners. Every call is reported to the sandbox that served it (POST <sandbox>/_sandbox/sdk, even when
  * the page loaded a copy from elsewhere) so tests can see it.
  *
@@ -71,6 +71,20 @@
   }
   sdk.sandbox = true
   window._1flow = sdk
+
+  // The sandbox's own control, not 1Flow's API: a survey answered in this page, as 1Flow shows surveys in pages.
+  // The sandbox then sends 1Flow's submitted_survey webhook for it (to its --webhook-url) and lists it.
+  var surveysUrl = new URL(reportUrl).origin + '/_sandbox/surveys'
+  window._1flowSandbox = {
+    answerSurvey: function (userId, score, comment) {
+      var body = { user_id: userId || undefined, score: score, comment: comment || undefined }
+      return fetch(surveysUrl, { method: 'POST', mode: 'cors', headers: { 'content-type': 'text/plain' }, body: JSON.stringify(body) })
+        .then(function (r) { return r.json() })
+    },
+    surveys: function () {
+      return fetch(surveysUrl, { mode: 'cors', cache: 'no-store' }).then(function (r) { return r.json() }).then(function (d) { return d.surveys })
+    },
+  }
 
   report('init', []).then(function (response) {
     if (!response.ok) {

@@ -1,6 +1,8 @@
 """The Segment-compatible tracking API: `POST /v1/{identify,track,page,screen,group,alias,batch}`, analytics.js's
 short paths `/v1/{i,t,p,s,g,a,b}` (the newer mobile libraries batch to `/v1/b` too) and the classic mobile
-libraries' `/v1/import`, with CORS for browser sources.
+libraries' `/v1/import`, with CORS for browser sources; and `POST /v1/webhook?writeKey=…`, where a webhook source
+takes another tool's JSON and its mapping makes the events (`ingest.webhooks`; a body over 500 KB is a 413 there),
+through the same key look-up, origin check, rate limit, suppression and store as every other request.
 
 A request is answered `200 {"success": true}` only once all its events are durably stored; client mistakes get a
 4xx with a JSON reason (see `ingest`); a storage failure is a 503, so the client keeps the events and retries, and
@@ -16,14 +18,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import telemetry
 from ..config import Config, SourceConfig
 from ..ingest import EVENT_TYPES, PATH_ALIASES, IngestError, read_request
+from ..ingest.body import decompress, parse_json_object
+from ..ingest.limits import MAX_WEBHOOK_BYTES
 from ..ingest.origins import OriginPolicy
+from ..ingest.webhooks import WebhookMapping, write_key_from_query
 from ..pipeline.appender import GroupAppender
 from ..pipeline.store import StoreError
 from ..pipeline.suppression import SuppressionList
@@ -33,8 +38,10 @@ from .responses import respond, respond_error
 
 log = logging.getLogger("actions_1flow.server")
 
-ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *PATH_ALIASES)}
-"""Every tracking path and the endpoint name it stands for."""
+WEBHOOK = "webhook"
+ENDPOINTS = {f"/v1/{name}": name for name in (*EVENT_TYPES, "batch", *PATH_ALIASES, WEBHOOK)}
+"""Every tracking path and the endpoint name it stands for (`/v1/webhook`: another tool's webhooks, mapped to
+events by the source's `webhook` mapping)."""
 
 ALLOW = "OPTIONS, POST"
 
@@ -64,6 +71,11 @@ class Ingest(Protocol):
     on_reload: list[Callable[[Config], Callable[[], None]]]
 
 
+def webhook_mappings(config: Config) -> dict[str, WebhookMapping]:
+    """Each webhook source's mapping, compiled (the configuration validated them at load)."""
+    return {s.name: WebhookMapping(s.webhook.resolved_mapping()) for s in config.sources if s.webhook is not None}
+
+
 class TrackingAPI:
     """ASGI middleware answering the tracking paths itself and passing everything else to `app`."""
 
@@ -71,14 +83,16 @@ class TrackingAPI:
         self.app = app
         self.state = state
         self.limiter = limiter if limiter is not None else RateLimiter.for_sources(state.config.sources)
+        self.webhooks = webhook_mappings(state.config)
         self._warned: set[tuple[str, str | None]] = set()
         state.on_reload.append(self._prepare_reload)
 
     def _prepare_reload(self, config: Config) -> Callable[[], None]:
         limiter = RateLimiter.for_sources(config.sources)
+        webhooks = webhook_mappings(config)
 
         def commit() -> None:
-            self.limiter = limiter
+            self.limiter, self.webhooks = limiter, webhooks
 
         return commit
 
@@ -108,18 +122,21 @@ class TrackingAPI:
         body: bytes | None = None
         extra_headers: dict[str, str] = {}
         try:
-            body = await read_body(receive, headers, state.config.server.body_timeout)
-            client = scope.get("client")
-            parsed = read_request(kind, body, headers, client[0] if client else None)
-            if parsed.write_key is None:
-                raise IngestError(
-                    401, "missing_write_key", "no write key: send it as HTTP Basic user, or as writeKey in the body"
+            if kind == WEBHOOK:
+                body = await read_body(
+                    receive,
+                    headers,
+                    state.config.server.body_timeout,
+                    MAX_WEBHOOK_BYTES,
+                    too_large=(413, "body_too_large"),
                 )
-            source = state.sources_by_key.get(parsed.write_key)
-            if source is None:
-                raise IngestError(
-                    401, "unknown_write_key", "the write key does not belong to any source of this server"
-                )
+                source, events = self._webhook(body, headers, scope)
+            else:
+                body = await read_body(receive, headers, state.config.server.body_timeout)
+                client = scope.get("client")
+                parsed = read_request(kind, body, headers, client[0] if client else None)
+                source = self._source(parsed.write_key, "HTTP Basic user, or as writeKey in the body")
+                events = parsed.events
             source_name = source.name
             if origin is not None and not state.origins.allows(origin, source_name, host, scope.get("scheme", "http")):
                 self._warn_origin(origin, source_name)
@@ -128,7 +145,7 @@ class TrackingAPI:
                     "origin_not_allowed",
                     f"pages at {origin} may not send to this source; add the origin to its cors_origins",
                 )
-            retry_after = self.limiter.admit(source_name, len(parsed.events))
+            retry_after = self.limiter.admit(source_name, len(events))
             if retry_after:
                 extra_headers["retry-after"] = str(retry_after)
                 extra_headers["access-control-expose-headers"] = "Retry-After"  # analytics.js in a page reads it
@@ -149,7 +166,7 @@ class TrackingAPI:
             await respond_error(send, err, extra)
             return
         cors = self._cors(origin, source_name, host, scope)
-        events = state.suppressions.keep(parsed.events)  # suppressed users: answered 200, never stored
+        events = state.suppressions.keep(events)  # suppressed users: answered 200, never stored
         if not events:
             await respond(send, 200, _OK, cors)
             return
@@ -170,6 +187,29 @@ class TrackingAPI:
             return
         telemetry.EVENTS_RECEIVED.labels(source_name).inc(len(events))
         await respond(send, 200, _OK, cors)
+
+    def _source(self, write_key: str | None, where: str) -> SourceConfig:
+        """The source a write key names; 401 when there is no key or no such source."""
+        if write_key is None:
+            raise IngestError(401, "missing_write_key", f"no write key: send it as {where}")
+        source = self.state.sources_by_key.get(write_key)
+        if source is None:
+            raise IngestError(401, "unknown_write_key", "the write key does not belong to any source of this server")
+        return source
+
+    def _webhook(self, body: bytes, headers: dict[str, str], scope: Scope) -> tuple[SourceConfig, list[dict[str, Any]]]:
+        """A webhook's source (by `?writeKey=` or Basic) and the events its mapping makes of the body."""
+        key = write_key_from_query(scope.get("query_string", b""), headers)
+        source = self._source(key, "?writeKey=<the source's write key> in the webhook URL, or as HTTP Basic user")
+        webhook = self.webhooks.get(source.name)
+        if webhook is None:
+            raise IngestError(
+                404,
+                "not_a_webhook_source",
+                f"source {source.name!r} takes no webhooks: give it webhook: {{preset: …}} or webhook: {{mapping: …}}",
+            )
+        data = parse_json_object(decompress(body, headers.get("content-encoding", "")))
+        return source, webhook.events(data)
 
     async def options(self, send: Send, headers: dict[str, str], scheme: str = "http") -> None:
         """A CORS preflight (answered for the origins of all sources), or a plain OPTIONS (which methods exist)."""

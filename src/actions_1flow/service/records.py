@@ -73,6 +73,7 @@ def source(s: SourceConfig) -> dict[str, Any]:
         "previous_write_keys": [mask_secret(k) for k in s.previous_write_keys],
         "cors_origins": s.cors_origins,
         "rate_limit": s.rate_limit.model_dump() if s.rate_limit else None,
+        "webhook": s.webhook.model_dump(exclude_none=True) if s.webhook else None,
     }
 
 

@@ -283,6 +283,7 @@
         h('td', { class: 'nowrap', text: when(item.updated_at) }),
         h('td', { text: item.destination }),
         h('td', { text: item.subscription || '' }),
+        h('td', { text: item.source || '' }),
         h('td', { text: item.type || '' }),
         h('td', null, link),
         h('td', null, badge(item.status), reasonNote(item.reason)),

@@ -25,7 +25,7 @@ from ...actions import (
     Preset,
     default_values,
 )
-from . import wire
+from . import survey_webhook, wire
 from .client import OneFlowClient
 from .regions import REGIONS, RegionError
 from .settings import OneFlowSettings
@@ -248,4 +248,6 @@ ONEFLOW = Destination(
         sdk_file="1flow.js",
         mobile=MobilePlugin(MOBILE_PLUGIN_KEY, mobile_settings),
     ),
+    source_presets=(survey_webhook.PRESET,),
+    origin=survey_webhook.ORIGIN,
 )

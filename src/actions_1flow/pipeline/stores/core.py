@@ -162,11 +162,11 @@ class StoreCore:
         raise NotImplementedError
 
     def _prunable(
-        self, conn: Any, before: float, destinations: list[str], after: int
+        self, conn: Any, before: float, destinations: list[str], after: int, kept: dict[str, float]
     ) -> tuple[list[int], int | None] | None:
-        """Events after `after` received before `before` that every destination has passed (one chunk), and where
-        the next chunk starts (None when no event after this chunk can be prunable yet); None when another process
-        is cleaning up."""
+        """Events after `after` received before `before` (`kept[source]` for those sources, each earlier than
+        `before`) that every destination has passed (one chunk), and where the next chunk starts (None when no
+        event after this chunk can be prunable yet); None when another process is cleaning up."""
         raise NotImplementedError
 
     def _subject(self, kind: SubjectKind, value: str) -> tuple[str, tuple[Any, ...]]:
@@ -306,20 +306,26 @@ class StoreCore:
         return self.submit(requeue)
 
     def prune(
-        self, before: float, dead_before: float, destinations: list[str], after: int = 0
+        self,
+        before: float,
+        dead_before: float,
+        destinations: list[str],
+        after: int = 0,
+        kept: dict[str, float] | None = None,
     ) -> Future[tuple[int, int | None]]:
         """One chunk of clean-up, from event id `after` on.
 
         Events go once they are older than `before` (the dedup window: until then their messageId keeps being
-        deduplicated) and every destination's cursor has passed them; their delivered and filtered rows go with
-        them. Deliveries still retrying are kept, and dead-lettered ones until `dead_before` (so they can be
-        inspected and replayed), and with them their events; rows of destinations not in `destinations` (removed
-        from the configuration) go after `dead_before` whatever their status. Exchanges older than both horizons go
-        too, and device-mode reports older than `dead_before`; per-minute counts past the console's longest range.
+        deduplicated; `kept[source]` for a source with a longer window) and every destination's cursor has passed
+        them; their delivered and filtered rows go with them. Deliveries still retrying are kept, and dead-lettered
+        ones until `dead_before` (so they can be inspected and replayed), and with them their events; rows of
+        destinations not in `destinations` (removed from the configuration) go after `dead_before` whatever their
+        status. Exchanges older than both horizons go too, and device-mode reports older than `dead_before`;
+        per-minute counts past the console's longest range.
         """
 
         def prune(conn: Any) -> tuple[int, int | None]:
-            chunk = self._prunable(conn, before, destinations, after)
+            chunk = self._prunable(conn, before, destinations, after, kept or {})
             if chunk is None:
                 return 0, None  # another worker is cleaning up right now
             seqs, nxt = chunk

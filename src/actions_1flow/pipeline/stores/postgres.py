@@ -414,7 +414,7 @@ class PostgresStore(StoreCore):
     # -- what a clean-up or an erasure takes -----------------------------------------------------------------
 
     def _prunable(
-        self, conn: psycopg.Connection, before: float, destinations: list[str], after: int
+        self, conn: psycopg.Connection, before: float, destinations: list[str], after: int, kept: dict[str, float]
     ) -> tuple[list[int], int | None] | None:
         """Receipt times follow ids closely but not exactly (several servers write), so each event of the chunk
         is judged on its own: old enough, and passed by every configured destination's cursor in its partition.
@@ -428,11 +428,13 @@ class PostgresStore(StoreCore):
             return [], None
         last = chunk[-1][0]
         old = conn.execute(
-            "SELECT e.seq FROM events e WHERE e.seq > %s AND e.seq <= %s AND e.received_at < %s AND NOT EXISTS ("
+            "SELECT e.seq FROM events e WHERE e.seq > %s AND e.seq <= %s AND e.received_at < coalesce("
+            "  (SELECT k.before FROM unnest(%s::text[], %s::float8[]) AS k(source, before) WHERE k.source = e.source),"
+            "  %s) AND NOT EXISTS ("
             "  SELECT 1 FROM unnest(%s::text[]) AS d(name)"
             " LEFT JOIN cursors c ON c.destination = d.name AND c.part = e.part"
             "  WHERE c.destination IS NULL OR (e.xid, e.seq) > (c.xid, c.seq))",
-            (after, last, before, destinations),
+            (after, last, list(kept), list(kept.values()), before, destinations),
         ).fetchall()
         young = min(at for _, at in chunk) >= before  # nothing old left from here on
         return [s for (s,) in old], (last if len(chunk) == PRUNE_CHUNK and not young else None)

@@ -316,10 +316,11 @@ class SQLiteStore(StoreCore):
     # -- what a clean-up or an erasure takes -----------------------------------------------------------------
 
     def _prunable(
-        self, conn: sqlite3.Connection, before: float, destinations: list[str], after: int
+        self, conn: sqlite3.Connection, before: float, destinations: list[str], after: int, kept: dict[str, float]
     ) -> tuple[list[int], int | None]:
         """Events up to the lowest cursor, in log order; receipt times follow it, so the chunk ends at the first
-        event young enough to keep."""
+        event young enough to keep (an event of a source in `kept`, not yet old enough for its own window, is
+        skipped, not an end)."""
         if destinations:
             clause, args = self._in("destination", destinations)
             low, known = conn.execute(f"SELECT min(seq), count(*) FROM cursors WHERE {clause}", args).fetchone()
@@ -328,16 +329,19 @@ class SQLiteStore(StoreCore):
         else:
             low = conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
         rows = conn.execute(
-            "SELECT seq, received_at FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
+            "SELECT seq, received_at, source FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
             (after, low or 0, PRUNE_CHUNK),
         ).fetchall()
         seqs = []
-        for seq, received_at in rows:
+        last = None
+        for seq, received_at, source in rows:
             if received_at >= before:
                 break
-            seqs.append(seq)
-        more = len(rows) == PRUNE_CHUNK and len(seqs) == len(rows)
-        return seqs, (seqs[-1] if more else None)
+            last = seq
+            if received_at < kept.get(source, before):
+                seqs.append(seq)
+        more = len(rows) == PRUNE_CHUNK and last == rows[-1][0]
+        return seqs, (last if more else None)
 
     def _subject(self, kind: SubjectKind, value: str) -> tuple[str, tuple[Any, ...]]:
         # The body is a BLOB of JSON text: read as text, or newer SQLite takes a BLOB for its binary JSONB.
