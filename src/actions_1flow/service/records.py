@@ -65,6 +65,22 @@ def verdict(destination: DestinationConfig, result: SubscriptionResult) -> dict[
     }
 
 
+def privacy_verdict(destination: DestinationConfig, reason: str, filter_reason: str) -> dict[str, Any]:
+    """An event the destination's privacy rules keep from it (suppressed user, no consent): no subscription judges
+    it, as in the delivery log's `filtered` row."""
+    return {
+        "destination": destination.name,
+        "subscription": None,
+        "partnerAction": None,
+        "status": "filtered",
+        "matched": False,
+        "reason": reason,
+        "filter_reason": filter_reason,
+        "mapped": None,
+        "payload": None,
+    }
+
+
 def source(s: SourceConfig) -> dict[str, Any]:
     """A configured source, its write keys masked."""
     return {
