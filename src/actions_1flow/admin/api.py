@@ -23,6 +23,7 @@ from ..config import Config, DestinationConfig
 from ..ingest import IngestError
 from ..jsvalues import dumps as js_dumps
 from ..pipeline import DeviceEvent, StoreError, queries
+from ..pipeline.rounds import privacy_rules
 from ..service import records
 from ..service.state import ServerState
 from ..times import iso
@@ -36,21 +37,21 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 def json_response(data: Any, status: int = 200) -> Response:
     return Response(js_dumps(data), status, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-def problem(status: int, code: str, message: str) -> Response:
+def problem(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps({"code": code, "message": message}),
         status,
         media_type="application/json",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -63,9 +64,11 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if isinstance(principal, Response):
             return principal
         try:
+            for name, value in (*request.query_params.multi_items(), *request.path_params.items()):
+                no_nul(name, value)
             return await handler(request, principal)
         except ApiError as exc:
-            return problem(exc.status, exc.code, exc.message)
+            return problem(exc.status, exc.code, exc.message, exc.headers)
         except StoreError as exc:
             return problem(503, "store_unavailable", str(exc))
 
@@ -73,12 +76,19 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def no_nul(name: str, value: Any) -> None:
+    """A 400 for a text parameter holding U+0000: no stored text can contain it (PostgreSQL's cannot), so the
+    answer would be "nothing found" at best, and a database error on PostgreSQL."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ApiError(400, "invalid_parameter", f"{name[:50]} contains U+0000 (NUL), which no stored value has")
+
+
 async def body_json(request: Request) -> dict[str, Any]:
     """The request's JSON object body of at most `MAX_BODY` bytes (refused with 413 while it is read)."""
     try:
         body = await read_limited_body(request, MAX_BODY)
-    except IngestError as err:
-        raise ApiError(err.status, err.code, err.message) from None
+    except IngestError as err:  # the rest of the body is unread: the connection ends with the answer
+        raise ApiError(err.status, err.code, err.message, {"Connection": "close"}) from None
     try:
         data = orjson.loads(body or b"{}")
     except orjson.JSONDecodeError as exc:
@@ -217,11 +227,18 @@ class AdminAPI:
         sent: dict[str, Any] | None = None
         sent_all: list[dict[str, Any]] = []
         for dest in targets:
+            # the worker's privacy rules first: the tester never sends what delivery would not (suppressed user,
+            # no consent) and never shows a destination the paths it drops
+            allowed, refused = privacy_rules(event, self.state.suppressions.matches, dest.consent, dest.privacy.drop)
+            if refused is not None:
+                reason, why = refused
+                results.append(records.privacy_verdict(dest, why, reason.value))
+                continue
             if not send:
-                results += [records.verdict(dest, r) for r in _run(dest, event)]
+                results += [records.verdict(dest, r) for r in _run(dest, allowed)]
                 continue
             async with dest.create_client(timeout=SEND_TIMEOUT_S) as client:
-                for delivery in await deliver_event(event, dest, client):
+                for delivery in await deliver_event(allowed, dest, client):
                     results.append({**records.verdict(dest, delivery.result), "verdict": delivery.verdict})
                     for outcome in delivery.outcomes:
                         exchange = outcome.exchange.to_dict() if outcome.exchange is not None else None
@@ -299,6 +316,8 @@ class AdminAPI:
         dest = self.destination(data.get("destination"))
         names = [dest.name] if dest else list(self.cloud())
         event: int | None = None
+        for name in ("messageId", "source"):
+            no_nul(name, data.get(name))
         if data.get("messageId") not in (None, ""):  # one event's dead letters (the console's Replay on an event)
             sources = (
                 [s.name for s in self.state.config.sources]

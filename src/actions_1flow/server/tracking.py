@@ -108,7 +108,8 @@ class TrackingAPI:
         body: bytes | None = None
         extra_headers: dict[str, str] = {}
         try:
-            body = await read_body(receive, headers, state.config.server.body_timeout)
+            limits = state.config.server
+            body = await read_body(receive, headers, limits.body_timeout, deadline=limits.request_timeout)
             client = scope.get("client")
             parsed = read_request(kind, body, headers, client[0] if client else None)
             if parsed.write_key is None:
