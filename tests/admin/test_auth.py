@@ -3,10 +3,13 @@ requests, Bearer tokens, the login throttle, logout, expiry, and 404 everywhere 
 
 from __future__ import annotations
 
+import time
+
+import anyio
 import httpx
 import pytest
 
-from actions_1flow.admin.auth import COOKIE, MAX_FAILURES, MAX_FAILURES_TOTAL
+from actions_1flow.admin.auth import COOKIE, MAX_FAILURES, MAX_FAILURES_TOTAL, REVOCATION_REFRESH_S
 from tests.admin.conftest import TOKEN, AppClient, bearer, login, write_config
 
 pytestmark = pytest.mark.anyio
@@ -189,3 +192,33 @@ async def test_console_pages_redirect_to_the_login_form_without_a_session(sqlite
         )
         await login(client)
         assert (await client.get("/console/events")).status_code == 200
+
+
+async def test_a_logged_out_session_stays_out_after_a_restart(tmp_path, storage_url):
+    """Issue 22 point 4: revocations lived in one process; the logged-out cookie worked again after a restart."""
+    path = write_config(tmp_path, storage_url)
+    async with AppClient(path) as client:
+        csrf = await login(client)
+        cookie = client.cookies[COOKIE]
+        assert (await client.post("/console/logout", data={"csrf_token": csrf})).status_code == 303
+    async with AppClient(path) as client:  # the same store, a new process's state
+        client.cookies.set(COOKIE, cookie)
+        assert (await client.get("/admin/api/v1/session")).status_code == 401
+        assert (await client.get("/console/events")).status_code == 302
+
+
+async def test_a_logout_on_one_server_holds_on_the_other(tmp_path, pg_url):
+    """Issue 22 point 4: on a PostgreSQL set-up the other server took the logged-out cookie at once."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    a, b = write_config(tmp_path / "a", pg_url), write_config(tmp_path / "b", pg_url)
+    async with AppClient(a) as one, AppClient(b) as other:
+        csrf = await login(one)
+        cookie = one.cookies[COOKIE]
+        other.cookies.set(COOKIE, cookie)
+        assert (await other.get("/admin/api/v1/session")).status_code == 200  # one session, good on both
+        assert (await one.post("/console/logout", data={"csrf_token": csrf})).status_code == 303
+        deadline = time.monotonic() + REVOCATION_REFRESH_S + 3
+        while (await other.get("/admin/api/v1/session")).status_code != 401:
+            assert time.monotonic() < deadline, "the other server still takes the logged-out session"
+            await anyio.sleep(0.1)

@@ -9,8 +9,10 @@
 - The login form refuses a POST another site's page made (`Sec-Fetch-Site`, `Origin`): 403.
 - The session is a cookie `actions_1flow_console`: `<payload>.<HMAC-SHA256>` where the payload holds the expiry,
   a CSRF token and a random id; the key is derived from the admin token, so changing the token (and reloading)
-  ends every session. HttpOnly, SameSite=Strict, Path=/, Secure when the request came over TLS. Logging out
-  revokes the session id in this process and deletes the cookie.
+  ends every session. HttpOnly, SameSite=Strict, Path=/, Secure when the request came over TLS (or a trusted
+  proxy says it did). Logging out revokes the session id in this process at once and in the store's
+  `revoked_sessions` table (pruned at expiry), which every server of the store reads at start and every
+  `REVOCATION_REFRESH_S` seconds, and deletes the cookie.
 - Every state-changing request made with a session (any method but GET/HEAD/OPTIONS) must carry the session's
   CSRF token as the `X-CSRF-Token` header or the `csrf_token` form field: else 403 JSON. A Bearer request needs
   none (a browser never adds that header by itself).
@@ -22,10 +24,12 @@ For pages (the console): `require_page_session(request)` returns the `Session` o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import html
+import logging
 import math
 import secrets
 import time
@@ -41,11 +45,14 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..ingest import IngestError
+from ..pipeline import StoreError
 from ..service.bodies import read_body
 
 if TYPE_CHECKING:
     from ..config import AdminConfig
     from ..service.state import ServerState
+
+log = logging.getLogger("actions_1flow.admin")
 
 COOKIE = "actions_1flow_console"
 CSRF_HEADER = "x-csrf-token"
@@ -58,6 +65,8 @@ MAX_FAILURES_TOTAL = 100
 """Wrong tokens from all addresses within `FAILURE_WINDOW`: past it no token is compared (429 for everyone, the
 right one too) until the oldest failure leaves the window. This is what bounds guessing."""
 FAILURE_WINDOW = 300.0
+REVOCATION_REFRESH_S = 2.0
+"""How often a server reads the sessions logged out on the other servers of its store."""
 MAX_FORM_BYTES = 8 * 1024
 """The login form and the console's forms; a larger body is refused (413) while it is read."""
 _BODY_KEY = "actions_1flow.body"
@@ -180,6 +189,9 @@ class AdminAuth:
         self.stylesheets = stylesheets
         self.throttle = LoginThrottle()
         self._revoked: dict[str, float] = {}
+        """Session id → expiry, of sessions logged out (here, or on another server of the store)."""
+        self._unrecorded: dict[str, float] = {}
+        """Logged out here while the store refused the write: recorded at the next `load_revocations`."""
 
     # -- the configuration (read on every request: a reload may change the token or the ttl) --------------------
 
@@ -236,10 +248,35 @@ class AdminAuth:
             return None
         return session
 
-    def revoke(self, session: Session) -> None:
+    async def revoke(self, session: Session) -> None:
+        """Log `session` out here at once, and in the store for every server (and after a restart)."""
         now = self.clock()
         self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
         self._revoked[session.sid] = session.expires_at
+        try:
+            await asyncio.wrap_future(self.state.store.revoke_session(session.sid, session.expires_at, now))
+        except StoreError as exc:  # this server refuses it anyway; the others learn it once the store is back
+            self._unrecorded[session.sid] = session.expires_at
+            log.warning("logging a console session out was not recorded in the store (%s); retrying", exc)
+
+    def load_revocations(self) -> None:
+        """Read the sessions logged out on any server of the store (and record those the store missed)."""
+        now = self.clock()
+        for sid, expires_at in list(self._unrecorded.items()):
+            if expires_at > now:
+                self.state.store.revoke_session(sid, expires_at, now).result()
+            del self._unrecorded[sid]
+        stored = self.state.store.revoked_sessions(now)
+        self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now} | stored
+
+    async def keep_revocations(self) -> None:
+        """`load_revocations` every `REVOCATION_REFRESH_S` (a logout elsewhere holds here within that time)."""
+        while True:
+            await asyncio.sleep(REVOCATION_REFRESH_S)
+            try:
+                await asyncio.to_thread(self.load_revocations)
+            except StoreError as exc:
+                log.debug("console sessions logged out elsewhere not read: %s", exc)
 
     def set_cookie(self, response: Response, request: Request, value: str, session: Session) -> None:
         response.set_cookie(
@@ -467,7 +504,7 @@ async def logout(request: Request) -> Response:
             return _json(
                 403, "csrf", f"logging out needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)"
             )
-        auth.revoke(session)
+        await auth.revoke(session)
     response = RedirectResponse(LOGIN_PATH, 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response

@@ -27,7 +27,7 @@ from ..admin.metrics import metrics_routes
 from ..admin.reload import Reloader
 from ..config import Config, DestinationConfig
 from ..ingest.origins import OriginPolicy
-from ..pipeline import Store
+from ..pipeline import Store, StoreError
 from ..request_text import RequestTextGuard
 from ..server.demo import demo_routes
 from ..server.device_mode import device_mode_routes
@@ -81,6 +81,11 @@ def create_app(
             state.store.ensure_cursor(dest.name).result()
         state.suppressions.load()
         refresh = asyncio.create_task(refresh_suppressions(state.suppressions), name="suppressions")
+        revocations = None
+        if auth is not None:  # sessions logged out before a restart, or on another server, are refused from the start
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(auth.load_revocations)
+            revocations = asyncio.create_task(auth.keep_revocations(), name="session revocations")
         await sdk_proxy.start()  # first fetch of each hosted SDK (bounded), then its refresh task
         if run_worker:
             await slot.start(state.config)
@@ -95,8 +100,10 @@ def create_app(
             if reload_on_sighup:
                 loop.remove_signal_handler(signal.SIGHUP)
             await asyncio.gather(*hup, return_exceptions=True)
-            refresh.cancel()
-            await asyncio.gather(refresh, return_exceptions=True)
+            for task in (refresh, revocations):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             with contextlib.suppress(Exception):  # the last few seconds' drop counts (the store may be down)
                 await asyncio.to_thread(state.suppressions.flush)
             await slot.stop()
