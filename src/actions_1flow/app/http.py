@@ -23,6 +23,7 @@ from ..actions import Client
 from ..admin import AdminGate
 from ..admin.api import routes as admin_api_routes
 from ..admin.auth import AdminAuth, require_page_session
+from ..admin.evaluation import Evaluator
 from ..admin.metrics import metrics_routes
 from ..admin.reload import Reloader
 from ..config import Config, DestinationConfig
@@ -108,6 +109,8 @@ def create_app(
                 await asyncio.to_thread(state.suppressions.flush)
             await slot.stop()
             await sdk_proxy.stop()
+            if evaluator is not None:
+                evaluator.close()
             if owned:
                 state.store.close()
 
@@ -118,12 +121,17 @@ def create_app(
         *demo_routes(state),
     ]
     auth: AdminAuth | None = None
+    evaluator: Evaluator | None = None
     admin_routes: list[Any] = []
     if config.admin is not None:
         console = _console()
         pages = console.Pages(require_page_session) if console is not None else None
         auth = AdminAuth(state, stylesheets=(pages.stylesheet,) if pages is not None else ())
-        admin_routes = [*admin_api_routes(state, auth), *(console.routes(pages) if pages is not None else [])]
+        evaluator = Evaluator()
+        admin_routes = [
+            *admin_api_routes(state, auth, evaluator),
+            *(console.routes(pages) if pages is not None else []),
+        ]
     separate = config.admin is not None and config.admin.listen is not None
     metrics = metrics_routes(state, auth)
     if not separate:

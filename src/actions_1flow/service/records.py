@@ -51,10 +51,10 @@ def device_event(d: DeviceEvent) -> dict[str, Any]:
     }
 
 
-def verdict(destination: DestinationConfig, result: SubscriptionResult) -> dict[str, Any]:
-    """What one subscription makes of an event (as configured now)."""
+def verdict(destination: str, result: SubscriptionResult) -> dict[str, Any]:
+    """What one subscription of the destination named `destination` makes of an event (as configured now)."""
     return {
-        "destination": destination.name,
+        "destination": destination,
         "subscription": result.subscription.name,
         "partnerAction": result.subscription.partner_action,
         "status": result.status.value,
