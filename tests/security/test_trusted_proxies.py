@@ -10,6 +10,7 @@ import time
 import httpx
 import yaml
 
+from actions_1flow.admin import exposure_warning
 from actions_1flow.admin.auth import MAX_FAILURES
 from tests.helpers.sandbox import US_KEY
 from tests.helpers.server import ServeProcess
@@ -18,7 +19,7 @@ TOKEN = "proxy-test-admin-token-0123456789"
 WRITE_KEY = "wk_proxy"
 
 
-def serve(tmp_path, **server) -> ServeProcess:
+def serve(tmp_path, *extra: str, **server) -> ServeProcess:
     config = {
         "server": {"host": "127.0.0.1", **server},
         "storage": f"sqlite:///{tmp_path / 'events.db'}",
@@ -36,7 +37,7 @@ def serve(tmp_path, **server) -> ServeProcess:
     path = tmp_path / "server.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     path.chmod(0o600)
-    return ServeProcess(path, tmp_path / "serve.log", "--no-worker")
+    return ServeProcess(path, tmp_path / "serve.log", "--no-worker", *extra)
 
 
 def stored_ip(server: ServeProcess, message_id: str, forwarded_for: str) -> str | None:
@@ -63,7 +64,7 @@ def login(server: ServeProcess, token: str, **headers: str) -> httpx.Response:
 
 
 def test_without_trusted_proxies_forwarded_headers_are_ignored(tmp_path):
-    server = serve(tmp_path)
+    server = serve(tmp_path, "--host", "0.0.0.0")  # (and the console on every address: warned about, point 11)
     try:
         assert stored_ip(server, "m-direct", "203.0.113.9") == "127.0.0.1"  # the peer, not the claim
         # rotating X-Forwarded-For does not escape the throttle: every try is 127.0.0.1's
@@ -74,6 +75,8 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(tmp_path):
         assert "secure" not in cookie
     finally:
         server.stop()
+    warning = "the console and the admin API are served on the public address 0.0.0.0 (server.host)"
+    assert warning in server.log_text() and "admin.listen: 127.0.0.1:9090" in server.log_text()
 
 
 def test_behind_a_trusted_proxy_its_headers_give_the_address_and_the_scheme(tmp_path):
@@ -91,3 +94,13 @@ def test_behind_a_trusted_proxy_its_headers_give_the_address_and_the_scheme(tmp_
         assert "secure" in cookie and "httponly" in cookie  # the proxy said https
     finally:
         server.stop()
+    assert "the console and the admin API are served on" not in server.log_text()  # loopback only: no warning
+
+
+def test_the_exposure_warning_names_where_and_the_fix():
+    assert exposure_warning("127.0.0.1", None, True) is None
+    assert exposure_warning("::1", None, True) is None and exposure_warning("localhost", None, True) is None
+    assert exposure_warning("0.0.0.0", None, False) is None  # no admin section: nothing served
+    assert exposure_warning("0.0.0.0", ("127.0.0.1", 9090), True) is None  # on its own loopback listener
+    assert "admin.listen 10.0.0.4" in (exposure_warning("127.0.0.1", ("10.0.0.4", 9090), True) or "")
+    assert "public address :: (server.host)" in (exposure_warning("::", None, True) or "")

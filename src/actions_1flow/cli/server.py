@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..admin import exposure_warning
 from ..key_hygiene import log_key_warnings
 from ..pipeline import StoreError
 from ..terminal import install_safe_logging
@@ -44,6 +45,11 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     config = load_config_or_exit(config_path)
     _logging(log_level)
     log_key_warnings(config)
+    exposed = exposure_warning(
+        host or config.server.host, config.admin.listen_address() if config.admin else None, config.admin is not None
+    )
+    if exposed is not None:
+        logging.getLogger("actions_1flow.admin").warning(exposed)
     try:
         app = create_app(config, run_worker=not no_worker, reload_on_sighup=True)
     except StoreError as exc:
