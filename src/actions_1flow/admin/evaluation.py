@@ -39,9 +39,9 @@ MAX_TEMPLATES = 50
 """`@liquid` templates per request: a mapping (or a destination's subscriptions together) with more is refused."""
 MAX_DEPTH = 64
 """Levels of nesting in a request's mapping or event; Segment's own mappings use a handful."""
+QUEUE_WAIT = 2.0
+"""Seconds a request may wait for its turn (and for the process to be ready) before it is answered 429."""
 STARTUP_TIMEOUT = 60.0
-"""Seconds the evaluating process may take to start (the interpreter and the engine imported), not counted in
-`DEADLINE`."""
 
 
 class EvaluationRefused(Exception):
@@ -85,62 +85,80 @@ def _ready() -> bool:
 
 
 class Evaluator:
-    """The evaluating process (started at the first request) and what runs in it."""
+    """The evaluating process and what runs in it. `start()` begins starting it (the server does at start-up);
+    the first request does otherwise."""
 
-    def __init__(self, deadline: float = DEADLINE, memory_bound: int = MEMORY_BOUND, max_workers: int = 1) -> None:
+    def __init__(
+        self, deadline: float = DEADLINE, memory_bound: int = MEMORY_BOUND, queue_wait: float = QUEUE_WAIT
+    ) -> None:
         self.deadline = deadline
         self.memory_bound = memory_bound
-        self.max_workers = max_workers
+        self.queue_wait = queue_wait
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._ready: concurrent.futures.Future[bool] | None = None
         self._lock = asyncio.Lock()
 
-    async def _started(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            pool = concurrent.futures.ProcessPoolExecutor(
-                self.max_workers,
+    def start(self) -> concurrent.futures.Future[bool]:
+        """Start the evaluating process in the background, unless it is started or starting; the future is done
+        once it is ready."""
+        if self._pool is None or self._ready is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                1,
                 mp_context=multiprocessing.get_context("spawn"),  # never a fork of a process with threads
                 initializer=_bound_memory,
                 initargs=(self.memory_bound,),
             )
-            await asyncio.wait_for(asyncio.wrap_future(pool.submit(_ready)), STARTUP_TIMEOUT)
-            self._pool = pool
-        return self._pool
+            self._ready = self._pool.submit(_ready)
+        return self._ready
 
     def _discard(self) -> None:
-        """Kill the evaluating process (a runaway evaluation) and forget the pool: the next request starts one."""
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        for process in list(getattr(pool, "_processes", {}).values()):  # the executor offers no other way
-            process.kill()
-        pool.shutdown(wait=False, cancel_futures=True)
+        """Kill the evaluating process (a runaway evaluation) and start another in the background."""
+        pool, self._pool, self._ready = self._pool, None, None
+        if pool is not None:
+            for process in list(getattr(pool, "_processes", {}).values()):  # the executor offers no other way
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.start()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """`fn(*args)` in the evaluating process within the bounds; EvaluationRefused when a bound stops it."""
-        async with self._lock:  # one evaluation at a time: the bounds are per request
-            pool = await self._started()
-            future = pool.submit(fn, *args)
-            try:
-                return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline)
-            except TimeoutError:
-                self._discard()
-                raise EvaluationRefused(
-                    422,
-                    "evaluation_timeout",
-                    f"evaluating this request took longer than {self.deadline:g} s in all; use fewer or simpler "
-                    "@liquid templates",
-                ) from None
-            except (MemoryError, BrokenProcessPool):
-                self._discard()
-                raise EvaluationRefused(
-                    422,
-                    "evaluation_memory",
-                    f"evaluating this request needed more than {self.memory_bound // 2**20} MB; a template "
-                    "builds too large a value",
-                ) from None
+        """`fn(*args)` in the evaluating process within the bounds; EvaluationRefused when a bound stops it. The
+        process starting (at the first request, or after one was killed) is waited for apart from `deadline`."""
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.queue_wait)
+        except TimeoutError:
+            raise EvaluationRefused(
+                429, "evaluation_busy", "other previews are being evaluated (one at a time); retry in a moment"
+            ) from None
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self.start()), STARTUP_TIMEOUT)
+            assert self._pool is not None
+            future = self._pool.submit(fn, *args)
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.deadline)
+        except TimeoutError:
+            self._discard()
+            raise EvaluationRefused(
+                422,
+                "evaluation_timeout",
+                f"evaluating this request took longer than {self.deadline:g} s in all; use fewer or simpler "
+                "@liquid templates",
+            ) from None
+        except (MemoryError, BrokenProcessPool):
+            self._discard()
+            raise EvaluationRefused(
+                422,
+                "evaluation_memory",
+                f"evaluating this request needed more than {self.memory_bound // 2**20} MB; a template "
+                "builds too large a value",
+            ) from None
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
-        self._discard()
+        pool, self._pool, self._ready = self._pool, None, None
+        if pool is not None:
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.kill()
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 # -- what runs in the evaluating process --------------------------------------------------------------------------

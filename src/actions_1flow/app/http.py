@@ -153,6 +153,7 @@ def create_app(
     app.state.sdk_proxy = sdk_proxy
     app.state.rate_limiter = limiter
     app.state.admin_app = None
+    app.state.evaluator = evaluator
     if separate:
         admin_app = Starlette(
             routes=[Route("/health", health), *admin_routes, *metrics],
