@@ -10,12 +10,10 @@ import time
 
 import httpx
 import pytest
-import yaml
 
 from actions_1flow.admin.evaluation import DEADLINE, MAX_DEPTH, MAX_TEMPLATES, EvaluationRefused, Evaluator
 from tests.helpers.process import peak_rss_mib
-from tests.helpers.sandbox import US_KEY
-from tests.helpers.server import ServeProcess
+from tests.helpers.server import ServeProcess, admin_config
 
 TOKEN = "preview-test-admin-token-0123456789"
 BEARER = {"authorization": f"Bearer {TOKEN}"}
@@ -31,24 +29,7 @@ than the evaluating process may hold."""
 
 
 def serve(tmp_path) -> ServeProcess:
-    config = {
-        "server": {"host": "127.0.0.1"},
-        "storage": f"sqlite:///{tmp_path / 'events.db'}",
-        "admin": {"token": TOKEN},
-        "sources": [{"name": "web", "write_key": WRITE_KEY}],
-        "destinations": [
-            {
-                "name": "1flow",
-                "mode": "cloud",
-                "sources": ["web"],
-                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": "http://127.0.0.1:9/"},
-            }
-        ],
-    }
-    path = tmp_path / "server.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    path.chmod(0o600)
-    return ServeProcess(path, tmp_path / "serve.log", "--no-worker")
+    return ServeProcess(admin_config(tmp_path, TOKEN, WRITE_KEY), tmp_path / "serve.log", "--no-worker")
 
 
 def preview(server: ServeProcess, mapping: dict, event: dict | None = None, timeout: float = 60) -> httpx.Response:

@@ -8,36 +8,18 @@ from __future__ import annotations
 import time
 
 import httpx
-import yaml
 
 from actions_1flow.admin import exposure_warning
 from actions_1flow.admin.auth import MAX_FAILURES
-from tests.helpers.sandbox import US_KEY
-from tests.helpers.server import ServeProcess
+from tests.helpers.server import ServeProcess, admin_config
 
 TOKEN = "proxy-test-admin-token-0123456789"
 WRITE_KEY = "wk_proxy"
 
 
 def serve(tmp_path, *extra: str, **server) -> ServeProcess:
-    config = {
-        "server": {"host": "127.0.0.1", **server},
-        "storage": f"sqlite:///{tmp_path / 'events.db'}",
-        "admin": {"token": TOKEN},
-        "sources": [{"name": "web", "write_key": WRITE_KEY}],
-        "destinations": [
-            {
-                "name": "1flow",
-                "mode": "cloud",
-                "sources": ["web"],
-                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": "http://127.0.0.1:9/"},
-            }
-        ],
-    }
-    path = tmp_path / "server.yaml"
-    path.write_text(yaml.safe_dump(config), encoding="utf-8")
-    path.chmod(0o600)
-    return ServeProcess(path, tmp_path / "serve.log", "--no-worker", *extra)
+    config = admin_config(tmp_path, TOKEN, WRITE_KEY, **server)
+    return ServeProcess(config, tmp_path / "serve.log", "--no-worker", *extra)
 
 
 def stored_ip(server: ServeProcess, message_id: str, forwarded_for: str) -> str | None:

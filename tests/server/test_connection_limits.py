@@ -68,30 +68,26 @@ def wait_all_closed(sockets: list[socket.socket], timeout: float) -> list[bytes]
     return [received[sock] for sock in sockets]
 
 
-def still_open(sock: socket.socket) -> bool:
+def peek(sock: socket.socket) -> str:
+    """`waiting` (open, nothing received), `answered` (bytes to read) or `closed`, without reading."""
     sock.setblocking(False)
     try:
-        return sock.recv(1, socket.MSG_PEEK) != b""
+        return "answered" if sock.recv(1, socket.MSG_PEEK) != b"" else "closed"
     except BlockingIOError:
-        return True
+        return "waiting"
     except ConnectionError:
-        return False
+        return "closed"
     finally:
         sock.setblocking(True)
+
+
+def still_open(sock: socket.socket) -> bool:
+    return peek(sock) != "closed"
 
 
 def waiting(sock: socket.socket) -> bool:
     """Open with nothing received: the server holds the connection, waiting for a request."""
-    sock.setblocking(False)
-    try:
-        sock.recv(1, socket.MSG_PEEK)
-        return False
-    except BlockingIOError:
-        return True
-    except ConnectionError:
-        return False
-    finally:
-        sock.setblocking(True)
+    return peek(sock) == "waiting"
 
 
 def post_on_a_new_connection(port: int, n: int) -> int:
