@@ -153,9 +153,9 @@ class AdminAPI:
         return await asyncio.to_thread(fn, *args, **kwargs)
 
     @staticmethod
-    def bounded(value: Any, what: str) -> None:
+    def bounded(value: Any, what: str, max_depth: int = evaluation.MAX_DEPTH) -> None:
         try:
-            evaluation.check_size(value, what)
+            evaluation.check_size(value, what, max_depth)
         except evaluation.EvaluationRefused as exc:
             raise ApiError(exc.status, exc.code, exc.message) from None
 
@@ -168,9 +168,9 @@ class AdminAPI:
 
     async def verdicts(self, dest: DestinationConfig, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Each subscription's verdict on `event`, evaluated within the bounds."""
-        self.bounded(event, "the event")
-        self.bounded([s.mapping for s in dest.subscription_specs()], f"destination {dest.name}'s subscriptions")
         specs = dest.subscription_specs()
+        self.bounded(event, "the event", evaluation.MAX_EVENT_DEPTH)
+        self.bounded([s.mapping for s in specs], f"destination {dest.name}'s subscriptions")
         return await self.evaluate(evaluation.verdicts, dest.name, dest.type, specs, dest.setting_values(), event)
 
     # -- endpoints -----------------------------------------------------------------------------------------------
@@ -298,7 +298,7 @@ class AdminAPI:
         if not isinstance(subscribe, str) or not isinstance(mapping_, dict) or not isinstance(event, dict):
             raise ApiError(400, "invalid_parameter", "subscribe must be a string, mapping and event JSON objects")
         self.bounded(mapping_, "the mapping")
-        self.bounded(event, "the event")
+        self.bounded(event, "the event", evaluation.MAX_EVENT_DEPTH)
         trigger, result = await self.evaluate(
             evaluation.preview, dest.type, action_name, subscribe, dict(mapping_), dict(event)
         )

@@ -7,7 +7,8 @@ Run on the event loop, one such request held every `/v1/track` answer for second
 share the loop's interpreter lock and the process's memory. So each request is evaluated in a separate process
 (one at a time, a pool of one kept warm) whose address space is capped (`MEMORY_BOUND`, the OS refuses more:
 `MemoryError`), within a total `DEADLINE` (then the process is killed and replaced), with at most
-`MAX_TEMPLATES` `@liquid` templates and `MAX_DEPTH` levels of nesting per request (checked before it is sent).
+`MAX_TEMPLATES` `@liquid` templates and `MAX_DEPTH` levels of nesting in its mapping (`MAX_EVENT_DEPTH` in its
+event) per request, checked before it is sent.
 The engine itself runs unchanged, so results are exactly what delivery computes.
 """
 
@@ -38,7 +39,9 @@ MEMORY_BOUND = 768 * 1024 * 1024
 MAX_TEMPLATES = 50
 """`@liquid` templates per request: a mapping (or a destination's subscriptions together) with more is refused."""
 MAX_DEPTH = 64
-"""Levels of nesting in a request's mapping or event; Segment's own mappings use a handful."""
+"""Levels of nesting in a request's mapping; Segment's own mappings use a handful."""
+MAX_EVENT_DEPTH = 254
+"""Levels of nesting in an event: what the store keeps (its JSON encoder's limit), so every stored event passes."""
 QUEUE_WAIT = 2.0
 """Seconds a request may wait for its turn (and for the process to be ready) before it is answered 429."""
 STARTUP_TIMEOUT = 60.0
@@ -52,16 +55,14 @@ class EvaluationRefused(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def check_size(value: Any, what: str) -> None:
-    """Refuse `value` nested deeper than `MAX_DEPTH` or holding more than `MAX_TEMPLATES` `@liquid` templates."""
+def check_size(value: Any, what: str, max_depth: int = MAX_DEPTH) -> None:
+    """Refuse `value` nested deeper than `max_depth` or holding more than `MAX_TEMPLATES` `@liquid` templates."""
     templates = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise EvaluationRefused(
-                400, "too_deep", f"{what} nests deeper than {MAX_DEPTH} levels; a mapping needs a handful"
-            )
+        if depth > max_depth:
+            raise EvaluationRefused(400, "too_deep", f"{what} nests deeper than {max_depth} levels")
         if isinstance(item, dict):
             templates += "@liquid" in item
             stack.extend((v, depth + 1) for v in item.values())
