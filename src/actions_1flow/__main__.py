@@ -2,4 +2,5 @@
 
 from .cli import main
 
-main()
+if __name__ == "__main__":  # not when a child process of the evaluator (multiprocessing's spawn) imports it
+    main()

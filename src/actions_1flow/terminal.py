@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
+
+import orjson
 
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _CONTROLS_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_JSON_UNESCAPED_CONTROLS = re.compile("[\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+"""What a JSON encoder leaves raw of `_CONTROLS` (it escapes U+0000-U+001F itself)."""
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -30,6 +35,12 @@ def escape_controls(text: str, *, keep_newlines: bool = False) -> str:
     `\\xNN`/`\\uNNNN` (`\\n`, `\\r`, `\\t` by name). `keep_newlines` leaves `\\n` and `\\t` as they are (for
     text whose lines are ours, such as a traceback)."""
     return (_CONTROLS_BUT_LINES if keep_newlines else _CONTROLS).sub(_escape, text)
+
+
+def json_line(value: Any) -> str:
+    """`value` as one line of JSON with every character `escape_controls` treats written as `\\uXXXX`: still
+    the same JSON to a parser, but a DEL, C1 control, bidi override or line separator cannot reach the terminal."""
+    return _JSON_UNESCAPED_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", orjson.dumps(value).decode())
 
 
 class SafeFormatter(logging.Formatter):

@@ -3,9 +3,13 @@ requests, Bearer tokens, the login throttle, logout, expiry, and 404 everywhere 
 
 from __future__ import annotations
 
+import time
+
+import anyio
+import httpx
 import pytest
 
-from actions_1flow.admin.auth import COOKIE, MAX_FAILURES
+from actions_1flow.admin.auth import COOKIE, MAX_FAILURES, MAX_FAILURES_TOTAL, REVOCATION_REFRESH_S
 from tests.admin.conftest import TOKEN, AppClient, bearer, login, write_config
 
 pytestmark = pytest.mark.anyio
@@ -75,15 +79,78 @@ async def test_bearer_token_needs_no_csrf_and_a_wrong_one_is_401(sqlite_config):
         assert r.status_code == 401
 
 
-async def test_repeated_bad_logins_are_throttled_with_retry_after(sqlite_config):
+async def test_repeated_bad_logins_are_throttled_with_retry_after_but_the_right_token_works(sqlite_config):
+    """Issue 22 point 3: 5 wrong tokens from a victim's address locked the victim out while they held the right
+    token. The address's wrong tokens get 429; the right token still logs in (form and Bearer)."""
     async with AppClient(sqlite_config) as client:
         for _ in range(MAX_FAILURES):
             r = await client.post("/console/login", data={"token": "wrong-token"})
             assert r.status_code == 401 and "Wrong token" in r.text
-        r = await client.post("/console/login", data={"token": TOKEN})  # even the right one, until the window passes
-        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
-        r = await client.get("/admin/api/v1/session", headers=bearer())
-        assert r.status_code == 429
+        r = await client.post("/console/login", data={"token": "wrong-token"})
+        assert r.status_code == 429 and int(r.headers["retry-after"]) > 0 and "the right token still works" in r.text
+        r = await client.get("/admin/api/v1/session", headers={"Authorization": "Bearer nope"})
+        assert r.status_code == 429 and r.json()["code"] == "too_many_attempts"
+        assert (await client.get("/admin/api/v1/session", headers=bearer())).status_code == 200
+        r = await client.post("/console/login", data={"token": TOKEN})
+        assert r.status_code == 303
+
+
+async def test_the_global_failure_budget_stops_every_guess_then_lets_the_right_token_in(sqlite_config):
+    """Issue 22 point 3: 1,000 guesses from 200 addresses in 5.7 s met no bound. Past MAX_FAILURES_TOTAL wrong
+    tokens from all addresses no token is compared, the right one neither, until the window moves on."""
+    app = AppClient(sqlite_config)
+    async with app:
+        throttle = app.app.state.admin_auth.throttle
+        now = [1000.0]
+        throttle._clock = lambda: now[0]
+        for n in range(MAX_FAILURES_TOTAL):
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app.app, client=(f"10.0.{n // 250}.{n % 250}", 1234)),
+                base_url="http://testserver",
+            ) as guesser:
+                r = await guesser.post("/console/login", data={"token": f"guess-{n}"})
+                assert r.status_code == 401, n
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app.app, client=("192.0.2.1", 1234)), base_url="http://testserver"
+        ) as operator:
+            r = await operator.post("/console/login", data={"token": TOKEN})
+            assert r.status_code == 429 and "no token is checked" in r.text
+            assert int(r.headers["retry-after"]) == 300
+            assert (await operator.get("/admin/api/v1/session", headers=bearer())).status_code == 429
+            now[0] += 301  # the window moved on
+            assert (await operator.post("/console/login", data={"token": TOKEN})).status_code == 303
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"origin": "https://evil.example"},
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site", "origin": "http://testserver"},
+    ],
+    ids=["other-origin", "null-origin", "cross-site", "same-site"],
+)
+async def test_a_login_posted_by_another_site_is_refused(sqlite_config, headers):
+    """Issue 22 point 3: any page the operator visited could post wrong tokens in their name (and keep them
+    throttled). A cross-site POST is refused before the token is looked at, and counts as no failure."""
+    async with AppClient(sqlite_config) as client:
+        for _ in range(MAX_FAILURES + 1):
+            r = await client.post("/console/login", data={"token": "wrong"}, headers=headers)
+            assert r.status_code == 403 and "Open /console/login on this server" in r.text
+        r = await client.post("/console/login", data={"token": TOKEN}, headers=headers)
+        assert r.status_code == 403 and COOKIE not in r.headers.get("set-cookie", "")
+        for _ in range(MAX_FAILURES):  # none of the refused posts counted
+            assert (await client.post("/console/login", data={"token": "wrong"})).status_code == 401
+
+
+async def test_a_login_from_the_consoles_own_page_passes(sqlite_config):
+    async with AppClient(sqlite_config) as client:
+        own = {"origin": "http://testserver", "sec-fetch-site": "same-origin"}
+        assert (await client.post("/console/login", data={"token": TOKEN}, headers=own)).status_code == 303
+        client.cookies.clear()
+        typed = {"sec-fetch-site": "none"}  # the operator typed it (or a bookmark): no Origin
+        assert (await client.post("/console/login", data={"token": TOKEN}, headers=typed)).status_code == 303
 
 
 async def test_logout_needs_csrf_and_ends_the_session(sqlite_config):
@@ -125,3 +192,33 @@ async def test_console_pages_redirect_to_the_login_form_without_a_session(sqlite
         )
         await login(client)
         assert (await client.get("/console/events")).status_code == 200
+
+
+async def test_a_logged_out_session_stays_out_after_a_restart(tmp_path, storage_url):
+    """Issue 22 point 4: revocations lived in one process; the logged-out cookie worked again after a restart."""
+    path = write_config(tmp_path, storage_url)
+    async with AppClient(path) as client:
+        csrf = await login(client)
+        cookie = client.cookies[COOKIE]
+        assert (await client.post("/console/logout", data={"csrf_token": csrf})).status_code == 303
+    async with AppClient(path) as client:  # the same store, a new process's state
+        client.cookies.set(COOKIE, cookie)
+        assert (await client.get("/admin/api/v1/session")).status_code == 401
+        assert (await client.get("/console/events")).status_code == 302
+
+
+async def test_a_logout_on_one_server_holds_on_the_other(tmp_path, pg_url):
+    """Issue 22 point 4: on a PostgreSQL set-up the other server took the logged-out cookie at once."""
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    a, b = write_config(tmp_path / "a", pg_url), write_config(tmp_path / "b", pg_url)
+    async with AppClient(a) as one, AppClient(b) as other:
+        csrf = await login(one)
+        cookie = one.cookies[COOKIE]
+        other.cookies.set(COOKIE, cookie)
+        assert (await other.get("/admin/api/v1/session")).status_code == 200  # one session, good on both
+        assert (await one.post("/console/logout", data={"csrf_token": csrf})).status_code == 303
+        deadline = time.monotonic() + REVOCATION_REFRESH_S + 3
+        while (await other.get("/admin/api/v1/session")).status_code != 401:
+            assert time.monotonic() < deadline, "the other server still takes the logged-out session"
+            await anyio.sleep(0.1)

@@ -6,8 +6,10 @@ second; a million requests need a generator that costs microseconds, so this one
 the same seed gives the same requests, so a failure is replayed by its seed and index.
 
 About one request in twenty goes to the operator's side (`admin.token` is set in the fuzz configuration): the
-login form, the admin API's JSON endpoints, the console's pages and `/metrics`, with the right token, a wrong one,
-a console session (cookie and CSRF token, set by the runner after it logs in) or nothing.
+login form (with this server's, another site's or no `Origin`/`Sec-Fetch-Site`, forwarded headers), the admin
+API's JSON endpoints (NUL in ids and parameters, forged cursors, mappings past the nesting and template bounds of
+the previews' evaluator), the console's pages and `/metrics`, with the right token, a wrong one, a console session
+(cookie and CSRF token, set by the runner after it logs in) or nothing.
 """
 
 from __future__ import annotations
@@ -95,6 +97,16 @@ ADMIN_GETS = [
 ADMIN_POSTS = ["/admin/api/v1/test-event", "/admin/api/v1/mapping-preview", "/admin/api/v1/replay"]
 """The admin API's endpoints that read a JSON body (`/reload` reads none: it reads the configuration file again)."""
 ADMIN_OTHER = ["/console/login", "/console/logout", "/admin/api/v1/reload", "/admin/api/v1/nope", "/admin/"]
+LOGIN_SITES = [
+    (b"origin", b"http://server.test"),
+    (b"origin", b"https://evil.example"),
+    (b"origin", b"null"),
+    (b"sec-fetch-site", b"cross-site"),
+    (b"sec-fetch-site", b"same-origin"),
+    (b"sec-fetch-site", b"none"),
+    (b"sec-fetch-site", b"\xff"),
+]
+"""`Origin` / `Sec-Fetch-Site` of a login POST: cross-site ones are refused (403) before the token is looked at."""
 QUERY_NAMES = ["limit", "range", "status", "destination", "cursor", "q", "source", "next", "since"]
 QUERY_VALUES = [
     b"1",
@@ -115,6 +127,9 @@ QUERY_VALUES = [
     b"//evil.example",
     b"eyJ4Ijox",
     b"WzFlOTk5LDFd",
+    b"WzEuMCwxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMF0",  # [1.0, 10**30]: a forged cursor past 64 bits
+    b"WzEuMCwtMV0",  # [1.0, -1]
+    b"a%00b",
     b"",
 ]
 METHODS = (
@@ -545,12 +560,25 @@ class RequestGenerator:
         if roll < 0.12:
             return b'{"event": {"pad": "' + b"x" * r.choice([1024 * 1024, 1024 * 1024 + 1]) + b'"}}'
         body: dict = {}
+        if roll < 0.13:  # nested past the evaluator's bound (and past Python's recursion limit)
+            depth = r.choice([65, 900, 1_000])
+            nested = b'{"n":' * depth + b'{"@path": "$.event"}' + b"}" * depth
+            return b'{"subscribe": "type = \\"track\\"", "event": {"type": "track"}, "mapping": ' + nested + b"}"
         if path.endswith("test-event"):
             body = {"event": self.event() if r.random() < 0.9 else self.value(), "send": r.random() < 0.3}
         elif path.endswith("mapping-preview"):
             body = {
                 "subscribe": r.choice(['type = "track"', "event = ", "properties.total > 1", self.text()]),
-                "mapping": r.choice([{"a": {"@path": "$.event"}}, {"b": {"@template": "{{userId}}"}}, self.value()]),
+                "mapping": r.choice(
+                    [
+                        {"a": {"@path": "$.event"}},
+                        {"b": {"@template": "{{userId}}"}},
+                        {"c": {"@liquid": "{{ event | upcase | append: userId }}"}},
+                        {f"t{i}": {"@liquid": "{{ 1 }}"} for i in range(r.choice([50, 51, 200]))},  # the template cap
+                        {"d\u0000": {"@path": "$.event\u0000"}},
+                        self.value(),
+                    ]
+                ),
                 "event": self.event(),
                 "partnerAction": r.choice(["trackEvent", "identifyUser", "nope", None, 7]),
             }
@@ -559,8 +587,10 @@ class RequestGenerator:
                 "since": r.choice(["1h", "30m", "2026-01-01T00:00:00Z", "", "x", None, 5]),
                 "until": r.choice([None, "", "1m", "yesterday"]),
                 "dry_run": r.random() < 0.8,
-                "messageId": r.choice([None, "", "m1", f"m{r.randint(0, 4000)}", 7]),
+                "messageId": r.choice([None, "", "m1", f"m{r.randint(0, 4000)}", 7, "m\u00001"]),
             }
+            if r.random() < 0.1:
+                body["source"] = r.choice(["a", "a\u0000", "nope", 3])
         if r.random() < 0.3:
             body["destination"] = r.choice(["web", "nope", "", None, 1])
         for _ in range(r.randint(0, 1)):
@@ -609,6 +639,10 @@ class RequestGenerator:
                 body = self.login_form()
                 client = r.choice(GUESSERS)
                 headers.append((b"content-type", b"application/x-www-form-urlencoded"))
+                if r.random() < 0.3:  # a page posting it: this server's own, another site's, or a lie
+                    headers.append(r.choice(LOGIN_SITES))
+                if r.random() < 0.1:  # forwarded headers from an untrusted peer: ignored
+                    headers.append((b"x-forwarded-for", r.choice([b"10.0.0.1", b"198.51.100.7, 10.0.0.1", b"\xff"])))
             else:
                 body = self.admin_json(path)
                 headers.append((b"content-type", r.choice([b"application/json", b"text/plain", b""])))

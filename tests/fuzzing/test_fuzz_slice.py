@@ -75,3 +75,61 @@ def test_a_url_that_crashed_or_could_crash_a_route_is_refused_with_a_json_reason
     if request.method != "HEAD":
         answer = orjson.loads(b"".join(m.get("body", b"") for m in sent[1:]))
         assert answer["code"] in ("invalid_query_string", "invalid_path") and "percent-encode" in answer["message"]
+
+
+JSON = (b"content-type", b"application/json")
+NESTED = b'{"n":' * 900 + b'{"@path": "$.event"}' + b"}" * 900
+ISSUE_22 = {
+    # Issue 22 point 11: a forged cursor with a huge integer was a 500 on SQLite (OverflowError binding it).
+    "events, forged cursor past 64 bits": (
+        FuzzRequest(
+            "GET",
+            "/admin/api/v1/events",
+            b"cursor=WzEuMCwxMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMF0",
+            [BEARER],
+            [b""],
+            "complete",
+        ),
+        400,
+    ),
+    # Issue 22 point 5: a 900-level nested mapping was a 500 (RecursionError).
+    "mapping preview, 900 levels": (
+        FuzzRequest(
+            "POST",
+            "/admin/api/v1/mapping-preview",
+            b"",
+            [BEARER, JSON],
+            [b'{"subscribe": "type = \\"track\\"", "event": {}, "mapping": ' + NESTED + b"}"],
+            "complete",
+        ),
+        400,
+    ),
+    # Issue 22 point 7: NUL in an admin parameter was a 500 on PostgreSQL; refused alike on both backends now.
+    "event detail, NUL in the id": (
+        FuzzRequest("GET", "/admin/api/v1/events/a\x00b", b"", [BEARER], [b""], "complete"),  # as decoded by the server
+        400,
+    ),
+    # Issue 22 point 3: a login form posted by another site's page.
+    "login, posted cross-site": (
+        FuzzRequest(
+            "POST",
+            "/console/login",
+            b"",
+            [(b"content-type", b"application/x-www-form-urlencoded"), (b"sec-fetch-site", b"cross-site")],
+            [b"token=" + ADMIN_TOKEN.encode()],
+            "complete",
+        ),
+        403,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(ISSUE_22))
+def test_the_attacks_of_issue_22_get_their_4xx(name, tmp_path):
+    request, status = ISSUE_22[name]
+    with fuzz_app(tmp_path) as app:
+        sent = asyncio.run(call(app, request))
+    report = FuzzReport()
+    check(report, 0, request, sent)
+    assert report.failures == {}, report.render()
+    assert sent[0]["status"] == status

@@ -82,3 +82,26 @@ class ServeProcess(CliProcess):
     def stop(self, timeout: float = 10.0) -> int:
         self.http.close()
         return super().stop(timeout)
+
+
+def admin_config(directory: Path, token: str, write_key: str, **server: Any) -> Path:
+    """A configuration with the console on (`admin.token`), one source and a cloud-mode 1Flow destination that
+    is never reached (`serve --no-worker` leaves its events stored)."""
+    config = {
+        "server": {"host": "127.0.0.1", **server},
+        "storage": f"sqlite:///{directory / 'events.db'}",
+        "admin": {"token": token},
+        "sources": [{"name": "web", "write_key": write_key}],
+        "destinations": [
+            {
+                "name": "1flow",
+                "mode": "cloud",
+                "sources": ["web"],
+                "settings": {"projectApiKey": US_KEY, "apiBaseUrl": "http://127.0.0.1:9/"},
+            }
+        ],
+    }
+    path = directory / "server.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    path.chmod(0o600)  # it holds the keys
+    return path

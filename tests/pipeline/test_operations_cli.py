@@ -162,7 +162,7 @@ def test_events_escapes_control_characters_from_event_data(filled, storage_url):
             "web",
             "browser",
             "sdk-call",
-            "\x1b[41mred alert\x1b[0m\rfake",
+            "\x1b[41mred alert\x1b[0m\rfake \u202eevil\x9b[2J",
             message_id="m-\x1b]0;owned\x07",
             event_type="track\nforged line",
         )
@@ -175,7 +175,10 @@ def test_events_escapes_control_characters_from_event_data(filled, storage_url):
     for shown in ("\\x1b[41mred", "\\x1b]0;owned\\x07", "track\\nforged", "\\x1b]0;title", "\\x1b[2J"):
         assert shown in table.replace("\n", "").replace("│", "").replace(" ", ""), shown
     lines = invoke("events", "--config", str(filled), "--json").stdout
-    assert "\x1b" not in lines and "\\u001b[41m" in lines  # JSON escapes them itself
+    assert "\x1b" not in lines and "\\u001b[41m" in lines  # JSON escapes C0 controls itself
+    # ... and JSON encoders leave C1 controls and bidi overrides raw: escaped as \uXXXX (issue 22 point 11)
+    assert "\u202e" not in lines and "\x9b" not in lines and "\\u202eevil\\u009b[2J" in lines
+    assert any("\u202eevil\x9b" in json.loads(line).get("message", "") for line in lines.splitlines())
 
 
 def test_replay_window_destination_dry_run_and_twice(filled, storage_url):

@@ -143,3 +143,41 @@ async def test_a_suppressed_users_events_that_slipped_in_are_skipped_and_unsuppr
     store.append("web", [track("s2")], w.clock()).result()
     assert await w.step() or await w.step()  # (the first may be the round prepared ahead, empty)
     assert delivered(sandbox) == ["k1", "s2"]
+
+
+async def test_a_suppressed_numeric_id_is_skipped_in_every_number_form(store):
+    """Issue 22 point 8: `8675309` suppressed, then sent as 8675309.0 and 8.675309e6 (the mapping would send both
+    as "8675309", JavaScript's String()): the worker skips them all, as at ingest."""
+    sandbox = InProcessSandbox()
+    w = worker(store, sandbox)
+    await w.load_cursor()
+    store.suppress("userId", "8675309", 1.0).result()
+    events = [
+        track(mid, user="u") | {"userId": uid} for mid, uid in (("i", 8675309), ("f", 8675309.0), ("e", 8.675309e6))
+    ]
+    store.append("web", [*events, track("k1", user="u2")], w.clock()).result()
+    assert await w.step()
+    assert delivered(sandbox) == ["k1"]
+    assert {mid: outcomes(store)[mid][0] for mid in "ife"} == {"i": "filtered", "f": "filtered", "e": "filtered"}
+
+
+def test_ingest_drops_a_suppressed_numeric_id_in_every_number_form(store):
+    store.suppress("userId", "8675309", 1.0).result()
+    suppressions = SuppressionList(store, refresh=0.0)
+    suppressions.load()
+    events = [{"type": "track", "userId": uid} for uid in (8675309, 8675309.0, 8.675309e6, "8675309", 8675309.5)]
+    assert suppressions.keep(events) == [{"type": "track", "userId": 8675309.5}]
+    assert suppressions.dropped_total == 4
+
+
+async def test_a_destination_answering_with_a_nul_is_recorded_on_both_backends(store):
+    """Issue 22 point 7, the worker's side: the delivery log keeps the destination's answer, and PostgreSQL's text
+    cannot hold U+0000; the round was failing on every try. It is recorded with U+FFFD instead."""
+    sandbox = InProcessSandbox()
+    w = worker(store, sandbox)
+    await w.load_cursor()
+    sandbox.fault(1, status=400, body={"error": "bad\u0000value"})
+    store.append("web", [track("n1")], w.clock()).result()
+    assert await w.step()
+    # 1Flow's error message, decoded from its JSON answer, holds a real NUL: kept as U+FFFD on both backends
+    assert outcomes(store)["n1"] == ("dead", "400 Bad Request: bad\ufffdvalue")

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import logging
 import os
+import pathlib
 import random
 import subprocess
 import threading
+import time
 import warnings
 
 import pytest
@@ -17,6 +19,7 @@ from actions_1flow.config import parse_config
 from actions_1flow.pipeline import SQLiteStore
 from tests.helpers.cli import invoke
 from tests.helpers.process import cli_command, free_port
+from tests.helpers.server import ServeProcess
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -152,3 +155,28 @@ def test_a_healthy_store_is_ready(tmp_path):
     with TestClient(app) as http:
         assert http.get("/ready").json() == {"ok": True, "ready": True}
         assert http.get("/health").json() == {"ok": True}
+
+
+def test_a_store_damaged_under_a_running_worker_is_logged_once_then_summarised(tmp_path):
+    """Issue 22 point 9: the worker retried a damaged store thousands of times a second with a traceback each.
+    Now: one traceback, a pause that grows, a few lines in all over several seconds."""
+    store_path = tmp_path / "events.db"
+    filled_store(store_path)
+    config = write_config(tmp_path, store_path)
+    server = ServeProcess(pathlib.Path(config), tmp_path / "serve.log")
+    try:
+        time.sleep(0.5)  # the worker is polling the log (its destination has nothing to send)
+        lines_before = len(server.log_text().splitlines())
+        overwrite_pages(store_path, range(2, store_path.stat().st_size // PAGE))  # the disk goes bad under it
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:  # events keep coming (and wake the worker): refused, never acknowledged
+            answer = server.http.post("/v1/batch", json={"batch": events(1, "after-"), "writeKey": "wk"})
+            assert answer.status_code in (200, 503)
+            time.sleep(0.05)
+    finally:
+        server.stop()
+    new = server.log_text().splitlines()[lines_before:]
+    tracebacks = sum(line.startswith("Traceback") for line in new)
+    assert tracebacks <= 2, "\n".join(new[:80])  # the first failure in full (one per task at most)
+    assert len(new) < 200, f"{len(new)} log lines in 6 s:\n" + "\n".join(new[:80])
+    assert "delivery round failed; retrying with a growing pause" in "\n".join(new)

@@ -42,6 +42,8 @@ class Answer:
     delay: float = 0.0
     chunked: bool = False
     """Sent without Content-Length (the size bound must hold while streaming)."""
+    location: str | None = None
+    """Sent as `Location` (with a 302 status)."""
 
 
 class Upstream:
@@ -49,18 +51,24 @@ class Upstream:
 
     def __init__(self) -> None:
         self.answer = Answer()
+        self.routes: dict[str, Answer] = {}
+        """Answers for given paths (others get `answer`)."""
         self.fetches = 0
+        self.paths: list[str] = []
         upstream = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
-                answer = upstream.answer
+                answer = upstream.routes.get(self.path, upstream.answer)
                 upstream.fetches += 1
+                upstream.paths.append(self.path)
                 time.sleep(answer.delay)
                 self.send_response(answer.status)
                 self.send_header("content-type", answer.content_type)
+                if answer.location is not None:
+                    self.send_header("location", answer.location)
                 if answer.chunked:
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
@@ -78,7 +86,8 @@ class Upstream:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/js/vendor.js"
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/js/vendor.js"
         threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
@@ -96,8 +105,10 @@ def upstream() -> Iterator[Upstream]:
 class Served:
     """A proxy for one upstream, its routes in an app, and a client for them."""
 
-    def __init__(self, upstream: Upstream, **options: float) -> None:
-        self.proxy = SdkProxy([(PATH, upstream.url)], **options)
+    def __init__(self, upstream: Upstream, url: str | None = None, **options: float) -> None:
+        """`url`: another URL of the upstream to fetch; the upstream is on loopback, so `allow_private` is on
+        unless `options` say otherwise."""
+        self.proxy = SdkProxy([(PATH, url or upstream.url)], **{"allow_private": True, **options})
         self.http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=Starlette(routes=self.proxy.routes())), base_url="http://server.test"
         )
@@ -149,7 +160,7 @@ async def test_a_failed_refresh_keeps_the_last_good_copy(upstream, caplog):
             assert (response.status_code, response.content, response.headers["etag"]) == (200, SDK_V1, etag)
         reasons = [
             "(HTTP 503)",
-            "(the answer is a page (text/html; charset=utf-8), not a script)",
+            "(the answer is text/html; charset=utf-8, not a script (a JavaScript type is required: ",
             "(the answer is empty)",
         ]
         assert len(caplog.records) == 3
@@ -220,6 +231,54 @@ async def test_a_slow_upstream_is_given_up_within_the_timeout(upstream, caplog):
     assert "no complete answer within 0.2s" in caplog.text
 
 
+async def test_a_redirect_to_another_host_is_not_followed(upstream, caplog):
+    """Issue 22 point 10: a 302 from the SDK's upstream to an internal address was followed and the internal answer
+    served publicly under /sdk/… with `Access-Control-Allow-Origin: *`."""
+    internal = Upstream()  # the "internal service": another host name for a loopback server
+    internal.answer = Answer(body=b"internal secret", content_type="application/javascript")
+    try:
+        upstream.routes["/js/vendor.js"] = Answer(status=302, location=f"http://localhost:{internal.port}/admin")
+        async with Served(upstream) as served:
+            response = await served.get()
+            assert response.status_code == 503 and b"internal secret" not in response.content
+            assert internal.fetches == 0
+            assert "a redirect to another host is not followed" in response.json()["message"]
+        # within the upstream's own host a redirect is followed (a CDN's versioned path)
+        upstream.routes["/js/vendor.js"] = Answer(status=302, location="/js/v2/vendor.js")
+        async with Served(upstream) as served:
+            assert (await served.get()).content == SDK_V1
+            assert upstream.paths[-2:] == ["/js/vendor.js", "/js/v2/vendor.js"]
+        # and a loop ends
+        upstream.routes["/js/vendor.js"] = Answer(status=302, location="/js/vendor.js")
+        async with Served(upstream) as served:
+            assert "more than 3 redirects" in (await served.get()).json()["message"]
+    finally:
+        internal.stop()
+
+
+async def test_a_non_public_upstream_is_refused_unless_configured(upstream):
+    for host in ("127.0.0.1", "localhost"):
+        async with Served(upstream, f"http://{host}:{upstream.port}/js/vendor.js", allow_private=False) as served:
+            response = await served.get()
+            assert response.status_code == 503 and upstream.fetches == 0
+            assert "not a public address; set server.sdk_proxy_private: true" in response.json()["message"]
+    text = CONFIG.format(tmp="/tmp", key=US_KEY, sdk="http://127.0.0.1:9/js/1flow.js")
+    assert SdkProxy.for_config(parse_config(text, "t.yaml")).allow_private is True
+    private_off = text.replace("server: {sdk_proxy_private: true}", "")
+    assert SdkProxy.for_config(parse_config(private_off, "t.yaml")).allow_private is False
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain", "image/png", ""])
+async def test_an_answer_without_a_javascript_type_is_not_served(upstream, content_type):
+    upstream.answer = Answer(content_type=content_type)
+    async with Served(upstream) as served:
+        response = await served.get()
+        assert response.status_code == 503 and "a JavaScript type is required" in response.json()["message"]
+    upstream.answer = Answer(content_type="text/javascript; charset=utf-8")
+    async with Served(upstream) as served:
+        assert (await served.get()).content == SDK_V1
+
+
 async def _sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
@@ -228,6 +287,7 @@ async def _sleep(seconds: float) -> None:
 
 CONFIG = """
 storage: sqlite:///{tmp}/db.sqlite
+server: {{sdk_proxy_private: true}}  # the sandbox's SDK is on loopback
 sources:
   - {{name: web, write_key: wk_web}}
   - {{name: plain, write_key: wk_plain}}

@@ -4,6 +4,8 @@ them (and the console's pages) when the configuration has an `admin` section."""
 
 from __future__ import annotations
 
+import ipaddress
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..service.answers import json_error
@@ -32,3 +34,24 @@ class AdminGate:
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def exposure_warning(host: str, admin_listen: tuple[str, int] | None, enabled: bool) -> str | None:
+    """The warning `serve` logs at start when the console and admin API answer on a public address: `host`
+    (`server.host`, where they are served unless `admin.listen` is set) or `admin.listen`'s, a wildcard or
+    not loopback. None when they are off or only on loopback."""
+    if not enabled:
+        return None
+    where = admin_listen[0] if admin_listen is not None else host
+    try:
+        loopback = ipaddress.ip_address(where.strip("[]")).is_loopback
+    except ValueError:
+        loopback = where == "localhost"
+    if loopback:
+        return None
+    place = f"admin.listen {where}" if admin_listen is not None else f"the public address {where} (server.host)"
+    return (
+        f"the console and the admin API are served on {place}: anyone who reaches it can try tokens; set "
+        "admin.listen: 127.0.0.1:9090 (and reach it over SSH or a VPN), or put them behind your TLS proxy's access "
+        "rules"
+    )

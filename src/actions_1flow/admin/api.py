@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import yaml
@@ -16,17 +16,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from .. import fql, mapping, times
-from ..actions import SubscriptionResult, deliver_event, run_subscription
-from ..actions.payload import PayloadValidationError
+from .. import times
+from ..actions import deliver_event
 from ..config import Config, DestinationConfig
 from ..ingest import IngestError
 from ..jsvalues import dumps as js_dumps
 from ..pipeline import DeviceEvent, StoreError, queries
+from ..pipeline.rounds import privacy_rules
 from ..service import records
 from ..service.state import ServerState
 from ..times import iso
+from . import evaluation
 from .auth import AdminAuth, Principal, admin_auth, auth_routes, read_limited_body
+
+T = TypeVar("T")
 
 PREFIX = "/admin/api/v1"
 MAX_BODY = 1024 * 1024
@@ -36,21 +39,21 @@ Handler = Callable[[Request, Principal], Awaitable[Response]]
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.status, self.code, self.message, self.headers = status, code, message, headers
 
 
 def json_response(data: Any, status: int = 200) -> Response:
     return Response(js_dumps(data), status, media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-def problem(status: int, code: str, message: str) -> Response:
+def problem(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps({"code": code, "message": message}),
         status,
         media_type="application/json",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -63,9 +66,11 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         if isinstance(principal, Response):
             return principal
         try:
+            for name, value in (*request.query_params.multi_items(), *request.path_params.items()):
+                no_nul(name, value)
             return await handler(request, principal)
         except ApiError as exc:
-            return problem(exc.status, exc.code, exc.message)
+            return problem(exc.status, exc.code, exc.message, exc.headers)
         except StoreError as exc:
             return problem(503, "store_unavailable", str(exc))
 
@@ -73,12 +78,19 @@ def guarded(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return endpoint
 
 
+def no_nul(name: str, value: Any) -> None:
+    """A 400 for a text parameter holding U+0000: no stored text can contain it (PostgreSQL's cannot), so the
+    answer would be "nothing found" at best, and a database error on PostgreSQL."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ApiError(400, "invalid_parameter", f"{name[:50]} contains U+0000 (NUL), which no stored value has")
+
+
 async def body_json(request: Request) -> dict[str, Any]:
     """The request's JSON object body of at most `MAX_BODY` bytes (refused with 413 while it is read)."""
     try:
         body = await read_limited_body(request, MAX_BODY)
-    except IngestError as err:
-        raise ApiError(err.status, err.code, err.message) from None
+    except IngestError as err:  # the rest of the body is unread: the connection ends with the answer
+        raise ApiError(err.status, err.code, err.message, {"Connection": "close"}) from None
     try:
         data = orjson.loads(body or b"{}")
     except orjson.JSONDecodeError as exc:
@@ -112,8 +124,9 @@ def parse_moment(text: Any, now: float, name: str) -> float:
 
 
 class AdminAPI:
-    def __init__(self, state: ServerState) -> None:
+    def __init__(self, state: ServerState, evaluator: evaluation.Evaluator) -> None:
         self.state = state
+        self.evaluator = evaluator
 
     @property
     def config(self) -> Config:
@@ -138,6 +151,27 @@ class AdminAPI:
 
     async def read(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
+
+    @staticmethod
+    def bounded(value: Any, what: str, max_depth: int = evaluation.MAX_DEPTH) -> None:
+        try:
+            evaluation.check_size(value, what, max_depth)
+        except evaluation.EvaluationRefused as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+
+    async def evaluate(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` in the evaluating process (see `evaluation`): its bounds' refusals as ApiErrors."""
+        try:
+            return await self.evaluator.run(fn, *args)
+        except evaluation.EvaluationRefused as exc:
+            raise ApiError(exc.status, exc.code, exc.message) from None
+
+    async def verdicts(self, dest: DestinationConfig, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Each subscription's verdict on `event`, evaluated within the bounds."""
+        specs = dest.subscription_specs()
+        self.bounded(event, "the event", evaluation.MAX_EVENT_DEPTH)
+        self.bounded([s.mapping for s in specs], f"destination {dest.name}'s subscriptions")
+        return await self.evaluate(evaluation.verdicts, dest.name, dest.type, specs, dest.setting_values(), event)
 
     # -- endpoints -----------------------------------------------------------------------------------------------
 
@@ -189,10 +223,10 @@ class AdminAPI:
             )
         stored = detail.event
         verdicts = [
-            records.verdict(d, r)
+            v
             for d in self.config.destinations
             if stored.source in self.config.sources_of(d)
-            for r in _run(d, stored.event)
+            for v in await self.verdicts(d, stored.event)
         ]
         return json_response(
             {
@@ -217,12 +251,20 @@ class AdminAPI:
         sent: dict[str, Any] | None = None
         sent_all: list[dict[str, Any]] = []
         for dest in targets:
+            # the worker's privacy rules first: the tester never sends what delivery would not (suppressed user,
+            # no consent) and never shows a destination the paths it drops
+            allowed, refused = privacy_rules(event, self.state.suppressions.matches, dest.consent, dest.privacy.drop)
+            if refused is not None:
+                reason, why = refused
+                results.append(records.privacy_verdict(dest, why, reason.value))
+                continue
+            verdicts = await self.verdicts(dest, allowed)  # within the bounds, before anything is sent
             if not send:
-                results += [records.verdict(dest, r) for r in _run(dest, event)]
+                results += verdicts
                 continue
             async with dest.create_client(timeout=SEND_TIMEOUT_S) as client:
-                for delivery in await deliver_event(event, dest, client):
-                    results.append({**records.verdict(dest, delivery.result), "verdict": delivery.verdict})
+                for delivery in await deliver_event(allowed, dest, client):
+                    results.append({**records.verdict(dest.name, delivery.result), "verdict": delivery.verdict})
                     for outcome in delivery.outcomes:
                         exchange = outcome.exchange.to_dict() if outcome.exchange is not None else None
                         entry = {
@@ -255,34 +297,11 @@ class AdminAPI:
         action_name = data.get("partnerAction")
         if not isinstance(subscribe, str) or not isinstance(mapping_, dict) or not isinstance(event, dict):
             raise ApiError(400, "invalid_parameter", "subscribe must be a string, mapping and event JSON objects")
-        trigger: dict[str, Any] = {"ok": True, "matched": None, "error": None}
-        try:
-            parsed = fql.parse(subscribe)
-        except fql.FQLSyntaxError as exc:
-            trigger = {"ok": False, "matched": None, "error": str(exc)}
-        else:
-            trigger["matched"] = parsed.matches(event)  # never raises (see fql.Subscription)
-        result: dict[str, Any] = {"ok": False, "payload": None, "error": None}
-        try:
-            compiled = mapping.compile(dict(mapping_))
-        except mapping.MappingValidationError as exc:
-            result["error"] = "\n".join(exc.messages)
-        else:
-            try:
-                mapped = compiled.apply(event)
-            except mapping.MappingError as exc:
-                result["error"] = f"mapping failed: {exc}"
-            else:
-                result = {"ok": True, "payload": mapped, "error": None}
-                action = dest.definition.actions.get(action_name) if isinstance(action_name, str) else None
-                if isinstance(action_name, str) and action is None:
-                    result["error"] = f"unknown action {action_name!r} (known: {', '.join(dest.definition.actions)})"
-                    result["ok"] = False
-                elif action is not None:
-                    try:
-                        result["payload"] = action.validator(mapped, batch=False)
-                    except PayloadValidationError as exc:
-                        result = {"ok": False, "payload": mapped, "error": str(exc)}
+        self.bounded(mapping_, "the mapping")
+        self.bounded(event, "the event", evaluation.MAX_EVENT_DEPTH)
+        trigger, result = await self.evaluate(
+            evaluation.preview, dest.type, action_name, subscribe, dict(mapping_), dict(event)
+        )
         sub = {
             "name": data.get("name") or "Subscription",
             "subscribe": subscribe,
@@ -299,6 +318,8 @@ class AdminAPI:
         dest = self.destination(data.get("destination"))
         names = [dest.name] if dest else list(self.cloud())
         event: int | None = None
+        for name in ("messageId", "source"):
+            no_nul(name, data.get(name))
         if data.get("messageId") not in (None, ""):  # one event's dead letters (the console's Replay on an event)
             sources = (
                 [s.name for s in self.state.config.sources]
@@ -371,14 +392,9 @@ class AdminAPI:
         return json_response(result.to_json(), 200 if result.ok else 400)
 
 
-def _run(dest: DestinationConfig, event: dict[str, Any]) -> list[SubscriptionResult]:
-    settings = dest.setting_values()
-    return [run_subscription(dest.definition, compiled, event, settings) for compiled in dest.compiled]
-
-
-def routes(state: ServerState, auth: AdminAuth) -> list[BaseRoute]:
-    """The login/logout routes and the admin API."""
-    api = AdminAPI(state)
+def routes(state: ServerState, auth: AdminAuth, evaluator: evaluation.Evaluator) -> list[BaseRoute]:
+    """The login/logout routes and the admin API (previews and verdicts evaluated by `evaluator`)."""
+    api = AdminAPI(state, evaluator)
     table: list[tuple[str, Handler, list[str]]] = [
         ("/session", api.session, ["GET"]),
         ("/overview", api.overview, ["GET"]),

@@ -1,12 +1,18 @@
 """Who may use the console and the admin API: the `admin.token` of the configuration, typed once at
 `/console/login` (then a signed session cookie) or sent as `Authorization: Bearer <token>` (API and `/metrics`).
 
-- The token is compared in constant time; failed attempts (login form or Bearer) are counted per client IP and,
-  past `MAX_FAILURES` within `FAILURE_WINDOW` seconds, refused with 429 and `Retry-After` without looking at them.
+- The token is compared in constant time. Wrong tokens (login form or Bearer) are counted per client address and
+  in all (`LoginThrottle.attempt`): past `MAX_FAILURES` from one address within `FAILURE_WINDOW` seconds its wrong
+  tokens get 429 and `Retry-After`, but the right token still works; past `MAX_FAILURES_TOTAL` from all addresses no
+  token is compared until the window moves on (the bound on guessing). The client address is the connection's, or
+  `X-Forwarded-For`'s from a `server.trusted_proxies` address only (uvicorn's proxy headers, set up by `serve`).
+- The login form refuses a POST another site's page made (`Sec-Fetch-Site`, `Origin`): 403.
 - The session is a cookie `actions_1flow_console`: `<payload>.<HMAC-SHA256>` where the payload holds the expiry,
   a CSRF token and a random id; the key is derived from the admin token, so changing the token (and reloading)
-  ends every session. HttpOnly, SameSite=Strict, Path=/, Secure when the request came over TLS. Logging out
-  revokes the session id in this process and deletes the cookie.
+  ends every session. HttpOnly, SameSite=Strict, Path=/, Secure when the request came over TLS (or a trusted
+  proxy says it did). Logging out revokes the session id in this process at once and in the store's
+  `revoked_sessions` table (pruned at expiry), which every server of the store reads at start and every
+  `REVOCATION_REFRESH_S` seconds, and deletes the cookie.
 - Every state-changing request made with a session (any method but GET/HEAD/OPTIONS) must carry the session's
   CSRF token as the `X-CSRF-Token` header or the `csrf_token` form field: else 403 JSON. A Bearer request needs
   none (a browser never adds that header by itself).
@@ -18,10 +24,12 @@ For pages (the console): `require_page_session(request)` returns the `Session` o
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import html
+import logging
 import math
 import secrets
 import time
@@ -37,19 +45,28 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from ..ingest import IngestError
+from ..pipeline import StoreError
 from ..service.bodies import read_body
 
 if TYPE_CHECKING:
     from ..config import AdminConfig
     from ..service.state import ServerState
 
+log = logging.getLogger("actions_1flow.admin")
+
 COOKIE = "actions_1flow_console"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MAX_FAILURES = 5
-"""Wrong tokens one client IP may try within `FAILURE_WINDOW` seconds; the next attempts get 429."""
+"""Wrong tokens one client address may send within `FAILURE_WINDOW` seconds; its next wrong ones get 429 (the right
+token still works: a spoofed or shared address cannot lock the operator out)."""
+MAX_FAILURES_TOTAL = 100
+"""Wrong tokens from all addresses within `FAILURE_WINDOW`: past it no token is compared (429 for everyone, the
+right one too) until the oldest failure leaves the window. This is what bounds guessing."""
 FAILURE_WINDOW = 300.0
+REVOCATION_REFRESH_S = 2.0
+"""How often a server reads the sessions logged out on the other servers of its store."""
 MAX_FORM_BYTES = 8 * 1024
 """The login form and the console's forms; a larger body is refused (413) while it is read."""
 _BODY_KEY = "actions_1flow.body"
@@ -76,6 +93,12 @@ class Principal:
     session: Session | None = None
 
 
+THROTTLED = {
+    "throttled": "too many wrong tokens from this address; retry in {wait} s (the right token still works)",
+    "refused": "too many wrong tokens from all addresses: no token is checked for {wait} s",
+}
+
+
 def _json(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps({"code": code, "message": message}), status, headers=headers, media_type="application/json"
@@ -87,43 +110,71 @@ def client_ip(request: Request) -> str:
 
 
 class LoginThrottle:
-    """Failed attempts per client IP in a sliding window."""
+    """Wrong tokens in a sliding window, per client address and in all (see `attempt` for the rule)."""
 
     def __init__(
         self,
         max_failures: int = MAX_FAILURES,
         window: float = FAILURE_WINDOW,
         clock: Callable[[], float] = time.monotonic,
+        max_total: int = MAX_FAILURES_TOTAL,
     ) -> None:
         self.max_failures = max_failures
+        self.max_total = max_total
         self.window = window
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
+        self._all: deque[float] = deque()
 
-    def _recent(self, ip: str) -> deque[float]:
+    def _trim(self, q: deque[float]) -> deque[float]:
         now = self._clock()
-        q = self._failures.setdefault(ip, deque())
         while q and now - q[0] >= self.window:
             q.popleft()
-        if not q:
-            del self._failures[ip]
-            return deque()
         return q
 
-    def retry_after(self, ip: str) -> int:
-        """0 when `ip` may try now, else whole seconds until it may."""
-        q = self._recent(ip)
-        if len(q) < self.max_failures:
+    def _wait(self, q: deque[float], limit: int) -> int:
+        if len(self._trim(q)) < limit:
             return 0
-        return max(1, math.ceil(q[0] + self.window - self._clock()))
+        return max(1, math.ceil(q[-limit] + self.window - self._clock()))
+
+    def budget_wait(self) -> int:
+        """0 while the global budget has room, else whole seconds until it has: no token is looked at till then."""
+        return self._wait(self._all, self.max_total)
+
+    def retry_after(self, ip: str) -> int:
+        """0 when `ip` is under its own limit, else whole seconds until it is."""
+        q = self._failures.get(ip)
+        if q is None:
+            return 0
+        wait = self._wait(q, self.max_failures)
+        if not q:
+            del self._failures[ip]
+        return wait
 
     def failed(self, ip: str) -> None:
-        self._failures.setdefault(ip, deque()).append(self._clock())
+        now = self._clock()
+        self._failures.setdefault(ip, deque()).append(now)
+        self._all.append(now)
+        self._trim(self._all)
         if len(self._failures) > 100_000:  # a flood of addresses: forget the oldest rather than grow for ever
             self._failures.pop(next(iter(self._failures)))
 
     def succeeded(self, ip: str) -> None:
         self._failures.pop(ip, None)
+
+    def attempt(self, ip: str, right: Callable[[], bool]) -> tuple[str, int]:
+        """Judge one attempt: `("refused", wait)` while the global budget is spent (the token is not compared),
+        `("ok", 0)` for the right token (from any address, throttled or not), `("throttled", wait)` for a wrong
+        one from an address over its own limit, else `("wrong", 0)`. Every wrong token counts against both."""
+        wait = self.budget_wait()
+        if wait:
+            return "refused", wait
+        if right():
+            self.succeeded(ip)
+            return "ok", 0
+        over = self.retry_after(ip) > 0  # this address had used its wrong tokens before this one
+        self.failed(ip)
+        return ("throttled", self.retry_after(ip)) if over else ("wrong", 0)
 
 
 class AdminAuth:
@@ -138,6 +189,9 @@ class AdminAuth:
         self.stylesheets = stylesheets
         self.throttle = LoginThrottle()
         self._revoked: dict[str, float] = {}
+        """Session id → expiry, of sessions logged out (here, or on another server of the store)."""
+        self._unrecorded: dict[str, float] = {}
+        """Logged out here while the store refused the write: recorded at the next `load_revocations`."""
 
     # -- the configuration (read on every request: a reload may change the token or the ttl) --------------------
 
@@ -194,10 +248,35 @@ class AdminAuth:
             return None
         return session
 
-    def revoke(self, session: Session) -> None:
+    async def revoke(self, session: Session) -> None:
+        """Log `session` out here at once, and in the store for every server (and after a restart)."""
         now = self.clock()
         self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now}
         self._revoked[session.sid] = session.expires_at
+        try:
+            await asyncio.wrap_future(self.state.store.revoke_session(session.sid, session.expires_at, now))
+        except StoreError as exc:  # this server refuses it anyway; the others learn it once the store is back
+            self._unrecorded[session.sid] = session.expires_at
+            log.warning("logging a console session out was not recorded in the store (%s); retrying", exc)
+
+    def load_revocations(self) -> None:
+        """Read the sessions logged out on any server of the store (and record those the store missed)."""
+        now = self.clock()
+        for sid, expires_at in list(self._unrecorded.items()):
+            if expires_at > now:
+                self.state.store.revoke_session(sid, expires_at, now).result()
+            del self._unrecorded[sid]
+        stored = self.state.store.revoked_sessions(now)
+        self._revoked = {sid: exp for sid, exp in self._revoked.items() if exp > now} | stored
+
+    async def keep_revocations(self) -> None:
+        """`load_revocations` every `REVOCATION_REFRESH_S` (a logout elsewhere holds here within that time)."""
+        while True:
+            await asyncio.sleep(REVOCATION_REFRESH_S)
+            try:
+                await asyncio.to_thread(self.load_revocations)
+            except StoreError as exc:
+                log.debug("console sessions logged out elsewhere not read: %s", exc)
 
     def set_cookie(self, response: Response, request: Request, value: str, session: Session) -> None:
         response.set_cookie(
@@ -227,18 +306,11 @@ class AdminAuth:
         """The principal of an admin API request, or the answer refusing it (401, 403 JSON; 429 when throttled)."""
         token = self.bearer(request)
         if token is not None:
-            ip = client_ip(request)
-            wait = self.throttle.retry_after(ip)
-            if wait:
-                return _json(
-                    429,
-                    "too_many_attempts",
-                    f"too many wrong tokens from this address; retry in {wait} s",
-                    {"Retry-After": str(wait)},
-                )
-            if self.token_matches(token):
+            verdict, wait = self.throttle.attempt(client_ip(request), lambda: self.token_matches(token))
+            if verdict == "ok":
                 return Principal("bearer")
-            self.throttle.failed(ip)
+            if wait:
+                return _json(429, "too_many_attempts", THROTTLED[verdict].format(wait=wait), {"Retry-After": str(wait)})
             return _json(
                 401, "unauthorized", "wrong admin token", {"WWW-Authenticate": 'Bearer realm="actions-1flow admin"'}
             )
@@ -371,25 +443,52 @@ async def login_form(request: Request) -> Response:
     return _page(login_html(request.query_params.get("next") or "/console", stylesheets=auth.stylesheets))
 
 
+def cross_site(request: Request) -> str | None:
+    """Why a form POST comes from another site's page, or None: `Sec-Fetch-Site` other than same-origin or none
+    (typed by the user), or an `Origin` that is not this server's own. A request with neither (curl, an old
+    browser) passes; the CSRF a login form suffers is a page making the operator's browser post to it."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None and site not in ("same-origin", "none"):
+        return f"the browser says it was sent by a {site} page (Sec-Fetch-Site)"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+        public = request.app.state.server.config.server.public_url
+        if origin.lower() not in (own, (public or own).lower()):
+            return f"it was sent by a page at {origin[:100]}, not this server's own"
+    return None
+
+
 async def login_submit(request: Request) -> Response:
     auth = admin_auth(request)
     ip = client_ip(request)
+    foreign = cross_site(request)
+    if foreign is not None:  # any page the operator visits could otherwise post wrong tokens in their name
+        return _page(
+            login_html(
+                "/console",
+                f"The login was refused: {foreign}. Open {LOGIN_PATH} on this server and log in there.",
+                auth.stylesheets,
+            ),
+            403,
+        )
     try:
         form = await read_form(request)
     except IngestError as err:  # too large, too slow or gone: the form shows why, as for a wrong token
-        return _page(login_html("/console", f"The form was refused: {err.message}."), err.status)
+        # the rest of the body is unread: the connection's next bytes are no request, so it ends with this answer
+        closing = {"Connection": "close"}
+        return _page(login_html("/console", f"The form was refused: {err.message}."), err.status, closing)
     next_path = _safe_next(form.get("next"))
-    wait = auth.throttle.retry_after(ip)
-    if wait:
+    verdict, wait = auth.throttle.attempt(ip, lambda: auth.token_matches(form.get("token", "")))
+    if verdict == "wrong":
+        return _page(login_html(next_path, "Wrong token.", auth.stylesheets), 401)
+    if verdict != "ok":
+        message = THROTTLED[verdict].format(wait=wait)
         return _page(
-            login_html(next_path, f"Too many wrong tokens from this address; try again in {wait} s.", auth.stylesheets),
+            login_html(next_path, message[0].upper() + message[1:] + ".", auth.stylesheets),
             429,
             {"Retry-After": str(wait)},
         )
-    if not auth.token_matches(form.get("token", "")):
-        auth.throttle.failed(ip)
-        return _page(login_html(next_path, "Wrong token.", auth.stylesheets), 401)
-    auth.throttle.succeeded(ip)
     session, cookie = auth.new_session()
     response = RedirectResponse(next_path, 303)
     auth.set_cookie(response, request, cookie, session)
@@ -405,7 +504,7 @@ async def logout(request: Request) -> Response:
             return _json(
                 403, "csrf", f"logging out needs the session's CSRF token ({CSRF_HEADER} header or {CSRF_FIELD} field)"
             )
-        auth.revoke(session)
+        await auth.revoke(session)
     response = RedirectResponse(LOGIN_PATH, 303)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=request.url.scheme == "https")
     return response

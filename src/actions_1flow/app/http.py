@@ -23,11 +23,12 @@ from ..actions import Client
 from ..admin import AdminGate
 from ..admin.api import routes as admin_api_routes
 from ..admin.auth import AdminAuth, require_page_session
+from ..admin.evaluation import Evaluator
 from ..admin.metrics import metrics_routes
 from ..admin.reload import Reloader
 from ..config import Config, DestinationConfig
 from ..ingest.origins import OriginPolicy
-from ..pipeline import Store
+from ..pipeline import Store, StoreError
 from ..request_text import RequestTextGuard
 from ..server.demo import demo_routes
 from ..server.device_mode import device_mode_routes
@@ -81,6 +82,11 @@ def create_app(
             state.store.ensure_cursor(dest.name).result()
         state.suppressions.load()
         refresh = asyncio.create_task(refresh_suppressions(state.suppressions), name="suppressions")
+        revocations = None
+        if auth is not None:  # sessions logged out before a restart, or on another server, are refused from the start
+            with contextlib.suppress(StoreError):
+                await asyncio.to_thread(auth.load_revocations)
+            revocations = asyncio.create_task(auth.keep_revocations(), name="session revocations")
         await sdk_proxy.start()  # first fetch of each hosted SDK (bounded), then its refresh task
         if run_worker:
             await slot.start(state.config)
@@ -95,12 +101,16 @@ def create_app(
             if reload_on_sighup:
                 loop.remove_signal_handler(signal.SIGHUP)
             await asyncio.gather(*hup, return_exceptions=True)
-            refresh.cancel()
-            await asyncio.gather(refresh, return_exceptions=True)
+            for task in (refresh, revocations):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
             with contextlib.suppress(Exception):  # the last few seconds' drop counts (the store may be down)
                 await asyncio.to_thread(state.suppressions.flush)
             await slot.stop()
             await sdk_proxy.stop()
+            if evaluator is not None:
+                evaluator.close()
             if owned:
                 state.store.close()
 
@@ -111,12 +121,17 @@ def create_app(
         *demo_routes(state),
     ]
     auth: AdminAuth | None = None
+    evaluator: Evaluator | None = None
     admin_routes: list[Any] = []
     if config.admin is not None:
         console = _console()
         pages = console.Pages(require_page_session) if console is not None else None
         auth = AdminAuth(state, stylesheets=(pages.stylesheet,) if pages is not None else ())
-        admin_routes = [*admin_api_routes(state, auth), *(console.routes(pages) if pages is not None else [])]
+        evaluator = Evaluator()
+        admin_routes = [
+            *admin_api_routes(state, auth, evaluator),
+            *(console.routes(pages) if pages is not None else []),
+        ]
     separate = config.admin is not None and config.admin.listen is not None
     metrics = metrics_routes(state, auth)
     if not separate:
@@ -138,6 +153,7 @@ def create_app(
     app.state.sdk_proxy = sdk_proxy
     app.state.rate_limiter = limiter
     app.state.admin_app = None
+    app.state.evaluator = evaluator
     if separate:
         admin_app = Starlette(
             routes=[Route("/health", health), *admin_routes, *metrics],

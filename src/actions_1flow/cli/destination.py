@@ -21,7 +21,7 @@ from ..actions.client import DEFAULT_TIMEOUT_S
 from ..config import Config, DestinationConfig
 from ..destinations import REGISTRY
 from ..jsvalues import dumps
-from ..terminal import escape_controls
+from ..terminal import escape_controls, json_line
 from .common import EXIT_FAILED, fail, load_config_or_exit
 
 
@@ -108,7 +108,7 @@ async def _deliver_all(
 def _result_line(item: InputEvent, delivery: DeliveryResult | None, as_json: bool) -> str:
     if delivery is None:
         if as_json:
-            return orjson.dumps({"event": item.number, "status": "invalid", "reason": item.problem}).decode()
+            return json_line({"event": item.number, "status": "invalid", "reason": item.problem})
         return escape_controls(f"{item.label()}: invalid: {item.problem}")
     if as_json:
         return dumps({"event": item.number, "messageId": item.event.get("messageId"), **delivery.to_dict()}).decode()

@@ -3,7 +3,6 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import click
-import orjson
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -19,11 +17,10 @@ from rich.text import Text
 
 from .. import times
 from ..config import Config
-from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, open_store, queries
+from ..pipeline import DeviceEvent, LogEntry, Store, StoreError, open_store, queries
 from ..pipeline.store import FilterReason
-from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..service import records
-from ..terminal import escape_controls
+from ..terminal import escape_controls, json_line
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
@@ -57,13 +54,6 @@ def _store_errors(store: Store) -> Iterator[None]:
     traceback; the store is closed either way."""
     try:
         yield
-    except sqlite3.Error as exc:
-        assert isinstance(store, SQLiteStore)  # only its calls raise SQLite's errors
-        fail(
-            str(damaged(store.path, exc))
-            if is_corruption(exc)
-            else f"cannot read the event store {store.description}: {exc}"
-        )
     except StoreError as exc:
         fail(str(exc))
     finally:
@@ -125,9 +115,9 @@ def status_command(config_path: str, as_json: bool) -> None:
     dropped = sum(s.dropped for s in suppressions)
     if as_json:
         for row in rows:
-            click.echo(orjson.dumps(row).decode())
+            click.echo(json_line(row))
         if suppressions:
-            click.echo(orjson.dumps({"suppressed_ids": len(suppressions), "dropped_at_ingest": dropped}).decode())
+            click.echo(json_line({"suppressed_ids": len(suppressions), "dropped_at_ingest": dropped}))
         return
     if suppressions:
         click.echo(
@@ -217,9 +207,9 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     if as_json:
         for row in entries:
-            click.echo(orjson.dumps(records.log_entry(row.entry, row.source)).decode())
+            click.echo(json_line(records.log_entry(row.entry, row.source)))
         for d in reports:
-            click.echo(orjson.dumps({"channel": "device", **records.device_event(d)}).decode())
+            click.echo(json_line({"channel": "device", **records.device_event(d)}))
         return
     now = time.time()
     if reports:

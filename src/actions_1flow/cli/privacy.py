@@ -7,13 +7,13 @@ from __future__ import annotations
 import time
 
 import click
-import orjson
 from rich.table import Table
 from rich.text import Text
 
 from ..pipeline import PurgeResult, Store
 from ..pipeline.store import SubjectKind
 from ..pipeline.suppression import REFRESH_S, SETTLE_S
+from ..terminal import json_line
 from .common import fail, load_config_or_exit
 from .operations import _console, _open, _store_errors, _when, config_option, json_option
 
@@ -133,9 +133,7 @@ def _list(config_path: str, as_json: bool) -> None:
         rows = store.suppressions()
     if as_json:
         for s in rows:
-            click.echo(
-                orjson.dumps({"kind": s.kind, "id": s.value, "since": s.created_at, "dropped": s.dropped}).decode()
-            )
+            click.echo(json_line({"kind": s.kind, "id": s.value, "since": s.created_at, "dropped": s.dropped}))
         return
     if not rows:
         click.echo("no suppressions")

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from ..admin import exposure_warning
 from ..key_hygiene import log_key_warnings
 from ..pipeline import StoreError
 from ..terminal import install_safe_logging
@@ -44,6 +45,11 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     config = load_config_or_exit(config_path)
     _logging(log_level)
     log_key_warnings(config)
+    exposed = exposure_warning(
+        host or config.server.host, config.admin.listen_address() if config.admin else None, config.admin is not None
+    )
+    if exposed is not None:
+        logging.getLogger("actions_1flow.admin").warning(exposed)
     try:
         app = create_app(config, run_worker=not no_worker, reload_on_sighup=True)
     except StoreError as exc:
@@ -57,7 +63,13 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
         "timeout_graceful_shutdown": 10,
         "ssl_certfile": tls.cert if tls else None,
         "ssl_keyfile": tls.key if tls else None,
-        "http": limited_protocol(limits.max_header_bytes, limits.header_timeout),
+        "http": limited_protocol(
+            limits.max_header_bytes, limits.header_timeout, limits.max_connections_per_client, limits.trusted_proxies
+        ),
+        # X-Forwarded-For/-Proto are believed from the configured proxies only (uvicorn's default trusts 127.0.0.1,
+        # so behind a proxy that passes the client's own header any address could be claimed)
+        "proxy_headers": bool(limits.trusted_proxies),
+        "forwarded_allow_ips": limits.trusted_proxies or None,
         "limit_concurrency": limits.max_connections,
         "backlog": limits.backlog,
         "timeout_keep_alive": limits.keep_alive_timeout,  # a float works: it feeds call_later

@@ -6,6 +6,7 @@ are `checks`'; `load` builds the resolved `Config` from these.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import ssl
@@ -79,6 +80,33 @@ class ServerConfig(_Model):
     """Seconds an idle keep-alive connection is kept after an answer (uvicorn's `timeout_keep_alive`)."""
     tls: TLSConfig | None = None
     """Serve HTTPS with this certificate and key; None: plain HTTP (behind a TLS-terminating proxy, say)."""
+    trusted_proxies: list[str] = []
+    """Addresses or networks (`10.0.0.5`, `10.0.0.0/8`) of reverse proxies whose `X-Forwarded-For` and
+    `X-Forwarded-Proto` are believed: the client address (login throttle, `context.ip`, connection caps) and the
+    scheme (the session cookie's `Secure`) come from them. Empty (the default): from the connection itself."""
+    request_timeout: float = Field(30.0, gt=0)
+    """Seconds a request body may take in all (`body_timeout` bounds each stall): a body trickled a byte at a time
+    is refused (408) and its connection closed at this bound, on the tracking API, device reports and the admin
+    side."""
+    max_connections_per_client: int = Field(50, ge=1)
+    """Open connections one client address may hold (trusted proxies excepted); more are answered 503 and closed,
+    so one client cannot take all of `max_connections`."""
+    sdk_proxy_private: bool = False
+    """Let first-party SDK hosting (`sdkProxy`) fetch from non-public addresses (loopback, private networks: a
+    mirror of your own). Off: an upstream resolving to such an address is refused."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: {entry!r} is not an IP address or network (write 10.0.0.5 or 10.0.0.0/8)"
+                ) from None
+        return networks
 
     @field_validator("public_url")
     @classmethod

@@ -87,12 +87,20 @@ def check_size(event: dict[str, Any], where: str) -> None:
 
 
 def check_event(event: dict[str, Any], where: str) -> None:
-    """Refuse an event Segment would refuse: unknown type, no identity."""
+    """Refuse an event Segment would refuse (unknown type, no identity), and one whose messageId no store can keep."""
     kind = event.get("type")
     if kind not in EVENT_TYPES:
         raise IngestError(400, "invalid_type", f"{where} has type {kind!r}; expected one of {', '.join(EVENT_TYPES)}")
     if not _present(event.get("userId")) and not _present(event.get("anonymousId")):
         raise IngestError(400, "no_user_anon_id", f"{where} has neither a userId nor an anonymousId")
+    message_id = event.get("messageId")
+    if isinstance(message_id, str) and "\x00" in message_id:  # PostgreSQL's text cannot hold it: refused on both
+        raise IngestError(
+            400,
+            "invalid_message_id",
+            f"{where} has a messageId containing U+0000 (NUL), which the event store cannot keep; "
+            "send a messageId without it (or none: the server makes one)",
+        )
 
 
 def enrich(event: dict[str, Any], received_at: datetime, client_ip: str | None) -> dict[str, Any]:

@@ -344,7 +344,7 @@ def render(template: BoundTemplate, payload: Any) -> str:
     except RecursionError:
         raise
     except Exception as error:  # python-liquid on arbitrary event data: any failure is the mapping's failure
-        raise MappingError(f"liquid render failed: {type(error).__name__}: {error}") from None
+        raise MappingError(f"liquid render failed: {type(error).__name__}: {error}") from error
     return buffer.getvalue()
 
 

@@ -12,8 +12,10 @@ pause ends; its new events wait on disk, not in memory.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
+import sys
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -33,6 +35,11 @@ T = TypeVar("T")
 
 MAX_PAUSE_CHECK_S = 60.0
 """A paused destination still looks at least this often whether it should stop."""
+FAILURE_BACKOFF_S = 0.5
+"""The wait after a round failed on an error (not a destination's answer); it doubles with each failure in a row."""
+MAX_FAILURE_BACKOFF_S = 30.0
+FAILURE_SUMMARY_S = 60.0
+"""While rounds keep failing, one summary line per this many seconds (the first failure has the traceback)."""
 
 
 @dataclass(slots=True)
@@ -47,6 +54,48 @@ class Pacing:
     pause_reason: str | None = None
     """Why the destination was last paused (the retryable answer)."""
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class FailureStreak:
+    """Rounds failing one after another on the same error (a damaged store fails every round): the first failure
+    is logged with its traceback, then a one-line summary at most every `FAILURE_SUMMARY_S`, and the task waits
+    longer after each (doubling from `FAILURE_BACKOFF_S` up to `MAX_FAILURE_BACKOFF_S`) instead of retrying at once."""
+
+    def __init__(self, what: str, clock: Callable[[], float]) -> None:
+        self.what = what
+        self.clock = clock
+        self.count = 0
+        self._since = 0.0
+        self._summarised = 0.0
+        self._summarised_count = 0
+
+    def failed(self) -> float:
+        """Log the failure being handled (once in full, then in summaries); the seconds to wait before the next try."""
+        now = self.clock()
+        self.count += 1
+        if self.count == 1:
+            self._since = self._summarised = now
+            log.exception("%s: delivery round failed; retrying with a growing pause", self.what)
+        elif now - self._summarised >= FAILURE_SUMMARY_S:
+            log.error(
+                "%s: still failing, %d failed rounds since %.0fs ago (last: %s)",
+                self.what,
+                self.count - self._summarised_count,
+                now - self._since,
+                _last_error(),
+            )
+            self._summarised, self._summarised_count = now, self.count
+        return min(MAX_FAILURE_BACKOFF_S, FAILURE_BACKOFF_S * 2 ** min(self.count - 1, 16))
+
+    def ended(self) -> None:
+        if self.count:
+            log.warning("%s: delivery works again after %d failed rounds", self.what, self.count)
+            self.count = 0
+
+
+def _last_error() -> str:
+    exc = sys.exc_info()[1]
+    return f"{type(exc).__name__}: {exc}" if exc is not None else "unknown"
 
 
 class LeaseExpired(Exception):
@@ -137,6 +186,7 @@ class DestinationWorker:
     async def run(self, stop: asyncio.Event) -> None:
         loaded = False
         unavailable = False
+        failing = FailureStreak(f"destination {self.name} partition {self.partition}", self.clock)
         try:
             while not stop.is_set():
                 try:
@@ -145,6 +195,7 @@ class DestinationWorker:
                         loaded = True
                     worked = await self.step()
                     unavailable = False
+                    failing.ended()
                 except (LeaseExpired, LeaseLost) as exc:  # another worker delivers this partition now
                     log.warning(
                         "destination %s partition %d: stopping, %s", self.name, self.partition, exc or "lease lapsed"
@@ -157,11 +208,12 @@ class DestinationWorker:
                     await self._discard_ahead()
                     loaded = False
                     worked = False
-                except Exception:  # a bug or a storage hiccup must not end delivery for good: log, try again later
-                    log.exception("delivery round failed for destination %s", self.name)
+                except Exception:  # a bug or a damaged store must not end delivery for good: log, try again later
                     await self._discard_ahead()
                     loaded = False  # start again from what the store recorded
-                    worked = False
+                    with contextlib.suppress(TimeoutError):  # a backoff no new event cuts short
+                        await asyncio.wait_for(stop.wait(), failing.failed())
+                    continue
                 if not worked:
                     await self._idle(stop)
         finally:

@@ -12,6 +12,7 @@ API (and so the console) shows are computed here, by the same functions, so thei
 from __future__ import annotations
 
 import base64
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,6 +97,10 @@ def series(
 # -- the delivery log ---------------------------------------------------------------------------------------------
 
 
+MAX_ROW_ID = 2**63 - 1
+"""The largest row id either backend stores (a 64-bit integer): a cursor past it is forged."""
+
+
 def _encode_cursor(updated_at: float, row_id: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([updated_at, row_id])).decode().rstrip("=")
 
@@ -104,9 +109,12 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
     """The position an opaque `next` stands for; ValueError when it is not one of ours."""
     try:
         updated_at, row_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return float(updated_at), int(row_id)
+        position = float(updated_at), int(row_id)
     except Exception:
-        raise ValueError("cursor is not a value this server gave out as `next`") from None
+        position = None
+    if position is None or not math.isfinite(position[0]) or not 0 <= position[1] <= MAX_ROW_ID:
+        raise ValueError("cursor is not a value this server gave out as `next`")
+    return position
 
 
 def log_page(

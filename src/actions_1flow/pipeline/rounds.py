@@ -80,6 +80,23 @@ class Round:
     """New events (recording the round moves the cursor past them); None for a round of due retries."""
 
 
+def privacy_rules(
+    event: dict[str, Any],
+    suppressed: Callable[[Mapping[str, Any]], object],
+    consent: privacy.ConsentRule | None,
+    drop: list[str],
+) -> tuple[dict[str, Any], tuple[FilterReason, str] | None]:
+    """A destination's privacy rules on one event (the worker's, and the Event Tester's): the event as the
+    destination may see it (`drop` paths removed), or why it may not see it at all (suppressed user, no consent;
+    judged on the event as received: dropping paths never changes the consent decision)."""
+    if suppressed(event):
+        return event, (FilterReason.SUPPRESSED, SUPPRESSED)
+    refused = privacy.consent_verdict(event, consent)
+    if refused is not None:
+        return event, (FilterReason.CONSENT, refused)
+    return (privacy.drop_paths(event, drop) if drop else event), None
+
+
 class Rules:
     """How one destination judges events: its subscriptions (compiled once), settings, consent and dropped fields,
     and who is suppressed now (`suppressed(event)`, true for an event of a suppressed user)."""
@@ -98,14 +115,8 @@ class Rules:
         """The event as this destination may see it (its dropped paths removed), or why it may not see it at all:
         its user is suppressed, or the visitor's consent stamp lacks a category (judged on the event as received:
         dropping paths never changes the consent decision)."""
-        if self.suppressed(item.event):
-            return item, (FilterReason.SUPPRESSED, SUPPRESSED)
-        refused = privacy.consent_verdict(item.event, self.consent)
-        if refused is not None:
-            return item, (FilterReason.CONSENT, refused)
-        if self.drop:
-            item = item._replace(event=privacy.drop_paths(item.event, self.drop))
-        return item, None
+        event, refused = privacy_rules(item.event, self.suppressed, self.consent, self.drop)
+        return (item, refused) if event is item.event else (item._replace(event=event), refused)
 
     def evaluate_new(self, events: list[StoredEvent]) -> Round:
         """New events through every enabled subscription whose trigger matches (all triggers judged in one call per
@@ -217,7 +228,8 @@ def record(
     summary: tuple[str | None, str | None] = (None, None),
     reason: FilterReason | None = None,
 ) -> DeliveryRecord:
-    """The delivery-log row of `p` (its attempts and first attempt as they were, unless given)."""
+    """The delivery-log row of `p` (its attempts and first attempt as they were, unless given). Its text comes
+    partly from the destination's answer: a U+0000 there is kept as U+FFFD (PostgreSQL's text cannot hold it)."""
     return DeliveryRecord(
         p.item.seq,
         p.subscription,
@@ -225,12 +237,16 @@ def record(
         attempts=p.attempts if attempts is None else attempts,
         first_attempt_at=first if first is not None else p.first_attempt_at,
         next_attempt_at=next_at,
-        error=error,
-        hint=hint,
-        request=summary[0],
-        response=summary[1],
+        error=_storable(error),
+        hint=_storable(hint),
+        request=_storable(summary[0]),
+        response=_storable(summary[1]),
         reason=reason,
     )
+
+
+def _storable(text: str | None) -> str | None:
+    return text.replace("\x00", "\ufffd") if text else text
 
 
 def summarise(outcome: Outcome | None) -> tuple[str | None, str | None]:

@@ -166,6 +166,16 @@ class PrivacyStore(Protocol):
         is `value`, with every delivery-log row of theirs (dead letters included); call again from `next`."""
 
 
+class SessionRevocations(Protocol):
+    """Console sessions logged out before their expiry, shared by every server of the store."""
+
+    def revoke_session(self, sid: str, expires_at: float, now: float) -> Future[None]:
+        """Record a logged-out session durably (and prune those expired by `now`)."""
+
+    def revoked_sessions(self, now: float) -> dict[str, float]:
+        """The sessions logged out that have not expired by `now`: session id → expiry."""
+
+
 class OperatorQueries(StoreHealth, Protocol):
     """What operators read (and replay re-queues): figures, series, the delivery log, device reports."""
 
@@ -230,7 +240,17 @@ class OperatorQueries(StoreHealth, Protocol):
         """Every suppression, oldest first."""
 
 
-class Store(EventLog, DeviceReports, DeliveryLedger, Leases, Housekeeping, PrivacyStore, OperatorQueries, Protocol):
+class Store(
+    EventLog,
+    DeviceReports,
+    DeliveryLedger,
+    Leases,
+    Housekeeping,
+    PrivacyStore,
+    SessionRevocations,
+    OperatorQueries,
+    Protocol,
+):
     """The whole contract, as the composition root opens it and the CLI's store commands use it."""
 
     def close(self) -> None:
@@ -265,6 +285,7 @@ __all__ = [
     "OperatorQueries",
     "PrivacyStore",
     "PurgeResult",
+    "SessionRevocations",
     "Status",
     "Store",
     "StoreError",

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from ..jsvalues import to_string
 from .store import SUBJECT_KINDS, PrivacyStore, SubjectKind
 
 log = logging.getLogger("actions_1flow.privacy")
@@ -27,12 +28,13 @@ events it accepted just before are gone too."""
 
 
 def subject(event: Mapping[str, Any], kind: str) -> str | None:
-    """The event's `userId` / `anonymousId` as text (numbers as the store's JSON functions print them)."""
+    """The event's `userId` / `anonymousId` as text: a number as JavaScript's `String()` writes it, as the mapping
+    does when it sends the id on (`8675309`, `8675309.0` and `8.675309e6` are all `"8675309"`)."""
     value = event.get(kind)
     if isinstance(value, str):
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return to_string(value)
     return None
 
 

@@ -128,7 +128,9 @@ class DeviceEvents:
         return commit
 
     def _clean(self, text: str) -> str:
-        return redact(text, *self._secrets)
+        """Report text as stored: known secrets masked, U+0000 as U+FFFD (PostgreSQL's text cannot hold it; the
+        same on both backends)."""
+        return redact(text, *self._secrets).replace("\x00", "\ufffd")
 
     def _read(self, body: bytes, headers_origin: str | None) -> DeviceEvent:
         try:
@@ -163,8 +165,8 @@ class DeviceEvents:
             kind=report.kind,
             message=self._clean(report.message),
             subscription={k: self._clean(v) for k, v in sub.items()} if sub else None,
-            event_type=report.type,
-            message_id=report.messageId,
+            event_type=None if report.type is None else self._clean(report.type),
+            message_id=None if report.messageId is None else self._clean(report.messageId),
             sdk_url=None if report.sdkUrl is None else self._clean(report.sdkUrl),
             origin=(headers_origin or "")[:MAX_URL_CHARS] or None,
         )
@@ -178,6 +180,7 @@ class DeviceEvents:
                 self.state.config.server.body_timeout,
                 MAX_REPORT_BYTES,
                 too_large=(413, "report_too_large"),
+                deadline=self.state.config.server.request_timeout,
             )
             event = self._read(body, request.headers.get("origin"))
         except IngestError as err:

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -45,6 +46,18 @@ MAX_SDK_BYTES = 2 * 1024 * 1024
 """The largest SDK accepted (decoded): a vendor script is a few hundred KB; more is not an SDK."""
 FETCH_TIMEOUT = 10.0
 """Seconds one fetch may take in all (connect, headers and the whole body)."""
+MAX_REDIRECTS = 3
+"""Redirects followed within the upstream's scheme and host; one to another host is refused, as is a longer chain."""
+JAVASCRIPT_TYPES = frozenset(
+    {
+        "application/javascript",
+        "text/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "text/ecmascript",
+    }
+)
+"""The Content-Types an SDK answer must have: anything else (a page, JSON, an image) is not served as a script."""
 SDK_CACHE = "public, max-age=300"
 """Five minutes in browsers and caches, then a cheap 304: a refreshed copy reaches pages soon after."""
 
@@ -99,12 +112,14 @@ class SdkProxy:
         max_bytes: int = MAX_SDK_BYTES,
         timeout: float = FETCH_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
+        allow_private: bool = False,
     ) -> None:
         self.refresh_interval = refresh_interval
         self.retry_interval = retry_interval
         self.max_bytes = max_bytes
         self.timeout = timeout
         self._transport = transport
+        self.allow_private = allow_private
         self.upstreams: dict[str, Upstream] = {}
         """By upstream URL."""
         self.paths: dict[str, Upstream] = {}
@@ -122,27 +137,64 @@ class SdkProxy:
                 found = dest.definition.hosted_sdk(dest.settings)
                 if found is not None:
                     hosted.append(found)
-        return cls(hosted, **options)
+        return cls(hosted, **{"allow_private": config.server.sdk_proxy_private, **options})
 
     # --- fetching ---------------------------------------------------------------------------------------------
 
     async def _fetch(self, client: httpx.AsyncClient, url: str) -> bytes:
-        """The upstream's body, or SdkFetchError / an httpx error saying why not."""
-        async with client.stream("GET", url) as response:
-            if response.status_code != 200:
-                raise SdkFetchError(f"HTTP {response.status_code}")
-            content_type = response.headers.get("content-type", "")
-            if "html" in content_type.lower():
-                raise SdkFetchError(f"the answer is a page ({content_type}), not a script")
-            declared = response.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                raise SdkFetchError(f"{int(declared):,} bytes, over the {self.max_bytes:,}-byte bound")
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise SdkFetchError(f"over the {self.max_bytes:,}-byte bound")
-                chunks.append(chunk)
+        """The upstream's body, or SdkFetchError / an httpx error saying why not. Redirects are followed within
+        the upstream's own scheme and host only (`MAX_REDIRECTS`): a copy served publicly must come from where the
+        configuration says, never from an address a redirect chose."""
+        target = httpx.URL(url)
+        for _ in range(MAX_REDIRECTS + 1):
+            await self._check_address(target)
+            async with client.stream("GET", target) as response:
+                if response.is_redirect:
+                    location = target.join(response.headers["location"])
+                    if (location.scheme, location.host, location.port) != (target.scheme, target.host, target.port):
+                        raise SdkFetchError(
+                            f"HTTP {response.status_code} to {location.scheme}://{location.host}: a redirect to "
+                            f"another host is not followed (set sdkUrl to where the SDK really is)"
+                        )
+                    target = location
+                    continue
+                return await self._body(response)
+        raise SdkFetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def _check_address(self, url: httpx.URL) -> None:
+        """Refuse an upstream whose host resolves to a non-public address (loopback, private, link-local: the
+        server's own network), unless `allow_private`."""
+        if self.allow_private:
+            return
+        port = url.port or (443 if url.scheme == "https" else 80)
+        for *_, sockaddr in await asyncio.get_running_loop().getaddrinfo(url.host, port):
+            address = ipaddress.ip_address(str(sockaddr[0]).partition("%")[0])
+            if not address.is_global:
+                raise SdkFetchError(
+                    f"{url.host} is at {address}, not a public address; set server.sdk_proxy_private: true "
+                    "to host an SDK from your own network"
+                )
+
+    async def _body(self, response: httpx.Response) -> bytes:
+        """The body of a final answer: a 200 with a JavaScript type, not empty, within `max_bytes`."""
+        if response.status_code != 200:
+            raise SdkFetchError(f"HTTP {response.status_code}")
+        content_type = response.headers.get("content-type", "")
+        media_type = content_type.partition(";")[0].strip().lower()
+        if media_type not in JAVASCRIPT_TYPES:
+            raise SdkFetchError(
+                f"the answer is {content_type or 'of no type'}, not a script "
+                f"(a JavaScript type is required: {', '.join(sorted(JAVASCRIPT_TYPES))})"
+            )
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise SdkFetchError(f"{int(declared):,} bytes, over the {self.max_bytes:,}-byte bound")
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise SdkFetchError(f"over the {self.max_bytes:,}-byte bound")
+            chunks.append(chunk)
         if size == 0:
             raise SdkFetchError("the answer is empty")
         return b"".join(chunks)
@@ -204,7 +256,7 @@ class SdkProxy:
         async with httpx.AsyncClient(
             transport=self._transport,
             timeout=self.timeout,
-            follow_redirects=True,
+            follow_redirects=False,  # followed by `_fetch`, within the upstream's host only
             headers={"user-agent": "actions-1flow first-party SDK hosting"},
         ) as client:
             results = await asyncio.gather(*(self._refresh_one(client, u) for u in chosen))

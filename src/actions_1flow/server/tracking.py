@@ -122,17 +122,19 @@ class TrackingAPI:
         body: bytes | None = None
         extra_headers: dict[str, str] = {}
         try:
+            limits = state.config.server
             if kind == WEBHOOK:
                 body = await read_body(
                     receive,
                     headers,
-                    state.config.server.body_timeout,
+                    limits.body_timeout,
                     MAX_WEBHOOK_BYTES,
                     too_large=(413, "body_too_large"),
+                    deadline=limits.request_timeout,
                 )
                 source, events = self._webhook(body, headers, scope)
             else:
-                body = await read_body(receive, headers, state.config.server.body_timeout)
+                body = await read_body(receive, headers, limits.body_timeout, deadline=limits.request_timeout)
                 client = scope.get("client")
                 parsed = read_request(kind, body, headers, client[0] if client else None)
                 source = self._source(parsed.write_key, "HTTP Basic user, or as writeKey in the body")

@@ -51,10 +51,10 @@ def device_event(d: DeviceEvent) -> dict[str, Any]:
     }
 
 
-def verdict(destination: DestinationConfig, result: SubscriptionResult) -> dict[str, Any]:
-    """What one subscription makes of an event (as configured now)."""
+def verdict(destination: str, result: SubscriptionResult) -> dict[str, Any]:
+    """What one subscription of the destination named `destination` makes of an event (as configured now)."""
     return {
-        "destination": destination.name,
+        "destination": destination,
         "subscription": result.subscription.name,
         "partnerAction": result.subscription.partner_action,
         "status": result.status.value,
@@ -62,6 +62,22 @@ def verdict(destination: DestinationConfig, result: SubscriptionResult) -> dict[
         "reason": result.reason or None,
         "mapped": result.mapped,
         "payload": result.payload if result.status is Status.READY or result.payload is not None else None,
+    }
+
+
+def privacy_verdict(destination: DestinationConfig, reason: str, filter_reason: str) -> dict[str, Any]:
+    """An event the destination's privacy rules keep from it (suppressed user, no consent): no subscription judges
+    it, as in the delivery log's `filtered` row."""
+    return {
+        "destination": destination.name,
+        "subscription": None,
+        "partnerAction": None,
+        "status": "filtered",
+        "matched": False,
+        "reason": reason,
+        "filter_reason": filter_reason,
+        "mapped": None,
+        "payload": None,
     }
 
 

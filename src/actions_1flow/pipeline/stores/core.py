@@ -401,6 +401,23 @@ class StoreCore:
         sql = self._sql("DELETE FROM suppressions WHERE kind = ? AND value = ?")
         return self.submit(lambda conn: conn.execute(sql, (kind, value)).rowcount > 0)
 
+    # -- console sessions logged out ------------------------------------------------------------------------------
+
+    def revoke_session(self, sid: str, expires_at: float, now: float) -> Future[None]:
+        prune = self._sql("DELETE FROM revoked_sessions WHERE expires_at <= ?")
+        insert = self._sql("INSERT INTO revoked_sessions (sid, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING")
+
+        def write(conn: Any) -> None:
+            conn.execute(prune, (now,))
+            conn.execute(insert, (sid, expires_at))
+
+        return self.submit(write)
+
+    def revoked_sessions(self, now: float) -> dict[str, float]:
+        with self._reading() as conn:
+            sql = self._sql("SELECT sid, expires_at FROM revoked_sessions WHERE expires_at > ?")
+            return {sid: expires_at for sid, expires_at in conn.execute(sql, (now,)).fetchall()}
+
     def suppressions(self) -> list[Suppression]:
         with self._reading() as conn:
             rows = conn.execute(

@@ -187,6 +187,13 @@ SUPPRESSIONS = Table(
     ),
     key=("kind", "value"),
 )
+REVOKED_SESSIONS = Table(
+    "revoked_sessions",
+    (Column("sid", "text", "NOT NULL"), Column("expires_at", "real", "NOT NULL")),
+    key=("sid",),
+)
+"""Console sessions logged out before they expire (every server of the store refuses them); a row is pruned once
+its session would have expired anyway. Added to existing stores when missing (`ADDED`), with no version change."""
 META = Table(
     "meta", (Column("key", "text", "NOT NULL"), Column("value", "text", "NOT NULL")), key=("key",), only=POSTGRES
 )
@@ -246,7 +253,10 @@ RECEIVED_MINUTES = _counted(
     "received_minutes", (Column("source", "text", "NOT NULL"), Column("minute", "bigint", "NOT NULL"))
 )
 
-RECORDS = (EVENTS, CURSORS, EXCHANGES, DELIVERIES, DEVICE_EVENTS, SUPPRESSIONS, META, LEASES, WORKERS)
+RECORDS = (EVENTS, CURSORS, EXCHANGES, DELIVERIES, DEVICE_EVENTS, SUPPRESSIONS, REVOKED_SESSIONS, META, LEASES, WORKERS)
+ADDED = (REVOKED_SESSIONS,)
+"""Tables that older code of the same schema version neither reads nor needs: created in a store lacking them when
+it is opened, without changing its version (so an older server on the same store keeps working)."""
 COUNTS = (RECEIVED_TOTALS, PASSED_TOTALS, DELIVERY_TOTALS, DELIVERY_MINUTES, RECEIVED_MINUTES)
 """Kept as the rows are written (`counts`); each can be rebuilt from the rows but the minutes' history."""
 

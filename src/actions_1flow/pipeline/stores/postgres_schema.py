@@ -13,7 +13,7 @@ import psycopg
 
 from ..records import StoreError
 from .counts import KeptCounts
-from .layout import COUNTS, POSTGRES, ddl
+from .layout import ADDED, COUNTS, POSTGRES, ddl
 from .upgrade import add_reasons
 
 SCHEMA = "actions_1flow"
@@ -73,6 +73,10 @@ def prepare(conn: psycopg.Connection, where: str, partitions: int, counts: KeptC
                 f"{where} was written by {newer} version of actions-1flow (store schema {version}, this version reads "
                 f"{SCHEMA_VERSION}); deliver what it holds with that version, or point `storage:` at another database"
             )
+        for table in ADDED:
+            if conn.execute(f"SELECT to_regclass('{SCHEMA}.{table.name}')").fetchone() == (None,):
+                conn.execute(f"SET LOCAL search_path TO {SCHEMA}")
+                conn.execute(table.ddl(POSTGRES))
         return int(meta["partitions"])
 
 

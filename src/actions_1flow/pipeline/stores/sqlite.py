@@ -160,12 +160,15 @@ class SQLiteStore(StoreCore):
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
-        """This thread's reader; an error saying the file is corrupt marks the store damaged (then re-raised)."""
+        """This thread's reader. A read that fails is a StoreError saying why (as for writes): one saying the file
+        is corrupt marks the store damaged."""
         try:
             yield self._reader()
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.Error as exc:
             self._note_error(exc)
-            raise
+            if is_corruption(exc):
+                raise damaged(self.path, exc) from exc
+            raise StoreError(f"cannot read the event store {self.description}: {exc}") from exc
 
     @contextmanager
     def _snapshot(self) -> Iterator[sqlite3.Connection]:

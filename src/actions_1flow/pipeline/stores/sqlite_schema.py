@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..records import StoreError
 from .counts import KeptCounts
-from .layout import COUNTS, SQLITE, SUPPRESSIONS, ddl
+from .layout import ADDED, COUNTS, SQLITE, SUPPRESSIONS, ddl
 from .upgrade import add_reasons
 
 SCHEMA_VERSION = 3
@@ -35,6 +35,9 @@ def prepare(conn: sqlite3.Connection, path: Path, counts: KeptCounts) -> None:
                 f"{path} was written by another version of actions-1flow (store schema {version}, this version "
                 f"reads {SCHEMA_VERSION}); deliver what it holds with that version, then move the file away"
             )
+        for table in ADDED:
+            if table.name not in tables and "events" in tables:
+                conn.execute(table.ddl(SQLITE))
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
