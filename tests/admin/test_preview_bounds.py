@@ -5,6 +5,9 @@ of growing the server (852 MB from one 40 MB `replace`), and a 900-level nested 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -140,3 +143,41 @@ async def test_the_memory_bound_stops_an_evaluation_and_the_next_one_runs():
         assert await evaluator.run(_allocate, 10 * 2**20) == 10 * 2**20
     finally:
         evaluator.close()
+
+
+OWNER = """
+import asyncio, os, sys
+from actions_1flow.admin.evaluation import Evaluator
+
+async def main():
+    evaluator = Evaluator()
+    await evaluator.run(os.getpid)
+    print(await evaluator.run(os.getpid), flush=True)
+    await asyncio.sleep(120)
+
+asyncio.run(main())
+"""
+
+
+def test_the_evaluating_process_ends_when_its_server_is_killed():
+    owner = subprocess.Popen([sys.executable, "-c", OWNER], stdout=subprocess.PIPE, text=True)
+    try:
+        assert owner.stdout is not None
+        child = int(owner.stdout.readline())
+        assert child != owner.pid and os.path.exists(f"/proc/{child}")
+        owner.kill()  # SIGKILL: the server gets no chance to stop its evaluator
+        owner.wait()
+        deadline = time.monotonic() + 15
+        while os.path.exists(f"/proc/{child}") and _state(child) != "Z":
+            assert time.monotonic() < deadline, "the evaluating process outlived its server"
+            time.sleep(0.1)
+    finally:
+        owner.kill()
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return "gone"

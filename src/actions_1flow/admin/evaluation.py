@@ -18,7 +18,10 @@ import asyncio
 import concurrent.futures
 import logging
 import multiprocessing
+import os
 import resource
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
@@ -45,6 +48,8 @@ MAX_EVENT_DEPTH = 254
 QUEUE_WAIT = 2.0
 """Seconds a request may wait for its turn (and for the process to be ready) before it is answered 429."""
 STARTUP_TIMEOUT = 60.0
+PARENT_POLL = 0.5
+"""Seconds between the evaluating process's checks that its server still lives."""
 
 
 class EvaluationRefused(Exception):
@@ -76,9 +81,18 @@ def check_size(value: Any, what: str, max_depth: int = MAX_DEPTH) -> None:
         )
 
 
-def _bound_memory(limit: int) -> None:
-    """In the evaluating process, before anything runs: its address space capped at `limit` bytes."""
+def _prepare(limit: int, parent: int) -> None:
+    """In the evaluating process, before anything runs: its address space capped at `limit` bytes, and a watch that
+    ends it when its server is gone (a server killed with SIGKILL cannot stop it, and the executor's pipes, held at
+    both ends by the child, would never tell it)."""
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    threading.Thread(target=_exit_with, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL)
+    os._exit(0)
 
 
 def _ready() -> bool:
@@ -106,8 +120,8 @@ class Evaluator:
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 1,
                 mp_context=multiprocessing.get_context("spawn"),  # never a fork of a process with threads
-                initializer=_bound_memory,
-                initargs=(self.memory_bound,),
+                initializer=_prepare,
+                initargs=(self.memory_bound, os.getpid()),
             )
             self._ready = self._pool.submit(_ready)
         return self._ready
