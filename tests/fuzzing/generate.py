@@ -77,6 +77,7 @@ ADMIN_GETS = [
     "/admin/api/v1/config",
     "/admin/api/v1/destinations",
     "/admin/api/v1/device-events",
+    "/admin/api/v1/replay/progress",
     "/metrics",
     "/console",
     "/console/",
@@ -496,6 +497,8 @@ class RequestGenerator:
                 "until": r.choice([None, "", "1m", "yesterday"]),
                 "dry_run": r.random() < 0.8,
                 "messageId": r.choice([None, "", "m1", f"m{r.randint(0, 4000)}", 7]),
+                "status": r.choice(["dead", "delivered", "filtered", "all", "retrying", "", None, 3, ["dead"]]),
+                "again": r.choice([True, False, None, "yes", 1]),
             }
         if r.random() < 0.3:
             body["destination"] = r.choice(["web", "nope", "", None, 1])

@@ -161,7 +161,7 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         try:
             await wait_until(lambda: delivered(sandbox) == expected)
             assert ("a", 0) not in delivered(sandbox)  # still dead …
-            assert await asyncio.wrap_future(store.requeue_dead(0, time.time() + 1, "a", time.time())) == 1
+            assert (await asyncio.wrap_future(store.requeue(0, time.time() + 1, "a", time.time()))).moved == 1
             worker.wake()
             await wait_until(lambda: delivered(sandbox)[("a", 0)] == 1)  # … and replayable
             await asyncio.sleep(0.3)  # a little longer: nothing else goes out

@@ -126,9 +126,9 @@ def test_a_store_of_the_layout_before_upgrades_in_place_and_keeps_every_count(ol
     try:
         assert again.counts(DESTINATIONS)[0].by_status == FIGURES[backend]["counts"][0]["by_status"]
         if is_postgres(again):
-            assert execute(again, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+            assert execute(again, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
         else:
-            assert execute(again, "PRAGMA user_version") == [(3,)]
+            assert execute(again, "PRAGMA user_version") == [(4,)]
     finally:
         again.close()
 

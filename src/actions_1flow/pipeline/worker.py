@@ -52,7 +52,7 @@ class DeliveryState:
 
 class Worker:
     """All cloud-mode destinations of a configuration, delivered concurrently and independently, plus the store's
-    periodic clean-up (events past the dedup window, dead letters past the log retention).
+    periodic clean-up (events past the dedup window and the retention, dead letters past the log retention).
 
     The worker delivers the partitions it holds leases on, one task each, sharing each destination's HTTP client and
     `Pacing` (its pause, and one round in flight at a time). On SQLite the lease is the store's delivery lock: one
@@ -198,6 +198,10 @@ class Worker:
         for key, lease in wanted.items():
             if key not in self.tasks:
                 self._start_task(lease)
+        for name, rate in self.options.rates.items():  # this worker's share of a destination's rate
+            if name in self._pacing:
+                leased = sum(1 for dest, _ in self.tasks if dest == name)
+                self._pacing[name].rate = rate * leased / self.store.partitions
         if self.tasks:
             self.delivering.set()
 
@@ -250,8 +254,9 @@ class Worker:
         removed = 0
         after: int | None = 0
         while after is not None:
+            kept = max(self.options.dedup_window, self.options.retention)
             n, after = await asyncio.wrap_future(
-                self.store.prune(now - self.options.dedup_window, now - self.options.log_retention, names, after)
+                self.store.prune(now - kept, now - self.options.log_retention, names, after)
             )
             removed += n
         return removed

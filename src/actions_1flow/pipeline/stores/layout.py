@@ -152,6 +152,8 @@ DELIVERIES = Table(
         Column("exchange_id", "bigint"),
         Column("replays", "int", "NOT NULL DEFAULT 0"),
         Column("reason", "text"),
+        Column("replay_of", "text"),  # what the row was when last replayed: `delivered`, `filtered:no_match`, `dead`
+        Column("replay_config", "text"),  # the destination's configuration fingerprint that replay re-sent it with
     ),
     unique=(("event_seq", "destination", "subscription"),),
     indexes=(
@@ -211,6 +213,16 @@ WORKERS = Table(
 )
 
 
+IMPORTED = Table(
+    "imported",
+    (Column("source", "text", "NOT NULL"), Column("message_id", "text", "NOT NULL")),
+    key=("source", "message_id"),
+    compact=True,
+)
+"""Every messageId `import` stored, per source, kept for good (the events themselves go after the retention): a
+second import of the same files, however much later, stores nothing new."""
+
+
 def _counted(name: str, keys: tuple[Column, ...]) -> Table:
     """A kept-counts table: its keys, the writing connection's `slot` (PostgreSQL), and the count."""
     columns = (*keys, Column("slot", "smallint", "NOT NULL", only=POSTGRES), Column("n", "bigint", "NOT NULL"))
@@ -246,7 +258,7 @@ RECEIVED_MINUTES = _counted(
     "received_minutes", (Column("source", "text", "NOT NULL"), Column("minute", "bigint", "NOT NULL"))
 )
 
-RECORDS = (EVENTS, CURSORS, EXCHANGES, DELIVERIES, DEVICE_EVENTS, SUPPRESSIONS, META, LEASES, WORKERS)
+RECORDS = (EVENTS, CURSORS, EXCHANGES, DELIVERIES, DEVICE_EVENTS, SUPPRESSIONS, META, LEASES, WORKERS, IMPORTED)
 COUNTS = (RECEIVED_TOTALS, PASSED_TOTALS, DELIVERY_TOTALS, DELIVERY_MINUTES, RECEIVED_MINUTES)
 """Kept as the rows are written (`counts`); each can be rebuilt from the rows but the minutes' history."""
 
