@@ -83,7 +83,13 @@ def segment_archive(root: Path, n: int) -> Path:
 def write_config(path: Path, storage: str, api_url: str, subscriptions: list[dict[str, Any]], **dest: Any) -> Path:
     config = {
         "storage": storage,
-        "pipeline": {"batch_size": BATCH, "batch_age": "100ms", "poll_interval": "50ms", "retention": "7d"},
+        "pipeline": {
+            "batch_size": BATCH,
+            "batch_age": "100ms",
+            "poll_interval": "50ms",
+            "retention": "7d",
+            "partitions": 2,  # PostgreSQL: each partition's round is a request; few partitions, full requests
+        },
         "sources": [{"name": "history", "write_key": "wk_history"}, {"name": "live", "write_key": "wk_live"}],
         "destinations": [
             {
