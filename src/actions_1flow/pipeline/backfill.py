@@ -188,7 +188,8 @@ class Importer:
         self._read = read
 
     def _settle(self) -> None:
-        """Wait for the batch being written, count it, tell the progress, and hold on while the backlog is long."""
+        """Wait for the batch being written, count it, tell the progress, and hold on while the backlog is long
+        (stalled, the batch written meanwhile is counted before ImportStalled goes up)."""
         writing, self._writing = self._writing, None
         if writing is None:
             return
@@ -198,7 +199,11 @@ class Importer:
         if self.on_progress is not None:
             self.on_progress(self._read, self.report)
         if result.accepted:
-            self._wait()
+            try:
+                self._wait()
+            except ImportStalled:
+                self._settle()
+                raise
 
     def _wait(self) -> None:
         """Hold on while a destination has more events waiting than it delivers in `max_lag` seconds;
