@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-import fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python benchmarks/pipeline_bench.py
 	$(BIN)/python benchmarks/scaleout_bench.py
 	$(BIN)/python benchmarks/console_bench.py
+	$(BIN)/python benchmarks/import_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py
@@ -77,6 +78,11 @@ bench-scaleout: setup
 # calls each. A few minutes, most of it filling the stores; figures in docs/performance.md ("Console queries").
 bench-console: setup
 	$(BIN)/python benchmarks/console_bench.py
+
+# `import` on SQLite and PostgreSQL (a throwaway local cluster) against `append` in the same run, and the disk a
+# million kept events cost; figures in docs/performance.md ("Import").
+bench-import: setup
+	$(BIN)/python benchmarks/import_bench.py
 
 # 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
 # A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.

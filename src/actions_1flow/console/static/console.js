@@ -337,7 +337,7 @@
           h('div', { class: 'row' },
             h('h3', { text: d.destination + (d.subscription ? ' · ' + d.subscription : '') }),
             badge(d.status), reasonNote(d.reason),
-            h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' : '') + ' · ' + when(d.updated_at) }),
+            h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' + (d.replay_of ? ' (was ' + d.replay_of + ')' : '') : '') + ' · ' + when(d.updated_at) }),
             h('div', { class: 'spacer' }), replay),
           d.error ? h('p', { class: 'error', text: d.error }) : null,
           d.hint ? h('p', { class: 'hint', text: 'Hint: ' + d.hint }) : null,
