@@ -23,6 +23,7 @@ import orjson
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.helpers.archive import segment_call  # noqa: E402
 from tests.helpers.postgres import PostgresCluster  # noqa: E402
 
 from actions_1flow.pipeline import DeliveryRecord, Store, open_store  # noqa: E402
@@ -34,28 +35,8 @@ BATCH = 500
 
 
 def call(i: int) -> dict[str, Any]:
-    """One archived call, as Segment's S3 destination writes it (~600 bytes of JSON)."""
-    at = (datetime(2026, 9, 1, tzinfo=UTC) + timedelta(seconds=i)).isoformat(timespec="milliseconds")
-    at = at.replace("+00:00", "Z")
-    out: dict[str, Any] = {
-        "anonymousId": f"anon-{i % 5000}",
-        "userId": f"user-{i % 5000}",
-        "channel": "server",
-        "context": {"library": {"name": "analytics-python", "version": "2.3.2"}, "ip": "203.0.113.7"},
-        "integrations": {},
-        "messageId": f"hist-{i:09d}",
-        "originalTimestamp": at,
-        "projectId": "src_Xa8",
-        "receivedAt": at,
-        "sentAt": at,
-        "timestamp": at,
-        "version": 2,
-    }
-    if i % 2:
-        out.update(type="track", event="Order Completed", properties={"n": i, "total": i % 300, "currency": "EUR"})
-    else:
-        out.update(type="identify", traits={"n": i, "plan": "pro", "email": f"user-{i % 5000}@example.com"})
-    return out
+    """One archived call (~600 bytes of JSON)."""
+    return segment_call(i, datetime(2026, 9, 1, tzinfo=UTC) + timedelta(seconds=i), 5000)
 
 
 def write_archive(path: Path, n: int) -> None:
@@ -100,7 +81,7 @@ def run(label: str, url: str, archive: Path, n: int, size: Any) -> None:
         again, _, duplicates = imported(store, archive)
         assert stored == n and duplicates == n, (stored, duplicates)
         before = size(store)
-        first = store.find_event("hist-000000000", ["history"])
+        first = store.find_event("hist-0", ["history"])
         assert first is not None
         deliver(store, first.seq, n)
         after = size(store)

@@ -10,6 +10,7 @@ worker), and `import` / `replay` as an operator runs them.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import subprocess
 import time
@@ -24,6 +25,7 @@ import yaml
 
 from actions_1flow.pipeline import Store, open_store, queries
 
+from ..helpers.archive import SOURCE_ID, segment_call
 from ..helpers.cli import invoke, json_lines
 from ..helpers.pipeline import ServerProcess, wait_until
 from ..helpers.process import cli_command, free_port
@@ -46,31 +48,12 @@ def segment_archive(root: Path, n: int) -> Path:
     one call a line with the fields Segment's archive holds; half identifies (trait `n`), half tracks (property
     `n`), 2,000 users, over two days' files; the last file ends with three lines the tracking API would refuse."""
     base = datetime(2026, 9, 1, tzinfo=UTC)
-    days = [root / "segment-logs" / "src_Xa8" / str(int((base + timedelta(days=d)).timestamp() * 1000)) for d in (0, 1)]
+    days = [root / "segment-logs" / SOURCE_ID / str(int((base + timedelta(days=d)).timestamp() * 1000)) for d in (0, 1)]
     for day in days:
         day.mkdir(parents=True)
     files = [gzip.open(days[0] / "part-0000.gz", "wb"), gzip.open(days[1] / "part-0001.gz", "wb")]
     for i in range(n):
-        at = (base + timedelta(seconds=i * 1.7)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        call: dict[str, Any] = {
-            "anonymousId": f"anon-{i % 2000}",
-            "userId": f"user-{i % 2000}",
-            "channel": "server",
-            "context": {"library": {"name": "analytics-python", "version": "2.3.2"}},
-            "integrations": {},
-            "messageId": f"hist-{i}",
-            "originalTimestamp": at,
-            "projectId": "src_Xa8",
-            "receivedAt": at,
-            "sentAt": at,
-            "timestamp": at,
-            "version": 2,
-            "writeKey": "wk_from_segment",
-        }
-        if i % 2:
-            call.update(type="track", event="Order Completed", properties={"n": i, "total": i % 300})
-        else:
-            call.update(type="identify", traits={"n": i, "plan": "pro"})
+        call = segment_call(i, base + timedelta(seconds=i * 1.7), 2000)
         files[i * 2 // n].write(orjson.dumps(call) + b"\n")
     files[1].write(b'{"type": "track", "event": "no user", "messageId": "bad-1"}\n')
     files[1].write(b"{this is not json\n")
@@ -177,7 +160,7 @@ def test_a_segment_archive_imported_twice_is_stored_and_delivered_once_at_the_ra
         assert counts.received == ARCHIVE_EVENTS and counts.by_status == {"delivered": ARCHIVE_EVENTS + len(live)}
         kept = store.find_event("hist-7", ["history"])
         assert kept is not None and kept.event["receivedAt"] == kept.event["timestamp"] == "2026-09-01T00:00:11.900Z"
-        assert "writeKey" not in kept.event and kept.event["projectId"] == "src_Xa8"
+        assert "writeKey" not in kept.event and kept.event["projectId"] == SOURCE_ID
 
         received = items(sandbox)
         seen = Counter(number(item) for item, _ in received)
@@ -272,13 +255,16 @@ def test_replay_plan_counts_what_a_replay_takes_and_leaves(store):
     ).result()
     now = time.time() + 1
     every = ("delivered", "filtered", "dead")
-    assert queries.replay_plan(store, {"d": "v1"}, 0, 100, now, every).by_destination == {"d": 3}
-    assert queries.replay(store, {"d": "v1"}, 0, 100, now, every) == 3
+    first = queries.ReplayRange(0, 100, now, every)
+    assert queries.replay_plan(store, {"d": "v1"}, first).by_destination == {"d": 3}
+    assert queries.replay(store, {"d": "v1"}, first) == 3
     store.record("d", [DeliveryRecord(1, "s", "delivered"), DeliveryRecord(3, "s", "dead")]).result()
     store.record("d", [DeliveryRecord(2, "", "filtered", error="no", reason=FilterReason.NO_MATCH)]).result()
-    later = time.time() + 2
-    plan = queries.replay_plan(store, {"d": "v1"}, 0, 100, later, every)
+    later = queries.ReplayRange(0, 100, time.time() + 2, every)
+    plan = queries.replay_plan(store, {"d": "v1"}, later)
     assert (plan.by_destination, plan.already) == ({"d": 1}, {"d": 2})  # the dead one only
-    assert queries.replay_plan(store, {"d": "v2"}, 0, 100, later, every).by_destination == {"d": 3}
-    assert queries.replay_plan(store, {"d": "v1"}, 0, 100, later, every, again=True).by_destination == {"d": 3}
-    assert queries.replay_plan(store, {"d": "v1"}, 0, 100, later, ("delivered",)).already == {"d": 1}
+    assert queries.replay_plan(store, {"d": "v2"}, later).by_destination == {"d": 3}
+    again = queries.replay_plan(store, {"d": "v1"}, dataclasses.replace(later, again=True))
+    assert (again.by_destination, again.already) == ({"d": 3}, {"d": 0})
+    delivered = dataclasses.replace(later, statuses=("delivered",))
+    assert queries.replay_plan(store, {"d": "v1"}, delivered).already == {"d": 1}

@@ -164,7 +164,10 @@ def test_a_store_of_the_layout_before_backfill_gets_the_replay_columns_and_the_i
     store = open_store(storage_url)
     try:
         assert [(e.message_id, e.status, e.replay_of) for e in log(store, 10)] == [("old-1", "delivered", None)]
-        assert store.append_imported("web", [{"type": "track", "userId": "u", "messageId": "old-1"}], 0).result().accepted == 0
+        assert (
+            store.append_imported("web", [{"type": "track", "userId": "u", "messageId": "old-1"}], 0).result().accepted
+            == 0
+        )
         assert store.requeue(0, time.time(), "d", time.time() + 1, statuses=("delivered",)).result().moved == 1
         if is_postgres(store):
             assert execute(store, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]

@@ -321,11 +321,9 @@ class AdminAPI:
             statuses = queries.replay_statuses(status if isinstance(status, str) else repr(status))
         except ValueError as exc:
             raise ApiError(400, "invalid_parameter", str(exc)) from None
-        again = data.get("again", False) is True
+        what = queries.ReplayRange(since, until, now, statuses, event, again=data.get("again", False) is True)
         if data.get("dry_run", True) is not False:
-            plan = await self.read(
-                queries.replay_plan, self.state.store, names, since, until, now, statuses, event=event, again=again
-            )
+            plan = await self.read(queries.replay_plan, self.state.store, names, what)
             return json_response(
                 {
                     "count": plan.count,
@@ -335,9 +333,7 @@ class AdminAPI:
                     "already_replayed": plan.already,
                 }
             )
-        count = await self.read(
-            queries.replay, self.state.store, names, since, until, now, statuses, event=event, again=again
-        )
+        count = await self.read(queries.replay, self.state.store, names, what)
         self.state.events_stored()  # wake the worker: the re-queued deliveries are due now
         return json_response({"count": count, "dry_run": False, "statuses": list(statuses)})
 

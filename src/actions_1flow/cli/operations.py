@@ -313,7 +313,8 @@ def replay_command(
     window = f"events received {_when(start)} – {_when(end)}"
     with store_errors(store):
         names = config.fingerprints(destination)
-        plan = queries.replay_plan(store, names, start, end, now, statuses, again=again)
+        what = queries.ReplayRange(start, end, now, statuses, again=again)
+        plan = queries.replay_plan(store, names, what)
         total = plan.count
         detail = ", ".join(f"{n}: {k:,}" for n, k in plan.by_destination.items() if k)
         already = sum(plan.already.values())
@@ -339,16 +340,7 @@ def replay_command(
             transient=False,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            done = queries.replay(
-                store,
-                names,
-                start,
-                end,
-                now,
-                statuses,
-                lambda n: progress.update(task, completed=min(n, total)),
-                again=again,
-            )
+            done = queries.replay(store, names, what, lambda n: progress.update(task, completed=min(n, total)))
     click.echo(
         f"re-queued {done:,} {kinds} deliveries ({window}) — {detail}{skipped}; the worker sends them now with the "
         "configuration it runs with, each logged as a replay of what it was"

@@ -19,7 +19,16 @@ from typing import Any
 
 import orjson
 
-from .store import FILTER_REASONS, REPLAYABLE, STATUSES, LogRow, OperatorQueries, Status, StoredEvent
+from .store import (
+    FILTER_REASONS,
+    REPLAYABLE,
+    STATUSES,
+    LogRow,
+    OperatorQueries,
+    RequeueStep,
+    Status,
+    StoredEvent,
+)
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
 """Overview ranges: how far back, and the bucket (seconds) of the series."""
@@ -188,54 +197,60 @@ class ReplayPlan:
         return sum(self.by_destination.values())
 
 
-def replay_plan(
-    store: OperatorQueries,
-    names: dict[str, str],
-    since: float,
-    until: float,
-    now: float,
-    statuses: tuple[Status, ...] = ("dead",),
-    *,
-    event: int | None = None,
-    again: bool = False,
-) -> ReplayPlan:
+@dataclass(frozen=True)
+class ReplayRange:
+    """What a replay takes: deliveries in `statuses` of events received in [since, until), last updated before
+    `now` (only one event's, when `event` is its id); `again`: also delivered and filtered ones already replayed
+    with the destination's configuration as it is now."""
+
+    since: float
+    until: float
+    now: float
+    statuses: tuple[Status, ...] = ("dead",)
+    event: int | None = None
+    again: bool = False
+
+    def step(
+        self, store: OperatorQueries, name: str, config: str, *, again: bool, after: int = 0, dry_run: bool = False
+    ) -> RequeueStep:
+        return store.requeue(
+            self.since,
+            self.until,
+            name,
+            self.now,
+            statuses=self.statuses,
+            config=config,
+            again=again,
+            after=after,
+            dry_run=dry_run,
+            event=self.event,
+        ).result()
+
+
+def replay_plan(store: OperatorQueries, names: dict[str, str], what: ReplayRange) -> ReplayPlan:
     """Count what `replay` would re-queue (`names`: destination → its configuration's fingerprint)."""
     by: dict[str, int] = {}
     already: dict[str, int] = {}
     for name, config in names.items():
-        fresh = store.requeue(since, until, name, now, statuses=statuses, config=config, dry_run=True, event=event)
-        every = store.requeue(
-            since, until, name, now, statuses=statuses, config=config, again=True, dry_run=True, event=event
-        )
-        taken = fresh.result().moved
-        by[name] = every.result().moved if again else taken
-        already[name] = 0 if again else every.result().moved - taken
+        every = what.step(store, name, config, again=True, dry_run=True).moved
+        by[name] = every if what.again else what.step(store, name, config, again=False, dry_run=True).moved
+        already[name] = every - by[name]
     return ReplayPlan(by, already)
 
 
 def replay(
     store: OperatorQueries,
     names: dict[str, str],
-    since: float,
-    until: float,
-    now: float,
-    statuses: tuple[Status, ...] = ("dead",),
+    what: ReplayRange,
     progress: Callable[[int], None] | None = None,
-    *,
-    event: int | None = None,
-    again: bool = False,
 ) -> int:
-    """Re-queue the deliveries in `statuses` of events received in [since, until) of these destinations
-    (destination → its configuration's fingerprint), one chunk of events at a time (only one event's, when given
-    its id); each re-queued row is marked a replay of what it was. `again`: also those already replayed with that
-    fingerprint. Returns how many were re-queued."""
+    """Re-queue what `what` takes of these destinations (destination → its configuration's fingerprint), one
+    chunk of events at a time; each re-queued row is marked a replay of what it was. Returns how many."""
     done = 0
     for name, config in names.items():
         after: int | None = 0
         while after is not None:
-            step = store.requeue(
-                since, until, name, now, statuses=statuses, config=config, again=again, after=after, event=event
-            ).result()
+            step = what.step(store, name, config, again=what.again, after=after)
             after = step.next
             done += step.moved
             if progress is not None and step.moved:
