@@ -182,15 +182,20 @@ class Importer:
         overlaps the store's write of this one); `read` is how far the files are read with this batch."""
         kept = self.suppressions.keep(batch) if self.suppressions is not None else batch
         self.report.suppressed += len(batch) - len(kept)
-        writing = self.store.append_imported(self.source, kept, time.time()) if kept else None
-        self._settle()
-        self._writing = writing
+        previous, self._writing = self._writing, None
+        if kept:
+            self._writing = self.store.append_imported(self.source, kept, time.time())
+        self._account(previous)
         self._read = read
 
     def _settle(self) -> None:
-        """Wait for the batch being written, count it, tell the progress, and hold on while the backlog is long
-        (stalled, the batch written meanwhile is counted before ImportStalled goes up)."""
+        """Account for the batch still being written."""
         writing, self._writing = self._writing, None
+        self._account(writing)
+
+    def _account(self, writing: Future[AppendResult] | None) -> None:
+        """Wait for a batch's write, count it, tell the progress, and hold on while the backlog is long (stalled,
+        the batch written meanwhile is counted too before ImportStalled goes up)."""
         if writing is None:
             return
         result = writing.result()
