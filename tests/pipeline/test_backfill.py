@@ -95,6 +95,16 @@ def pending(store: Store) -> int:
     return store.counts({"1flow": ["history", "live"]})[0].pending
 
 
+def pending_at(url: str) -> int:
+    """`pending` of a store opened for the question: the test runs the CLI in this process, which opens and closes
+    the same SQLite file, and one process keeps one store open at a time (as the commands do)."""
+    store = open_store(url)
+    try:
+        return pending(store)
+    finally:
+        store.close()
+
+
 def items(sandbox: SandboxServer) -> list[tuple[dict[str, Any], float]]:
     """Every message 1Flow accepted, with when its request arrived."""
     out = []
@@ -190,7 +200,6 @@ def test_a_range_filtered_by_a_wrong_trigger_is_replayed_through_the_fix_once(tm
     config = write_config(tmp_path / "c.yaml", storage_url, sandbox.api_url(), [identify, wrong])
     port = free_port()
     server = ServerProcess(config, port, tmp_path / "serve.log").wait_ready()
-    store = open_store(storage_url)
     try:
         with httpx.Client(base_url=server.url, auth=("wk_live", ""), timeout=5) as http:
             for first in range(0, 1050, 150):
@@ -201,7 +210,7 @@ def test_a_range_filtered_by_a_wrong_trigger_is_replayed_through_the_fix_once(tm
                     for n in range(first, min(first + 150, 1050))
                 ]
                 assert http.post("/v1/batch", json={"batch": batch}).status_code == 200
-        wait_until(lambda: pending(store) == 0, 60, "the events judged")
+        wait_until(lambda: pending_at(storage_url) == 0, 60, "the events judged")
         status = json_lines(invoke("status", "--config", str(config), "--json").stdout)[0]
         assert (status["filtered_no_match"], status["delivered"]) == (1000, 50)
         assert sorted(number(i) for i, _ in items(sandbox)) == list(range(1000, 1050))
@@ -214,7 +223,7 @@ def test_a_range_filtered_by_a_wrong_trigger_is_replayed_through_the_fix_once(tm
         assert dry.exit_code == 0 and "would re-queue 1,000 filtered deliveries" in dry.stdout, dry.output
         first = invoke(*args)
         assert first.exit_code == 0 and "re-queued 1,000 filtered deliveries" in first.stdout, first.output
-        wait_until(lambda: pending(store) == 0 and len(items(sandbox)) == 1050, 60, "the replay delivered")
+        wait_until(lambda: pending_at(storage_url) == 0 and len(items(sandbox)) == 1050, 60, "the replay delivered")
         assert sorted(number(i) for i, _ in items(sandbox)) == list(range(1050)), "exactly the filtered ones, once"
         rows = json_lines(invoke("events", "--config", str(config), "--json", "--limit", "1000").stdout)
         replayed = [r for r in rows if r["replay_of"] is not None]
@@ -226,14 +235,13 @@ def test_a_range_filtered_by_a_wrong_trigger_is_replayed_through_the_fix_once(tm
 
         delivered = ["replay", "--config", str(config), "--since", "1h", "--status", "delivered"]
         assert "re-queued 50 delivered deliveries" in invoke(*delivered).stdout  # the identifies, never replayed
-        wait_until(lambda: pending(store) == 0 and len(items(sandbox)) == 1100, 60, "the second replay")
+        wait_until(lambda: pending_at(storage_url) == 0 and len(items(sandbox)) == 1100, 60, "the second replay")
         refused = invoke(*delivered)  # everything was replayed with this configuration: sending it would repeat it
         assert (
             "nothing to replay" in refused.stdout and "1,050 already replayed with this configuration" in refused.stdout
         )
         assert len(items(sandbox)) == 1100
     finally:
-        store.close()
         server.stop()
         sandbox.stop()
 
