@@ -131,8 +131,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
     monkeypatch.setattr(migrate, "CHUNK", chunk)  # 3: many chunks, each event chunk followed by its log rows
     with Migration(url, pg_url, partitions=PARTITIONS) as migration:
         assert (
-            migration.total == 20 + 12 + 4 + 2 + 1
-        )  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions
+            migration.total == 20 + 12 + 4 + 2 + 1 + 1
+        )  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions, import keys
         report = migration.run()
     assert report.suppressions == 1
     assert report.events == 20 and report.cursors == {"a": 5, "b": 7} and report.pending == {"a": 15, "b": 13}

@@ -165,7 +165,7 @@ class Migration:
 
     @property
     def total(self) -> int:
-        """Rows to copy (exchanges, events, deliveries, device-mode reports)."""
+        """Rows to copy (exchanges, events, deliveries, device-mode reports, suppressions, import keys)."""
         return sum(self.totals.values())
 
     def close(self) -> None:
