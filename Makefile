@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-import fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-forward bench-import fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python benchmarks/pipeline_bench.py
 	$(BIN)/python benchmarks/scaleout_bench.py
 	$(BIN)/python benchmarks/console_bench.py
+	$(BIN)/python benchmarks/forward_bench.py
 	$(BIN)/python benchmarks/import_bench.py
 
 bench-mapping: setup
@@ -78,6 +79,10 @@ bench-scaleout: setup
 # calls each. A few minutes, most of it filling the stores; figures in docs/performance.md ("Console queries").
 bench-console: setup
 	$(BIN)/python benchmarks/console_bench.py
+
+# The Segment destination's forwarder against the 1Flow delivery, same run.
+bench-forward: setup
+	$(BIN)/python benchmarks/forward_bench.py
 
 # `import` on SQLite and PostgreSQL (a throwaway local cluster) against `append` in the same run, and the disk a
 # million kept events cost; figures in docs/performance.md ("Import").
