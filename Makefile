@@ -9,7 +9,7 @@ CHROMIUM ?= /usr/bin/chromium
 FIREFOX ?= /usr/bin/firefox-esr
 WEBKIT_DRIVER ?= /usr/bin/WebKitWebDriver
 
-.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-forward fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-forward bench-import fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -67,6 +67,7 @@ bench: setup
 	$(BIN)/python benchmarks/scaleout_bench.py
 	$(BIN)/python benchmarks/console_bench.py
 	$(BIN)/python benchmarks/forward_bench.py
+	$(BIN)/python benchmarks/import_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py
@@ -88,6 +89,11 @@ bench-console: setup
 # The Segment destination's forwarder against the 1Flow delivery, same run.
 bench-forward: setup
 	$(BIN)/python benchmarks/forward_bench.py
+
+# `import` on SQLite and PostgreSQL (a throwaway local cluster) against `append` in the same run, and the disk a
+# million kept events cost; figures in docs/performance.md ("Import").
+bench-import: setup
+	$(BIN)/python benchmarks/import_bench.py
 
 # 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
 # A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.

@@ -312,3 +312,28 @@ def test_postgresql_storage_is_accepted_with_env_and_a_bad_url_is_refused_withou
     assert "postgresql://user:pass@host:port/db" in str(err.value) and "s3cret" not in str(err.value)
     with pytest.raises(ConfigError, match="lease_ttl"):
         parse_config("storage: postgresql://db/events\npipeline: {lease_ttl: 100ms}\n" + base, "c.yaml")
+
+
+def test_a_delivery_rate_and_a_retention_are_read_and_checked():
+    dest = "- {name: d, mode: cloud, settings: {projectApiKey: k}, max_requests_per_second: 500}"
+    config = config_with(dest)
+    assert config.destinations[0].spec.max_requests_per_second == 500
+    assert config.pipeline.retention is None  # the default: as long as the dedup window
+    text = "pipeline: {retention: 30d}\nsources:\n  - {name: web, write_key: wk}\ndestinations: []\n"
+    assert parse_config(text, "app.yaml", ENV).pipeline.retention == 30 * 86400
+    ((_line, path, reason),) = problems(dest.replace("500", "0"))
+    assert path == "destinations[0].max_requests_per_second" and "greater than 0" in reason
+
+
+def test_the_fingerprint_follows_what_the_destination_sends_and_never_shows_the_key():
+    base = "- {name: d, mode: cloud, settings: {projectApiKey: k}, subscriptions: presets}"
+    same, other = (
+        config_with(base),
+        config_with(
+            base.replace("presets", '[{name: T, subscribe: type = "track", partnerAction: trackEvent, mapping: {}}]')
+        ),
+    )
+    rekeyed = config_with(base.replace("projectApiKey: k", "projectApiKey: k2"))
+    fingerprint = same.destinations[0].fingerprint()
+    assert fingerprint == config_with(base).destinations[0].fingerprint() and len(fingerprint) == 16
+    assert fingerprint != other.destinations[0].fingerprint() != rekeyed.destinations[0].fingerprint()

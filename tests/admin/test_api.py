@@ -97,9 +97,29 @@ async def test_overview_equals_status_json_and_the_log_shows_request_and_respons
         r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": True}, headers=bearer())
         assert r.json()["count"] == 1 and r.json()["dry_run"] is True
         r = await client.post("/admin/api/v1/replay", json={"since": "1h", "dry_run": False}, headers=bearer())
-        assert r.json() == {"count": 1, "dry_run": False}
+        assert r.json() == {"count": 1, "dry_run": False, "statuses": ["dead"]}
         body = await overview_settled(client, delivered=3)
         assert body["destinations"][0]["dead"] == 0
+        progress = (await client.get("/admin/api/v1/replay/progress", headers=bearer())).json()
+        assert progress == {"replaying": 0, "by_destination": {"1flow-cloud": 0}}
+        # after the fix, the filtered page once more (it still matches nothing: filtered again, counted as a replay);
+        # delivered ones already replayed with this configuration are left alone
+        plan = {"since": "1h", "status": "all", "dry_run": True}
+        r = (await client.post("/admin/api/v1/replay", json=plan, headers=bearer())).json()
+        assert (r["count"], r["statuses"], r["already_replayed"]) == (
+            3,
+            ["delivered", "filtered", "dead"],
+            {"1flow-cloud": 1},
+        )
+        r = await client.post(
+            "/admin/api/v1/replay", json={**plan, "status": "filtered", "dry_run": False}, headers=bearer()
+        )
+        assert r.json()["count"] == 1
+        await overview_settled(client, delivered=3)
+        (page_row,) = (await client.get("/admin/api/v1/events?status=filtered", headers=bearer())).json()["items"]
+        assert (page_row["replay_of"], page_row["replays"]) == ("filtered:no_match", 1)
+        r = await client.post("/admin/api/v1/replay", json={**plan, "status": "retrying"}, headers=bearer())
+        assert r.status_code == 400 and "status must be one of delivered, filtered, dead, all" in r.json()["message"]
         broken = [
             i
             for c in live_sandbox.calls()

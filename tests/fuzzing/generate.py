@@ -82,6 +82,7 @@ ADMIN_GETS = [
     "/admin/api/v1/config",
     "/admin/api/v1/destinations",
     "/admin/api/v1/device-events",
+    "/admin/api/v1/replay/progress",
     "/metrics",
     "/console",
     "/console/",
@@ -588,6 +589,8 @@ class RequestGenerator:
                 "until": r.choice([None, "", "1m", "yesterday"]),
                 "dry_run": r.random() < 0.8,
                 "messageId": r.choice([None, "", "m1", f"m{r.randint(0, 4000)}", 7, "m\u00001"]),
+                "status": r.choice(["dead", "delivered", "filtered", "all", "retrying", "", None, 3, ["dead"]]),
+                "again": r.choice([True, False, None, "yes", 1]),
             }
             if r.random() < 0.1:
                 body["source"] = r.choice(["a", "a\u0000", "nope", 3])

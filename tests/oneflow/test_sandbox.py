@@ -12,7 +12,7 @@ import pytest
 
 from actions_1flow.destinations.oneflow import wire
 from actions_1flow.sandbox import Fault, SandboxKey
-from actions_1flow.sandbox.state import RateWindow
+from actions_1flow.sandbox.state import RateWindow, rate_report
 from actions_1flow.secrets import mask_secret
 from tests.helpers.process import cli_command, free_port
 from tests.helpers.sandbox import EU_KEY, UNKNOWN_KEY, US_KEY, InProcessSandbox
@@ -361,3 +361,22 @@ def test_a_url_that_is_not_text_is_a_400_with_a_json_reason(sandbox, method, pat
         answer = json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
         assert answer["status"] == 400 and "percent-encode" in answer["error"]
     assert sandbox.calls() == []  # nothing recorded
+
+
+def test_rate_report_counts_per_second_and_in_any_one_second_window():
+    report = rate_report([100.1, 100.5, 100.95, 101.0, 101.2, 103.0])
+    assert report["per_second"] == [(100, 3), (101, 2), (103, 1)]
+    assert report["max_per_second"] == 3
+    assert report["max_in_any_second"] == 4  # 100.5 … 101.2 lie within one second, across the boundary
+    assert rate_report([]) == {"requests": 0, "per_second": [], "max_per_second": 0, "max_in_any_second": 0}
+
+
+@pytest.mark.anyio
+async def test_the_sandbox_reports_arrivals_of_api_requests_and_forgets_them_on_reset(sandbox):
+    async with sandbox.http() as http:
+        for _ in range(3):
+            await http.post("/v1/identify", json={"user_id": "u"}, headers={"api_key": US_KEY})
+        rate = (await http.get("/_sandbox/rate")).json()
+        assert rate["requests"] == 3 and sum(n for _, n in rate["per_second"]) == 3
+        await http.post("/_sandbox/reset")
+        assert (await http.get("/_sandbox/rate")).json()["requests"] == 0

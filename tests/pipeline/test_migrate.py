@@ -113,6 +113,7 @@ def history(tmp_path):
         store.record_device_event(DeviceEvent(clock.now, "web", "a", kind, f"{kind} failed", message_id="m3")).result()
     store.suppress("userId", "erased", clock.now).result()
     store.count_suppressed({("userId", "erased"): 4}).result()
+    store.submit(lambda conn: conn.execute("INSERT INTO imported VALUES ('web', 'imported-before')")).result()
     statuses = {(e.destination, e.message_id): e.status for e in log(store, 100)}
     assert statuses[("a", "m0")] == "dead" and statuses[("a", "m1")] == "retrying"
     assert store.cursor("a") == 5 and store.cursor("b") == 7
@@ -130,8 +131,8 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
     monkeypatch.setattr(migrate, "CHUNK", chunk)  # 3: many chunks, each event chunk followed by its log rows
     with Migration(url, pg_url, partitions=PARTITIONS) as migration:
         assert (
-            migration.total == 20 + 12 + 4 + 2 + 1
-        )  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions
+            migration.total == 20 + 12 + 4 + 2 + 1 + 1
+        )  # events, log rows (a: 5, b: 7), exchanges (one per request), reports, suppressions, import keys
         report = migration.run()
     assert report.suppressions == 1
     assert report.events == 20 and report.cursors == {"a": 5, "b": 7} and report.pending == {"a": 15, "b": 13}
@@ -161,7 +162,7 @@ async def test_after_migrating_the_pending_events_are_delivered_once_and_the_del
         try:
             await wait_until(lambda: delivered(sandbox) == expected)
             assert ("a", 0) not in delivered(sandbox)  # still dead …
-            assert await asyncio.wrap_future(store.requeue_dead(0, time.time() + 1, "a", time.time())) == 1
+            assert (await asyncio.wrap_future(store.requeue(0, time.time() + 1, "a", time.time()))).moved == 1
             worker.wake()
             await wait_until(lambda: delivered(sandbox)[("a", 0)] == 1)  # … and replayable
             await asyncio.sleep(0.3)  # a little longer: nothing else goes out
@@ -225,6 +226,13 @@ def test_the_command_shows_a_summary_and_refuses_in_one_line(history, pg_url):
     assert "b: cursor at event 7, 13 events pending" in result.stdout
     assert "delivery log: 10 delivered, 0 filtered, 1 retrying, 1 dead" in result.stdout
     assert "exchanges: 4, device-mode reports: 2" in result.stdout
+    assert "import keys: 1" in result.stdout  # a file imported before the move stays imported after it
+    moved = open_store(pg_url)
+    try:
+        again = moved.append_imported("web", [{"type": "track", "userId": "u", "messageId": "imported-before"}], 0)
+        assert again.result().accepted == 0
+    finally:
+        moved.close()
     refused = runner.invoke(main, ["migrate", "--from", url, "--to", pg_url])
     assert refused.exit_code == 2
     assert refused.stderr.count("\n") == 1 and "is not empty" in refused.stderr

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from actions_1flow.pipeline import DeliveryRecord, SQLiteStore, StoreError
+from actions_1flow.pipeline.stores import core
 
 from .conftest import execute, log, set_cursor
 
@@ -129,28 +130,32 @@ def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
         ],
     ).result()
     now = time.time() + 1
-    assert store.requeue_dead(15.0, 25.0, None, now=now, dry_run=True).result() == 1
+    assert store.requeue(15.0, 25.0, None, now=now, dry_run=True).result().moved == 1
     assert [e.status for e in log(store, 10)] == ["dead", "dead"]  # dry run changed nothing
-    assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 1
-    assert store.requeue_dead(15.0, 25.0, "d", now=now).result() == 0
+    assert store.requeue(15.0, 25.0, "d", now=now).result().moved == 1
+    assert store.requeue(15.0, 25.0, "d", now=now).result().moved == 0
     [due] = store.due("d", now, 10)
     assert due.event.event["messageId"] == "late" and due.attempts == 0 and due.first_attempt_at is None
-    assert store.requeue_dead(0.0, 100.0, "other", now=now).result() == 0
+    assert store.requeue(0.0, 100.0, "other", now=now).result().moved == 0
     [late] = [e for e in log(store, 10) if e.message_id == "late"]
     assert (late.status, late.replays) == ("retrying", 1)
 
 
-def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_replay_began(store):
+def test_requeue_in_chunks_never_takes_a_delivery_that_failed_again_after_the_replay_began(store, monkeypatch):
+    monkeypatch.setattr(core, "REQUEUE_CHUNK", 2)
     store.append("web", [ev(f"m{i}") for i in range(5)], 10.0).result()
     store.record("d", [DeliveryRecord(i, "s", "dead") for i in range(1, 6)]).result()
     started = time.time() + 1
-    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
+    step = store.requeue(0.0, 100.0, "d", now=started).result()
+    assert (step.moved, step.next) == (2, 2)
     # The worker tries one of them, it fails again and is dead-lettered anew (after the replay began).
     time.sleep(0.01)
     execute(store, "UPDATE deliveries SET status = 'dead', updated_at = ? WHERE event_seq = 1", (started + 5,))
-    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 2
-    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 1
-    assert store.requeue_dead(0.0, 100.0, "d", now=started, limit=2).result() == 0  # not event 1 again: no loop
+    step = store.requeue(0.0, 100.0, "d", now=started, after=step.next).result()
+    assert (step.moved, step.next) == (2, 4)
+    step = store.requeue(0.0, 100.0, "d", now=started, after=step.next).result()
+    assert (step.moved, step.next) == (1, None)
+    assert store.requeue(0.0, 100.0, "d", now=started).result().moved == 0  # not event 1 again: no loop
     assert [e.message_id for e in log(store, 10, failed_only=True) if e.status == "dead"] == ["m0"]
 
 
@@ -354,8 +359,8 @@ def test_requeue_dead_of_one_event_leaves_the_others(store):
     now = time.time() + 1
     found = store.find_event("b", ["web"])
     assert found is not None and found.seq == 2
-    assert store.requeue_dead(0.0, now, "d", now, dry_run=True, event=found.seq).result() == 1
-    assert store.requeue_dead(0.0, now, "d", now, event=found.seq).result() == 1
+    assert store.requeue(0.0, now, "d", now, dry_run=True, event=found.seq).result().moved == 1
+    assert store.requeue(0.0, now, "d", now, event=found.seq).result().moved == 1
     assert {e.message_id: e.status for e in log(store, 10)} == {"a": "dead", "b": "retrying"}
     assert [r.entry.message_id for r in store.event_log(found.seq)] == ["b"]
     assert store.find_event("b", ["other"]) is None

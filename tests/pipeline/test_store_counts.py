@@ -158,7 +158,7 @@ def test_kept_counts_equal_the_rows_after_every_kind_of_write(counted):
     assert retried
     check(store)
 
-    assert store.requeue_dead(0.0, time.time(), "d", now=time.time()).result() > 0
+    assert store.requeue(0.0, time.time(), "d", now=time.time()).result().moved > 0
     check(store)
 
     set_cursor(store, "late", 3)  # backwards by hand (partition 0), recounted; then forwards again
@@ -213,7 +213,7 @@ def test_activity_counts_each_status_a_delivery_enters_in_the_minute_it_entered_
     ).result()
     store.record("other", [rec(seqs[5], "delivered")]).result()
     store.record("d", [rec(seqs[2], "retrying", error="503 again"), rec(seqs[3], "delivered")]).result()
-    assert store.requeue_dead(0.0, time.time(), "d", now=time.time()).result() == 1  # e4: dead → retrying
+    assert store.requeue(0.0, time.time(), "d", now=time.time()).result().moved == 1  # e4: dead → retrying
     past = (int(time.time()) // 60 - 10) * 60 + 7  # ten minutes ago
     with pytest.MonkeyPatch.context() as patch:  # e3 dead-lettered ten minutes ago
         patch.setattr(time, "time", lambda: float(past))

@@ -126,9 +126,9 @@ def test_a_store_of_the_layout_before_upgrades_in_place_and_keeps_every_count(ol
     try:
         assert again.counts(DESTINATIONS)[0].by_status == FIGURES[backend]["counts"][0]["by_status"]
         if is_postgres(again):
-            assert execute(again, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+            assert execute(again, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
         else:
-            assert execute(again, "PRAGMA user_version") == [(3,)]
+            assert execute(again, "PRAGMA user_version") == [(4,)]
     finally:
         again.close()
 
@@ -143,5 +143,35 @@ def test_a_store_from_before_the_kept_counts_gets_them_from_its_rows(old_store):
         series = store.activity(["cloud"], since, 3600, sources=DESTINATIONS)["cloud"]
         assert sum(b["received"] for _, b in series) == FIGURES[backend]["counts"][0]["received"]
         assert sum(b["delivered"] for _, b in series) == FIGURES[backend]["counts"][0]["by_status"]["delivered"]
+    finally:
+        store.close()
+
+
+def test_a_store_of_the_layout_before_backfill_gets_the_replay_columns_and_the_import_keys(storage_url):
+    """The layout main had before issue 27 (SQLite schema 3, PostgreSQL 2) is this one without the replay columns
+    and the `imported` table: made so by hand here, then opened and upgraded in place, its rows kept."""
+    store = open_store(storage_url)
+    store.append("web", [{"type": "track", "event": "E", "userId": "u", "messageId": "old-1"}], time.time()).result()
+    store.record("d", [DeliveryRecord(1, "s", "delivered")]).result()
+    execute(store, "ALTER TABLE deliveries DROP COLUMN replay_of")
+    execute(store, "ALTER TABLE deliveries DROP COLUMN replay_config")
+    execute(store, "DROP TABLE imported")
+    if is_postgres(store):
+        execute(store, "UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    else:
+        execute(store, "PRAGMA user_version = 3")
+    store.close()
+    store = open_store(storage_url)
+    try:
+        assert [(e.message_id, e.status, e.replay_of) for e in log(store, 10)] == [("old-1", "delivered", None)]
+        assert (
+            store.append_imported("web", [{"type": "track", "userId": "u", "messageId": "old-1"}], 0).result().accepted
+            == 0
+        )
+        assert store.requeue(0, time.time(), "d", time.time() + 1, statuses=("delivered",)).result().moved == 1
+        if is_postgres(store):
+            assert execute(store, "SELECT value FROM meta WHERE key = 'schema_version'") == [("3",)]
+        else:
+            assert execute(store, "PRAGMA user_version") == [(4,)]
     finally:
         store.close()

@@ -64,7 +64,7 @@ def test_purge_erases_a_users_events_and_every_row_of_theirs(store, monkeypatch,
     assert steps == (1 if chunk > 6 else 4)  # the last step finds the end
     assert stored_ids(store) == ["m2", "m4", "m5"]
     assert [(e.message_id, e.status) for e in log(store, 100)] == [("m2", "delivered")]
-    assert store.due("d", 1e12, 10) == [] and store.requeue_dead(0, 1e12, None, 1e12, dry_run=True).result() == 0
+    assert store.due("d", 1e12, 10) == [] and store.requeue(0, 1e12, None, 1e12, dry_run=True).result().moved == 0
     assert execute(store, "SELECT count(*) FROM deliveries") == [(1,)]  # no row of theirs left behind
     n = store.purge("anonymousId", "a1").result()
     assert (n.events, n.deliveries) == (1, 0) and stored_ids(store) == ["m2", "m5"]

@@ -14,6 +14,7 @@ from actions_1flow.pipeline import RetryPolicy, SQLiteStore
 from actions_1flow.pipeline.options import DeliveryOptions
 from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.worker import Worker
+from actions_1flow.sandbox.state import rate_report
 from tests.helpers.sandbox import EU_KEY, US_KEY, InProcessSandbox
 
 from .conftest import log, seq_of, set_cursor
@@ -340,3 +341,29 @@ destinations:
     set_cursor(store, "a", store.last_seq())
     assert await worker.prune() >= 1
     assert store.append("survey", [track(0) | {"messageId": "1flow-al"}], clock.now).result().accepted == 1
+
+
+async def test_a_destination_receives_no_more_requests_a_second_than_its_rate(tmp_path, store):
+    sandbox = InProcessSandbox()
+    config = load(tmp_path, sandbox, {"a": US_KEY})
+    store.append("web", [track(n) for n in range(200)], time.time()).result()
+    worker = Worker(
+        store,
+        [(config.destinations[0], ["web"])],
+        RetryPolicy(base=10, cap=300, window=4 * 3600),
+        DeliveryOptions(batch_size=5, batch_age=0, poll_interval=0.01, rates={"a": 20.0}),
+        client_factory=lambda d: d.create_client(transport=sandbox.transport()),
+    )
+    await asyncio.wrap_future(store.ensure_cursor("a"))
+    set_cursor(store, "a", 0)  # from the start of the log: the 200 events are history
+    started = time.monotonic()
+    await worker.start()
+    try:
+        while sum(len(numbers) for numbers in sent(sandbox)) < 200:
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+    took = time.monotonic() - started
+    report = rate_report(sandbox.state.arrivals)
+    assert report["requests"] == 40 and report["max_in_any_second"] <= 20, report
+    assert took >= 39 / 20  # 40 requests, each at least 1/20 s after the answer to the one before

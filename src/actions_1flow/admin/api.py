@@ -313,14 +313,16 @@ class AdminAPI:
         )
 
     async def replay(self, request: Request, principal: Principal) -> Response:
+        """Count (`dry_run`, the default) or re-queue the deliveries of a range (`since`, `until`, `destination`,
+        `status`: dead, delivered, filtered or all; `again`), or one event's (`messageId`, `source`)."""
         data = await body_json(request)
         now = time.time()
         dest = self.destination(data.get("destination"))
-        names = [dest.name] if dest else list(self.cloud())
+        names = self.config.fingerprints(dest.name if dest else None)
         event: int | None = None
         for name in ("messageId", "source"):
             no_nul(name, data.get(name))
-        if data.get("messageId") not in (None, ""):  # one event's dead letters (the console's Replay on an event)
+        if data.get("messageId") not in (None, ""):  # one event's deliveries (the console's Replay on an event)
             sources = (
                 [s.name for s in self.state.config.sources]
                 if data.get("source") in (None, "")
@@ -335,13 +337,34 @@ class AdminAPI:
             until = now if data.get("until") in (None, "") else parse_moment(data.get("until"), now, "until")
             if until <= since:
                 raise ApiError(400, "invalid_parameter", "until must be after since")
-        dry_run = data.get("dry_run", True) is not False
-        if dry_run:
-            counts = await self.read(queries.replay_counts, self.state.store, names, since, until, now, event)
-            return json_response({"count": sum(counts.values()), "dry_run": True, "by_destination": counts})
-        count = await self.read(queries.replay, self.state.store, names, since, until, now, None, event)
+        status = "dead" if data.get("status") in (None, "") else data["status"]
+        try:
+            statuses = queries.replay_statuses(status if isinstance(status, str) else repr(status))
+        except ValueError as exc:
+            raise ApiError(400, "invalid_parameter", str(exc)) from None
+        what = queries.ReplayRange(since, until, now, statuses, event, again=data.get("again", False) is True)
+        if data.get("dry_run", True) is not False:
+            plan = await self.read(queries.replay_plan, self.state.store, names, what)
+            return json_response(
+                {
+                    "count": plan.count,
+                    "dry_run": True,
+                    "statuses": list(statuses),
+                    "by_destination": plan.by_destination,
+                    "already_replayed": plan.already,
+                }
+            )
+        count = await self.read(queries.replay, self.state.store, names, what)
         self.state.events_stored()  # wake the worker: the re-queued deliveries are due now
-        return json_response({"count": count, "dry_run": False})
+        return json_response({"count": count, "dry_run": False, "statuses": list(statuses)})
+
+    async def replay_progress(self, request: Request, principal: Principal) -> Response:
+        """Deliveries replayed with each destination's configuration as it is now that are still on their way
+        (`destination`: only that one's)."""
+        dest = self.destination(request.query_params.get("destination"))
+        names = self.config.fingerprints(dest.name if dest else None)
+        pending = {name: await self.read(self.state.store.replaying, name, fp) for name, fp in names.items()}
+        return json_response({"replaying": sum(pending.values()), "by_destination": pending})
 
     async def config_view(self, request: Request, principal: Principal) -> Response:
         config = self.config
@@ -403,6 +426,7 @@ def routes(state: ServerState, auth: AdminAuth, evaluator: evaluation.Evaluator)
         ("/test-event", api.test_event, ["POST"]),
         ("/mapping-preview", api.mapping_preview, ["POST"]),
         ("/replay", api.replay, ["POST"]),
+        ("/replay/progress", api.replay_progress, ["GET"]),
         ("/config", api.config_view, ["GET"]),
         ("/destinations", api.destinations, ["GET"]),
         ("/device-events", api.device_events, ["GET"]),

@@ -44,6 +44,12 @@ def delivery_options(config: Config) -> DeliveryOptions:
         },
         log_retention=p.log_retention,
         lease_ttl=p.lease_ttl,
+        retention=p.retention or 0.0,
+        rates={
+            d.name: d.spec.max_requests_per_second
+            for d in config.cloud_destinations()
+            if d.spec.max_requests_per_second is not None
+        },
     )
 
 

@@ -101,6 +101,8 @@ def summary(report: MigrationReport) -> list[str]:
     lines.append(f"  exchanges: {report.exchanges:,}, device-mode reports: {report.device_events:,}")
     if report.suppressions:
         lines.append(f"  suppressed ids: {report.suppressions:,}")
+    if report.imported:
+        lines.append(f"  import keys: {report.imported:,}")
     lines.append("next: point `storage:` at the PostgreSQL store and start `serve` and `worker` again")
     return lines
 

@@ -18,7 +18,7 @@ from rich.text import Text
 from .. import times
 from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, Store, StoreError, open_store, queries
-from ..pipeline.store import FilterReason
+from ..pipeline.store import REPLAYABLE, FilterReason
 from ..service import records
 from ..terminal import escape_controls, json_line
 from .common import fail, load_config_or_exit
@@ -49,7 +49,7 @@ def _open(config: Config) -> Store:
 
 
 @contextmanager
-def _store_errors(store: Store) -> Iterator[None]:
+def store_errors(store: Store) -> Iterator[None]:
     """A store that fails mid-command (found damaged, I/O error, database gone) ends it with the reason, never a
     traceback; the store is closed either way."""
     try:
@@ -108,7 +108,7 @@ def status_command(config_path: str, as_json: bool) -> None:
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     store = _open(config)
     now = time.time()
-    with _store_errors(store):
+    with store_errors(store):
         destinations = {d.name: config.sources_of(d) for d in config.cloud_destinations()}
         rows = queries.status_rows(store, destinations, now)  # the console's figures too
         suppressions = store.suppressions()
@@ -202,7 +202,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination, cloud_only=False)
     store = _open(config)
-    with _store_errors(store):
+    with store_errors(store):
         entries = queries.recent_log(store, limit, failed_only=failed, destination=destination)
         reports = [d for d in store.device_events(limit) if destination is None or d.destination == destination]
     if as_json:
@@ -267,12 +267,30 @@ def _unsubscribed(e: LogEntry) -> str:
     "--since", required=True, metavar="T", help="Events received from T on: 2h, 30m, 1d ago, or an ISO-8601 time."
 )
 @click.option("--until", default=None, metavar="T", help="…and before T (default: now).")
-@click.option("--destination", default=None, help="Only this destination's dead letters.")
-@click.option("--dry-run", is_flag=True, help="Only count what would be re-queued.")
-def replay_command(config_path: str, since: str, until: str | None, destination: str | None, dry_run: bool) -> None:
-    """Re-queue dead-lettered deliveries of events received in [--since, --until) for delivery with the current
-    configuration (fix the key or the mapping, restart the server or worker, then replay). Safe to run twice:
-    what is re-queued is no longer dead-lettered, so a second run finds nothing more."""
+@click.option("--destination", default=None, help="Only this destination's deliveries.")
+@click.option(
+    "--status",
+    type=click.Choice([*REPLAYABLE, "all"]),
+    default="dead",
+    show_default=True,
+    help="Which deliveries to send again: dead-lettered, delivered, filtered, or all three.",
+)
+@click.option("--again", is_flag=True, help="Also those already replayed with the configuration as it is now.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be re-sent.")
+def replay_command(
+    config_path: str,
+    since: str,
+    until: str | None,
+    destination: str | None,
+    status: str,
+    again: bool,
+    dry_run: bool,
+) -> None:
+    """Send deliveries of events received in [--since, --until) again, through the triggers and mappings of the
+    configuration as it is now (fix the key, trigger or mapping, restart the server or worker, then replay): the
+    dead-lettered ones, or those delivered or filtered (kept for `pipeline.retention`). Each is logged as a replay
+    of what it was. A second identical replay re-sends nothing: what a replay re-queued is no longer dead, and a
+    delivered or filtered delivery already replayed with this configuration is left alone (--again re-sends it)."""
     config = load_config_or_exit(config_path, secrets_optional=True)  # reads the store: no 1Flow key needed
     destination = _destination(config, destination)
     now = time.time()
@@ -280,20 +298,29 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
     end = now if until is None else parse_moment(until, now)
     if end <= start:
         fail(f"--until ({_when(end)}) must be after --since ({_when(start)})")
+    statuses = queries.replay_statuses(status)
     store = _open(config)
+    kinds = " or ".join("dead-lettered" if st == "dead" else st for st in statuses)
     window = f"events received {_when(start)} – {_when(end)}"
-    with _store_errors(store):
-        names = [destination] if destination else [d.name for d in config.cloud_destinations()]
-        per_destination = queries.replay_counts(store, names, start, end, now)
-        total = sum(per_destination.values())
-        detail = ", ".join(f"{n}: {k:,}" for n, k in per_destination.items() if k)
+    with store_errors(store):
+        names = config.fingerprints(destination)
+        what = queries.ReplayRange(start, end, now, statuses, again=again)
+        plan = queries.replay_plan(store, names, what)
+        total = plan.count
+        detail = ", ".join(f"{n}: {k:,}" for n, k in plan.by_destination.items() if k)
+        already = sum(plan.already.values())
+        skipped = (
+            f"; {already:,} already replayed with this configuration left alone (--again re-sends them)"
+            if already
+            else ""
+        )
         if dry_run:
             click.echo(
-                f"would re-queue {total:,} dead-lettered deliveries ({window})" + (f" — {detail}" if detail else "")
+                f"would re-queue {total:,} {kinds} deliveries ({window})" + (f" — {detail}" if detail else "") + skipped
             )
             return
         if not total:
-            click.echo(f"nothing to replay: no dead-lettered deliveries of {window}")
+            click.echo(f"nothing to replay: no {kinds} deliveries of {window}{skipped}")
             return
         with Progress(
             TextColumn("replaying"),
@@ -304,12 +331,10 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
             transient=False,
         ) as progress:
             task = progress.add_task("replay", total=total)
-            done = queries.replay(
-                store, names, start, end, now, lambda n: progress.update(task, completed=min(n, total))
-            )
+            done = queries.replay(store, names, what, lambda n: progress.update(task, completed=min(n, total)))
     click.echo(
-        f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
-        "configuration it runs with"
+        f"re-queued {done:,} {kinds} deliveries ({window}) — {detail}{skipped}; the worker sends them now with the "
+        "configuration it runs with, each logged as a replay of what it was"
     )
 
 

@@ -15,7 +15,7 @@ from ..pipeline.store import SubjectKind
 from ..pipeline.suppression import REFRESH_S, SETTLE_S
 from ..terminal import json_line
 from .common import fail, load_config_or_exit
-from .operations import _console, _open, _store_errors, _when, config_option, json_option
+from .operations import _console, _open, _when, config_option, json_option, store_errors
 
 COMMANDS: list[click.Command] = []
 
@@ -82,7 +82,7 @@ def suppress_command(
     config = load_config_or_exit(config_path, secrets_optional=True)  # the store only: no 1Flow key needed
     subjects = _subjects(user_ids, anonymous_ids)
     store = _open(config)
-    with _store_errors(store):
+    with store_errors(store):
         now = time.time()
         for kind, value in subjects:
             new = store.suppress(kind, value, now).result()
@@ -111,7 +111,7 @@ def unsuppress_command(config_path: str, user_ids: tuple[str, ...], anonymous_id
     config = load_config_or_exit(config_path, secrets_optional=True)
     subjects = _subjects(user_ids, anonymous_ids)
     store = _open(config)
-    with _store_errors(store):
+    with store_errors(store):
         for kind, value in subjects:
             lifted = store.unsuppress(kind, value).result()
             click.echo(f"{kind} {value!r}: " + ("no longer suppressed" if lifted else "was not suppressed"))
@@ -129,7 +129,7 @@ def suppressions_command(config_path: str, as_json: bool) -> None:
 def _list(config_path: str, as_json: bool) -> None:
     config = load_config_or_exit(config_path, secrets_optional=True)
     store = _open(config)
-    with _store_errors(store):
+    with store_errors(store):
         rows = store.suppressions()
     if as_json:
         for s in rows:

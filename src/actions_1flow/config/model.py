@@ -258,6 +258,9 @@ class DestinationSpec(_Model):
     consent: ConsentConfig | None = None
     """Consent categories the visitor must have granted (none: every event may go)."""
     privacy: PrivacyConfig = PrivacyConfig()
+    max_requests_per_second: float | None = Field(None, gt=0, le=100_000)
+    """Cloud mode: the most requests a second the destination receives from the workers together (1Flow recommends
+    at most 500); none by default. A backfill then reaches it no faster, whatever its size."""
 
     @field_validator("type")
     @classmethod
@@ -294,6 +297,9 @@ class PipelineConfig(_Model):
     """The longest new events wait for a fuller batch before they are sent anyway."""
     log_retention: Duration = 7 * 86400.0
     """How long dead-lettered deliveries (and their events) are kept for `events --failed` and `replay`."""
+    retention: Duration | None = None
+    """How long delivered and filtered events (with their delivery rows) are kept, for `replay` after a fix; at
+    least the dedup window, which is also the default (events are forgotten once past it, as before)."""
     lease_ttl: Duration = Field(10.0, ge=1.0, le=600.0)
     """PostgreSQL: how long a worker's hold on a partition lasts without a heartbeat; a dead worker's partitions
     are taken over within it."""

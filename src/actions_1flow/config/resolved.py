@@ -3,9 +3,13 @@ afterwards. Each destination carries its settings validated by its own model and
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import orjson
 
 from ..actions import Client, CompiledSubscription, Destination, Subscription
 from ..destinations import REGISTRY
@@ -82,6 +86,20 @@ class DestinationConfig:
     def subscription_specs(self) -> list[Subscription]:
         return self.spec.subscription_specs(self.definition)
 
+    def fingerprint(self) -> str:
+        """What the destination sends, in 16 hex digits: its type, settings (secrets as masked), subscriptions,
+        consent and dropped fields. `replay` marks what it re-sends with it, so an identical replay under the same
+        configuration re-sends nothing twice."""
+        shape = {
+            "type": self.type,
+            "settings": self.settings.masked(),
+            "subscriptions": [dataclasses.asdict(s) for s in self.subscription_specs()],
+            "consent": None if self.consent is None else self.consent.model_dump(mode="json"),
+            "privacy": self.privacy.model_dump(mode="json"),
+        }
+        text = orjson.dumps(shape, option=orjson.OPT_SORT_KEYS, default=str)
+        return hashlib.sha256(text).hexdigest()[:16]
+
 
 @dataclass(frozen=True, eq=False)
 class Config:
@@ -136,3 +154,8 @@ class Config:
 
     def cloud_destinations(self) -> list[DestinationConfig]:
         return [d for d in self.destinations if d.mode == "cloud"]
+
+    def fingerprints(self, destination: str | None = None) -> dict[str, str]:
+        """The cloud-mode destinations (all, or the one named) with their configuration's fingerprint, as a
+        replay marks what it re-sends."""
+        return {d.name: d.fingerprint() for d in self.cloud_destinations() if destination in (None, d.name)}

@@ -39,6 +39,7 @@ from .stores.layout import (
     DEVICE_EVENTS,
     EVENTS,
     EXCHANGES,
+    IMPORTED,
     PASSED_TOTALS,
     RECEIVED_MINUTES,
     RECEIVED_TOTALS,
@@ -84,6 +85,8 @@ class MigrationReport:
     exchanges: int = 0
     device_events: int = 0
     suppressions: int = 0
+    imported: int = 0
+    """Import keys (`import`'s dedup for good)."""
     """Suppressed ids copied (one the target already had keeps its own record)."""
     seconds: float = 0.0
 
@@ -136,7 +139,7 @@ class Migration:
         self._source.execute("BEGIN")  # one snapshot for counting and copying
         self.totals = {
             table: int(self._source.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-            for table in ("exchanges", "events", "deliveries", "device_events", "suppressions")
+            for table in ("exchanges", "events", "deliveries", "device_events", "suppressions", "imported")
         }
 
     def _open_target(self, url: str, partitions: int) -> None:
@@ -162,7 +165,7 @@ class Migration:
 
     @property
     def total(self) -> int:
-        """Rows to copy (exchanges, events, deliveries, device-mode reports)."""
+        """Rows to copy (exchanges, events, deliveries, device-mode reports, suppressions, import keys)."""
         return sum(self.totals.values())
 
     def close(self) -> None:
@@ -200,6 +203,7 @@ class Migration:
                 self._set_cursors(dst, report, xid, cursors, passed)
                 self._copy_device_events(src, dst, report, advance)
                 self._copy_suppressions(src, dst, report, advance)
+                self._copy_imported(src, dst, report, advance)
                 self._count(src, dst, [d for d in cursors if d not in report.kept_cursors])
         except psycopg.Error as exc:
             raise MigrationError(
@@ -387,6 +391,18 @@ class Migration:
         if rows:
             report.suppressions = dst.execute(
                 SUPPRESSIONS.insert_arrays(["kind", "value", "created_at", "dropped"], " ON CONFLICT DO NOTHING"),
+                [list(c) for c in zip(*rows, strict=True)],
+            ).rowcount
+            advance(len(rows))
+
+    @staticmethod
+    def _copy_imported(
+        src: sqlite3.Connection, dst: psycopg.Connection, report: MigrationReport, advance: Callable[[int], None]
+    ) -> None:
+        """The import keys (a file imported before the move stays imported after it)."""
+        for rows in _chunks(src, "SELECT source, message_id FROM imported"):
+            report.imported += dst.execute(
+                IMPORTED.insert_arrays(["source", "message_id"], " ON CONFLICT DO NOTHING"),
                 [list(c) for c in zip(*rows, strict=True)],
             ).rowcount
             advance(len(rows))

@@ -39,5 +39,9 @@ class DeliveryOptions:
     log_retention: float = LOG_RETENTION_S
     prune_interval: float = PRUNE_INTERVAL_S
     lease_ttl: float = LEASE_TTL_S
+    retention: float = 0.0
+    """How long delivered and filtered events are kept (for replay); the dedup window when that is longer."""
+    rates: dict[str, float] = field(default_factory=dict)
+    """Destination → the most requests a second all workers together send it (`max_requests_per_second`)."""
     clock: Callable[[], float] = field(default=time.time, compare=False)
     """The wall clock the worker judges due retries and batch ages by (a test's own, to step time)."""

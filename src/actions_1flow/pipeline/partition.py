@@ -16,6 +16,7 @@ import contextlib
 import functools
 import logging
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -54,6 +55,23 @@ class Pacing:
     pause_reason: str | None = None
     """Why the destination was last paused (the retryable answer)."""
     sending: asyncio.Lock = field(default_factory=asyncio.Lock)
+    rate: float | None = None
+    """Requests a second this process may send the destination (its share of `max_requests_per_second`)."""
+    next_send_at: float = 0.0
+    """(monotonic) When the next request may go, the rate allowing."""
+
+    async def throttle(self) -> None:
+        """Wait until the rate allows the next request."""
+        wait = self.next_send_at - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
+
+    def spent(self, requests: int) -> None:
+        """`requests` went out back to back and have been answered: the next may go `requests / rate` seconds
+        after the last answer (after it, not after the request left: the destination can never see two requests
+        closer together than the rate allows, however long each took)."""
+        if self.rate and requests:
+            self.next_send_at = time.monotonic() + requests / self.rate
 
 
 class FailureStreak:
@@ -339,7 +357,9 @@ class DestinationWorker:
         cursor = current.events[-1].position if current.events else None
         # Recorded even if the lease lapsed meanwhile: the store's fence decides, and a recorded round is one the
         # next holder does not send again.
-        await asyncio.wrap_future(self.store.record(self.name, records, cursor, self.partition, self.lease))
+        await asyncio.wrap_future(
+            self.store.record(self.name, records, cursor, self.partition, self.lease, current.replaced)
+        )
         _count_records(self.name, records)
 
     async def _send(self, sendable: list[Pending]) -> None:
@@ -350,8 +370,9 @@ class DestinationWorker:
             for message in p.result.messages:  # type: ignore[union-attr]
                 owner[id(message)] = p
                 messages.append(message)
+        await self.pacing.throttle()
         outcomes = await self.client.send_batch(messages, stop_on_retryable=True)
-        _count_exchanges(self.name, outcomes)
+        self.pacing.spent(_count_exchanges(self.name, outcomes))
         for outcome in outcomes:
             for message in outcome.messages:
                 owner[id(message)].outcomes.append(outcome)  # type: ignore[union-attr]
@@ -371,8 +392,9 @@ class DestinationWorker:
             self.pacing.failures = 0
 
 
-def _count_exchanges(destination: str, outcomes: list[Outcome]) -> None:
-    """Each request's answer code and duration, for `/metrics` (an exchange shared by several outcomes once)."""
+def _count_exchanges(destination: str, outcomes: list[Outcome]) -> int:
+    """Each request's answer code and duration, for `/metrics` (an exchange shared by several outcomes once);
+    returns how many requests there were."""
     seen: set[int] = set()
     for outcome in outcomes:
         ex = outcome.exchange
@@ -382,6 +404,7 @@ def _count_exchanges(destination: str, outcomes: list[Outcome]) -> None:
         telemetry.API_RESPONSES.labels(destination, str(ex.status) if ex.status is not None else "error").inc()
         if ex.elapsed_ms is not None:
             telemetry.DELIVERY_SECONDS.labels(destination).observe(ex.elapsed_ms / 1000.0)
+    return len(seen)
 
 
 def _count_records(destination: str, records: list[DeliveryRecord]) -> None:

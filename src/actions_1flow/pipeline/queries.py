@@ -6,7 +6,8 @@ API (and so the console) shows are computed here, by the same functions, so thei
   counts kept per minute).
 - `log_page(store, …)`: the delivery log newest first, filtered by destination, status and text, keyset-paged.
 - `event_detail(store, message_id, sources)`: one stored event with every delivery row of it and its exchange.
-- `replay(store, names, since, until, now, dry_run)`: `replay`'s re-queueing.
+- `replay_plan(…)` / `replay(…)` / `replaying(…)`: what a replay would re-send, re-queueing it, and how much of it
+  is still on its way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,16 @@ from typing import Any
 
 import orjson
 
-from .store import FILTER_REASONS, REQUEUE_CHUNK, STATUSES, LogRow, OperatorQueries, StoredEvent
+from .store import (
+    FILTER_REASONS,
+    REPLAYABLE,
+    STATUSES,
+    LogRow,
+    OperatorQueries,
+    RequeueStep,
+    Status,
+    StoredEvent,
+)
 
 RANGES: dict[str, tuple[float, int]] = {"1h": (3600.0, 60), "24h": (86_400.0, 900), "7d": (7 * 86_400.0, 3600)}
 """Overview ranges: how far back, and the bucket (seconds) of the series."""
@@ -181,31 +191,91 @@ def event_detail(store: OperatorQueries, message_id: str, sources: list[str]) ->
     return EventDetail(event, store.event_log(event.seq))
 
 
-def replay_counts(
-    store: OperatorQueries, names: list[str], since: float, until: float, now: float, event: int | None = None
-) -> dict[str, int]:
-    """Dead-lettered deliveries `replay` would re-queue, per destination (only of one event, when given its id)."""
-    return {n: store.requeue_dead(since, until, n, now, dry_run=True, event=event).result() for n in names}
+@dataclass(frozen=True)
+class ReplayPlan:
+    """What a replay of a range would re-send: per destination, the deliveries it takes, and those it leaves alone
+    because they were replayed already with the destination's configuration as it is (sending them again would
+    send the same)."""
+
+    by_destination: dict[str, int]
+    already: dict[str, int]
+
+    @property
+    def count(self) -> int:
+        return sum(self.by_destination.values())
+
+
+@dataclass(frozen=True)
+class ReplayRange:
+    """What a replay takes: deliveries in `statuses` of events received in [since, until), last updated before
+    `now` (only one event's, when `event` is its id); `again`: also delivered and filtered ones already replayed
+    with the destination's configuration as it is now."""
+
+    since: float
+    until: float
+    now: float
+    statuses: tuple[Status, ...] = ("dead",)
+    event: int | None = None
+    again: bool = False
+
+    def step(
+        self, store: OperatorQueries, name: str, config: str, *, again: bool, after: int = 0, dry_run: bool = False
+    ) -> RequeueStep:
+        return store.requeue(
+            self.since,
+            self.until,
+            name,
+            self.now,
+            statuses=self.statuses,
+            config=config,
+            again=again,
+            after=after,
+            dry_run=dry_run,
+            event=self.event,
+        ).result()
+
+
+def replay_plan(store: OperatorQueries, names: dict[str, str], what: ReplayRange) -> ReplayPlan:
+    """Count what `replay` would re-queue (`names`: destination → its configuration's fingerprint)."""
+    by: dict[str, int] = {}
+    already: dict[str, int] = {}
+    for name, config in names.items():
+        every = what.step(store, name, config, again=True, dry_run=True).moved
+        by[name] = every if what.again else what.step(store, name, config, again=False, dry_run=True).moved
+        already[name] = every - by[name]
+    return ReplayPlan(by, already)
 
 
 def replay(
     store: OperatorQueries,
-    names: list[str],
-    since: float,
-    until: float,
-    now: float,
+    names: dict[str, str],
+    what: ReplayRange,
     progress: Callable[[int], None] | None = None,
-    event: int | None = None,
 ) -> int:
-    """Re-queue the dead letters of events received in [since, until) of these destinations, chunk by chunk (only
-    one event's, when given its id)."""
+    """Re-queue what `what` takes of these destinations (destination → its configuration's fingerprint), one
+    chunk of events at a time; each re-queued row is marked a replay of what it was. Returns how many."""
     done = 0
-    for name in names:
-        while True:
-            moved = store.requeue_dead(since, until, name, now, limit=REQUEUE_CHUNK, event=event).result()
-            if not moved:
-                break
-            done += moved
-            if progress is not None:
+    for name, config in names.items():
+        after: int | None = 0
+        while after is not None:
+            step = what.step(store, name, config, again=what.again, after=after)
+            after = step.next
+            done += step.moved
+            if progress is not None and step.moved:
                 progress(done)
     return done
+
+
+def replay_statuses(status: str) -> tuple[Status, ...]:
+    """`--status`'s value (`delivered`, `filtered`, `dead` or `all`) as the statuses a replay takes; ValueError
+    naming the choices otherwise."""
+    if status == "all":
+        return REPLAYABLE
+    if status not in REPLAYABLE:
+        raise ValueError(f"status must be one of {', '.join((*REPLAYABLE, 'all'))}, not {status!r}")
+    return (status,)
+
+
+def replaying(store: OperatorQueries, names: dict[str, str]) -> int:
+    """Deliveries a replay with these fingerprints re-queued that are not settled yet (the console's progress)."""
+    return sum(store.replaying(name, config) for name, config in names.items())

@@ -26,8 +26,8 @@ class LeaseLost(StoreError):
     """A write was fenced off: the worker no longer holds the partition's lease (another worker took it over)."""
 
 
-REQUEUE_CHUNK = 1_000
-"""Dead-lettered deliveries `replay` re-queues per step (one short transaction each)."""
+REQUEUE_CHUNK = 5_000
+"""Events `replay` looks at per step (their deliveries re-queued in one short transaction)."""
 
 Status = Literal["delivered", "filtered", "retrying", "dead"]
 STATUSES: tuple[Status, ...] = ("delivered", "filtered", "retrying", "dead")
@@ -121,10 +121,34 @@ class DeliveryRecord:
     response: str | None = None
     reason: FilterReason | None = None
     """Why it is filtered: set for a `filtered` row, and only for one."""
+    replay: Replay | None = None
+    """Set on the row of a replayed delivery whose row is new (its event's single `filtered` row, replayed,
+    matched subscriptions now): what it replays. A row replay updated keeps its own."""
 
     def __post_init__(self) -> None:
         if (self.status == "filtered") != (self.reason is not None):
             raise ValueError(f"a {self.status} delivery takes {'a' if self.status == 'filtered' else 'no'} reason")
+
+
+@dataclass(frozen=True)
+class Replay:
+    """What a replayed delivery was before (`delivered`, `filtered:<reason>` or `dead`), and the fingerprint of the
+    destination's configuration it was replayed with (`DestinationConfig.fingerprint`)."""
+
+    of: str
+    config: str | None
+
+
+REPLAYABLE: tuple[Status, ...] = ("delivered", "filtered", "dead")
+"""The statuses `replay` re-sends (a retrying delivery is on its way already)."""
+
+
+@dataclass(frozen=True)
+class RequeueStep:
+    """What one step of a replay re-queued, and the event id the next step starts after (None when done)."""
+
+    moved: int
+    next: int | None
 
 
 @dataclass(frozen=True)
@@ -135,6 +159,8 @@ class DueDelivery:
     subscription: str
     attempts: int
     first_attempt_at: float | None
+    replay: Replay | None = None
+    """Set when a replay re-queued it."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +183,8 @@ class LogEntry:
     replays: int = 0
     reason: FilterReason | None = None
     """Why it is filtered (`filtered` rows only)."""
+    replay_of: str | None = None
+    """What the row was when it was last replayed (`delivered`, `filtered:no_match`, `dead`), if it was."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ next attempt, dead), with the request and answer summarised for the log (`summar
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .. import fql, privacy
@@ -26,7 +26,7 @@ from ..actions import (
     worst,
 )
 from ..actions.delivery import Target
-from .records import DeliveryRecord, DueDelivery, FilterReason, StoredEvent
+from .records import DeliveryRecord, DueDelivery, FilterReason, Replay, StoredEvent
 from .records import Status as RecordStatus
 from .retry import RetryPolicy
 
@@ -67,6 +67,8 @@ class Pending:
     first_attempt_at: float | None
     result: SubscriptionResult | None = None
     outcomes: list[Outcome] | None = None
+    replay: Replay | None = None
+    """What a replay re-sends (carried to a row the replay creates)."""
 
 
 @dataclass(slots=True)
@@ -78,6 +80,8 @@ class Round:
     settled: list[DeliveryRecord]
     events: list[StoredEvent] | None = None
     """New events (recording the round moves the cursor past them); None for a round of due retries."""
+    replaced: list[int] = field(default_factory=list)
+    """Events whose replayed single row the subscriptions' rows of this round replace."""
 
 
 def privacy_rules(
@@ -130,35 +134,49 @@ class Rules:
                 reason, error = refused
                 settled.append(DeliveryRecord(item.seq, NO_MATCH, "filtered", error=error, reason=reason))
                 continue
-            matched = False
-            for compiled, hit in zip(self.enabled, self.triggers.matches(item.event)):
-                if hit:
-                    matched = True
-                    p = Pending(item, compiled.name, 0, None)
-                    p.result = run_action(self.definition, compiled, item.event, self.settings)
-                    self._settle(p, pending, settled)
-            if not matched:
+            if not self._match(item, pending, settled):
                 settled.append(
                     DeliveryRecord(item.seq, NO_MATCH, "filtered", error=NOT_MATCHED, reason=FilterReason.NO_MATCH)
                 )
         return Round(pending, settled, events)
 
+    def _match(
+        self, item: StoredEvent, pending: list[Pending], settled: list[DeliveryRecord], replay: Replay | None = None
+    ) -> bool:
+        """Run the event through every enabled subscription whose trigger matches it; whether any did."""
+        matched = False
+        for compiled, hit in zip(self.enabled, self.triggers.matches(item.event)):
+            if hit:
+                matched = True
+                p = Pending(item, compiled.name, 0, None, replay=replay)
+                p.result = run_action(self.definition, compiled, item.event, self.settings)
+                self._settle(p, pending, settled)
+        return matched
+
     def evaluate_due(self, due: list[DueDelivery]) -> Round:
-        """Retries (and replays) through their subscription and the privacy rules as configured now."""
+        """Retries (and replays) through their subscription and the privacy rules as configured now. A replayed
+        single row of an event no subscription judged goes through every trigger as a new event would; the rows of
+        the subscriptions matching it now replace it (`Round.replaced`)."""
         pending: list[Pending] = []
         settled: list[DeliveryRecord] = []
+        replaced: list[int] = []
         for d in due:
             item, refused = self.privacy(d.event)
-            p = Pending(item, d.subscription, d.attempts, d.first_attempt_at)
+            p = Pending(item, d.subscription, d.attempts, d.first_attempt_at, replay=d.replay)
             compiled = self.by_name.get(d.subscription)
             if refused is not None:  # consent or suppression, as configured or recorded since
                 settled.append(record(p, "filtered", error=refused[1], reason=refused[0]))
+            elif d.subscription == NO_MATCH:  # replayed: judged by today's triggers
+                if self._match(item, pending, settled, d.replay):
+                    replaced.append(item.seq)
+                else:
+                    settled.append(record(p, "filtered", error=NOT_MATCHED, reason=FilterReason.NO_MATCH))
             elif compiled is None:  # the subscription was removed from the configuration since
                 settled.append(record(p, "dead", error=f"subscription {d.subscription!r} no longer exists"))
             else:
                 p.result = run_subscription(self.definition, compiled, item.event, self.settings)
                 self._settle(p, pending, settled)
-        return Round(pending, settled)
+        return Round(pending, settled, replaced=replaced)
 
     @staticmethod
     def _settle(p: Pending, pending: list[Pending], settled: list[DeliveryRecord]) -> None:
@@ -242,6 +260,7 @@ def record(
         request=_storable(summary[0]),
         response=_storable(summary[1]),
         reason=reason,
+        replay=p.replay,
     )
 
 

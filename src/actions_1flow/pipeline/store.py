@@ -3,10 +3,11 @@
 | part | used by |
 |---|---|
 | `EventLog` | ingest: the tracking API's group appender, `/ready` |
+| `Backfill` | `import`: history stored with its keys kept for good |
 | `DeviceReports` | the device-mode report endpoint |
 | `DeliveryLedger` | a partition's delivery task: cursors, new events, due retries, outcomes |
 | `Leases` | the worker's supervisor: who delivers which partition |
-| `Housekeeping` | the worker's supervisor: forgetting what is past the dedup window and the retention |
+| `Housekeeping` | the worker's supervisor: forgetting what is past the dedup window and the retentions |
 | `PrivacyStore` | suppressions (ingest, worker, `suppress`), erasure |
 | `OperatorQueries` | `pipeline.queries`: `status`, `events`, `replay`, the admin API, the console |
 
@@ -26,6 +27,7 @@ from .records import (
     ACTIVITY_STEP_S,
     FILTER_REASONS,
     PURGE_CHUNK,
+    REPLAYABLE,
     REQUEUE_CHUNK,
     STATUSES,
     SUBJECT_KINDS,
@@ -41,6 +43,8 @@ from .records import (
     LogEntry,
     LogRow,
     PurgeResult,
+    Replay,
+    RequeueStep,
     Status,
     StoredEvent,
     StoreError,
@@ -75,6 +79,17 @@ class EventLog(StoreHealth, Protocol):
         """The newest event id (0 when empty); also what `/ready` asks to see that the store answers."""
 
 
+class Backfill(StoreHealth, Protocol):
+    """`import`: history in, deduplicated for good."""
+
+    def append_imported(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
+        """Store imported events; one whose messageId this source ever imported (kept for good, not only for the
+        dedup window) or still holds is a duplicate. The future completes once they are durable."""
+
+    def counts(self, destinations: dict[str, list[str]]) -> list[DestinationCounts]:
+        """As `OperatorQueries.counts` (the import waits while the destinations' backlog is long)."""
+
+
 class DeviceReports(StoreHealth, Protocol):
     """Errors device-mode plugins report from pages, stored next to the server-side deliveries."""
 
@@ -105,9 +120,11 @@ class DeliveryLedger(StoreHealth, Protocol):
         cursor: int | None = None,
         partition: int = 0,
         lease: Lease | None = None,
+        replaced: list[int] | None = None,
     ) -> Future[None]:
         """Upsert delivery-log rows of events in `partition` and (optionally) advance the destination's cursor
-        there, atomically. With a `lease`, the write happens only while it is held (else `LeaseLost`)."""
+        there, atomically. With a `lease`, the write happens only while it is held (else `LeaseLost`). `replaced`:
+        events whose single no-subscription row (replayed) the records' subscription rows stand for now."""
 
     def due(self, destination: str, now: float, limit: int, partition: int = 0) -> list[DueDelivery]:
         """Deliveries of `partition` in `retrying` whose next attempt is due, earliest first."""
@@ -218,20 +235,28 @@ class OperatorQueries(StoreHealth, Protocol):
     def event_log(self, event_seq: int) -> list[LogRow]:
         """Every delivery-log row of one event."""
 
-    def requeue_dead(
+    def requeue(
         self,
         since: float,
         until: float,
         destination: str | None,
         now: float,
         *,
-        limit: int | None = None,
+        statuses: tuple[Status, ...] = ("dead",),
+        config: str | None = None,
+        again: bool = False,
+        after: int = 0,
         dry_run: bool = False,
         event: int | None = None,
-    ) -> Future[int]:
-        """Move dead-lettered deliveries of events received in [since, until), and last updated before `now`, back
-        to `retrying`, due now; at most `limit` of them (call again until it returns 0). `dry_run` only counts.
-        `event`: only that event's (its id), as the console's Replay on one event."""
+    ) -> Future[RequeueStep]:
+        """One step of a replay: deliveries in `statuses` (of `REPLAYABLE`) of events received in [since, until)
+        among the `REQUEUE_CHUNK` events after id `after`, last updated before `now`, back to `retrying`, due now,
+        each marked as a replay of what it was, with the configuration fingerprint `config`; delivered and filtered
+        rows already replayed with that fingerprint are left alone (unless `again`). Call again from `next` until
+        it is None. `dry_run` counts the whole range in one step. `event`: only that event's (its id)."""
+
+    def replaying(self, destination: str, config: str) -> int:
+        """Deliveries of `destination` a replay with the fingerprint `config` re-queued that are still retrying."""
 
     def device_events(self, limit: int, source: str | None = None) -> list[DeviceEvent]:
         """The most recent device-mode reports, newest first (only from `source`, when given)."""
@@ -242,6 +267,7 @@ class OperatorQueries(StoreHealth, Protocol):
 
 class Store(
     EventLog,
+    Backfill,
     DeviceReports,
     DeliveryLedger,
     Leases,
@@ -263,10 +289,12 @@ __all__ = [
     "ACTIVITY_STEP_S",
     "FILTER_REASONS",
     "PURGE_CHUNK",
+    "REPLAYABLE",
     "REQUEUE_CHUNK",
     "STATUSES",
     "SUBJECT_KINDS",
     "AppendResult",
+    "Backfill",
     "DeliveryLedger",
     "DeliveryRecord",
     "DestinationCounts",
@@ -285,6 +313,8 @@ __all__ = [
     "OperatorQueries",
     "PrivacyStore",
     "PurgeResult",
+    "Replay",
+    "RequeueStep",
     "SessionRevocations",
     "Status",
     "Store",

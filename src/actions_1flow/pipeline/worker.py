@@ -52,7 +52,7 @@ class DeliveryState:
 
 class Worker:
     """All cloud-mode destinations of a configuration, delivered concurrently and independently, plus the store's
-    periodic clean-up (events past the dedup window, dead letters past the log retention).
+    periodic clean-up (events past the dedup window and the retention, dead letters past the log retention).
 
     The worker delivers the partitions it holds leases on, one task each, sharing each destination's HTTP client and
     `Pacing` (its pause, and one round in flight at a time). On SQLite the lease is the store's delivery lock: one
@@ -198,6 +198,10 @@ class Worker:
         for key, lease in wanted.items():
             if key not in self.tasks:
                 self._start_task(lease)
+        for name, rate in self.options.rates.items():  # this worker's share of a destination's rate
+            if name in self._pacing:
+                leased = sum(1 for dest, _ in self.tasks if dest == name)
+                self._pacing[name].rate = rate * leased / self.store.partitions
         if self.tasks:
             self.delivering.set()
 
@@ -247,12 +251,17 @@ class Worker:
         """Run the clean-up now, one short transaction per chunk; returns the rows removed."""
         now = self.clock()
         names = list(self.destinations)
-        kept = {source: now - window for source, window in self.options.source_dedup_windows.items()}
+        horizon = now - max(self.options.dedup_window, self.options.retention)
+        kept = {  # sources whose events must be kept longer (their own dedup window)
+            source: now - window
+            for source, window in self.options.source_dedup_windows.items()
+            if now - window < horizon
+        }
         removed = 0
         after: int | None = 0
         while after is not None:
             n, after = await asyncio.wrap_future(
-                self.store.prune(now - self.options.dedup_window, now - self.options.log_retention, names, after, kept)
+                self.store.prune(horizon, now - self.options.log_retention, names, after, kept)
             )
             removed += n
         return removed

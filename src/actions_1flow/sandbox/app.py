@@ -9,7 +9,8 @@ Routes:
   evidence); `/{region}/js/1flow.js` likewise
 - `POST /_sandbox/sdk`: where the fake SDK reports each call it receives
 - `GET /_sandbox/calls[?channel=http|sdk]`: everything that arrived, in order (keys masked)
-- `POST /_sandbox/reset`: forget calls and queued faults
+- `GET /_sandbox/rate`: how fast API requests arrived: per wall-clock second, and the most in any one second
+- `POST /_sandbox/reset`: forget calls, arrival times and queued faults
 - `POST /_sandbox/faults`: `{"status", "delay", "drop", "retry_after", "body"}` for the next `count` API requests
   (or for `duration` seconds), only those with api_key `key` and/or path `path` if given
 - `POST /_sandbox/surveys`: `{"user_id"[, "alert_id", "url", "score", "comment"]}` answers a survey for that user:
@@ -20,6 +21,7 @@ Routes:
 from __future__ import annotations
 
 import asyncio
+import time
 from http import HTTPStatus
 from importlib.resources import files
 from typing import Any
@@ -37,7 +39,7 @@ from ..destinations.oneflow import wire
 from ..destinations.oneflow.regions import DEFAULT_REGION, REGIONS
 from ..request_text import RequestTextGuard
 from .rules import CHECKS
-from .state import CHANNEL_HTTP, CHANNEL_SDK, Fault, SandboxKey, SandboxState, retry_after_header
+from .state import CHANNEL_HTTP, CHANNEL_SDK, Fault, SandboxKey, SandboxState, rate_report, retry_after_header
 from .surveys import SurveyEmitter
 
 TRANSPORT_SCOPE_KEY = "actions_1flow.sandbox.transport"
@@ -79,6 +81,7 @@ async def _drop_connection(request: Request) -> Response:
 async def api(request: Request) -> Response:
     """One call to the public HTTP API, judged by 1Flow's rules (faults and the rate limit first)."""
     state = _state(request)
+    state.arrivals.append(time.time())
     endpoint = request.path_params["endpoint"]
     region = _region(request)
     body = await request.body()
@@ -217,6 +220,10 @@ async def calls(request: Request) -> Response:
     return JSONResponse({"calls": found})
 
 
+async def arrival_rate(request: Request) -> Response:
+    return JSONResponse(rate_report(_state(request).arrivals))
+
+
 async def reset(request: Request) -> Response:
     _state(request).reset()
     return JSONResponse({"reset": True})
@@ -326,6 +333,7 @@ def create_app(
         Route("/_sandbox/sdk", sdk_report, methods=["POST", "OPTIONS"]),
         Route("/{region}/_sandbox/sdk", sdk_report, methods=["POST", "OPTIONS"]),
         Route("/_sandbox/calls", calls, methods=["GET"]),
+        Route("/_sandbox/rate", arrival_rate, methods=["GET"]),
         Route("/_sandbox/reset", reset, methods=["POST"]),
         Route("/_sandbox/faults", faults, methods=["POST"]),
         Route("/_sandbox/surveys", survey_answers, methods=["GET", "POST", "OPTIONS"]),

@@ -155,11 +155,14 @@ class SandboxState:
         self.calls: list[dict[str, Any]] = []
         self.faults: list[_Armed] = []
         self.window = RateWindow(rate) if rate else None
+        self.arrivals: list[float] = []
+        """When each API request arrived (wall clock), for `rate_report`."""
         self._seq = 0
 
     def reset(self) -> None:
         self.calls.clear()
         self.faults.clear()
+        self.arrivals.clear()
         self.window = RateWindow(self.rate) if self.rate else None
 
     def add_faults(self, fault: Fault, count: int) -> int:
@@ -203,3 +206,23 @@ class SandboxState:
         }
         self.calls.append(call)
         return call
+
+
+def rate_report(arrivals: list[float]) -> dict[str, Any]:
+    """How fast API requests arrived: per wall-clock second (`[second, n]`, seconds without requests left out), the
+    busiest of those seconds, and the most in any one-second window (sliding: the strictest reading of a rate)."""
+    per_second: dict[int, int] = {}
+    for t in arrivals:
+        per_second[int(t)] = per_second.get(int(t), 0) + 1
+    times = sorted(arrivals)
+    most = start = 0
+    for end, t in enumerate(times):
+        while t - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return {
+        "requests": len(times),
+        "per_second": sorted(per_second.items()),
+        "max_per_second": max(per_second.values(), default=0),
+        "max_in_any_second": most,
+    }

@@ -28,6 +28,7 @@ def log_entry(e: LogEntry, source: str | None = None) -> dict[str, Any]:
         "reason": e.reason,
         "attempts": e.attempts,
         "replays": e.replays,
+        "replay_of": e.replay_of,
         "next_attempt_at": iso(e.next_attempt_at),
         "error": e.error,
         "hint": e.hint,

@@ -338,7 +338,7 @@
           h('div', { class: 'row' },
             h('h3', { text: d.destination + (d.subscription ? ' · ' + d.subscription : '') }),
             badge(d.status), reasonNote(d.reason),
-            h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' : '') + ' · ' + when(d.updated_at) }),
+            h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' + (d.replay_of ? ' (was ' + d.replay_of + ')' : '') : '') + ' · ' + when(d.updated_at) }),
             h('div', { class: 'spacer' }), replay),
           d.error ? h('p', { class: 'error', text: d.error }) : null,
           d.hint ? h('p', { class: 'hint', text: 'Hint: ' + d.hint }) : null,
@@ -641,6 +641,7 @@
   function replayPage() {
     var form = $('replay-form')
     var plan = null
+    var KINDS = { dead: 'dead-lettered', filtered: 'filtered', delivered: 'delivered', all: 'dead-lettered, filtered or delivered' }
     destinationNames().then(function (names) { fillDestinations(form.elements.destination, names) }).catch(failed)
 
     function body(dry) {
@@ -648,6 +649,7 @@
         since: form.elements.since.value.trim(),
         until: form.elements.until.value.trim() || null,
         destination: form.elements.destination.value || null,
+        status: form.elements.status.value,
         dry_run: dry
       }
     }
@@ -657,11 +659,15 @@
       var b = body(true)
       api('replay', b).then(function (data) {
         plan = b
+        var already = 0
+        Object.keys(data.already_replayed || {}).forEach(function (k) { already += data.already_replayed[k] })
         $('replay-plan').hidden = false
-        $('replay-count').textContent = data.count
-          ? data.count + ' dead-lettered deliver' + (data.count === 1 ? 'y' : 'ies') + ' would be re-queued' + (b.destination ? ' for ' + b.destination : '') + '.'
-          : 'Nothing to replay in that range.'
+        $('replay-count').textContent = (data.count
+          ? data.count + ' ' + KINDS[b.status] + ' deliver' + (data.count === 1 ? 'y' : 'ies') + ' would be sent again' + (b.destination ? ' to ' + b.destination : '') + '.'
+          : 'Nothing to replay in that range.') +
+          (already ? ' ' + already + ' already replayed with this configuration are left alone.' : '')
         $('replay-count').setAttribute('data-count', String(data.count))
+        $('replay-count').setAttribute('data-already', String(already))
         var confirm = $('replay-confirm')
         confirm.hidden = !data.count
         confirm.disabled = false
@@ -672,40 +678,27 @@
       if (!plan) return
       var button = this
       button.disabled = true
-      var destinations = plan.destination ? [plan.destination] : null
-      function totals() {
-        return api('overview?range=1h').then(function (o) {
-          var t = { delivered: 0, dead: 0, retrying: 0 }
-          o.destinations.forEach(function (d) {
-            if (destinations && destinations.indexOf(d.destination) < 0) return
-            t.delivered += d.delivered; t.dead += d.dead; t.retrying += d.retrying
-          })
-          return t
-        })
-      }
-      totals().then(function (before) {
-        return api('replay', Object.assign({}, plan, { dry_run: false })).then(function (done) {
-          var bar = $('replay-bar')
-          var status = $('replay-status')
-          $('replay-progress').hidden = false
-          bar.max = Math.max(1, done.count)
-          status.textContent = 'Re-queued ' + done.count + '.'
-          var ticks = 0
-          var poll = setInterval(function () {
-            totals().then(function (now) {
-              var delivered = Math.max(0, now.delivered - before.delivered)
-              var again = Math.max(0, now.dead - (before.dead - done.count))
-              bar.value = Math.min(done.count, delivered + again)
-              status.textContent = 'Re-queued ' + done.count + ': ' + delivered + ' delivered, ' + now.retrying + ' retrying, ' + again + ' dead-lettered again.'
-              if (delivered + again >= done.count || ++ticks > 300) {
-                clearInterval(poll)
-                status.setAttribute('data-done', 'true')
-                $('replay-count').textContent = 'Replayed ' + done.count + '; count again for a new range.'
-                plan = null
-              }
-            }).catch(function (e) { clearInterval(poll); failed(e) })
-          }, 1000)
-        })
+      api('replay', Object.assign({}, plan, { dry_run: false })).then(function (done) {
+        var bar = $('replay-bar')
+        var status = $('replay-status')
+        $('replay-progress').hidden = false
+        bar.max = Math.max(1, done.count)
+        status.textContent = 'Re-queued ' + done.count + '.'
+        var ticks = 0
+        var poll = setInterval(function () {
+          // Still on their way: re-queued deliveries marked with this configuration and not settled yet.
+          api('replay/progress' + query({ destination: plan.destination })).then(function (p) {
+            var settled = Math.max(0, done.count - p.replaying)
+            bar.value = Math.min(done.count, settled)
+            status.textContent = 'Replayed ' + settled + ' of ' + done.count + (p.replaying ? '; ' + p.replaying + ' on their way.' : '.')
+            if (!p.replaying || ++ticks > 300) {
+              clearInterval(poll)
+              status.setAttribute('data-done', 'true')
+              $('replay-count').textContent = 'Replayed ' + done.count + '; count again for a new range.'
+              plan = null
+            }
+          }).catch(function (e) { clearInterval(poll); failed(e) })
+        }, 1000)
       }).catch(function (e) { button.disabled = false; failed(e) })
     })
   }

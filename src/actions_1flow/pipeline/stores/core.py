@@ -20,6 +20,8 @@ import orjson
 from ..records import (
     ACTIVITY_RETENTION_S,
     PURGE_CHUNK,
+    REPLAYABLE,
+    REQUEUE_CHUNK,
     AppendResult,
     DeliveryRecord,
     DestinationCounts,
@@ -28,6 +30,9 @@ from ..records import (
     Lease,
     LogRow,
     PurgeResult,
+    Replay,
+    RequeueStep,
+    Status,
     StoredEvent,
     StoreError,
     SubjectKind,
@@ -56,7 +61,9 @@ UPSERT_SET = """
     error = excluded.error,
     hint = excluded.hint,
     exchange_id = coalesce(excluded.exchange_id, deliveries.exchange_id),
-    reason = excluded.reason
+    reason = excluded.reason,
+    replay_of = coalesce(excluded.replay_of, deliveries.replay_of),
+    replay_config = coalesce(excluded.replay_config, deliveries.replay_config)
 """
 """How a recorded outcome replaces the row before it (both backends' upserts end with it)."""
 
@@ -73,10 +80,6 @@ class StoreCore:
     """The SQL of event `e`'s body as text."""
     GREATEST: ClassVar[str]
     """The SQL function of the larger of two values."""
-    DEAD_FROM: ClassVar[str]
-    """The SQL of dead-lettered deliveries `d` with their events `e`."""
-    NO_LIMIT: ClassVar[Any]
-    """A `LIMIT` parameter meaning none."""
 
     partitions: int
     description: str
@@ -142,7 +145,8 @@ class StoreCore:
 
     def _upsert_deliveries(self, conn: Any, partition: int, rows: list[tuple[Any, ...]]) -> None:
         """Upsert delivery rows `(event_seq, destination, subscription, status, attempts, first_attempt_at,
-        next_attempt_at, updated_at, error, hint, exchange_id, reason)`, all of one destination."""
+        next_attempt_at, updated_at, error, hint, exchange_id, reason, replays, replay_of, replay_config)`, all of
+        one destination (`replays` counts only where a row is new: an existing row keeps its own)."""
         raise NotImplementedError
 
     def _create_cursors(self, conn: Any, destination: str) -> list[tuple[str, int]]:
@@ -198,6 +202,40 @@ class StoreCore:
 
         return self.submit(insert)
 
+    def append_imported(self, source: str, events: list[dict[str, Any]], received_at: float) -> Future[AppendResult]:
+        """`append` for `import`: an event whose messageId this source ever imported (the `imported` keys, kept
+        for good) or still holds is a duplicate."""
+        keys = list(dict.fromkeys(str(e["messageId"]) for e in events))  # a file may repeat an event
+        insert_key = self._sql("INSERT INTO imported (source, message_id) VALUES (?, ?)")
+
+        def insert(conn: Any) -> AppendResult:
+            seen: set[str] = set()
+            for i in range(0, len(keys), _CHUNK):
+                clause, args = self._in("message_id", keys[i : i + _CHUNK])
+                found = conn.execute(
+                    self._sql(f"SELECT message_id FROM imported WHERE source = ? AND {clause}"), (source, *args)
+                )
+                seen.update(m for (m,) in found)
+            new = [k for k in keys if k not in seen]
+            if not new:
+                return AppendResult(accepted=0, duplicates=len(events))
+            cur = conn.cursor()
+            cur.executemany(insert_key, [(source, k) for k in new])
+            cur.close()
+            fresh, taken = [], set(seen)
+            for e in events:
+                key = str(e["messageId"])
+                if key not in taken:
+                    taken.add(key)
+                    fresh.append(e)
+            stored = self._insert_events(conn, self._prepare_events(source, fresh, received_at))
+            accepted = sum(stored.values())
+            if accepted:
+                self._counts.received(conn, source, stored, received_at)
+            return AppendResult(accepted=accepted, duplicates=len(events) - accepted)
+
+        return self.submit(insert)
+
     def ensure_cursor(self, destination: str, partition: int = 0) -> Future[int]:
         def ensure(conn: Any) -> int:
             self._counts.passed(conn, destination, self._create_cursors(conn, destination))
@@ -212,6 +250,7 @@ class StoreCore:
         cursor: int | None = None,
         partition: int = 0,
         lease: Lease | None = None,
+        replaced: list[int] | None = None,
     ) -> Future[None]:
         now = time.time()
         exchanges: dict[tuple[str | None, str | None], int | None] = {}
@@ -240,10 +279,15 @@ class StoreCore:
                         r.hint,
                         exchanges.get((r.request, r.response)),
                         None if r.reason is None else r.reason.value,
+                        0 if r.replay is None else 1,
+                        None if r.replay is None else r.replay.of,
+                        None if r.replay is None else r.replay.config,
                     )
                     for r in records
                 ]
                 self._upsert_deliveries(conn, partition, rows)
+            if replaced:  # replayed single rows of events that subscriptions' rows stand for now
+                self._forget_deliveries(conn, replaced, "destination = ? AND subscription = ''", (destination,))
             if cursor is not None:
                 self._counts.passed(conn, destination, self._advance_cursor(conn, destination, partition, cursor))
 
@@ -264,46 +308,75 @@ class StoreCore:
                 old[(seq, sub)] = (status, reason or "")
         return old
 
-    def requeue_dead(
+    def requeue(
         self,
         since: float,
         until: float,
         destination: str | None,
         now: float,
         *,
-        limit: int | None = None,
+        statuses: tuple[Status, ...] = ("dead",),
+        config: str | None = None,
+        again: bool = False,
+        after: int = 0,
         dry_run: bool = False,
         event: int | None = None,
-    ) -> Future[int]:
-        # `updated_at < now`: a delivery that failed again after the replay began is not picked up a second time.
-        # (`status IN ('retrying', 'dead')` is the failures index's own condition: SQLite then uses that index.)
-        where = (
-            "d.status IN ('retrying', 'dead') AND d.status = 'dead' AND d.updated_at < ? "
-            "AND e.received_at >= ? AND e.received_at < ?"
-        )
-        args: tuple[Any, ...] = (now, since, until)
+    ) -> Future[RequeueStep]:
+        """One step of a replay: the deliveries in `statuses` of events received in [since, until), among the
+        `REQUEUE_CHUNK` events after id `after`, back to `retrying`, due now, each marked as a replay of what it
+        was (`replay_of`) with `config`. Rows last updated at or after `now` (replayed, or failed again, since the
+        replay began) are left alone, and so are delivered and filtered rows already replayed with `config` (the
+        same configuration would send the same again), unless `again`. `dry_run` only counts, the whole range in
+        one step."""
+        if not statuses or not set(statuses) <= set(REPLAYABLE):
+            raise ValueError(f"statuses must be some of {', '.join(REPLAYABLE)}, not {statuses!r}")
+        marks = ", ".join("?" * len(statuses))
+        where = f"d.status IN ({marks}) AND d.updated_at < ? AND e.received_at >= ? AND e.received_at < ?"
+        args: tuple[Any, ...] = (*statuses, now, since, until)
+        if config is not None and not again:
+            where += " AND (d.status = 'dead' OR d.replay_config IS NULL OR d.replay_config <> ?)"
+            args += (config,)
         if destination is not None:
             where += " AND d.destination = ?"
             args += (destination,)
         if event is not None:
             where += " AND d.event_seq = ?"
             args += (event,)
-        count = self._sql(f"SELECT count(*) FROM {self.DEAD_FROM} WHERE {where}")
+        rows = "deliveries d JOIN events e ON e.seq = d.event_seq"
+        count = self._sql(f"SELECT count(*) FROM {rows} WHERE {where}")
+        chunk = self._sql(
+            "SELECT max(seq), count(*) FROM (SELECT seq FROM events WHERE seq > ? ORDER BY seq LIMIT ?) chunk"
+        )
         update = self._sql(
             "UPDATE deliveries SET status = 'retrying', attempts = 0, first_attempt_at = NULL, next_attempt_at = ?, "
-            f"updated_at = {self.GREATEST}(?, updated_at), replays = replays + 1 "
-            f"WHERE id IN (SELECT d.id FROM {self.DEAD_FROM} WHERE {where} LIMIT ?) RETURNING destination"
+            f"updated_at = {self.GREATEST}(?, updated_at), replays = replays + 1, reason = NULL, "
+            "replay_of = status || coalesce(':' || reason, ''), replay_config = ? "
+            f"WHERE id IN (SELECT d.id FROM {rows} WHERE {where} AND d.event_seq > ? AND d.event_seq <= ?) "
+            "RETURNING destination, replay_of"
         )
 
-        def requeue(conn: Any) -> int:
+        def requeue(conn: Any) -> RequeueStep:
             if dry_run:
-                return int(conn.execute(count, args).fetchone()[0])
+                return RequeueStep(int(conn.execute(count, args).fetchone()[0]), None)
+            if event is not None:
+                last, n = event, 0
+            else:
+                last, n = conn.execute(chunk, (after, REQUEUE_CHUNK)).fetchone()
+                if not n:
+                    return RequeueStep(0, None)
             at = time.time()
-            moved = [d for (d,) in conn.execute(update, (now, at, *args, self.NO_LIMIT if limit is None else limit))]
-            self._counts.requeued(conn, moved, at)  # a dead row has no filter reason
-            return len(moved)
+            moved = conn.execute(update, (now, at, config, *args, after, last)).fetchall()
+            self._counts.requeued(conn, moved, at)
+            return RequeueStep(len(moved), last if n == REQUEUE_CHUNK else None)
 
         return self.submit(requeue)
+
+    def replaying(self, destination: str, config: str) -> int:
+        sql = self._sql(
+            "SELECT count(*) FROM deliveries WHERE destination = ? AND status = 'retrying' AND replay_config = ?"
+        )
+        with self._reading() as conn:
+            return int(conn.execute(sql, (destination, config)).fetchone()[0])
 
     def prune(
         self,
@@ -483,15 +556,17 @@ class StoreCore:
         part, part_args = self._part("d", partition)
         sql = self._sql(
             f"SELECT e.seq, e.source, e.received_at, e.body, {self.POSITION}, d.subscription, d.attempts, "
-            "d.first_attempt_at FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+            "d.first_attempt_at, d.replay_of, d.replay_config FROM deliveries d JOIN events e ON e.seq = d.event_seq "
             f"WHERE d.destination = ?{part} AND d.status = 'retrying' AND d.next_attempt_at <= ? "
             "ORDER BY d.next_attempt_at LIMIT ?"
         )
         with self._reading() as conn:
             rows = conn.execute(sql, (destination, *part_args, now, limit)).fetchall()
         return [
-            DueDelivery(self._stored(seq, src, at, body, pos), sub, attempts, first)
-            for seq, src, at, body, pos, sub, attempts, first in rows
+            DueDelivery(
+                self._stored(seq, src, at, body, pos), sub, attempts, first, None if of is None else Replay(of, config)
+            )
+            for seq, src, at, body, pos, sub, attempts, first, of, config in rows
         ]
 
     def next_due_at(self, destination: str, partition: int = 0) -> float | None:

@@ -130,12 +130,17 @@ class KeptCounts:
         self.add(conn, DELIVERY_TOTALS, [(destination, st, reason, n) for (st, reason), n in totals.items()])
         self.add(conn, DELIVERY_MINUTES, [(destination, minute_of(now), st, n) for st, n in entered.items()])
 
-    def requeued(self, conn: Any, destinations: Iterable[str], at: float) -> None:
-        """Dead letters moved back to `retrying` (one destination name per row)."""
-        per = collections.Counter(destinations)
-        rows = [(d, status, "", sign * n) for d, n in per.items() for status, sign in (("dead", -1), ("retrying", 1))]
-        self.add(conn, DELIVERY_TOTALS, rows)
-        self.add(conn, DELIVERY_MINUTES, [(d, minute_of(at), "retrying", n) for d, n in per.items()])
+    def requeued(self, conn: Any, rows: Iterable[tuple[str, str]], at: float) -> None:
+        """Deliveries a replay moved back to `retrying`: (destination, what each was: `status` or `status:reason`)."""
+        per = collections.Counter(rows)
+        moved = collections.Counter[str]()
+        totals = []
+        for (dest, was), n in per.items():
+            status, _, reason = was.partition(":")
+            totals += [(dest, status, reason, -n), (dest, "retrying", "", n)]
+            moved[dest] += n
+        self.add(conn, DELIVERY_TOTALS, totals)
+        self.add(conn, DELIVERY_MINUTES, [(d, minute_of(at), "retrying", n) for d, n in moved.items()])
 
     def forgotten_deliveries(self, conn: Any, rows: Iterable[tuple[str, str, str | None]]) -> None:
         """Delivery rows deleted: (destination, status, reason) each."""

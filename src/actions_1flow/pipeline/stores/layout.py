@@ -152,6 +152,8 @@ DELIVERIES = Table(
         Column("exchange_id", "bigint"),
         Column("replays", "int", "NOT NULL DEFAULT 0"),
         Column("reason", "text"),
+        Column("replay_of", "text"),  # what the row was when last replayed: `delivered`, `filtered:no_match`, `dead`
+        Column("replay_config", "text"),  # the destination's configuration fingerprint that replay re-sent it with
     ),
     unique=(("event_seq", "destination", "subscription"),),
     indexes=(
@@ -218,6 +220,16 @@ WORKERS = Table(
 )
 
 
+IMPORTED = Table(
+    "imported",
+    (Column("source", "text", "NOT NULL"), Column("message_id", "text", "NOT NULL")),
+    key=("source", "message_id"),
+    compact=True,
+)
+"""Every messageId `import` stored, per source, kept for good (the events themselves go after the retention): a
+second import of the same files, however much later, stores nothing new."""
+
+
 def _counted(name: str, keys: tuple[Column, ...]) -> Table:
     """A kept-counts table: its keys, the writing connection's `slot` (PostgreSQL), and the count."""
     columns = (*keys, Column("slot", "smallint", "NOT NULL", only=POSTGRES), Column("n", "bigint", "NOT NULL"))
@@ -253,7 +265,19 @@ RECEIVED_MINUTES = _counted(
     "received_minutes", (Column("source", "text", "NOT NULL"), Column("minute", "bigint", "NOT NULL"))
 )
 
-RECORDS = (EVENTS, CURSORS, EXCHANGES, DELIVERIES, DEVICE_EVENTS, SUPPRESSIONS, REVOKED_SESSIONS, META, LEASES, WORKERS)
+RECORDS = (
+    EVENTS,
+    CURSORS,
+    EXCHANGES,
+    DELIVERIES,
+    DEVICE_EVENTS,
+    SUPPRESSIONS,
+    REVOKED_SESSIONS,
+    META,
+    LEASES,
+    WORKERS,
+    IMPORTED,
+)
 ADDED = (REVOKED_SESSIONS,)
 """Tables that older code of the same schema version neither reads nor needs: created in a store lacking them when
 it is opened, without changing its version (so an older server on the same store keeps working)."""

@@ -13,7 +13,7 @@ from .layout import DEVICE_EVENTS, SQLITE
 
 _COLUMNS = (
     "d.destination, d.subscription, e.message_id, e.body, d.status, d.attempts, d.updated_at, d.next_attempt_at, "
-    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, d.reason, e.source, d.id"
+    "d.error, d.hint, x.request, x.response, e.received_at, d.replays, d.reason, d.replay_of, e.source, d.id"
 )
 _FROM = "deliveries d JOIN events e ON e.seq = d.event_seq LEFT JOIN exchanges x ON x.id = d.exchange_id"
 
@@ -67,8 +67,8 @@ def rows(found: list[tuple[Any, ...]]) -> list[LogRow]:
     out = []
     for row in found:
         reason = None if row[14] is None else FilterReason(row[14])
-        fields = [*row[:3], event_type(row[3]), *row[4:14], reason]
-        out.append(LogRow(LogEntry(*fields), row[15], row[16]))
+        fields = [*row[:3], event_type(row[3]), *row[4:14], reason, row[15]]
+        out.append(LogRow(LogEntry(*fields), row[16], row[17]))
     return out
 
 

@@ -68,10 +68,12 @@ _LOW = (1 << _SHIFT) - 1
 
 _UPSERT_DELIVERY = f"""
 INSERT INTO deliveries (event_seq, destination, part, subscription, status, attempts, first_attempt_at,
-                        next_attempt_at, updated_at, error, hint, exchange_id, reason)
-SELECT s, %s, %s, sub, st, a, f, n, u, e, h, x, r
+                        next_attempt_at, updated_at, error, hint, exchange_id, reason, replays, replay_of,
+                        replay_config)
+SELECT s, %s, %s, sub, st, a, f, n, u, e, h, x, r, rp, ro, rc
 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::int[], %s::float8[], %s::float8[], %s::float8[], %s::text[],
-            %s::text[], %s::bigint[], %s::text[]) AS t(s, sub, st, a, f, n, u, e, h, x, r)
+            %s::text[], %s::bigint[], %s::text[], %s::int[], %s::text[], %s::text[])
+     AS t(s, sub, st, a, f, n, u, e, h, x, r, rp, ro, rc)
 ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET {UPSERT_SET}
 """
 """A round's outcomes in one statement (arrays, one per column): far cheaper than a statement per row. A round has
@@ -165,8 +167,6 @@ class PostgresStore(StoreCore):
     AT_OR_BEFORE = "c.part = e.part AND (e.xid, e.seq) <= (c.xid, c.seq)"
     BODY_TEXT = "convert_from(e.body, 'UTF8')"
     GREATEST = "greatest"
-    DEAD_FROM = "deliveries d JOIN events e ON e.seq = d.event_seq"
-    NO_LIMIT = None
     POSITION = "e.xid::text"
 
     def __init__(self, url: str, partitions: int = DEFAULT_PARTITIONS) -> None:

@@ -4,7 +4,7 @@ processes starting at once agree on one layout.
 Everything lives in its own schema, `actions_1flow`, so the store can share a database with an application's
 tables. The schema's `meta` table records the layout's version and the partition count; a schema of another
 version, or an `actions_1flow` schema without that table (someone else's), is refused with a reason. A schema of
-the layout before (version 1, see `upgrade`) is upgraded in place, with writes held off meanwhile.
+the layouts before (versions 1 and 2, see `upgrade`) is upgraded in place, with writes held off meanwhile.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import psycopg
 from ..records import StoreError
 from .counts import KeptCounts
 from .layout import ADDED, COUNTS, POSTGRES, ddl
-from .upgrade import add_reasons
+from .upgrade import add_reasons, add_replays
 
 SCHEMA = "actions_1flow"
-SCHEMA_VERSION = 2
-UPGRADES_FROM = 1
+SCHEMA_VERSION = 3
+UPGRADES_FROM = (1, 2)
 MIGRATION_LOCK = 0x1F10_0001
 """The advisory lock id held while the layout is checked, created or upgraded (one process at a time)."""
 
@@ -64,9 +64,12 @@ def prepare(conn: psycopg.Connection, where: str, partitions: int, counts: KeptC
             )
         meta: dict[str, str] = dict(conn.execute(f"SELECT key, value FROM {SCHEMA}.meta").fetchall())
         version = int(meta.get("schema_version", "0"))
-        if version == UPGRADES_FROM:
+        if version in UPGRADES_FROM:
             conn.execute(f"SET LOCAL search_path TO {SCHEMA}")
-            _upgrade(conn, counts)
+            if version == 1:
+                _upgrade(conn, counts)
+            add_replays(conn, POSTGRES)
+            conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
         elif version != SCHEMA_VERSION:
             newer = "a newer" if version > SCHEMA_VERSION else "an older"
             raise StoreError(
@@ -96,4 +99,3 @@ def _upgrade(conn: psycopg.Connection, counts: KeptCounts) -> None:
         conn.execute(COUNTED_SLOT)
         counts.backfill_minutes(conn, MINUTE)
     add_reasons(conn, counts)
-    conn.execute("UPDATE meta SET value = %s WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))

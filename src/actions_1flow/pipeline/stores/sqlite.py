@@ -49,7 +49,8 @@ SQLite gives the `-wal` and `-shm` files the main file's permissions."""
 
 _UPSERT_DELIVERY = (
     "INSERT INTO deliveries (event_seq, destination, subscription, status, attempts, first_attempt_at, "
-    "next_attempt_at, updated_at, error, hint, exchange_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "next_attempt_at, updated_at, error, hint, exchange_id, reason, replays, replay_of, replay_config) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     f"ON CONFLICT (event_seq, destination, subscription) DO UPDATE SET {UPSERT_SET}"
 )
 
@@ -100,9 +101,6 @@ class SQLiteStore(StoreCore):
     AT_OR_BEFORE = "e.seq <= c.seq"
     BODY_TEXT = "CAST(e.body AS TEXT)"
     GREATEST = "max"
-    DEAD_FROM = "deliveries d INDEXED BY deliveries_failed JOIN events e ON e.seq = d.event_seq"
-    """Driven by the small failures index, events looked up by position."""
-    NO_LIMIT = -1
     POSITION = "e.seq"
 
     def __init__(self, path: str | Path, integrity_budget: float = QUICK_CHECK_BUDGET_S) -> None:

@@ -1,6 +1,6 @@
 """The SQLite store's layout: created in a new file from `layout`, checked in an existing one, and upgraded in
-place from the layout before it (schema 2, see `upgrade`). The version is the file's `PRAGMA user_version`; a file
-of another version is refused rather than misread."""
+place from the layouts before it (schemas 2 and 3, see `upgrade`). The version is the file's `PRAGMA
+user_version`; a file of another version is refused rather than misread."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 from ..records import StoreError
 from .counts import KeptCounts
 from .layout import ADDED, COUNTS, SQLITE, SUPPRESSIONS, ddl
-from .upgrade import add_reasons
+from .upgrade import add_reasons, add_replays
 
-SCHEMA_VERSION = 3
-UPGRADES_FROM = 2
+SCHEMA_VERSION = 4
+UPGRADES_FROM = (2, 3)
 MINUTE = "(CAST({} AS INTEGER) / 60) * 60"
 """The SQL of `{}`'s minute (for counting rows written before the minutes were kept)."""
 
@@ -28,8 +28,10 @@ def prepare(conn: sqlite3.Connection, path: Path, counts: KeptCounts) -> None:
         if "events" not in tables:
             for statement in _statements(ddl(SQLITE)):
                 conn.execute(statement)
-        elif version == UPGRADES_FROM:
-            _upgrade(conn, tables, counts)
+        elif version in UPGRADES_FROM:
+            if version == 2:
+                _upgrade(conn, tables, counts)
+            add_replays(conn, SQLITE)
         elif version != SCHEMA_VERSION:
             raise StoreError(
                 f"{path} was written by another version of actions-1flow (store schema {version}, this version "

@@ -1,6 +1,11 @@
-"""Upgrading a store written before the filter reason was a column (SQLite schema 2, PostgreSQL schema 1), the
-same way on both backends: the column is added, each filtered row gets the reason its error text said (the text
-those versions wrote: once, here, never read again), and the totals are recounted from the rows, now by reason."""
+"""Upgrading a store in place, the same way on both backends.
+
+- Before the filter reason was a column (SQLite schema 2, PostgreSQL schema 1): the column is added, each filtered
+  row gets the reason its error text said (the text those versions wrote: once, here, never read again), and the
+  totals are recounted from the rows, now by reason.
+- Before backfill and replay (SQLite schema 3, PostgreSQL schema 2): the delivery rows get what a replay records
+  (`replay_of`, `replay_config`), and the store the `imported` keys.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from ..records import FilterReason
 from .counts import KeptCounts
+from .layout import IMPORTED, Backend
 
 REASON_OF_OLD_ROWS = f"""CASE
     WHEN substr(error, 1, 7) = 'consent' THEN '{FilterReason.CONSENT.value}'
@@ -27,3 +33,10 @@ def add_reasons(conn: Any, counts: KeptCounts) -> None:
     conn.execute("ALTER TABLE deliveries ADD COLUMN reason TEXT")
     conn.execute(f"UPDATE deliveries SET reason = {REASON_OF_OLD_ROWS} WHERE status = 'filtered'")
     counts.rebuild_totals(conn)
+
+
+def add_replays(conn: Any, backend: Backend) -> None:
+    """Give `deliveries` the replay columns and the store its `imported` table (within the upgrade's transaction)."""
+    conn.execute("ALTER TABLE deliveries ADD COLUMN replay_of TEXT")
+    conn.execute("ALTER TABLE deliveries ADD COLUMN replay_config TEXT")
+    conn.execute(IMPORTED.ddl(backend))
