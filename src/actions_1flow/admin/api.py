@@ -266,7 +266,7 @@ class AdminAPI:
         try:
             compiled = mapping.compile(dict(mapping_))
         except mapping.MappingValidationError as exc:
-            result["error"] = "\n".join(exc.messages)
+            result["error"] = "\n".join(exc.explained())
         else:
             try:
                 mapped = compiled.apply(event)

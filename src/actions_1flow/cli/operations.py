@@ -3,6 +3,7 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from ..pipeline import DeviceEvent, LogEntry, SQLiteStore, Store, StoreError, op
 from ..pipeline.store import FilterReason
 from ..pipeline.stores.sqlite_integrity import damaged, is_corruption
 from ..service import records
-from ..terminal import escape_controls
+from ..terminal import escape_controls, print_table
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
@@ -42,8 +43,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one ob
 def _open(config: Config) -> Store:
     if config.storage_kind == "sqlite" and not config.storage_path().exists():
         fail(
-            f"no event store at {config.storage_path()}: "
-            f"nothing has been received with this configuration yet (storage: {config.storage})"
+            f"no event store at {config.storage_path()}: nothing has been received with this configuration yet "
+            "(a relative storage path is read from the configuration file's directory)"
         )
     try:
         return open_store(config.storage, partitions=config.pipeline.partitions)
@@ -76,10 +77,6 @@ def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -
         kind = "cloud-mode destinations" if cloud_only else "destinations"
         fail(f"unknown destination {name!r}; the {kind} are: {', '.join(known) or 'none'}")
     return name
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=max(Console().width, 120))
 
 
 def format_age(seconds: float | None) -> str:
@@ -162,7 +159,7 @@ def status_command(config_path: str, as_json: bool) -> None:
             format_age(row["oldest_pending_age_s"]),
             "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
         )
-    _console().print(table)
+    print_table(table)
 
 
 def _filtered(row: dict[str, Any]) -> str:
@@ -223,7 +220,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         return
     now = time.time()
     if reports:
-        _console().print(_device_table(reports, now))
+        print_table(_device_table(reports, now))
     if not entries:
         click.echo(
             "no "
@@ -233,7 +230,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         )
         return
     table = Table(show_lines=True)
-    for name in ("when", "destination · subscription", "messageId", "status", "details"):
+    for name in ("when", "destination · subscription", "event · messageId", "status", "details"):
         table.add_column(name, overflow="fold")
     for e in (row.entry for row in entries):
         status = f"[{_STATUS_STYLE[e.status]}]{e.status}[/]\n{e.attempts} attempt{'s' if e.attempts != 1 else ''}"
@@ -253,11 +250,16 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
             _cell(e.destination, e.subscription or _unsubscribed(e)),
-            _cell(e.message_id, e.event_type or ""),
+            _cell(_event(e.event_type, e.event_name), e.message_id),
             status,
             _cell(*details),
         )
-    _console().print(table)
+    print_table(table)
+
+
+def _event(kind: str | None, name: str | None) -> str:
+    """`track "Order Completed"`, `identify`: what tells one event from another."""
+    return " ".join(filter(None, (kind, json.dumps(name, ensure_ascii=False) if name else None))) or "(no type)"
 
 
 def _unsubscribed(e: LogEntry) -> str:

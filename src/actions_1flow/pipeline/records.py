@@ -157,6 +157,8 @@ class LogEntry:
     replays: int = 0
     reason: FilterReason | None = None
     """Why it is filtered (`filtered` rows only)."""
+    event_name: str | None = None
+    """A track's `event`, a page's or screen's `name` (what tells one event from another in the log)."""
 
 
 @dataclass(frozen=True)
