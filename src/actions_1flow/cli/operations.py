@@ -299,9 +299,7 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
         total = sum(per_destination.values())
         detail = ", ".join(f"{n}: {k:,}" for n, k in per_destination.items() if k)
         if dry_run:
-            click.echo(
-                f"would re-queue {total:,} dead-lettered deliveries ({window})" + (f" — {detail}" if detail else "")
-            )
+            click.echo(f"would re-queue {_dead_letters(total)} ({window})" + (f" — {detail}" if detail else ""))
             return
         if not total:
             click.echo(f"nothing to replay: no dead-lettered deliveries of {window}")
@@ -319,9 +317,13 @@ def replay_command(config_path: str, since: str, until: str | None, destination:
                 store, names, start, end, now, lambda n: progress.update(task, completed=min(n, total))
             )
     click.echo(
-        f"re-queued {done:,} dead-lettered deliveries ({window}) — {detail}; the worker delivers them now with the "
+        f"re-queued {_dead_letters(done)} ({window}) — {detail}; the worker delivers them now with the "
         "configuration it runs with"
     )
+
+
+def _dead_letters(count: int) -> str:
+    return f"{count:,} dead-lettered deliver{'y' if count == 1 else 'ies'}"
 
 
 COMMANDS.extend([status_command, events_command, replay_command])

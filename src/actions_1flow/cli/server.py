@@ -40,8 +40,8 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     from ..app import create_app
     from ..server.connections import limited_protocol
 
+    _logging(log_level)  # first: loading the configuration may warn (a readable file holding a secret)
     config = load_config_or_exit(config_path)
-    _logging(log_level)
     try:
         app = create_app(config, run_worker=not no_worker, reload_on_sighup=True)
     except StoreError as exc:
@@ -109,8 +109,8 @@ def worker_command(config_path: str, log_level: str) -> None:
     """Deliver stored events of the configuration's cloud-mode destinations (no HTTP server)."""
     from ..app import build_worker, open_store
 
+    _logging(log_level)  # first: loading the configuration may warn (a readable file holding a secret)
     config = load_config_or_exit(config_path)
-    _logging(log_level)
     try:
         store = open_store(config)
     except StoreError as exc:

@@ -298,7 +298,7 @@
         h('td', { class: 'mono' }, link),
         h('td', null, badge(item.status), reasonNote(item.reason)),
         h('td', { class: 'num', text: item.attempts }),
-        h('td', { class: 'error-cell' }, item.error ? h('div', { text: item.error }) : null, item.hint ? h('div', { class: 'hint', text: item.hint }) : null))
+        h('td', { class: 'error-cell' }, item.error ? h('div', { class: item.status === 'filtered' ? 'muted' : null, text: item.error }) : null, item.hint ? h('div', { class: 'hint', text: item.hint }) : null))
       tr.addEventListener('click', function (e) { if (e.target.tagName !== 'A') location.assign(link.href) })
       return tr
     }
@@ -600,6 +600,8 @@
     return dl
   }
 
+  var PROSE = { message: true, subscription: true, origin: true }  // report fields that wrap; the rest stay on one line
+
   function reportsTable(items) {
     if (!items || !items.length) return h('p', { class: 'muted', text: 'No reports.' })
     var cols = Object.keys(items[0])
@@ -609,7 +611,7 @@
         return h('tr', null, cols.map(function (c) {
           var v = it[c]
           if (c.slice(-3) === '_at') v = when(v)
-          return h('td', { class: c === 'destination' ? 'name' : null, text: v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : v })
+          return h('td', { class: PROSE[c] ? 'prose' : 'name', text: v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : v })
         }))
       }))))
   }
