@@ -327,7 +327,7 @@ def test_a_relative_storage_path_is_read_from_the_configuration_files_directory(
     assert load_config(Path("team/actions-1flow.yaml")).storage_path() == config_dir / "var" / "actions-1flow.db"
 
 
-def test_env_file_beside_the_configuration_fills_unset_variables(tmp_path, monkeypatch):
+def test_env_file_beside_the_configuration_fills_unset_variables(tmp_path, monkeypatch, caplog):
     path = tmp_path / "actions-1flow.yaml"
     path.write_text("admin: {token: '${T_ADMIN}'}\n", encoding="utf-8")
     env_file = tmp_path / ".env"
@@ -337,6 +337,13 @@ def test_env_file_beside_the_configuration_fills_unset_variables(tmp_path, monke
     assert load_config(path).admin.token.get_secret_value() == "from-the-env-file-0123456789"
     monkeypatch.setenv("T_ADMIN", "from-the-environment-0123456789")  # the environment wins
     assert load_config(path).admin.token.get_secret_value() == "from-the-environment-0123456789"
+    env_file.chmod(0o644)  # it holds secrets by definition: readable by all, it is warned about
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path)
+    assert caplog.messages == [
+        f"{env_file} is readable by every user of this machine (mode 644) and holds the secrets the configuration "
+        f"reads: chmod 600 {env_file}"
+    ]
 
 
 def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):

@@ -178,7 +178,10 @@ def test_the_example_starts_without_a_warning_and_a_literal_key_still_gets_one(t
     shutil.copy(EXAMPLE, tmp_path / "actions-1flow.yaml")
     config = tmp_path / "actions-1flow.yaml"
     config.chmod(0o644)  # as a clone checks it out
-    env = {"ONEFLOW_PROJECT_KEY": "1f_example_key_0123456789"}
+    env = {
+        "ONEFLOW_PROJECT_KEY": "1f_example_key_0123456789",
+        "ACTIONS_1FLOW_ADMIN_TOKEN": "example-admin-token-0123456789",
+    }
 
     def start() -> str:
         port = free_port()

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 
+from rich.cells import cell_len
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -95,7 +96,8 @@ def print_table(table: Table, console: Console | None = None) -> None:
         for header, value in zip(headers[1:], rest, strict=True):
             if _plain(value, console):
                 block.add_row(header, value)
-        console.print(("" if i == 0 else "\n") + _plain(first, console).replace("\n", " · "), style="bold")
+        title = Text(("" if i == 0 else "\n") + _plain(first, console).replace("\n", " · "), style="bold")
+        console.print(title)  # a Text: never read as markup
         console.print(Padding(block, (0, 0, 0, 2), expand=False))
 
 
@@ -104,7 +106,7 @@ def _narrowest(table: Table, console: Console) -> int:
     total = 1 + 3 * len(table.columns)  # borders and one space of padding each side
     for column in table.columns:
         texts = [_plain(column.header, console), *(_plain(c, console) for c in column.cells)]
-        longest = max((len(word) for text in texts for word in text.split()), default=0)
+        longest = max((cell_len(word) for text in texts for word in text.split()), default=0)
         total += min(longest, FOLDED_WIDTH) if column.overflow == "fold" else longest
     return total
 

@@ -281,6 +281,8 @@ def test_login_then_every_page(console, browser_page):
     assert page.locator("#log tbody tr").count() >= 10
     xss_row = page.locator("#log tbody tr", has_text=XSS_ID)
     assert xss_row.count() >= 1
+    ok_cells = page.locator('#log tbody tr[data-message-id="ok-3"] td').all_inner_texts()
+    assert ok_cells[3:6] == ["track", "Order Completed", "ok-3"]  # type, event name, messageId
     shot(page, "events")
     page.select_option("select[name=status]", "dead")
     page.click("#filters button[type=submit]")
@@ -345,6 +347,8 @@ def test_login_then_every_page(console, browser_page):
         mask_secret(US_KEY) in sent.locator("pre.request").inner_text()
         and "200" in sent.locator("pre.response").inner_text()
     )
+    sent_request = json.loads(sent.locator("pre.request").inner_text())
+    assert sent_request["body"]["batch"][0]["event"] == XSS_NAME  # the body as JSON, not an escaped string
     wait_until(lambda: tagged(sandbox, "tester") == [200], 5, "the tester's event at the sandbox")
     shot(page, "tester")
     assert_clean(page)

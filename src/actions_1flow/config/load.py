@@ -235,7 +235,10 @@ def load_config(path: str | Path, env: dict[str, str] | None = None, *, secrets_
     config = parse_config(text, path, env, secrets_optional=secrets_optional)
     written = literal_secrets(yaml.safe_load(text) or {})  # parse_config has read it: valid YAML, a mapping
     if written:
-        warn_if_world_readable(path, f"holds {', '.join(format_path(p) for p in written)} in plain text")
+        plain = ", ".join(format_path(p) for p in written)
+        warn_if_world_readable(
+            path, f"holds {plain} in plain text", ", or take the secrets from the environment (${VAR})"
+        )
     if env_file.is_file():
         warn_if_world_readable(env_file, "holds the secrets the configuration reads")
     return config
@@ -247,7 +250,7 @@ def _env_file_values(path: Path) -> dict[str, str]:
     return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
 
 
-def warn_if_world_readable(path: Path, why: str) -> bool:
+def warn_if_world_readable(path: Path, why: str, alternative: str = "") -> bool:
     """Say so, naming the file and why it matters, when any user of the machine can read a file holding secrets
     (a warning, not a refusal: the machine may have no other users)."""
     try:
@@ -257,11 +260,11 @@ def warn_if_world_readable(path: Path, why: str) -> bool:
     if not mode & stat.S_IROTH:
         return False
     log.warning(
-        "%s is readable by every user of this machine (mode %s) and %s: chmod 600 %s, or take the secrets from the "
-        "environment (${VAR})",
+        "%s is readable by every user of this machine (mode %s) and %s: chmod 600 %s%s",
         path,
         oct(stat.S_IMODE(mode))[2:],
         why,
         path,
+        alternative,
     )
     return True

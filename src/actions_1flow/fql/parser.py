@@ -162,7 +162,9 @@ class _Grammar:
     def unquoted_phrase(self) -> FQLSyntaxError | None:
         """`event = Order Completed`: a bare-word value followed by more words, which only quotes keep together."""
         before = self.tokens[self.index - 2 : self.index]
-        if len(before) < 2 or before[0].kind != OP or before[1].kind not in (WORD, NUMBER):
+        if self.token.kind not in (WORD, NUMBER) or len(before) < 2:
+            return None
+        if before[0].kind != OP or before[1].kind not in (WORD, NUMBER):
             return None
         last = self.index
         while self.tokens[last + 1].kind in (WORD, NUMBER):
