@@ -7,7 +7,7 @@ PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console fuzz clean
+.PHONY: run test check setup python node system bench bench-mapping bench-pipeline bench-scaleout bench-console bench-forward fuzz clean
 
 run: setup
 	$(BIN)/actions-1flow demo
@@ -60,6 +60,7 @@ bench: setup
 	$(BIN)/python benchmarks/pipeline_bench.py
 	$(BIN)/python benchmarks/scaleout_bench.py
 	$(BIN)/python benchmarks/console_bench.py
+	$(BIN)/python benchmarks/forward_bench.py
 
 bench-mapping: setup
 	$(BIN)/python benchmarks/mapping_bench.py
@@ -77,6 +78,10 @@ bench-scaleout: setup
 # calls each. A few minutes, most of it filling the stores; figures in docs/performance.md ("Console queries").
 bench-console: setup
 	$(BIN)/python benchmarks/console_bench.py
+
+# The Segment destination's forwarder against the 1Flow delivery, same run.
+bench-forward: setup
+	$(BIN)/python benchmarks/forward_bench.py
 
 # 1,000,000 generated requests through the ASGI app in-process: counts by status, RSS, failures (exit 1 on any).
 # A 20,000-request slice of the same run is part of `make test` (tests/fuzzing/). Figures in docs/performance.md.

@@ -137,10 +137,11 @@ def bench_ingest(total: int, work: Path) -> dict[str, float]:
     }
 
 
-def prefill(db: Path, total: int) -> None:
+def prefill(db: Path, total: int, destination: str = "oneflow") -> None:
+    """`total` ~300-byte track events in the store at `db`, `destination`'s cursor before the first."""
     store = SQLiteStore(db)
     try:
-        store.ensure_cursor("oneflow").result()
+        store.ensure_cursor(destination).result()
         now = time.time()
         futures = []
         for first in range(0, total, 1000):
@@ -164,34 +165,35 @@ def prefill(db: Path, total: int) -> None:
         store.close()
 
 
+def deliver_prefilled(config: Path, work: Path, db_path: Path, destination: str, total: int) -> dict[str, float]:
+    """Run `actions-1flow worker` on a pre-filled store until `destination`'s cursor has passed all `total` events:
+    events per second from the first recorded outcome to the last, and the worker's CPU seconds."""
+    db = sqlite3.connect(db_path)
+    query = "SELECT seq FROM cursors WHERE destination = ?"
+    with running(WorkerProcess(config, work / "worker.log")) as worker:
+        started = None
+        while True:
+            cursor = db.execute(query, (destination,)).fetchone()[0]
+            if started is None and cursor > 0:
+                started, first = time.perf_counter(), cursor
+            if cursor >= total:
+                break
+            if not worker.alive():
+                raise RuntimeError("worker exited: " + worker.log_text())
+            time.sleep(0.02)
+        seconds = time.perf_counter() - started
+        cpu = cpu_seconds(worker.process.pid)
+    delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
+    assert delivered == total, (delivered, total)
+    return {"events": total - first, "seconds": seconds, "events_per_s": (total - first) / seconds, "worker_cpu_s": cpu}
+
+
 def bench_delivery(total: int, work: Path, batch_size: int) -> dict[str, float]:
     sandbox = SandboxServer(work / "sandbox.log", log_level="warning")
     try:
         config = write_config(work, sandbox.api_url(), batch_size)
         prefill(work / "bench.db", total)
-        db = sqlite3.connect(work / "bench.db")
-        with running(WorkerProcess(config, work / "worker.log")) as worker:
-            started = None
-            while True:
-                cursor = db.execute("SELECT seq FROM cursors WHERE destination = 'oneflow'").fetchone()[0]
-                if started is None and cursor > 0:
-                    started, first = time.perf_counter(), cursor
-                if cursor >= total:
-                    break
-                if not worker.alive():
-                    raise RuntimeError("worker exited: " + worker.log_text())
-                time.sleep(0.02)
-            seconds = time.perf_counter() - started
-            cpu = cpu_seconds(worker.process.pid)
-        delivered = db.execute("SELECT count(*) FROM deliveries WHERE status = 'delivered'").fetchone()[0]
-        assert delivered == total, (delivered, total)
-        return {
-            "events": total - first,
-            "seconds": seconds,
-            "events_per_s": (total - first) / seconds,
-            "worker_cpu_s": cpu,
-            "batch_size": batch_size,
-        }
+        return {**deliver_prefilled(config, work, work / "bench.db", "oneflow", total), "batch_size": batch_size}
     finally:
         sandbox.stop()
 

@@ -51,6 +51,10 @@ class Action:
     default_subscription: str | None = None
     platform: Literal["web", "cloud"] = "web"
     hidden: bool = False
+    has_perform_batch: bool = False
+    """Segment's action has `performBatch` (many events in one request)."""
+    addition: bool = False
+    """Ours, not in the vendor's definition: listed under `additions.actionsAdded`, runnable like the others."""
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -67,7 +71,7 @@ class Action:
             "platform": self.platform,
             "defaultSubscription": self.default_subscription,
             "hidden": self.hidden,
-            "hasPerformBatch": False,
+            "hasPerformBatch": self.has_perform_batch,
             "syncMode": None,
             "hooks": None,
             "dynamicFields": None,
@@ -83,6 +87,9 @@ class Preset:
     mapping: Mapping[str, Any]
     type: Literal["automatic", "optional"] = "automatic"
     """Segment's `automatic` (run by `subscriptions: presets`), or our `optional` (run only when listed)."""
+    addition: bool = False
+    """An automatic preset of ours, not in the vendor's definition: run by `subscriptions: presets`, listed under
+    `additions.presetsAdded`."""
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -141,6 +148,7 @@ class Destination:
     slug: str
     mode: Literal["cloud", "device"]
     description: str
+    """Ours, shown by `definition` and the console."""
     settings_model: type[DestinationSettings]
     """The one declaration of the settings: validates the configuration, describes the definition."""
     actions: Mapping[str, Action]
@@ -158,6 +166,8 @@ class Destination:
     """`create_client(settings, **options)`: the HTTP client of cloud mode (None: no cloud mode)."""
     device: DevicePlugin | None = None
     """The browser plugin of device mode (None: no device mode)."""
+    described_in_metadata: bool = True
+    """Whether Segment's `metadata.json` has a top-level `description` (its cloud destinations' have none)."""
 
     @property
     def settings(self) -> dict[str, Field]:
@@ -190,21 +200,26 @@ class Destination:
         return f"/sdk/{self.slug}/{ident}/{device.sdk_file}", upstream
 
     def metadata(self) -> dict[str, Any]:
-        """Segment's `metadata.json` shape for this destination, plus our `additions`."""
+        """Segment's `metadata.json` shape for this destination (a top-level `description` only where Segment's has
+        one), plus our `additions`: the destination names its own settings there, the kit our actions and presets."""
+        ours = {slug: action.metadata() for slug, action in self.actions.items() if action.addition}
+        added_presets = [p.metadata() for p in self.presets if p.addition]
         return {
             "slug": self.slug,
             "name": self.name,
             "mode": self.mode,
-            "description": self.description,
+            **({"description": self.description} if self.described_in_metadata else {}),
             "authentication": {
                 "scheme": "custom",
                 "fields": {key: setting_metadata(f) for key, f in self.settings.items()},
             },
             "audienceConfig": None,
-            "actions": {slug: action.metadata() for slug, action in self.actions.items()},
-            "presets": [preset.metadata() for preset in self.presets],
+            "actions": {slug: action.metadata() for slug, action in self.actions.items() if not action.addition},
+            "presets": [preset.metadata() for preset in self.presets if not preset.addition],
             "additions": {
                 **self.additions,
+                **({"actionsAdded": ours} if ours else {}),
+                **({"presetsAdded": added_presets} if added_presets else {}),
                 **({"optionalPresets": [p.metadata() for p in self.optional_presets]} if self.optional_presets else {}),
             },
         }

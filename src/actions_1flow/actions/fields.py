@@ -67,6 +67,8 @@ class Field:
     """A JSON Schema `format` for the value (`uri`, `email`, …); types datetime, password and text set their own."""
     advanced: bool = False
     """Ours: an expert override, hidden from the basic settings."""
+    hidden: bool = False
+    """Segment's `unsafe_hidden`: filled by its default, not shown for editing (listed as `hidden: true`)."""
 
     def __post_init__(self) -> None:
         if self.type not in FIELD_TYPES:
@@ -173,7 +175,7 @@ def field_metadata(f: Field) -> dict[str, Any]:
         "category": None,
         "depends_on": None,
         "readOnly": None,
-        "hidden": None,
+        "hidden": True if f.hidden else None,
         "minimum": f.minimum,
         "maximum": f.maximum,
         "defaultObjectUI": f.default_object_ui,

@@ -8,6 +8,7 @@ errors come in the same order with the same wording: `The root value is missing 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,15 @@ from ..jsvalues import MISSING
 from .dates import is_date_like
 
 COERCIBLE = frozenset({"string", "number", "integer", "boolean", "null", "array"})
-KNOWN_FORMATS = {"date-like": is_date_like, "password": None, "text": None}
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s]*")
+
+
+def is_uri(value: str) -> bool:
+    """ajv-formats' `uri`, as far as it matters here: a scheme, a colon, and no whitespace."""
+    return _URI.fullmatch(value) is not None
+
+
+KNOWN_FORMATS = {"date-like": is_date_like, "password": None, "text": None, "uri": is_uri}
 """Formats our fields produce; None means any string is valid."""
 
 

@@ -287,7 +287,7 @@ def definition_command(type_: str | None, as_json: bool) -> None:
         return
     additions = meta["additions"]
     click.echo(f"{meta['name']} (slug {meta['slug']}; modes: {', '.join(destination.modes)})")
-    click.echo(meta["description"])
+    click.echo(destination.description)
     click.echo("\nSettings:")
     for key, f in meta["authentication"]["fields"].items():
         notes = [f["type"]]
@@ -303,10 +303,10 @@ def definition_command(type_: str | None, as_json: bool) -> None:
             notes.append("choices " + ", ".join(c["value"] if isinstance(c, dict) else c for c in f["choices"]))
         click.echo(f"  {key} ({'; '.join(notes)}): {f['description']}")
     click.echo("\nActions:")
-    for slug, action in meta["actions"].items():
-        click.echo(
-            f"  {slug} — {action['title']}: {action['description']} Default trigger: {action['defaultSubscription']}"
-        )
+    ours = additions.get("actionsAdded", {})
+    for slug, action in {**meta["actions"], **ours}.items():
+        title = action["title"] + (" (ours)" if slug in ours else "")
+        click.echo(f"  {slug} — {title}: {action['description']} Default trigger: {action['defaultSubscription']}")
         for key, f in action["fields"].items():
             notes = [f["type"]] + (["required"] if f["required"] else [])
             default = f" ← {dumps(f['default']).decode()}" if f["default"] is not None else ""
@@ -314,6 +314,12 @@ def definition_command(type_: str | None, as_json: bool) -> None:
     click.echo("\nPresets (automatic):")
     for preset in meta["presets"]:
         click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
+    if not meta["presets"]:
+        click.echo("  none in Segment's definition")
+    if additions.get("presetsAdded"):
+        click.echo("\nPresets (automatic, ours):")
+        for preset in additions["presetsAdded"]:
+            click.echo(f"  {preset['name']}: {preset['subscribe']} → {preset['partnerAction']}")
     if additions.get("optionalPresets"):
         click.echo("\nOptional presets (ours; run only when listed under subscriptions, see definition --json):")
         for preset in additions["optionalPresets"]:
@@ -321,8 +327,9 @@ def definition_command(type_: str | None, as_json: bool) -> None:
     if additions.get("regions"):
         click.echo("\nRegions:")
         for name, region in additions["regions"].items():
-            if region["documented"]:
-                click.echo(f"  {name}: API {region['apiBaseUrl']}, SDK {region['sdkUrl']}")
+            if region.get("documented", True):
+                sdk = f", SDK {region['sdkUrl']}" if region.get("sdkUrl") else ""
+                click.echo(f"  {name}: API {region['apiBaseUrl']}{sdk}")
             else:
                 click.echo(
                     f"  {name}: no endpoint documented by {destination.vendor} — "

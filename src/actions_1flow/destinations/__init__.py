@@ -3,5 +3,7 @@ plugin) and one line in `REGISTRY`."""
 
 from ..actions import Registry
 from .oneflow.definition import ONEFLOW
+from .segment.definition import SEGMENT
+from .webhook.definition import WEBHOOK
 
-REGISTRY = Registry([ONEFLOW])
+REGISTRY = Registry([ONEFLOW, WEBHOOK, SEGMENT])

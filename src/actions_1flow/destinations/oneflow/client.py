@@ -7,25 +7,17 @@ and resends each. Each outcome carries the exchange with the Project API Key mas
 
 from __future__ import annotations
 
-import time
-from http import HTTPStatus
-
 import httpx
-import orjson
 from pydantic import SecretStr
 
 from ... import __version__
-from ...actions.client import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
-from ...actions.outcomes import Exchange, Outcome, OutcomeKind, classify, not_sent, parse_retry_after
-from ...secrets import mask_secret, redact, secret_value
+from ...actions.batching import send_groups
+from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.outcomes import Outcome, OutcomeKind
+from ...secrets import mask_secret, secret_value
 from . import wire
 from .wire import Message
 
-DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
-DEFAULT_MAX_CONNECTIONS = 20
-KEEPALIVE_EXPIRY_SECONDS = 30.0
-MAX_SUMMARY_REQUEST_CHARS = 64 * 1024
-MAX_SUMMARY_RESPONSE_CHARS = 4 * 1024
 USER_AGENT = f"actions-1flow/{__version__}"
 
 SPLIT_STATUSES = frozenset({400, 413})
@@ -38,47 +30,12 @@ HINT_PAYLOAD = "1Flow rejected the message's content; see the response"
 HINT_TRANSIENT = "1Flow or the network failed temporarily; retry later"
 
 
-def _hint(status: int) -> str | None:
-    if status == 401:
-        return HINT_API_KEY
-    if status == 404:
-        return HINT_REGION
-    if status == 413:
-        return HINT_TOO_LARGE
-    if status == 429:
-        return HINT_RATE
-    if status == 400:
-        return HINT_PAYLOAD
-    if classify(status) is OutcomeKind.RETRYABLE:
-        return HINT_TRANSIENT
-    return None
+_hint = hints(
+    {401: HINT_API_KEY, 404: HINT_REGION, 413: HINT_TOO_LARGE, 429: HINT_RATE, 400: HINT_PAYLOAD}, HINT_TRANSIENT
+)
 
 
-def _phrase(status: int) -> str:
-    try:
-        return f"{status} {HTTPStatus(status).phrase}"
-    except ValueError:
-        return str(status)
-
-
-def _error_detail(body: bytes) -> str | None:
-    """The server's own explanation from a JSON error body (`error` or `message`), if any."""
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if isinstance(data, dict):
-        for key in ("error", "message", "reason"):
-            if isinstance(data.get(key), str) and data[key]:
-                return data[key]
-    return None
-
-
-def _clip(text: str, limit: int, total: int) -> str:
-    return text if len(text) <= limit else f"{text[:limit]}… ({total} bytes in all)"
-
-
-class OneFlowClient:
+class OneFlowClient(PooledClient):
     """Pooled keep-alive connections to one 1Flow endpoint with one Project API Key.
 
     Use as `async with OneFlowClient(key, base_url) as client:`; `transport` lets tests run against the in-process
@@ -91,21 +48,11 @@ class OneFlowClient:
         base_url: str,
         *,
         timeout: float | httpx.Timeout = DEFAULT_TIMEOUT,
-        max_connections: int = DEFAULT_MAX_CONNECTIONS,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
+        super().__init__(timeout=timeout, transport=transport)
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self.base_url = base_url.rstrip("/")
-        self._timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
-        self._http = httpx.AsyncClient(
-            timeout=self._timeout,
-            limits=httpx.Limits(
-                max_connections=max_connections,
-                max_keepalive_connections=max_connections,
-                keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
-            ),
-            transport=transport,
-        )
 
     @property
     def endpoint(self) -> str:
@@ -113,15 +60,6 @@ class OneFlowClient:
 
     def __repr__(self) -> str:
         return f"OneFlowClient(base_url={self.base_url!r}, api_key={mask_secret(self._key)!r})"
-
-    async def __aenter__(self) -> OneFlowClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
 
     async def send(self, message: Message) -> Outcome:
         """`POST /identify` or `/track` with one message."""
@@ -145,27 +83,18 @@ class OneFlowClient:
                 outcomes.append(self._oversize(message, size))
             else:
                 sendable.append(message)
-        groups = wire.pack_batches(sendable)
-        for index, group in enumerate(groups):
-            sent = await self._send_group(group, stop_on_retryable)
-            outcomes.extend(sent)
-            failed = next((o for o in sent if o.retryable), None)
-            if stop_on_retryable and failed is not None:
-                rest = tuple(m for g in groups[index + 1 :] for m in g)
-                if rest:
-                    outcomes.append(not_sent(rest, failed))
-                break
+        outcomes.extend(
+            await send_groups(
+                wire.pack_batches(sendable),
+                self._post_group,
+                split_on=SPLIT_STATUSES,
+                stop_on_retryable=stop_on_retryable,
+            )
+        )
         return outcomes
 
-    async def _send_group(self, group: list[Message], stop_on_retryable: bool = False) -> list[Outcome]:
-        outcome = await self._post(wire.PATHS["batch"], wire.batch_body(group), tuple(group))
-        if outcome.status in SPLIT_STATUSES and len(group) > 1:
-            middle = len(group) // 2
-            first = await self._send_group(group[:middle], stop_on_retryable)
-            if stop_on_retryable and any(o.retryable for o in first):
-                return [*first, not_sent(tuple(group[middle:]), next(o for o in first if o.retryable))]
-            return [*first, *await self._send_group(group[middle:], stop_on_retryable)]
-        return [outcome]
+    async def _post_group(self, group: list[Message]) -> Outcome:
+        return await self._post(wire.PATHS["batch"], wire.batch_body(group), tuple(group))
 
     def _oversize(self, message: Message, size: int) -> Outcome:
         return Outcome(
@@ -179,61 +108,17 @@ class OneFlowClient:
         )
 
     async def _post(self, path: str, body: bytes, messages: tuple[Message, ...]) -> Outcome:
-        url = self.base_url + path
         key = secret_value(self._key)
-        headers = {
-            wire.API_KEY_HEADER: key,
-            "content-type": wire.CONTENT_TYPE,
-            "user-agent": USER_AGENT,
-        }
-        shown_headers = {**headers, wire.API_KEY_HEADER: mask_secret(self._key)}
-        shown_body = redact(_clip(body.decode("utf-8", "replace"), MAX_SUMMARY_REQUEST_CHARS, len(body)), key)
-        started = time.perf_counter()
-        try:
-            response = await self._http.post(url, content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            return self._failed(messages, url, shown_headers, shown_body, started, f"timed out ({type(exc).__name__})")
-        except (httpx.TransportError, OSError) as exc:
-            detail = str(exc) or type(exc).__name__
-            return self._failed(messages, url, shown_headers, shown_body, started, f"connection error: {detail}")
-        elapsed = (time.perf_counter() - started) * 1000
-        status = response.status_code
-        content = response.content
-        exchange = Exchange(
+        headers = {wire.API_KEY_HEADER: key, "content-type": wire.CONTENT_TYPE, "user-agent": USER_AGENT}
+        return await send_request(
+            self._http,
             "POST",
-            url,
-            shown_headers,
-            shown_body,
-            status=status,
-            response_headers=dict(response.headers),
-            response_body=redact(
-                _clip(content.decode("utf-8", "replace"), MAX_SUMMARY_RESPONSE_CHARS, len(content)), key
-            ),
-            elapsed_ms=elapsed,
+            self.base_url + path,
+            body=body,
+            headers=headers,
+            shown_headers={**headers, wire.API_KEY_HEADER: mask_secret(self._key)},
+            messages=messages,
+            hint=_hint,
+            transient_hint=HINT_TRANSIENT,
+            secrets=(key,),
         )
-        kind = classify(status)
-        explained = _error_detail(content) if kind is not OutcomeKind.DELIVERED else None
-        phrase = _phrase(status)
-        reason = phrase + (f": {redact(explained, key)}" if explained and not phrase.endswith(explained) else "")
-        retry_after = parse_retry_after(response.headers.get("retry-after")) if kind is OutcomeKind.RETRYABLE else None
-        return Outcome(
-            kind,
-            messages,
-            status=status,
-            reason=reason,
-            hint=None if kind is OutcomeKind.DELIVERED else _hint(status),
-            retry_after=retry_after,
-            exchange=exchange,
-        )
-
-    def _failed(
-        self,
-        messages: tuple[Message, ...],
-        url: str,
-        headers: dict[str, str],
-        body: str,
-        started: float,
-        error: str,
-    ) -> Outcome:
-        exchange = Exchange("POST", url, headers, body, elapsed_ms=(time.perf_counter() - started) * 1000, error=error)
-        return Outcome(OutcomeKind.RETRYABLE, messages, reason=error, hint=HINT_TRANSIENT, exchange=exchange)

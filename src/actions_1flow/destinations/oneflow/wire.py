@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, Literal
 
+from ...actions.batching import pack
 from ...jsvalues import dumps
 
 API_KEY_HEADER = "api_key"
@@ -108,20 +109,7 @@ def pack_batches(messages: list[Message], limit: int = MAX_BATCH_BYTES) -> list[
 
     A message that alone exceeds the limit gets a group of its own (the caller refuses it before this point).
     """
-    groups: list[list[Message]] = []
-    current: list[Message] = []
-    size = len(_BATCH_OPEN) + len(_BATCH_CLOSE)
-    for message in messages:
-        item = len(message.batch_item) + (1 if current else 0)
-        if current and size + item > limit:
-            groups.append(current)
-            current, size = [], len(_BATCH_OPEN) + len(_BATCH_CLOSE)
-            item = len(message.batch_item)
-        current.append(message)
-        size += item
-    if current:
-        groups.append(current)
-    return groups
+    return pack(messages, lambda m: len(m.batch_item), max_bytes=limit, overhead=len(_BATCH_OPEN) + len(_BATCH_CLOSE))
 
 
 def iso_timestamp(value: Any) -> str | None:

@@ -1,0 +1,1 @@
+"""Webhooks (Actions): Segment's `send` action to any HTTP endpoint, signed with `sharedSecret` (`X-Signature`)."""
