@@ -136,7 +136,7 @@ def test_events_lists_newest_first_with_filters(filled):
     assert m2["response"].startswith("401") and m2["type"] == "track"
     limited = invoke("events", "--config", str(filled), "--limit", "2", "--json").stdout.splitlines()
     assert len(limited) == 2
-    table = invoke("events", "--config", str(filled), "--failed").stdout
+    table = invoke("events", "--config", str(filled), "--failed", env={"COLUMNS": "200"}).stdout
     assert "check the Project API Key" in table and "next in" in table and "m4" in table
     assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
     assert (
