@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -187,7 +188,10 @@ def test_structure_errors_name_the_key():
     )
     paths = {path: reason for _, path, reason in found}
     assert paths["destinations[0].mode"] == "Input should be 'device' or 'cloud'"
-    assert paths["destinations[0].settings.regoin"] == "is not a known key here"
+    assert paths["destinations[0].settings.regoin"] == (
+        "is not a known key here; did you mean region? "
+        "(the keys here: projectApiKey, region, apiBaseUrl, sdkUrl, loadTimeoutMs, sdkProxy)"
+    )
 
 
 def test_semantic_errors_are_all_reported_together():
@@ -263,20 +267,83 @@ def test_engine_problems_are_reported_even_when_the_structure_is_invalid():
     ]
 
 
-def test_a_world_readable_config_gets_a_warning_naming_it(tmp_path, caplog):
+def test_a_world_readable_config_holding_a_secret_gets_a_warning_naming_it(tmp_path, caplog):
     path = tmp_path / "actions-1flow.yaml"
-    path.write_text("sources: [{name: web, write_key: wk_secret_web}]\n", encoding="utf-8")
+    literal = (
+        "sources: [{name: web, write_key: wk_secret_web}]\n"
+        "destinations: [{name: d, mode: cloud, settings: {projectApiKey: k_literal_0123456789}}]\n"
+    )
+    path.write_text(literal, encoding="utf-8")
     path.chmod(0o644)
     with caplog.at_level(logging.WARNING, "actions_1flow.config"):
         load_config(path)
     [message] = caplog.messages
-    assert str(path) in message and "mode 644" in message and f"chmod 600 {path}" in message
-    assert "wk_secret_web" not in message
+    assert message == (
+        f"{path} is readable by every user of this machine (mode 644) and holds "
+        f"destinations[0].settings.projectApiKey in plain text: chmod 600 {path}, or take the secrets from the "
+        "environment (${VAR})"
+    )
     caplog.clear()
     path.chmod(0o640)  # the group may read it (the operator's choice), other users may not
     with caplog.at_level(logging.WARNING, "actions_1flow.config"):
         load_config(path)
     assert caplog.messages == []
+
+
+def test_a_world_readable_config_of_env_references_and_write_keys_is_not_warned_about(tmp_path, caplog):
+    """Write keys are in every page that loads analytics.js; `${VAR}` references hold nothing: nothing to do."""
+    path = tmp_path / "actions-1flow.yaml"
+    path.write_text(
+        "storage: postgresql://app:${PGPASS}@db.internal/events\n"
+        "admin: {token: '${ADMIN_TOKEN}'}\n"
+        "sources: [{name: web, write_key: wk_public_web}]\n"
+        "destinations: [{name: d, mode: cloud, settings: {projectApiKey: '${KEY}'}}]\n",
+        encoding="utf-8",
+    )
+    path.chmod(0o644)
+    env = {"PGPASS": "pw", "ADMIN_TOKEN": "a" * 32, "KEY": "k_0123456789abcdef"}
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path, env)
+    assert caplog.messages == []
+    path.write_text(path.read_text().replace("${PGPASS}", "hunter2-password"), encoding="utf-8")
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path, env)
+    [message] = caplog.messages
+    assert "holds storage in plain text" in message and "hunter2" not in message
+
+
+def test_a_relative_storage_path_is_read_from_the_configuration_files_directory(tmp_path, monkeypatch):
+    config_dir = tmp_path / "team"
+    config_dir.mkdir()
+    path = config_dir / "actions-1flow.yaml"
+    path.write_text("storage: sqlite:///var/events.db\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # anywhere else
+    config = load_config(path)
+    assert config.storage_path() == config_dir / "var" / "events.db"
+    assert config.storage == f"sqlite:///{config_dir}/var/events.db"
+    path.write_text("storage: sqlite:////srv/events.db\n", encoding="utf-8")  # four slashes: absolute
+    assert load_config(path).storage_path() == Path("/srv/events.db")
+    path.write_text("{}\n", encoding="utf-8")  # the default store is next to the file too
+    assert load_config(Path("team/actions-1flow.yaml")).storage_path() == config_dir / "var" / "actions-1flow.db"
+
+
+def test_env_file_beside_the_configuration_fills_unset_variables(tmp_path, monkeypatch, caplog):
+    path = tmp_path / "actions-1flow.yaml"
+    path.write_text("admin: {token: '${T_ADMIN}'}\n", encoding="utf-8")
+    env_file = tmp_path / ".env"
+    env_file.write_text("# made by actions-1flow init\nT_ADMIN=from-the-env-file-0123456789\n", encoding="utf-8")
+    env_file.chmod(0o600)
+    monkeypatch.delenv("T_ADMIN", raising=False)
+    assert load_config(path).admin.token.get_secret_value() == "from-the-env-file-0123456789"
+    monkeypatch.setenv("T_ADMIN", "from-the-environment-0123456789")  # the environment wins
+    assert load_config(path).admin.token.get_secret_value() == "from-the-environment-0123456789"
+    env_file.chmod(0o644)  # it holds secrets by definition: readable by all, it is warned about
+    with caplog.at_level(logging.WARNING, "actions_1flow.config"):
+        load_config(path)
+    assert caplog.messages == [
+        f"{env_file} is readable by every user of this machine (mode 644) and holds the secrets the configuration "
+        f"reads: chmod 600 {env_file}"
+    ]
 
 
 def test_secrets_optional_only_forgives_unset_destination_settings(tmp_path):

@@ -125,7 +125,23 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium
             ]
             wait_until(lambda: page.inner_text("#deliveries").count("delivered") >= 2, page, "deliveries on the page")
             deliveries = page.inner_text("#deliveries")
-            assert "Track Event · track" in deliveries and "Identify User · identify" in deliveries
+            assert "Track Event · track \u201cDemo Pressed\u201d · 1flow-cloud" in deliveries  # the event's name
+            assert "Identify User · identify · 1flow-cloud" in deliveries
+            # The snippet's automatic page call: expected, so "not sent" and why, not a grey "filtered".
+            page_row = page.locator("#deliveries li", has_text="· page · ")
+            assert page_row.inner_text().endswith(
+                "not sent · no subscription · page · 1flow-cloud — no subscription "
+                "takes it (the presets send track and identify)"
+            )
+            assert page_row.locator(".note").count() == 1 and page.locator("#deliveries .problem").count() == 0
+            assert page.locator('header a[href="/console"]').count() == 1
+            # Half a laptop screen: the three columns become one, nothing scrolls sideways.
+            page.set_viewport_size({"width": 800, "height": 900})
+            assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") == 0
+            lefts = page.evaluate(
+                "[...document.querySelectorAll('main > section')].map(s => s.getBoundingClientRect().left)"
+            )
+            assert len(lefts) == 3 and len(set(lefts)) == 1
             overview = httpx.get(
                 f"{server_url}/admin/api/v1/overview",
                 headers={"Authorization": f"Bearer {console.group(2)}"},
@@ -160,7 +176,7 @@ def test_the_demo_page_shows_a_track_reaching_1flow_both_ways(tmp_path, chromium
     out = demo.rest()
     assert status == 0, out
     assert out.rstrip().endswith("Stopped the server and the sandbox."), out
-    assert "Traceback" not in out
+    assert "Traceback" not in out and "WARNING" not in out  # `make run` starts without a warning
     for url in (server_url, sandbox_url):
         with pytest.raises(httpx.TransportError):
             httpx.get(url, timeout=2)

@@ -9,7 +9,9 @@ MOBILE = EXAMPLE.with_name("mobile.yaml")
 
 
 def test_example_configuration_loads_and_routes_as_documented():
-    config = load_config(EXAMPLE, env={"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000"})
+    config = load_config(
+        EXAMPLE, env={"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000", "ACTIONS_1FLOW_ADMIN_TOKEN": "t" * 32}
+    )
     web, server = config.destinations
     assert (web.mode, server.mode) == ("device", "cloud")
     assert [c.name for c in web.compiled] == ["Track Event", "Identify User"]
@@ -25,13 +27,15 @@ def test_example_configuration_loads_and_routes_as_documented():
     assert big.mapping.apply(order) == {"event_name": "Big order (EUR)", "userId": "u1", "properties": {"total": 120}}
     assert config.pipeline.retry_window == 4 * 3600 and config.pipeline.dedup_window == 24 * 3600
     assert server.privacy.drop == ["context.ip"] and server.consent is None and web.consent is None
+    assert config.admin is not None  # the console is on
 
 
 def test_the_examples_commented_consent_block_loads_once_uncommented():
     text = EXAMPLE.read_text(encoding="utf-8")
     assert "    # consent: " in text and "    # privacy: " in text
     text = text.replace("    # consent: ", "    consent: ").replace("    # privacy: ", "    privacy: ")
-    web = parse_config(text, EXAMPLE, env={"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000"}).destinations[0]
+    env = {"ONEFLOW_PROJECT_KEY": "1f_live_example_key_0000", "ACTIONS_1FLOW_ADMIN_TOKEN": "t" * 32}
+    web = parse_config(text, EXAMPLE, env=env).destinations[0]
     assert web.consent is not None and (web.consent.categories, web.consent.missing) == (["C0002"], "deny")
     assert web.privacy.drop == ["traits.email"]
 

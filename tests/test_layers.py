@@ -21,6 +21,7 @@ RANKS = {
     "actions_1flow.privacy": 0,
     "actions_1flow.telemetry": 0,
     "actions_1flow.times": 0,
+    "actions_1flow.suggest": 0,
     "actions_1flow.request_text": 0,
     "actions_1flow.fql": 1,
     "actions_1flow.mapping": 1,
@@ -29,7 +30,6 @@ RANKS = {
     "actions_1flow.destinations": 3,
     "actions_1flow.sandbox": 3,
     "actions_1flow.config": 4,
-    "actions_1flow.key_hygiene": 4,
     "actions_1flow.pipeline": 5,
     "actions_1flow.service": 6,
     "actions_1flow.server": 7,
@@ -47,10 +47,10 @@ EXEMPT = {
     "actions_1flow.destinations": "the registry line",
     "actions_1flow.cli.demo": "runs the 1Flow sandbox and a 1Flow demo by nature",
     "actions_1flow.cli.sandbox": "runs the 1Flow sandbox by nature",
+    "actions_1flow.cli.init": "writes a starter 1Flow configuration by nature",
 }
 GENERIC_LAYERS = (
     "actions_1flow.config",
-    "actions_1flow.key_hygiene",
     "actions_1flow.pipeline",
     "actions_1flow.service",
     "actions_1flow.server",

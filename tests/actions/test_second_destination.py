@@ -246,7 +246,7 @@ destinations:
     assert reasons["destinations[0].settings.token"] == (
         'token is missing: the Test Hook Token is required (e.g. token: "${HOOK_TOKEN}")'
     )
-    assert reasons["destinations[0].settings.extra"] == "is not a known key here"
+    assert reasons["destinations[0].settings.extra"] == "is not a known key here (the keys here: url, token)"
     assert reasons["destinations[2].type"].startswith(
         "unknown destination type 'nope'; this server has 1flow, webhook, segment, test-hook"
     )

@@ -30,7 +30,7 @@ def event(i: int) -> dict:
     return {"type": "track", "event": "Load", "userId": f"u{i % 7}", "messageId": f"load-{time.time_ns()}-{i}"}
 
 
-async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_sandbox):
+async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_sandbox, caplog):
     path = write_config(tmp_path, f"sqlite:///{tmp_path}/r.db", live_sandbox.api_url())
     app = AppClient(path, run_worker=True)
     async with app as client:
@@ -53,6 +53,11 @@ async def test_reload_swaps_write_keys_and_refuses_a_bad_file(tmp_path, live_san
         assert r.status_code == 400 and r.json()["ok"] is False
         (message,) = [p for p in r.json()["problems"] if "subscribe" in p]
         assert message.startswith(f"{path}:") and "destinations[0].subscriptions[0].subscribe: invalid FQL" in message
+        # The log shows the problem as lines of its own (a record's own line breaks would be escaped to `\n`).
+        logged = [r.getMessage() for r in caplog.records if r.name == "actions_1flow.admin"]
+        start = logged.index("configuration reload refused; keeping the running one:")
+        assert logged[start + 1] == f"  {message}" and all("\n" not in line for line in logged)
+        assert logged[start + 3].strip() == "^"  # the caret under the FQL, on its own line
         assert (
             await client.post("/v1/track", json={"event": "Still", "userId": "n2"}, auth=("wk_new_source", ""))
         ).status_code == 200

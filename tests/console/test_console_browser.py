@@ -274,6 +274,8 @@ def test_login_then_every_page(console, browser_page):
     assert xss_row.count() >= 1
     assert page.locator("#log thead th").nth(3).inner_text() == "Source"  # where each event came from
     assert page.locator("#log tbody tr").first.locator("td").nth(3).inner_text() == "web"
+    ok_cells = page.locator('#log tbody tr[data-message-id="ok-3"] td').all_inner_texts()
+    assert ok_cells[4:7] == ["track", "Order Completed", "ok-3"]  # type, event name, messageId
     shot(page, "events")
     page.select_option("select[name=status]", "dead")
     page.click("#filters button[type=submit]")
@@ -338,6 +340,9 @@ def test_login_then_every_page(console, browser_page):
         mask_secret(US_KEY) in sent.locator("pre.request").inner_text()
         and "200" in sent.locator("pre.response").inner_text()
     )
+    sent_request = json.loads(sent.locator("pre.request").inner_text())
+    body = sent_request["body"]  # the body as JSON, not an escaped string
+    assert isinstance(body, dict) and body.get("batch", [body])[0]["event"] == XSS_NAME
     wait_until(lambda: tagged(sandbox, "tester") == [200], 5, "the tester's event at the sandbox")
     shot(page, "tester")
     assert_clean(page)
@@ -436,6 +441,78 @@ def test_login_then_every_page(console, browser_page):
     page.wait_for_url("**/console/login**")
     page.goto("/console/events")
     assert "/console/login" in page.url
+
+
+LAYOUT = """() => {
+  const page = document.documentElement
+  const header = document.querySelector('header.top')
+  const nav = header && header.querySelector('nav')
+  const inside = (inner, outer) => inner.top >= outer.top && inner.bottom <= outer.bottom &&
+    inner.left >= outer.left && inner.right <= outer.right
+  // Each word's width is the sum of the widths of a Range's client rects around it (its pieces, if it was broken
+  // over lines); the cell's width is its content box. A cell narrower than a word of its own is listed.
+  const narrow = []
+  for (const cell of document.querySelectorAll('td, th')) {
+    const style = getComputedStyle(cell)
+    const width = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight)
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT)
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      if (node.parentElement.closest('pre')) continue  // code scrolls inside its own box
+      for (const match of node.data.matchAll(/\\S+/g)) {
+        const range = document.createRange()
+        range.setStart(node, match.index)
+        range.setEnd(node, match.index + match[0].length)
+        const wordWidth = [...range.getClientRects()].reduce((sum, r) => sum + r.width, 0)
+        if (wordWidth > width + 0.5) narrow.push([match[0], Math.round(wordWidth), Math.round(width)])
+      }
+    }
+  }
+  return {
+    overflow: page.scrollWidth - page.clientWidth,
+    navInHeader: !nav || inside(nav.getBoundingClientRect(), header.getBoundingClientRect()),
+    cells: document.querySelectorAll('td, th').length,
+    narrow,
+  }
+}"""
+"""What a narrow window breaks: the document scrolling sideways, the nav falling out of the header, and a table
+cell narrower than one of its words (a word's width measured with a Range around it, whole or in pieces)."""
+
+CONSOLE_PAGES = {
+    "overview": ("/console", "#chart[data-ready] canvas"),
+    "events": ("/console/events", 'body[data-loaded="events"]'),
+    "event": ("/console/events/ok-3?source=web", 'body[data-loaded="event"]'),
+    "tester": ("/console/tester", 'article.result[data-subscription="Track Event"]'),
+    "mappings": ("/console/mappings", ".trigger-result .badge"),
+    "destinations": ("/console/destinations", 'body[data-loaded="destinations"]'),
+    "replay": ("/console/replay", "#replay-form"),
+}
+
+
+@pytest.mark.parametrize("width", [800, 1366])
+def test_every_console_page_fits_the_window(console, chromium, width):
+    """At 800 px (half a laptop screen) and 1366 px: no page scrolls sideways, the nav stays in the header, and
+    no table cell is narrower than its longest word (wide tables scroll inside their own box)."""
+    server, _, _ = console
+    context = chromium.new_context(viewport={"width": width, "height": 900}, base_url=server.url)
+    page = context.new_page()
+    try:
+        page.goto("/console/login")
+        assert page.evaluate(LAYOUT)["overflow"] == 0
+        log_in(page)
+        measured = {}
+        for name, (path, ready) in CONSOLE_PAGES.items():
+            page.goto(path)
+            page.wait_for_selector(ready)
+            measured[name] = page.evaluate(LAYOUT)
+            if width == 800:
+                shot(page, f"narrow-{name}")
+        for name, found in measured.items():
+            assert found["overflow"] == 0, (name, found)
+            assert found["navInHeader"], name
+            assert found["narrow"] == [], (name, found["narrow"])
+        assert measured["events"]["cells"] >= 9 * 10 and measured["event"]["cells"] > 0  # tables were measured
+    finally:
+        context.close()
 
 
 def test_the_console_on_postgresql(chromium, pg_url, live_sandbox, tmp_path):

@@ -205,7 +205,7 @@ def test_signed_deliveries_retry_after_dead_letter_and_replay(tmp_path, receiver
         # Fixed on the receiver's side: replay delivers it once; a second replay has nothing to do.
         receiver.rejecting = False
         first = invoke("replay", "--config", str(config), "--since", "1h")
-        assert first.exit_code == 0 and "re-queued 1 dead-lettered deliveries" in first.stdout, first.stdout
+        assert first.exit_code == 0 and "re-queued 1 dead-lettered delivery " in first.stdout, first.stdout
         wait_until(lambda: len(receiver.at("/reject", 200)) == 1, 20, "the replayed refund")
         second = invoke("replay", "--config", str(config), "--since", "1h")
         assert "nothing to replay" in second.stdout

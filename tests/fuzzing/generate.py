@@ -55,6 +55,7 @@ ENDPOINTS = [
 OTHER_PATHS = [
     "/",
     "/health",
+    "/favicon.ico",
     "/v1/",
     "/v1/x",
     "/v1/track/",

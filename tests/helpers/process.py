@@ -29,12 +29,19 @@ def cli_command() -> list[str]:
 class CliProcess:
     """`actions-1flow ARGS…` in a subprocess; its stdout and stderr are appended to `log_path`."""
 
-    def __init__(self, args: list[str], log_path: Path) -> None:
+    def __init__(
+        self, args: list[str], log_path: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+    ) -> None:
+        """`cwd`: the working directory (this one when None); `env`: variables set on top of this environment."""
         self.args = args
         self.log_path = log_path
         self._log = open(log_path, "ab")
         self.process = subprocess.Popen(
-            [*cli_command(), *args], stdout=self._log, stderr=subprocess.STDOUT, env={**os.environ}
+            [*cli_command(), *args],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
 
     def alive(self) -> bool:

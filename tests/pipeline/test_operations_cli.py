@@ -4,6 +4,7 @@ on both backends (`storage_url` is parametrized over SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import UTC, datetime
 
@@ -98,9 +99,27 @@ def test_status_json_and_table(filled):
     assert 55 <= a["oldest_pending_age_s"] <= 600 and 0 < a["next_retry_in_s"] <= 30
     b = rows["b"]
     assert (b["delivered"], b["pending"]) == (0, 5) and b["oldest_pending_age_s"] >= 7200 - 5
-    table = invoke("status", "--config", str(filled)).stdout
+    table = invoke("status", "--config", str(filled), env={"COLUMNS": "150"}).stdout  # room for the table
     for text in ("destination", "dead-lettered", "oldest pending", "next retry", "2h", "in "):
         assert text in table
+
+
+def test_status_and_events_fit_80_columns(filled):
+    """`COLUMNS=80`: one block per row instead of a table squeezed letter by letter; no line longer than 80."""
+    filled, _ = filled
+    status = invoke("status", "--config", str(filled), env={"COLUMNS": "80"}).stdout
+    events = invoke("events", "--config", str(filled), env={"COLUMNS": "80"}).stdout
+    for out in (status, events):
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+    status, events = (re.sub(r" +$", "", out, flags=re.M) for out in (status, events))  # cells are padded
+    assert re.search(r"^a\n  received +5\n  filtered +1\n +no match 1\n  delivered +1\n", status, re.M), status
+    assert re.search(r"^  dead-lettered +2$", status, re.M) and re.search(r"^  next retry +in \d+s$", status, re.M)
+    # Each delivery: when, then its fields by name, the event's name and messageId whole.
+    assert re.search(r"^  event · messageId +track \"E\"\n +m1$", events, re.M), events
+    assert re.search(r"^  status +dead\n +1 attempt$", events, re.M), events
+    assert re.search(r"^  event · messageId +page\n +m3$", events, re.M), events  # a page without a name
+    wide = invoke("events", "--config", str(filled), env={"COLUMNS": "160"}).stdout
+    assert "┃ event · messageId" in wide  # a table when it fits
 
 
 def test_events_lists_newest_first_with_filters(filled):
@@ -117,7 +136,7 @@ def test_events_lists_newest_first_with_filters(filled):
     assert m2["response"].startswith("401") and m2["type"] == "track"
     limited = invoke("events", "--config", str(filled), "--limit", "2", "--json").stdout.splitlines()
     assert len(limited) == 2
-    table = invoke("events", "--config", str(filled), "--failed").stdout
+    table = invoke("events", "--config", str(filled), "--failed", env={"COLUMNS": "200"}).stdout
     assert "check the Project API Key" in table and "next in" in table and "m4" in table
     assert "****6789" in table  # `[api_key: …]` is shown as text, not swallowed as rich markup
     assert "from web" in table and all(e["source"] == "web" for e in entries)  # where each event came from
@@ -187,7 +206,7 @@ def test_replay_window_destination_dry_run_and_twice(filled, storage_url):
     dry = invoke("replay", "--config", str(filled), "--since", "3h", "--dry-run")
     assert "would re-queue 2 dead-lettered deliveries" in dry.stdout and "a: 2" in dry.stdout
     window = invoke("replay", "--config", str(filled), "--since", iso, "--dry-run")
-    assert "would re-queue 1 dead-lettered deliveries" in window.stdout  # m5 only: m2 was received 2 h ago
+    assert "would re-queue 1 dead-lettered delivery " in window.stdout  # m5 only: m2 was received 2 h ago
     assert (
         "would re-queue 0"
         in invoke("replay", "--config", str(filled), "--since", "3h", "--destination", "b", "--dry-run").stdout

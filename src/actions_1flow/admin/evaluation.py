@@ -218,7 +218,7 @@ def preview(
     try:
         compiled = mapping.compile(dict(mapping_))
     except mapping.MappingValidationError as exc:
-        result["error"] = "\n".join(exc.messages)
+        result["error"] = "\n".join(exc.explained())
         return trigger, result
     try:
         mapped = compiled.apply(event)

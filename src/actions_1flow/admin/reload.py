@@ -70,7 +70,7 @@ class Reloader:
         try:
             new = await asyncio.to_thread(self._load, file)
         except ConfigError as exc:
-            log.error("configuration reload refused; keeping the running one:\n%s", exc)
+            _log_refusal(str(exc).splitlines())
             return ReloadResult(False, str(exc).splitlines())
         refused = []
         if new.storage != old.storage:
@@ -88,7 +88,7 @@ class Reloader:
             refused.append(ConfigProblem(("admin",), "turning the console on or off needs a restart"))
         if refused:
             problems = _problems(file, refused)
-            log.error("configuration reload refused; keeping the running one:\n%s", "\n".join(problems))
+            _log_refusal(problems)
             return ReloadResult(False, problems)
         restart = [
             name
@@ -124,3 +124,10 @@ class Reloader:
         state.origins = origins
         for commit in prepared:
             commit()
+
+
+def _log_refusal(problems: list[str]) -> None:
+    """One log record per line (the log escapes line breaks inside a record, so each problem gets its own)."""
+    log.error("configuration reload refused; keeping the running one:")
+    for line in problems:
+        log.error("  %s", line)

@@ -33,6 +33,7 @@ from ..request_text import RequestTextGuard
 from ..server.demo import demo_routes
 from ..server.device_mode import device_mode_routes
 from ..server.errors import EXCEPTION_HANDLERS
+from ..server.favicon import favicon_routes
 from ..server.ratelimit import RateLimiter
 from ..server.readiness import health, ready
 from ..server.sdk_proxy import SdkProxy
@@ -117,6 +118,7 @@ def create_app(
     routes = [
         Route("/health", health),
         Route("/ready", ready),
+        *favicon_routes(),
         *device_mode_routes(state, sdk_proxy),
         *demo_routes(state),
     ]
@@ -156,7 +158,7 @@ def create_app(
     app.state.evaluator = evaluator
     if separate:
         admin_app = Starlette(
-            routes=[Route("/health", health), *admin_routes, *metrics],
+            routes=[Route("/health", health), *favicon_routes(), *admin_routes, *metrics],
             middleware=[text_only, Middleware(AdminGate, enabled=lambda: state.config.admin is not None)],
             exception_handlers=EXCEPTION_HANDLERS,
         )

@@ -14,9 +14,9 @@ def main() -> None:
 
 
 def _register() -> None:
-    from . import backfill, demo, destination, engine, migrate, operations, privacy, sandbox, server
+    from . import backfill, demo, destination, engine, init, migrate, operations, privacy, sandbox, server
 
-    for module in (engine, destination, sandbox, server, operations, backfill, privacy, migrate, demo):
+    for module in (init, engine, destination, sandbox, server, operations, backfill, privacy, migrate, demo):
         for command in module.COMMANDS:
             main.add_command(command)
 

@@ -72,7 +72,7 @@ def map_command(mapping_file, event_file) -> None:
         payload = transform(*documents)
     except MappingValidationError as error:
         click.echo("invalid mapping:", err=True)
-        for message in error.messages:
+        for message in error.explained():
             click.echo(f"  {message}", err=True)
         raise SystemExit(2) from None
     except MappingError as error:

@@ -3,6 +3,7 @@ re-delivering dead letters. They read (and, for `replay`, update) the store of a
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from ..config import Config
 from ..pipeline import DeviceEvent, LogEntry, Store, StoreError, open_store, queries
 from ..pipeline.store import REPLAYABLE, FilterReason
 from ..service import records
-from ..terminal import escape_controls, json_line
+from ..terminal import escape_controls, json_line, print_table
 from .common import fail, load_config_or_exit
 
 COMMANDS: list[click.Command] = []
@@ -39,8 +40,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="JSON (one ob
 def _open(config: Config) -> Store:
     if config.storage_kind == "sqlite" and not config.storage_path().exists():
         fail(
-            f"no event store at {config.storage_path()}: "
-            f"nothing has been received with this configuration yet (storage: {config.storage})"
+            f"no event store at {config.storage_path()}: nothing has been received with this configuration yet "
+            "(a relative storage path is read from the configuration file's directory)"
         )
     try:
         return open_store(config.storage, partitions=config.pipeline.partitions)
@@ -66,10 +67,6 @@ def _destination(config: Config, name: str | None, *, cloud_only: bool = True) -
         kind = "cloud-mode destinations" if cloud_only else "destinations"
         fail(f"unknown destination {name!r}; the {kind} are: {', '.join(known) or 'none'}")
     return name
-
-
-def _console() -> Console:
-    return Console(highlight=False, soft_wrap=False, width=max(Console().width, 120))
 
 
 def format_age(seconds: float | None) -> str:
@@ -152,7 +149,7 @@ def status_command(config_path: str, as_json: bool) -> None:
             format_age(row["oldest_pending_age_s"]),
             "" if row["next_retry_in_s"] is None else "in " + format_age(row["next_retry_in_s"]),
         )
-    _console().print(table)
+    print_table(table)
 
 
 def _filtered(row: dict[str, Any]) -> str:
@@ -213,7 +210,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         return
     now = time.time()
     if reports:
-        _console().print(_device_table(reports, now))
+        print_table(_device_table(reports, now))
     if not entries:
         click.echo(
             "no "
@@ -223,7 +220,7 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         )
         return
     table = Table(show_lines=True)
-    for name in ("when", "destination · subscription", "messageId", "status", "details"):
+    for name in ("when", "destination · subscription", "event · messageId", "status", "details"):
         table.add_column(name, overflow="fold")
     for row in entries:
         e = row.entry
@@ -244,11 +241,16 @@ def events_command(config_path: str, failed: bool, limit: int, destination: str 
         table.add_row(  # everything but the status is data: control characters escaped, never read as markup
             Text(f"{_when(e.updated_at)}\n{format_age(now - e.updated_at)} ago"),
             _cell(e.destination, e.subscription or _unsubscribed(e)),
-            _cell(e.message_id, e.event_type or "", f"from {row.source}"),
+            _cell(_event(e.event_type, e.event_name), e.message_id, f"from {row.source}"),
             status,
             _cell(*details),
         )
-    _console().print(table)
+    print_table(table)
+
+
+def _event(kind: str | None, name: str | None) -> str:
+    """`track "Order Completed"`, `identify`: what tells one event from another."""
+    return " ".join(filter(None, (kind, json.dumps(name, ensure_ascii=False) if name else None))) or "(no type)"
 
 
 def _unsubscribed(e: LogEntry) -> str:
@@ -316,7 +318,7 @@ def replay_command(
         )
         if dry_run:
             click.echo(
-                f"would re-queue {total:,} {kinds} deliveries ({window})" + (f" — {detail}" if detail else "") + skipped
+                f"would re-queue {_deliveries(total, kinds)} ({window})" + (f" — {detail}" if detail else "") + skipped
             )
             return
         if not total:
@@ -333,9 +335,13 @@ def replay_command(
             task = progress.add_task("replay", total=total)
             done = queries.replay(store, names, what, lambda n: progress.update(task, completed=min(n, total)))
     click.echo(
-        f"re-queued {done:,} {kinds} deliveries ({window}) — {detail}{skipped}; the worker sends them now with the "
+        f"re-queued {_deliveries(done, kinds)} ({window}) — {detail}{skipped}; the worker sends them now with the "
         "configuration it runs with, each logged as a replay of what it was"
     )
+
+
+def _deliveries(count: int, kinds: str) -> str:
+    return f"{count:,} {kinds} deliver{'y' if count == 1 else 'ies'}"
 
 
 COMMANDS.extend([status_command, events_command, replay_command])

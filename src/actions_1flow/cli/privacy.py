@@ -13,9 +13,9 @@ from rich.text import Text
 from ..pipeline import PurgeResult, Store
 from ..pipeline.store import SubjectKind
 from ..pipeline.suppression import REFRESH_S, SETTLE_S
-from ..terminal import json_line
+from ..terminal import json_line, print_table
 from .common import fail, load_config_or_exit
-from .operations import _console, _open, _when, config_option, json_option, store_errors
+from .operations import _open, _when, config_option, json_option, store_errors
 
 COMMANDS: list[click.Command] = []
 
@@ -143,7 +143,7 @@ def _list(config_path: str, as_json: bool) -> None:
         table.add_column(name, justify="right" if name == "dropped at ingest" else "left")
     for s in rows:
         table.add_row(s.kind, Text(s.value), _when(s.created_at), f"{s.dropped:,}")
-    _console().print(table)
+    print_table(table)
 
 
 COMMANDS.extend([suppress_command, unsuppress_command, suppressions_command])

@@ -12,7 +12,6 @@ from typing import Any
 import click
 
 from ..admin import exposure_warning
-from ..key_hygiene import log_key_warnings
 from ..pipeline import StoreError
 from ..terminal import install_safe_logging
 from .common import fail, load_config_or_exit
@@ -42,9 +41,8 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     from ..app import create_app
     from ..server.connections import limited_protocol
 
+    _logging(log_level)  # first: loading the configuration may warn (a readable file holding a secret)
     config = load_config_or_exit(config_path)
-    _logging(log_level)
-    log_key_warnings(config)
     exposed = exposure_warning(
         host or config.server.host, config.admin.listen_address() if config.admin else None, config.admin is not None
     )
@@ -55,6 +53,13 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     except StoreError as exc:
         fail(str(exc))
     tls = config.server.tls
+    scheme = "https" if tls else "http"
+    bound = host or config.server.host, config.server.port if port is None else port
+    store = app.state.server.store.description
+    click.echo(f"actions-1flow on {scheme}://{_authority(*bound)}, events stored in {store}")
+    if config.admin is not None:
+        console_at = config.admin.listen_address() or bound
+        click.echo(f"console: {scheme}://{_authority(*console_at)}/console (log in with the admin token)")
     limits = config.server
     common = {
         "log_level": log_level,
@@ -92,6 +97,10 @@ def serve_command(config_path: str, host: str | None, port: int | None, no_worke
     asyncio.run(_serve_both(uvicorn.Server(main), uvicorn.Server(admin)))
 
 
+def _authority(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 async def _serve_both(main: Any, admin: Any) -> None:
     """The public server and the console/admin server in one process; either stopping stops the other (the public
     one, which runs the app's lifespan and the worker, shuts down last)."""
@@ -112,9 +121,8 @@ def worker_command(config_path: str, log_level: str) -> None:
     """Deliver stored events of the configuration's cloud-mode destinations (no HTTP server)."""
     from ..app import build_worker, open_store
 
+    _logging(log_level)  # first: loading the configuration may warn (a readable file holding a secret)
     config = load_config_or_exit(config_path)
-    _logging(log_level)
-    log_key_warnings(config)
     try:
         store = open_store(config)
     except StoreError as exc:
@@ -128,7 +136,9 @@ def worker_command(config_path: str, log_level: str) -> None:
                 loop.add_signal_handler(sig, stop.set)
         worker = build_worker(config, store)
         await worker.start()
-        click.echo(f"worker for {len(worker.destinations)} cloud destination(s) on {store.description}", err=True)
+        count = len(worker.destinations)
+        destinations = f"{count} cloud destination{'s' if count != 1 else ''}"
+        click.echo(f"worker for {destinations}, events stored in {store.description}")
         try:
             await stop.wait()
         finally:

@@ -7,7 +7,7 @@ written, `checks` what only the engines can judge, `resolved` what the rest of t
 from ..secrets import redact_url
 from ..times import parse_duration
 from .errors import ConfigError, ConfigProblem, format_path
-from .load import load_config, parse_config, unset_secret, warn_if_world_readable
+from .load import ENV_FILE, load_config, parse_config, unset_secret, warn_if_world_readable
 from .model import (
     DEFAULT_STORAGE,
     POSTGRES_SCHEMES,
@@ -30,6 +30,7 @@ from .resolved import Config, DestinationConfig
 
 __all__ = [
     "DEFAULT_STORAGE",
+    "ENV_FILE",
     "POSTGRES_SCHEMES",
     "SQLITE_PREFIX",
     "AdminConfig",

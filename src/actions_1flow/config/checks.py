@@ -5,16 +5,19 @@ model and its own checks, names refer to what exists, and device-mode mappings a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from .. import fql, mapping
 from ..actions import CompiledSubscription, DestinationSettings
 from ..destinations import REGISTRY
 from ..ingest.webhooks import BATCH_KEY, WebhookMapping
 from ..mapping.nested import invalid_transform_applies
+from ..secrets import url_secrets
+from ..suggest import did_you_mean
 from .errors import ConfigProblem, Path_
 from .model import ConfigSpec, DestinationSpec
 from .resolved import Config
@@ -31,13 +34,42 @@ def structure_problems(error: ValidationError) -> list[ConfigProblem]:
         loc: Path_ = tuple(item["loc"])
         # A union (`presets` or a list) reports under its member names; show the key the user wrote.
         loc = tuple(p for p in loc if not (isinstance(p, str) and (p.startswith("literal[") or p.startswith("list["))))
-        problems.append(
-            ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
-        )
+        problems.append(ConfigProblem(loc, _reason(item, _model_at(ConfigSpec, loc[:-1]))))
     unique: dict[tuple[Path_, str], ConfigProblem] = {}
     for p in problems:
         unique.setdefault((p.path, p.reason), p)
     return list(unique.values())
+
+
+def _reason(item: Any, model: type[BaseModel] | None) -> str:
+    """A pydantic error in the user's words; an unknown key gets the closest known one and the keys allowed."""
+    reason = _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, "))
+    if item["type"] == "extra_forbidden" and model is not None and item["loc"]:
+        keys = [field.alias or name for name, field in model.model_fields.items()]
+        hint = did_you_mean(str(item["loc"][-1]), keys)
+        reason += f"; {hint}" if hint else ""
+        reason += f" (the keys here: {', '.join(keys)})"
+    return reason
+
+
+def _model_at(model: type[BaseModel], loc: Path_) -> type[BaseModel] | None:
+    """The section model at a key path of `model` (list indexes skipped), None when the path leaves the models."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = next((f for name, f in model.model_fields.items() if (f.alias or name) == part), None)
+        found = _model_in(field.annotation) if field is not None else None
+        if found is None:
+            return None
+        model = found
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model an annotation holds (`X`, `X | None`, `list[X]`, `Literal[…] | list[X]`)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return next((m for m in map(_model_in, get_args(annotation)) if m is not None), None)
 
 
 def _liquid_paths(value: Any, path: Path_) -> Iterator[Path_]:
@@ -76,7 +108,7 @@ def _engine_problems(where: Path_, subscribe: Any, mapping_: Any, mode: Any) -> 
         try:
             mapping.validate(mapping_)
         except mapping.MappingValidationError as exc:
-            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.messages)
+            problems.extend(ConfigProblem((*where, "mapping"), message) for message in exc.explained())
         else:
             if mode == "device":
                 problems.extend(_nested_apply_problems((*where, "mapping"), mapping_))
@@ -139,7 +171,7 @@ def _setting_problem(model: type[DestinationSettings], base: Path_, item: Any) -
         if info["example"]:
             reason += f" (e.g. {key}: {info['example']})"
         return ConfigProblem(loc, reason)
-    return ConfigProblem(loc, _PYDANTIC_REASONS.get(item["type"], item["msg"].removeprefix("Value error, ")))
+    return ConfigProblem(loc, _reason(item, model if len(item["loc"]) == 1 else None))
 
 
 def check_destination(
@@ -261,3 +293,36 @@ def device_conflicts(config: Config) -> list[ConfigProblem]:
                     )
                 )
     return problems
+
+
+_REFERENCE = re.compile(r"\$\{[^}]*\}")
+
+
+def literal_secrets(raw: dict[str, Any]) -> list[Path_]:
+    """Where the file as written holds a secret itself rather than a `${VAR}` reference: the admin token, each
+    destination's secret settings (1Flow: projectApiKey), a password in the storage URL. Write keys are not
+    counted: every page that loads analytics.js shows its source's, and they only let events in."""
+
+    def literal(value: Any) -> bool:
+        return isinstance(value, str) and bool(_REFERENCE.sub("", value).strip())
+
+    found: list[Path_] = []
+    admin = raw.get("admin")
+    if isinstance(admin, dict) and literal(admin.get("token")):
+        found.append(("admin", "token"))
+    storage = raw.get("storage")
+    if isinstance(storage, str) and any(map(literal, url_secrets(storage))):
+        found.append(("storage",))
+    destinations = raw.get("destinations")
+    for i, dest in enumerate(destinations if isinstance(destinations, list) else []):
+        if not isinstance(dest, dict) or not isinstance(dest.get("settings"), dict):
+            continue
+        settings, kind = dest["settings"], dest.get("type", REGISTRY.default.type)
+        if not isinstance(kind, str) or kind not in REGISTRY:
+            continue
+        found.extend(
+            ("destinations", i, "settings", key)
+            for key in REGISTRY.get(kind).secret_settings
+            if literal(settings.get(key))
+        )
+    return found

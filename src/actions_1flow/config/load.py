@@ -13,19 +13,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dotenv import dotenv_values
 from pydantic import ValidationError
 
 from .checks import (
     check_destination,
     device_conflicts,
+    literal_secrets,
     raw_engine_problems,
     settings_problems,
     structure_problems,
     webhook_problems,
     write_key_clashes,
 )
-from .errors import ConfigError, ConfigProblem, Path_
-from .model import ConfigSpec
+from .errors import ConfigError, ConfigProblem, Path_, format_path
+from .model import MAKE_TOKEN, SQLITE_PREFIX, ConfigSpec
 from .resolved import Config, DestinationConfig
 
 log = logging.getLogger("actions_1flow.config")
@@ -58,7 +60,10 @@ def _interpolate(
                 return default
             if secrets_optional and _is_destination_setting(path):
                 return unset_secret(name)
-            problems.append(ConfigProblem(path, f"environment variable {name} is not set"))
+            reason = f"environment variable {name} is not set"
+            if path == ("admin", "token"):
+                reason += f" (the console's password: {MAKE_TOKEN}, or let `actions-1flow init` make one)"
+            problems.append(ConfigProblem(path, reason))
             return ""
 
         return _ENV.sub(substitute, value)
@@ -97,6 +102,38 @@ def _line_for(lines: dict[Path_, int], path: Path_) -> int | None:
     return None
 
 
+_YAML_FIXES = (
+    (
+        "mapping values are not allowed here",
+        "this line is indented further than the key above it (or a value holds "
+        "': ', which needs quotes): line it up with the keys beside it",
+    ),
+    (
+        "expected <block end>",
+        "this line is indented less than the lines above it and lines up with none of them: "
+        "indent it exactly as far as the keys beside it",
+    ),
+    ("found character '\\t'", "YAML indents with spaces, not tabs"),
+    ("could not find expected ':'", "a key needs a colon and a space after it (key: value)"),
+)
+"""What PyYAML's most common complaints mean in a configuration, and what to do."""
+
+
+def _yaml_problem(exc: yaml.YAMLError, text: str) -> ConfigProblem:
+    """Invalid YAML, shown at its line with a caret under the column and, when PyYAML's words are a known
+    complaint, what to change instead of them."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    mark = getattr(exc, "problem_mark", None)
+    fix = next((fix for known, fix in _YAML_FIXES if problem.startswith(known)), problem)
+    if mark is None:
+        return ConfigProblem((), f"invalid YAML: {fix}")
+    lines = text.splitlines()
+    shown = lines[mark.line].replace("\t", " ") if mark.line < len(lines) else ""
+    return ConfigProblem(
+        (), f"invalid YAML (column {mark.column + 1}): {fix}\n{shown}\n{' ' * mark.column}^", mark.line + 1
+    )
+
+
 def parse_config(
     text: str, file: str | Path = "<config>", env: dict[str, str] | None = None, *, secrets_optional: bool = False
 ) -> Config:
@@ -109,9 +146,7 @@ def parse_config(
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        reason = f"invalid YAML: {getattr(exc, 'problem', None) or exc}"
-        raise ConfigError(file, [ConfigProblem((), reason, mark.line + 1 if mark else None)]) from None
+        raise ConfigError(file, [_yaml_problem(exc, text)]) from None
     lines = _lines(node)
     if raw is None:
         raw = {}
@@ -135,17 +170,17 @@ def _resolve(data: dict[str, Any], problems: list[ConfigProblem], file: Path) ->
     structure elsewhere is invalid, and the engines' verdicts likewise."""
     spec: ConfigSpec | None = None
     settings_found, valid_settings = settings_problems(data)
+    unset = {p.path for p in problems}  # an unset variable already explains an empty value there
     try:
         spec = ConfigSpec.model_validate(data)
     except ValidationError as exc:
-        problems.extend(structure_problems(exc))
+        problems.extend(p for p in structure_problems(exc) if p.path not in unset)
     problems.extend(settings_found)
     if spec is None or settings_found:
         problems.extend(raw_engine_problems(data))
         return None
     source_names = {s.name for s in spec.sources}
     seen: set[str] = set()
-    unset = {p.path for p in problems}  # an unset variable already explains an empty value there
     problems.extend(write_key_clashes(spec))
     problems.extend(webhook_problems(spec))
     if spec.server.demo is not None and spec.server.demo not in source_names:
@@ -166,27 +201,60 @@ def _resolve(data: dict[str, Any], problems: list[ConfigProblem], file: Path) ->
         destinations.append(
             DestinationConfig(dest.model_copy(update={"settings_input": {}}), valid_settings[i], compiled)
         )
-    config = Config(spec.model_copy(update={"destinations": [d.spec for d in destinations]}), destinations, file)
+    update = {"destinations": [d.spec for d in destinations], "storage": storage_beside(spec.storage, file)}
+    config = Config(spec.model_copy(update=update), destinations, file)
     problems.extend(device_conflicts(config))
     return config
 
 
+def storage_beside(storage: str, file: Path) -> str:
+    """`storage` with a relative SQLite path made absolute against the configuration file's directory, so the
+    store is the same whichever directory a command runs in (`sqlite:///var/x.db` next to the file,
+    `sqlite:////srv/x.db` absolute); PostgreSQL URLs as they are."""
+    if not storage.startswith(SQLITE_PREFIX):
+        return storage
+    path = Path(storage[len(SQLITE_PREFIX) :])
+    return storage if path.is_absolute() else SQLITE_PREFIX + str(file.absolute().parent / path)
+
+
+ENV_FILE = ".env"
+"""Read beside the configuration file for `${VAR}` values the environment lacks (Docker Compose's convention):
+where `actions-1flow init` keeps the admin token and the Project API Key, out of the configuration."""
+
+
 def load_config(path: str | Path, env: dict[str, str] | None = None, *, secrets_optional: bool = False) -> Config:
-    """Read and validate a configuration file (see `parse_config`, also for `secrets_optional`); warn when every
-    user may read it."""
+    """Read and validate a configuration file (see `parse_config`, also for `secrets_optional`). Without `env`,
+    `${VAR}` reads the environment, then `.env` beside the file. Warns when any user of the machine may read a
+    file that holds a secret."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [ConfigProblem((), f"cannot read the file: {exc.strerror or exc}")]) from None
+    env_file = path.parent / ENV_FILE
+    if env is None:
+        env = {**_env_file_values(env_file), **os.environ}
     config = parse_config(text, path, env, secrets_optional=secrets_optional)
-    warn_if_world_readable(path)
+    written = literal_secrets(yaml.safe_load(text) or {})  # parse_config has read it: valid YAML, a mapping
+    if written:
+        plain = ", ".join(format_path(p) for p in written)
+        warn_if_world_readable(
+            path, f"holds {plain} in plain text", ", or take the secrets from the environment (${VAR})"
+        )
+    if env_file.is_file():
+        warn_if_world_readable(env_file, "holds the secrets the configuration reads")
     return config
 
 
-def warn_if_world_readable(path: Path) -> bool:
-    """A configuration holds write keys and may hold Project API Keys: say so, naming the file, when any user of
-    the machine can read it (a warning, not a refusal: keys taken from `${ENV}` may make it harmless)."""
+def _env_file_values(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return {k: v for k, v in dotenv_values(path, interpolate=False).items() if v is not None}
+
+
+def warn_if_world_readable(path: Path, why: str, alternative: str = "") -> bool:
+    """Say so, naming the file and why it matters, when any user of the machine can read a file holding secrets
+    (a warning, not a refusal: the machine may have no other users)."""
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -194,10 +262,11 @@ def warn_if_world_readable(path: Path) -> bool:
     if not mode & stat.S_IROTH:
         return False
     log.warning(
-        "%s is readable by every user of this machine (mode %s) and may hold secrets (write keys, Project API Keys): "
-        "chmod 600 %s",
+        "%s is readable by every user of this machine (mode %s) and %s: chmod 600 %s%s",
         path,
         oct(stat.S_IMODE(mode))[2:],
+        why,
         path,
+        alternative,
     )
     return True

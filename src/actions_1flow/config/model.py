@@ -308,19 +308,34 @@ class PipelineConfig(_Model):
     they would reorder users' events). More partitions let more workers share one destination."""
 
 
+MIN_TOKEN_LENGTH = 16
+MAKE_TOKEN = 'make one with  python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+"""How to make an admin token, in the messages that ask for one."""
+
 _LISTEN = re.compile(r"^(?P<host>\[[0-9A-Fa-f:.]+\]|[^:\s\[\]]+):(?P<port>\d{1,5})$")
 
 
 class AdminConfig(_Model):
     """The operator console and the admin API (`/console`, `/admin/api/v1/`); off (404) without this section."""
 
-    token: SecretStr = Field(min_length=16)
+    token: SecretStr
     """What an operator types at `/console/login` and what `Authorization: Bearer` carries (`${ENV}` it)."""
     listen: str | None = None
     """`host:port`: serve the console and admin API there only (a second server in the same process); the public
     port then answers 404 for them."""
     session_ttl: Duration = Field(12 * 3600.0, gt=0)
     """How long a console session lasts after logging in."""
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, value: SecretStr) -> SecretStr:
+        length = len(value.get_secret_value())
+        if length < MIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"the admin token is {'empty' if not length else f'{length} characters long'}; it guards the console "
+                f"and the admin API, so it needs at least {MIN_TOKEN_LENGTH} characters: {MAKE_TOKEN}"
+            )
+        return value
 
     @field_validator("listen")
     @classmethod

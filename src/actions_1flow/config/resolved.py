@@ -139,7 +139,7 @@ class Config:
         return "postgresql" if self.storage.startswith(POSTGRES_SCHEMES) else "sqlite"
 
     def storage_path(self) -> Path:
-        """The SQLite file (`sqlite:///var/x.db` is relative to the working directory, `sqlite:////abs` absolute)."""
+        """The SQLite file, absolute (`load` resolved a relative one against the configuration file's directory)."""
         if self.storage_kind != "sqlite":
             raise ValueError(f"storage is not an SQLite file: {redact_url(self.storage)}")
         return Path(self.storage[len(SQLITE_PREFIX) :])

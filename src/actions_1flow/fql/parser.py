@@ -155,7 +155,23 @@ class _Grammar:
                 return elements
             if token.kind == WORD and token.value in ("AND", "OR", "And", "Or"):
                 raise self.fail(f"connectives are lowercase: write '{token.value.lower()}'", token.start)
-            raise self.fail(f"expected 'and', 'or' or the end, found {_show(token)}", token.start)
+            raise self.unquoted_phrase() or self.fail(
+                f"expected 'and', 'or' or the end, found {_show(token)}", token.start
+            )
+
+    def unquoted_phrase(self) -> FQLSyntaxError | None:
+        """`event = Order Completed`: a bare-word value followed by more words, which only quotes keep together."""
+        before = self.tokens[self.index - 2 : self.index]
+        if self.token.kind not in (WORD, NUMBER) or len(before) < 2:
+            return None
+        if before[0].kind != OP or before[1].kind not in (WORD, NUMBER):
+            return None
+        last = self.index
+        while self.tokens[last + 1].kind in (WORD, NUMBER):
+            last += 1
+        end = self.tokens[last].start + len(self.tokens[last].text)
+        phrase = self.text[before[1].start : end]
+        return self.fail(f'strings need double quotes: write "{clip(phrase)}"', before[1].start)
 
     def item(self, opened: Token | None, previous: _Element | None) -> _Element:
         token = self.token

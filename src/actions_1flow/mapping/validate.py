@@ -8,10 +8,12 @@ looked into): those fail, if at all, only when the mapping runs.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from ..jsvalues import MISSING, json_stringify, object_keys, real_type_of, to_lower_case, utf16_length
+from ..suggest import did_you_mean
 from .errors import MappingValidationError
 
 MAX_PATTERN_LENGTH = 10
@@ -272,4 +274,13 @@ def check(mapping: Any) -> None:
     try:
         validate_value(mapping)
     except _Invalid as e:
-        raise MappingValidationError(e.messages) from None
+        raise MappingValidationError(e.messages, [_hint(m) for m in e.messages]) from None
+
+
+_UNKNOWN_DIRECTIVE = re.compile(r" has an invalid directive: (@.*)\.$")
+
+
+def _hint(message: str) -> str:
+    """Ours, beside Segment's message: the directive a mistyped one most resembles."""
+    match = _UNKNOWN_DIRECTIVE.search(message)
+    return did_you_mean(match.group(1), _DIRECTIVES) if match else ""

@@ -185,6 +185,8 @@ class LogEntry:
     """Why it is filtered (`filtered` rows only)."""
     replay_of: str | None = None
     """What the row was when it was last replayed (`delivered`, `filtered:no_match`, `dead`), if it was."""
+    event_name: str | None = None
+    """A track's `event`, a page's or screen's `name` (what tells one event from another in the log)."""
 
 
 @dataclass(frozen=True)

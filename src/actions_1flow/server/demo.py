@@ -27,7 +27,8 @@ ACTIVITY_ROWS = 30
 """Deliveries (and device reports) the page shows at most."""
 
 _PAGE = files(__package__).joinpath("demo.html").read_text(encoding="utf-8")
-_PLACEHOLDER = re.compile("__WRITE_KEY__|__SOURCE__")
+_PLACEHOLDER = re.compile("__WRITE_KEY__|__SOURCE__|__CONSOLE_LINK__")
+_CONSOLE_LINK = ' <a href="/console">Open the operator console</a> for the same deliveries in detail.'
 _NO_STORE = {"cache-control": "no-store"}
 
 
@@ -37,7 +38,12 @@ def demo_routes(state: ServerState) -> list[Route]:
     source = next((s for s in state.config.sources if s.name == name), None)
     if source is None:
         return []
-    values = {"__WRITE_KEY__": script_json(source.write_key), "__SOURCE__": script_json(source.name)}
+    admin = state.config.admin
+    values = {
+        "__WRITE_KEY__": script_json(source.write_key),
+        "__SOURCE__": script_json(source.name),
+        "__CONSOLE_LINK__": _CONSOLE_LINK if admin is not None and admin.listen is None else "",  # on this port
+    }
     page = _PLACEHOLDER.sub(lambda m: values[m.group(0)], _PAGE)  # one pass: a value is never read as a placeholder
 
     async def demo_page(request: Request) -> Response:

@@ -24,6 +24,7 @@ def log_entry(e: LogEntry, source: str | None = None) -> dict[str, Any]:
         "source": source,
         "received_at": iso(e.received_at),
         "type": e.event_type,
+        "event": e.event_name,
         "status": e.status,
         "reason": e.reason,
         "attempts": e.attempts,

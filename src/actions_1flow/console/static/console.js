@@ -101,6 +101,16 @@
 
   function pre(value, cls) { return h('pre', { class: cls || 'json', text: value == null ? '' : pretty(value) }) }
 
+  /* A table in a box that scrolls sideways when the table is wider than the page (the page itself never does). */
+  function scrolling(table) { return h('div', { class: 'table-wrap' }, table) }
+
+  /* An HTTP exchange's request or response with a JSON body shown as JSON, not as the string it was sent as. */
+  function withJsonBody(part) {
+    if (!part || typeof part.body !== 'string') return part
+    var parsed = parseJson(part.body)
+    return parsed.error ? part : Object.assign({}, part, { body: parsed.value })
+  }
+
   function parseJson(text) {
     try {
       return { value: JSON.parse(text) }
@@ -281,14 +291,15 @@
       var link = h('a', { href: eventHref(item), class: 'mono', text: item.messageId })
       var tr = h('tr', { 'data-message-id': item.messageId, class: 'clickable' },
         h('td', { class: 'nowrap', text: when(item.updated_at) }),
-        h('td', { text: item.destination }),
+        h('td', { class: 'name', text: item.destination }),
         h('td', { text: item.subscription || '' }),
         h('td', { text: item.source || '' }),
         h('td', { text: item.type || '' }),
-        h('td', null, link),
+        h('td', { text: item.event || '' }),
+        h('td', { class: 'mono' }, link),
         h('td', null, badge(item.status), reasonNote(item.reason)),
         h('td', { class: 'num', text: item.attempts }),
-        h('td', { class: 'error-cell' }, item.error ? h('div', { text: item.error }) : null, item.hint ? h('div', { class: 'hint', text: item.hint }) : null))
+        h('td', { class: 'error-cell' }, item.error ? h('div', { class: item.status === 'filtered' ? 'muted' : null, text: item.error }) : null, item.hint ? h('div', { class: 'hint', text: item.hint }) : null))
       tr.addEventListener('click', function (e) { if (e.target.tagName !== 'A') location.assign(link.href) })
       return tr
     }
@@ -340,7 +351,7 @@
             badge(d.status), reasonNote(d.reason),
             h('span', { class: 'muted', text: 'attempts ' + d.attempts + (d.replays ? ' · replayed ' + d.replays + '×' + (d.replay_of ? ' (was ' + d.replay_of + ')' : '') : '') + ' · ' + when(d.updated_at) }),
             h('div', { class: 'spacer' }), replay),
-          d.error ? h('p', { class: 'error', text: d.error }) : null,
+          d.error ? h('p', { class: d.status === 'filtered' ? 'muted' : 'error', text: d.error }) : null,
           d.hint ? h('p', { class: 'hint', text: 'Hint: ' + d.hint }) : null,
           h('div', { class: 'split' },
             h('div', null, h('h4', { text: 'Request' }), d.request ? pre(d.request, 'json request') : h('p', { class: 'muted', text: 'none sent' })),
@@ -352,12 +363,12 @@
       var tb = h('tbody')
       data.verdicts.forEach(function (v) {
         tb.appendChild(h('tr', { 'data-destination': v.destination, 'data-subscription': v.subscription || '' },
-          h('td', { text: v.destination }), h('td', { text: v.subscription || '' }), h('td', { text: v.partnerAction || '' }),
+          h('td', { class: 'name', text: v.destination }), h('td', { text: v.subscription || '' }), h('td', { text: v.partnerAction || '' }),
           h('td', null, badge(v.status)), h('td', { text: v.reason || '' }),
           h('td', null, v.payload != null ? pre(v.payload) : '')))
       })
       table.appendChild(tb)
-      verdicts.appendChild(table)
+      verdicts.appendChild(scrolling(table))
       document.body.setAttribute('data-loaded', 'event')
     }
 
@@ -425,8 +436,8 @@
     var parts = []
     if (sent.outcome != null) parts.push(h('p', null, 'Outcome: ', badge(typeof sent.outcome === 'string' ? sent.outcome : (sent.outcome.status || sent.outcome.verdict || 'done'))))
     if (sent.outcome && typeof sent.outcome === 'object') parts.push(pre(sent.outcome))
-    parts.push(h('h4', { text: 'Request' }), sent.request != null ? pre(sent.request, 'json request') : h('p', { class: 'muted', text: 'none sent' }))
-    parts.push(h('h4', { text: 'Response' }), sent.response != null ? pre(sent.response, 'json response') : h('p', { class: 'muted', text: 'none' }))
+    parts.push(h('h4', { text: 'Request' }), sent.request != null ? pre(withJsonBody(sent.request), 'json request') : h('p', { class: 'muted', text: 'none sent' }))
+    parts.push(h('h4', { text: 'Response' }), sent.response != null ? pre(withJsonBody(sent.response), 'json response') : h('p', { class: 'muted', text: 'none' }))
     return parts
   }
 
@@ -590,18 +601,20 @@
     return dl
   }
 
+  var PROSE = { message: true, subscription: true, origin: true }  // report fields that wrap; the rest stay on one line
+
   function reportsTable(items) {
     if (!items || !items.length) return h('p', { class: 'muted', text: 'No reports.' })
     var cols = Object.keys(items[0])
-    return h('table', { class: 'log' },
+    return scrolling(h('table', { class: 'log' },
       h('thead', null, h('tr', null, cols.map(function (c) { return h('th', { text: c }) }))),
       h('tbody', null, items.map(function (it) {
         return h('tr', null, cols.map(function (c) {
           var v = it[c]
           if (c.slice(-3) === '_at') v = when(v)
-          return h('td', { text: v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : v })
+          return h('td', { class: PROSE[c] ? 'prose' : 'name', text: v == null ? '' : typeof v === 'object' ? JSON.stringify(v) : v })
         }))
-      })))
+      }))))
   }
 
   function destinationsPage() {

@@ -79,7 +79,9 @@ IDENTIFY_FIELDS: dict[str, Field] = {
     ),
 }
 
-IDENTIFY_WITHOUT_USER_ID = "not sent: Identify needs a userId (1Flow identifies users by userId; see logUser)"
+IDENTIFY_WITHOUT_USER_ID = (
+    "not sent: Identify needs a userId (1Flow identifies users by userId): expected for an anonymous visitor"
+)
 TRACK_WITHOUT_IDS = "not sent: Track needs a userId or an anonymousId for 1Flow to attribute the event"
 
 

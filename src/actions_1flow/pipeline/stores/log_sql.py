@@ -67,18 +67,20 @@ def rows(found: list[tuple[Any, ...]]) -> list[LogRow]:
     out = []
     for row in found:
         reason = None if row[14] is None else FilterReason(row[14])
-        fields = [*row[:3], event_type(row[3]), *row[4:14], reason, row[15]]
+        kind, name = event_kind(row[3])
+        fields: list[Any] = [*row[:3], kind, *row[4:14], reason, row[15], name]
         out.append(LogRow(LogEntry(*fields), row[16], row[17]))
     return out
 
 
-def event_type(body: Any) -> str | None:
-    """The event's `type`, from a stored body (bytes or text)."""
+def event_kind(body: Any) -> tuple[str | None, str | None]:
+    """The event's `type` and its name (a track's `event`, a page's or screen's `name`), from a stored body."""
     try:
-        kind = orjson.loads(bytes(body) if isinstance(body, (bytearray, memoryview)) else body).get("type")
+        event = orjson.loads(bytes(body) if isinstance(body, (bytearray, memoryview)) else body)
+        kind, name = event.get("type"), event.get("event" if event.get("type") == "track" else "name")
     except (orjson.JSONDecodeError, AttributeError, TypeError):
-        return None
-    return kind if isinstance(kind, str) else None
+        return None, None
+    return (kind if isinstance(kind, str) else None), (name if isinstance(name, str) else None)
 
 
 # -- device-mode reports ----------------------------------------------------------------------------------------
