@@ -55,7 +55,7 @@ def test_a_mistyped_setting_gets_the_closest_key_and_the_allowed_ones():
 def test_a_mistyped_section_key_gets_the_closest_key_too():
     assert error_text("sources: [{name: web, write_key: wk, cors_orgins: []}]\n") == (
         "team.yaml:1: sources[0].cors_orgins: is not a known key here; did you mean cors_origins? "
-        "(the keys here: name, write_key, previous_write_keys, cors_origins, rate_limit)"
+        "(the keys here: name, write_key, previous_write_keys, cors_origins, rate_limit, webhook, dedup_window)"
     )
     # Nothing close: only the keys allowed.
     assert error_text("colour: blue\n") == (

@@ -84,6 +84,7 @@ def device_server(tmp_path_factory, sandbox_server, site):
 
     config = {
         "storage": f"sqlite:///{tmp}/device.db",
+        "server": {"sdk_proxy_private": True},  # the first-party source's upstream is the sandbox, on loopback
         # The shop's origin may send the sources events (docs/web.md), so analytics.js's own sends succeed.
         "sources": [
             {"name": s, "write_key": f"wk_{s}", "cors_origins": [site.url]}
