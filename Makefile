@@ -17,7 +17,7 @@ run: setup
 # Two pytest-xdist workers (one per core; a test file stays in one worker, so its module fixtures are shared).
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 # Lint and types (configured in pyproject.toml); CI runs it before the tests.
 check: python
