@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.cli import invoke
+from tests.oneflow.segment_metadata import GENERATOR_DEFAULTS
 
 REPOSITORY = "segmentio/action-destinations"
 COMMIT = "970a17ee8d064501db7ae555f4d90f17befadfc0"
@@ -35,27 +36,6 @@ SOURCES = {
     ),
 }
 FACTS = Path(__file__).resolve().parents[1] / "fixtures" / "segment-definitions"
-GENERATOR_DEFAULTS: dict[str, Any] = {
-    "required": False,
-    "multiple": False,
-    "allowNull": False,
-    "dynamic": False,
-    "default": None,
-    "choices": None,
-    "placeholder": None,
-    "properties": None,
-    "category": None,
-    "depends_on": None,
-    "readOnly": None,
-    "hidden": None,
-    "minimum": None,
-    "maximum": None,
-    "defaultObjectUI": None,
-    "disabledInputMethods": None,
-    "displayMode": None,
-    "format": None,
-    "additionalProperties": False,
-}
 OURS = {
     "webhook": {"settings": ["refusePrivateUrls"], "actions": [], "presets": []},
     "segment": {

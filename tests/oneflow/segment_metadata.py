@@ -82,31 +82,34 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 
 
+GENERATOR_DEFAULTS: dict[str, Any] = {
+    "required": False,
+    "multiple": False,
+    "allowNull": False,
+    "dynamic": False,
+    "default": None,
+    "choices": None,
+    "placeholder": None,
+    "properties": None,
+    "category": None,
+    "depends_on": None,
+    "readOnly": None,
+    "hidden": None,
+    "minimum": None,
+    "maximum": None,
+    "defaultObjectUI": None,
+    "disabledInputMethods": None,
+    "displayMode": None,
+    "format": None,
+    "additionalProperties": False,
+}
+"""What Segment's metadata generator writes for a field attribute its definition leaves unset (null or false)."""
+
+
 def _field(label: str, type_: str, path: str, *, required: bool = False, object_ui: str | None = None) -> dict:
     """One action field: every attribute but the description, the unset ones at the generator's null/false."""
-    return {
-        "label": label,
-        "type": type_,
-        "required": required,
-        "multiple": False,
-        "allowNull": False,
-        "dynamic": False,
-        "default": {"@path": path},
-        "choices": None,
-        "placeholder": None,
-        "properties": None,
-        "category": None,
-        "depends_on": None,
-        "readOnly": None,
-        "hidden": None,
-        "minimum": None,
-        "maximum": None,
-        "defaultObjectUI": object_ui,
-        "disabledInputMethods": None,
-        "displayMode": None,
-        "format": None,
-        "additionalProperties": False,
-    }
+    overrides = {"required": required, "default": {"@path": path}, "defaultObjectUI": object_ui}
+    return {"label": label, "type": type_, **GENERATOR_DEFAULTS, **overrides}
 
 
 def _action(title: str, trigger: str, fields: dict[str, dict]) -> dict:
