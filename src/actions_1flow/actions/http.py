@@ -16,10 +16,13 @@ from typing import Any, Self
 import httpx
 import orjson
 
+from .. import __version__
 from ..secrets import redact
 from .client import DEFAULT_CONNECT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from .outcomes import Exchange, Outcome, OutcomeKind, classify, parse_retry_after
 
+USER_AGENT = f"actions-1flow/{__version__}"
+"""What every destination's client names itself as."""
 DEFAULT_TIMEOUT = httpx.Timeout(DEFAULT_TIMEOUT_S, connect=DEFAULT_CONNECT_TIMEOUT_S)
 DEFAULT_MAX_CONNECTIONS = 20
 KEEPALIVE_EXPIRY_S = 30.0

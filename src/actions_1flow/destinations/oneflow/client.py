@@ -10,15 +10,12 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from ... import __version__
 from ...actions.batching import send_groups
-from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.http import DEFAULT_TIMEOUT, USER_AGENT, PooledClient, hints, send_request
 from ...actions.outcomes import Outcome, OutcomeKind
 from ...secrets import mask_secret, secret_value
 from . import wire
 from .wire import Message
-
-USER_AGENT = f"actions-1flow/{__version__}"
 
 SPLIT_STATUSES = frozenset({400, 413})
 """Answers to a multi-message batch that split it in halves: too large, or one message's content refused."""

@@ -9,16 +9,14 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from ... import __version__
 from ...actions.batching import send_groups
-from ...actions.http import DEFAULT_TIMEOUT, PooledClient, hints, send_request
+from ...actions.http import DEFAULT_TIMEOUT, USER_AGENT, PooledClient, hints, send_request
 from ...actions.outcomes import Outcome, OutcomeKind
 from ...secrets import mask_secret, secret_value
 from . import wire
 from .addresses import AddressGuard
 from .wire import Message
 
-USER_AGENT = f"actions-1flow/{__version__}"
 HINT_REFUSED = "the receiver refused the request; its response says why"
 HINT_AUTH = "the receiver did not accept the request's credentials: check the headers and sharedSecret"
 HINT_NOT_FOUND = "check the URL: the receiver has nothing there"
