@@ -179,6 +179,7 @@ def pytest_configure(config: pytest.Config) -> None:
         import tempfile
 
         os.environ[_SCAN_DIR] = tempfile.mkdtemp(prefix="actions-1flow-secret-scan-")  # inherited by the workers
+        config._secret_scan_dir_made = True  # type: ignore[attr-defined]
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -202,6 +203,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if verdict["report"]:
             reports.append(f"[{path.stem}] {verdict['report']}")
         path.unlink()
+    if getattr(session.config, "_secret_scan_dir_made", False):
+        scan_dir.rmdir()  # made by this run's controller, emptied above
     if reports:
         session.config._secret_scan_report = "\n".join(reports)  # type: ignore[attr-defined]
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
