@@ -87,6 +87,11 @@ class Status(StrEnum):
     """The action itself raised, or the subscription names an unknown action."""
 
 
+MAPPED = "Mappings resolved"
+RAN = (MAPPED, "Payload validated", "Action Executed")
+"""Segment's step outputs, in order: a result's `log` holds those its event got through."""
+
+
 @dataclass
 class SubscriptionResult:
     subscription: Subscription
@@ -141,30 +146,21 @@ def run_action(
     if action is None:
         known = ", ".join(destination.actions)
         return SubscriptionResult(spec, Status.FAILED, f"unknown action {spec.partner_action!r} (known: {known})")
-    result = SubscriptionResult(spec, Status.INVALID)
     try:
-        result.mapped = compiled.mapping.apply(event)
+        mapped = compiled.mapping.apply(event)
     except mapping.MappingError as exc:
-        result.reason = f"mapping failed: {exc}"
-        return result
-    result.log.append("Mappings resolved")
+        return SubscriptionResult(spec, Status.INVALID, f"mapping failed: {exc}")
     try:
-        result.payload = action.validator(result.mapped, batch=batch)
+        payload = action.validator(mapped, batch=batch)
     except PayloadValidationError as exc:
-        result.reason = str(exc)
-        return result
-    result.log.append("Payload validated")
+        return SubscriptionResult(spec, Status.INVALID, str(exc), mapped, log=[MAPPED])
     try:
-        output = action.perform(PerformInput(result.payload, settings, event, spec.mapping))
+        output = action.perform(PerformInput(payload, settings, event, spec.mapping))
     except Exception as exc:
-        result.status, result.reason = Status.FAILED, f"{action.title} failed: {exc}"
-        return result
-    result.log.append("Action Executed")
+        return SubscriptionResult(spec, Status.FAILED, f"{action.title} failed: {exc}", mapped, payload, log=[*RAN[:2]])
     if isinstance(output, Filtered):
-        result.status, result.reason = Status.FILTERED, output.reason
-    else:
-        result.status, result.messages = Status.READY, list(output)
-    return result
+        return SubscriptionResult(spec, Status.FILTERED, output.reason, mapped, payload, log=[*RAN])
+    return SubscriptionResult(spec, Status.READY, "", mapped, payload, list(output), [*RAN])
 
 
 def run_event(

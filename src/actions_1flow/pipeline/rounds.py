@@ -211,9 +211,19 @@ def decide(
     shown = decisive or (outcomes[0] if outcomes else None)
     summary = summaries.get(id(shown))
     if summary is None:
-        summary = summaries[id(shown)] = summarise(shown)
-    if decisive is None:
-        return record(p, "delivered", attempts=attempts, first=first, summary=summary)
+        request, response = summarise(shown)
+        summary = summaries[id(shown)] = (_storable(request), _storable(response))
+    if decisive is None:  # most rows: built directly (no error or hint to make storable)
+        return DeliveryRecord(
+            p.item.seq,
+            p.subscription,
+            "delivered",
+            attempts=attempts,
+            first_attempt_at=first,
+            request=summary[0],
+            response=summary[1],
+            replay=p.replay,
+        )
     if decisive.kind is OutcomeKind.PERMANENT:
         return record(
             p, "dead", attempts=attempts, first=first, error=decisive.reason, hint=decisive.hint, summary=summary
