@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .fields import Field, field_metadata, fields_to_schema, setting_metadata
 from .payload import PayloadValidator
@@ -27,8 +27,10 @@ class Filtered:
     reason: str
 
 
-@dataclass(frozen=True)
-class PerformInput:
+class PerformInput(NamedTuple):
+    """What an action's `perform` gets (a named tuple: one is built per event and subscription, and a frozen
+    dataclass costs several times as much to build)."""
+
     payload: dict[str, Any]
     """The validated payload."""
     settings: Mapping[str, Any]

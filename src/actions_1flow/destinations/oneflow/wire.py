@@ -45,6 +45,11 @@ class Message:
     type: MessageType
     body: dict[str, Any]
     ref: Any = field(default=None, compare=False)
+    batch_item: bytes = field(init=False, repr=False, compare=False)
+    """The message as an element of a `/batch` request (encoded when built: the worker sends every message so)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "batch_item", encode({"type": self.type, **self.body}))
 
     @property
     def path(self) -> str:
@@ -54,11 +59,6 @@ class Message:
     def encoded(self) -> bytes:
         """The body of a standalone request."""
         return encode(self.body)
-
-    @cached_property
-    def batch_item(self) -> bytes:
-        """The message as an element of a `/batch` request."""
-        return encode({"type": self.type, **self.body})
 
     @property
     def size(self) -> int:

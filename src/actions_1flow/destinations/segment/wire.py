@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 from ...ingest.limits import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, MAX_EVENT_BYTES
@@ -49,14 +48,15 @@ __all__ = ["MAX_BATCH_BYTES", "MAX_BATCH_EVENTS", "MAX_EVENT_BYTES", "Message"]
 
 @dataclass(frozen=True, eq=False)
 class Message:
-    """One event for the tracking API; `ref` is opaque to the wire."""
+    """One event for the tracking API; `ref` is opaque to the wire. Encoded when built: every message is sent,
+    and its size is what the limits judge (encoding here also keeps it off the event loop in the worker)."""
 
     event: dict[str, Any]
     ref: Any = field(default=None, compare=False)
+    encoded: bytes = field(init=False, repr=False, compare=False)
 
-    @cached_property
-    def encoded(self) -> bytes:
-        return dumps(self.event)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoded", dumps(self.event))
 
     @property
     def size(self) -> int:
@@ -176,4 +176,7 @@ def screen(payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def forwarded(event: Mapping[str, Any]) -> dict[str, Any]:
     """A stored event as the forwarder sends it: every key but `sentAt` and `receivedAt`."""
-    return {key: value for key, value in event.items() if key not in NOT_FORWARDED}
+    sent = dict(event)
+    for key in NOT_FORWARDED:
+        sent.pop(key, None)
+    return sent
