@@ -119,6 +119,28 @@ def test_record_upserts_and_advances_cursor_atomically(store):
     assert rows["m1"].request == "POST /batch"
 
 
+def test_a_round_of_rows_not_a_multiple_of_any_statement_size_is_recorded_row_for_row(store):
+    # 237 rows: SQLite writes them in statements of 100, 10 and 1 rows; each row's values must land in its own row
+    store.append("web", [ev(f"m{i}") for i in range(237)], 1.0).result()
+    events = store.read_after(0, ["web"], 300)
+    rows = [
+        DeliveryRecord(e.seq, "Track Event", "retrying", attempts=i + 1, next_attempt_at=1000.0 + i, error=f"e{i}")
+        for i, e in enumerate(events)
+    ]
+    store.record("d", rows, cursor=events[-1].position).result()
+    stored = execute(store, "SELECT event_seq, attempts, next_attempt_at, error FROM deliveries ORDER BY event_seq")
+    assert stored == [(e.seq, i + 1, 1000.0 + i, f"e{i}") for i, e in enumerate(events)]
+
+
+def test_a_later_row_of_the_same_delivery_in_one_round_wins(sqlite_store):
+    sqlite_store.append("web", [ev("m1")], 1.0).result()
+    first = DeliveryRecord(1, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=9.0)
+    later = DeliveryRecord(1, "Track Event", "delivered", attempts=2, first_attempt_at=7.0)
+    sqlite_store.record("d", [first, later]).result()
+    rows = execute(sqlite_store, "SELECT status, attempts, first_attempt_at, next_attempt_at FROM deliveries")
+    assert rows == [("delivered", 2, 5.0, None)]  # as two statements in a row would leave it
+
+
 def test_requeue_dead_is_windowed_and_safe_to_run_twice(store):
     store.append("web", [ev("early")], 10.0).result()
     store.append("web", [ev("late")], 20.0).result()
