@@ -14,10 +14,11 @@ WEBKIT_DRIVER ?= /usr/bin/WebKitWebDriver
 run: setup
 	$(BIN)/actions-1flow demo
 
-# Two pytest-xdist workers (one per core; a test file stays in one worker, so its module fixtures are shared).
+# Two pytest-xdist workers (one per core; a test file stays in one worker, so its module fixtures are shared), the
+# longest files first (tests/conftest.py LONG_FILES).
 TEST_WORKERS ?= 2
 test: setup
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15
 
 # Lint and types (configured in pyproject.toml); CI runs it before the tests.
 check: python

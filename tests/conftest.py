@@ -25,6 +25,28 @@ from tests.helpers.engines import ENGINES, Engine  # noqa: E402
 from tests.helpers.engines import launch as launch_engine  # noqa: E402
 from tests.oracle import NodeOracle  # noqa: E402
 
+LONG_FILES = (
+    "tests/faults/test_scaleout.py",
+    "tests/pipeline/test_backfill.py",
+    "tests/fql/test_differential.py",
+    "tests/mapping/test_differential.py",
+    "tests/faults/test_crash.py",
+    "tests/console/test_console_browser.py",
+    "tests/pipeline/test_store.py",
+    "tests/server/test_device_mode_browser.py",
+    "tests/mapping/test_fuzz.py",
+    "tests/admin/test_preview_bounds.py",
+    "tests/server/test_connection_limits.py",
+)
+"""The files that take longest (see `make test`'s slowest durations), run first, longest first: with `--dist loadfile
+--no-loadscope-reorder` (the Makefile) xdist hands files out in this order, so no long file starts last while the
+other worker has nothing left to do."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(LONG_FILES)))  # stable: the rest as is
+
 
 @pytest.fixture(scope="session")
 def anyio_backend() -> str:

@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,13 @@ has no GPU device), both ways for it to stall on a headless machine; and the loc
 `navigator.language` "en-US". Under this machine's `C.UTF-8` it reports "C", an invalid language tag on which
 `Intl.NumberFormat(navigator.language)` throws (and so does the console's chart library): no user's Safari has it."""
 COMMAND_TIMEOUT = 60
-"""Seconds for one WebDriver command (a new session included): a stalled browser fails the test, not the run."""
+"""Seconds for one WebDriver command: a stalled browser fails the test, not the run."""
+SESSION_TIMEOUT = 30
+"""Seconds for the new-session request. A session starts in 1 – 8 s here (8 with empty caches under load); now and
+then (twice in about ten full runs, never in 400 launches alone or under synthetic load) the driver never answers."""
+SESSION_ATTEMPTS = 3
+"""Fresh browser, driver and display per attempt; each stalled attempt is reported as a warning with what the
+processes were doing (`diagnosis`), so a retry is never silent and the next stall can be read off the run's log."""
 START_TIMEOUT = 30
 """Seconds for the MiniBrowser to open its automation port."""
 PORT_CHOICES = 5
@@ -105,14 +114,15 @@ class MiniBrowser:
     on this machine). Ours is below the ephemeral range, and it is the browser that must be listening on it:
     should another process have bound it first, another port is chosen."""
 
-    def __init__(self, display: str) -> None:
+    def __init__(self, display: str, log: Path) -> None:
         env = {**os.environ, "DISPLAY": display, **ENVIRONMENT}
         for _ in range(PORT_CHOICES):
             self.port = unclaimed_port()
             env["WEBKIT_INSPECTOR_SERVER"] = f"127.0.0.1:{self.port}"
-            self.process = subprocess.Popen(
-                [MINIBROWSER, "--automation"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-            )
+            with log.open("ab") as output:
+                self.process = subprocess.Popen(
+                    [MINIBROWSER, "--automation"], env=env, stdout=output, stderr=subprocess.STDOUT
+                )
             owner = self._wait_listening()
             if owner == self.process.pid:
                 return
@@ -161,43 +171,82 @@ class WebKitTab(Tab):
         self.driver.get("about:blank")
 
 
+class SessionStall(Exception):
+    """The driver did not answer the new-session request within `SESSION_TIMEOUT`."""
+
+
 class WebKitEngine:
     name = "webkit"
 
     def __init__(self) -> None:
+        self.logs = Path(tempfile.mkdtemp(prefix="actions-1flow-webkit-"))
+        for attempt in range(1, SESSION_ATTEMPTS + 1):
+            try:
+                self._start()
+                break
+            except SessionStall as stall:
+                report = f"WebKit: the new session stalled (attempt {attempt} of {SESSION_ATTEMPTS}):\n{stall}"
+                if attempt == SESSION_ATTEMPTS:
+                    shutil.rmtree(self.logs, ignore_errors=True)
+                    raise RuntimeError(report) from None
+                warnings.warn(report, RuntimeWarning, stacklevel=2)
+        self.driver.set_window_size(1280, 900)
+        self.version = self.driver.capabilities["browserVersion"]
+
+    def _start(self) -> None:
+        """Display, browser and driver, then the session; `SessionStall` (with every process stopped) when the
+        session does not start in time."""
         from selenium import webdriver
         from selenium.webdriver.common.proxy import Proxy, ProxyType
         from selenium.webdriver.remote.client_config import ClientConfig
         from selenium.webdriver.remote.remote_connection import RemoteConnection
         from selenium.webdriver.webkitgtk.options import Options
         from selenium.webdriver.webkitgtk.service import Service
+        from urllib3.exceptions import ReadTimeoutError
 
         options = Options()
         options.binary_location = MINIBROWSER  # the driver attaches to ours (`--target`) and starts none
         options.proxy = Proxy(
             {"proxyType": ProxyType.MANUAL, "httpProxy": DEAD_PROXY, "sslProxy": DEAD_PROXY, "noProxy": ["127.0.0.1"]}
         )
+        for log in self.logs.iterdir():  # an earlier attempt's
+            log.unlink()
         self.xvfb = Xvfb()
         self.browser: MiniBrowser | None = None
         self.service: Any = None
         try:
-            self.browser = MiniBrowser(self.xvfb.display)
+            self.browser = MiniBrowser(self.xvfb.display, self.logs / "MiniBrowser.log")
             self.service = Service(
                 executable_path=DRIVER,
                 port=unclaimed_port(),
                 service_args=[f"--target=127.0.0.1:{self.browser.port}"],
-                log_output=subprocess.DEVNULL,
+                log_output=str(self.logs / "WebKitWebDriver.log"),
             )
             self.service.start()
             if listener(self.service.port) != self.service.process.pid:
                 raise RuntimeError(f"another process answers on WebKitWebDriver's port {self.service.port}")
-            config = ClientConfig(remote_server_addr=self.service.service_url, timeout=COMMAND_TIMEOUT)
-            self.driver = webdriver.Remote(RemoteConnection(client_config=config), options=options)
+            config = ClientConfig(remote_server_addr=self.service.service_url, timeout=SESSION_TIMEOUT)
+            try:
+                self.driver = webdriver.Remote(RemoteConnection(client_config=config), options=options)
+            except ReadTimeoutError:
+                raise SessionStall(self.diagnosis()) from None
+            config.timeout = COMMAND_TIMEOUT
         except BaseException:
             self._stop_processes()
             raise
-        self.driver.set_window_size(1280, 900)
-        self.version = self.driver.capabilities["browserVersion"]
+
+    def diagnosis(self) -> str:
+        """What each of the browser's and the driver's processes is doing (state, kernel wait, the main thread's
+        stack when gdb is there) and the end of their logs."""
+        assert self.browser is not None and self.service is not None
+        lines = []
+        for pid in [*family(self.browser.process.pid), *family(self.service.process.pid)]:
+            lines.append(describe(pid))
+        for log in sorted(self.logs.iterdir()):
+            tail = log.read_text(errors="replace").splitlines()[-15:]
+            lines.append(f"--- {log.name} (last {len(tail)} lines)")
+            lines.extend(tail)
+        return "\n".join(lines)
 
     def open(self, url: str) -> WebKitTab:
         return WebKitTab(self.driver, url)
@@ -207,6 +256,7 @@ class WebKitEngine:
             self.driver.quit()
         finally:
             self._stop_processes()
+            shutil.rmtree(self.logs, ignore_errors=True)
 
     def _stop_processes(self) -> None:
         if self.service is not None:
@@ -214,3 +264,36 @@ class WebKitEngine:
         if self.browser is not None:
             self.browser.stop()
         self.xvfb.stop()
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and its descendants, parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    found, queue = [], [pid]
+    while queue:
+        found.append(queue.pop(0))
+        queue.extend(children.get(found[-1], []))
+    return found
+
+
+def describe(pid: int) -> str:
+    """One process: its command, state and kernel wait channel, then its main thread's innermost frames."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        wchan = Path(f"/proc/{pid}/wchan").read_text()
+    except OSError:
+        return f"{pid}: gone"
+    text = f"{pid} [{state}, waiting in {wchan or '-'}] {command}"
+    if shutil.which("gdb"):
+        stack = subprocess.run(
+            ["gdb", "-p", str(pid), "-batch", "-nx", "-ex", "bt 12"], capture_output=True, text=True, timeout=60
+        ).stdout
+        text += "\n" + "\n".join(f"    {line}" for line in stack.splitlines() if line.startswith("#"))
+    return text
