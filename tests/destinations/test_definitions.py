@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.cli import invoke
-from tests.oneflow.segment_metadata import GENERATOR_DEFAULTS
+from tests.oneflow.segment_metadata import GENERATOR_DEFAULTS, without_descriptions
 
 REPOSITORY = "segmentio/action-destinations"
 COMMIT = "970a17ee8d064501db7ae555f4d90f17befadfc0"
@@ -64,14 +64,6 @@ def segments(name: str) -> dict[str, Any]:
         fields = {key: expand(differing.get(key, facts["fields"][key])) for key in action["fields"]}
         actions[slug] = {k: v for k, v in action.items() if k not in ("fields", "fieldsDiffering")} | {"fields": fields}
     return {**facts, "actions": actions}
-
-
-def without_descriptions(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_descriptions(v) for k, v in value.items() if k != "description"}
-    if isinstance(value, list):
-        return [without_descriptions(v) for v in value]
-    return value
 
 
 def in_metadata_order(field: dict[str, Any]) -> dict[str, Any]:

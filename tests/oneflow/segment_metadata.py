@@ -184,3 +184,13 @@ DESCRIBED = [
     "actions.identifyUser.fields.traits",
 ]
 """Where Segment's metadata has a description (every one non-empty)."""
+
+
+def without_descriptions(value: Any) -> Any:
+    """The value with every `description` key removed (at any depth), key order kept: descriptions are Segment's
+    prose, which the definition tests do not compare."""
+    if isinstance(value, dict):
+        return {k: without_descriptions(v) for k, v in value.items() if k != "description"}
+    if isinstance(value, list):
+        return [without_descriptions(v) for v in value]
+    return value

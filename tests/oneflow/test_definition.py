@@ -20,15 +20,6 @@ from tests.oneflow import segment_metadata as segment
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "oneflow.md"
 
 
-def without_descriptions(value: Any) -> Any:
-    """The value with every `description` key removed (at any depth), key order kept."""
-    if isinstance(value, dict):
-        return {k: without_descriptions(v) for k, v in value.items() if k != "description"}
-    if isinstance(value, list):
-        return [without_descriptions(v) for v in value]
-    return value
-
-
 def same(ours: Any, theirs: Any) -> bool:
     """Equal, key order included (as the JSON text compares)."""
     return ours == theirs and json.dumps(ours) == json.dumps(theirs)
@@ -65,7 +56,7 @@ class TestAgainstSegment:
         fields = self.meta["authentication"]["fields"]
         assert all(list(f) == segment.SETTING_KEYS for f in fields.values())
         theirs = {k: f for k, f in fields.items() if k not in self.added}
-        assert same(without_descriptions(theirs), segment.SETTINGS)
+        assert same(segment.without_descriptions(theirs), segment.SETTINGS)
         assert [k for k in fields if k not in segment.SETTINGS] == self.added
 
     def test_actions_and_every_field_attribute(self):
@@ -73,7 +64,7 @@ class TestAgainstSegment:
         for action in actions.values():
             assert list(action) == segment.ACTION_KEYS
             assert all(list(f) == segment.FIELD_KEYS for f in action["fields"].values())
-        assert same(without_descriptions(actions), segment.ACTIONS)
+        assert same(segment.without_descriptions(actions), segment.ACTIONS)
 
     def test_identify_user_has_no_anonymous_id_since_2024(self):
         assert list(self.meta["actions"]["identifyUser"]["fields"]) == ["userId", "traits"]
