@@ -213,17 +213,8 @@ def decide(
     if summary is None:
         request, response = summarise(shown)
         summary = summaries[id(shown)] = (_storable(request), _storable(response))
-    if decisive is None:  # most rows: built directly (no error or hint to make storable)
-        return DeliveryRecord(
-            p.item.seq,
-            p.subscription,
-            "delivered",
-            attempts=attempts,
-            first_attempt_at=first,
-            request=summary[0],
-            response=summary[1],
-            replay=p.replay,
-        )
+    if decisive is None:
+        return record(p, "delivered", attempts=attempts, first=first, summary=summary)
     if decisive.kind is OutcomeKind.PERMANENT:
         return record(
             p, "dead", attempts=attempts, first=first, error=decisive.reason, hint=decisive.hint, summary=summary
@@ -257,7 +248,8 @@ def record(
     reason: FilterReason | None = None,
 ) -> DeliveryRecord:
     """The delivery-log row of `p` (its attempts and first attempt as they were, unless given). Its text comes
-    partly from the destination's answer: a U+0000 there is kept as U+FFFD (PostgreSQL's text cannot hold it)."""
+    partly from the destination's answer: a U+0000 there is kept as U+FFFD (PostgreSQL's text cannot hold it);
+    `summary` comes so already (`decide` makes it once per request, shared by the request's rows)."""
     return DeliveryRecord(
         p.item.seq,
         p.subscription,
@@ -267,8 +259,8 @@ def record(
         next_attempt_at=next_at,
         error=_storable(error),
         hint=_storable(hint),
-        request=_storable(summary[0]),
-        response=_storable(summary[1]),
+        request=summary[0],
+        response=summary[1],
         reason=reason,
         replay=p.replay,
     )
