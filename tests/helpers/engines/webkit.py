@@ -180,18 +180,23 @@ class WebKitEngine:
 
     def __init__(self) -> None:
         self.logs = Path(tempfile.mkdtemp(prefix="actions-1flow-webkit-"))
+        try:
+            self._start_with_retries()
+        except BaseException:
+            shutil.rmtree(self.logs, ignore_errors=True)
+            raise
+        self.driver.set_window_size(1280, 900)
+        self.version = self.driver.capabilities["browserVersion"]
+
+    def _start_with_retries(self) -> None:
         for attempt in range(1, SESSION_ATTEMPTS + 1):
             try:
-                self._start()
-                break
+                return self._start()
             except SessionStall as stall:
                 report = f"WebKit: the new session stalled (attempt {attempt} of {SESSION_ATTEMPTS}):\n{stall}"
                 if attempt == SESSION_ATTEMPTS:
-                    shutil.rmtree(self.logs, ignore_errors=True)
                     raise RuntimeError(report) from None
-                warnings.warn(report, RuntimeWarning, stacklevel=2)
-        self.driver.set_window_size(1280, 900)
-        self.version = self.driver.capabilities["browserVersion"]
+                warnings.warn(report, RuntimeWarning, stacklevel=3)
 
     def _start(self) -> None:
         """Display, browser and driver, then the session; `SessionStall` (with every process stopped) when the
