@@ -32,9 +32,13 @@ def test_webkit_chooses_another_port_when_its_first_is_taken(monkeypatch):
             engine.close()
 
 
-def test_a_stalled_webkit_session_is_started_again_and_reported_with_what_the_processes_were_doing(monkeypatch):
-    """The driver's first target is a port that accepts and never answers, as a stalled browser does: the session
-    request times out, the engine warns with each process's state and the logs' ends, and starts afresh."""
+@pytest.mark.parametrize("browser_ends", [False, True], ids=["browser silent", "browser gone"])
+def test_a_stalled_webkit_session_is_started_again_and_reported_with_what_the_processes_were_doing(
+    monkeypatch, browser_ends
+):
+    """The driver's first target is a port that accepts and never answers, as a stalled browser does; in the stall
+    seen in a full run the MiniBrowser had also ended after opening its port. The session request times out, the
+    engine warns with each process's state (and how the browser ended) and the logs' ends, and starts afresh."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -43,7 +47,11 @@ def test_a_stalled_webkit_session_is_started_again_and_reported_with_what_the_pr
         class FirstStalls(webkit.MiniBrowser):
             def __init__(self, *args, **kwargs):
                 super().__init__(*args, **kwargs)
-                self.port = next(stalled, self.port)  # the driver attaches to the silent port, once
+                port = next(stalled, None)
+                if port is not None:  # the driver attaches to the silent port, once
+                    self.port = port
+                    if browser_ends:
+                        self.process.kill()
 
         monkeypatch.setattr(webkit, "MiniBrowser", FirstStalls)
         monkeypatch.setattr(webkit, "SESSION_TIMEOUT", 5)
@@ -51,8 +59,12 @@ def test_a_stalled_webkit_session_is_started_again_and_reported_with_what_the_pr
             engine = webkit.WebKitEngine()
         try:
             [report] = [str(w.message) for w in caught if "stalled" in str(w.message)]
-            assert "MiniBrowser --automation" in report and "WebKitWebDriver" in report, report
-            assert "waiting in" in report and "--- MiniBrowser.log" in report, report
+            assert "WebKitWebDriver" in report and "waiting in" in report, report
+            assert "--- MiniBrowser.log" in report, report
+            if browser_ends:
+                assert "the MiniBrowser (pid" in report and "had ended, by signal 9" in report, report
+            else:
+                assert "MiniBrowser --automation" in report and "had ended" not in report, report
             tab = engine.open("data:text/html,<title>again</title>")
             assert tab.evaluate("() => document.title") == "again"
         finally:

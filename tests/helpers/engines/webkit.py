@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -242,11 +243,14 @@ class WebKitEngine:
 
     def diagnosis(self) -> str:
         """What each of the browser's and the driver's processes is doing (state, kernel wait, the main thread's
-        stack when gdb is there) and the end of their logs."""
+        stack when gdb is there), how either ended if it has, and the end of their logs."""
         assert self.browser is not None and self.service is not None
-        lines = []
-        for pid in [*family(self.browser.process.pid), *family(self.service.process.pid)]:
-            lines.append(describe(pid))
+        lines = [describe(pid) for pid in [*family(self.browser.process.pid), *family(self.service.process.pid)]]
+        for name, process in (("the MiniBrowser", self.browser.process), ("WebKitWebDriver", self.service.process)):
+            code = process.poll()  # after `describe`, which shows an exited process as a zombie (Z)
+            if code is not None:
+                ended = f"by signal {-code} ({signal.strsignal(-code)})" if code < 0 else f"with exit code {code}"
+                lines.insert(0, f"{name} (pid {process.pid}) had ended, {ended}")
         for log in sorted(self.logs.iterdir()):
             tail = log.read_text(errors="replace").splitlines()[-15:]
             lines.append(f"--- {log.name} (last {len(tail)} lines)")
