@@ -132,12 +132,30 @@ def test_a_round_of_rows_not_a_multiple_of_any_statement_size_is_recorded_row_fo
     assert stored == [(e.seq, i + 1, 1000.0 + i, f"e{i}") for i, e in enumerate(events)]
 
 
-def test_a_later_row_of_the_same_delivery_in_one_round_wins(sqlite_store):
+def test_a_round_of_rows_differing_in_a_few_columns_lands_row_for_row_in_round_order(store):
+    # Rows differing only in event, subscription and attempts: SQLite writes them in one statement, the differing
+    # columns as one JSON array; each row's values must land in its own row, in the round's order.
+    store.append("web", [ev(f"m{i}") for i in range(301)], 1.0).result()
+    events = store.read_after(0, ["web"], 400)
+    rows = [
+        DeliveryRecord(e.seq, ("Forward Track", "Forward Page")[i % 3 == 0], "delivered", attempts=1 + i % 2)
+        for i, e in enumerate(events)
+    ]
+    store.record("d", rows, cursor=events[-1].position).result()
+    stored = execute(store, "SELECT event_seq, subscription, status, attempts FROM deliveries ORDER BY id")
+    assert stored == [(r.event_seq, r.subscription, r.status, r.attempts) for r in rows]  # the log lists it in order
+
+
+@pytest.mark.parametrize(
+    "first_at",
+    [pytest.param((5.0, 7.0), id="times differ"), pytest.param((5.0, 5.0), id="only status and attempts differ")],
+)
+def test_a_later_row_of_the_same_delivery_in_one_round_wins(sqlite_store, first_at):
     sqlite_store.append("web", [ev("m1")], 1.0).result()
-    first = DeliveryRecord(1, "Track Event", "retrying", attempts=1, first_attempt_at=5.0, next_attempt_at=9.0)
-    later = DeliveryRecord(1, "Track Event", "delivered", attempts=2, first_attempt_at=7.0)
+    first = DeliveryRecord(1, "Track Event", "retrying", attempts=1, first_attempt_at=first_at[0], error="503")
+    later = DeliveryRecord(1, "Track Event", "delivered", attempts=2, first_attempt_at=first_at[1])
     sqlite_store.record("d", [first, later]).result()
-    rows = execute(sqlite_store, "SELECT status, attempts, first_attempt_at, next_attempt_at FROM deliveries")
+    rows = execute(sqlite_store, "SELECT status, attempts, first_attempt_at, error FROM deliveries")
     assert rows == [("delivered", 2, 5.0, None)]  # as two statements in a row would leave it
 
 
