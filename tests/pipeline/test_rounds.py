@@ -3,13 +3,15 @@ sent, which are filtered and why, what each outcome makes of a delivery's row, a
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from actions_1flow.actions import Exchange, Outcome, OutcomeKind
 from actions_1flow.config import parse_config
 from actions_1flow.pipeline import FilterReason, RetryPolicy, StoredEvent
-from actions_1flow.pipeline.records import DueDelivery
-from actions_1flow.pipeline.rounds import NO_MATCH, Pending, Rules, decide
+from actions_1flow.pipeline.records import DueDelivery, Replay
+from actions_1flow.pipeline.rounds import NO_MATCH, Pending, Rules, decide, decide_all
 from tests.helpers.sandbox import US_KEY
 
 CONFIG = f"""
@@ -117,3 +119,35 @@ def test_a_retry_waits_for_the_destinations_pause_and_gives_up_after_the_window(
     assert decide(p, 200.0, policy, 900.0, {}).next_attempt_at == 900.0  # paused until then
     late = decide(p, 100.0 + 3600, policy, 0.0, {})
     assert late.status == "dead" and late.error is not None and late.error.startswith("gave up after 4 attempts")
+
+
+def test_deliveries_decided_together_get_each_its_own_row_as_if_decided_alone():
+    ok, refused, busy = (
+        outcome(k, s)
+        for k, s in ((OutcomeKind.DELIVERED, 200), (OutcomeKind.PERMANENT, 400), (OutcomeKind.RETRYABLE, 503))
+    )
+    replay = Replay("dead", "abc")
+    pending = [
+        Pending(stored(1, type="track"), "Track Event", 0, None, outcomes=[ok]),
+        Pending(stored(2, type="page"), "Page", 0, None, outcomes=[ok], replay=replay),
+        Pending(stored(3, type="track"), "Track Event", 2, 50.0, outcomes=[ok]),  # other attempts before
+        Pending(stored(4, type="track"), "Track Event", 0, None, outcomes=[ok, refused]),
+        Pending(stored(5, type="track"), "Track Event", 3, 50.0, outcomes=[busy]),
+        Pending(stored(6, type="track"), "Track Event", 0, None, outcomes=[ok]),
+        Pending(stored(7, type="track"), "Track Event", 3, 50.0, outcomes=[busy]),
+    ]
+    policy = RetryPolicy(base=10, cap=300, window=3600)
+    random.seed(7)  # the retries' jitter, drawn in the same order both times
+    rows = decide_all(pending, 100.0, policy, 0.0)
+    random.seed(7)
+    assert rows == [decide(p, 100.0, policy, 0.0, {}) for p in pending]
+    assert rows[4].next_attempt_at != rows[6].next_attempt_at  # each retry its own time
+    assert [(r.event_seq, r.subscription, r.status, r.attempts, r.replay) for r in rows] == [
+        (1, "Track Event", "delivered", 1, None),
+        (2, "Page", "delivered", 1, replay),
+        (3, "Track Event", "delivered", 3, None),
+        (4, "Track Event", "dead", 1, None),
+        (5, "Track Event", "retrying", 4, None),
+        (6, "Track Event", "delivered", 1, None),
+        (7, "Track Event", "retrying", 4, None),
+    ]

@@ -27,7 +27,7 @@ from ..actions import Client, Outcome, OutcomeKind
 from .options import DeliveryOptions
 from .records import DeliveryRecord, Lease, LeaseLost, StoredEvent, StoreUnavailable
 from .retry import RetryPolicy
-from .rounds import CloudDestination, Pending, Round, Rules, decide
+from .rounds import CloudDestination, Pending, Round, Rules, decide_all
 from .store import DeliveryLedger
 from .suppression import SuppressionList
 
@@ -337,14 +337,13 @@ class DestinationWorker:
 
     async def _send_and_record(self, current: Round) -> None:
         sendable = current.pending
-        summaries: dict[int, tuple[str | None, str | None]] = {}
         if not self.holds():
             raise LeaseExpired(f"the lease on partition {self.partition} was not renewed in time")
         if sendable:
             await self._send(sendable)
         now = self.clock()
         records = current.settled
-        records.extend(decide(p, now, self.policy, self.paused_until, summaries) for p in sendable)
+        records.extend(decide_all(sendable, now, self.policy, self.paused_until))
         dead = [r for r in records if r.status == "dead"]
         if dead:
             log.warning(

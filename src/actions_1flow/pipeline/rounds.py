@@ -235,6 +235,40 @@ def decide(
     )
 
 
+def decide_all(pending: list[Pending], now: float, policy: RetryPolicy, paused_until: float) -> list[DeliveryRecord]:
+    """Every sent delivery's row (`decide`). Deliveries with the same outcomes and the same attempts before are
+    decided once and their rows share what was decided (one request carries hundreds of deliveries), unless they
+    are to be retried: each retry gets its own jittered time, as when decided alone."""
+    summaries: dict[int, tuple[str | None, str | None]] = {}
+    decided: dict[tuple[Any, ...], DeliveryRecord] = {}
+    rows = []
+    for p in pending:
+        key = (p.attempts, p.first_attempt_at, *map(id, p.outcomes or ()))
+        same = decided.get(key)
+        if same is None or same.status == "retrying":
+            row = decide(p, now, policy, paused_until, summaries)
+            decided.setdefault(key, row)
+            rows.append(row)
+            continue
+        rows.append(
+            DeliveryRecord(
+                p.item.seq,
+                p.subscription,
+                same.status,
+                same.attempts,
+                same.first_attempt_at,
+                same.next_attempt_at,
+                same.error,
+                same.hint,
+                same.request,
+                same.response,
+                same.reason,
+                p.replay,
+            )
+        )
+    return rows
+
+
 def record(
     p: Pending,
     status: RecordStatus,
