@@ -10,7 +10,7 @@ import time
 import pytest
 
 from actions_1flow.config import parse_config
-from actions_1flow.pipeline import RetryPolicy, SQLiteStore
+from actions_1flow.pipeline import RetryPolicy, SQLiteStore, StoreUnavailable
 from actions_1flow.pipeline.options import DeliveryOptions
 from actions_1flow.pipeline.partition import DestinationWorker
 from actions_1flow.pipeline.worker import Worker
@@ -209,6 +209,45 @@ async def test_a_failed_commit_resends_the_batch_at_least_once(tmp_path, store, 
         await task
     assert sent(sandbox) == [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]  # at-least-once: sent again, not lost
     assert all(v == ("delivered", 1) for v in rows(store).values()) and len(rows(store)) == 5
+
+
+async def test_a_store_failing_under_both_reads_of_a_round_pauses_delivery_then_it_resumes(
+    tmp_path, store, monkeypatch
+):
+    # The due retries and the next batch are read at once, in two threads: when the store fails under both (the
+    # database down), delivery waits and starts again from the cursor; nothing is lost, nothing sent twice.
+    sandbox = InProcessSandbox()
+    config = load(tmp_path, sandbox, {"a": US_KEY})
+    w = worker_for(store, config, sandbox, clock=time.time, batch_size=5, batch_age=0, poll_interval=0.01)
+    real_due, real_read, down = store.due, store.read_after, [True]
+
+    def failing(real):
+        def read(*args, **kwargs):
+            if down[0]:
+                time.sleep(0.05)  # both reads are under way when they fail
+                raise StoreUnavailable("the database is down (test)")
+            return real(*args, **kwargs)
+
+        return read
+
+    monkeypatch.setattr(store, "due", failing(real_due))
+    monkeypatch.setattr(store, "read_after", failing(real_read))
+    store.ensure_cursor("a").result()
+    store.append("web", [track(n) for n in range(5)], time.time()).result()
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    try:
+        await asyncio.sleep(0.3)
+        assert not task.done() and sent(sandbox) == []
+        down[0] = False
+        for _ in range(200):
+            if seq_of(store.cursor("a")) == 5:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+    assert sent(sandbox) == [[0, 1, 2, 3, 4]]
 
 
 async def test_a_slow_destination_never_delays_another(tmp_path, store):

@@ -259,16 +259,16 @@ class DestinationWorker:
         """One round: due retries first, then new events. Returns whether it sent or recorded anything."""
         if self.clock() < self.paused_until:
             return False
-        if self._ahead is not None:
+        if self._ahead is None:
+            self._ahead = self._thread(self._prepare_new)
+        # Due retries are looked at every round, after the last one was recorded (its retries' rows would still
+        # look due before), while the new events are read and evaluated in another thread.
+        current = await self._thread(self._prepare_due)
+        if current is None:
             ahead, self._ahead = self._ahead, None
             current = await ahead
-        else:
-            current = await self._thread(self._prepare, True)
-            if current is not None and current.events is not None:
-                # Prepare the next batch of new events meanwhile. Not after another prepared-ahead round, so that
-                # due retries are looked at every other round at least; and never after a round of retries, whose
-                # rows would still look due.
-                self._ahead = self._thread(self._prepare, False)
+            if current is not None:  # the next batch is read and evaluated while this one is sent and recorded
+                self._ahead = self._thread(self._prepare_new)
         if current is None:
             return False
         try:
@@ -286,17 +286,20 @@ class DestinationWorker:
             await self._discard_ahead()
         return True
 
-    def _prepare(self, include_due: bool) -> Round | None:
-        """(In a thread.) The next round, evaluated: due retries, else a batch of new events once it is full or
-        its oldest event has waited `batch_age`; None when there is nothing to send yet."""
-        now = self.clock()
-        batch_size = self.options.batch_size
+    def _prepare_due(self) -> Round | None:
+        """(In a thread.) Due retries (and replays), evaluated; None when none is due."""
         if self.suppressions is not None:
             self.suppressions.refresh_if_due()
-        if include_due:
-            due = self.store.due(self.name, now, batch_size, self.partition)
-            if due:
-                return self.rules.evaluate_due(due)
+        due = self.store.due(self.name, self.clock(), self.options.batch_size, self.partition)
+        return self.rules.evaluate_due(due) if due else None
+
+    def _prepare_new(self) -> Round | None:
+        """(In a thread.) The next batch of new events, evaluated, once it is full or its oldest event has waited
+        `batch_age`; None when there is nothing to send yet."""
+        if self.suppressions is not None:
+            self.suppressions.refresh_if_due()
+        now = self.clock()
+        batch_size = self.options.batch_size
         room = batch_size - len(self._buffer)
         if room > 0:
             after = self._buffer[-1].position if self._buffer else self._taken
@@ -312,12 +315,16 @@ class DestinationWorker:
         return self.rules.evaluate_new(events)
 
     async def _discard_ahead(self) -> None:
-        """Drop the round prepared ahead (its events are read again later)."""
+        """Drop the round prepared ahead; its events are read again later, from the cursor. One that failed is
+        dropped with its error: the round that failed beside it (the store down, say) is the one reported."""
         if self._ahead is None:
             return
         ahead, self._ahead = self._ahead, None
-        if await ahead is not None:
-            self._rewind()
+        try:
+            await ahead
+        except Exception as exc:
+            log.debug("destination %s: the round read ahead failed too: %s", self.name, exc)
+        self._rewind()
 
     def _rewind(self) -> None:
         self._taken = self._cursor
