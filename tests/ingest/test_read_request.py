@@ -72,10 +72,24 @@ def test_timestamp_is_corrected_for_client_clock_skew():
     assert "context" not in event  # no connection address known, nothing invented
 
 
-def test_timestamp_without_sent_at_is_kept():
-    raw = body({"userId": "u", "timestamp": "2026-11-29T10:00:00+02:00"})
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2026-11-29T10:00:00+02:00", "2026-11-29T08:00:00.000Z"),
+        ("2026-11-29T08:00:00.123Z", "2026-11-29T08:00:00.123Z"),  # as Segment writes it: kept as it is
+        ("2026-11-29t08:00:00.123z", "2026-11-29T08:00:00.123Z"),
+        ("2026-11-29T08:00:00.123456Z", "2026-11-29T08:00:00.123Z"),
+        (" 2026-11-29T08:00:00.123Z", "2026-11-29T08:00:00.123Z"),
+        ("2026-11-29T08:00:00Z", "2026-11-29T08:00:00.000Z"),
+        ("2026-11-29", "2026-11-29T00:00:00.000Z"),
+        ("0001-01-01T00:30:00+01:00", "2026-11-29T12:00:00.500Z"),  # before year 1 in UTC: unusable, receipt time
+        ("2026-02-30T08:00:00.000Z", "2026-11-29T12:00:00.500Z"),  # no such day
+    ],
+)
+def test_timestamp_without_sent_at_is_kept_in_utc_with_milliseconds(sent, stored):
+    raw = body({"userId": "u", "timestamp": sent})
     [event] = read_request("track", raw, {}, None, NOW).events
-    assert event["timestamp"] == "2026-11-29T08:00:00.000Z"
+    assert (event["timestamp"], event["originalTimestamp"]) == (stored, sent)
 
 
 def test_batch_sent_at_and_shared_context_apply_to_every_event():

@@ -8,6 +8,7 @@ Checks: a known `type`, a `userId` or `anonymousId`, 32 KB per event. Enrichment
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -140,17 +141,22 @@ def iso(moment: datetime) -> str:
 _received_iso = functools.lru_cache(maxsize=4)(iso)
 """`iso` for the receipt time, which every event of a request shares."""
 
+_AS_ISO_WRITES = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", re.ASCII)
+"""A valid time already written as `iso` writes it: `iso` of its parsed moment gives it back unchanged."""
+
 
 def parse_time(value: Any) -> datetime | None:
     """A client timestamp (ISO-8601, `Z` or offset) in UTC; None when absent, unreadable or out of range."""
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
+    if text.endswith("z"):  # Python reads an upper-case Z only
+        text = text[:-1] + "Z"
     try:
         moment = datetime.fromisoformat(text)
-        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return None
 
@@ -164,9 +170,9 @@ def _correct_timestamp(event: dict[str, Any], received_at: datetime) -> None:
             event["originalTimestamp"] = event["timestamp"]
         event["timestamp"] = iso(received_at)
         return
-    event["originalTimestamp"] = event["timestamp"]
+    text = event["originalTimestamp"] = event["timestamp"]
     if sent_at is None:
-        event["timestamp"] = iso(original)
+        event["timestamp"] = text if _AS_ISO_WRITES.fullmatch(text) else iso(original)
         return
     try:
         event["timestamp"] = iso(received_at - (sent_at - original))
