@@ -92,7 +92,7 @@ RAN = (MAPPED, "Payload validated", "Action Executed")
 """Segment's step outputs, in order: a result's `log` holds those its event got through."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SubscriptionResult:
     subscription: Subscription
     status: Status
