@@ -5,7 +5,9 @@ lock; pruning by the dedup window."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -57,6 +59,26 @@ def worker_for(store, config, sandbox, name="a", *, clock=None, policy=None, **o
         DeliveryOptions(clock=clock or Clock(), **options),
         client_factory=lambda d: d.create_client(transport=sandbox.transport()),
     )
+
+
+@contextlib.asynccontextmanager
+async def running(w: DestinationWorker) -> AsyncIterator[asyncio.Task[None]]:
+    """`w` delivering in a task of its own, stopped (and awaited) on the way out."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(w.run(stop))
+    try:
+        yield task
+    finally:
+        stop.set()
+        await task
+
+
+async def passed(store, destination: str, events: int) -> None:
+    """Wait (at most ~4 s) until the destination's cursor has passed `events` events."""
+    for _ in range(200):
+        if seq_of(store.cursor(destination)) == events:
+            return
+        await asyncio.sleep(0.02)
 
 
 def track(n: int, **properties) -> dict:
@@ -197,16 +219,8 @@ async def test_a_failed_commit_resends_the_batch_at_least_once(tmp_path, store, 
     monkeypatch.setattr(store, "record", record_failing_once)
     store.ensure_cursor("a").result()
     store.append("web", [track(n) for n in range(5)], time.time()).result()
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    try:
-        for _ in range(200):
-            if seq_of(store.cursor("a")) == 5:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        stop.set()
-        await task
+    async with running(w):
+        await passed(store, "a", 5)
     assert sent(sandbox) == [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4]]  # at-least-once: sent again, not lost
     assert all(v == ("delivered", 1) for v in rows(store).values()) and len(rows(store)) == 5
 
@@ -234,19 +248,11 @@ async def test_a_store_failing_under_both_reads_of_a_round_pauses_delivery_then_
     monkeypatch.setattr(store, "read_after", failing(real_read))
     store.ensure_cursor("a").result()
     store.append("web", [track(n) for n in range(5)], time.time()).result()
-    stop = asyncio.Event()
-    task = asyncio.create_task(w.run(stop))
-    try:
+    async with running(w) as task:
         await asyncio.sleep(0.3)
         assert not task.done() and sent(sandbox) == []
         down[0] = False
-        for _ in range(200):
-            if seq_of(store.cursor("a")) == 5:
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        stop.set()
-        await task
+        await passed(store, "a", 5)
     assert sent(sandbox) == [[0, 1, 2, 3, 4]]
 
 
