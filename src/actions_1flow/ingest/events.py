@@ -150,8 +150,8 @@ def parse_time(value: Any) -> datetime | None:
     if not isinstance(value, str) or not value:
         return None
     text = value.strip()
-    if text.endswith("z"):  # Python reads an upper-case Z only
-        text = text[:-1] + "Z"
+    if text.endswith(("Z", "z")):  # also after a date alone, where Python reads no Z
+        text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
