@@ -146,6 +146,24 @@ def test_a_round_of_rows_differing_in_a_few_columns_lands_row_for_row_in_round_o
     assert stored == [(r.event_seq, r.subscription, r.status, r.attempts) for r in rows]  # the log lists it in order
 
 
+def test_the_same_row_twice_in_a_round_is_recorded_once(sqlite_store):
+    # (nothing differs between the rows: SQLite writes them one by one, not as an empty JSON array)
+    sqlite_store.append("web", [ev("m1")], 1.0).result()
+    row = DeliveryRecord(1, "Track Event", "delivered", attempts=1)
+    sqlite_store.record("d", [row, row]).result()
+    assert execute(sqlite_store, "SELECT event_seq, subscription, status, attempts FROM deliveries") == [
+        (1, "Track Event", "delivered", 1)
+    ]
+
+
+def test_a_nul_in_a_text_that_differs_within_a_round_is_kept(sqlite_store):
+    # SQLite's JSON functions end a text at U+0000: such rows are bound value by value
+    sqlite_store.append("web", [ev("m1"), ev("m2")], 1.0).result()
+    rows = [DeliveryRecord(1, "a\x00b", "delivered", attempts=1), DeliveryRecord(2, "c", "delivered", attempts=1)]
+    sqlite_store.record("d", rows).result()
+    assert execute(sqlite_store, "SELECT subscription FROM deliveries ORDER BY id") == [("a\x00b",), ("c",)]
+
+
 @pytest.mark.parametrize(
     "first_at",
     [pytest.param((5.0, 7.0), id="times differ"), pytest.param((5.0, 5.0), id="only status and attempts differ")],

@@ -77,11 +77,12 @@ counter), and a few fixed sizes keep the prepared statements few (100 delivery r
 SQLite's limit of 32,766 since 3.32)."""
 
 SHARED_ROWS_MAX_VARYING = 4
-"""A round's rows mostly differ only in their event (a batch delivered by one request): when at most this many
-columns differ, none of them in floats (a time read back from JSON text could differ in its last bit), the rows go
-in one statement that binds the shared columns once and the differing ones as one JSON array, which `json_each`
-reads in order (so a later row of a round still updates an earlier one of the same key, and ids follow the round).
-Binding 15 values a row was half the cost of writing a round's rows."""
+"""A round's rows mostly differ only in their event (a batch delivered by one request): when one to this many
+columns differ, none of them in floats (a time read back from JSON text could differ in its last bit) nor in a
+text holding U+0000 (SQLite's JSON functions end the text there), the rows go in one statement that binds the
+shared columns once and the differing ones as one JSON array, which `json_each` reads in order (so a later row of
+a round still updates an earlier one of the same key, and ids follow the round). Binding 15 values a row was half
+the cost of writing a round's rows."""
 
 
 @functools.cache
@@ -310,16 +311,16 @@ class SQLiteStore(StoreCore):
     def _upsert_deliveries(self, conn: sqlite3.Connection, partition: int, rows: list[tuple[Any, ...]]) -> None:
         columns = list(zip(*rows))
         varying = tuple(i for i, column in enumerate(columns) if column.count(column[0]) != len(rows))
-        if (
-            len(rows) > 1
-            and len(varying) <= SHARED_ROWS_MAX_VARYING
-            and not any(type(value) is float for i in varying for value in columns[i])
+        if 0 < len(varying) <= SHARED_ROWS_MAX_VARYING and not any(
+            type(value) is float for i in varying for value in columns[i]
         ):
             picked = columns[varying[0]] if len(varying) == 1 else list(zip(*(columns[i] for i in varying)))
-            shared = [column[0] for i, column in enumerate(columns) if i not in varying]
-            conn.execute(_upsert_shared_sql(varying), (*shared, orjson.dumps(picked)))
-        else:
-            _in_statements(conn, rows, _upsert_deliveries_sql)
+            array = orjson.dumps(picked)
+            if b"\\u0000" not in array:  # SQLite's JSON functions end a text at U+0000
+                shared = [column[0] for i, column in enumerate(columns) if i not in varying]
+                conn.execute(_upsert_shared_sql(varying), (*shared, array))
+                return
+        _in_statements(conn, rows, _upsert_deliveries_sql)
 
     def _create_cursors(self, conn: sqlite3.Connection, destination: str) -> list[tuple[str, int]]:
         created = conn.execute(
