@@ -86,9 +86,15 @@ class CliProcess:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
+def proc_stat(pid: int) -> list[str]:
+    """The fields of `/proc/<pid>/stat` after the command name (the state first, then the parent's pid …): the name
+    is cut at its last `)`, since it may hold spaces and parentheses itself."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def cpu_seconds(pid: int, children: bool = False) -> float:
     """utime + stime of `pid` (plus its reaped children's with `children`), in seconds, from /proc (benchmarks)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    fields = proc_stat(pid)
     ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
     return ticks / os.sysconf("SC_CLK_TCK")
 

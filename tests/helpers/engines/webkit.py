@@ -24,6 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ..process import proc_stat
 from . import Tab
 
 DRIVER = "/usr/bin/WebKitWebDriver"
@@ -280,7 +281,7 @@ def family(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            parent = int(proc_stat(int(entry))[1])
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(parent, []).append(int(entry))
@@ -295,7 +296,7 @@ def describe(pid: int) -> str:
     """One process: its command, state and kernel wait channel, then its main thread's innermost frames."""
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        state = proc_stat(pid)[0]
         wchan = Path(f"/proc/{pid}/wchan").read_text()
     except OSError:
         return f"{pid}: gone"
