@@ -35,11 +35,12 @@ def encode(value: Any) -> bytes:
     return dumps(value)
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False)
 class Message:
     """One 1Flow call (identify or track) ready to send alone or inside a batch.
 
-    `ref` is opaque to the wire (e.g. the pipeline's event id), so outcomes can be mapped back to their events.
+    `ref` is opaque to the wire (e.g. the pipeline's event id), so outcomes can be mapped back to their events. Not
+    frozen, as the Segment wire's `Message`: a frozen dataclass sets each field through `object.__setattr__`.
     """
 
     type: MessageType
@@ -49,7 +50,7 @@ class Message:
     """The message as an element of a `/batch` request (encoded when built: the worker sends every message so)."""
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "batch_item", encode({"type": self.type, **self.body}))
+        self.batch_item = encode({"type": self.type, **self.body})
 
     @property
     def path(self) -> str:
